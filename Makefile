@@ -1,0 +1,70 @@
+# hvkit: `make` builds build/hv (with the built-in guest) and build/guest.elf;
+# `make run` boots dom0 on this terminal; `make test` runs every test (unit tests and
+# end-to-end tests under ASan/UBSan); `make bench` runs the benchmarks.
+
+CC      ?= gcc
+BUILD   := build
+WARN    := -Wall -Wextra -Werror
+CFLAGS  := $(WARN) -O2 -g -std=gnu11 -D_GNU_SOURCE -I. -Iinclude -pthread
+LDLIBS  := -lelf -pthread
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+PYTHON  := /usr/bin/python3
+
+UTIL_SRCS := util/util.c
+HV_SRCS   := $(filter-out hv/main.c,$(wildcard hv/*.c))
+HV_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
+ASAN_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
+
+.PHONY: all run test unit e2e bench clean deps
+all: $(BUILD)/hv $(BUILD)/guest.elf $(TEST_KERNELS)
+
+# Dependencies: checked once per build tree, installed by scripts/deps.sh.
+DEPS_STAMP := $(BUILD)/.deps-ok
+$(DEPS_STAMP): scripts/deps.sh
+	@mkdir -p $(BUILD)
+	@scripts/deps.sh
+	@touch $@
+deps: $(DEPS_STAMP)
+
+-include guest/guest.mk
+
+$(BUILD)/obj/%.o: %.c $(DEPS_STAMP) $(wildcard */*.h) include/hvkit/abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/asan/obj/%.o: %.c $(DEPS_STAMP) $(wildcard */*.h) include/hvkit/abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -O1 -c $< -o $@
+$(BUILD)/obj/hv/builtin.o: hv/builtin.S $(BUILD)/guest.elf
+	@mkdir -p $(dir $@)
+	$(CC) -c -DGUEST_ELF='"$(BUILD)/guest.elf"' $< -o $@
+
+$(BUILD)/hv: $(BUILD)/obj/hv/main.o $(HV_OBJS) $(BUILD)/obj/hv/builtin.o
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/asan/hv: $(BUILD)/asan/obj/hv/main.o $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o
+	$(CC) $(CFLAGS) $(SAN) $^ $(LDLIBS) -o $@
+
+# Small PVH kernels for tests and benchmarks.
+TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wildcard tests/kernels/*.S))
+$(BUILD)/tests/kernels/%.elf: tests/kernels/%.S tests/kernels/kernel.ld include/hvkit/abi.h
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -c -Iinclude $< -o $(BUILD)/tests/kernels/$*.o
+	ld -m elf_i386 --no-warn-rwx-segments -T tests/kernels/kernel.ld -nostdlib $(BUILD)/tests/kernels/$*.o -o $@
+
+run: $(BUILD)/hv
+	$(BUILD)/hv
+
+# Unit tests: cmocka, built with ASan/UBSan.
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRCS))
+$(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -Ihv $< $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o $(LDLIBS) -lcmocka -o $@
+
+test: all $(BUILD)/asan/hv $(UNIT_BINS)
+	@$(PYTHON) tests/run.py --build $(BUILD) $(UNIT_BINS)
+
+bench: all
+	@$(PYTHON) bench/run.py --build $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,172 @@
+/* boot: what a PVH kernel finds at entry: a boot GDT, hvm_start_info with the memory
+ * map and command line, the initrd as module 0, and ACPI tables (RSDP, XSDT, MADT)
+ * describing the vCPUs' LAPICs and the IOAPIC. */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hvkit/abi.h"
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+static uint8_t checksum(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+	while (n--)
+		s = (uint8_t)(s + *p++);
+	return (uint8_t)-s;
+}
+
+static void acpi_header(uint8_t *h, const char *sig, uint32_t len, uint8_t rev)
+{
+	memcpy(h, sig, 4);
+	put32(h + 4, len);
+	h[8] = rev;
+	memcpy(h + 10, "HVKIT ", 6);
+	memcpy(h + 16, "HVKITVM ", 8);
+	put32(h + 24, 1);
+	memcpy(h + 28, "HVKT", 4);
+	put32(h + 32, 1);
+	h[9] = checksum(h, len);
+}
+
+size_t acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned vcpus)
+{
+	const size_t rsdp_len = 36, xsdt_off = 48, xsdt_len = 36 + 8;
+	const size_t madt_off = xsdt_off + xsdt_len + 4;
+	size_t madt_len = 36 + 8 + vcpus * 8 + 12, off;
+	size_t total = madt_off + madt_len;
+	uint8_t *r = buf, *x, *m;
+
+	if (total > cap)
+		return 0;
+	memset(buf, 0, total);
+	/* RSDP, ACPI 2.0 */
+	memcpy(r, "RSD PTR ", 8);
+	memcpy(r + 9, "HVKIT ", 6);
+	r[15] = 2;
+	put32(r + 20, (uint32_t)rsdp_len);
+	put64(r + 24, gpa + xsdt_off);
+	r[8] = checksum(r, 20);
+	r[32] = checksum(r, rsdp_len);
+	/* XSDT -> MADT */
+	x = buf + xsdt_off;
+	put64(x + 36, gpa + madt_off);
+	acpi_header(x, "XSDT", (uint32_t)xsdt_len, 1);
+	/* MADT */
+	m = buf + madt_off;
+	put32(m + 36, 0xfee00000u); /* local APIC address */
+	put32(m + 40, 1);           /* PCAT_COMPAT: there is an 8259 pair */
+	off = 44;
+	for (unsigned i = 0; i < vcpus; i++, off += 8) {
+		m[off] = 0;             /* processor local APIC */
+		m[off + 1] = 8;
+		m[off + 2] = (uint8_t)i; /* ACPI processor id */
+		m[off + 3] = (uint8_t)i; /* APIC id = vCPU index */
+		put32(m + off + 4, 1);  /* enabled */
+	}
+	m[off] = 1; /* I/O APIC */
+	m[off + 1] = 12;
+	m[off + 2] = (uint8_t)vcpus; /* id after the LAPICs' */
+	put32(m + off + 4, 0xfec00000u);
+	put32(m + off + 8, 0);
+	acpi_header(m, "APIC", (uint32_t)madt_len, 4);
+	return total;
+}
+
+static void boot_gdt(uint8_t *g)
+{
+	/* null, 0x08 flat 32-bit code, 0x10 flat data, 0x18 32-bit TSS (base 0, limit 0x67) */
+	static const uint64_t gdt[4] = {
+		0, 0x00cf9b000000ffffull, 0x00cf93000000ffffull, 0x00008b0000000067ull,
+	};
+	memcpy(g, gdt, sizeof(gdt));
+}
+
+static int load_initrd(struct guest_mem *m, const struct kernel_image *ki, const char *path,
+		       struct hvm_modlist_entry *mod, struct err *e)
+{
+	struct stat st;
+	uint64_t top = m->ranges[0].size, gpa;
+	uint8_t *dst;
+	ssize_t n;
+	size_t done = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return err_errno(e, "initrd %s", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(e, "initrd %s: not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > top || top - (uint64_t)st.st_size < ki->highest + 4096) {
+		close(fd);
+		return err_set(e, "initrd %s (%lld bytes) does not fit in guest RAM below 3 GiB", path,
+			       (long long)st.st_size);
+	}
+	gpa = (top - (uint64_t)st.st_size) & ~0xfffull;
+	dst = mem_ptr(m, gpa, (uint64_t)st.st_size);
+	while (dst && done < (size_t)st.st_size) {
+		n = read(fd, dst + done, (size_t)st.st_size - done);
+		if (n <= 0) {
+			close(fd);
+			return err_errno(e, "initrd %s: read", path);
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	mod->paddr = gpa;
+	mod->size = (uint64_t)st.st_size;
+	return 0;
+}
+
+int boot_setup(struct guest_mem *m, const struct kernel_image *ki, unsigned vcpus, const char *cmdline,
+	       const char *initrd, struct err *e)
+{
+	uint8_t *page = mem_ptr(m, BOOT_START_INFO_GPA, 4096);
+	uint8_t *acpi = mem_ptr(m, BOOT_ACPI_GPA, 0x20000);
+	struct hvm_start_info *si = (struct hvm_start_info *)page;
+	struct hvm_memmap_table_entry *mm;
+	struct hvm_modlist_entry *mod;
+	size_t len = cmdline ? strlen(cmdline) : 0;
+	unsigned n = 0;
+
+	if (!page || !acpi || !mem_ptr(m, BOOT_GDT_GPA, 32))
+		return err_set(e, "guest RAM too small for the boot structures");
+	if (len >= BOOT_CMDLINE_MAX)
+		return err_set(e, "command line too long (%zu bytes, at most %d)", len, BOOT_CMDLINE_MAX - 1);
+	boot_gdt(mem_ptr(m, BOOT_GDT_GPA, 32));
+	if (!acpi_build(acpi, 0x20000, BOOT_ACPI_GPA, vcpus))
+		return err_set(e, "too many vCPUs for the ACPI tables");
+
+	memset(si, 0, sizeof(*si));
+	si->magic = HVM_START_MAGIC_VALUE;
+	si->version = 1;
+	si->rsdp_paddr = BOOT_ACPI_GPA;
+	if (len) {
+		memcpy(mem_ptr(m, BOOT_CMDLINE_GPA, len + 1), cmdline, len + 1);
+		si->cmdline_paddr = BOOT_CMDLINE_GPA;
+	}
+	mod = (struct hvm_modlist_entry *)(page + 256);
+	memset(mod, 0, sizeof(*mod));
+	if (initrd && *initrd) {
+		if (load_initrd(m, ki, initrd, mod, e) < 0)
+			return -1;
+		si->nr_modules = 1;
+		si->modlist_paddr = BOOT_START_INFO_GPA + 256;
+	}
+	mm = (struct hvm_memmap_table_entry *)(page + 512);
+	mm[n++] = (struct hvm_memmap_table_entry){ 0, 0x9fc00, HVM_MEMMAP_TYPE_RAM, 0 };
+	mm[n++] = (struct hvm_memmap_table_entry){ 0x9fc00, 0x400, HVM_MEMMAP_TYPE_RESERVED, 0 };
+	mm[n++] = (struct hvm_memmap_table_entry){ 0xe0000, 0x20000, HVM_MEMMAP_TYPE_RESERVED, 0 };
+	mm[n++] = (struct hvm_memmap_table_entry){ 0x100000, m->ranges[0].size - 0x100000, HVM_MEMMAP_TYPE_RAM, 0 };
+	if (m->nr_ranges > 1)
+		mm[n++] = (struct hvm_memmap_table_entry){ m->ranges[1].gpa, m->ranges[1].size, HVM_MEMMAP_TYPE_RAM, 0 };
+	si->memmap_paddr = BOOT_START_INFO_GPA + 512;
+	si->memmap_entries = n;
+	return 0;
+}

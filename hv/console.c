@@ -1,0 +1,117 @@
+/* console: the terminal hv runs on: raw mode (restored on every exit path), guest bytes
+ * out, and hypervisor lines with the "(hv) " prefix, kept in a ring as well. */
+#include "internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+static struct termios saved_tio;
+static int saved_fd = -1;
+
+static void restore_tty(void)
+{
+	if (saved_fd >= 0)
+		tcsetattr(saved_fd, TCSAFLUSH, &saved_tio);
+}
+
+static void fatal_signal(int sig)
+{
+	restore_tty(); /* tcsetattr is async-signal-safe */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void console_init(struct console *c, int in_fd, int out_fd)
+{
+	memset(c, 0, sizeof(*c));
+	c->in_fd = in_fd;
+	c->out_fd = out_fd;
+	c->is_tty = isatty(in_fd);
+	c->at_line_start = true;
+	pthread_mutex_init(&c->lock, NULL);
+}
+
+int console_raw_enter(struct console *c, struct err *e)
+{
+	struct termios t;
+	if (!c->is_tty)
+		return 0;
+	if (tcgetattr(c->in_fd, &saved_tio) < 0)
+		return err_errno(e, "tcgetattr");
+	t = saved_tio;
+	cfmakeraw(&t);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	saved_fd = c->in_fd;
+	atexit(restore_tty);
+	signal(SIGSEGV, fatal_signal);
+	signal(SIGBUS, fatal_signal);
+	signal(SIGABRT, fatal_signal);
+	signal(SIGFPE, fatal_signal);
+	if (tcsetattr(c->in_fd, TCSAFLUSH, &t) < 0)
+		return err_errno(e, "tcsetattr");
+	c->raw = true;
+	return 0;
+}
+
+void console_raw_leave(struct console *c)
+{
+	if (c->raw)
+		restore_tty();
+	c->raw = false;
+}
+
+static void write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* terminal gone: guest output is dropped, the guest runs on */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void console_guest_out(struct console *c, const uint8_t *buf, size_t n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&c->lock);
+	write_all(c->out_fd, buf, n);
+	c->at_line_start = buf[n - 1] == '\n';
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void ring_put(struct console *c, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		c->ring[(c->ring_head + i) % sizeof(c->ring)] = s[i];
+	c->ring_head += n;
+}
+
+void console_hv_line(struct console *c, const char *line)
+{
+	char buf[1400];
+	int n = snprintf(buf, sizeof(buf), "(hv) %s", line);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	pthread_mutex_lock(&c->lock);
+	ring_put(c, buf, (size_t)n);
+	ring_put(c, "\n", 1);
+	if (!c->at_line_start)
+		write_all(c->out_fd, c->raw ? "\r\n" : "\n", c->raw ? 2 : 1);
+	write_all(c->out_fd, buf, (size_t)n);
+	write_all(c->out_fd, c->raw ? "\r\n" : "\n", c->raw ? 2 : 1);
+	c->at_line_start = true;
+	pthread_mutex_unlock(&c->lock);
+}

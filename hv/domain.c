@@ -1,0 +1,227 @@
+/* domain: one guest: its RAM, VM, vCPUs and console; booting, halting, rebooting, and
+ * the events its vCPUs raise (poweroff, reboot, crash) for the event loop. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+static const char *const state_names[] = {
+	[DOMAIN_RUNNING] = "running", [DOMAIN_BLOCKED] = "blocked", [DOMAIN_PAUSED] = "paused",
+	[DOMAIN_CRASHED] = "crashed", [DOMAIN_SHUTOFF] = "shut off", [DOMAIN_SHUTDOWN] = "in shutdown",
+};
+
+const char *domain_state_name(enum domain_state s)
+{
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "unknown";
+}
+
+static const char *const action_names[] = {
+	[ACTION_DESTROY] = "destroy", [ACTION_RESTART] = "restart", [ACTION_PRESERVE] = "preserve",
+};
+
+const char *domain_action_name(enum domain_action a)
+{
+	return (unsigned)a < 3 ? action_names[a] : "unknown";
+}
+
+int domain_action_parse(const char *s, enum domain_action *out)
+{
+	for (unsigned i = 0; i < 3; i++) {
+		if (!strcmp(s, action_names[i])) {
+			*out = (enum domain_action)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void uart_tx(void *opaque, uint8_t byte)
+{
+	struct domain *d = opaque;
+	console_guest_out(&d->hv->con, &byte, 1);
+}
+
+static void uart_irq(void *opaque, bool level)
+{
+	struct domain *d = opaque;
+	struct kvm_irq_level irq = { .irq = 4, .level = level };
+	if (d->vm_fd >= 0)
+		ioctl(d->vm_fd, KVM_IRQ_LINE, &irq);
+}
+
+static const struct uart_ops uart_ops = { .tx = uart_tx, .irq = uart_irq };
+
+struct domain *domain_create(struct hv *hv, int id, const struct domain_config *cfg, struct err *e)
+{
+	struct domain *d = xcalloc(1, sizeof(*d));
+	int maxv = kvm_max_vcpus(&hv->kvm);
+
+	d->hv = hv;
+	d->id = id;
+	d->vm_fd = -1;
+	d->mem.memfd = -1;
+	snprintf(d->name, sizeof(d->name), "%s", cfg->name ? cfg->name : "dom0");
+	d->cfg = *cfg;
+	d->cfg.name = d->name;
+	d->cfg.kernel = cfg->kernel ? xstrdup(cfg->kernel) : NULL;
+	d->cfg.initrd = cfg->initrd ? xstrdup(cfg->initrd) : NULL;
+	d->cfg.cmdline = xstrdup(cfg->cmdline ? cfg->cmdline : "");
+	pthread_mutex_init(&d->lock, NULL);
+	uart_init(&d->uart, &uart_ops, d);
+	d->state = DOMAIN_SHUTOFF;
+
+	if (cfg->vcpus < 1 || cfg->vcpus > HV_MAX_VCPUS || (int)cfg->vcpus > maxv) {
+		err_set(e, "%u vCPUs: this host's KVM allows 1 to %d", cfg->vcpus, maxv < HV_MAX_VCPUS ? maxv : HV_MAX_VCPUS);
+		goto fail;
+	}
+	if (cfg->mem_bytes < HV_MIN_MEM) {
+		err_set(e, "%llu bytes of memory is too little (at least %llu MiB)",
+			(unsigned long long)cfg->mem_bytes, HV_MIN_MEM >> 20);
+		goto fail;
+	}
+	if (cfg->mem_bytes & 0xfff) {
+		err_set(e, "memory size must be a multiple of 4 KiB");
+		goto fail;
+	}
+	{
+		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+		uint64_t host = (pages > 0 && psz > 0) ? (uint64_t)pages * (uint64_t)psz : 0;
+		if (host && cfg->mem_bytes > host) {
+			err_set(e, "%llu MiB of memory is more than this host has (%llu MiB)",
+				(unsigned long long)(cfg->mem_bytes >> 20), (unsigned long long)(host >> 20));
+			goto fail;
+		}
+	}
+	if (mem_create(&d->mem, d->name, cfg->mem_bytes, e) < 0)
+		goto fail;
+	d->nr_vcpus = cfg->vcpus;
+	d->vcpus = xcalloc(d->nr_vcpus, sizeof(struct vcpu));
+	for (unsigned i = 0; i < d->nr_vcpus; i++)
+		d->vcpus[i].fd = -1;
+	return d;
+fail:
+	domain_destroy(d);
+	return NULL;
+}
+
+static int vm_create(struct domain *d, struct err *e)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	d->vm_fd = ioctl(d->hv->kvm.fd, KVM_CREATE_VM, 0);
+	if (d->vm_fd < 0)
+		return err_errno(e, "KVM_CREATE_VM");
+	/* Intel needs a TSS region below 4 GiB; in the hole, out of RAM's way. */
+	ioctl(d->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul);
+	if (ioctl(d->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return err_errno(e, "KVM_CREATE_IRQCHIP");
+	if (ioctl(d->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return err_errno(e, "KVM_CREATE_PIT2");
+	return mem_map_into(&d->mem, d->vm_fd, e);
+}
+
+int domain_boot(struct domain *d, struct err *e)
+{
+	atomic_store(&d->stopping, false);
+	d->event = EVENT_NONE;
+	d->crash_reason[0] = 0;
+	d->unhandled_ports = 0;
+	if (vm_create(d, e) < 0)
+		goto fail;
+	if (loader_load_pvh(&d->mem, d->cfg.kernel, &d->kernel, e) < 0)
+		goto fail;
+	if (boot_setup(&d->mem, &d->kernel, d->nr_vcpus, d->cfg.cmdline, d->cfg.initrd, e) < 0)
+		goto fail;
+	for (unsigned i = 0; i < d->nr_vcpus; i++)
+		if (vcpu_create(d, i, e) < 0)
+			goto fail;
+	if (vcpu_set_pvh_state(&d->vcpus[0], (uint32_t)d->kernel.entry32, BOOT_START_INFO_GPA, e) < 0)
+		goto fail;
+	d->start_ns = time_ns();
+	pthread_mutex_lock(&d->lock);
+	d->state = DOMAIN_RUNNING;
+	pthread_mutex_unlock(&d->lock);
+	for (unsigned i = 0; i < d->nr_vcpus; i++)
+		if (vcpu_start_thread(&d->vcpus[i], e) < 0)
+			goto fail;
+	return 0;
+fail:
+	err_prefix(e, "%s", d->name);
+	domain_halt(d);
+	pthread_mutex_lock(&d->lock);
+	d->state = DOMAIN_SHUTOFF;
+	pthread_mutex_unlock(&d->lock);
+	return -1;
+}
+
+void domain_halt(struct domain *d)
+{
+	atomic_store(&d->stopping, true);
+	for (unsigned i = 0; i < d->nr_vcpus; i++)
+		vcpu_kick(&d->vcpus[i]);
+	for (unsigned i = 0; i < d->nr_vcpus; i++) {
+		struct vcpu *v = &d->vcpus[i];
+		if (v->thread_started && !pthread_equal(v->thread, pthread_self()))
+			pthread_join(v->thread, NULL);
+		v->thread_started = false;
+	}
+	for (unsigned i = 0; i < d->nr_vcpus; i++)
+		if (d->vcpus[i].fd >= 0)
+			vcpu_destroy(&d->vcpus[i]);
+	if (d->vm_fd >= 0)
+		close(d->vm_fd);
+	d->vm_fd = -1;
+}
+
+void domain_destroy(struct domain *d)
+{
+	if (!d)
+		return;
+	if (d->vcpus)
+		domain_halt(d);
+	mem_destroy(&d->mem);
+	uart_fini(&d->uart);
+	free(d->vcpus);
+	free((char *)d->cfg.kernel);
+	free((char *)d->cfg.initrd);
+	free((char *)d->cfg.cmdline);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+void domain_post_event(struct domain *d, enum domain_event ev, const char *fmt, ...)
+{
+	va_list ap;
+	bool first = false;
+
+	pthread_mutex_lock(&d->lock);
+	if (d->event == EVENT_NONE) {
+		first = true;
+		d->event = ev;
+		va_start(ap, fmt);
+		vsnprintf(d->crash_reason, sizeof(d->crash_reason), fmt, ap);
+		va_end(ap);
+		d->state = ev == EVENT_CRASH ? DOMAIN_CRASHED : DOMAIN_SHUTDOWN;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (!first)
+		return;
+	/* Freeze the domain at this instant: every vCPU leaves KVM_RUN. */
+	atomic_store(&d->stopping, true);
+	for (unsigned i = 0; i < d->nr_vcpus; i++)
+		vcpu_kick(&d->vcpus[i]);
+	hv_wake(d->hv);
+}
+
+void *domain_gva_ptr(struct vcpu *v, uint64_t gva, uint64_t len)
+{
+	struct kvm_translation t = { .linear_address = gva };
+	if (ioctl(v->fd, KVM_TRANSLATE, &t) < 0 || !t.valid)
+		return NULL;
+	if (len > 4096 || (t.physical_address & 0xfff) + len > 4096)
+		return NULL; /* the next page may map elsewhere */
+	return mem_ptr(&v->dom->mem, t.physical_address, len);
+}

@@ -1,0 +1,165 @@
+/* hv internals: the structures shared by the files of hv/ (private to this directory). */
+#ifndef HVKIT_HV_INTERNAL_H
+#define HVKIT_HV_INTERNAL_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "hv.h"
+#include "uart.h"
+
+/* ---- kvm.c: the /dev/kvm system handle */
+struct kvm {
+	int fd;
+	int vcpu_mmap_size;
+	bool pvm;                 /* the page-table based kvm_pvm module: guests are emulated */
+	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
+};
+int kvm_open(struct kvm *k, struct err *e);
+void kvm_close(struct kvm *k);
+int kvm_max_vcpus(struct kvm *k);
+
+/* ---- mem.c: guest RAM, one memfd, split around the 3-4 GiB PCI hole */
+#define MEM_LOW_LIMIT (3ull << 30)
+#define MEM_HIGH_BASE (4ull << 30)
+struct mem_range {
+	uint64_t gpa, size;
+	uint8_t *hva;
+};
+struct guest_mem {
+	int memfd;
+	uint64_t size; /* total RAM bytes */
+	uint8_t *base; /* mapping of the whole memfd */
+	struct mem_range ranges[2];
+	int nr_ranges;
+};
+int mem_create(struct guest_mem *m, const char *name, uint64_t size, struct err *e);
+void mem_destroy(struct guest_mem *m);
+int mem_map_into(struct guest_mem *m, int vm_fd, struct err *e);
+/* Zeroes all RAM (reboot) by punching the memfd: pages go back to the host. */
+void mem_clear(struct guest_mem *m);
+/* Host pointer for [gpa, gpa+len) if it lies inside one RAM range, else NULL. */
+void *mem_ptr(struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/* ---- loader.c: PVH ELF kernels */
+struct kernel_image {
+	uint64_t entry32;          /* XEN_ELFNOTE_PHYS32_ENTRY */
+	uint64_t lowest, highest;  /* physical extent of the loaded segments */
+};
+int loader_load_pvh(struct guest_mem *m, const char *path, struct kernel_image *ki, struct err *e);
+
+/* ---- boot.c: start_info, memory map, command line, initrd, ACPI tables */
+#define BOOT_GDT_GPA 0x500
+#define BOOT_START_INFO_GPA 0x6000
+#define BOOT_CMDLINE_GPA 0x7000
+#define BOOT_CMDLINE_MAX 4096
+#define BOOT_ACPI_GPA 0xe0000
+int boot_setup(struct guest_mem *m, const struct kernel_image *ki, unsigned vcpus, const char *cmdline,
+	       const char *initrd, struct err *e);
+/* Size of the ACPI blob written at BOOT_ACPI_GPA for n vCPUs (for tests). */
+size_t acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned vcpus);
+
+/* ---- vcpu.c */
+struct domain;
+struct vcpu {
+	struct domain *dom;
+	unsigned index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	/* hvkit port block: per-vCPU latched arguments and last status */
+	uint32_t port_arg[3];
+	uint32_t port_status;
+	/* CPU_UP request from another vCPU */
+	atomic_bool boot_pending;
+	uint32_t boot_entry, boot_ebx;
+	atomic_bool online;
+	uint64_t exits;
+};
+int vcpu_create(struct domain *d, unsigned index, struct err *e);
+void vcpu_destroy(struct vcpu *v);
+int vcpu_set_pvh_state(struct vcpu *v, uint32_t entry, uint32_t ebx, struct err *e);
+int vcpu_start_thread(struct vcpu *v, struct err *e);
+/* Makes the vCPU leave KVM_RUN soon (flags are read by its thread). */
+void vcpu_kick(struct vcpu *v);
+void vcpu_signals_init(void);
+
+/* ---- io.c: port and MMIO exits */
+void io_handle_port(struct vcpu *v);
+void io_handle_mmio(struct vcpu *v);
+void hvport_out(struct vcpu *v, uint16_t port, uint32_t val);
+uint32_t hvport_in(struct vcpu *v, uint16_t port);
+
+/* ---- domain.c */
+enum domain_event {
+	EVENT_NONE,
+	EVENT_POWEROFF,
+	EVENT_REBOOT,
+	EVENT_CRASH,
+};
+struct domain {
+	struct hv *hv;
+	int id;
+	char name[64];
+	struct domain_config cfg; /* strings owned by the domain */
+	int vm_fd;
+	struct guest_mem mem;
+	struct kernel_image kernel;
+	struct vcpu *vcpus;
+	unsigned nr_vcpus;
+	struct uart uart;
+	pthread_mutex_t lock;
+	enum domain_state state;
+	atomic_bool stopping;     /* vCPU threads leave their loop */
+	enum domain_event event;  /* first event wins; handled by the event loop */
+	char crash_reason[1100];
+	uint64_t start_ns;
+	unsigned reboots;
+	unsigned unhandled_ports; /* distinct unhandled ports logged */
+	uint16_t logged_ports[16];
+};
+struct domain *domain_create(struct hv *hv, int id, const struct domain_config *cfg, struct err *e);
+int domain_boot(struct domain *d, struct err *e);   /* fresh VM, load, start vCPU threads */
+void domain_halt(struct domain *d);                 /* stop and join vCPU threads, close the VM */
+void domain_destroy(struct domain *d);
+/* Called from a vCPU thread: records the event, stops the domain's vCPUs, wakes the loop. */
+__attribute__((format(printf, 3, 4))) void domain_post_event(struct domain *d, enum domain_event ev,
+							     const char *fmt, ...);
+/* Guest-virtual (or physical with paging off) to host pointer via KVM_TRANSLATE. */
+void *domain_gva_ptr(struct vcpu *v, uint64_t gva, uint64_t len);
+
+/* ---- console.c: the terminal, raw mode, input routing, the hypervisor console ring */
+struct console {
+	int in_fd, out_fd;
+	bool is_tty, raw;
+	bool at_line_start;
+	pthread_mutex_t lock;
+	char ring[64 * 1024];
+	size_t ring_head; /* total bytes ever written */
+};
+void console_init(struct console *c, int in_fd, int out_fd);
+int console_raw_enter(struct console *c, struct err *e);
+void console_raw_leave(struct console *c);
+/* Guest console bytes for the terminal. */
+void console_guest_out(struct console *c, const uint8_t *buf, size_t n);
+/* One hypervisor line (without newline): prefixed, ringed, printed. */
+void console_hv_line(struct console *c, const char *line);
+
+/* ---- hv.c */
+#define HV_MAX_DOMAINS 64
+struct hv {
+	struct kvm kvm;
+	struct hv_options opt;
+	struct console con;
+	int event_fd;
+	pthread_mutex_t lock;
+	struct domain *domains[HV_MAX_DOMAINS];
+	int exit_status;
+	bool pvm_warned;
+};
+void hv_wake(struct hv *hv);
+
+#endif

@@ -1,0 +1,110 @@
+/* hv: the hypervisor program: parses the command line and boots dom0 with its console on
+ * this terminal. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hv.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: hv [options]\n"
+	      "Boots dom0 on KVM with its serial console on this terminal.\n"
+	      "  -m, --mem SIZE        guest RAM (default 128M; K/M/G suffixes, bare number = MiB)\n"
+	      "  -c, --vcpus N         virtual CPUs (default 2)\n"
+	      "  -k, --kernel FILE     PVH ELF kernel (default: the built-in guest kernel)\n"
+	      "  -i, --initrd FILE     initial ramdisk, passed as PVH module 0\n"
+	      "  -a, --cmdline STR     kernel command line\n"
+	      "  -n, --name NAME       domain name (default dom0)\n"
+	      "      --on-poweroff ACT destroy|restart|preserve (default destroy)\n"
+	      "      --on-reboot ACT   destroy|restart|preserve (default restart)\n"
+	      "      --on-crash ACT    destroy|restart|preserve (default destroy)\n"
+	      "  -q, --quiet           only warnings and errors from hv itself\n"
+	      "  -h, --help            this text\n"
+	      "Exit status: 0 dom0 shut off, 3 dom0 crashed, 1 error, 128+N signal N.\n",
+	      f);
+}
+
+static int die(const char *msg)
+{
+	fprintf(stderr, "hv: %s\n", msg);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_POWEROFF = 256, OPT_REBOOT, OPT_CRASH };
+	static const struct option opts[] = {
+		{ "mem", required_argument, NULL, 'm' },     { "vcpus", required_argument, NULL, 'c' },
+		{ "kernel", required_argument, NULL, 'k' },  { "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'a' }, { "name", required_argument, NULL, 'n' },
+		{ "on-poweroff", required_argument, NULL, OPT_POWEROFF },
+		{ "on-reboot", required_argument, NULL, OPT_REBOOT },
+		{ "on-crash", required_argument, NULL, OPT_CRASH },
+		{ "quiet", no_argument, NULL, 'q' },         { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct domain_config cfg = {
+		.name = "dom0", .mem_bytes = 128ull << 20, .vcpus = 2, .kernel = NULL, .cmdline = "",
+		.on_poweroff = ACTION_DESTROY, .on_reboot = ACTION_RESTART, .on_crash = ACTION_DESTROY,
+	};
+	struct hv_options hopt = { 0 };
+	struct err e;
+	struct hv *hv;
+	char msg[600];
+	int c, status;
+
+	while ((c = getopt_long(argc, argv, "m:c:k:i:a:n:qh", opts, NULL)) != -1) {
+		enum domain_action *act = NULL;
+		switch (c) {
+		case 'm':
+			if (size_parse(optarg, 1ull << 20, &cfg.mem_bytes) < 0) {
+				snprintf(msg, sizeof(msg), "--mem %s: not a size (try 256M or 1G)", optarg);
+				return die(msg);
+			}
+			break;
+		case 'c': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > HV_MAX_VCPUS) {
+				snprintf(msg, sizeof(msg), "--vcpus %s: need a number from 1 to %d", optarg, HV_MAX_VCPUS);
+				return die(msg);
+			}
+			cfg.vcpus = (unsigned)n;
+			break;
+		}
+		case 'k': cfg.kernel = optarg; break;
+		case 'i': cfg.initrd = optarg; break;
+		case 'a': cfg.cmdline = optarg; break;
+		case 'n': cfg.name = optarg; break;
+		case 'q': hopt.quiet = true; break;
+		case 'h': usage(stdout); return 0;
+		case OPT_POWEROFF: act = &cfg.on_poweroff; break;
+		case OPT_REBOOT: act = &cfg.on_reboot; break;
+		case OPT_CRASH: act = &cfg.on_crash; break;
+		default: usage(stderr); return 2;
+		}
+		if (act && domain_action_parse(optarg, act) < 0) {
+			snprintf(msg, sizeof(msg), "%s: unknown action (destroy, restart or preserve)", optarg);
+			return die(msg);
+		}
+	}
+	if (optind < argc) {
+		snprintf(msg, sizeof(msg), "unexpected argument '%s' (see hv --help)", argv[optind]);
+		return die(msg);
+	}
+	if (strlen(cfg.name) == 0 || strlen(cfg.name) > 63)
+		return die("--name: 1 to 63 characters");
+
+	hv = hv_create(&hopt, &e);
+	if (!hv)
+		return die(e.msg);
+	if (hv_domain_start(hv, &cfg, &e) < 0) {
+		hv_destroy(hv);
+		return die(e.msg);
+	}
+	status = hv_run(hv);
+	hv_destroy(hv);
+	return status;
+}

@@ -1,0 +1,41 @@
+/* uart: a 16550A model (COM1 for each domain's console). Pure logic, no KVM: the
+ * owner passes callbacks for transmitted bytes and for the interrupt line. */
+#ifndef HVKIT_HV_UART_H
+#define HVKIT_HV_UART_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UART_FIFO_SIZE 16
+#define UART_INPUT_SIZE 4096 /* host-side queue behind the receive FIFO */
+
+struct uart_ops {
+	void (*tx)(void *opaque, uint8_t byte);
+	void (*irq)(void *opaque, bool level);
+};
+
+struct uart {
+	pthread_mutex_t lock;
+	const struct uart_ops *ops;
+	void *opaque;
+	uint8_t ier, lcr, mcr, lsr_sticky, msr, scr, dll, dlm, fcr;
+	bool thri_pending; /* THR-empty interrupt pending until IIR is read or THR written */
+	bool irq_level;
+	uint8_t rx[UART_INPUT_SIZE];
+	size_t rx_head, rx_count; /* ring of received bytes not yet read by the guest */
+	uint64_t tx_bytes, rx_bytes, rx_dropped;
+};
+
+void uart_init(struct uart *u, const struct uart_ops *ops, void *opaque);
+void uart_fini(struct uart *u);
+/* Guest register access; offset 0..7 from the base port. */
+uint8_t uart_read(struct uart *u, unsigned offset);
+void uart_write(struct uart *u, unsigned offset, uint8_t val);
+/* Host input for the guest. Returns how many bytes were queued (the rest dropped). */
+size_t uart_receive(struct uart *u, const uint8_t *buf, size_t n);
+/* Bytes waiting in the receive queue (for tests and flow control). */
+size_t uart_rx_pending(struct uart *u);
+
+#endif
