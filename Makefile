@@ -13,6 +13,7 @@ PYTHON  := /usr/bin/python3
 UTIL_SRCS := util/util.c
 HV_SRCS   := $(filter-out hv/main.c,$(wildcard hv/*.c))
 HV_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
+TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wildcard tests/kernels/*.S))
 ASAN_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
 
 .PHONY: all run test unit e2e bench clean deps
@@ -44,7 +45,6 @@ $(BUILD)/asan/hv: $(BUILD)/asan/obj/hv/main.o $(ASAN_OBJS) $(BUILD)/obj/hv/built
 	$(CC) $(CFLAGS) $(SAN) $^ $(LDLIBS) -o $@
 
 # Small PVH kernels for tests and benchmarks.
-TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wildcard tests/kernels/*.S))
 $(BUILD)/tests/kernels/%.elf: tests/kernels/%.S tests/kernels/kernel.ld include/hvkit/abi.h
 	@mkdir -p $(dir $@)
 	$(CC) -m32 -c -Iinclude $< -o $(BUILD)/tests/kernels/$*.o

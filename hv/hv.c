@@ -79,15 +79,15 @@ int hv_domain_start(struct hv *hv, const struct domain_config *cfg, struct err *
 	d = domain_create(hv, id, cfg, e);
 	if (!d)
 		return -1;
-	if (hv->kvm.pvm && !hv->pvm_warned) {
-		hv->pvm_warned = true;
-		hv_log(hv, "host KVM is kvm_pvm (no hardware virtualization): guests run under instruction emulation, about 1.5M instructions/s");
-	}
 	if (domain_boot(d, e) < 0) {
 		domain_destroy(d);
 		return -1;
 	}
 	hv->domains[id] = d;
+	if (hv->kvm.pvm && !hv->pvm_warned) {
+		hv->pvm_warned = true;
+		hv_log(hv, "host KVM is kvm_pvm (no hardware virtualization): guests run under instruction emulation, about 1.5M instructions/s");
+	}
 	if (!hv->opt.quiet)
 		hv_log(hv, "%s (domain %d) started: %u vCPU%s, %llu MiB, kernel %s", d->name, id, d->nr_vcpus,
 		       d->nr_vcpus == 1 ? "" : "s", (unsigned long long)(d->mem.size >> 20),

@@ -113,6 +113,18 @@ int loader_load_pvh(struct guest_mem *m, const char *kpath, struct kernel_image 
 		err_set(e, "%s: no program headers", path);
 		goto out;
 	}
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(elf, (int)i, &ph)) {
+			err_set(e, "%s: bad program header %zu (truncated kernel?)", path, i);
+			goto out;
+		}
+		if ((ph.p_type == PT_LOAD || ph.p_type == PT_NOTE) &&
+		    (ph.p_offset > (uint64_t)st.st_size || ph.p_filesz > (uint64_t)st.st_size - ph.p_offset)) {
+			err_set(e, "%s: segment %zu lies outside the file (truncated kernel?)", path, i);
+			goto out;
+		}
+	}
 	if (find_pvh_note(elf, path, phnum, &ki->entry32, e) < 0)
 		goto out;
 	file = (uint8_t *)elf_rawfile(elf, NULL);
@@ -123,15 +135,11 @@ int loader_load_pvh(struct guest_mem *m, const char *kpath, struct kernel_image 
 	for (size_t i = 0; i < phnum; i++) {
 		GElf_Phdr ph;
 		uint8_t *dst;
-		if (!gelf_getphdr(elf, (int)i, &ph)) {
-			err_set(e, "%s: bad program header %zu", path, i);
-			goto out;
-		}
+		gelf_getphdr(elf, (int)i, &ph); /* checked above */
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
-		if (ph.p_filesz > ph.p_memsz || ph.p_offset > (uint64_t)st.st_size ||
-		    ph.p_filesz > (uint64_t)st.st_size - ph.p_offset) {
-			err_set(e, "%s: segment %zu lies outside the file (truncated kernel?)", path, i);
+		if (ph.p_filesz > ph.p_memsz) {
+			err_set(e, "%s: segment %zu has more file bytes than memory bytes", path, i);
 			goto out;
 		}
 		if (ph.p_paddr < 0x100000) {

@@ -1,0 +1,250 @@
+/* Unit tests for the PVH loader and boot structures: a real PVH kernel loads at its
+ * physical address with its entry; missing, non-ELF, truncated, note-less and
+ * out-of-RAM kernels are refused with a message; start_info, memory map, command line
+ * and ACPI tables (checksums, one LAPIC per vCPU) are what a PVH kernel expects. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hvkit/abi.h"
+#include "internal.h"
+
+static char kpath[512];
+static uint8_t kfile[1 << 16];
+static size_t klen;
+
+static int setup(void **state)
+{
+	const char *b = getenv("HVKIT_BUILD");
+	FILE *f;
+	(void)state;
+	snprintf(kpath, sizeof(kpath), "%s/tests/kernels/trivial.elf", b ? b : "build");
+	f = fopen(kpath, "rb");
+	if (!f)
+		return -1;
+	klen = fread(kfile, 1, sizeof(kfile), f);
+	fclose(f);
+	return klen > 0 ? 0 : -1;
+}
+
+static const char *write_tmp(const uint8_t *buf, size_t n)
+{
+	static char path[64];
+	int fd;
+	strcpy(path, "/tmp/hvkit-test-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, n), (ssize_t)n);
+	close(fd);
+	return path;
+}
+
+static void load_expect_error(const uint8_t *buf, size_t n, const char *needle)
+{
+	struct guest_mem m;
+	struct kernel_image ki;
+	struct err e = { "" };
+	const char *p = write_tmp(buf, n);
+	assert_int_equal(mem_create(&m, "t", 8 << 20, &e), 0);
+	assert_int_equal(loader_load_pvh(&m, p, &ki, &e), -1);
+	if (!strstr(e.msg, needle))
+		fail_msg("error '%s' does not say '%s'", e.msg, needle);
+	mem_destroy(&m);
+	unlink(p);
+}
+
+static void test_load_trivial(void **state)
+{
+	struct guest_mem m;
+	struct kernel_image ki;
+	struct err e = { "" };
+	(void)state;
+	assert_int_equal(mem_create(&m, "t", 16 << 20, &e), 0);
+	assert_int_equal(loader_load_pvh(&m, kpath, &ki, &e), 0);
+	assert_int_equal(ki.entry32, 0x100000);
+	assert_int_equal(ki.lowest, 0x100000);
+	assert_true(ki.highest > ki.lowest && ki.highest < 0x101000);
+	/* the first instruction of trivial.S: mov $msg, %esi (opcode 0xbe) */
+	assert_int_equal(*(uint8_t *)mem_ptr(&m, 0x100000, 1), 0xbe);
+	mem_destroy(&m);
+}
+
+static void test_missing_and_garbage(void **state)
+{
+	struct guest_mem m;
+	struct kernel_image ki;
+	struct err e = { "" };
+	(void)state;
+	assert_int_equal(mem_create(&m, "t", 8 << 20, &e), 0);
+	assert_int_equal(loader_load_pvh(&m, "/nonexistent/kernel", &ki, &e), -1);
+	assert_non_null(strstr(e.msg, "No such file"));
+	mem_destroy(&m);
+	load_expect_error((const uint8_t *)"hello, not an ELF\n", 18, "not an ELF file");
+	load_expect_error((const uint8_t *)"", 0, "not an ELF file");
+}
+
+static void test_truncated(void **state)
+{
+	(void)state;
+	load_expect_error(kfile, 40, "ELF");           /* header cut */
+	load_expect_error(kfile, 0x1010, "outside the file"); /* segment data cut */
+}
+
+static void test_no_pvh_note(void **state)
+{
+	uint8_t *buf = malloc(klen);
+	uint8_t *xen;
+	(void)state;
+	memcpy(buf, kfile, klen);
+	xen = memmem(buf, klen, "Xen\0", 4);
+	assert_non_null(xen);
+	assert_int_equal(xen[-4], XEN_ELFNOTE_PHYS32_ENTRY);
+	xen[-4] = 17;
+	load_expect_error(buf, klen, "not a PVH kernel");
+	free(buf);
+}
+
+static void test_segment_outside_ram(void **state)
+{
+	uint8_t *buf = malloc(klen);
+	uint32_t phoff, paddr = 0x40000000; /* 1 GiB: beyond 8 MiB of RAM */
+	(void)state;
+	memcpy(buf, kfile, klen);
+	assert_int_equal(buf[4], 1); /* ELFCLASS32 */
+	memcpy(&phoff, buf + 28, 4);
+	memcpy(buf + phoff + 12, &paddr, 4); /* first phdr: the PT_LOAD's p_paddr */
+	load_expect_error(buf, klen, "does not fit in guest RAM");
+	free(buf);
+}
+
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+	while (n--)
+		s = (uint8_t)(s + *p++);
+	return s;
+}
+
+static void test_acpi(void **state)
+{
+	static uint8_t buf[8192];
+	size_t n = acpi_build(buf, sizeof(buf), 0xe0000, 4);
+	uint64_t xsdt, madt;
+	uint32_t len;
+	uint8_t *m;
+	int lapics = 0;
+	(void)state;
+	assert_true(n > 0);
+	assert_memory_equal(buf, "RSD PTR ", 8);
+	assert_int_equal(sum(buf, 20), 0);
+	assert_int_equal(sum(buf, 36), 0);
+	memcpy(&xsdt, buf + 24, 8);
+	assert_memory_equal(buf + (xsdt - 0xe0000), "XSDT", 4);
+	memcpy(&len, buf + (xsdt - 0xe0000) + 4, 4);
+	assert_int_equal(sum(buf + (xsdt - 0xe0000), len), 0);
+	memcpy(&madt, buf + (xsdt - 0xe0000) + 36, 8);
+	m = buf + (madt - 0xe0000);
+	assert_memory_equal(m, "APIC", 4);
+	memcpy(&len, m + 4, 4);
+	assert_int_equal(sum(m, len), 0);
+	for (uint32_t off = 44; off < len; off += m[off + 1]) {
+		assert_true(m[off + 1] >= 2);
+		if (m[off] == 0) {
+			assert_int_equal(m[off + 3], lapics); /* APIC id = vCPU index */
+			lapics++;
+		}
+	}
+	assert_int_equal(lapics, 4);
+	assert_int_equal(acpi_build(buf, 64, 0xe0000, 4), 0); /* too small: refused */
+}
+
+static void test_start_info(void **state)
+{
+	struct guest_mem m;
+	struct kernel_image ki;
+	struct err e = { "" };
+	struct hvm_start_info *si;
+	struct hvm_memmap_table_entry *mm;
+	uint64_t ram = 0;
+	char longline[5000];
+	(void)state;
+	assert_int_equal(mem_create(&m, "t", 64 << 20, &e), 0);
+	assert_int_equal(loader_load_pvh(&m, kpath, &ki, &e), 0);
+	assert_int_equal(boot_setup(&m, &ki, 2, "console=ttyS0 quiet", NULL, &e), 0);
+	si = mem_ptr(&m, BOOT_START_INFO_GPA, sizeof(*si));
+	assert_int_equal(si->magic, HVM_START_MAGIC_VALUE);
+	assert_int_equal(si->version, 1);
+	assert_string_equal((char *)mem_ptr(&m, si->cmdline_paddr, 20), "console=ttyS0 quiet");
+	assert_int_equal(si->rsdp_paddr, BOOT_ACPI_GPA);
+	assert_int_equal(si->nr_modules, 0);
+	mm = mem_ptr(&m, si->memmap_paddr, si->memmap_entries * sizeof(*mm));
+	for (uint32_t i = 0; i < si->memmap_entries; i++)
+		if (mm[i].type == HVM_MEMMAP_TYPE_RAM)
+			ram += mm[i].size;
+	assert_true(ram > (64u << 20) - (1u << 20) && ram <= (64u << 20));
+	memset(longline, 'a', sizeof(longline) - 1);
+	longline[sizeof(longline) - 1] = 0;
+	assert_int_equal(boot_setup(&m, &ki, 2, longline, NULL, &e), -1);
+	assert_non_null(strstr(e.msg, "command line too long"));
+	assert_int_equal(boot_setup(&m, &ki, 2, "", "/nonexistent/initrd", &e), -1);
+	assert_non_null(strstr(e.msg, "initrd"));
+	mem_destroy(&m);
+}
+
+static void test_initrd(void **state)
+{
+	struct guest_mem m;
+	struct kernel_image ki;
+	struct err e = { "" };
+	struct hvm_start_info *si;
+	struct hvm_modlist_entry *mod;
+	const char *p = write_tmp((const uint8_t *)"INITRD-CONTENT", 14);
+	(void)state;
+	assert_int_equal(mem_create(&m, "t", 32 << 20, &e), 0);
+	assert_int_equal(loader_load_pvh(&m, kpath, &ki, &e), 0);
+	assert_int_equal(boot_setup(&m, &ki, 1, NULL, p, &e), 0);
+	si = mem_ptr(&m, BOOT_START_INFO_GPA, sizeof(*si));
+	assert_int_equal(si->nr_modules, 1);
+	assert_int_equal(si->cmdline_paddr, 0);
+	mod = mem_ptr(&m, si->modlist_paddr, sizeof(*mod));
+	assert_int_equal(mod->size, 14);
+	assert_int_equal(mod->paddr & 0xfff, 0);
+	assert_memory_equal(mem_ptr(&m, mod->paddr, 14), "INITRD-CONTENT", 14);
+	unlink(p);
+	mem_destroy(&m);
+}
+
+static void test_mem_layout(void **state)
+{
+	struct guest_mem m;
+	struct err e = { "" };
+	(void)state;
+	/* 4 GiB of RAM: 3 GiB below the hole, 1 GiB from 4 GiB (memfd: nothing touched) */
+	assert_int_equal(mem_create(&m, "t", 4ull << 30, &e), 0);
+	assert_int_equal(m.nr_ranges, 2);
+	assert_non_null(mem_ptr(&m, (3ull << 30) - 8, 8));
+	assert_null(mem_ptr(&m, (3ull << 30) - 4, 8));  /* straddles the hole */
+	assert_null(mem_ptr(&m, 3ull << 30, 1));       /* in the hole */
+	assert_non_null(mem_ptr(&m, 4ull << 30, 4096));
+	assert_null(mem_ptr(&m, (5ull << 30) - 4, 8)); /* past the end */
+	assert_null(mem_ptr(&m, UINT64_MAX - 2, 8));   /* wraps */
+	mem_destroy(&m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_load_trivial),  cmocka_unit_test(test_missing_and_garbage),
+		cmocka_unit_test(test_truncated),     cmocka_unit_test(test_no_pvh_note),
+		cmocka_unit_test(test_segment_outside_ram), cmocka_unit_test(test_acpi),
+		cmocka_unit_test(test_start_info),    cmocka_unit_test(test_initrd),
+		cmocka_unit_test(test_mem_layout),
+	};
+	return cmocka_run_group_tests_name("loader", tests, setup, NULL);
+}
