@@ -168,9 +168,13 @@ void domain_halt(struct domain *d)
 			pthread_join(v->thread, NULL);
 		v->thread_started = false;
 	}
-	for (unsigned i = 0; i < d->nr_vcpus; i++)
+	for (unsigned i = 0; i < d->nr_vcpus; i++) {
+		if (d->hv->opt.count_insns && d->vcpus[i].fd >= 0)
+			hv_log(d->hv, "%s: vCPU %u executed %llu instructions", d->name, i,
+			       (unsigned long long)d->vcpus[i].insns);
 		if (d->vcpus[i].fd >= 0)
 			vcpu_destroy(&d->vcpus[i]);
+	}
 	if (d->vm_fd >= 0)
 		close(d->vm_fd);
 	d->vm_fd = -1;

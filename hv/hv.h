@@ -43,6 +43,7 @@ struct domain_config {
 
 struct hv_options {
 	bool quiet;          /* no informational (hv) lines, only warnings and errors */
+	bool count_insns;    /* single-step every vCPU and count its instructions (slow; for benchmarks) */
 };
 
 struct hv;

@@ -78,6 +78,7 @@ struct vcpu {
 	uint32_t boot_entry, boot_ebx;
 	atomic_bool online;
 	uint64_t exits;
+	uint64_t insns; /* with hv_options.count_insns */
 };
 int vcpu_create(struct domain *d, unsigned index, struct err *e);
 void vcpu_destroy(struct vcpu *v);

@@ -90,6 +90,11 @@ int vcpu_create(struct domain *d, unsigned index, struct err *e)
 		v->fd = -1;
 		return err_errno(e, "mmap vCPU %u", index);
 	}
+	if (d->hv->opt.count_insns) {
+		struct kvm_guest_debug dbg = { .control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP };
+		if (ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
+			return err_errno(e, "KVM_SET_GUEST_DEBUG (single-step)");
+	}
 	return setup_cpuid(v, e);
 }
 
@@ -183,6 +188,9 @@ static void handle_exit(struct vcpu *v)
 	case KVM_EXIT_HLT:
 		break; /* with the in-kernel irqchip HLT stays in KVM; harmless otherwise */
 	case KVM_EXIT_INTR:
+		break;
+	case KVM_EXIT_DEBUG:
+		v->insns++;
 		break;
 	case KVM_EXIT_SHUTDOWN:
 		memset(&r, 0, sizeof(r));
