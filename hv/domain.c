@@ -49,6 +49,8 @@ static void uart_irq(void *opaque, bool level)
 {
 	struct domain *d = opaque;
 	struct kvm_irq_level irq = { .irq = 4, .level = level };
+	if (level)
+		d->uart_irqs++;
 	if (d->vm_fd >= 0)
 		ioctl(d->vm_fd, KVM_IRQ_LINE, &irq);
 }
@@ -129,6 +131,7 @@ int domain_boot(struct domain *d, struct err *e)
 	d->event = EVENT_NONE;
 	d->crash_reason[0] = 0;
 	d->unhandled_ports = 0;
+	symtab_free(&d->kernel.symtab);
 	if (vm_create(d, e) < 0)
 		goto fail;
 	if (loader_load_pvh(&d->mem, d->cfg.kernel, &d->kernel, e) < 0)
@@ -150,7 +153,7 @@ int domain_boot(struct domain *d, struct err *e)
 	return 0;
 fail:
 	err_prefix(e, "%s", d->name);
-	domain_halt(d);
+	domain_teardown(d);
 	pthread_mutex_lock(&d->lock);
 	d->state = DOMAIN_SHUTOFF;
 	pthread_mutex_unlock(&d->lock);
@@ -160,14 +163,26 @@ fail:
 void domain_halt(struct domain *d)
 {
 	atomic_store(&d->stopping, true);
-	for (unsigned i = 0; i < d->nr_vcpus; i++)
-		vcpu_kick(&d->vcpus[i]);
+	for (unsigned i = 0; i < d->nr_vcpus; i++) {
+		struct vcpu *v = &d->vcpus[i];
+		vcpu_kick(v);
+		if (v->fd >= 0) {
+			pthread_mutex_lock(&v->hold_lock); /* wake a parked thread */
+			pthread_cond_broadcast(&v->hold_cond);
+			pthread_mutex_unlock(&v->hold_lock);
+		}
+	}
 	for (unsigned i = 0; i < d->nr_vcpus; i++) {
 		struct vcpu *v = &d->vcpus[i];
 		if (v->thread_started && !pthread_equal(v->thread, pthread_self()))
 			pthread_join(v->thread, NULL);
 		v->thread_started = false;
 	}
+}
+
+void domain_teardown(struct domain *d)
+{
+	domain_halt(d);
 	for (unsigned i = 0; i < d->nr_vcpus; i++) {
 		if (d->hv->opt.count_insns && d->vcpus[i].fd >= 0)
 			hv_log(d->hv, "%s: vCPU %u executed %llu instructions", d->name, i,
@@ -185,7 +200,8 @@ void domain_destroy(struct domain *d)
 	if (!d)
 		return;
 	if (d->vcpus)
-		domain_halt(d);
+		domain_teardown(d);
+	symtab_free(&d->kernel.symtab);
 	mem_destroy(&d->mem);
 	uart_fini(&d->uart);
 	free(d->vcpus);

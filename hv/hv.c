@@ -36,6 +36,7 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 
 	hv->opt = *opt;
 	hv->kvm.fd = -1;
+	hv->input_to = 0;
 	pthread_mutex_init(&hv->lock, NULL);
 	console_init(&hv->con, STDIN_FILENO, STDOUT_FILENO);
 	if (kvm_open(&hv->kvm, e) < 0) {
@@ -137,6 +138,7 @@ static void handle_event(struct hv *hv, struct domain *d)
 	pthread_mutex_unlock(&d->lock);
 
 	if (act == ACTION_RESTART) {
+		domain_teardown(d);
 		mem_clear(&d->mem);
 		d->reboots++;
 		if (domain_boot(d, &e) == 0)
@@ -165,11 +167,74 @@ static bool any_domain(struct hv *hv)
 	return false;
 }
 
-static void console_input(struct hv *hv, const uint8_t *buf, size_t n)
+#define SWITCH_CODE 0x01 /* Ctrl-A */
+
+static const char *input_name(struct hv *hv, int target)
 {
-	struct domain *d = hv->domains[0];
+	if (target < 0 || target >= HV_MAX_DOMAINS || !hv->domains[target])
+		return "hv";
+	return hv->domains[target]->name;
+}
+
+/* The rotation: dom0 -> hv -> each other domain -> dom0. */
+static int input_next(struct hv *hv, int cur)
+{
+	int start = cur < 0 ? 1 : (cur == 0 ? -1 : cur + 1);
+	if (start == -1)
+		return -1;
+	for (int i = start; i < HV_MAX_DOMAINS; i++)
+		if (hv->domains[i])
+			return i;
+	return hv->domains[0] ? 0 : -1;
+}
+
+static void input_switch(struct hv *hv)
+{
+	hv->input_to = input_next(hv, hv->input_to);
+	hv_log(hv, "*** Serial input -> %s (type 'CTRL-a' three times to switch input to %s)",
+	       input_name(hv, hv->input_to), input_name(hv, input_next(hv, hv->input_to)));
+}
+
+static void input_deliver(struct hv *hv, const uint8_t *buf, size_t n)
+{
+	struct domain *d;
+	if (!n)
+		return;
+	if (hv->input_to < 0) {
+		for (size_t i = 0; i < n; i++)
+			keys_handle(hv, buf[i]);
+		return;
+	}
+	d = hv->domains[hv->input_to];
 	if (d && (d->state == DOMAIN_RUNNING || d->state == DOMAIN_BLOCKED))
 		uart_receive(&d->uart, buf, n);
+}
+
+/* Like Xen's serial_rx: three Ctrl-A in a row switch; a broken sequence hands the
+ * swallowed Ctrl-A bytes on unchanged. */
+static void console_input(struct hv *hv, const uint8_t *buf, size_t n)
+{
+	static const uint8_t ctrl_a[2] = { SWITCH_CODE, SWITCH_CODE };
+	size_t run = 0;
+	if (hv->input_to >= 0 && !hv->domains[hv->input_to])
+		hv->input_to = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == SWITCH_CODE) {
+			input_deliver(hv, buf + i - run, run);
+			run = 0;
+			if (++hv->ctrl_a == 3) {
+				hv->ctrl_a = 0;
+				input_switch(hv);
+			}
+			continue;
+		}
+		if (hv->ctrl_a) {
+			input_deliver(hv, ctrl_a, hv->ctrl_a);
+			hv->ctrl_a = 0;
+		}
+		run++;
+	}
+	input_deliver(hv, buf + n - run, run);
 }
 
 int hv_run(struct hv *hv)
@@ -192,7 +257,7 @@ int hv_run(struct hv *hv)
 	if (console_raw_enter(&hv->con, &e) < 0)
 		hv_log(hv, "console: %s (continuing in line mode)", e.msg);
 
-	while (any_domain(hv)) {
+	while (any_domain(hv) && !hv->quit) {
 		struct pollfd p[3] = {
 			{ .fd = hv->event_fd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
@@ -236,6 +301,12 @@ int hv_run(struct hv *hv)
 	console_raw_leave(&hv->con);
 	close(sfd);
 	return hv->exit_status;
+}
+
+void hv_quit(struct hv *hv, int status)
+{
+	hv->quit = true;
+	hv->exit_status = status;
 }
 
 void hv_destroy(struct hv *hv)

@@ -60,4 +60,90 @@ void hv_destroy(struct hv *hv);
 /* Hypervisor log: one "(hv) ..." line to the console and the console ring. */
 __attribute__((format(printf, 2, 3))) void hv_log(struct hv *hv, const char *fmt, ...);
 
+/* ---- The debug-key table (like Xen's keyhandler.c). Handlers live in dbgkeys/ and
+ * register themselves at start-up; hv only keeps the table and dispatches. */
+typedef void (*key_handler_fn)(struct hv *hv, unsigned char key);
+int keys_register(unsigned char key, key_handler_fn fn, const char *desc, bool diagnostic);
+/* Runs the handler of one key (the handler prints "'k' pressed -> ..." itself). */
+void keys_handle(struct hv *hv, unsigned char key);
+struct key_info {
+	unsigned char key;
+	const char *desc;
+	bool diagnostic;
+};
+/* Fills up to max entries in key order; returns how many keys are registered. */
+unsigned keys_list(struct key_info *out, unsigned max);
+
+/* ---- Introspection for the debug keys and, later, dumps and the debugger. A vCPU is
+ * kicked out of the guest (works on a hung guest) and held while its state is read. */
+#include <linux/kvm.h>
+
+struct domain_info {
+	int id;
+	char name[64];
+	enum domain_state state;
+	unsigned vcpus;
+	uint64_t mem_bytes;
+	uint64_t uptime_ns;
+	unsigned reboots;
+	char reason[1100]; /* why it crashed or stopped, if it did */
+	const char *kernel;
+};
+
+struct vcpu_snapshot {
+	unsigned index;
+	bool online;     /* started by the guest */
+	bool running;    /* its thread is live (the domain is not stopped) */
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_vcpu_events events;
+	struct kvm_mp_state mp;
+	struct kvm_lapic_state lapic;
+	struct kvm_debugregs dregs;
+	uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip, msr_pat, msr_tsc;
+	uint64_t msr_star, msr_lstar, msr_kernel_gs_base, msr_fs_base, msr_gs_base;
+	uint64_t exits, exit_counts[40]; /* per KVM_EXIT_* reason (index < 40) */
+	uint32_t last_exit;
+	uint64_t nmis_injected;
+	uint64_t kvmclock_ns; /* KVM_GET_CLOCK of the VM at the snapshot */
+	uint32_t tsc_khz;
+	uint64_t run_ns;  /* time spent in KVM_RUN */
+	uint64_t host_ns; /* CLOCK_MONOTONIC at the snapshot */
+	int host_tid;
+};
+
+/* Domain ids in use, ascending; returns the count (at most max). */
+unsigned hv_domain_ids(struct hv *hv, int *ids, unsigned max);
+int hv_domain_info(struct hv *hv, int id, struct domain_info *out, struct err *e);
+/* Holds every vCPU of a domain out of the guest until hv_domain_release (nestable). */
+int hv_domain_hold(struct hv *hv, int id);
+void hv_domain_release(struct hv *hv, int id);
+/* Snapshots every vCPU of the domain at one instant (all are held together). */
+int hv_domain_snapshot(struct hv *hv, int id, struct vcpu_snapshot *out, unsigned max, struct err *e);
+/* Reads guest-virtual memory through vCPU `vcpu`'s page tables (KVM_TRANSLATE). Returns
+ * bytes read (short at an unmapped page). The vCPU is held meanwhile. */
+size_t hv_read_virt(struct hv *hv, int id, unsigned vcpu, uint64_t gva, void *buf, size_t len);
+/* Reads guest-physical memory; returns bytes read (0 when not RAM). */
+size_t hv_read_phys(struct hv *hv, int id, uint64_t gpa, void *buf, size_t len);
+/* The domain kernel's symbol for addr ("name+0x1c"); false when unknown. */
+bool hv_symbolize(struct hv *hv, int id, uint64_t addr, char *buf, size_t len);
+/* KVM irqchip state: KVM_IRQCHIP_PIC_MASTER, _PIC_SLAVE or _IOAPIC. */
+int hv_irqchip(struct hv *hv, int id, struct kvm_irqchip *chip, struct err *e);
+/* Injects an NMI into a vCPU. */
+int hv_inject_nmi(struct hv *hv, int id, unsigned vcpu, struct err *e);
+/* Resets the domain and boots its kernel again, even when it is hung. */
+int hv_domain_reboot(struct hv *hv, int id, struct err *e);
+/* The hypervisor console ring: copies the last bytes (up to len) into buf. */
+size_t hv_console_ring(struct hv *hv, char *buf, size_t len);
+/* Host bytes of guest RAM resident for the domain (mincore on its memfd mapping). */
+uint64_t hv_domain_resident(struct hv *hv, int id);
+/* Host address of guest RAM [0, size) for NUMA queries (mincore/move_pages), or NULL. */
+void *hv_domain_ram(struct hv *hv, int id, uint64_t *size);
+/* Interrupt lines raised by hv's emulated devices (COM1 = IRQ 4) since boot. */
+uint64_t hv_domain_irq_count(struct hv *hv, int id, unsigned gsi);
+/* KVM's PIT state (channel 0 is the PC timer). */
+int hv_pit(struct hv *hv, int id, struct kvm_pit_state2 *pit, struct err *e);
+/* Ends hv's event loop (the domains are destroyed). */
+void hv_quit(struct hv *hv, int status);
+
 #endif

@@ -44,10 +44,23 @@ void mem_clear(struct guest_mem *m);
 void *mem_ptr(struct guest_mem *m, uint64_t gpa, uint64_t len);
 
 /* ---- loader.c: PVH ELF kernels */
+struct symbol {
+	uint64_t addr, size;
+	char *name;
+};
+struct symtab {
+	struct symbol *syms; /* sorted by address */
+	size_t n;
+};
 struct kernel_image {
 	uint64_t entry32;          /* XEN_ELFNOTE_PHYS32_ENTRY */
 	uint64_t lowest, highest;  /* physical extent of the loaded segments */
+	struct symtab symtab;      /* functions and objects from .symtab, if any */
 };
+struct Elf;
+void symtab_load(struct symtab *t, struct Elf *elf);
+void symtab_free(struct symtab *t);
+const struct symbol *symtab_lookup(const struct symtab *t, uint64_t addr);
 int loader_load_pvh(struct guest_mem *m, const char *path, struct kernel_image *ki, struct err *e);
 
 /* ---- boot.c: start_info, memory map, command line, initrd, ACPI tables */
@@ -79,7 +92,21 @@ struct vcpu {
 	atomic_bool online;
 	uint64_t exits;
 	uint64_t insns; /* with hv_options.count_insns */
+	uint64_t exit_counts[40];
+	uint32_t last_exit;
+	uint64_t run_ns;
+	uint64_t nmis_injected;
+	int tid;
+	/* Holding: another thread asks the vCPU to leave KVM_RUN and wait, then uses its fd. */
+	pthread_mutex_t hold_lock;
+	pthread_cond_t hold_cond;
+	unsigned hold_requests;
+	bool held, thread_live;
 };
+/* Kicks the vCPU out of the guest and waits until its thread is parked (or not running);
+ * the caller may then issue ioctls on v->fd. Pair with vcpu_release. */
+void vcpu_hold(struct vcpu *v);
+void vcpu_release(struct vcpu *v);
 int vcpu_create(struct domain *d, unsigned index, struct err *e);
 void vcpu_destroy(struct vcpu *v);
 int vcpu_set_pvh_state(struct vcpu *v, uint32_t entry, uint32_t ebx, struct err *e);
@@ -119,12 +146,14 @@ struct domain {
 	char crash_reason[1100];
 	uint64_t start_ns;
 	unsigned reboots;
+	uint64_t uart_irqs; /* rising edges of COM1's line */
 	unsigned unhandled_ports; /* distinct unhandled ports logged */
 	uint16_t logged_ports[16];
 };
 struct domain *domain_create(struct hv *hv, int id, const struct domain_config *cfg, struct err *e);
 int domain_boot(struct domain *d, struct err *e);   /* fresh VM, load, start vCPU threads */
-void domain_halt(struct domain *d);                 /* stop and join vCPU threads, close the VM */
+void domain_halt(struct domain *d);                 /* stop and join the vCPU threads */
+void domain_teardown(struct domain *d);             /* close the vCPUs and the VM (after halt) */
 void domain_destroy(struct domain *d);
 /* Called from a vCPU thread: records the event, stops the domain's vCPUs, wakes the loop. */
 __attribute__((format(printf, 3, 4))) void domain_post_event(struct domain *d, enum domain_event ev,
@@ -160,6 +189,9 @@ struct hv {
 	struct domain *domains[HV_MAX_DOMAINS];
 	int exit_status;
 	bool pvm_warned;
+	unsigned ctrl_a;   /* consecutive Ctrl-A bytes seen */
+	bool quit;
+	int input_to;      /* -1: the hypervisor reads keys; else the domain id that gets input */
 };
 void hv_wake(struct hv *hv);
 

@@ -169,6 +169,7 @@ int loader_load_pvh(struct guest_mem *m, const char *kpath, struct kernel_image 
 		err_set(e, "%s: PVH entry 0x%llx is outside the loaded image", path, (unsigned long long)ki->entry32);
 		goto out;
 	}
+	symtab_load(&ki->symtab, elf);
 	ret = 0;
 out:
 	if (elf)

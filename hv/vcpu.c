@@ -78,6 +78,8 @@ int vcpu_create(struct domain *d, unsigned index, struct err *e)
 {
 	struct vcpu *v = &d->vcpus[index];
 	memset(v, 0, sizeof(*v));
+	pthread_mutex_init(&v->hold_lock, NULL);
+	pthread_cond_init(&v->hold_cond, NULL);
 	v->dom = d;
 	v->index = index;
 	v->fd = ioctl(d->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
@@ -100,6 +102,8 @@ int vcpu_create(struct domain *d, unsigned index, struct err *e)
 
 void vcpu_destroy(struct vcpu *v)
 {
+	pthread_mutex_destroy(&v->hold_lock);
+	pthread_cond_destroy(&v->hold_cond);
 	if (v->run)
 		munmap(v->run, (size_t)v->dom->hv->kvm.vcpu_mmap_size);
 	if (v->fd >= 0)
@@ -192,6 +196,8 @@ static void handle_exit(struct vcpu *v)
 	case KVM_EXIT_DEBUG:
 		v->insns++;
 		break;
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		break;
 	case KVM_EXIT_SHUTDOWN:
 		memset(&r, 0, sizeof(r));
 		ioctl(v->fd, KVM_GET_REGS, &r);
@@ -223,24 +229,66 @@ static void handle_exit(struct vcpu *v)
 	}
 }
 
+void vcpu_hold(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->hold_lock);
+	v->hold_requests++;
+	if (v->thread_live && !pthread_equal(v->thread, pthread_self())) {
+		vcpu_kick(v);
+		while (v->thread_live && !v->held)
+			pthread_cond_wait(&v->hold_cond, &v->hold_lock);
+	}
+	pthread_mutex_unlock(&v->hold_lock);
+}
+
+void vcpu_release(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->hold_lock);
+	if (v->hold_requests)
+		v->hold_requests--;
+	pthread_cond_broadcast(&v->hold_cond);
+	pthread_mutex_unlock(&v->hold_lock);
+}
+
+/* Parks the thread while somebody holds the vCPU. */
+static void hold_point(struct vcpu *v)
+{
+	pthread_mutex_lock(&v->hold_lock);
+	if (v->hold_requests) {
+		v->held = true;
+		pthread_cond_broadcast(&v->hold_cond);
+		while (v->hold_requests && !atomic_load(&v->dom->stopping))
+			pthread_cond_wait(&v->hold_cond, &v->hold_lock);
+		v->held = false;
+	}
+	pthread_mutex_unlock(&v->hold_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	sigset_t set;
 	struct err e;
+	uint64_t t0;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIG_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	v->tid = gettid();
 
 	while (!atomic_load(&v->dom->stopping)) {
+		hold_point(v);
+		if (atomic_load(&v->dom->stopping))
+			break;
 		if (atomic_exchange(&v->boot_pending, false)) {
 			if (vcpu_set_pvh_state(v, v->boot_entry, v->boot_ebx, &e) < 0) {
 				domain_post_event(v->dom, EVENT_CRASH, "vCPU %u: cannot start: %s", v->index, e.msg);
 				break;
 			}
 		}
+		t0 = time_ns();
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			v->run_ns += time_ns() - t0;
 			if (errno == EINTR || errno == EAGAIN) {
 				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				continue;
@@ -248,16 +296,27 @@ static void *vcpu_thread(void *arg)
 			domain_post_event(v->dom, EVENT_CRASH, "vCPU %u: KVM_RUN failed: %s", v->index, strerror(errno));
 			break;
 		}
+		v->run_ns += time_ns() - t0;
 		v->exits++;
+		v->last_exit = v->run->exit_reason;
+		if (v->run->exit_reason < 40)
+			v->exit_counts[v->run->exit_reason]++;
 		handle_exit(v);
 	}
+	pthread_mutex_lock(&v->hold_lock);
+	v->thread_live = false;
+	pthread_cond_broadcast(&v->hold_cond);
+	pthread_mutex_unlock(&v->hold_lock);
 	return NULL;
 }
 
 int vcpu_start_thread(struct vcpu *v, struct err *e)
 {
-	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	int r;
+	v->thread_live = true;
+	r = pthread_create(&v->thread, NULL, vcpu_thread, v);
 	if (r) {
+		v->thread_live = false;
 		errno = r;
 		return err_errno(e, "cannot start the thread of vCPU %u", v->index);
 	}

@@ -1,0 +1,75 @@
+/* symbols: a domain kernel's ELF .symtab (functions and objects), sorted for address
+ * lookup, so hv can name guest RIPs and return addresses. Bounds come from libelf. */
+#include "internal.h"
+
+#include <gelf.h>
+#include <libelf.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct symbol *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+void symtab_load(struct symtab *t, Elf *elf)
+{
+	Elf_Scn *scn = NULL;
+	memset(t, 0, sizeof(*t));
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+		size_t count;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		count = data->d_size / sh.sh_entsize;
+		t->syms = xcalloc(count, sizeof(*t->syms));
+		for (size_t i = 0; i < count; i++) {
+			GElf_Sym sym;
+			const char *name;
+			int type;
+			if (!gelf_getsym(data, (int)i, &sym))
+				continue;
+			type = GELF_ST_TYPE(sym.st_info);
+			if ((type != STT_FUNC && type != STT_OBJECT) || !sym.st_value || sym.st_shndx == SHN_UNDEF)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (!name || !*name)
+				continue;
+			t->syms[t->n++] = (struct symbol){ sym.st_value, sym.st_size, xstrdup(name) };
+		}
+		qsort(t->syms, t->n, sizeof(*t->syms), by_addr);
+		return;
+	}
+}
+
+void symtab_free(struct symtab *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->syms[i].name);
+	free(t->syms);
+	memset(t, 0, sizeof(*t));
+}
+
+const struct symbol *symtab_lookup(const struct symtab *t, uint64_t addr)
+{
+	size_t lo = 0, hi = t->n;
+	const struct symbol *s;
+	if (!t->n || addr < t->syms[0].addr)
+		return NULL;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->syms[mid].addr <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	s = &t->syms[lo];
+	if (s->size ? addr - s->addr < s->size : (lo + 1 < t->n && addr < t->syms[lo + 1].addr))
+		return s;
+	return NULL;
+}
