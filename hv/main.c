@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dbgkeys/dbgkeys.h"
 #include "hv.h"
 
 static void usage(FILE *f)
@@ -100,6 +101,7 @@ int main(int argc, char **argv)
 	if (strlen(cfg.name) == 0 || strlen(cfg.name) > 63)
 		return die("--name: 1 to 63 characters");
 
+	dbgkeys_register_all();
 	hv = hv_create(&hopt, &e);
 	if (!hv)
 		return die(e.msg);

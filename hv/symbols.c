@@ -35,10 +35,12 @@ void symtab_load(struct symtab *t, Elf *elf)
 			if (!gelf_getsym(data, (int)i, &sym))
 				continue;
 			type = GELF_ST_TYPE(sym.st_info);
-			if ((type != STT_FUNC && type != STT_OBJECT) || !sym.st_value || sym.st_shndx == SHN_UNDEF)
+			/* functions, objects, and assembly labels (NOTYPE) */
+			if ((type != STT_FUNC && type != STT_OBJECT && type != STT_NOTYPE) || !sym.st_value ||
+			    sym.st_shndx == SHN_UNDEF || sym.st_shndx == SHN_ABS)
 				continue;
 			name = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (!name || !*name)
+			if (!name || !*name || *name == '.' || *name == '$')
 				continue;
 			t->syms[t->n++] = (struct symbol){ sym.st_value, sym.st_size, xstrdup(name) };
 		}

@@ -1,0 +1,82 @@
+/* clock: 't' each vCPU's TSC and kvmclock against host monotonic time, and the skew
+ * between vCPUs; 'a' the timers that are pending: each vCPU's LAPIC timer and the PIT. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static uint32_t lapic_reg(const struct vcpu_snapshot *s, unsigned off)
+{
+	uint32_t v;
+	memcpy(&v, s->lapic.regs + off, 4);
+	return v;
+}
+
+static void key_clocks(struct hv *hv, unsigned char key)
+{
+	int ids[64];
+	unsigned nd = dbgkeys_domains(hv, ids, 64);
+	out(hv, "'%c' pressed -> displaying multi-cpu clock info", key);
+	for (unsigned i = 0; i < nd; i++) {
+		struct domain_info di;
+		struct vcpu_snapshot *s;
+		unsigned n;
+		double first = 0, max_skew = 0;
+		if (hv_domain_info(hv, ids[i], &di, NULL) < 0 || !(s = dbgkeys_snapshot(hv, ids[i], &n)))
+			continue;
+		out(hv, "%s: kvmclock %.6f s", di.name, n ? s[0].kvmclock_ns / 1e9 : 0.0);
+		for (unsigned v = 0; v < n; v++) {
+			/* TSC in ns, corrected to the instant of vCPU 0's snapshot */
+			double tsc_ns = s[v].tsc_khz ? (double)s[v].msr_tsc * 1e6 / s[v].tsc_khz : 0;
+			double at0 = tsc_ns - (double)(s[v].host_ns - s[0].host_ns);
+			if (v == 0)
+				first = at0;
+			else if (at0 - first > max_skew || first - at0 > max_skew)
+				max_skew = at0 > first ? at0 - first : first - at0;
+			out(hv, "  vCPU %u: TSC %llu (%u kHz) = %.6f s, host monotonic %.6f s, skew to vCPU0 %+.0f ns", v,
+			    (unsigned long long)s[v].msr_tsc, s[v].tsc_khz, tsc_ns / 1e9, s[v].host_ns / 1e9, at0 - first);
+		}
+		out(hv, "%s: max TSC skew between vCPUs %.0f ns", di.name, max_skew);
+	}
+}
+
+static void key_timers(struct hv *hv, unsigned char key)
+{
+	int ids[64];
+	unsigned nd = dbgkeys_domains(hv, ids, 64);
+	static const char *const modes[] = { "one-shot", "periodic", "TSC-deadline", "reserved" };
+	out(hv, "'%c' pressed -> dumping timer queues", key);
+	out(hv, "hv timers: none (vCPU threads are scheduled by the host kernel; no hv scheduler tick yet)");
+	for (unsigned i = 0; i < nd; i++) {
+		struct domain_info di;
+		struct vcpu_snapshot *s;
+		struct kvm_pit_state2 pit;
+		unsigned n;
+		if (hv_domain_info(hv, ids[i], &di, NULL) < 0 || !(s = dbgkeys_snapshot(hv, ids[i], &n)))
+			continue;
+		for (unsigned v = 0; v < n; v++) {
+			uint32_t lvt = lapic_reg(&s[v], 0x320), init = lapic_reg(&s[v], 0x380);
+			uint32_t cur = lapic_reg(&s[v], 0x390), div = lapic_reg(&s[v], 0x3e0);
+			unsigned shift = ((div & 3) | ((div & 8) >> 1));
+			unsigned divide = shift == 7 ? 1 : 2u << shift;
+			if (!s[v].online || (lvt & 0x10000) || !init) {
+				out(hv, "  %s vCPU %u LAPIC timer: %s", di.name, v, !s[v].online ? "vCPU not started" : "not armed");
+				continue;
+			}
+			/* KVM's LAPIC timer runs at 1 GHz: one count = divide ns */
+			out(hv, "  %s vCPU %u LAPIC timer: %s, vector %02x, period %.3f ms, expires in %.3f ms", di.name, v,
+			    modes[(lvt >> 17) & 3], lvt & 0xff, (double)init * divide / 1e6, (double)cur * divide / 1e6);
+		}
+		if (hv_pit(hv, ids[i], &pit, NULL) == 0) {
+			struct kvm_pit_channel_state *c = &pit.channels[0];
+			out(hv, "  %s PIT channel 0: mode %u, count %u%s", di.name, c->mode, c->count,
+			    c->count ? "" : " (not programmed)");
+		}
+	}
+}
+
+void dbgkeys_clock_register(void)
+{
+	keys_register('t', key_clocks, "display multi-cpu clock info", true);
+	keys_register('a', key_timers, "dump timer queues", true);
+}

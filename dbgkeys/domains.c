@@ -1,0 +1,80 @@
+/* domains: 'q' domain info (state, memory, each vCPU's state, host CPU and run time);
+ * 'R' force-reboots dom0; 'C' and '%' are the dump and debugger keys, wired by their issues. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* The host CPU a thread last ran on: field 39 of /proc/self/task/TID/stat. */
+static int host_cpu(int tid)
+{
+	char path[64], buf[1024], *p;
+	FILE *f;
+	int cpu = -1;
+	size_t n;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	for (int field = 2; p && field < 39; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		sscanf(p + 1, "%d", &cpu);
+	return cpu;
+}
+
+static void key_domains(struct hv *hv, unsigned char key)
+{
+	int ids[64];
+	unsigned nd = dbgkeys_domains(hv, ids, 64);
+	out(hv, "'%c' pressed -> dumping domain info", key);
+	for (unsigned i = 0; i < nd; i++) {
+		struct domain_info di;
+		struct vcpu_snapshot *s;
+		unsigned n;
+		if (hv_domain_info(hv, ids[i], &di, NULL) < 0)
+			continue;
+		out(hv, "General information for domain %d (%s):", di.id, di.name);
+		out(hv, "    state=%s pause_count=0 reboots=%u uptime=%.1fs", domain_state_name(di.state), di.reboots,
+		    di.uptime_ns / 1e9);
+		out(hv, "    memory: %llu MiB, resident %llu KiB; kernel %s", (unsigned long long)(di.mem_bytes >> 20),
+		    (unsigned long long)(hv_domain_resident(hv, ids[i]) >> 10), di.kernel);
+		if (di.reason[0])
+			out(hv, "    last event: %s", di.reason);
+		if (!(s = dbgkeys_snapshot(hv, ids[i], &n)))
+			continue;
+		out(hv, "VCPU information and callbacks for domain %d:", di.id);
+		for (unsigned v = 0; v < n; v++) {
+			int cpu = s[v].running ? host_cpu(s[v].host_tid) : -1;
+			out(hv, "    VCPU%u: CPU%d [has=%s] %s, run time %.3fs, %llu exits", v, cpu,
+			    s[v].running ? "T" : "F", s[v].online ? dbgkeys_mp_state(s[v].mp.mp_state) : "not started",
+			    s[v].run_ns / 1e9, (unsigned long long)s[v].exits);
+		}
+	}
+}
+
+static void key_reboot(struct hv *hv, unsigned char key)
+{
+	struct err e;
+	out(hv, "'%c' pressed -> rebooting dom0", key);
+	if (hv_domain_reboot(hv, 0, &e) < 0)
+		out(hv, "dom0 not rebooted: %s", e.msg);
+}
+
+static void key_not_yet(struct hv *hv, unsigned char key)
+{
+	out(hv, "'%c' pressed -> %s is not available yet in this hv", key,
+	    key == 'C' ? "the crash dump" : "the debugger (gdb stub)");
+}
+
+void dbgkeys_domains_register(void)
+{
+	keys_register('q', key_domains, "dump domain (and guest debug) info", true);
+	keys_register('R', key_reboot, "reboot dom0", false);
+	keys_register('C', key_not_yet, "trigger a crashdump", false);
+	keys_register('%', key_not_yet, "trap to the debugger", false);
+}

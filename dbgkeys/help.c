@@ -1,0 +1,45 @@
+/* help: 'h' lists the keys in the seed's format, 'w' prints the console ring, '*' runs
+ * every diagnostic key. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void key_help(struct hv *hv, unsigned char key)
+{
+	struct key_info k[256];
+	unsigned n = keys_list(k, 256);
+	out(hv, "'%c' pressed -> showing installed handlers", key);
+	for (unsigned i = 0; i < n; i++)
+		out(hv, "key '%c' (ascii '%02x') => %s", k[i].key, k[i].key, k[i].desc);
+}
+
+static void key_ring(struct hv *hv, unsigned char key)
+{
+	static char buf[64 * 1024];
+	size_t n = hv_console_ring(hv, buf, sizeof(buf) - 1);
+	char *line, *save = NULL;
+	out(hv, "'%c' pressed -> dumping the console ring (%zu bytes)", key, n);
+	buf[n] = 0;
+	/* lines in the ring already carry "(hv) "; print them as they were */
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		out(hv, "| %s", strncmp(line, "(hv) ", 5) ? line : line + 5);
+}
+
+static void key_all(struct hv *hv, unsigned char key)
+{
+	struct key_info k[256];
+	unsigned n = keys_list(k, 256);
+	out(hv, "'%c' pressed -> firing all diagnostic keyhandlers", key);
+	for (unsigned i = 0; i < n; i++)
+		if (k[i].diagnostic && k[i].key != key)
+			keys_handle(hv, k[i].key);
+	out(hv, "*** done with all diagnostic keyhandlers");
+}
+
+void dbgkeys_help_register(void)
+{
+	keys_register('h', key_help, "show this message", false);
+	keys_register('w', key_ring, "synchronously dump the console ring buffer (dmesg)", false);
+	keys_register('*', key_all, "print all diagnostics", false);
+}
