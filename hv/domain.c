@@ -85,6 +85,12 @@ struct domain *domain_create(struct hv *hv, int id, const struct domain_config *
 			(unsigned long long)cfg->mem_bytes, HV_MIN_MEM >> 20);
 		goto fail;
 	}
+	if (!d->cfg.weight)
+		d->cfg.weight = SCHED_DEFAULT_WEIGHT;
+	if (cfg->weight > 65535) {
+		err_set(e, "weight %u: 1 to 65535", cfg->weight);
+		goto fail;
+	}
 	if (cfg->mem_bytes & 0xfff) {
 		err_set(e, "memory size must be a multiple of 4 KiB");
 		goto fail;
@@ -172,6 +178,7 @@ void domain_halt(struct domain *d)
 			pthread_mutex_unlock(&v->hold_lock);
 		}
 	}
+	sched_wake_all(&d->hv->sched);
 	for (unsigned i = 0; i < d->nr_vcpus; i++) {
 		struct vcpu *v = &d->vcpus[i];
 		if (v->thread_started && !pthread_equal(v->thread, pthread_self()))

@@ -43,6 +43,10 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 		free(hv);
 		return NULL;
 	}
+	{
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		sched_init(&hv->sched, opt->pcpus ? opt->pcpus : (unsigned)(ncpu > 0 ? ncpu : 1), opt->dom0_cpus);
+	}
 	hv->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (hv->event_fd < 0) {
 		err_errno(e, "eventfd");
@@ -61,6 +65,12 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	vcpu_signals_init();
+	if (sched_start(&hv->sched, e) < 0) {
+		close(hv->event_fd);
+		kvm_close(&hv->kvm);
+		free(hv);
+		return NULL;
+	}
 	return hv;
 }
 
@@ -317,6 +327,7 @@ void hv_destroy(struct hv *hv)
 		if (hv->domains[i])
 			remove_domain(hv, hv->domains[i]);
 	console_raw_leave(&hv->con);
+	sched_fini(&hv->sched);
 	close(hv->event_fd);
 	kvm_close(&hv->kvm);
 	free(hv);

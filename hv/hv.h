@@ -36,6 +36,8 @@ struct domain_config {
 	const char *initrd;  /* optional */
 	const char *cmdline; /* optional */
 	enum domain_action on_poweroff, on_reboot, on_crash;
+	unsigned weight;     /* credit scheduler weight (default 256) */
+	unsigned cap;        /* the whole domain gets at most this % of one CPU; 0 = no cap */
 };
 
 #define HV_MIN_MEM (8ull << 20)
@@ -44,6 +46,8 @@ struct domain_config {
 struct hv_options {
 	bool quiet;          /* no informational (hv) lines, only warnings and errors */
 	bool count_insns;    /* single-step every vCPU and count its instructions (slow; for benchmarks) */
+	unsigned pcpus;      /* physical-CPU slots for the scheduler (default: host CPUs) */
+	unsigned dom0_cpus;  /* most slots dom0 may hold at once (0 = all) */
 };
 
 struct hv;
@@ -143,6 +147,25 @@ void *hv_domain_ram(struct hv *hv, int id, uint64_t *size);
 uint64_t hv_domain_irq_count(struct hv *hv, int id, unsigned gsi);
 /* KVM's PIT state (channel 0 is the PC timer). */
 int hv_pit(struct hv *hv, int id, struct kvm_pit_state2 *pit, struct err *e);
+/* The credit scheduler's settings and every vCPU it knows, at one instant. */
+struct sched_vcpu_info {
+	int dom;
+	unsigned vcpu;
+	int slot;          /* physical-CPU slot held, or -1 */
+	const char *state; /* running, runnable, blocked, capped, idle */
+	bool under;        /* priority UNDER (credit > 0) or OVER */
+	long long credit;  /* microseconds of CPU */
+	unsigned weight, cap;
+	uint64_t cpu_ns;   /* CPU time charged so far */
+};
+struct sched_info {
+	unsigned nslots, dom0_slots, tick_ms, tslice_ms, default_weight;
+	uint64_t ticks, switches, preemptions, accountings;
+	uint64_t sched_cpu_ns, uptime_ns;
+	unsigned nvcpus;
+	struct sched_vcpu_info v[1024];
+};
+void hv_sched_info(struct hv *hv, struct sched_info *out);
 /* Ends hv's event loop (the domains are destroyed). */
 void hv_quit(struct hv *hv, int status);
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "hv.h"
+#include "sched.h"
 #include "uart.h"
 
 /* ---- kvm.c: the /dev/kvm system handle */
@@ -102,6 +103,7 @@ struct vcpu {
 	pthread_cond_t hold_cond;
 	unsigned hold_requests;
 	bool held, thread_live;
+	struct sched_vcpu sched;
 };
 /* Kicks the vCPU out of the guest and waits until its thread is parked (or not running);
  * the caller may then issue ioctls on v->fd. Pair with vcpu_release. */
@@ -147,6 +149,8 @@ struct domain {
 	uint64_t start_ns;
 	unsigned reboots;
 	uint64_t uart_irqs; /* rising edges of COM1's line */
+	int64_t sched_budget_us;      /* cap budget (sched.c) */
+	uint64_t sched_budget_period;
 	unsigned unhandled_ports; /* distinct unhandled ports logged */
 	uint16_t logged_ports[16];
 };
@@ -183,6 +187,7 @@ void console_hv_line(struct console *c, const char *line);
 struct hv {
 	struct kvm kvm;
 	struct hv_options opt;
+	struct sched sched;
 	struct console con;
 	int event_fd;
 	pthread_mutex_t lock;

@@ -21,6 +21,10 @@ static void usage(FILE *f)
 	      "      --on-poweroff ACT destroy|restart|preserve (default destroy)\n"
 	      "      --on-reboot ACT   destroy|restart|preserve (default restart)\n"
 	      "      --on-crash ACT    destroy|restart|preserve (default destroy)\n"
+	      "      --weight N        credit scheduler weight of dom0 (default 256)\n"
+	      "      --cap PCT         dom0 gets at most PCT%% of one CPU (default 0: no cap)\n"
+	      "      --pcpus N         physical-CPU slots the scheduler hands out (default: host CPUs)\n"
+	      "      --dom0-cpus N     most slots dom0 holds at once (default 0: all)\n"
 	      "  -q, --quiet           only warnings and errors from hv itself\n"
 	      "      --count-insns     single-step every vCPU and report its instruction count\n"
 	      "                        when the domain stops (slow; for boot-cost measurements)\n"
@@ -37,7 +41,7 @@ static int die(const char *msg)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_POWEROFF = 256, OPT_REBOOT, OPT_CRASH, OPT_COUNT };
+	enum { OPT_POWEROFF = 256, OPT_REBOOT, OPT_CRASH, OPT_COUNT, OPT_PCPUS, OPT_DOM0CPUS, OPT_WEIGHT, OPT_CAP };
 	static const struct option opts[] = {
 		{ "mem", required_argument, NULL, 'm' },     { "vcpus", required_argument, NULL, 'c' },
 		{ "kernel", required_argument, NULL, 'k' },  { "initrd", required_argument, NULL, 'i' },
@@ -45,7 +49,9 @@ int main(int argc, char **argv)
 		{ "on-poweroff", required_argument, NULL, OPT_POWEROFF },
 		{ "on-reboot", required_argument, NULL, OPT_REBOOT },
 		{ "on-crash", required_argument, NULL, OPT_CRASH },
-		{ "quiet", no_argument, NULL, 'q' },         { "count-insns", no_argument, NULL, OPT_COUNT },         { "help", no_argument, NULL, 'h' },
+		{ "quiet", no_argument, NULL, 'q' },         { "count-insns", no_argument, NULL, OPT_COUNT },
+		{ "pcpus", required_argument, NULL, OPT_PCPUS },   { "dom0-cpus", required_argument, NULL, OPT_DOM0CPUS },
+		{ "weight", required_argument, NULL, OPT_WEIGHT }, { "cap", required_argument, NULL, OPT_CAP },         { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct domain_config cfg = {
@@ -84,6 +90,29 @@ int main(int argc, char **argv)
 		case 'q': hopt.quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_COUNT: hopt.count_insns = true; break;
+		case OPT_PCPUS:
+		case OPT_DOM0CPUS:
+		case OPT_WEIGHT:
+		case OPT_CAP: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			long lo = c == OPT_PCPUS || c == OPT_WEIGHT ? 1 : 0, hi = c == OPT_WEIGHT ? 65535 : c == OPT_CAP ? 25500 : 256;
+			if (*end || end == optarg || n < lo || n > hi) {
+				snprintf(msg, sizeof(msg), "--%s %s: need a number from %ld to %ld",
+					 c == OPT_PCPUS ? "pcpus" : c == OPT_DOM0CPUS ? "dom0-cpus" : c == OPT_WEIGHT ? "weight" : "cap",
+					 optarg, lo, hi);
+				return die(msg);
+			}
+			if (c == OPT_PCPUS)
+				hopt.pcpus = (unsigned)n;
+			else if (c == OPT_DOM0CPUS)
+				hopt.dom0_cpus = (unsigned)n;
+			else if (c == OPT_WEIGHT)
+				cfg.weight = (unsigned)n;
+			else
+				cfg.cap = (unsigned)n;
+			break;
+		}
 		case OPT_POWEROFF: act = &cfg.on_poweroff; break;
 		case OPT_REBOOT: act = &cfg.on_reboot; break;
 		case OPT_CRASH: act = &cfg.on_crash; break;

@@ -235,6 +235,7 @@ void vcpu_hold(struct vcpu *v)
 	v->hold_requests++;
 	if (v->thread_live && !pthread_equal(v->thread, pthread_self())) {
 		vcpu_kick(v);
+		sched_wake_all(&v->dom->hv->sched); /* it may be waiting for a slot */
 		while (v->thread_live && !v->held)
 			pthread_cond_wait(&v->hold_cond, &v->hold_lock);
 	}
@@ -275,11 +276,14 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, SIG_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	v->tid = gettid();
+	sched_add(&v->dom->hv->sched, v);
 
 	while (!atomic_load(&v->dom->stopping)) {
 		hold_point(v);
 		if (atomic_load(&v->dom->stopping))
 			break;
+		if (!sched_acquire(&v->dom->hv->sched, v))
+			continue;
 		if (atomic_exchange(&v->boot_pending, false)) {
 			if (vcpu_set_pvh_state(v, v->boot_entry, v->boot_ebx, &e) < 0) {
 				domain_post_event(v->dom, EVENT_CRASH, "vCPU %u: cannot start: %s", v->index, e.msg);
@@ -291,6 +295,7 @@ static void *vcpu_thread(void *arg)
 			v->run_ns += time_ns() - t0;
 			if (errno == EINTR || errno == EAGAIN) {
 				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+				sched_after_kick(&v->dom->hv->sched, v);
 				continue;
 			}
 			domain_post_event(v->dom, EVENT_CRASH, "vCPU %u: KVM_RUN failed: %s", v->index, strerror(errno));
@@ -303,6 +308,7 @@ static void *vcpu_thread(void *arg)
 			v->exit_counts[v->run->exit_reason]++;
 		handle_exit(v);
 	}
+	sched_remove(&v->dom->hv->sched, v);
 	pthread_mutex_lock(&v->hold_lock);
 	v->thread_live = false;
 	pthread_cond_broadcast(&v->hold_cond);
