@@ -11,13 +11,13 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 PYTHON  := /usr/bin/python3
 
 UTIL_SRCS := util/util.c
-HV_SRCS   := $(filter-out hv/main.c,$(wildcard hv/*.c)) $(wildcard dbgkeys/*.c)
+HV_SRCS   := $(filter-out hv/main.c hv/hvctl.c,$(wildcard hv/*.c)) $(wildcard dbgkeys/*.c)
 HV_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
 TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wildcard tests/kernels/*.S))
 ASAN_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
 
 .PHONY: all run test unit e2e bench clean deps
-all: $(BUILD)/hv $(BUILD)/guest.elf $(TEST_KERNELS)
+all: $(BUILD)/hv $(BUILD)/hvctl $(BUILD)/guest.elf $(TEST_KERNELS)
 
 # Dependencies: checked once per build tree, installed by scripts/deps.sh.
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -41,6 +41,8 @@ $(BUILD)/obj/hv/builtin.o: hv/builtin.S $(BUILD)/guest.elf
 
 $(BUILD)/hv: $(BUILD)/obj/hv/main.o $(HV_OBJS) $(BUILD)/obj/hv/builtin.o
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/hvctl: $(BUILD)/obj/hv/hvctl.o
+	$(CC) $(CFLAGS) $^ -o $@
 $(BUILD)/asan/hv: $(BUILD)/asan/obj/hv/main.o $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o
 	$(CC) $(CFLAGS) $(SAN) $^ $(LDLIBS) -o $@
 

@@ -1,0 +1,240 @@
+/* control: the control socket. A client connects, its peer credentials are checked
+ * (hv's own uid or root), it sends one request line of tab-separated arguments and reads
+ * reply lines ("o TEXT", "e MESSAGE") up to a status line ("= N"); `console` turns the
+ * connection into a raw byte stream instead. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+
+static void send_all(int fd, const char *buf, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		buf += w;
+		n -= (size_t)w;
+	}
+}
+
+static void reply_vline(struct reply *r, char kind, const char *fmt, va_list ap)
+{
+	char buf[4096];
+	int n = vsnprintf(buf + 2, sizeof(buf) - 3, fmt, ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(buf) - 4)
+		n = (int)sizeof(buf) - 4;
+	buf[0] = kind;
+	buf[1] = ' ';
+	for (int i = 2; i < n + 2; i++)
+		if (buf[i] == '\n')
+			buf[i] = ' ';
+	buf[n + 2] = '\n';
+	send_all(r->fd, buf, (size_t)n + 3);
+}
+
+void reply_line(struct reply *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	reply_vline(r, 'o', fmt, ap);
+	va_end(ap);
+}
+
+int reply_error(struct reply *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	reply_vline(r, 'e', fmt, ap);
+	va_end(ap);
+	r->status = 1;
+	return -1;
+}
+
+int control_open(struct hv *hv, const char *path, struct err *e)
+{
+	struct control *c = xcalloc(1, sizeof(*c));
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)], *slash;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		free(c);
+		return err_set(e, "control socket path too long: %s", path);
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			free(c);
+			return err_errno(e, "control socket directory %s", dir);
+		}
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		free(c);
+		return err_errno(e, "socket");
+	}
+	/* A socket file nobody answers on is stale: take it over. A live hv keeps it. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		free(c);
+		return err_set(e, "another hv is already serving %s", path);
+	}
+	close(fd);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
+		err_errno(e, "control socket %s", path);
+		if (fd >= 0)
+			close(fd);
+		free(c);
+		return -1;
+	}
+	c->listen_fd = fd;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	hv->ctl = c;
+	return 0;
+}
+
+static void client_drop(struct hv *hv, unsigned i)
+{
+	struct control *c = hv->ctl;
+	struct ctl_client *cl = &c->clients[i];
+	if (cl->console_dom >= 0) {
+		struct domain *d = hv_domain_by_id(hv, cl->console_dom);
+		if (d)
+			domcons_detach(&d->cons, cl->fd);
+	}
+	close(cl->fd);
+	c->clients[i] = c->clients[--c->nclients];
+}
+
+void control_close(struct hv *hv)
+{
+	struct control *c = hv->ctl;
+	if (!c)
+		return;
+	while (c->nclients)
+		client_drop(hv, 0);
+	close(c->listen_fd);
+	unlink(c->path);
+	free(c);
+	hv->ctl = NULL;
+}
+
+int control_pollfds(struct hv *hv, struct pollfd *p, int max)
+{
+	struct control *c = hv->ctl;
+	int n = 0;
+	if (!c || max < 1)
+		return 0;
+	p[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
+	for (unsigned i = 0; i < c->nclients && n < max; i++)
+		p[n++] = (struct pollfd){ .fd = c->clients[i].fd, .events = POLLIN };
+	return n;
+}
+
+static void accept_client(struct hv *hv)
+{
+	struct control *c = hv->ctl;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct timeval tv = { .tv_sec = 2 };
+	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || (cred.uid != 0 && cred.uid != getuid())) {
+		struct reply r = { .fd = fd };
+		reply_error(&r, "permission denied: uid %u may not control this hv", (unsigned)cred.uid);
+		send_all(fd, "= 1\n", 4);
+		close(fd);
+		return;
+	}
+	if (c->nclients == CONTROL_MAX_CLIENTS) {
+		struct reply r = { .fd = fd };
+		reply_error(&r, "too many clients");
+		send_all(fd, "= 1\n", 4);
+		close(fd);
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)); /* a stuck client cannot wedge hv */
+	c->clients[c->nclients++] = (struct ctl_client){ .fd = fd, .console_dom = -1 };
+}
+
+/* Returns true when the client is done (reply sent or gone). */
+static bool client_read(struct hv *hv, struct ctl_client *cl)
+{
+	char *nl, *argv[CONTROL_MAX_ARGS];
+	int argc = 0;
+	ssize_t n;
+
+	if (cl->console_dom >= 0) {
+		uint8_t buf[4096];
+		struct domain *d = hv_domain_by_id(hv, cl->console_dom);
+		n = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n <= 0)
+			return n == 0 || (errno != EAGAIN && errno != EINTR);
+		if (!d)
+			return true;
+		uart_receive(&d->uart, buf, (size_t)n);
+		return false;
+	}
+	n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - 1 - cl->len, MSG_DONTWAIT);
+	if (n <= 0)
+		return n == 0 || (errno != EAGAIN && errno != EINTR);
+	cl->len += (size_t)n;
+	cl->buf[cl->len] = 0;
+	nl = memchr(cl->buf, '\n', cl->len);
+	if (!nl) {
+		if (cl->len == sizeof(cl->buf) - 1) {
+			struct reply r = { .fd = cl->fd };
+			reply_error(&r, "request too long");
+			send_all(cl->fd, "= 1\n", 4);
+			return true;
+		}
+		return false;
+	}
+	*nl = 0;
+	for (char *p = cl->buf, *tab; p && argc < CONTROL_MAX_ARGS; p = tab ? tab + 1 : NULL) {
+		tab = strchr(p, '\t');
+		if (tab)
+			*tab = 0;
+		argv[argc++] = p;
+	}
+	return toolstack_run(hv, cl, argc, argv) == 0;
+}
+
+void control_handle(struct hv *hv, const struct pollfd *p, int n)
+{
+	struct control *c = hv->ctl;
+	if (!c || n < 1)
+		return;
+	/* clients first (their indexes are p[1..]), from the end so drops do not shift them */
+	for (int i = n - 1; i >= 1; i--) {
+		unsigned ci = (unsigned)(i - 1);
+		if (ci >= c->nclients || c->clients[ci].fd != p[i].fd)
+			continue;
+		if (p[i].revents & (POLLIN | POLLHUP | POLLERR))
+			if (client_read(hv, &c->clients[ci]))
+				client_drop(hv, ci);
+	}
+	if (p[0].revents & POLLIN)
+		accept_client(hv);
+}

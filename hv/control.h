@@ -1,0 +1,49 @@
+/* control: the control socket (private to hv/): a Unix stream socket, one request line
+ * per connection; see docs/control.md for the protocol. */
+#ifndef HVKIT_HV_CONTROL_H
+#define HVKIT_HV_CONTROL_H
+
+#include <poll.h>
+#include <stddef.h>
+
+#define CONTROL_MAX_CLIENTS 32
+#define CONTROL_MAX_LINE 65536
+#define CONTROL_MAX_ARGS 64
+
+struct hv;
+struct err;
+
+struct ctl_client {
+	int fd;
+	size_t len;
+	char buf[CONTROL_MAX_LINE];
+	int console_dom; /* attached to this domain's console, or -1 */
+};
+
+struct control {
+	int listen_fd;
+	char path[108];
+	struct ctl_client clients[CONTROL_MAX_CLIENTS];
+	unsigned nclients;
+};
+
+/* A reply being written to one client. */
+struct reply {
+	int fd;
+	int status;
+	char *out; /* captured output when fd < 0 (debug keys from a client) */
+};
+
+__attribute__((format(printf, 2, 3))) void reply_line(struct reply *r, const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) int reply_error(struct reply *r, const char *fmt, ...);
+
+int control_open(struct hv *hv, const char *path, struct err *e);
+void control_close(struct hv *hv);
+/* Adds the listening socket and clients to p; returns how many. */
+int control_pollfds(struct hv *hv, struct pollfd *p, int max);
+void control_handle(struct hv *hv, const struct pollfd *p, int n);
+
+/* toolstack.c: runs one request. Returns 1 when the connection became a console stream. */
+int toolstack_run(struct hv *hv, struct ctl_client *c, int argc, char **argv);
+
+#endif

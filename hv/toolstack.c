@@ -1,0 +1,557 @@
+/* toolstack: the verbs hvctl sends over the control socket (virsh/xl style): list,
+ * dominfo, vcpuinfo, define/undefine/create/start, shutdown/reboot/destroy,
+ * suspend/resume, console, debug-keys, dmesg, and the property store. */
+#include "internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "hvkit/abi.h"
+#include "props.h"
+#include "xlcfg.h"
+
+#define SEND_STATUS(r)                                                                                           \
+	do {                                                                                                     \
+		char st_[16];                                                                                    \
+		int n_ = snprintf(st_, sizeof(st_), "= %d\n", (r)->status);                                     \
+		(void)!send((r)->fd, st_, (size_t)n_, MSG_NOSIGNAL);                                             \
+	} while (0)
+
+static void json_str(char *out, size_t len, const char *s)
+{
+	size_t n = 0;
+	if (len < 3)
+		return;
+	out[n++] = '"';
+	for (; *s && n + 8 < len; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)ch;
+		} else if (ch < 0x20) {
+			n += (size_t)snprintf(out + n, len - n, "\\u%04x", ch);
+		} else {
+			out[n++] = (char)ch;
+		}
+	}
+	out[n++] = '"';
+	out[n] = 0;
+}
+
+static bool has_flag(int argc, char **argv, const char *flag)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], flag))
+			return true;
+	return false;
+}
+
+/* The first argument that is not a --flag. */
+static const char *arg1(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], "--", 2))
+			return argv[i];
+	return NULL;
+}
+
+static const char *state_dir(struct hv *hv)
+{
+	return hv->opt.state_dir ? hv->opt.state_dir : HV_DEFAULT_STATE_DIR;
+}
+
+static void def_path(struct hv *hv, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/domains/%s.cfg", state_dir(hv), name);
+}
+
+static struct domain *need_domain(struct hv *hv, struct reply *r, const char *name)
+{
+	struct domain *d;
+	char *end;
+	long id;
+	if (!name) {
+		reply_error(r, "which domain? (give its name or id)");
+		return NULL;
+	}
+	d = hv_domain_by_name(hv, name);
+	if (d)
+		return d;
+	id = strtol(name, &end, 10);
+	if (!*end && end != name && (d = hv_domain_by_id(hv, (int)id)))
+		return d;
+	reply_error(r, "no running domain named '%s'", name);
+	return NULL;
+}
+
+static void config_from_xl(const struct xlcfg *x, struct domain_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = x->name;
+	c->mem_bytes = x->memory_mib << 20;
+	c->vcpus = x->vcpus;
+	c->kernel = x->kernel[0] ? x->kernel : NULL;
+	c->initrd = x->initrd[0] ? x->initrd : NULL;
+	c->cmdline = x->cmdline;
+	c->weight = x->weight;
+	c->cap = x->cap;
+	/* coredump-* act as destroy/restart until dumps exist; rename-restart as restart */
+	c->on_poweroff = strstr(x->on_poweroff, "restart") ? ACTION_RESTART : !strcmp(x->on_poweroff, "preserve") ? ACTION_PRESERVE : ACTION_DESTROY;
+	c->on_reboot = strstr(x->on_reboot, "restart") ? ACTION_RESTART : !strcmp(x->on_reboot, "preserve") ? ACTION_PRESERVE : ACTION_DESTROY;
+	c->on_crash = strstr(x->on_crash, "restart") ? ACTION_RESTART : !strcmp(x->on_crash, "preserve") ? ACTION_PRESERVE : ACTION_DESTROY;
+}
+
+static int start_from_xl(struct hv *hv, struct reply *r, const struct xlcfg *x, bool defined)
+{
+	struct domain_config cfg;
+	struct err e;
+	int id;
+	struct domain *d;
+	config_from_xl(x, &cfg);
+	id = hv_domain_start(hv, &cfg, &e);
+	if (id < 0)
+		return reply_error(r, "%s", e.msg);
+	d = hv_domain_by_id(hv, id);
+	if (d)
+		d->defined = defined;
+	reply_line(r, "Domain %s started (id %d)", x->name, id);
+	return 0;
+}
+
+/* ---- list, dominfo, vcpuinfo */
+
+struct listed {
+	int id;
+	char name[64];
+	enum domain_state st;
+};
+
+static int cmp_listed(const void *a, const void *b)
+{
+	const struct listed *x = a, *y = b;
+	if ((x->id < 0) != (y->id < 0))
+		return x->id < 0 ? 1 : -1;
+	if (x->id >= 0)
+		return x->id - y->id;
+	return strcmp(x->name, y->name);
+}
+
+static int cmd_list(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	struct listed l[HV_MAX_DOMAINS * 2];
+	unsigned n = 0;
+	bool all = has_flag(argc, argv, "--all"), json = has_flag(argc, argv, "--json");
+	char path[512], q[160];
+
+	for (int i = 0; i < HV_MAX_DOMAINS; i++) {
+		struct domain *d = hv->domains[i];
+		if (!d)
+			continue;
+		l[n].id = d->id;
+		snprintf(l[n].name, sizeof(l[n].name), "%s", d->name);
+		l[n++].st = domain_state_now(d);
+	}
+	if (all) {
+		DIR *dir;
+		struct dirent *de;
+		snprintf(path, sizeof(path), "%s/domains", state_dir(hv));
+		dir = opendir(path);
+		while (dir && (de = readdir(dir)) && n < sizeof(l) / sizeof(l[0])) {
+			size_t len = strlen(de->d_name);
+			char name[64];
+			if (len < 5 || len - 4 >= sizeof(name) || strcmp(de->d_name + len - 4, ".cfg"))
+				continue;
+			memcpy(name, de->d_name, len - 4);
+			name[len - 4] = 0;
+			if (hv_domain_by_name(hv, name))
+				continue;
+			l[n].id = -1;
+			snprintf(l[n].name, sizeof(l[n].name), "%s", name);
+			l[n++].st = DOMAIN_SHUTOFF;
+		}
+		if (dir)
+			closedir(dir);
+	}
+	qsort(l, n, sizeof(l[0]), cmp_listed);
+	if (json) {
+		reply_line(r, "[");
+		for (unsigned i = 0; i < n; i++) {
+			json_str(q, sizeof(q), l[i].name);
+			if (l[i].id >= 0)
+				reply_line(r, "  {\"id\": %d, \"name\": %s, \"state\": \"%s\"}%s", l[i].id, q,
+					   domain_state_name(l[i].st), i + 1 < n ? "," : "");
+			else
+				reply_line(r, "  {\"id\": null, \"name\": %s, \"state\": \"%s\"}%s", q,
+					   domain_state_name(l[i].st), i + 1 < n ? "," : "");
+		}
+		reply_line(r, "]");
+		return 0;
+	}
+	/* virsh's layout, as on the seed page */
+	reply_line(r, "%3s %-20s %s", "Id", "Name", "State");
+	reply_line(r, "----------------------------------");
+	for (unsigned i = 0; i < n; i++) {
+		if (l[i].id >= 0)
+			reply_line(r, "%3d %-20s %s", l[i].id, l[i].name, domain_state_name(l[i].st));
+		else
+			reply_line(r, "%3s %-20s %s", "-", l[i].name, domain_state_name(l[i].st));
+	}
+	return 0;
+}
+
+static int cmd_dominfo(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	struct domain *d = need_domain(hv, r, arg1(argc, argv));
+	struct domain_info di;
+	char q[1200];
+	if (!d || hv_domain_info(hv, d->id, &di, NULL) < 0)
+		return -1;
+	if (has_flag(argc, argv, "--json")) {
+		json_str(q, sizeof(q), di.name);
+		reply_line(r, "{\"id\": %d, \"name\": %s, \"state\": \"%s\", \"vcpus\": %u, \"memory_kib\": %llu,", di.id, q,
+			   domain_state_name(di.state), di.vcpus, (unsigned long long)(di.mem_bytes >> 10));
+		json_str(q, sizeof(q), di.reason);
+		reply_line(r, " \"uptime_s\": %.3f, \"pause_count\": %u, \"reboots\": %u, \"weight\": %u, \"cap\": %u, \"last_event\": %s}",
+			   di.uptime_ns / 1e9, di.pause_count, di.reboots, d->cfg.weight, d->cfg.cap, q);
+		return 0;
+	}
+	reply_line(r, "Id:             %d", di.id);
+	reply_line(r, "Name:           %s", di.name);
+	reply_line(r, "OS Type:        hvm (PVH)");
+	reply_line(r, "State:          %s", domain_state_name(di.state));
+	reply_line(r, "CPU(s):         %u", di.vcpus);
+	reply_line(r, "Max memory:     %llu KiB", (unsigned long long)(di.mem_bytes >> 10));
+	reply_line(r, "Used memory:    %llu KiB", (unsigned long long)(hv_domain_resident(hv, d->id) >> 10));
+	reply_line(r, "Uptime:         %.1f s", di.uptime_ns / 1e9);
+	reply_line(r, "Kernel:         %s", di.kernel);
+	reply_line(r, "Scheduler:      weight %u, cap %u", d->cfg.weight, d->cfg.cap);
+	reply_line(r, "On poweroff/reboot/crash: %s/%s/%s", domain_action_name(d->cfg.on_poweroff),
+		   domain_action_name(d->cfg.on_reboot), domain_action_name(d->cfg.on_crash));
+	reply_line(r, "Persistent:     %s", d->defined ? "yes" : "no");
+	if (di.reason[0])
+		reply_line(r, "Last event:     %s", di.reason);
+	return 0;
+}
+
+static int cmd_vcpuinfo(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	struct domain *d = need_domain(hv, r, arg1(argc, argv));
+	struct sched_info *si;
+	bool json = has_flag(argc, argv, "--json");
+	if (!d)
+		return -1;
+	si = xcalloc(1, sizeof(*si));
+	hv_sched_info(hv, si);
+	if (json)
+		reply_line(r, "[");
+	for (unsigned v = 0; v < d->nr_vcpus; v++) {
+		const struct sched_vcpu_info *s = NULL;
+		for (unsigned i = 0; i < si->nvcpus; i++)
+			if (si->v[i].dom == d->id && si->v[i].vcpu == v)
+				s = &si->v[i];
+		if (json) {
+			reply_line(r, "  {\"vcpu\": %u, \"online\": %s, \"state\": \"%s\", \"cpu\": %d, \"cpu_time_s\": %.3f, \"credit\": %lld}%s",
+				   v, atomic_load(&d->vcpus[v].online) ? "true" : "false", s ? s->state : "offline",
+				   s ? s->slot : -1, s ? s->cpu_ns / 1e9 : 0.0, s ? s->credit : 0, v + 1 < d->nr_vcpus ? "," : "");
+			continue;
+		}
+		reply_line(r, "VCPU:           %u", v);
+		reply_line(r, "CPU:            %d", s && s->slot >= 0 ? s->slot : -1);
+		reply_line(r, "State:          %s", !atomic_load(&d->vcpus[v].online) ? "offline" : s ? s->state : "stopped");
+		reply_line(r, "CPU time:       %.3fs", s ? s->cpu_ns / 1e9 : 0.0);
+		reply_line(r, "Credit:         %lld (%s)", s ? s->credit : 0, s && s->under ? "UNDER" : "OVER");
+		reply_line(r, "%s", "");
+	}
+	if (json)
+		reply_line(r, "]");
+	free(si);
+	return 0;
+}
+
+/* ---- life cycle */
+
+static int cmd_define(struct hv *hv, struct reply *r, int argc, char **argv, bool start)
+{
+	const char *file = arg1(argc, argv);
+	struct xlcfg x;
+	struct err e;
+	char path[600], tmp[620], buf[16384];
+	FILE *f;
+	int n;
+
+	if (!file)
+		return reply_error(r, "usage: %s FILE", argv[0]);
+	if (xlcfg_load(file, &x, &e) < 0)
+		return reply_error(r, "%s", e.msg);
+	if (!strcmp(x.name, "dom0"))
+		return reply_error(r, "dom0 is not a name a domU can take");
+	if (!start || !strcmp(argv[0], "define")) {
+		def_path(hv, x.name, path, sizeof(path));
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		snprintf(buf, sizeof(buf), "%s/domains", state_dir(hv));
+		mkdir(state_dir(hv), 0700);
+		mkdir(buf, 0700);
+		n = xlcfg_format(&x, buf, sizeof(buf));
+		f = fopen(tmp, "w");
+		if (n < 0 || !f || fwrite(buf, 1, (size_t)n, f) != (size_t)n || fflush(f) || fsync(fileno(f))) {
+			if (f)
+				fclose(f);
+			unlink(tmp);
+			return reply_error(r, "cannot write %s: %s", path, strerror(errno));
+		}
+		fclose(f);
+		if (rename(tmp, path) < 0) {
+			unlink(tmp);
+			return reply_error(r, "cannot write %s: %s", path, strerror(errno));
+		}
+		reply_line(r, "Domain %s defined from %s", x.name, file);
+		return 0;
+	}
+	return start_from_xl(hv, r, &x, false);
+}
+
+static int cmd_undefine(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	const char *name = arg1(argc, argv);
+	char path[600];
+	struct domain *d;
+	if (!name)
+		return reply_error(r, "usage: undefine NAME");
+	def_path(hv, name, path, sizeof(path));
+	if (strchr(name, '/') || access(path, F_OK) < 0)
+		return reply_error(r, "no defined domain named '%s'", name);
+	if (unlink(path) < 0)
+		return reply_error(r, "cannot remove %s: %s", path, strerror(errno));
+	if ((d = hv_domain_by_name(hv, name)))
+		d->defined = false;
+	reply_line(r, "Domain %s has been undefined", name);
+	return 0;
+}
+
+static int cmd_start(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	const char *name = arg1(argc, argv);
+	char path[600];
+	struct xlcfg x;
+	struct err e;
+	if (!name)
+		return reply_error(r, "usage: start NAME");
+	if (hv_domain_by_name(hv, name))
+		return reply_error(r, "domain %s is already running", name);
+	def_path(hv, name, path, sizeof(path));
+	if (strchr(name, '/') || access(path, F_OK) < 0)
+		return reply_error(r, "no defined domain named '%s'", name);
+	if (xlcfg_load(path, &x, &e) < 0)
+		return reply_error(r, "%s", e.msg);
+	return start_from_xl(hv, r, &x, true);
+}
+
+static int cmd_destroy(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	struct domain *d = need_domain(hv, r, arg1(argc, argv));
+	char name[64];
+	if (!d)
+		return -1;
+	snprintf(name, sizeof(name), "%s", d->name);
+	if (d->id == 0 && !has_flag(argc, argv, "--force"))
+		return reply_error(r, "destroying dom0 ends hv; add --force to do it");
+	while (d->pause_count)
+		domain_unpause(d, NULL);
+	hv->domains[d->slot] = NULL;
+	domain_destroy(d);
+	reply_line(r, "Domain %s destroyed", name);
+	return 0;
+}
+
+static int cmd_simple(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	struct domain *d = need_domain(hv, r, arg1(argc, argv));
+	struct err e;
+	if (!d)
+		return -1;
+	if (!strcmp(argv[0], "suspend")) {
+		if (domain_pause(d, &e) < 0)
+			return reply_error(r, "%s", e.msg);
+		reply_line(r, "Domain %s suspended", d->name);
+	} else if (!strcmp(argv[0], "resume")) {
+		if (domain_unpause(d, &e) < 0)
+			return reply_error(r, "%s", e.msg);
+		reply_line(r, "Domain %s resumed", d->name);
+	} else if (!strcmp(argv[0], "shutdown")) {
+		if (domain_request(d, HVKIT_REQ_SHUTDOWN, &e) < 0)
+			return reply_error(r, "%s", e.msg);
+		reply_line(r, "Domain %s is being shutdown", d->name);
+	} else if (!strcmp(argv[0], "reboot")) {
+		if (domain_state_now(d) == DOMAIN_CRASHED || domain_state_now(d) == DOMAIN_SHUTOFF ||
+		    domain_request(d, HVKIT_REQ_REBOOT, &e) < 0) {
+			/* no guest to ask: reset it */
+			if (hv_domain_reboot(hv, d->id, &e) < 0)
+				return reply_error(r, "%s", e.msg);
+		}
+		reply_line(r, "Domain %s is being rebooted", d->name);
+	}
+	return 0;
+}
+
+/* ---- console, keys, log */
+
+static int cmd_console(struct hv *hv, struct ctl_client *c, struct reply *r, int argc, char **argv)
+{
+	struct domain *d = need_domain(hv, r, arg1(argc, argv));
+	uint8_t tail[2048];
+	size_t n;
+	if (!d)
+		return -1;
+	if (domcons_attach(&d->cons, c->fd) < 0)
+		return reply_error(r, "%s has too many console clients", d->name);
+	c->console_dom = d->id;
+	(void)!send(c->fd, "c\n", 2, MSG_NOSIGNAL);
+	/* the last lines, so the attacher sees where the guest is (like a real console's screen) */
+	n = has_flag(argc, argv, "--no-history") ? 0 : domcons_tail(&d->cons, tail, sizeof(tail));
+	if (n)
+		(void)!send(c->fd, tail, n, MSG_NOSIGNAL);
+	return 1;
+}
+
+static int cmd_debug_keys(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	const char *keys = arg1(argc, argv);
+	if (!keys || !*keys)
+		return reply_error(r, "usage: debug-keys KEYS");
+	for (const char *k = keys; *k; k++)
+		keys_handle(hv, (unsigned char)*k);
+	(void)argc;
+	return 0;
+}
+
+static int cmd_dmesg(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	static char buf[sizeof(((struct console *)0)->ring) + 1];
+	size_t n = hv_console_ring(hv, buf, sizeof(buf) - 1);
+	char *line, *save = NULL;
+	buf[n] = 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		reply_line(r, "%s", line);
+	if (has_flag(argc, argv, "-c")) {
+		pthread_mutex_lock(&hv->con.lock);
+		hv->con.ring_head = 0;
+		pthread_mutex_unlock(&hv->con.lock);
+	}
+	return 0;
+}
+
+/* ---- properties */
+
+static struct props *props_of(struct hv *hv, struct reply *r)
+{
+	struct err e;
+	char path[600];
+	if (hv->props)
+		return hv->props;
+	snprintf(path, sizeof(path), "%s/props.db", state_dir(hv));
+	mkdir(state_dir(hv), 0700);
+	hv->props = props_open(path, &e);
+	if (!hv->props)
+		reply_error(r, "%s", e.msg);
+	return hv->props;
+}
+
+static int cmd_props(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	struct props *p = props_of(hv, r);
+	struct err e;
+	if (!p)
+		return -1;
+	if (!strcmp(argv[0], "setprop")) {
+		/* setprop NAME = VALUE (the '=' optional) */
+		const char *val = argc >= 4 && !strcmp(argv[2], "=") ? argv[3] : argc >= 3 ? argv[2] : NULL;
+		if (argc < 3 || !val || argc > 4)
+			return reply_error(r, "usage: setprop config/NAME = [TYPE:] VALUE");
+		if (props_set(p, argv[1], val, &e) < 0)
+			return reply_error(r, "%s", e.msg);
+		return 0;
+	}
+	if (!strcmp(argv[0], "delprop")) {
+		if (argc != 2)
+			return reply_error(r, "usage: delprop config/NAME");
+		if (props_delete(p, argv[1], &e) < 0)
+			return reply_error(r, "%s", e.msg);
+		return 0;
+	}
+	if (!strcmp(argv[0], "listprop")) {
+		struct prop_entry *l = xcalloc(128, sizeof(*l));
+		int n = props_list(p, argc > 1 ? argv[1] : NULL, l, 128, &e);
+		if (n < 0) {
+			free(l);
+			return reply_error(r, "%s", e.msg);
+		}
+		for (int i = 0; i < n; i++) {
+			if (l[i].has_pending && strcmp(l[i].pending, l[i].value))
+				reply_line(r, "%-40s %-8s %s (pending: %s)", l[i].name, prop_type_name(l[i].type), l[i].value,
+					   l[i].pending);
+			else
+				reply_line(r, "%-40s %-8s %s", l[i].name, prop_type_name(l[i].type), l[i].value);
+		}
+		free(l);
+		return 0;
+	}
+	/* refresh */
+	{
+		char changed[2048] = "";
+		int n = props_refresh(p, changed, sizeof(changed), &e);
+		if (n < 0)
+			return reply_error(r, "%s", e.msg);
+		hv_props_apply(hv);
+		if (n)
+			reply_line(r, "refreshed: %s", changed);
+		else
+			reply_line(r, "refreshed: nothing changed");
+		return 0;
+	}
+}
+
+int toolstack_run(struct hv *hv, struct ctl_client *c, int argc, char **argv)
+{
+	struct reply r = { .fd = c->fd };
+	const char *v = argv[0];
+	int ret = 0;
+
+	if (!strcmp(v, "list"))
+		cmd_list(hv, &r, argc, argv);
+	else if (!strcmp(v, "dominfo"))
+		cmd_dominfo(hv, &r, argc, argv);
+	else if (!strcmp(v, "vcpuinfo"))
+		cmd_vcpuinfo(hv, &r, argc, argv);
+	else if (!strcmp(v, "define"))
+		cmd_define(hv, &r, argc, argv, false);
+	else if (!strcmp(v, "create"))
+		cmd_define(hv, &r, argc, argv, true);
+	else if (!strcmp(v, "undefine"))
+		cmd_undefine(hv, &r, argc, argv);
+	else if (!strcmp(v, "start"))
+		cmd_start(hv, &r, argc, argv);
+	else if (!strcmp(v, "destroy"))
+		cmd_destroy(hv, &r, argc, argv);
+	else if (!strcmp(v, "suspend") || !strcmp(v, "resume") || !strcmp(v, "shutdown") || !strcmp(v, "reboot"))
+		cmd_simple(hv, &r, argc, argv);
+	else if (!strcmp(v, "console")) {
+		ret = cmd_console(hv, c, &r, argc, argv);
+		if (ret == 1)
+			return 1;
+	} else if (!strcmp(v, "debug-keys"))
+		cmd_debug_keys(hv, &r, argc, argv);
+	else if (!strcmp(v, "dmesg"))
+		cmd_dmesg(hv, &r, argc, argv);
+	else if (!strcmp(v, "setprop") || !strcmp(v, "listprop") || !strcmp(v, "delprop") || !strcmp(v, "refresh"))
+		cmd_props(hv, &r, argc, argv);
+	else
+		reply_error(&r, "unknown command '%s'", v);
+	SEND_STATUS(&r);
+	return 0;
+}
