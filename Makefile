@@ -27,7 +27,7 @@ $(DEPS_STAMP): scripts/deps.sh
 	@touch $@
 deps: $(DEPS_STAMP)
 
--include guest/guest.mk
+include guest/guest.mk
 
 $(BUILD)/obj/%.o: %.c $(DEPS_STAMP) $(wildcard */*.h) include/hvkit/abi.h
 	@mkdir -p $(dir $@)

@@ -39,7 +39,7 @@ static void key_domains(struct hv *hv, unsigned char key)
 		if (hv_domain_info(hv, ids[i], &di, NULL) < 0)
 			continue;
 		out(hv, "General information for domain %d (%s):", di.id, di.name);
-		out(hv, "    state=%s pause_count=0 reboots=%u uptime=%.1fs", domain_state_name(di.state), di.reboots,
+		out(hv, "    state=%s pause_count=%u reboots=%u uptime=%.1fs", domain_state_name(di.state), di.pause_count, di.reboots,
 		    di.uptime_ns / 1e9);
 		out(hv, "    memory: %llu MiB, resident %llu KiB; kernel %s", (unsigned long long)(di.mem_bytes >> 20),
 		    (unsigned long long)(hv_domain_resident(hv, ids[i]) >> 10), di.kernel);

@@ -9,6 +9,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "hvkit/abi.h"
+
 static const char *const state_names[] = {
 	[DOMAIN_RUNNING] = "running", [DOMAIN_BLOCKED] = "blocked", [DOMAIN_PAUSED] = "paused",
 	[DOMAIN_CRASHED] = "crashed", [DOMAIN_SHUTOFF] = "shut off", [DOMAIN_SHUTDOWN] = "in shutdown",
@@ -42,7 +44,10 @@ int domain_action_parse(const char *s, enum domain_action *out)
 static void uart_tx(void *opaque, uint8_t byte)
 {
 	struct domain *d = opaque;
-	console_guest_out(&d->hv->con, &byte, 1);
+	domcons_out(&d->cons, &byte, 1);
+	/* The terminal shows dom0, and whichever domain has the input. */
+	if (!d->hv->opt.daemon && (d->id == 0 || d->hv->input_to == d->id))
+		console_guest_out(&d->hv->con, &byte, 1);
 }
 
 static void uart_irq(void *opaque, bool level)
@@ -74,6 +79,7 @@ struct domain *domain_create(struct hv *hv, int id, const struct domain_config *
 	d->cfg.cmdline = xstrdup(cfg->cmdline ? cfg->cmdline : "");
 	pthread_mutex_init(&d->lock, NULL);
 	uart_init(&d->uart, &uart_ops, d);
+	domcons_init(&d->cons);
 	d->state = DOMAIN_SHUTOFF;
 
 	if (cfg->vcpus < 1 || cfg->vcpus > HV_MAX_VCPUS || (int)cfg->vcpus > maxv) {
@@ -137,6 +143,10 @@ int domain_boot(struct domain *d, struct err *e)
 	d->event = EVENT_NONE;
 	d->crash_reason[0] = 0;
 	d->unhandled_ports = 0;
+	d->shutdown_requested = false;
+	d->request = 0;
+	d->event_vector = 0;
+	d->pause_count = 0;
 	symtab_free(&d->kernel.symtab);
 	if (vm_create(d, e) < 0)
 		goto fail;
@@ -211,6 +221,7 @@ void domain_destroy(struct domain *d)
 	symtab_free(&d->kernel.symtab);
 	mem_destroy(&d->mem);
 	uart_fini(&d->uart);
+	domcons_fini(&d->cons);
 	free(d->vcpus);
 	free((char *)d->cfg.kernel);
 	free((char *)d->cfg.initrd);
@@ -251,4 +262,70 @@ void *domain_gva_ptr(struct vcpu *v, uint64_t gva, uint64_t len)
 	if (len > 4096 || (t.physical_address & 0xfff) + len > 4096)
 		return NULL; /* the next page may map elsewhere */
 	return mem_ptr(&v->dom->mem, t.physical_address, len);
+}
+
+enum domain_state domain_state_now(struct domain *d)
+{
+	enum domain_state st;
+	pthread_mutex_lock(&d->lock);
+	st = d->state;
+	pthread_mutex_unlock(&d->lock);
+	if (st != DOMAIN_RUNNING && st != DOMAIN_BLOCKED)
+		return st;
+	if (d->pause_count)
+		return DOMAIN_PAUSED;
+	if (d->shutdown_requested)
+		return DOMAIN_SHUTDOWN;
+	return sched_domain_busy(&d->hv->sched, d) ? DOMAIN_RUNNING : DOMAIN_BLOCKED;
+}
+
+int domain_pause(struct domain *d, struct err *e)
+{
+	enum domain_state st = domain_state_now(d);
+	if (st != DOMAIN_RUNNING && st != DOMAIN_BLOCKED && st != DOMAIN_SHUTDOWN && st != DOMAIN_PAUSED)
+		return err_set(e, "%s is %s: only a running domain can be suspended", d->name, domain_state_name(st));
+	if (d->pause_count)
+		return err_set(e, "%s is already paused", d->name);
+	for (unsigned i = 0; i < d->nr_vcpus; i++)
+		if (d->vcpus[i].fd >= 0)
+			vcpu_hold(&d->vcpus[i]);
+	d->pause_count++;
+	return 0;
+}
+
+int domain_unpause(struct domain *d, struct err *e)
+{
+	if (!d->pause_count)
+		return err_set(e, "%s is %s, not paused", d->name, domain_state_name(domain_state_now(d)));
+	d->pause_count--;
+	for (unsigned i = 0; i < d->nr_vcpus; i++)
+		if (d->vcpus[i].fd >= 0)
+			vcpu_release(&d->vcpus[i]);
+	return 0;
+}
+
+int domain_request(struct domain *d, uint32_t req, struct err *e)
+{
+	uint32_t vec, apic;
+	struct kvm_msi msi;
+	enum domain_state st = domain_state_now(d);
+	if (st != DOMAIN_RUNNING && st != DOMAIN_BLOCKED && st != DOMAIN_SHUTDOWN)
+		return err_set(e, "%s is %s", d->name, domain_state_name(st));
+	pthread_mutex_lock(&d->lock);
+	d->request = req;
+	vec = d->event_vector;
+	apic = d->event_apic;
+	if (req == HVKIT_REQ_SHUTDOWN && !d->shutdown_requested) {
+		d->shutdown_requested = true;
+		d->shutdown_ns = time_ns();
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (!vec)
+		return err_set(e, "%s's kernel takes no requests from hv (it never registered an event vector)", d->name);
+	memset(&msi, 0, sizeof(msi));
+	msi.address_lo = 0xfee00000u | ((apic & 0xff) << 12);
+	msi.data = vec;
+	if (ioctl(d->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
+		return err_errno(e, "KVM_SIGNAL_MSI");
+	return 0;
 }

@@ -2,6 +2,9 @@
  * domain events (poweroff, reboot, crash) applied by policy, and signals. */
 #include "internal.h"
 
+#include "control.h"
+#include "props.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -71,22 +74,50 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 		free(hv);
 		return NULL;
 	}
+	if (control_open(hv, opt->socket_path ? opt->socket_path : HV_DEFAULT_SOCKET, e) < 0) {
+		if (opt->socket_path || opt->daemon) {
+			hv_destroy(hv);
+			return NULL;
+		}
+		fprintf(stderr, "hv: warning: %s; hvctl cannot reach this hv\n", e->msg);
+	}
+	hv_props_load(hv);
 	return hv;
+}
+
+struct domain *hv_domain_by_id(struct hv *hv, int id)
+{
+	for (int i = 0; i < HV_MAX_DOMAINS; i++)
+		if (hv->domains[i] && hv->domains[i]->id == id)
+			return hv->domains[i];
+	return NULL;
+}
+
+struct domain *hv_domain_by_name(struct hv *hv, const char *name)
+{
+	for (int i = 0; i < HV_MAX_DOMAINS; i++)
+		if (hv->domains[i] && !strcmp(hv->domains[i]->name, name))
+			return hv->domains[i];
+	return NULL;
 }
 
 int hv_domain_start(struct hv *hv, const struct domain_config *cfg, struct err *e)
 {
-	int id = -1;
+	int slot = -1, id;
 	struct domain *d;
 
 	for (int i = 0; i < HV_MAX_DOMAINS; i++) {
 		if (!hv->domains[i]) {
-			id = i;
+			slot = i;
 			break;
 		}
 	}
-	if (id < 0)
+	if (slot < 0)
 		return err_set(e, "too many domains (at most %d)", HV_MAX_DOMAINS);
+	if (cfg->name && hv_domain_by_name(hv, cfg->name))
+		return err_set(e, "a domain named %s is already running", cfg->name);
+	/* Like Xen, ids are not reused: dom0 is 0, each new domain gets the next. */
+	id = hv->next_id;
 	d = domain_create(hv, id, cfg, e);
 	if (!d)
 		return -1;
@@ -94,7 +125,9 @@ int hv_domain_start(struct hv *hv, const struct domain_config *cfg, struct err *
 		domain_destroy(d);
 		return -1;
 	}
-	hv->domains[id] = d;
+	hv->domains[slot] = d;
+	d->slot = slot;
+	hv->next_id++;
 	if (hv->kvm.pvm && !hv->pvm_warned) {
 		hv->pvm_warned = true;
 		hv_log(hv, "host KVM is kvm_pvm (no hardware virtualization): guests run under instruction emulation, about 1.5M instructions/s");
@@ -108,7 +141,7 @@ int hv_domain_start(struct hv *hv, const struct domain_config *cfg, struct err *
 
 static void remove_domain(struct hv *hv, struct domain *d)
 {
-	hv->domains[d->id] = NULL;
+	hv->domains[d->slot] = NULL;
 	domain_destroy(d);
 }
 
@@ -181,21 +214,24 @@ static bool any_domain(struct hv *hv)
 
 static const char *input_name(struct hv *hv, int target)
 {
-	if (target < 0 || target >= HV_MAX_DOMAINS || !hv->domains[target])
-		return "hv";
-	return hv->domains[target]->name;
+	struct domain *d = target < 0 ? NULL : hv_domain_by_id(hv, target);
+	return d ? d->name : "hv";
 }
 
-/* The rotation: dom0 -> hv -> each other domain -> dom0. */
+/* The rotation: dom0 -> hv -> each other domain in id order -> dom0. */
 static int input_next(struct hv *hv, int cur)
 {
-	int start = cur < 0 ? 1 : (cur == 0 ? -1 : cur + 1);
-	if (start == -1)
+	int best = -1;
+	if (cur == 0)
 		return -1;
-	for (int i = start; i < HV_MAX_DOMAINS; i++)
-		if (hv->domains[i])
-			return i;
-	return hv->domains[0] ? 0 : -1;
+	for (int i = 0; i < HV_MAX_DOMAINS; i++) {
+		struct domain *d = hv->domains[i];
+		if (d && d->id > (cur < 0 ? 0 : cur) && (best < 0 || d->id < best))
+			best = d->id;
+	}
+	if (best >= 0)
+		return best;
+	return hv_domain_by_id(hv, 0) ? 0 : -1;
 }
 
 static void input_switch(struct hv *hv)
@@ -215,7 +251,7 @@ static void input_deliver(struct hv *hv, const uint8_t *buf, size_t n)
 			keys_handle(hv, buf[i]);
 		return;
 	}
-	d = hv->domains[hv->input_to];
+	d = hv_domain_by_id(hv, hv->input_to);
 	if (d && (d->state == DOMAIN_RUNNING || d->state == DOMAIN_BLOCKED))
 		uart_receive(&d->uart, buf, n);
 }
@@ -226,7 +262,7 @@ static void console_input(struct hv *hv, const uint8_t *buf, size_t n)
 {
 	static const uint8_t ctrl_a[2] = { SWITCH_CODE, SWITCH_CODE };
 	size_t run = 0;
-	if (hv->input_to >= 0 && !hv->domains[hv->input_to])
+	if (hv->input_to >= 0 && !hv_domain_by_id(hv, hv->input_to))
 		hv->input_to = -1;
 	for (size_t i = 0; i < n; i++) {
 		if (buf[i] == SWITCH_CODE) {
@@ -264,16 +300,17 @@ int hv_run(struct hv *hv)
 		hv_log(hv, "signalfd: %s", strerror(errno));
 		return 1;
 	}
-	if (console_raw_enter(&hv->con, &e) < 0)
+	if (!hv->opt.daemon && console_raw_enter(&hv->con, &e) < 0)
 		hv_log(hv, "console: %s (continuing in line mode)", e.msg);
 
-	while (any_domain(hv) && !hv->quit) {
-		struct pollfd p[3] = {
+	while ((hv->opt.daemon || any_domain(hv)) && !hv->quit) {
+		struct pollfd p[3 + 1 + CONTROL_MAX_CLIENTS] = {
 			{ .fd = hv->event_fd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
-			{ .fd = stdin_open ? hv->con.in_fd : -1, .events = POLLIN },
+			{ .fd = stdin_open && !hv->opt.daemon ? hv->con.in_fd : -1, .events = POLLIN },
 		};
-		if (poll(p, 3, -1) < 0) {
+		int nctl = control_pollfds(hv, p + 3, 1 + CONTROL_MAX_CLIENTS);
+		if (poll(p, (nfds_t)(3 + nctl), -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			hv_log(hv, "poll: %s", strerror(errno));
@@ -304,6 +341,7 @@ int hv_run(struct hv *hv)
 			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
 				stdin_open = false; /* end of input: the domains run on */
 		}
+		control_handle(hv, p + 3, nctl);
 	}
 	for (int i = 0; i < HV_MAX_DOMAINS; i++)
 		if (hv->domains[i])
@@ -311,6 +349,35 @@ int hv_run(struct hv *hv)
 	console_raw_leave(&hv->con);
 	close(sfd);
 	return hv->exit_status;
+}
+
+/* Properties come from STATE_DIR/props.db when it exists; command-line options win. */
+void hv_props_load(struct hv *hv)
+{
+	char path[600];
+	struct err e;
+	snprintf(path, sizeof(path), "%s/props.db", hv->opt.state_dir ? hv->opt.state_dir : HV_DEFAULT_STATE_DIR);
+	if (access(path, F_OK) < 0)
+		return;
+	hv->props = props_open(path, &e);
+	if (!hv->props) {
+		fprintf(stderr, "hv: warning: %s\n", e.msg);
+		return;
+	}
+	hv_props_apply(hv);
+}
+
+void hv_props_apply(struct hv *hv)
+{
+	int64_t v;
+	if (!hv->props)
+		return;
+	if (!hv->opt.dom0_cpus) {
+		v = props_get_int(hv->props, "config/dom0-cpus", 0);
+		pthread_mutex_lock(&hv->sched.lock);
+		hv->sched.dom0_slots = v > 0 ? (unsigned)v : 0;
+		pthread_mutex_unlock(&hv->sched.lock);
+	}
 }
 
 void hv_quit(struct hv *hv, int status)
@@ -327,6 +394,9 @@ void hv_destroy(struct hv *hv)
 		if (hv->domains[i])
 			remove_domain(hv, hv->domains[i]);
 	console_raw_leave(&hv->con);
+	control_close(hv);
+	if (hv->props)
+		props_close(hv->props);
 	sched_fini(&hv->sched);
 	close(hv->event_fd);
 	kvm_close(&hv->kvm);

@@ -42,12 +42,17 @@ struct domain_config {
 
 #define HV_MIN_MEM (8ull << 20)
 #define HV_MAX_VCPUS 255
+#define HV_DEFAULT_SOCKET "/run/hvkit/ctl.sock"
+#define HV_DEFAULT_STATE_DIR "/var/lib/hvkit"
 
 struct hv_options {
 	bool quiet;          /* no informational (hv) lines, only warnings and errors */
 	bool count_insns;    /* single-step every vCPU and count its instructions (slow; for benchmarks) */
 	unsigned pcpus;      /* physical-CPU slots for the scheduler (default: host CPUs) */
 	unsigned dom0_cpus;  /* most slots dom0 may hold at once (0 = all) */
+	bool daemon;         /* no terminal: consoles only through the control socket */
+	const char *socket_path; /* control socket (NULL: HV_DEFAULT_SOCKET) */
+	const char *state_dir;   /* definitions and properties (NULL: HV_DEFAULT_STATE_DIR) */
 };
 
 struct hv;
@@ -90,6 +95,7 @@ struct domain_info {
 	uint64_t mem_bytes;
 	uint64_t uptime_ns;
 	unsigned reboots;
+	unsigned pause_count;
 	char reason[1100]; /* why it crashed or stopped, if it did */
 	const char *kernel;
 };

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "hv.h"
+#include "domcons.h"
 #include "sched.h"
 #include "uart.h"
 
@@ -133,6 +134,7 @@ enum domain_event {
 struct domain {
 	struct hv *hv;
 	int id;
+	int slot; /* index in hv->domains */
 	char name[64];
 	struct domain_config cfg; /* strings owned by the domain */
 	int vm_fd;
@@ -141,6 +143,13 @@ struct domain {
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;
 	struct uart uart;
+	struct domcons cons;
+	unsigned pause_count;
+	bool shutdown_requested;
+	uint64_t shutdown_ns;
+	uint32_t event_vector, event_apic; /* guest's notification interrupt (HVKIT_CMD_SET_EVENT) */
+	uint32_t request;                  /* pending HVKIT_REQ_* for the guest */
+	bool defined;                      /* has a persisted definition */
 	pthread_mutex_t lock;
 	enum domain_state state;
 	atomic_bool stopping;     /* vCPU threads leave their loop */
@@ -159,6 +168,10 @@ int domain_boot(struct domain *d, struct err *e);   /* fresh VM, load, start vCP
 void domain_halt(struct domain *d);                 /* stop and join the vCPU threads */
 void domain_teardown(struct domain *d);             /* close the vCPUs and the VM (after halt) */
 void domain_destroy(struct domain *d);
+int domain_pause(struct domain *d, struct err *e);   /* holds every vCPU: state paused */
+int domain_unpause(struct domain *d, struct err *e);
+/* Asks the guest (HVKIT_REQ_*) through its registered event vector. */
+int domain_request(struct domain *d, uint32_t req, struct err *e);
 /* Called from a vCPU thread: records the event, stops the domain's vCPUs, wakes the loop. */
 __attribute__((format(printf, 3, 4))) void domain_post_event(struct domain *d, enum domain_event ev,
 							     const char *fmt, ...);
@@ -197,7 +210,18 @@ struct hv {
 	unsigned ctrl_a;   /* consecutive Ctrl-A bytes seen */
 	bool quit;
 	int input_to;      /* -1: the hypervisor reads keys; else the domain id that gets input */
+	int next_id;
+	struct control *ctl;
+	struct props *props;
 };
 void hv_wake(struct hv *hv);
+struct domain *hv_domain_by_id(struct hv *hv, int id);
+/* Applies the refreshed (running) property values to this hv. */
+void hv_props_apply(struct hv *hv);
+void hv_props_load(struct hv *hv);
+struct domain *hv_domain_by_name(struct hv *hv, const char *name);
+/* The state now: running/blocked derived from the vCPUs, paused, in shutdown, ... */
+enum domain_state domain_state_now(struct domain *d);
+bool sched_domain_busy(struct sched *s, struct domain *d);
 
 #endif

@@ -12,11 +12,10 @@
 
 static struct domain *lookup(struct hv *hv, int id, struct err *e)
 {
-	if (id < 0 || id >= HV_MAX_DOMAINS || !hv->domains[id]) {
+	struct domain *d = hv_domain_by_id(hv, id);
+	if (!d)
 		err_set(e, "no domain with id %d", id);
-		return NULL;
-	}
-	return hv->domains[id];
+	return d;
 }
 
 unsigned hv_domain_ids(struct hv *hv, int *ids, unsigned max)
@@ -24,7 +23,14 @@ unsigned hv_domain_ids(struct hv *hv, int *ids, unsigned max)
 	unsigned n = 0;
 	for (int i = 0; i < HV_MAX_DOMAINS; i++)
 		if (hv->domains[i] && n < max)
-			ids[n++] = i;
+			ids[n++] = hv->domains[i]->id;
+	/* ascending ids: dom0 first */
+	for (unsigned a = 1; a < n; a++)
+		for (unsigned b = a; b > 0 && ids[b - 1] > ids[b]; b--) {
+			int t = ids[b];
+			ids[b] = ids[b - 1];
+			ids[b - 1] = t;
+		}
 	return n;
 }
 
@@ -36,8 +42,9 @@ int hv_domain_info(struct hv *hv, int id, struct domain_info *out, struct err *e
 	memset(out, 0, sizeof(*out));
 	out->id = id;
 	snprintf(out->name, sizeof(out->name), "%s", d->name);
+	out->state = domain_state_now(d);
+	out->pause_count = d->pause_count;
 	pthread_mutex_lock(&d->lock);
-	out->state = d->state;
 	memcpy(out->reason, d->crash_reason, sizeof(out->reason));
 	pthread_mutex_unlock(&d->lock);
 	out->vcpus = d->nr_vcpus;

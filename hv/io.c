@@ -140,6 +140,22 @@ void hvport_out(struct vcpu *v, uint16_t port, uint32_t val)
 		vcpu_kick(t);
 		break;
 	}
+	case HVKIT_CMD_SET_EVENT:
+		if (arg[0] && (arg[0] < 32 || arg[0] > 255)) {
+			v->port_status = HVKIT_ERR_INVAL;
+			break;
+		}
+		pthread_mutex_lock(&d->lock);
+		d->event_vector = arg[0];
+		d->event_apic = arg[1];
+		pthread_mutex_unlock(&d->lock);
+		break;
+	case HVKIT_CMD_GET_REQUEST:
+		pthread_mutex_lock(&d->lock);
+		arg[0] = d->request;
+		d->request = HVKIT_REQ_NONE;
+		pthread_mutex_unlock(&d->lock);
+		break;
 	default:
 		v->port_status = HVKIT_ERR_INVAL;
 		break;

@@ -25,6 +25,9 @@ static void usage(FILE *f)
 	      "      --cap PCT         dom0 gets at most PCT%% of one CPU (default 0: no cap)\n"
 	      "      --pcpus N         physical-CPU slots the scheduler hands out (default: host CPUs)\n"
 	      "      --dom0-cpus N     most slots dom0 holds at once (default 0: all)\n"
+	      "      --daemon          no terminal: every console through `hvctl console`\n"
+	      "      --socket PATH     control socket (default $HVKIT_SOCKET or " HV_DEFAULT_SOCKET ")\n"
+	      "      --state-dir DIR   domain definitions and properties (default " HV_DEFAULT_STATE_DIR ")\n"
 	      "  -q, --quiet           only warnings and errors from hv itself\n"
 	      "      --count-insns     single-step every vCPU and report its instruction count\n"
 	      "                        when the domain stops (slow; for boot-cost measurements)\n"
@@ -41,7 +44,7 @@ static int die(const char *msg)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_POWEROFF = 256, OPT_REBOOT, OPT_CRASH, OPT_COUNT, OPT_PCPUS, OPT_DOM0CPUS, OPT_WEIGHT, OPT_CAP };
+	enum { OPT_POWEROFF = 256, OPT_REBOOT, OPT_CRASH, OPT_COUNT, OPT_PCPUS, OPT_DOM0CPUS, OPT_WEIGHT, OPT_CAP, OPT_DAEMON, OPT_SOCKET, OPT_STATE };
 	static const struct option opts[] = {
 		{ "mem", required_argument, NULL, 'm' },     { "vcpus", required_argument, NULL, 'c' },
 		{ "kernel", required_argument, NULL, 'k' },  { "initrd", required_argument, NULL, 'i' },
@@ -51,7 +54,9 @@ int main(int argc, char **argv)
 		{ "on-crash", required_argument, NULL, OPT_CRASH },
 		{ "quiet", no_argument, NULL, 'q' },         { "count-insns", no_argument, NULL, OPT_COUNT },
 		{ "pcpus", required_argument, NULL, OPT_PCPUS },   { "dom0-cpus", required_argument, NULL, OPT_DOM0CPUS },
-		{ "weight", required_argument, NULL, OPT_WEIGHT }, { "cap", required_argument, NULL, OPT_CAP },         { "help", no_argument, NULL, 'h' },
+		{ "weight", required_argument, NULL, OPT_WEIGHT }, { "cap", required_argument, NULL, OPT_CAP },
+		{ "daemon", no_argument, NULL, OPT_DAEMON },       { "socket", required_argument, NULL, OPT_SOCKET },
+		{ "state-dir", required_argument, NULL, OPT_STATE },         { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct domain_config cfg = {
@@ -90,6 +95,9 @@ int main(int argc, char **argv)
 		case 'q': hopt.quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_COUNT: hopt.count_insns = true; break;
+		case OPT_DAEMON: hopt.daemon = true; break;
+		case OPT_SOCKET: hopt.socket_path = optarg; break;
+		case OPT_STATE: hopt.state_dir = optarg; break;
 		case OPT_PCPUS:
 		case OPT_DOM0CPUS:
 		case OPT_WEIGHT:
@@ -130,6 +138,8 @@ int main(int argc, char **argv)
 	if (strlen(cfg.name) == 0 || strlen(cfg.name) > 63)
 		return die("--name: 1 to 63 characters");
 
+	if (!hopt.socket_path && getenv("HVKIT_SOCKET") && *getenv("HVKIT_SOCKET"))
+		hopt.socket_path = getenv("HVKIT_SOCKET");
 	dbgkeys_register_all();
 	hv = hv_create(&hopt, &e);
 	if (!hv)

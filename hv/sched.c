@@ -366,3 +366,16 @@ void hv_sched_info(struct hv *hv, struct sched_info *out)
 	}
 	pthread_mutex_unlock(&s->lock);
 }
+
+bool sched_domain_busy(struct sched *s, struct domain *d)
+{
+	bool busy = false;
+	pthread_mutex_lock(&s->lock);
+	for (unsigned i = 0; i < s->nvcpus; i++) {
+		struct vcpu *v = s->vcpus[i];
+		if (v->dom == d && atomic_load(&v->online) && (!v->sched.blocked || v->sched.slot >= 0 || v->sched.queued))
+			busy = true;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return busy;
+}

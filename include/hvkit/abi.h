@@ -30,6 +30,14 @@
 #define HVKIT_CMD_CPU_UP   4 /* ARG0 = vCPU index, ARG1 = 32-bit entry (guest-physical),
                                 ARG2 = EBX at entry. The vCPU starts in the PVH entry state:
                                 32-bit flat protected mode, paging off, interrupts off. */
+#define HVKIT_CMD_SET_EVENT 5 /* ARG0 = vector (32..255), ARG1 = destination APIC id: hv raises
+                                this interrupt when it has a request for the guest (0 = none) */
+#define HVKIT_CMD_GET_REQUEST 6 /* takes the pending request; an IN from ARG0 then returns it
+                                   (HVKIT_REQ_*) */
+
+#define HVKIT_REQ_NONE 0
+#define HVKIT_REQ_SHUTDOWN 1 /* the toolstack asks for a clean poweroff */
+#define HVKIT_REQ_REBOOT 2   /* ... for a clean reboot */
 
 #define HVKIT_ERR_INVAL 1
 #define HVKIT_ERR_STATE 2

@@ -1,0 +1,31 @@
+# guest.mk: builds build/guest.elf, the built-in guest kernel (included by the top Makefile).
+# Two links: the second adds the kernel's own symbol table (mksyms.sh) in the last section.
+
+GUEST_CC     ?= gcc
+GUEST_CFLAGS := -ffreestanding -fno-pic -mcmodel=kernel -mno-red-zone -mgeneral-regs-only -mno-sse \
+                -mno-mmx -mno-avx -fno-stack-protector -fno-omit-frame-pointer -fno-builtin -nostdlib \
+                -fno-asynchronous-unwind-tables -O2 -g -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iguest
+GUEST_LDFLAGS := -nostdlib -static -z max-page-size=4096 --no-warn-rwx-segments -T guest/guest.ld
+GUEST_SRCS   := $(wildcard guest/*.c)
+GUEST_ASMS   := $(wildcard guest/*.S)
+GUEST_OBJS   := $(patsubst guest/%.c,$(BUILD)/guest/%.o,$(GUEST_SRCS)) $(patsubst guest/%.S,$(BUILD)/guest/%.o,$(GUEST_ASMS))
+
+$(BUILD)/guest/%.o: guest/%.c guest/guest.h guest/kernel.h include/hvkit/abi.h
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+$(BUILD)/guest/%.o: guest/%.S include/hvkit/abi.h
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -D__ASSEMBLER__ -c $< -o $@
+
+$(BUILD)/guest/pass1.elf: $(GUEST_OBJS) guest/guest.ld
+	ld $(GUEST_LDFLAGS) $(GUEST_OBJS) -o $@
+$(BUILD)/guest/ksyms.c: $(BUILD)/guest/pass1.elf guest/mksyms.sh
+	guest/mksyms.sh $< > $@
+$(BUILD)/guest/ksyms.o: $(BUILD)/guest/ksyms.c
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+$(BUILD)/guest.elf: $(GUEST_OBJS) $(BUILD)/guest/ksyms.o guest/guest.ld
+	ld $(GUEST_LDFLAGS) $(GUEST_OBJS) $(BUILD)/guest/ksyms.o -o $@
+	@nm -n $(BUILD)/guest/pass1.elf | grep ' [tT] ' > $(BUILD)/guest/syms1.txt
+	@nm -n $@ | grep ' [tT] ' > $(BUILD)/guest/syms2.txt
+	@cmp -s $(BUILD)/guest/syms1.txt $(BUILD)/guest/syms2.txt || { echo "guest: text moved between links"; rm -f $@; exit 1; }
+	@! objdump -d $@ | grep -qE '\s(int|int3|into)\s' || { echo "guest: an int instruction slipped in"; rm -f $@; exit 1; }

@@ -1,0 +1,62 @@
+/* main: kmain, the boot CPU's path from the PVH entry to the shell: per-CPU tables, the
+ * console, memory, ACPI, interrupts, timers, the other CPUs, the kernel threads. */
+#include "hvkit/abi.h"
+#include "kernel.h"
+
+static char cmdline[256];
+
+uint64_t kworker_rounds[MAX_CPUS];
+
+static void kworker_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		sleep_ms(1000);
+		kworker_rounds[this_cpu()->id]++; /* a little periodic work, like a real kworker */
+	}
+}
+
+void kmain(uint32_t start_info_phys)
+{
+	const struct hvm_start_info *si = P2V(start_info_phys);
+	char name[16];
+
+	cpu_init_tables(0);
+	trap_init();
+	serial_init();
+	if (si->magic != HVM_START_MAGIC_VALUE) {
+		printk_raw("hvkit guest: bad PVH start_info magic\n");
+		for (;;)
+			__asm__ volatile("cli; hlt");
+	}
+	if (si->cmdline_paddr)
+		strncpy_z(cmdline, P2V(si->cmdline_paddr), sizeof(cmdline));
+	mm_init(start_info_phys);
+	lapic_init();
+	cpus[0].apic_id = lapic_id();
+	acpi_init(si->rsdp_paddr);
+	sched_init_cpu(0);
+	cpus[0].online = true;
+	outb(0x21, 0xff); /* mask the 8259s: the IOAPIC and LAPICs do the work */
+	outb(0xa1, 0xff);
+	printk("hvkit guest kernel %s (gcc %s) booting on %d CPU%s, %lu MiB RAM%s\n", GUEST_VERSION, __VERSION__, ncpus,
+	       ncpus == 1 ? "" : "s", mm_total_bytes() >> 20, hv_present() ? ", under hv" : "");
+	printk("Command line: %s\n", cmdline);
+	ioapic_route(4, VEC_SERIAL, cpus[0].apic_id);
+	lapic_timer_start();
+	smp_boot();
+	/* the low identity map was only for the switch to long mode and the APs' start:
+	 * drop it, so a NULL pointer faults */
+	((uint64_t *)P2V(read_cr3()))[0] = 0;
+	__asm__ volatile("mov %0, %%cr3" : : "r"(read_cr3()) : "memory");
+	for (int i = 0; i < ncpus; i++) {
+		if (!cpus[i].online)
+			continue;
+		snprintf(name, sizeof(name), "kworker/%d", i);
+		thread_create(name, i, kworker_main, NULL);
+	}
+	shutdown_waiter = thread_create("kshutdown", 0, shutdown_thread, NULL);
+	hv_set_event(VEC_HV_EVENT, cpus[0].apic_id);
+	thread_create("shell", 0, shell_main, NULL);
+	cpu_idle_loop();
+}

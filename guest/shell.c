@@ -1,0 +1,246 @@
+/* shell: the console shell (prompt "guest> ") and the commands that exercise the kernel
+ * and the debugger: ps, dmesg, uptime, echo, panic, oops, hang, spin, deadlock, mem,
+ * cpus, reboot, poweroff. Also the thread that obeys hv's shutdown/reboot requests. */
+#include "hvkit/abi.h"
+#include "kernel.h"
+
+#define LINE 128
+#define MEM_PATTERN 0x68766b6974000000ul /* "hvkit\0\0\0" | (offset / 8) */
+
+struct thread *shutdown_waiter;
+volatile uint32_t hv_request;
+static spinlock_t dl_a = { 0, -1, "deadlock_a" }, dl_b = { 0, -1, "deadlock_b" };
+static volatile uint64_t spin_counter;
+
+static const char *const state_names[] = { "RUN", "READY", "SLEEP", "BLOCK", "DEAD" };
+
+static void cmd_help(const char *arg)
+{
+	(void)arg;
+	printk("commands: help ps dmesg uptime echo cpus mem N panic MSG oops hang spin deadlock reboot poweroff\n");
+}
+
+static void cmd_ps(const char *arg)
+{
+	(void)arg;
+	printk("  TID STATE CPU    TICKS NAME\n");
+	for (struct thread *t = thread_list; t; t = t->next)
+		printk("%5d %-5s %3d %8lu %s\n", t->tid, state_names[t->state], t->cpu, t->runtime_ticks, t->name);
+}
+
+static void cmd_uptime(const char *arg)
+{
+	(void)arg;
+	printk("up %lu.%02lu s, %d CPUs, %lu MiB RAM, %lu MiB free\n", jiffies / HZ, jiffies % HZ, ncpus,
+	       mm_total_bytes() >> 20, mm_free_bytes() >> 20);
+}
+
+static void cmd_cpus(const char *arg)
+{
+	(void)arg;
+	printk("CPU APIC ONLINE    TICKS     IRQS NMIS CURRENT\n");
+	for (int i = 0; i < ncpus; i++)
+		printk("%3d %4u %6s %8lu %8lu %4lu %s\n", i, cpus[i].apic_id, cpus[i].online ? "yes" : "no", cpus[i].ticks,
+		       cpus[i].irqs, cpus[i].nmis, cpus[i].current ? cpus[i].current->name : "-");
+}
+
+static void cmd_oops(const char *arg)
+{
+	volatile uint64_t *p = (volatile uint64_t *)(uint64_t)(arg ? 0 : 0);
+	printk("oops: dereferencing a NULL pointer\n");
+	*p = 0xdead;
+}
+
+static void __attribute__((noinline)) hang_forever(void)
+{
+	for (;;)
+		__asm__ volatile("" ::: "memory");
+}
+
+static void cmd_hang(const char *arg)
+{
+	(void)arg;
+	printk("hang: interrupts off, spinning forever on CPU %d\n", this_cpu()->id);
+	irq_disable();
+	hang_forever();
+}
+
+static void spin_main(void *arg)
+{
+	(void)arg;
+	for (;;)
+		spin_counter++;
+}
+
+static int least_loaded_cpu(void)
+{
+	return ncpus > 1 ? ncpus - 1 : 0;
+}
+
+static void cmd_spin(const char *arg)
+{
+	(void)arg;
+	struct thread *t = thread_create("spin", least_loaded_cpu(), spin_main, NULL);
+	printk("spin: thread %d busy-loops on CPU %d\n", t->tid, t->cpu);
+}
+
+static void __attribute__((noinline)) deadlock_take(spinlock_t *first, spinlock_t *second)
+{
+	spin_lock(first);
+	sleep_ms(20); /* let the other thread take its first lock (preemption is off: we spin) */
+	spin_lock(second);
+	spin_unlock(second);
+	spin_unlock(first);
+}
+
+static void dl_a_main(void *arg)
+{
+	(void)arg;
+	deadlock_take(&dl_a, &dl_b);
+}
+
+static void dl_b_main(void *arg)
+{
+	(void)arg;
+	deadlock_take(&dl_b, &dl_a);
+}
+
+static void cmd_deadlock(const char *arg)
+{
+	(void)arg;
+	thread_create("dl-a", ncpus > 1 ? 1 : 0, dl_a_main, NULL);
+	thread_create("dl-b", ncpus > 2 ? 2 : 0, dl_b_main, NULL);
+	printk("deadlock: dl-a takes deadlock_a then deadlock_b, dl-b the other way round\n");
+}
+
+static void cmd_mem(const char *arg)
+{
+	const char *end;
+	long mib = parse_long(arg ? arg : "", &end);
+	uint64_t *p, words;
+	if (mib <= 0 || mib > 4096) {
+		printk("usage: mem N (MiB, 1-4096)\n");
+		return;
+	}
+	p = page_alloc((uint64_t)mib << 20);
+	if (!p) {
+		printk("mem: out of memory for %ld MiB\n", mib);
+		return;
+	}
+	words = ((uint64_t)mib << 20) / 8;
+	for (uint64_t i = 0; i < words; i++)
+		p[i] = MEM_PATTERN | i;
+	printk("mem: %ld MiB at physical %lx-%lx filled with %016lx | (offset / 8)\n", mib, V2P(p),
+	       V2P(p) + ((uint64_t)mib << 20), MEM_PATTERN);
+}
+
+static void cmd_poweroff(const char *arg)
+{
+	(void)arg;
+	printk("Power down.\n");
+	hv_poweroff();
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+static void cmd_reboot(const char *arg)
+{
+	(void)arg;
+	printk("Restarting system.\n");
+	hv_reboot();
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+static void run(char *line)
+{
+	static const struct {
+		const char *name;
+		void (*fn)(const char *arg);
+	} cmds[] = {
+		{ "help", cmd_help }, { "ps", cmd_ps }, { "uptime", cmd_uptime }, { "cpus", cmd_cpus },
+		{ "oops", cmd_oops }, { "hang", cmd_hang }, { "spin", cmd_spin }, { "deadlock", cmd_deadlock },
+		{ "mem", cmd_mem }, { "poweroff", cmd_poweroff }, { "reboot", cmd_reboot },
+	};
+	char *arg;
+	while (*line == ' ')
+		line++;
+	if (!*line)
+		return;
+	for (arg = line; *arg && *arg != ' '; arg++)
+		;
+	if (*arg)
+		*arg++ = 0;
+	while (*arg == ' ')
+		arg++;
+	if (!strcmp(line, "echo")) {
+		printk("%s\n", arg);
+		return;
+	}
+	if (!strcmp(line, "dmesg")) {
+		log_dump();
+		return;
+	}
+	if (!strcmp(line, "panic")) {
+		panic("%s", *arg ? arg : "requested from the shell");
+	}
+	for (unsigned i = 0; i < ARRAY_SIZE(cmds); i++) {
+		if (!strcmp(line, cmds[i].name)) {
+			cmds[i].fn(*arg ? arg : NULL);
+			return;
+		}
+	}
+	printk("unknown command: %s\n", line);
+}
+
+void shell_main(void *arg)
+{
+	char line[LINE];
+	size_t n = 0;
+	(void)arg;
+	serial_write("guest> ", 7);
+	for (;;) {
+		int c = serial_getc();
+		if (c == '\r' || c == '\n') {
+			serial_write("\n", 1);
+			line[n] = 0;
+			run(line);
+			n = 0;
+			serial_write("guest> ", 7);
+		} else if (c == 0x7f || c == 0x08) {
+			if (n) {
+				n--;
+				serial_write("\b \b", 3);
+			}
+		} else if (c == 0x15) { /* Ctrl-U */
+			while (n) {
+				n--;
+				serial_write("\b \b", 3);
+			}
+		} else if (c >= 0x20 && c < 0x7f && n < LINE - 1) {
+			char ch = (char)c;
+			line[n++] = ch;
+			serial_write(&ch, 1);
+		}
+	}
+}
+
+void shutdown_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		uint32_t req;
+		thread_block();
+		req = hv_request;
+		hv_request = 0;
+		if (req == HVKIT_REQ_SHUTDOWN) {
+			printk("\nhv asked for a shutdown: stopping\n");
+			sleep_ms(200); /* what a real kernel spends stopping its services */
+			cmd_poweroff(NULL);
+		} else if (req == HVKIT_REQ_REBOOT) {
+			printk("\nhv asked for a reboot\n");
+			sleep_ms(200);
+			cmd_reboot(NULL);
+		}
+	}
+}
