@@ -100,7 +100,7 @@ noreturn void oops(struct trapframe *tf)
 	panic_info.frame = *tf;
 	if (tf->vector == 14)
 		printk("BUG: unable to handle page fault for address: %016lx\n", read_cr2());
-	printk("Oops: %s [#%lu] error %lx on CPU %d, thread %s\n", name, tf->vector, tf->error_code, this_cpu()->id,
+	printk("Oops: %s (vector %lu, error code %lx) on CPU %d, thread %s\n", name, tf->vector, tf->error_code, this_cpu()->id,
 	       this_cpu()->current ? this_cpu()->current->name : "?");
 	print_addr("RIP: ", tf->rip);
 	printk("RSP: %016lx EFLAGS: %08lx CS: %04lx SS: %04lx\n", tf->rsp, tf->rflags, tf->cs, tf->ss);
@@ -133,6 +133,7 @@ noreturn void panic(const char *fmt, ...)
 	panic_info.cpu = this_cpu()->id;
 	printk("Kernel panic - not syncing: %s\n", panic_info.msg);
 	__asm__ volatile("mov %%rbp, %0" : "=r"(rbp));
-	backtrace_print(rbp, (uint64_t)__builtin_return_address(0));
+	/* from our caller: its return address, then its frame's chain */
+	backtrace_print(*(uint64_t *)rbp, (uint64_t)__builtin_return_address(0));
 	panic_finish();
 }

@@ -1,0 +1,111 @@
+"""End to end: the built-in guest kernel on build/hv, driven through its console on a
+pty: boot with 1 and 4 vCPUs, the shell, threads on every vCPU, panic and oops making
+the domain crashed, reboot, poweroff; and the same kernel under QEMU."""
+import os
+import re
+import shutil
+import time
+
+import pexpect
+import pytest
+
+from conftest import GUEST
+
+PROMPT = "guest> "
+
+
+def boot(hv, vcpus, *extra):
+    h = hv("--vcpus", str(vcpus), "--mem", "64M", *extra, timeout=60)
+    h.expect(r"hvkit guest kernel [\d.]+ \(gcc [^)]*\) booting on %d CPUs?, \d+ MiB RAM, under hv" % vcpus)
+    h.expect(PROMPT)
+    return h
+
+
+def cmd(h, line, until=PROMPT, timeout=30):
+    h.line(line)
+    h.expect(until, timeout=timeout)
+    return h.p.before
+
+
+def test_one_vcpu_shell_and_poweroff(hv):
+    h = boot(hv, 1)
+    assert "hi there" in cmd(h, "echo hi there")
+    out = cmd(h, "help")
+    for c in ["ps", "dmesg", "uptime", "panic", "oops", "hang", "spin", "deadlock", "mem", "reboot", "poweroff"]:
+        assert c in out
+    assert re.search(r"up \d+\.\d\d s, 1 CPUs, 6\d MiB RAM", cmd(h, "uptime"))
+    assert "hvkit guest kernel" in cmd(h, "dmesg")
+    assert "unknown command: frob" in cmd(h, "frob")
+    m = re.search(r"mem: 4 MiB at physical ([0-9a-f]+)-([0-9a-f]+) filled with 68766b6974000000", cmd(h, "mem 4"))
+    assert m and int(m.group(2), 16) - int(m.group(1), 16) == 4 << 20
+    h.line("poweroff")
+    h.expect("Power down.")
+    h.expect(r"\(hv\) dom0 shut off \(vCPU 0: poweroff\)")
+    assert h.wait_exit() == 0
+
+
+def test_four_vcpus_threads_on_every_cpu(hv):
+    h = boot(hv, 4)
+    out = cmd(h, "ps")
+    rows = re.findall(r"^\s*(\d+) (RUN|READY|SLEEP|BLOCK|DEAD)\s+(\d+)\s+\d+ (\S+)\s*$", out, re.M)
+    names = {r[3]: int(r[2]) for r in rows}
+    for cpu in range(4):
+        assert names.get("idle/%d" % cpu) == cpu, out
+        assert names.get("kworker/%d" % cpu) == cpu, out
+    assert names["shell"] == 0
+    assert set(int(r[2]) for r in rows) == {0, 1, 2, 3}
+    out = cmd(h, "cpus")
+    assert len(re.findall(r"^\s+\d+\s+\d+\s+yes ", out, re.M)) == 4
+    out = cmd(h, "spin")
+    assert re.search(r"spin: thread \d+ busy-loops on CPU 3", out)
+    assert re.search(r"\d+ (RUN|READY)\s+3\s+\d+ spin", cmd(h, "ps"))  # the shell still answers
+
+
+def test_panic_makes_the_domain_crashed(hv):
+    h = boot(hv, 2)
+    h.line("panic the roof is on fire")
+    h.expect("Kernel panic - not syncing: the roof is on fire")
+    h.expect(r"\(hv\) dom0 crashed: the roof is on fire")
+    assert h.wait_exit() == 3
+
+
+def test_oops_report_then_crash(hv):
+    h = boot(hv, 2)
+    h.line("oops")
+    h.expect(r"\(hv\) dom0 crashed: Fatal exception \(page fault\) in shell")
+    out = h.output()
+    assert "BUG: unable to handle page fault for address: 0000000000000000" in out
+    assert re.search(r"RIP: \[<ffffffff801[0-9a-f]+>\] cmd_oops\+0x", out)
+    assert re.search(r"RAX: [0-9a-f]{16} RBX: [0-9a-f]{16}", out) and "CR2: 0000000000000000" in out
+    trace = out[out.index("Call Trace:"):]
+    assert "cmd_oops" in trace and "shell_main" in trace and "thread_start" in trace
+    assert h.wait_exit() == 3
+
+
+def test_reboot_boots_again(hv):
+    h = boot(hv, 2)
+    h.line("reboot")
+    h.expect("Restarting system.")
+    h.expect(r"\(hv\) dom0 rebooting")
+    h.expect("booting on 2 CPUs")
+    h.expect(PROMPT)
+    h.line("poweroff")
+    assert h.wait_exit() == 0
+
+
+@pytest.mark.skipif(not shutil.which("qemu-system-x86_64"), reason="no QEMU")
+@pytest.mark.parametrize("smp", [1, 2])
+def test_qemu_boots_the_same_kernel(smp):
+    p = pexpect.spawn("qemu-system-x86_64", ["-accel", "tcg", "-M", "pc", "-m", "128", "-smp", str(smp),
+                                             "-kernel", GUEST, "-nographic", "-no-reboot"],
+                      encoding="utf-8", timeout=60)
+    try:
+        p.expect(r"booting on %d CPUs?, 12\d MiB RAM\r" % smp)
+        p.expect(PROMPT)
+        p.send("ps\r")
+        p.expect(PROMPT)
+        assert "kworker/%d" % (smp - 1) in p.before
+        p.send("panic under qemu\r")
+        p.expect("end Kernel panic - not syncing: under qemu")
+    finally:
+        p.terminate(force=True)
