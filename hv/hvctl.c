@@ -1,6 +1,7 @@
 /* hvctl: the toolstack's command-line client. It sends one request over hv's control
  * socket and prints the reply; `console` relays a domain's console until Ctrl-]. */
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -167,8 +168,8 @@ int main(int argc, char **argv)
 	fd = connect_hv(sock);
 	if (fd < 0)
 		return 1;
-	if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
-		return die("%s", "cannot send the request");
+	/* hv may refuse us before reading: its answer is still there to read */
+	bool sent = send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len;
 	for (;;) {
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 		if (n <= 0)
@@ -195,6 +196,6 @@ int main(int argc, char **argv)
 	}
 	close(fd);
 	if (status < 0)
-		return die("%s", "hv closed the connection without an answer");
+		return die("%s", sent ? "hv closed the connection without an answer" : "cannot send the request");
 	return status;
 }
