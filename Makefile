@@ -60,7 +60,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRCS))
 $(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) -Ihv $< $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $(SAN) $< $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o $(LDLIBS) -lcmocka -o $@
 
 test: all $(BUILD)/asan/hv $(UNIT_BINS)
 	@$(PYTHON) tests/run.py --build $(BUILD) $(UNIT_BINS)

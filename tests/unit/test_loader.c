@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "hvkit/abi.h"
-#include "internal.h"
+#include "hv/internal.h"
 
 static char kpath[512];
 static uint8_t kfile[1 << 16];
@@ -69,9 +69,12 @@ static void test_load_trivial(void **state)
 	assert_int_equal(loader_load_pvh(&m, kpath, &ki, &e), 0);
 	assert_int_equal(ki.entry32, 0x100000);
 	assert_int_equal(ki.lowest, 0x100000);
-	assert_true(ki.highest > ki.lowest && ki.highest < 0x101000);
+	assert_true(ki.highest > ki.lowest && ki.highest < 0x110000);
+	assert_non_null(symtab_lookup(&ki.symtab, 0x100000));
+	assert_string_equal(symtab_lookup(&ki.symtab, 0x100004)->name, "_start");
 	/* the first instruction of trivial.S: mov $msg, %esi (opcode 0xbe) */
 	assert_int_equal(*(uint8_t *)mem_ptr(&m, 0x100000, 1), 0xbe);
+	symtab_free(&ki.symtab);
 	mem_destroy(&m);
 }
 
@@ -194,6 +197,7 @@ static void test_start_info(void **state)
 	assert_non_null(strstr(e.msg, "command line too long"));
 	assert_int_equal(boot_setup(&m, &ki, 2, "", "/nonexistent/initrd", &e), -1);
 	assert_non_null(strstr(e.msg, "initrd"));
+	symtab_free(&ki.symtab);
 	mem_destroy(&m);
 }
 
@@ -217,6 +221,7 @@ static void test_initrd(void **state)
 	assert_int_equal(mod->paddr & 0xfff, 0);
 	assert_memory_equal(mem_ptr(&m, mod->paddr, 14), "INITRD-CONTENT", 14);
 	unlink(p);
+	symtab_free(&ki.symtab);
 	mem_destroy(&m);
 }
 

@@ -7,7 +7,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "uart.h"
+#include "hv/uart.h"
 
 struct sink {
 	uint8_t out[64];
