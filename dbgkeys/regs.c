@@ -20,7 +20,7 @@ static const char *cpu_mode(const struct kvm_sregs *s)
 
 static void sym(struct hv *hv, int id, uint64_t a, char *buf, size_t len)
 {
-	if (!hv_symbolize(hv, id, a, buf, len))
+	if (!hv_symbolize_code(hv, id, a, false, buf, len))
 		snprintf(buf, len, "?");
 }
 
@@ -49,12 +49,19 @@ static void dump_stack(struct hv *hv, int id, const struct vcpu_snapshot *s)
 	out(hv, "Call trace (frame pointers):");
 	sym(hv, id, s->regs.rip, name, sizeof(name));
 	out(hv, "   [<%016llx>] %s", (unsigned long long)s->regs.rip, name);
+	/* A frameless leaf (or a function before its prologue) keeps its return address at
+	 * [rsp], outside the rbp chain: show it, marked unreliable as Linux does. */
+	if (n && hv_symbolize_code(hv, id, words[0], true, name, sizeof(name))) {
+		uint64_t frame[2];
+		if (!rbp || hv_read_virt(hv, id, s->index, rbp, frame, sizeof(frame)) != sizeof(frame) || frame[1] != words[0])
+			out(hv, "   [<%016llx>] ? %s", (unsigned long long)words[0], name);
+	}
 	for (int depth = 0; depth < 16; depth++) {
 		uint64_t frame[2];
 		if (!rbp || !canonical(rbp) || (rbp & 7) ||
 		    hv_read_virt(hv, id, s->index, rbp, frame, sizeof(frame)) != sizeof(frame))
 			break;
-		if (!frame[1] || !hv_symbolize(hv, id, frame[1], name, sizeof(name))) {
+		if (!frame[1] || !hv_symbolize_code(hv, id, frame[1], true, name, sizeof(name))) {
 			if (frame[1])
 				out(hv, "   [<%016llx>] ? (trace ends: not a kernel text address)", (unsigned long long)frame[1]);
 			break;

@@ -4,16 +4,16 @@
 GUEST_CC     ?= gcc
 GUEST_CFLAGS := -ffreestanding -fno-pic -mcmodel=kernel -mno-red-zone -mgeneral-regs-only -mno-sse \
                 -mno-mmx -mno-avx -fno-stack-protector -fno-omit-frame-pointer -fno-builtin -nostdlib \
-                -fno-asynchronous-unwind-tables -O2 -g -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iguest
+                -fno-asynchronous-unwind-tables -fno-optimize-sibling-calls -O2 -g -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iguest
 GUEST_LDFLAGS := -nostdlib -static -z max-page-size=4096 --no-warn-rwx-segments -T guest/guest.ld
 GUEST_SRCS   := $(wildcard guest/*.c)
 GUEST_ASMS   := $(wildcard guest/*.S)
 GUEST_OBJS   := $(patsubst guest/%.c,$(BUILD)/guest/%.o,$(GUEST_SRCS)) $(patsubst guest/%.S,$(BUILD)/guest/%.o,$(GUEST_ASMS))
 
-$(BUILD)/guest/%.o: guest/%.c guest/guest.h guest/kernel.h include/hvkit/abi.h
+$(BUILD)/guest/%.o: guest/%.c guest/guest.h guest/kernel.h include/hvkit/abi.h guest/guest.mk
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
-$(BUILD)/guest/%.o: guest/%.S include/hvkit/abi.h
+$(BUILD)/guest/%.o: guest/%.S include/hvkit/abi.h guest/guest.mk
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS) -D__ASSEMBLER__ -c $< -o $@
 

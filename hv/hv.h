@@ -135,6 +135,9 @@ int hv_domain_snapshot(struct hv *hv, int id, struct vcpu_snapshot *out, unsigne
 size_t hv_read_virt(struct hv *hv, int id, unsigned vcpu, uint64_t gva, void *buf, size_t len);
 /* Reads guest-physical memory; returns bytes read (0 when not RAM). */
 size_t hv_read_phys(struct hv *hv, int id, uint64_t gpa, void *buf, size_t len);
+/* A code address as "name+0x1c" from the kernel's code symbols; a return address is
+ * looked up one byte back (a call may be the last instruction of a function). */
+bool hv_symbolize_code(struct hv *hv, int id, uint64_t addr, bool is_return, char *buf, size_t len);
 /* The domain kernel's symbol for addr ("name+0x1c"); false when unknown. */
 bool hv_symbolize(struct hv *hv, int id, uint64_t addr, char *buf, size_t len);
 /* KVM irqchip state: KVM_IRQCHIP_PIC_MASTER, _PIC_SLAVE or _IOAPIC. */

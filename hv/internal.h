@@ -49,6 +49,7 @@ void *mem_ptr(struct guest_mem *m, uint64_t gpa, uint64_t len);
 struct symbol {
 	uint64_t addr, size;
 	char *name;
+	bool code; /* in an executable section */
 };
 struct symtab {
 	struct symbol *syms; /* sorted by address */
@@ -63,6 +64,8 @@ struct Elf;
 void symtab_load(struct symtab *t, struct Elf *elf);
 void symtab_free(struct symtab *t);
 const struct symbol *symtab_lookup(const struct symtab *t, uint64_t addr);
+/* Code symbols only; a size-less symbol reaches at most 64 KiB or to the next one. */
+const struct symbol *symtab_lookup_code(const struct symtab *t, uint64_t addr);
 int loader_load_pvh(struct guest_mem *m, const char *path, struct kernel_image *ki, struct err *e);
 
 /* ---- boot.c: start_info, memory map, command line, initrd, ACPI tables */

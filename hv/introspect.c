@@ -193,6 +193,19 @@ bool hv_symbolize(struct hv *hv, int id, uint64_t addr, char *buf, size_t len)
 	return true;
 }
 
+bool hv_symbolize_code(struct hv *hv, int id, uint64_t addr, bool is_return, char *buf, size_t len)
+{
+	struct domain *d = lookup(hv, id, NULL);
+	const struct symbol *s = d && addr ? symtab_lookup_code(&d->kernel.symtab, is_return ? addr - 1 : addr) : NULL;
+	if (!s)
+		return false;
+	if (addr == s->addr)
+		snprintf(buf, len, "%s", s->name);
+	else
+		snprintf(buf, len, "%s+0x%llx", s->name, (unsigned long long)(addr - s->addr));
+	return true;
+}
+
 int hv_irqchip(struct hv *hv, int id, struct kvm_irqchip *chip, struct err *e)
 {
 	struct domain *d = lookup(hv, id, e);

@@ -42,7 +42,12 @@ void symtab_load(struct symtab *t, Elf *elf)
 			name = elf_strptr(elf, sh.sh_link, sym.st_name);
 			if (!name || !*name || *name == '.' || *name == '$')
 				continue;
-			t->syms[t->n++] = (struct symbol){ sym.st_value, sym.st_size, xstrdup(name) };
+			{
+				Elf_Scn *sec = elf_getscn(elf, sym.st_shndx);
+				GElf_Shdr ssh;
+				bool code = sec && gelf_getshdr(sec, &ssh) && (ssh.sh_flags & SHF_EXECINSTR);
+				t->syms[t->n++] = (struct symbol){ sym.st_value, sym.st_size, xstrdup(name), code };
+			}
 		}
 		qsort(t->syms, t->n, sizeof(*t->syms), by_addr);
 		return;
@@ -57,10 +62,9 @@ void symtab_free(struct symtab *t)
 	memset(t, 0, sizeof(*t));
 }
 
-const struct symbol *symtab_lookup(const struct symtab *t, uint64_t addr)
+static const struct symbol *lookup(const struct symtab *t, uint64_t addr, bool code)
 {
 	size_t lo = 0, hi = t->n;
-	const struct symbol *s;
 	if (!t->n || addr < t->syms[0].addr)
 		return NULL;
 	while (hi - lo > 1) {
@@ -70,8 +74,26 @@ const struct symbol *symtab_lookup(const struct symtab *t, uint64_t addr)
 		else
 			hi = mid;
 	}
-	s = &t->syms[lo];
-	if (s->size ? addr - s->addr < s->size : (lo + 1 < t->n && addr < t->syms[lo + 1].addr))
-		return s;
+	/* the nearest symbol at or below addr that covers it (several may share an address) */
+	for (size_t i = lo + 1; i-- > 0 && lo - i < 8;) {
+		const struct symbol *s = &t->syms[i];
+		if (code && !s->code)
+			continue;
+		if (s->size ? addr - s->addr < s->size
+			    : (addr - s->addr < 0x10000 && (i + 1 >= t->n || addr < t->syms[i + 1].addr || t->syms[i + 1].addr == s->addr)))
+			return s;
+		if (!s->size)
+			return NULL;
+	}
 	return NULL;
+}
+
+const struct symbol *symtab_lookup(const struct symtab *t, uint64_t addr)
+{
+	return lookup(t, addr, false);
+}
+
+const struct symbol *symtab_lookup_code(const struct symtab *t, uint64_t addr)
+{
+	return lookup(t, addr, true);
 }

@@ -1,0 +1,84 @@
+"""End to end: debug keys against the built-in guest: 'd' on a hung vCPU names the hang
+function and shows both vCPUs' different stacks; 'z' shows the serial pin as the guest
+programmed it; 'n' makes the guest print its NMI line; 'R' brings a hung dom0 back."""
+import re
+import time
+
+CTRL_A = "\x01"
+PROMPT = "guest> "
+
+
+def boot(hv, vcpus=2):
+    h = hv("--vcpus", str(vcpus), "--mem", "64M", timeout=60)
+    h.expect(PROMPT)
+    return h
+
+
+def to_hv(h):
+    h.send(CTRL_A * 3)
+    h.expect(r"Serial input -> hv")
+
+
+def key_output(h, key, until):
+    h.send(key)
+    h.expect(until, timeout=30)
+    return h.log[-1]
+
+
+def test_d_on_a_hung_guest_names_the_hang_function(hv):
+    h = boot(hv)
+    h.line("hang")
+    h.expect("hang: interrupts off, spinning forever on CPU 0")
+    time.sleep(0.5)
+    to_hv(h)
+    h.send("d")
+    h.expect(r"\*\*\* Dumping dom0 vCPU 1")
+    h.send("h")  # the end of 'd' is the next key's banner
+    h.expect("'h' pressed")
+    out = h.log[-2] + h.log[-1]
+    v0 = out[out.index("Dumping dom0 vCPU 0"):out.index("Dumping dom0 vCPU 1")]
+    v1 = out[out.index("Dumping dom0 vCPU 1"):]
+    assert re.search(r"RIP:    0008:\[<ffffffff801[0-9a-f]+>\] hang_forever", v0), v0
+    assert re.search(r"CONTEXT: guest 64-bit mode, CPL 0", v0)
+    assert re.search(r"RFLAGS: [0-9a-f]{13}0[0-9a-f]{2}", v0)  # IF (bit 9) clear: interrupts off
+    assert "cmd_hang" in v0 and "shell_main" in v0               # the frame-pointer trace
+    assert re.search(r"RIP:    0008:\[<ffffffff801[0-9a-f]+>\] (cpu_idle_loop|schedule|sched_tick|trap_)", v1), v1
+    rsp0 = re.search(r"rsp: ([0-9a-f]{16})", v0).group(1)
+    rsp1 = re.search(r"rsp: ([0-9a-f]{16})", v1).group(1)
+    assert rsp0 != rsp1
+
+
+def test_z_shows_the_serial_pin_the_guest_programmed(hv):
+    h = boot(hv, 1)
+    to_hv(h)
+    h.send("z")
+    h.expect(r" NR Dst Msk Trg IRR Pol Stat DstM DelM Vec")
+    h.expect(r"8259 slave")
+    rows = dict(re.findall(r"\(hv\)  ([0-9a-f]{2}) (\d{3}  [01] .*)", h.output()))
+    assert re.match(r"000  0   0   0   0   0    0    0   21", rows["04"]), rows["04"]  # vector 0x21, unmasked
+    assert rows["05"].split()[1] == "1"  # other pins masked
+    assert re.search(r"8259 master: IRR 00 ISR 00 IMR ff base [0-9a-f]{2} \(all masked\)", h.output())
+
+
+def test_n_makes_the_guest_print_its_nmi_line(hv):
+    h = boot(hv, 1)
+    to_hv(h)
+    h.send("n")
+    h.expect(r"NMI received on CPU 0 at rip ffffffff801[0-9a-f]+ \(count 1\)")
+    h.send("N")
+    h.expect(r"dom0 +0 +1 +0 +0 +no")
+
+
+def test_R_brings_a_hung_dom0_back(hv):
+    h = boot(hv)
+    h.line("hang")
+    h.expect("hang: interrupts off")
+    to_hv(h)
+    h.send("R")
+    h.expect(r"'R' pressed -> rebooting dom0")
+    h.expect("booting on 2 CPUs")
+    h.expect(PROMPT)
+    h.send(CTRL_A * 3)
+    h.expect("Serial input -> dom0")
+    h.line("echo back again")
+    h.expect("back again\r\n")
