@@ -214,3 +214,62 @@ def test_properties(daemon):
     out = d.ctl("listprop").stdout
     assert "hunter2" not in out and re.search(r"config/vncpasswd +astring", out)
     assert re.search(r"config/dom0-cpus +count +1$", out, re.M)
+
+
+def guest_console(d, name, line, want, timeout=20):
+    """Types a line on a built-in guest's console; returns the output up to `want`."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(d.sock)
+    s.sendall(b"console\t%s\t--no-history\n" % name.encode())
+    s.settimeout(timeout)
+    assert s.recv(2) == b"c\n"
+    s.sendall(line.encode() + b"\r")
+    got = b""
+    end = time.time() + timeout
+    while want.encode() not in got and time.time() < end:
+        try:
+            got += s.recv(4096)
+        except socket.timeout:
+            break
+    s.close()
+    return got.decode(errors="replace")
+
+
+def wait_state(d, name, states, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        row = d.rows().get(name)
+        if row and row[1] in states:
+            return row
+        time.sleep(0.1)
+    return d.rows().get(name)
+
+
+def test_dom0_and_three_builtin_domus(daemon):
+    d = daemon("--vcpus", "1", "--mem", "64M")
+    for n in ("u1", "u2", "u3"):
+        path = os.path.join(d.tmp, n + ".cfg")
+        open(path, "w").write('name = "%s"\nmemory = 32\nvcpus = 2\non_crash = "preserve"\n' % n)
+        d.ctl("create", path)
+    for n in ("dom0", "u1", "u2", "u3"):
+        assert "hello from %s" % n in guest_console(d, n, "echo hello from " + n, "hello from " + n), n
+    # an idle guest is blocked (every vCPU halted), a spinning one running
+    assert wait_state(d, "u1", ("blocked",))[1] == "blocked"
+    guest_console(d, "u1", "spin", "busy-loops")
+    assert wait_state(d, "u1", ("running",))[1] == "running"
+    # u2 crashes: the others go on
+    guest_console(d, "u2", "panic u2 goes down", "not syncing")
+    assert wait_state(d, "u2", ("crashed",))[1] == "crashed"
+    for n in ("dom0", "u1", "u3"):
+        assert "still here" in guest_console(d, n, "echo still here", "still here"), n
+    # a clean shutdown goes through "in shutdown" to gone
+    assert "Domain u3 is being shutdown" in d.ctl("shutdown", "u3").stdout
+    assert d.rows()["u3"][1] == "in shutdown"
+    end = time.time() + 20
+    while "u3" in d.rows() and time.time() < end:
+        time.sleep(0.1)
+    assert "u3" not in d.rows()
+    assert "u3 shut off" in d.ctl("dmesg").stdout
+    d.ctl("destroy", "u2")
+    d.ctl("destroy", "u1")
+    assert list(d.rows()) == ["dom0"]
