@@ -150,5 +150,178 @@ def main():
     return 0
 
 
+
+
+# ---------------------------------------------------------------- toolstack-level benches
+
+import json
+import socket
+import tempfile
+
+
+class Daemon:
+    def __init__(self, build, *args):
+        self.tmp = tempfile.mkdtemp()
+        self.build = build
+        self.sock = os.path.join(self.tmp, "ctl.sock")
+        self.p = subprocess.Popen([os.path.join(build, "hv"), "--daemon", "-q", "--socket", self.sock,
+                                   "--state-dir", os.path.join(self.tmp, "state")] + list(args),
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            if os.path.exists(self.sock):
+                break
+            time.sleep(0.02)
+
+    def ctl(self, *args):
+        return subprocess.run([os.path.join(self.build, "hvctl"), "-S", self.sock] + list(args),
+                              capture_output=True, text=True, timeout=60).stdout
+
+    def create(self, name, mem=32, vcpus=1, weight=256):
+        path = os.path.join(self.tmp, name + ".cfg")
+        open(path, "w").write('name = "%s"\nmemory = %d\nvcpus = %d\nweight = %d\n' % (name, mem, vcpus, weight))
+        self.ctl("create", path)
+
+    def console(self, name, line=None, want="guest> ", timeout=60):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.sock)
+        s.sendall(b"console\t%s\n" % name.encode())
+        s.settimeout(timeout)
+        s.recv(2)
+        if line is not None:
+            s.sendall(line.encode() + b"\r")
+        got, end = b"", time.time() + timeout
+        while want.encode() not in got and time.time() < end:
+            try:
+                got += s.recv(65536)
+            except socket.timeout:
+                break
+        s.close()
+        return want.encode() in got
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait(timeout=30)
+        subprocess.run(["rm", "-rf", self.tmp])
+
+
+def proc_cpu(tid):
+    try:
+        f = open(f"/proc/self/task/{tid}/stat").read()
+    except OSError:
+        return 0.0
+    x = f[f.rindex(")") + 2:].split()
+    return (int(x[11]) + int(x[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid, tid):
+    try:
+        f = open(f"/proc/{pid}/task/{tid}/stat").read()
+    except OSError:
+        return 0.0
+    x = f[f.rindex(")") + 2:].split()
+    return (int(x[11]) + int(x[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_keys(build):
+    print("\n## Debug key 'd' latency, 2 domains x 4 vCPUs (hvctl debug-keys d, round trip)\n")
+    print("| guests | median ms | max ms |")
+    print("| --- | ---: | ---: |")
+    d = Daemon(build, "--vcpus", "4", "--mem", "64M")
+    try:
+        d.create("u1", mem=64, vcpus=4)
+        d.console("dom0"), d.console("u1")
+        for label in ("idle", "every vCPU hung (hang all)"):
+            if label != "idle":
+                d.console("dom0", "hang all", "spinning forever")
+                d.console("u1", "hang all", "spinning forever")
+                time.sleep(0.5)
+            ts = []
+            for _ in range(11):
+                t = time.monotonic()
+                d.ctl("debug-keys", "d")
+                ts.append((time.monotonic() - t) * 1000)
+                d.ctl("dmesg", "-c")
+            print(f"| {label} | {med(ts):.1f} | {max(ts):.1f} |")
+    finally:
+        d.stop()
+
+
+def bench_fairness(build, seconds=10):
+    print(f"\n## Credit scheduler fairness: weights 256 vs 512, 2 vCPUs each spinning, {seconds} s\n")
+    d = Daemon(build, "--vcpus", "1", "--mem", "64M")
+    try:
+        d.create("w256", mem=32, vcpus=2, weight=256)
+        d.create("w512", mem=32, vcpus=2, weight=512)
+        d.console("w256"), d.console("w512")
+        info = {n: json.loads(d.ctl("vcpuinfo", n, "--json")) for n in ("w256", "w512")}
+        hv0 = {n: sum(v["cpu_time_s"] for v in info[n]) for n in info}
+        pr0 = {n: sum(thread_cpu(d.p.pid, v["host_tid"]) for v in info[n]) for n in info}
+        d.console("w256", "spin all", "busy-loops on CPU 1")
+        d.console("w512", "spin all", "busy-loops on CPU 1")
+        d.ctl("debug-keys", "r")
+        d.ctl("dmesg", "-c")
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        wall = time.monotonic() - t0
+        info = {n: json.loads(d.ctl("vcpuinfo", n, "--json")) for n in ("w256", "w512")}
+        hv1 = {n: sum(v["cpu_time_s"] for v in info[n]) - hv0[n] for n in info}
+        pr1 = {n: sum(thread_cpu(d.p.pid, v["host_tid"]) for v in info[n]) - pr0[n] for n in info}
+        d.ctl("debug-keys", "r")
+        r = d.ctl("dmesg")
+        sched = [l for l in r.splitlines() if "scheduler CPU time" in l]
+        print("| domain | hv accounting s | /proc thread CPU s | share of 2 CPUs |")
+        print("| --- | ---: | ---: | ---: |")
+        for n in ("w256", "w512"):
+            print(f"| {n} | {hv1[n]:.2f} | {pr1[n]:.2f} | {100 * pr1[n] / (2 * wall):.1f}% |")
+        ratio_hv = hv1["w512"] / hv1["w256"] if hv1["w256"] else float("nan")
+        ratio_pr = pr1["w512"] / pr1["w256"] if pr1["w256"] else float("nan")
+        print(f"\nRatio 512:256 = {ratio_hv:.3f} (hv) / {ratio_pr:.3f} (/proc); goal 2.00 +- 5%: "
+              f"{'met' if abs(ratio_pr - 2) <= 0.1 else 'NOT met'}.")
+        if sched:
+            print("Scheduler thread: " + sched[-1].split("(hv)")[-1].strip())
+    finally:
+        d.stop()
+
+
+def bench_many(build, n=16):
+    print(f"\n## {n} built-in-guest domUs on this host ({os.cpu_count()} CPUs), 32 MiB and 1 vCPU each\n")
+    d = Daemon(build, "--vcpus", "1", "--mem", "32M")
+    try:
+        d.console("dom0")
+        t0 = time.monotonic()
+        for i in range(n):
+            d.create(f"g{i}")
+        t_created = time.monotonic() - t0
+        for i in range(n):
+            d.console(f"g{i}")
+        t_all = time.monotonic() - t0
+        status = open(f"/proc/{d.p.pid}/status").read()
+        kb = {k: int(v.split()[0]) for k, v in (l.split(":", 1) for l in status.splitlines() if l.startswith("Rss"))}
+        ts = []
+        for _ in range(21):
+            t = time.monotonic()
+            d.ctl("list")
+            ts.append((time.monotonic() - t) * 1000)
+        print("| measure | value |")
+        print("| --- | ---: |")
+        print(f"| create {n} domUs (hvctl create, sequential) | {t_created:.2f} s |")
+        print(f"| until every console shows `guest> ` | {t_all:.2f} s |")
+        print(f"| hv RSS beyond guest RAM (RssAnon + RssFile) | {(kb.get('RssAnon', 0) + kb.get('RssFile', 0)) / 1024:.1f} MiB "
+              f"({(kb.get('RssAnon', 0) + kb.get('RssFile', 0)) / (n + 1) / 1024:.2f} MiB per domain) |")
+        print(f"| guest RAM resident (RssShmem, {n + 1} domains) | {kb.get('RssShmem', 0) / 1024:.1f} MiB |")
+        print(f"| `hvctl list` latency, median of 21 | {med(ts):.1f} ms (max {max(ts):.1f}) |")
+    finally:
+        d.stop()
+
+
+def main_all():
+    rc = main()
+    b = sys.argv[sys.argv.index("--build") + 1] if "--build" in sys.argv else "build"
+    bench_keys(b)
+    bench_fairness(b)
+    bench_many(b)
+    return rc
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_all())

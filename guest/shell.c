@@ -17,7 +17,7 @@ static const char *const state_names[] = { "RUN", "READY", "SLEEP", "BLOCK", "DE
 static void cmd_help(const char *arg)
 {
 	(void)arg;
-	printk("commands: help ps dmesg uptime echo cpus mem N panic MSG oops hang spin deadlock reboot poweroff\n");
+	printk("commands: help ps dmesg uptime echo cpus mem N panic MSG oops hang [all] spin [all] deadlock reboot poweroff\n");
 }
 
 static void cmd_ps(const char *arg)
@@ -57,9 +57,26 @@ static void __attribute__((noinline)) hang_forever(void)
 		__asm__ volatile("" ::: "memory");
 }
 
-static void cmd_hang(const char *arg)
+static void hang_main(void *arg)
 {
 	(void)arg;
+	irq_disable();
+	hang_forever();
+}
+
+/* hang: this CPU; hang all: every CPU (a thread per other CPU goes first) */
+static void cmd_hang(const char *arg)
+{
+	if (arg && !strcmp(arg, "all")) {
+		char name[16];
+		for (int i = 0; i < ncpus; i++) {
+			if (i == this_cpu()->id || !cpus[i].online)
+				continue;
+			snprintf(name, sizeof(name), "hang/%d", i);
+			thread_create(name, i, hang_main, NULL);
+		}
+		sleep_ms(50);
+	}
 	printk("hang: interrupts off, spinning forever on CPU %d\n", this_cpu()->id);
 	irq_disable();
 	hang_forever();
@@ -77,11 +94,21 @@ static int least_loaded_cpu(void)
 	return ncpus > 1 ? ncpus - 1 : 0;
 }
 
+/* spin: one busy thread on the last CPU; spin all: one on every CPU */
 static void cmd_spin(const char *arg)
 {
-	(void)arg;
-	struct thread *t = thread_create("spin", least_loaded_cpu(), spin_main, NULL);
-	printk("spin: thread %d busy-loops on CPU %d\n", t->tid, t->cpu);
+	bool all = arg && !strcmp(arg, "all");
+	for (int i = all ? 0 : least_loaded_cpu(); i < ncpus; i++) {
+		char name[16];
+		struct thread *t;
+		if (!cpus[i].online)
+			continue;
+		snprintf(name, sizeof(name), all ? "spin/%d" : "spin", i);
+		t = thread_create(name, i, spin_main, NULL);
+		printk("spin: thread %d busy-loops on CPU %d\n", t->tid, t->cpu);
+		if (!all)
+			break;
+	}
 }
 
 static void __attribute__((noinline)) deadlock_take(spinlock_t *first, spinlock_t *second)

@@ -105,7 +105,7 @@ struct vcpu {
 	/* Holding: another thread asks the vCPU to leave KVM_RUN and wait, then uses its fd. */
 	pthread_mutex_t hold_lock;
 	pthread_cond_t hold_cond;
-	unsigned hold_requests;
+	atomic_uint hold_requests; /* read by the scheduler without hold_lock */
 	bool held, thread_live;
 	struct sched_vcpu sched;
 };

@@ -33,8 +33,8 @@ static unsigned domain_slots_used(struct sched *s, struct domain *d)
 
 static bool may_run(struct sched *s, struct vcpu *v)
 {
-	if (v->sched.capped || atomic_load(&v->dom->stopping))
-		return false;
+	if (v->sched.capped || atomic_load(&v->dom->stopping) || atomic_load(&v->hold_requests))
+		return false; /* capped, stopping, or held (paused): no slot */
 	if (v->dom->id == 0 && s->dom0_slots && domain_slots_used(s, v->dom) >= s->dom0_slots)
 		return false;
 	return true;
@@ -141,11 +141,8 @@ bool sched_acquire(struct sched *s, struct vcpu *v)
 		fill_slots(s);
 	}
 	while (v->sched.slot < 0 && !atomic_load(&v->dom->stopping) && !s->stop) {
-		pthread_mutex_lock(&v->hold_lock);
-		bool held = v->hold_requests > 0;
-		pthread_mutex_unlock(&v->hold_lock);
-		if (held)
-			break; /* let the holder in; we queue again afterwards */
+		if (atomic_load(&v->hold_requests))
+			break; /* let the holder in (lock order: hold_lock is never taken here) */
 		pthread_cond_wait(&s->cond, &s->lock);
 	}
 	ok = v->sched.slot >= 0;
@@ -240,8 +237,11 @@ static void tick(struct sched *s)
 		struct vcpu *v = s->vcpus[i];
 		uint64_t cpu = thread_cpu_ns(v), used = cpu - v->sched.last_cpu_ns;
 		v->sched.last_cpu_ns = cpu;
-		if (!v->sched.in_guest)
+		if (!v->sched.in_guest) {
+			if (v->sched.slot >= 0 && atomic_load(&v->hold_requests))
+				slot_drop(s, v); /* parked by a holder: give the CPU to someone else */
 			continue;
+		}
 		v->sched.cpu_ns += used;
 		v->sched.credit_us -= (int64_t)(used / 1000);
 		v->sched.period_us += used / 1000;

@@ -257,9 +257,10 @@ static int cmd_vcpuinfo(struct hv *hv, struct reply *r, int argc, char **argv)
 			if (si->v[i].dom == d->id && si->v[i].vcpu == v)
 				s = &si->v[i];
 		if (json) {
-			reply_line(r, "  {\"vcpu\": %u, \"online\": %s, \"state\": \"%s\", \"cpu\": %d, \"cpu_time_s\": %.3f, \"credit\": %lld}%s",
+			reply_line(r, "  {\"vcpu\": %u, \"online\": %s, \"state\": \"%s\", \"cpu\": %d, \"cpu_time_s\": %.3f, \"credit\": %lld, \"host_tid\": %d}%s",
 				   v, atomic_load(&d->vcpus[v].online) ? "true" : "false", s ? s->state : "offline",
-				   s ? s->slot : -1, s ? s->cpu_ns / 1e9 : 0.0, s ? s->credit : 0, v + 1 < d->nr_vcpus ? "," : "");
+				   s ? s->slot : -1, s ? s->cpu_ns / 1e9 : 0.0, s ? s->credit : 0, d->vcpus[v].tid,
+				   v + 1 < d->nr_vcpus ? "," : "");
 			continue;
 		}
 		reply_line(r, "VCPU:           %u", v);

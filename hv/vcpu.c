@@ -231,22 +231,27 @@ static void handle_exit(struct vcpu *v)
 
 void vcpu_hold(struct vcpu *v)
 {
+	bool wait;
 	pthread_mutex_lock(&v->hold_lock);
-	v->hold_requests++;
-	if (v->thread_live && !pthread_equal(v->thread, pthread_self())) {
-		vcpu_kick(v);
-		sched_wake_all(&v->dom->hv->sched); /* it may be waiting for a slot */
-		while (v->thread_live && !v->held)
-			pthread_cond_wait(&v->hold_cond, &v->hold_lock);
-	}
+	atomic_fetch_add(&v->hold_requests, 1);
+	wait = v->thread_live && !pthread_equal(v->thread, pthread_self());
+	pthread_mutex_unlock(&v->hold_lock);
+	if (!wait)
+		return;
+	/* Lock order: never the scheduler's lock while holding hold_lock. */
+	vcpu_kick(v);
+	sched_wake_all(&v->dom->hv->sched); /* it may be waiting for a slot */
+	pthread_mutex_lock(&v->hold_lock);
+	while (v->thread_live && !v->held)
+		pthread_cond_wait(&v->hold_cond, &v->hold_lock);
 	pthread_mutex_unlock(&v->hold_lock);
 }
 
 void vcpu_release(struct vcpu *v)
 {
 	pthread_mutex_lock(&v->hold_lock);
-	if (v->hold_requests)
-		v->hold_requests--;
+	if (atomic_load(&v->hold_requests))
+		atomic_fetch_sub(&v->hold_requests, 1);
 	pthread_cond_broadcast(&v->hold_cond);
 	pthread_mutex_unlock(&v->hold_lock);
 }
@@ -255,10 +260,10 @@ void vcpu_release(struct vcpu *v)
 static void hold_point(struct vcpu *v)
 {
 	pthread_mutex_lock(&v->hold_lock);
-	if (v->hold_requests) {
+	if (atomic_load(&v->hold_requests)) {
 		v->held = true;
 		pthread_cond_broadcast(&v->hold_cond);
-		while (v->hold_requests && !atomic_load(&v->dom->stopping))
+		while (atomic_load(&v->hold_requests) && !atomic_load(&v->dom->stopping))
 			pthread_cond_wait(&v->hold_cond, &v->hold_lock);
 		v->held = false;
 	}
