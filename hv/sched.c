@@ -57,7 +57,18 @@ static void slot_drop(struct sched *s, struct vcpu *v)
 	v->sched.slot = -1;
 }
 
-/* The best waiting vCPU: UNDER (credit > 0) first, then the longest waiting. */
+/* The best waiting vCPU: UNDER (credit > 0) before OVER; within UNDER the longest
+ * waiting; within OVER the least in debt (so debts, which weights set, decide who runs). */
+static bool better(const struct vcpu *a, const struct vcpu *b)
+{
+	bool ua = a->sched.credit_us > 0, ub = b->sched.credit_us > 0;
+	if (ua != ub)
+		return ua;
+	if (!ua && a->sched.credit_us != b->sched.credit_us)
+		return a->sched.credit_us > b->sched.credit_us;
+	return a->sched.enqueue_seq < b->sched.enqueue_seq;
+}
+
 static struct vcpu *best_waiter(struct sched *s)
 {
 	struct vcpu *best = NULL;
@@ -65,8 +76,7 @@ static struct vcpu *best_waiter(struct sched *s)
 		struct vcpu *v = s->vcpus[i];
 		if (!v->sched.queued || !may_run(s, v))
 			continue;
-		if (!best || (v->sched.credit_us > 0 && best->sched.credit_us <= 0) ||
-		    ((v->sched.credit_us > 0) == (best->sched.credit_us > 0) && v->sched.enqueue_seq < best->sched.enqueue_seq))
+		if (!best || better(v, best))
 			best = v;
 	}
 	return best;
@@ -158,10 +168,16 @@ void sched_after_kick(struct sched *s, struct vcpu *v)
 	pthread_mutex_lock(&s->lock);
 	v->sched.in_guest = false;
 	if (v->sched.preempt || v->sched.capped || atomic_load(&v->dom->stopping) || v->sched.slot < 0) {
+		bool requeue = v->sched.preempt && !v->sched.capped && !atomic_load(&v->dom->stopping);
 		if (v->sched.preempt)
 			s->preemptions++;
 		slot_drop(s, v);
 		v->sched.preempt = false;
+		if (requeue) {
+			/* it competes for the slot it just gave up: still UNDER against OVER waiters, it wins */
+			v->sched.queued = true;
+			v->sched.enqueue_seq = ++s->seq;
+		}
 		fill_slots(s);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -179,7 +195,9 @@ void sched_wake_all(struct sched *s)
 static void account(struct sched *s)
 {
 	const int64_t period_us = SCHED_TICK_MS * 3 * 1000;
-	int64_t total = period_us * (int64_t)s->nslots;
+	/* Share out what the vCPUs really got this period (the host takes its part of the
+	 * CPUs too); shares then follow weights in CPU actually used. */
+	int64_t total = s->period_used_us ? (int64_t)s->period_used_us : period_us * (int64_t)s->nslots;
 	uint64_t weight_sum = 0;
 	struct domain *doms[HV_MAX_DOMAINS];
 	unsigned active[HV_MAX_DOMAINS] = { 0 }, nd = 0;
@@ -221,16 +239,21 @@ static void account(struct sched *s)
 		share = total * (int64_t)(v->dom->cfg.weight ? v->dom->cfg.weight : SCHED_DEFAULT_WEIGHT) /
 			(int64_t)weight_sum / (int64_t)active[k];
 		v->sched.credit_us += share;
+		/* bounded: no hoarding above one slice, no endless debt below ten */
 		if (v->sched.credit_us > SCHED_TSLICE_MS * 1000)
 			v->sched.credit_us = SCHED_TSLICE_MS * 1000;
+		if (v->sched.credit_us < -SCHED_TSLICE_MS * 1000 * 10)
+			v->sched.credit_us = -SCHED_TSLICE_MS * 1000 * 10;
 	}
 	s->accountings++;
+	s->period_used_us = 0;
 }
 
 static void tick(struct sched *s)
 {
 	uint64_t now = time_ns();
-	bool waiting = false;
+	unsigned under_waiting = 0, over_waiting = 0;
+	struct vcpu *best;
 
 	s->ticks++;
 	for (unsigned i = 0; i < s->nvcpus; i++) {
@@ -243,11 +266,13 @@ static void tick(struct sched *s)
 			continue;
 		}
 		v->sched.cpu_ns += used;
+		s->period_used_us += used / 1000;
 		v->sched.credit_us -= (int64_t)(used / 1000);
 		v->sched.period_us += used / 1000;
 		if (v->dom->cfg.cap)
 			v->dom->sched_budget_us -= (int64_t)(used / 1000);
-		if (v->sched.slot >= 0 && used < SCHED_TICK_MS * 50000ull) {
+		if (v->sched.slot >= 0 && used < SCHED_TICK_MS * 50000ull &&
+		    now - v->sched.slice_start_ns > SCHED_TICK_MS * 1000000ull) {
 			/* under 5% of the tick: idle in HLT inside KVM, off the queues */
 			v->sched.blocked = true;
 			slot_drop(s, v);
@@ -266,18 +291,45 @@ static void tick(struct sched *s)
 	if (s->ticks % 3 == 0)
 		account(s);
 
-	for (unsigned i = 0; i < s->nvcpus; i++)
-		if (s->vcpus[i]->sched.queued && may_run(s, s->vcpus[i]))
-			waiting = true;
 	fill_slots(s);
+	best = best_waiter(s);
 	for (unsigned i = 0; i < s->nvcpus; i++) {
 		struct vcpu *v = s->vcpus[i];
-		bool slice_over = now - v->sched.slice_start_ns >= SCHED_TSLICE_MS * 1000000ull;
-		if (v->sched.slot >= 0 && (v->sched.capped || (waiting && slice_over)) && !v->sched.preempt) {
+		if (v->sched.queued && may_run(s, v)) {
+			if (v->sched.credit_us > 0)
+				under_waiting++;
+			else
+				over_waiting++;
+		}
+	}
+	/* Preemption, as credit1: an OVER vCPU gives way to an UNDER waiter at once; at the end
+	 * of its slice any vCPU gives way to a waiter of at least its priority. */
+	for (unsigned i = 0; i < s->nvcpus; i++) {
+		struct vcpu *v = s->vcpus[i];
+		bool slice_over = now - v->sched.slice_start_ns >= SCHED_TSLICE_MS * 1000000ull, go = false;
+		if (v->sched.slot < 0) {
+			if (v->sched.in_guest && !v->sched.blocked)
+				vcpu_kick(v); /* running without a slot: to the queue */
+			continue;
+		}
+		if (v->sched.preempt)
+			continue;
+		if (v->sched.capped) {
+			go = true;
+		} else if (v->sched.credit_us <= 0 && under_waiting) {
+			under_waiting--;
+			go = true;
+		} else if (slice_over && under_waiting) {
+			under_waiting--;
+			go = true;
+		} else if (slice_over && v->sched.credit_us <= 0 && over_waiting && best &&
+			   best->sched.credit_us > v->sched.credit_us) {
+			over_waiting--;
+			go = true;
+		}
+		if (go) {
 			v->sched.preempt = true;
 			vcpu_kick(v);
-		} else if (v->sched.slot < 0 && v->sched.in_guest && !v->sched.blocked) {
-			vcpu_kick(v); /* running without a slot: to the queue */
 		}
 	}
 }

@@ -44,6 +44,7 @@ struct sched {
 	pthread_t thread;
 	bool started, stop;
 	uint64_t ticks, switches, preemptions, accountings;
+	uint64_t period_used_us;   /* CPU the vCPUs used in this accounting period */
 	uint64_t thread_cpu_ns;    /* the scheduler thread's own CPU time */
 	uint64_t start_ns;
 };
