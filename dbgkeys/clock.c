@@ -1,6 +1,7 @@
 /* clock: 't' each vCPU's TSC and kvmclock against host monotonic time, and the skew
  * between vCPUs; 'a' the timers that are pending: each vCPU's LAPIC timer and the PIT. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -46,7 +47,19 @@ static void key_timers(struct hv *hv, unsigned char key)
 	unsigned nd = dbgkeys_domains(hv, ids, 64);
 	static const char *const modes[] = { "one-shot", "periodic", "TSC-deadline", "reserved" };
 	out(hv, "'%c' pressed -> dumping timer queues", key);
-	out(hv, "hv timers: none (vCPU threads are scheduled by the host kernel; no hv scheduler tick yet)");
+	{
+		struct sched_info *si = calloc(1, sizeof(*si));
+		if (si) {
+			hv_sched_info(hv, si);
+			out(hv, "hv timers:");
+			out(hv, "  scheduler tick: every %u ms, next in %.3f ms -> sched_tick(all %u CPUs); %llu ticks so far",
+			    si->tick_ms, si->next_tick_ns / 1e6, si->nslots, (unsigned long long)si->ticks);
+			out(hv, "  credit accounting: every %u ms (each 3rd tick), next in %.3f ms -> account()", si->tick_ms * 3,
+			    (si->next_tick_ns + (uint64_t)((2 - si->ticks % 3) * si->tick_ms) * 1000000ull) / 1e6);
+			out(hv, "  time slice: %u ms, preemption checked at each tick", si->tslice_ms);
+			free(si);
+		}
+	}
 	for (unsigned i = 0; i < nd; i++) {
 		struct domain_info di;
 		struct vcpu_snapshot *s;

@@ -16,14 +16,18 @@ static void key_help(struct hv *hv, unsigned char key)
 
 static void key_ring(struct hv *hv, unsigned char key)
 {
-	static char buf[64 * 1024];
-	size_t n = hv_console_ring(hv, buf, sizeof(buf) - 1);
-	char *line, *save = NULL;
-	out(hv, "'%c' pressed -> dumping the console ring (%zu bytes)", key, n);
+	size_t cap = hv_console_ring_size(hv);
+	char *buf = malloc(cap + 1), *line, *save = NULL;
+	size_t n;
+	if (!buf)
+		return;
+	n = hv_console_ring(hv, buf, cap);
+	out(hv, "'%c' pressed -> dumping the console ring (%zu of %zu bytes)", key, n, cap);
 	buf[n] = 0;
 	/* lines in the ring already carry "(hv) "; print them as they were */
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		out(hv, "| %s", strncmp(line, "(hv) ", 5) ? line : line + 5);
+	free(buf);
 }
 
 static void key_all(struct hv *hv, unsigned char key)

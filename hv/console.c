@@ -33,7 +33,26 @@ void console_init(struct console *c, int in_fd, int out_fd)
 	c->out_fd = out_fd;
 	c->is_tty = isatty(in_fd);
 	c->at_line_start = true;
+	c->ring_size = CONSOLE_RING_MIN;
+	c->ring = xcalloc(1, c->ring_size);
 	pthread_mutex_init(&c->lock, NULL);
+}
+
+void console_ring_resize(struct console *c, size_t size)
+{
+	char *n;
+	size_t keep;
+	if (size <= c->ring_size || size > (256u << 20))
+		return;
+	n = xcalloc(1, size);
+	pthread_mutex_lock(&c->lock);
+	keep = c->ring_head < c->ring_size ? c->ring_head : c->ring_size;
+	for (size_t i = 0; i < keep; i++) /* re-lay the last bytes at their new positions */
+		n[(c->ring_head - keep + i) % size] = c->ring[(c->ring_head - keep + i) % c->ring_size];
+	free(c->ring);
+	c->ring = n;
+	c->ring_size = size;
+	pthread_mutex_unlock(&c->lock);
 }
 
 int console_raw_enter(struct console *c, struct err *e)
@@ -93,7 +112,7 @@ void console_guest_out(struct console *c, const uint8_t *buf, size_t n)
 static void ring_put(struct console *c, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		c->ring[(c->ring_head + i) % sizeof(c->ring)] = s[i];
+		c->ring[(c->ring_head + i) % c->ring_size] = s[i];
 	c->ring_head += n;
 }
 

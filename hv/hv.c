@@ -15,6 +15,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+static void ring_fit(struct hv *hv);
+
 void hv_log(struct hv *hv, const char *fmt, ...)
 {
 	char line[1200];
@@ -128,6 +130,7 @@ int hv_domain_start(struct hv *hv, const struct domain_config *cfg, struct err *
 	hv->domains[slot] = d;
 	d->slot = slot;
 	hv->next_id++;
+	ring_fit(hv);
 	if (hv->kvm.pvm && !hv->pvm_warned) {
 		hv->pvm_warned = true;
 		hv_log(hv, "host KVM is kvm_pvm (no hardware virtualization): guests run under instruction emulation, about 1.5M instructions/s");
@@ -367,11 +370,39 @@ void hv_props_load(struct hv *hv)
 	hv_props_apply(hv);
 }
 
+size_t hv_console_ring_size(struct hv *hv)
+{
+	return hv->con.ring_size;
+}
+
+int64_t hv_property_int(struct hv *hv, const char *name, int64_t dflt)
+{
+	return hv->props ? props_get_int(hv->props, name, dflt) : dflt;
+}
+
+/* The ring holds at least console-ring-size bytes, and 16 KiB per vCPU running. */
+static void ring_fit(struct hv *hv)
+{
+	size_t want = CONSOLE_RING_MIN, vcpus = 0;
+	for (int i = 0; i < HV_MAX_DOMAINS; i++)
+		if (hv->domains[i])
+			vcpus += hv->domains[i]->nr_vcpus;
+	if (vcpus * CONSOLE_RING_PER_VCPU > want)
+		want = vcpus * CONSOLE_RING_PER_VCPU;
+	if (hv->props) {
+		int64_t p = props_get_int(hv->props, "config/console-ring-size", 0);
+		if (p > 0 && (size_t)p > want)
+			want = (size_t)p;
+	}
+	console_ring_resize(&hv->con, want);
+}
+
 void hv_props_apply(struct hv *hv)
 {
 	int64_t v;
 	if (!hv->props)
 		return;
+	ring_fit(hv);
 	if (!hv->opt.dom0_cpus) {
 		v = props_get_int(hv->props, "config/dom0-cpus", 0);
 		pthread_mutex_lock(&hv->sched.lock);
@@ -398,6 +429,7 @@ void hv_destroy(struct hv *hv)
 	if (hv->props)
 		props_close(hv->props);
 	sched_fini(&hv->sched);
+	free(hv->con.ring);
 	close(hv->event_fd);
 	kvm_close(&hv->kvm);
 	free(hv);

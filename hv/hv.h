@@ -148,6 +148,9 @@ int hv_inject_nmi(struct hv *hv, int id, unsigned vcpu, struct err *e);
 int hv_domain_reboot(struct hv *hv, int id, struct err *e);
 /* The hypervisor console ring: copies the last bytes (up to len) into buf. */
 size_t hv_console_ring(struct hv *hv, char *buf, size_t len);
+size_t hv_console_ring_size(struct hv *hv);
+/* A property's running value as a number (the store's default when unset or absent). */
+int64_t hv_property_int(struct hv *hv, const char *name, int64_t dflt);
 /* Host bytes of guest RAM resident for the domain (mincore on its memfd mapping). */
 uint64_t hv_domain_resident(struct hv *hv, int id);
 /* Host address of guest RAM [0, size) for NUMA queries (mincore/move_pages), or NULL. */
@@ -171,6 +174,7 @@ struct sched_info {
 	unsigned nslots, dom0_slots, tick_ms, tslice_ms, default_weight;
 	uint64_t ticks, switches, preemptions, accountings;
 	uint64_t sched_cpu_ns, uptime_ns;
+	uint64_t next_tick_ns; /* from now */
 	unsigned nvcpus;
 	struct sched_vcpu_info v[1024];
 };

@@ -187,7 +187,8 @@ struct console {
 	bool is_tty, raw;
 	bool at_line_start;
 	pthread_mutex_t lock;
-	char ring[64 * 1024];
+	char *ring;
+	size_t ring_size;
 	size_t ring_head; /* total bytes ever written */
 };
 void console_init(struct console *c, int in_fd, int out_fd);
@@ -197,6 +198,10 @@ void console_raw_leave(struct console *c);
 void console_guest_out(struct console *c, const uint8_t *buf, size_t n);
 /* One hypervisor line (without newline): prefixed, ringed, printed. */
 void console_hv_line(struct console *c, const char *line);
+/* Grows (never shrinks) the hypervisor console ring, keeping its contents. */
+void console_ring_resize(struct console *c, size_t size);
+#define CONSOLE_RING_MIN 65536
+#define CONSOLE_RING_PER_VCPU 16384
 
 /* ---- hv.c */
 #define HV_MAX_DOMAINS 64

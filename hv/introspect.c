@@ -252,12 +252,12 @@ size_t hv_console_ring(struct hv *hv, char *buf, size_t len)
 	struct console *c = &hv->con;
 	size_t n, start;
 	pthread_mutex_lock(&c->lock);
-	n = c->ring_head < sizeof(c->ring) ? c->ring_head : sizeof(c->ring);
+	n = c->ring_head < c->ring_size ? c->ring_head : c->ring_size;
 	if (n > len)
 		n = len;
 	start = c->ring_head - n;
 	for (size_t i = 0; i < n; i++)
-		buf[i] = c->ring[(start + i) % sizeof(c->ring)];
+		buf[i] = c->ring[(start + i) % c->ring_size];
 	pthread_mutex_unlock(&c->lock);
 	return n;
 }

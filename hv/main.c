@@ -68,11 +68,13 @@ int main(int argc, char **argv)
 	struct hv *hv;
 	char msg[600];
 	int c, status;
+	bool mem_given = false;
 
 	while ((c = getopt_long(argc, argv, "m:c:k:i:a:n:qh", opts, NULL)) != -1) {
 		enum domain_action *act = NULL;
 		switch (c) {
 		case 'm':
+			mem_given = true;
 			if (size_parse(optarg, 1ull << 20, &cfg.mem_bytes) < 0) {
 				snprintf(msg, sizeof(msg), "--mem %s: not a size (try 256M or 1G)", optarg);
 				return die(msg);
@@ -144,6 +146,8 @@ int main(int argc, char **argv)
 	hv = hv_create(&hopt, &e);
 	if (!hv)
 		return die(e.msg);
+	if (!mem_given) /* the dom0-mem property (hvctl setprop config/dom0-mem = N; MiB) */
+		cfg.mem_bytes = (uint64_t)hv_property_int(hv, "config/dom0-mem", 128) << 20;
 	if (hv_domain_start(hv, &cfg, &e) < 0) {
 		hv_destroy(hv);
 		return die(e.msg);

@@ -349,6 +349,7 @@ static void *sched_thread(void *arg)
 			next.tv_nsec -= 1000000000L;
 			next.tv_sec++;
 		}
+		s->next_tick_ns = (uint64_t)next.tv_sec * 1000000000ull + (uint64_t)next.tv_nsec;
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
 			;
 		pthread_mutex_lock(&s->lock);
@@ -401,6 +402,7 @@ void hv_sched_info(struct hv *hv, struct sched_info *out)
 	out->accountings = s->accountings;
 	out->sched_cpu_ns = s->thread_cpu_ns;
 	out->uptime_ns = time_ns() - s->start_ns;
+	out->next_tick_ns = s->next_tick_ns > time_ns() ? s->next_tick_ns - time_ns() : 0;
 	out->nvcpus = 0;
 	for (unsigned i = 0; i < s->nvcpus && i < sizeof(out->v) / sizeof(out->v[0]); i++) {
 		struct vcpu *v = s->vcpus[i];

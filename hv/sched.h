@@ -47,6 +47,7 @@ struct sched {
 	uint64_t period_used_us;   /* CPU the vCPUs used in this accounting period */
 	uint64_t thread_cpu_ns;    /* the scheduler thread's own CPU time */
 	uint64_t start_ns;
+	uint64_t next_tick_ns;     /* CLOCK_MONOTONIC of the next tick */
 };
 
 int sched_init(struct sched *s, unsigned nslots, unsigned dom0_slots);

@@ -434,12 +434,13 @@ static int cmd_debug_keys(struct hv *hv, struct reply *r, int argc, char **argv)
 
 static int cmd_dmesg(struct hv *hv, struct reply *r, int argc, char **argv)
 {
-	static char buf[sizeof(((struct console *)0)->ring) + 1];
-	size_t n = hv_console_ring(hv, buf, sizeof(buf) - 1);
+	char *buf = xcalloc(1, hv->con.ring_size + 1);
+	size_t n = hv_console_ring(hv, buf, hv->con.ring_size);
 	char *line, *save = NULL;
 	buf[n] = 0;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		reply_line(r, "%s", line);
+	free(buf);
 	if (has_flag(argc, argv, "-c")) {
 		pthread_mutex_lock(&hv->con.lock);
 		hv->con.ring_head = 0;

@@ -273,3 +273,57 @@ def test_dom0_and_three_builtin_domus(daemon):
     d.ctl("destroy", "u2")
     d.ctl("destroy", "u1")
     assert list(d.rows()) == ["dom0"]
+
+
+def test_hvctl_console_on_a_terminal_and_ctrl_bracket_detaches(daemon):
+    import pexpect
+    d = daemon("--vcpus", "1", "--mem", "64M")
+    c = pexpect.spawn(HVCTL, ["-S", d.sock, "console", "dom0"], encoding="utf-8", timeout=20)
+    c.expect("guest> ")          # the console's recent history shows the prompt
+    for ch in "echo over the socket\r":
+        c.send(ch)
+    c.expect("over the socket\r\n")
+    c.send("\x1d")               # Ctrl-]
+    c.expect(pexpect.EOF)
+    c.close()
+    assert c.exitstatus == 0
+    assert d.rows()["dom0"][1] in ("running", "blocked")  # detaching leaves the domain alone
+
+
+def test_dom0_mem_property_sizes_dom0_at_start(tmp_path):
+    import pexpect
+    state = str(tmp_path / "state")
+    sock = str(tmp_path / "s")
+    d1 = Daemon(str(tmp_path), "--vcpus", "1")
+    try:
+        d1.ctl("setprop", "config/dom0-mem", "=", "48")
+        d1.ctl("refresh")
+    finally:
+        d1.stop()
+    d2 = Daemon(str(tmp_path), "--vcpus", "1")
+    try:
+        info = d2.ctl("dominfo", "dom0").stdout
+        assert "Max memory:     49152 KiB" in info, info
+    finally:
+        d2.stop()
+
+
+def test_console_switch_rotates_through_domus(hv, tmp_path):
+    sock = str(tmp_path / "s")
+    h = hv("--vcpus", "1", "--mem", "32M", "--socket", sock, "--state-dir", str(tmp_path / "st"))
+    h.expect("guest> ")
+    cfg = tmp_path / "u1.cfg"
+    cfg.write_text('name = "u1"\nmemory = 32\n')
+    r = subprocess.run([HVCTL, "-S", sock, "create", str(cfg)], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    h.send("\x01\x01\x01")
+    h.expect(r"Serial input -> hv \(type 'CTRL-a' three times to switch input to u1\)")
+    h.send("\x01\x01\x01")
+    h.expect(r"Serial input -> u1 \(type 'CTRL-a' three times to switch input to dom0\)")
+    for ch in "echo typed into u1\r":
+        h.send(ch)
+    h.expect("typed into u1")
+    out = subprocess.run([HVCTL, "-S", sock, "dmesg"], capture_output=True, text=True).stdout
+    assert "Serial input -> u1" in out
+    h.send("\x01\x01\x01")
+    h.expect(r"Serial input -> dom0 \(type 'CTRL-a' three times to switch input to hv\)")
