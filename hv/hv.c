@@ -45,6 +45,7 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 	pthread_mutex_init(&hv->lock, NULL);
 	console_init(&hv->con, STDIN_FILENO, STDOUT_FILENO);
 	if (kvm_open(&hv->kvm, e) < 0) {
+		free(hv->con.ring);
 		free(hv);
 		return NULL;
 	}
@@ -56,6 +57,7 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 	if (hv->event_fd < 0) {
 		err_errno(e, "eventfd");
 		kvm_close(&hv->kvm);
+		free(hv->con.ring);
 		free(hv);
 		return NULL;
 	}
@@ -73,6 +75,7 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 	if (sched_start(&hv->sched, e) < 0) {
 		close(hv->event_fd);
 		kvm_close(&hv->kvm);
+		free(hv->con.ring);
 		free(hv);
 		return NULL;
 	}

@@ -217,12 +217,16 @@ def test_properties(daemon):
 
 
 def guest_console(d, name, line, want, timeout=20):
-    """Types a line on a built-in guest's console; returns the output up to `want`."""
+    """Waits for a built-in guest's prompt (its console history shows it once it has
+    booted), types a line, and returns the output up to `want`."""
     s = socket.socket(socket.AF_UNIX)
     s.connect(d.sock)
-    s.sendall(b"console\t%s\t--no-history\n" % name.encode())
+    s.sendall(b"console\t%s\n" % name.encode())
     s.settimeout(timeout)
     assert s.recv(2) == b"c\n"
+    seen, end = b"", time.time() + timeout
+    while b"guest> " not in seen and time.time() < end:
+        seen += s.recv(4096)
     s.sendall(line.encode() + b"\r")
     got = b""
     end = time.time() + timeout
