@@ -16,7 +16,7 @@ HV_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
 TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wildcard tests/kernels/*.S))
 ASAN_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
 
-.PHONY: all run test unit e2e bench clean deps
+.PHONY: all run test unit e2e bench clean deps fuzz
 all: $(BUILD)/hv $(BUILD)/hvctl $(BUILD)/guest.elf $(TEST_KERNELS)
 
 # Dependencies: checked once per build tree, installed by scripts/deps.sh.
@@ -62,8 +62,23 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) $< $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o $(LDLIBS) -lcmocka -o $@
 
-test: all $(BUILD)/asan/hv $(UNIT_BINS)
-	@$(PYTHON) tests/run.py --build $(BUILD) $(UNIT_BINS)
+# Fuzz targets: libFuzzer (clang) with ASan/UBSan over the readers of untrusted input.
+FUZZ_CC    := clang
+FUZZ_FLAGS := $(WARN) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -Iinclude -pthread -fsanitize=address,undefined
+FUZZ_OBJS  := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+$(BUILD)/fuzz/obj/%.o: %.c $(DEPS_STAMP) $(wildcard */*.h) include/hvkit/abi.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(BUILD)/obj/hv/builtin.o
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(BUILD)/obj/hv/builtin.o $(LDLIBS) -o $@
+FUZZ_SECONDS ?= 8
+
+test: all $(BUILD)/asan/hv $(UNIT_BINS) $(FUZZ_BINS)
+	@$(PYTHON) tests/run.py --build $(BUILD) --fuzz-seconds $(FUZZ_SECONDS) --fuzz "$(FUZZ_BINS)" $(UNIT_BINS)
+
+fuzz: all $(FUZZ_BINS)
+	@$(PYTHON) tests/run.py --build $(BUILD) --fuzz-seconds $${FUZZ_SECONDS:-300} --fuzz "$(FUZZ_BINS)" --fuzz-only
 
 bench: all
 	@$(PYTHON) bench/run.py --build $(BUILD)

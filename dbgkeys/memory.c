@@ -48,6 +48,7 @@ static void key_memory(struct hv *hv, unsigned char key)
 		out(hv, "%-16s RAM %8llu MiB, resident %8llu KiB (%.1f%%)", di.name, (unsigned long long)(di.mem_bytes >> 20),
 		    (unsigned long long)(res >> 10), di.mem_bytes ? 100.0 * (double)res / (double)di.mem_bytes : 0.0);
 	}
+	out(hv, "all guests: %llu KiB resident", guest_res);
 	out(hv, "hv itself: %llu KiB resident beyond guest RAM (anonymous %llu KiB, file %llu KiB)",
 	    meminfo("/proc/self/status", "RssAnon") + meminfo("/proc/self/status", "RssFile"),
 	    meminfo("/proc/self/status", "RssAnon"), meminfo("/proc/self/status", "RssFile"));

@@ -57,11 +57,16 @@ int hv_domain_info(struct hv *hv, int id, struct domain_info *out, struct err *e
 
 static uint64_t get_msr(int fd, uint32_t index)
 {
-	struct {
+	/* struct kvm_msrs with room for one entry */
+	union {
 		struct kvm_msrs h;
-		struct kvm_msr_entry e;
-	} m = { .h.nmsrs = 1, .e.index = index };
-	return ioctl(fd, KVM_GET_MSRS, &m) == 1 ? m.e.data : 0;
+		uint8_t raw[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} m;
+	struct kvm_msr_entry *ent = (struct kvm_msr_entry *)(m.raw + sizeof(struct kvm_msrs));
+	memset(&m, 0, sizeof(m));
+	m.h.nmsrs = 1;
+	ent->index = index;
+	return ioctl(fd, KVM_GET_MSRS, &m) == 1 ? ent->data : 0;
 }
 
 static void snapshot_one(struct vcpu *v, struct vcpu_snapshot *s)
