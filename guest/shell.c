@@ -17,7 +17,7 @@ static const char *const state_names[] = { "RUN", "READY", "SLEEP", "BLOCK", "DE
 static void cmd_help(const char *arg)
 {
 	(void)arg;
-	printk("commands: help ps dmesg uptime echo cpus mem N panic MSG oops hang [all] spin [all] deadlock reboot poweroff\n");
+	printk("commands: help ps dmesg uptime echo cpus mem N panic MSG oops hang [all] spin [all] flood deadlock reboot poweroff\n");
 }
 
 static void cmd_ps(const char *arg)
@@ -87,6 +87,20 @@ static void spin_main(void *arg)
 	(void)arg;
 	for (;;)
 		spin_counter++;
+}
+
+static void flood_main(void *arg)
+{
+	uint64_t n = 0;
+	(void)arg;
+	for (;;)
+		printk("flood %lu: the quick brown fox jumps over the lazy dog\n", n++);
+}
+
+static void cmd_flood(const char *arg)
+{
+	(void)arg;
+	thread_create("flood", ncpus > 1 ? ncpus - 1 : 0, flood_main, NULL);
 }
 
 static int least_loaded_cpu(void)
@@ -187,7 +201,7 @@ static void run(char *line)
 	} cmds[] = {
 		{ "help", cmd_help }, { "ps", cmd_ps }, { "uptime", cmd_uptime }, { "cpus", cmd_cpus },
 		{ "oops", cmd_oops }, { "hang", cmd_hang }, { "spin", cmd_spin }, { "deadlock", cmd_deadlock },
-		{ "mem", cmd_mem }, { "poweroff", cmd_poweroff }, { "reboot", cmd_reboot },
+		{ "mem", cmd_mem }, { "poweroff", cmd_poweroff }, { "reboot", cmd_reboot }, { "flood", cmd_flood },
 	};
 	char *arg;
 	while (*line == ' ')

@@ -82,3 +82,13 @@ def test_R_brings_a_hung_dom0_back(hv):
     h.expect("Serial input -> dom0")
     h.line("echo back again")
     h.expect("back again\r\n")
+
+
+def test_keys_answer_while_the_guest_floods_its_console(hv):
+    h = boot(hv, 2)
+    h.line("flood")
+    h.expect(r"flood \d+: the quick brown fox")
+    to_hv(h)
+    h.send("q")
+    h.expect(r"'q' pressed -> dumping domain info", timeout=30)
+    h.expect(r"VCPU1: CPU-?\d+ \[has=T\]", timeout=30)
