@@ -179,6 +179,13 @@ struct sched_info {
 	struct sched_vcpu_info v[1024];
 };
 void hv_sched_info(struct hv *hv, struct sched_info *out);
+/* A consistent ELF core dump of a domain into path (never overwritten; written under a
+ * temporary name, fsync'd, then linked into place). */
+struct hv_dump_stats {
+	uint64_t pause_ns, total_ns, bytes, pages_copied;
+	bool cow; /* the domain ran during the write (userfaultfd write-protection) */
+};
+int hv_domain_dump(struct hv *hv, int id, const char *path, struct hv_dump_stats *st, struct err *e);
 /* Ends hv's event loop (the domains are destroyed). */
 void hv_quit(struct hv *hv, int status);
 

@@ -30,6 +30,7 @@ static const char usage_text[] =
 	"  destroy NAME                 stop it at once\n"
 	"  suspend NAME / resume NAME   pause and unpause\n"
 	"  console NAME                 attach to its console; Ctrl-] detaches\n"
+	"  dump NAME FILE               consistent ELF core dump of a domain (it keeps running)\n"
 	"Hypervisor:\n"
 	"  debug-keys KEYS              run debug keys (output goes to the console ring)\n"
 	"  dmesg [-c]                   the hypervisor's console ring (-c: clear it after)\n"
@@ -155,6 +156,13 @@ int main(int argc, char **argv)
 		if (i == argi + 1 && (!strcmp(argv[argi], "create") || !strcmp(argv[argi], "define"))) {
 			if (!realpath(a, resolved))
 				return die("%s: no such file", a);
+			a = resolved;
+		}
+		if (i == argi + 2 && !strcmp(argv[argi], "dump") && a[0] != '/') {
+			/* the dump file, relative to here: hv writes it */
+			char cwd[PATH_MAX];
+			if (!getcwd(cwd, sizeof(cwd)) || snprintf(resolved, sizeof(resolved), "%s/%s", cwd, a) >= (int)sizeof(resolved))
+				return die("%s: path too long", a);
 			a = resolved;
 		}
 		if (strpbrk(a, "\t\n"))

@@ -449,6 +449,40 @@ static int cmd_dmesg(struct hv *hv, struct reply *r, int argc, char **argv)
 	return 0;
 }
 
+/* ---- dumps */
+
+static int cmd_dump(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	struct domain *d;
+	struct hv_dump_stats st;
+	struct err e;
+	const char *file = NULL;
+	int nonflag = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "--", 2)) {
+			if (strcmp(argv[i], "--format") && strcmp(argv[i], "--live"))
+				return reply_error(r, "dump: unknown option %s", argv[i]);
+			if (!strcmp(argv[i], "--format") && (i + 1 >= argc || strcmp(argv[++i], "elf")))
+				return reply_error(r, "dump: only --format elf is written so far");
+			continue;
+		}
+		if (++nonflag == 2)
+			file = argv[i];
+	}
+	d = need_domain(hv, r, arg1(argc, argv));
+	if (!d)
+		return -1;
+	if (!file)
+		return reply_error(r, "usage: dump NAME FILE [--format elf]");
+	if (hv_domain_dump(hv, d->id, file, &st, &e) < 0)
+		return reply_error(r, "%s", e.msg);
+	reply_line(r, "Domain %s dumped to %s: %llu MiB, %s, paused %.3f ms, total %.1f ms, %llu pages saved during the write",
+		   d->name, file, (unsigned long long)(st.bytes >> 20),
+		   st.cow ? "copy-on-write (the domain ran meanwhile)" : "the domain paused throughout", st.pause_ns / 1e6,
+		   st.total_ns / 1e6, (unsigned long long)st.pages_copied);
+	return 0;
+}
+
 /* ---- properties */
 
 static struct props *props_of(struct hv *hv, struct reply *r)
@@ -547,7 +581,9 @@ int toolstack_run(struct hv *hv, struct ctl_client *c, int argc, char **argv)
 		ret = cmd_console(hv, c, &r, argc, argv);
 		if (ret == 1)
 			return 1;
-	} else if (!strcmp(v, "debug-keys"))
+	} else if (!strcmp(v, "dump"))
+		cmd_dump(hv, &r, argc, argv);
+	else if (!strcmp(v, "debug-keys"))
 		cmd_debug_keys(hv, &r, argc, argv);
 	else if (!strcmp(v, "dmesg"))
 		cmd_dmesg(hv, &r, argc, argv);

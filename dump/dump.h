@@ -1,0 +1,96 @@
+/* dump: crash-dump formats, with no KVM in here. The ELF core writer takes vCPU states
+ * and a memory reader (a frozen snapshot, a live domain held still, or another dump);
+ * the reader validates every offset and size of a dump file. Layout: docs/dump-format.md. */
+#ifndef HVKIT_DUMP_H
+#define HVKIT_DUMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+#define DUMP_NOTE_HVKIT "HVKIT"
+#define DUMP_NOTE_HVKIT_CPU 0x48560001u /* struct dump_cpu, one per vCPU */
+#define DUMP_NOTE_HVKIT_DOMAIN 0x48560002u /* struct dump_domain */
+#define DUMP_VERSION 1
+
+struct dump_seg {
+	uint16_t selector;
+	uint64_t base;
+	uint32_t limit;
+	uint8_t type, present, dpl, db, s, l, g, avl;
+};
+
+/* The full state of one vCPU (the private note; NT_PRSTATUS carries the GPR subset). */
+struct dump_cpu {
+	uint32_t version, index;
+	uint32_t online, mp_state;
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp, r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rip, rflags;
+	struct dump_seg cs, ds, es, fs, gs, ss, tr, ldt;
+	uint64_t gdt_base, idt_base;
+	uint16_t gdt_limit, idt_limit;
+	uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base;
+	uint64_t msr_star, msr_lstar, msr_kernel_gs_base, msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip, msr_pat,
+		msr_tsc;
+	uint64_t dr6, dr7;
+	uint8_t nmi_pending, nmi_masked, irq_shadow, exception_pending, exception_nr;
+	uint32_t exception_error;
+	uint8_t lapic[1024];
+};
+
+struct dump_domain {
+	uint32_t version;
+	int32_t id;
+	char name[64];
+	char state[16];
+	char reason[256]; /* panic message or why it stopped */
+	uint64_t mem_bytes;
+	uint64_t time_ns; /* CLOCK_REALTIME of the instant */
+	uint32_t nr_vcpus;
+};
+
+struct dump_range {
+	uint64_t gpa, size;
+};
+
+/* Reads guest-physical memory of the frozen instant. Returns 0 or -1. */
+typedef int (*dump_read_fn)(void *opaque, uint64_t gpa, void *buf, size_t len);
+
+struct dump_source {
+	struct dump_domain domain;
+	const struct dump_cpu *cpus;
+	unsigned nr_cpus;
+	const struct dump_range *ranges;
+	unsigned nr_ranges;
+	dump_read_fn read;
+	void *opaque;
+	const char *vmcoreinfo; /* text for the VMCOREINFO note, or NULL */
+};
+
+/* Writes an ELF core to fd (positioned at 0). Progress callback may be NULL. */
+int dump_elf_write(int fd, const struct dump_source *src, void (*progress)(void *, uint64_t done, uint64_t total),
+		   void *popaque, struct err *e);
+
+/* ---- reading */
+struct dump_file;
+struct dump_load {
+	uint64_t vaddr, paddr, filesz, memsz, offset;
+};
+struct dump_file *dump_open(const char *path, struct err *e);
+void dump_close(struct dump_file *f);
+const char *dump_format(const struct dump_file *f);
+unsigned dump_nr_loads(const struct dump_file *f);
+const struct dump_load *dump_loadseg(const struct dump_file *f, unsigned i);
+unsigned dump_nr_cpus(const struct dump_file *f);
+/* Our private per-vCPU note (NULL for a dump that has none, e.g. QEMU's). */
+const struct dump_cpu *dump_cpu(const struct dump_file *f, unsigned i);
+/* From NT_PRSTATUS: rip, rsp, rbp for vCPU i (any x86-64 ELF core). */
+int dump_prstatus_regs(const struct dump_file *f, unsigned i, uint64_t *rip, uint64_t *rsp, uint64_t *rbp);
+const struct dump_domain *dump_domain_info(const struct dump_file *f);
+const char *dump_vmcoreinfo(const struct dump_file *f);
+/* Guest-physical read through the PT_LOAD segments (p_paddr); bytes read. */
+size_t dump_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len);
+
+#endif

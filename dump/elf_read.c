@@ -1,0 +1,244 @@
+/* elf_read: opens ELF core dumps (ours, QEMU's dump-guest-memory, kdump's /proc/vmcore
+ * saved as ELF) with every header, offset and size checked against the file; gives the
+ * PT_LOAD segments, the notes (NT_PRSTATUS, HVKIT, VMCOREINFO) and physical reads. */
+#include <elf.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dump.h"
+
+#define MAX_CPUS 1024
+
+struct dump_file {
+	uint8_t *map;
+	uint64_t size;
+	struct dump_load *loads;
+	unsigned nloads;
+	const uint8_t *prstatus[MAX_CPUS];
+	unsigned nprstatus;
+	struct dump_cpu *cpus[MAX_CPUS];
+	unsigned ncpus;
+	struct dump_domain *domain;
+	char *vmcoreinfo;
+};
+
+void dump_close(struct dump_file *f)
+{
+	if (!f)
+		return;
+	for (unsigned i = 0; i < f->ncpus; i++)
+		free(f->cpus[i]);
+	free(f->domain);
+	free(f->vmcoreinfo);
+	free(f->loads);
+	if (f->map && f->map != MAP_FAILED)
+		munmap(f->map, f->size);
+	free(f);
+}
+
+static int parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct err *e)
+{
+	uint64_t p = off, end = off + len;
+	while (p + sizeof(Elf64_Nhdr) <= end) {
+		Elf64_Nhdr h;
+		uint64_t name, desc, next;
+		memcpy(&h, f->map + p, sizeof(h));
+		name = p + sizeof(h);
+		desc = name + ((h.n_namesz + 3ull) & ~3ull);
+		next = desc + ((h.n_descsz + 3ull) & ~3ull);
+		if (h.n_namesz > 256 || desc > end || next > end || h.n_descsz > end - desc)
+			return err_set(e, "corrupt note at offset %llu", (unsigned long long)p);
+		if (h.n_namesz == 5 && !memcmp(f->map + name, "CORE", 5) && h.n_type == NT_PRSTATUS && h.n_descsz >= 336) {
+			if (f->nprstatus < MAX_CPUS)
+				f->prstatus[f->nprstatus++] = f->map + desc;
+		} else if (h.n_namesz == 6 && !memcmp(f->map + name, DUMP_NOTE_HVKIT, 6)) {
+			if (h.n_type == DUMP_NOTE_HVKIT_CPU && h.n_descsz == sizeof(struct dump_cpu) && f->ncpus < MAX_CPUS) {
+				f->cpus[f->ncpus] = malloc(sizeof(struct dump_cpu));
+				if (!f->cpus[f->ncpus])
+					return err_set(e, "out of memory");
+				memcpy(f->cpus[f->ncpus++], f->map + desc, sizeof(struct dump_cpu));
+			} else if (h.n_type == DUMP_NOTE_HVKIT_DOMAIN && h.n_descsz == sizeof(struct dump_domain) && !f->domain) {
+				f->domain = malloc(sizeof(*f->domain));
+				if (!f->domain)
+					return err_set(e, "out of memory");
+				memcpy(f->domain, f->map + desc, sizeof(*f->domain));
+				f->domain->name[sizeof(f->domain->name) - 1] = 0;
+				f->domain->state[sizeof(f->domain->state) - 1] = 0;
+				f->domain->reason[sizeof(f->domain->reason) - 1] = 0;
+			}
+		} else if (h.n_namesz == 11 && !memcmp(f->map + name, "VMCOREINFO", 11) && !f->vmcoreinfo) {
+			f->vmcoreinfo = calloc(1, h.n_descsz + 1);
+			if (!f->vmcoreinfo)
+				return err_set(e, "out of memory");
+			memcpy(f->vmcoreinfo, f->map + desc, h.n_descsz);
+		}
+		p = next;
+	}
+	return 0;
+}
+
+struct dump_file *dump_open(const char *path, struct err *e)
+{
+	struct dump_file *f = calloc(1, sizeof(*f));
+	struct stat st;
+	Elf64_Ehdr eh;
+	int fd;
+
+	if (!f) {
+		err_set(e, "out of memory");
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err_errno(e, "%s", path);
+		free(f);
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err_set(e, "%s: not a regular file", path);
+		goto fail_fd;
+	}
+	f->size = (uint64_t)st.st_size;
+	if (f->size < sizeof(eh)) {
+		err_set(e, "%s: too short to be a dump (%llu bytes)", path, (unsigned long long)f->size);
+		goto fail_fd;
+	}
+	f->map = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (f->map == MAP_FAILED) {
+		err_errno(e, "%s: mmap", path);
+		free(f);
+		return NULL;
+	}
+	memcpy(&eh, f->map, sizeof(eh));
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG)) {
+		err_set(e, "%s: not a dump this reader knows (no ELF header)", path);
+		goto fail;
+	}
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64) {
+		err_set(e, "%s: not a 64-bit little-endian x86-64 ELF file", path);
+		goto fail;
+	}
+	if (eh.e_type != ET_CORE) {
+		err_set(e, "%s: an ELF file, but not a core dump (type %u)", path, eh.e_type);
+		goto fail;
+	}
+	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > f->size ||
+	    (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > f->size - eh.e_phoff) {
+		err_set(e, "%s: program headers lie outside the file (truncated?)", path);
+		goto fail;
+	}
+	f->loads = calloc(eh.e_phnum ? eh.e_phnum : 1, sizeof(*f->loads));
+	if (!f->loads) {
+		err_set(e, "out of memory");
+		goto fail;
+	}
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		memcpy(&ph, f->map + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+		if (ph.p_offset > f->size || ph.p_filesz > f->size - ph.p_offset) {
+			err_set(e, "%s: segment %u lies outside the file (truncated dump?)", path, i);
+			goto fail;
+		}
+		if (ph.p_type == PT_NOTE) {
+			if (parse_notes(f, ph.p_offset, ph.p_filesz, e) < 0) {
+				err_prefix(e, "%s", path);
+				goto fail;
+			}
+		} else if (ph.p_type == PT_LOAD) {
+			if (ph.p_filesz > ph.p_memsz) {
+				err_set(e, "%s: segment %u has more file bytes than memory bytes", path, i);
+				goto fail;
+			}
+			f->loads[f->nloads++] = (struct dump_load){ ph.p_vaddr, ph.p_paddr, ph.p_filesz, ph.p_memsz, ph.p_offset };
+		}
+	}
+	return f;
+fail_fd:
+	close(fd);
+	free(f);
+	return NULL;
+fail:
+	dump_close(f);
+	return NULL;
+}
+
+const char *dump_format(const struct dump_file *f)
+{
+	return f->domain ? "ELF core (hvkit)" : "ELF core";
+}
+
+unsigned dump_nr_loads(const struct dump_file *f)
+{
+	return f->nloads;
+}
+
+const struct dump_load *dump_loadseg(const struct dump_file *f, unsigned i)
+{
+	return i < f->nloads ? &f->loads[i] : NULL;
+}
+
+unsigned dump_nr_cpus(const struct dump_file *f)
+{
+	return f->nprstatus > f->ncpus ? f->nprstatus : f->ncpus;
+}
+
+const struct dump_cpu *dump_cpu(const struct dump_file *f, unsigned i)
+{
+	return i < f->ncpus ? f->cpus[i] : NULL;
+}
+
+int dump_prstatus_regs(const struct dump_file *f, unsigned i, uint64_t *rip, uint64_t *rsp, uint64_t *rbp)
+{
+	uint64_t r[27];
+	if (i >= f->nprstatus)
+		return -1;
+	memcpy(r, f->prstatus[i] + 112, sizeof(r));
+	*rip = r[16];
+	*rsp = r[19];
+	*rbp = r[4];
+	return 0;
+}
+
+const struct dump_domain *dump_domain_info(const struct dump_file *f)
+{
+	return f->domain;
+}
+
+const char *dump_vmcoreinfo(const struct dump_file *f)
+{
+	return f->vmcoreinfo;
+}
+
+size_t dump_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		const struct dump_load *l = NULL;
+		uint64_t a = gpa + done, n;
+		/* physical segments first (ours carry vaddr 0; aliases a virtual address), then any */
+		for (int pass = 0; pass < 2 && !l; pass++)
+			for (unsigned i = 0; i < f->nloads && !l; i++)
+				if ((pass || !f->loads[i].vaddr) && a >= f->loads[i].paddr && a - f->loads[i].paddr < f->loads[i].memsz)
+					l = &f->loads[i];
+		if (!l)
+			break;
+		n = l->memsz - (a - l->paddr);
+		if (n > len - done)
+			n = len - done;
+		if (a - l->paddr >= l->filesz)
+			memset((uint8_t *)buf + done, 0, n);
+		else {
+			uint64_t avail = l->filesz - (a - l->paddr);
+			if (n > avail)
+				n = avail;
+			memcpy((uint8_t *)buf + done, f->map + l->offset + (a - l->paddr), n);
+		}
+		done += n;
+	}
+	return done;
+}

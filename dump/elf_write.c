@@ -1,0 +1,255 @@
+/* elf_write: the ELF core writer: NT_PRSTATUS per vCPU (what gdb, crash and drgn read),
+ * our versioned HVKIT notes (full vCPU and domain state), VMCOREINFO, one PT_LOAD per RAM
+ * range (p_paddr = guest physical), and PT_LOAD aliases for the kernel half of vCPU 0's
+ * page tables (p_vaddr = virtual, sharing the file bytes of the physical segments), so a
+ * plain `gdb vmlinux DUMP` can read kernel memory. */
+#include <elf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dump.h"
+
+#define MAX_ALIASES 4096
+#define CHUNK (1u << 20)
+
+struct buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static void buf_put(struct buf *b, const void *d, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		while (cap < b->len + n)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		if (!b->p)
+			abort();
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, d, n);
+	b->len += n;
+}
+
+static void buf_pad(struct buf *b, size_t align)
+{
+	static const uint8_t zero[8];
+	while (b->len % align)
+		buf_put(b, zero, 1);
+}
+
+static void note(struct buf *b, const char *name, uint32_t type, const void *desc, uint32_t len)
+{
+	Elf64_Nhdr h = { .n_namesz = (uint32_t)strlen(name) + 1, .n_descsz = len, .n_type = type };
+	buf_put(b, &h, sizeof(h));
+	buf_put(b, name, h.n_namesz);
+	buf_pad(b, 4);
+	buf_put(b, desc, len);
+	buf_pad(b, 4);
+}
+
+/* struct elf_prstatus for x86-64, by offsets (336 bytes; pr_reg at 112). */
+static void prstatus(struct buf *b, const struct dump_cpu *c)
+{
+	uint8_t p[336];
+	uint64_t r[27] = {
+		c->r15, c->r14, c->r13, c->r12, c->rbp, c->rbx, c->r11, c->r10, c->r9, c->r8, c->rax, c->rcx, c->rdx,
+		c->rsi, c->rdi, c->rax /* orig_rax */, c->rip, c->cs.selector, c->rflags, c->rsp, c->ss.selector,
+		c->fs.base, c->gs.base, c->ds.selector, c->es.selector, c->fs.selector, c->gs.selector,
+	};
+	int32_t pid = (int32_t)c->index + 1;
+	memset(p, 0, sizeof(p));
+	memcpy(p + 32, &pid, 4); /* pr_pid: gdb's thread (LWP) ids are vCPU + 1 */
+	memcpy(p + 112, r, sizeof(r));
+	note(b, "CORE", NT_PRSTATUS, p, sizeof(p));
+}
+
+struct alias {
+	uint64_t vaddr, paddr, size;
+};
+
+struct walk {
+	const struct dump_source *src;
+	struct alias *a;
+	unsigned n;
+};
+
+static bool in_ram(const struct dump_source *s, uint64_t pa, uint64_t size)
+{
+	for (unsigned i = 0; i < s->nr_ranges; i++)
+		if (pa >= s->ranges[i].gpa && pa - s->ranges[i].gpa <= s->ranges[i].size &&
+		    size <= s->ranges[i].size - (pa - s->ranges[i].gpa))
+			return true;
+	return false;
+}
+
+static void add_map(struct walk *w, uint64_t va, uint64_t pa, uint64_t size)
+{
+	struct alias *last = w->n ? &w->a[w->n - 1] : NULL;
+	if (!in_ram(w->src, pa, size))
+		return;
+	if (last && last->vaddr + last->size == va && last->paddr + last->size == pa && in_ram(w->src, last->paddr, last->size + size)) {
+		last->size += size;
+		return;
+	}
+	if (w->n < MAX_ALIASES)
+		w->a[w->n++] = (struct alias){ va, pa, size };
+}
+
+/* 4-level walk of the upper half (the kernel's), reading tables through the source. */
+static void walk_level(struct walk *w, uint64_t table, int level, uint64_t va_base)
+{
+	uint64_t ents[512];
+	const uint64_t mask = 0x000ffffffffff000ull;
+	unsigned start = level == 4 ? 256 : 0;
+	if (w->src->read(w->src->opaque, table & mask, ents, sizeof(ents)) < 0)
+		return;
+	for (unsigned i = start; i < 512 && w->n < MAX_ALIASES; i++) {
+		uint64_t e = ents[i], va;
+		int shift = 12 + 9 * (level - 1);
+		if (!(e & 1))
+			continue;
+		va = va_base | ((uint64_t)i << shift);
+		if (level == 4)
+			va |= 0xffff000000000000ull; /* canonical upper half */
+		if (level == 1 || ((level == 2 || level == 3) && (e & 0x80))) {
+			uint64_t size = 1ull << shift;
+			add_map(w, va, e & mask & ~(size - 1), size);
+		} else if (level > 1) {
+			walk_level(w, e, level - 1, va);
+		}
+	}
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	const uint64_t *q = (const uint64_t *)p;
+	for (size_t i = 0; i < n / 8; i++)
+		if (q[i])
+			return false;
+	for (size_t i = n & ~7ul; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static int write_all(int fd, const void *p, size_t n, uint64_t off, struct err *e)
+{
+	const uint8_t *q = p;
+	while (n) {
+		ssize_t w = pwrite(fd, q, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return err_errno(e, "writing the dump");
+		q += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+int dump_elf_write(int fd, const struct dump_source *src, void (*progress)(void *, uint64_t, uint64_t), void *popaque,
+		   struct err *e)
+{
+	struct buf notes = { 0 };
+	struct walk w = { .src = src, .a = calloc(MAX_ALIASES, sizeof(struct alias)) };
+	Elf64_Ehdr eh;
+	Elf64_Phdr *ph;
+	unsigned nph;
+	uint64_t off, data_off, total = 0, done = 0, *range_off;
+	uint8_t *chunk = NULL;
+	int ret = -1;
+
+	if (!w.a)
+		return err_set(e, "out of memory");
+	for (unsigned i = 0; i < src->nr_cpus; i++)
+		prstatus(&notes, &src->cpus[i]);
+	for (unsigned i = 0; i < src->nr_cpus; i++)
+		note(&notes, DUMP_NOTE_HVKIT, DUMP_NOTE_HVKIT_CPU, &src->cpus[i], sizeof(struct dump_cpu));
+	note(&notes, DUMP_NOTE_HVKIT, DUMP_NOTE_HVKIT_DOMAIN, &src->domain, sizeof(src->domain));
+	if (src->vmcoreinfo)
+		note(&notes, "VMCOREINFO", 0, src->vmcoreinfo, (uint32_t)strlen(src->vmcoreinfo));
+	/* virtual aliases from vCPU 0, when it runs with 4-level paging in long mode */
+	if (src->nr_cpus && (src->cpus[0].cr0 & 0x80000000u) && (src->cpus[0].efer & 0x400) && !(src->cpus[0].cr4 & 0x1000))
+		walk_level(&w, src->cpus[0].cr3, 4, 0);
+
+	nph = 1 + src->nr_ranges + w.n;
+	ph = calloc(nph, sizeof(*ph));
+	range_off = calloc(src->nr_ranges + 1, sizeof(*range_off));
+	chunk = malloc(CHUNK);
+	if (!ph || !range_off || !chunk) {
+		err_set(e, "out of memory");
+		goto out;
+	}
+	off = sizeof(Elf64_Ehdr) + (uint64_t)nph * sizeof(Elf64_Phdr);
+	ph[0] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_offset = off, .p_filesz = notes.len, .p_align = 4 };
+	data_off = (off + notes.len + 4095) & ~4095ull;
+	for (unsigned i = 0; i < src->nr_ranges; i++) {
+		range_off[i] = data_off;
+		ph[1 + i] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_W | PF_X, .p_offset = data_off,
+					  .p_vaddr = 0, .p_paddr = src->ranges[i].gpa, .p_filesz = src->ranges[i].size,
+					  .p_memsz = src->ranges[i].size, .p_align = 4096 };
+		data_off += src->ranges[i].size;
+		total += src->ranges[i].size;
+	}
+	for (unsigned i = 0; i < w.n; i++) {
+		uint64_t foff = 0;
+		for (unsigned r = 0; r < src->nr_ranges; r++)
+			if (w.a[i].paddr >= src->ranges[r].gpa && w.a[i].paddr - src->ranges[r].gpa < src->ranges[r].size)
+				foff = range_off[r] + (w.a[i].paddr - src->ranges[r].gpa);
+		ph[1 + src->nr_ranges + i] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_W | PF_X, .p_offset = foff,
+							   .p_vaddr = w.a[i].vaddr, .p_paddr = w.a[i].paddr,
+							   .p_filesz = w.a[i].size, .p_memsz = w.a[i].size, .p_align = 4096 };
+	}
+	memset(&eh, 0, sizeof(eh));
+	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	eh.e_ident[EI_CLASS] = ELFCLASS64;
+	eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	eh.e_ident[EI_VERSION] = EV_CURRENT;
+	eh.e_ident[EI_OSABI] = ELFOSABI_NONE;
+	eh.e_type = ET_CORE;
+	eh.e_machine = EM_X86_64;
+	eh.e_version = EV_CURRENT;
+	eh.e_phoff = sizeof(eh);
+	eh.e_ehsize = sizeof(eh);
+	eh.e_phentsize = sizeof(Elf64_Phdr);
+	if (nph >= PN_XNUM) {
+		err_set(e, "too many segments for an ELF core (%u)", nph);
+		goto out;
+	}
+	eh.e_phnum = (uint16_t)nph;
+	/* the file at its full size first: chunks of zeros are then left as holes */
+	if (ftruncate(fd, (off_t)data_off) < 0) {
+		err_errno(e, "sizing the dump");
+		goto out;
+	}
+	if (write_all(fd, &eh, sizeof(eh), 0, e) < 0 || write_all(fd, ph, nph * sizeof(*ph), sizeof(eh), e) < 0 ||
+	    write_all(fd, notes.p, notes.len, off, e) < 0)
+		goto out;
+	for (unsigned r = 0; r < src->nr_ranges; r++) {
+		for (uint64_t pos = 0; pos < src->ranges[r].size; pos += CHUNK) {
+			size_t n = src->ranges[r].size - pos < CHUNK ? (size_t)(src->ranges[r].size - pos) : CHUNK;
+			if (src->read(src->opaque, src->ranges[r].gpa + pos, chunk, n) < 0) {
+				err_set(e, "cannot read guest memory at 0x%llx", (unsigned long long)(src->ranges[r].gpa + pos));
+				goto out;
+			}
+			if (!all_zero(chunk, n) && write_all(fd, chunk, n, range_off[r] + pos, e) < 0)
+				goto out;
+			done += n;
+			if (progress)
+				progress(popaque, done, total);
+		}
+	}
+	ret = 0;
+out:
+	free(notes.p);
+	free(w.a);
+	free(ph);
+	free(range_off);
+	free(chunk);
+	return ret;
+}

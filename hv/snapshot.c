@@ -1,0 +1,305 @@
+/* snapshot: consistent dumps of a running domain. The domain is paused only to take its
+ * vCPU states and to write-protect its RAM with userfaultfd (UFFDIO_WRITEPROTECT on the
+ * memfd mapping KVM uses); it then runs again while the dump is written. A guest (or KVM)
+ * write to a page not yet dumped faults to our handler thread, which saves the page's
+ * old contents first: the file holds one instant. Without userfaultfd write-protection
+ * the domain stays paused for the whole write instead. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dump/dump.h"
+
+struct snap {
+	struct domain *d;
+	int uffd;
+	int stop_fd[2];
+	pthread_t thread;
+	pthread_mutex_t lock;
+	uint8_t **saved; /* per page of the memfd: the old contents, once the guest wrote it */
+	uint64_t npages, copied;
+	bool cow;
+};
+
+static uint64_t page_of(struct snap *s, uint64_t gpa, bool *ok)
+{
+	struct guest_mem *m = &s->d->mem;
+	for (int i = 0; i < m->nr_ranges; i++) {
+		if (gpa >= m->ranges[i].gpa && gpa - m->ranges[i].gpa < m->ranges[i].size) {
+			*ok = true;
+			return (uint64_t)(m->ranges[i].hva - m->base + (gpa - m->ranges[i].gpa)) / 4096;
+		}
+	}
+	*ok = false;
+	return 0;
+}
+
+static void *fault_thread(void *arg)
+{
+	struct snap *s = arg;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = s->uffd, .events = POLLIN }, { .fd = s->stop_fd[0], .events = POLLIN } };
+		struct uffd_msg msg;
+		uint64_t page;
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if (read(s->uffd, &msg, sizeof(msg)) != sizeof(msg) || msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		page = (msg.arg.pagefault.address - (uint64_t)(uintptr_t)s->d->mem.base) / 4096;
+		pthread_mutex_lock(&s->lock);
+		if (page < s->npages && !s->saved[page]) {
+			s->saved[page] = malloc(4096);
+			if (s->saved[page]) {
+				memcpy(s->saved[page], s->d->mem.base + page * 4096, 4096);
+				s->copied++;
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+		{
+			struct uffdio_writeprotect wp = {
+				.range = { .start = msg.arg.pagefault.address & ~4095ull, .len = 4096 }, .mode = 0,
+			};
+			ioctl(s->uffd, UFFDIO_WRITEPROTECT, &wp); /* and wake the writer */
+		}
+	}
+	return NULL;
+}
+
+static int snap_read(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+	struct snap *s = opaque;
+	size_t done = 0;
+	while (done < len) {
+		bool ok;
+		uint64_t a = gpa + done, page = page_of(s, a, &ok), in = a & 4095, n = 4096 - in;
+		if (!ok)
+			return -1;
+		if (n > len - done)
+			n = len - done;
+		pthread_mutex_lock(&s->lock);
+		if (s->saved && s->saved[page])
+			memcpy((uint8_t *)buf + done, s->saved[page] + in, n);
+		else /* not written since the instant: still write-protected, still the old bytes */
+			memcpy((uint8_t *)buf + done, s->d->mem.base + page * 4096 + in, n);
+		pthread_mutex_unlock(&s->lock);
+		done += n;
+	}
+	return 0;
+}
+
+static int cow_start(struct snap *s)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM };
+	struct uffdio_register reg = { .range = { (uint64_t)(uintptr_t)s->d->mem.base, s->d->mem.size },
+				       .mode = UFFDIO_REGISTER_MODE_WP };
+	struct uffdio_writeprotect wp = { .range = reg.range, .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	/* KVM touches guest RAM from the kernel: the uffd must handle kernel-mode faults too */
+	s->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (s->uffd < 0)
+		return -1;
+	if (ioctl(s->uffd, UFFDIO_API, &api) < 0 || !(api.features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM) ||
+	    ioctl(s->uffd, UFFDIO_REGISTER, &reg) < 0 || ioctl(s->uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+		close(s->uffd);
+		s->uffd = -1;
+		return -1;
+	}
+	s->saved = calloc(s->npages, sizeof(*s->saved));
+	if (!s->saved || pipe(s->stop_fd) < 0 || pthread_create(&s->thread, NULL, fault_thread, s)) {
+		close(s->uffd);
+		s->uffd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void cow_stop(struct snap *s)
+{
+	struct uffdio_range r = { (uint64_t)(uintptr_t)s->d->mem.base, s->d->mem.size };
+	if (s->uffd < 0)
+		return;
+	(void)!write(s->stop_fd[1], "x", 1);
+	pthread_join(s->thread, NULL);
+	ioctl(s->uffd, UFFDIO_UNREGISTER, &r); /* drops the write protection */
+	close(s->uffd);
+	close(s->stop_fd[0]);
+	close(s->stop_fd[1]);
+	for (uint64_t i = 0; i < s->npages; i++)
+		free(s->saved[i]);
+	free(s->saved);
+}
+
+static void seg_from(struct dump_seg *o, const struct kvm_segment *k)
+{
+	*o = (struct dump_seg){ k->selector, k->base, k->limit, k->type, k->present, k->dpl, k->db, k->s, k->l, k->g, k->avl };
+}
+
+static void cpu_from(struct dump_cpu *c, const struct vcpu_snapshot *v)
+{
+	const struct kvm_regs *r = &v->regs;
+	const struct kvm_sregs *sr = &v->sregs;
+	memset(c, 0, sizeof(*c));
+	c->version = DUMP_VERSION;
+	c->index = v->index;
+	c->online = v->online;
+	c->mp_state = v->mp.mp_state;
+	c->rax = r->rax; c->rbx = r->rbx; c->rcx = r->rcx; c->rdx = r->rdx; c->rsi = r->rsi; c->rdi = r->rdi;
+	c->rsp = r->rsp; c->rbp = r->rbp; c->r8 = r->r8; c->r9 = r->r9; c->r10 = r->r10; c->r11 = r->r11;
+	c->r12 = r->r12; c->r13 = r->r13; c->r14 = r->r14; c->r15 = r->r15; c->rip = r->rip; c->rflags = r->rflags;
+	seg_from(&c->cs, &sr->cs); seg_from(&c->ds, &sr->ds); seg_from(&c->es, &sr->es); seg_from(&c->fs, &sr->fs);
+	seg_from(&c->gs, &sr->gs); seg_from(&c->ss, &sr->ss); seg_from(&c->tr, &sr->tr); seg_from(&c->ldt, &sr->ldt);
+	c->gdt_base = sr->gdt.base; c->gdt_limit = sr->gdt.limit; c->idt_base = sr->idt.base; c->idt_limit = sr->idt.limit;
+	c->cr0 = sr->cr0; c->cr2 = sr->cr2; c->cr3 = sr->cr3; c->cr4 = sr->cr4; c->cr8 = sr->cr8; c->efer = sr->efer;
+	c->apic_base = sr->apic_base;
+	c->msr_star = v->msr_star; c->msr_lstar = v->msr_lstar; c->msr_kernel_gs_base = v->msr_kernel_gs_base;
+	c->msr_sysenter_cs = v->msr_sysenter_cs; c->msr_sysenter_esp = v->msr_sysenter_esp;
+	c->msr_sysenter_eip = v->msr_sysenter_eip; c->msr_pat = v->msr_pat; c->msr_tsc = v->msr_tsc;
+	c->dr6 = v->dregs.dr6; c->dr7 = v->dregs.dr7;
+	c->nmi_pending = v->events.nmi.pending; c->nmi_masked = v->events.nmi.masked;
+	c->irq_shadow = v->events.interrupt.shadow; c->exception_pending = v->events.exception.pending;
+	c->exception_nr = v->events.exception.nr; c->exception_error = v->events.exception.error_code;
+	memcpy(c->lapic, v->lapic.regs, sizeof(c->lapic));
+}
+
+/* VMCOREINFO for the kernel: what is known from its symbols. */
+static void vmcoreinfo(struct domain *d, char *buf, size_t len)
+{
+	static const char *const syms[] = { "thread_list", "cpus", "ncpus", "log_ring", "panic_info", "jiffies", "pml4",
+					    "_text", "swapper_pg_dir", "init_uts_ns", "phys_base", "_stext" };
+	size_t n = (size_t)snprintf(buf, len, "OSRELEASE=%s\nPAGESIZE=4096\n", d->cfg.kernel ? "unknown" : "hvkit-guest");
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]) && n < len; i++) {
+		for (size_t k = 0; k < d->kernel.symtab.n; k++) {
+			if (!strcmp(d->kernel.symtab.syms[k].name, syms[i])) {
+				n += (size_t)snprintf(buf + n, len - n, "SYMBOL(%s)=%llx\n", syms[i],
+						      (unsigned long long)d->kernel.symtab.syms[k].addr);
+				break;
+			}
+		}
+	}
+}
+
+static void progress_cb(void *o, uint64_t done, uint64_t total)
+{
+	(void)o;
+	(void)done;
+	(void)total;
+}
+
+int hv_domain_dump(struct hv *hv, int id, const char *path, struct hv_dump_stats *st, struct err *e)
+{
+	struct domain *d = hv_domain_by_id(hv, id);
+	struct snap s = { .uffd = -1 };
+	struct vcpu_snapshot *vs = NULL;
+	struct dump_cpu *cpus = NULL;
+	struct dump_range ranges[2];
+	struct dump_source src;
+	char tmp[4200], info[2048];
+	uint64_t t0 = time_ns(), t_paused;
+	int fd = -1, n, ret = -1;
+	bool held = false;
+
+	memset(st, 0, sizeof(*st));
+	if (!d)
+		return err_set(e, "no domain with id %d", id);
+	if (!d->vcpus || d->vm_fd < 0)
+		return err_set(e, "%s has no state to dump", d->name);
+	if (access(path, F_OK) == 0)
+		return err_set(e, "%s exists: a dump is never overwritten", path);
+	snprintf(tmp, sizeof(tmp), "%s.partial-%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_errno(e, "%s", tmp);
+	vs = calloc(d->nr_vcpus, sizeof(*vs));
+	cpus = calloc(d->nr_vcpus, sizeof(*cpus));
+	if (!vs || !cpus) {
+		err_set(e, "out of memory");
+		goto out;
+	}
+
+	/* the instant: every vCPU out of the guest, state taken, RAM write-protected */
+	t0 = time_ns();
+	hv_domain_hold(hv, id);
+	held = true;
+	n = hv_domain_snapshot(hv, id, vs, d->nr_vcpus, e);
+	if (n < 0)
+		goto out;
+	for (int i = 0; i < n; i++)
+		cpu_from(&cpus[i], &vs[i]);
+	s.d = d;
+	s.npages = d->mem.size / 4096;
+	pthread_mutex_init(&s.lock, NULL);
+	s.cow = cow_start(&s) == 0;
+	t_paused = time_ns();
+	if (s.cow) {
+		hv_domain_release(hv, id);
+		held = false;
+	}
+	st->pause_ns = t_paused - t0;
+
+	memset(&src, 0, sizeof(src));
+	src.domain.version = DUMP_VERSION;
+	src.domain.id = d->id;
+	snprintf(src.domain.name, sizeof(src.domain.name), "%s", d->name);
+	snprintf(src.domain.state, sizeof(src.domain.state), "%s", domain_state_name(domain_state_now(d)));
+	snprintf(src.domain.reason, sizeof(src.domain.reason), "%.255s", d->crash_reason);
+	src.domain.mem_bytes = d->mem.size;
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		src.domain.time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	}
+	src.domain.nr_vcpus = (uint32_t)n;
+	src.cpus = cpus;
+	src.nr_cpus = (unsigned)n;
+	for (int i = 0; i < d->mem.nr_ranges; i++)
+		ranges[i] = (struct dump_range){ d->mem.ranges[i].gpa, d->mem.ranges[i].size };
+	src.ranges = ranges;
+	src.nr_ranges = (unsigned)d->mem.nr_ranges;
+	src.read = snap_read;
+	src.opaque = &s;
+	vmcoreinfo(d, info, sizeof(info));
+	src.vmcoreinfo = info;
+	if (dump_elf_write(fd, &src, progress_cb, NULL, e) < 0)
+		goto out;
+	if (fsync(fd) < 0) {
+		err_errno(e, "%s: fsync", tmp);
+		goto out;
+	}
+	if (link(tmp, path) < 0) { /* fails if the name appeared meanwhile: never overwrite */
+		err_errno(e, "%s", path);
+		goto out;
+	}
+	st->cow = s.cow;
+	st->pages_copied = s.copied;
+	st->bytes = d->mem.size;
+	ret = 0;
+out:
+	if (s.d) {
+		cow_stop(&s);
+		pthread_mutex_destroy(&s.lock);
+	}
+	if (held)
+		hv_domain_release(hv, id);
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(vs);
+	free(cpus);
+	st->total_ns = time_ns() - t0;
+	return ret;
+}
