@@ -73,6 +73,7 @@ $(BUILD)/fuzz/obj/%.o: %.c $(DEPS_STAMP) $(wildcard */*.h) include/hvkit/abi.h
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(BUILD)/obj/hv/builtin.o
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(BUILD)/obj/hv/builtin.o $(LDLIBS) -o $@
 FUZZ_SECONDS ?= 8
+.SECONDARY: $(FUZZ_OBJS) $(ASAN_OBJS) $(HV_OBJS)
 
 test: all $(BUILD)/asan/hv $(UNIT_BINS) $(FUZZ_BINS)
 	@$(PYTHON) tests/run.py --build $(BUILD) --fuzz-seconds $(FUZZ_SECONDS) --fuzz "$(FUZZ_BINS)" $(UNIT_BINS)
