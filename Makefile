@@ -17,7 +17,7 @@ TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wild
 ASAN_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
 
 .PHONY: all run test unit e2e bench clean deps fuzz
-all: $(BUILD)/hv $(BUILD)/hvctl $(BUILD)/guest.elf $(TEST_KERNELS)
+all: $(BUILD)/hv $(BUILD)/hvctl $(BUILD)/hvdump $(BUILD)/guest.elf $(TEST_KERNELS)
 
 # Dependencies: checked once per build tree, installed by scripts/deps.sh.
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -41,6 +41,10 @@ $(BUILD)/obj/hv/builtin.o: hv/builtin.S $(BUILD)/guest.elf
 
 $(BUILD)/hv: $(BUILD)/obj/hv/main.o $(HV_OBJS) $(BUILD)/obj/hv/builtin.o
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/hvdump: $(BUILD)/obj/dump/hvdump.o $(BUILD)/obj/dump/elf_read.o $(BUILD)/obj/util/util.o
+	$(CC) $(CFLAGS) $^ -o $@
+$(BUILD)/asan/hvdump: $(BUILD)/asan/obj/dump/hvdump.o $(BUILD)/asan/obj/dump/elf_read.o $(BUILD)/asan/obj/util/util.o
+	$(CC) $(CFLAGS) $(SAN) $^ -o $@
 $(BUILD)/hvctl: $(BUILD)/obj/hv/hvctl.o
 	$(CC) $(CFLAGS) $^ -o $@
 $(BUILD)/asan/hv: $(BUILD)/asan/obj/hv/main.o $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o
@@ -75,7 +79,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(BUILD)/obj/hv/builtin.o
 FUZZ_SECONDS ?= 8
 .SECONDARY: $(FUZZ_OBJS) $(ASAN_OBJS) $(HV_OBJS)
 
-test: all $(BUILD)/asan/hv $(UNIT_BINS) $(FUZZ_BINS)
+test: all $(BUILD)/asan/hv $(BUILD)/asan/hvdump $(UNIT_BINS) $(FUZZ_BINS)
 	@$(PYTHON) tests/run.py --build $(BUILD) --fuzz-seconds $(FUZZ_SECONDS) --fuzz "$(FUZZ_BINS)" $(UNIT_BINS)
 
 fuzz: all $(FUZZ_BINS)

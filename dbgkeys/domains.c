@@ -67,14 +67,29 @@ static void key_reboot(struct hv *hv, unsigned char key)
 
 static void key_not_yet(struct hv *hv, unsigned char key)
 {
-	out(hv, "'%c' pressed -> %s is not available yet in this hv", key,
-	    key == 'C' ? "the crash dump" : "the debugger (gdb stub)");
+	out(hv, "'%c' pressed -> the debugger (gdb stub) is not available yet in this hv", key);
+}
+
+/* 'C': a dom0 dump into the dump-dir property's directory, savecore-style. */
+static void key_crashdump(struct hv *hv, unsigned char key)
+{
+	char dir[1024], path[1200];
+	struct hv_dump_stats st;
+	struct err e;
+	out(hv, "'%c' pressed -> triggering a dom0 crash dump", key);
+	hv_property_str(hv, "config/dump-dir", "/var/crash/hvkit", dir, sizeof(dir));
+	if (hv_dump_next_path(dir, path, sizeof(path), &e) < 0 || hv_domain_dump(hv, 0, path, &st, &e) < 0) {
+		out(hv, "dump failed: %s", e.msg);
+		return;
+	}
+	out(hv, "dom0 dumped to %s (%llu MiB, paused %.3f ms, %.1f ms in all)", path, (unsigned long long)(st.bytes >> 20),
+	    st.pause_ns / 1e6, st.total_ns / 1e6);
 }
 
 void dbgkeys_domains_register(void)
 {
 	keys_register('q', key_domains, "dump domain (and guest debug) info", true);
 	keys_register('R', key_reboot, "reboot dom0", false);
-	keys_register('C', key_not_yet, "trigger a crashdump", false);
+	keys_register('C', key_crashdump, "trigger a crashdump", false);
 	keys_register('%', key_not_yet, "trap to the debugger", false);
 }

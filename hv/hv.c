@@ -378,6 +378,12 @@ size_t hv_console_ring_size(struct hv *hv)
 	return hv->con.ring_size;
 }
 
+void hv_property_str(struct hv *hv, const char *name, const char *dflt, char *buf, size_t len)
+{
+	if (!hv->props || props_get(hv->props, name, buf, len, NULL) < 0)
+		snprintf(buf, len, "%s", dflt);
+}
+
 int64_t hv_property_int(struct hv *hv, const char *name, int64_t dflt)
 {
 	return hv->props ? props_get_int(hv->props, name, dflt) : dflt;

@@ -186,6 +186,10 @@ struct hv_dump_stats {
 	bool cow; /* the domain ran during the write (userfaultfd write-protection) */
 };
 int hv_domain_dump(struct hv *hv, int id, const char *path, struct hv_dump_stats *st, struct err *e);
+/* savecore-style: the next DIR/vmcore.N (N from DIR/bounds, which is then advanced). */
+int hv_dump_next_path(const char *dir, char *path, size_t len, struct err *e);
+/* A property's running value as text (its default when unset or absent). */
+void hv_property_str(struct hv *hv, const char *name, const char *dflt, char *buf, size_t len);
 /* Ends hv's event loop (the domains are destroyed). */
 void hv_quit(struct hv *hv, int status);
 

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dump/dump.h"
@@ -208,7 +209,7 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, struct hv_dump_stats
 	struct dump_cpu *cpus = NULL;
 	struct dump_range ranges[2];
 	struct dump_source src;
-	char tmp[4200], info[2048];
+	char tmp[4200], info[2048], state[16];
 	uint64_t t0 = time_ns(), t_paused;
 	int fd = -1, n, ret = -1;
 	bool held = false;
@@ -231,6 +232,7 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, struct hv_dump_stats
 		goto out;
 	}
 
+	snprintf(state, sizeof(state), "%s", domain_state_name(domain_state_now(d)));
 	/* the instant: every vCPU out of the guest, state taken, RAM write-protected */
 	t0 = time_ns();
 	hv_domain_hold(hv, id);
@@ -255,7 +257,7 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, struct hv_dump_stats
 	src.domain.version = DUMP_VERSION;
 	src.domain.id = d->id;
 	snprintf(src.domain.name, sizeof(src.domain.name), "%s", d->name);
-	snprintf(src.domain.state, sizeof(src.domain.state), "%s", domain_state_name(domain_state_now(d)));
+	snprintf(src.domain.state, sizeof(src.domain.state), "%s", state);
 	snprintf(src.domain.reason, sizeof(src.domain.reason), "%.255s", d->crash_reason);
 	src.domain.mem_bytes = d->mem.size;
 	{
@@ -302,4 +304,33 @@ out:
 	free(cpus);
 	st->total_ns = time_ns() - t0;
 	return ret;
+}
+
+int hv_dump_next_path(const char *dir, char *path, size_t len, struct err *e)
+{
+	char bounds[4200], tmp[4300];
+	unsigned long n = 0;
+	FILE *f;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return err_errno(e, "dump directory %s", dir);
+	snprintf(bounds, sizeof(bounds), "%s/bounds", dir);
+	f = fopen(bounds, "r");
+	if (f) {
+		if (fscanf(f, "%lu", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	for (;; n++) { /* skip numbers already taken */
+		if (snprintf(path, len, "%s/vmcore.%lu", dir, n) >= (int)len)
+			return err_set(e, "dump directory path too long");
+		if (access(path, F_OK) < 0)
+			break;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", bounds);
+	f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%lu\n", n + 1) < 0 || fclose(f) != 0 || rename(tmp, bounds) < 0) {
+		unlink(tmp);
+		return err_errno(e, "%s", bounds);
+	}
+	return 0;
 }

@@ -1,0 +1,106 @@
+/* hvdump: the dump file tool. `hvdump info FILE` prints what a dump holds: format,
+ * domain, each vCPU's registers, memory segments, notes, VMCOREINFO. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dump/dump.h"
+
+static int usage(FILE *f)
+{
+	fputs("usage: hvdump info FILE\n"
+	      "       hvdump read FILE PADDR LEN    hex dump of guest-physical memory\n",
+	      f);
+	return f == stdout ? 0 : 2;
+}
+
+static int cmd_info(const char *path)
+{
+	struct err e;
+	struct dump_file *f = dump_open(path, &e);
+	const struct dump_domain *d;
+	uint64_t ram = 0;
+	if (!f) {
+		fprintf(stderr, "hvdump: %s\n", e.msg);
+		return 1;
+	}
+	printf("file:      %s\nformat:    %s\n", path, dump_format(f));
+	if ((d = dump_domain_info(f))) {
+		printf("domain:    %d (%s), %s%s%s\n", d->id, d->name, d->state, d->reason[0] ? ": " : "", d->reason);
+		printf("memory:    %llu MiB\n", (unsigned long long)(d->mem_bytes >> 20));
+	}
+	printf("vCPUs:     %u\n", dump_nr_cpus(f));
+	for (unsigned i = 0; i < dump_nr_cpus(f); i++) {
+		const struct dump_cpu *c = dump_cpu(f, i);
+		uint64_t rip, rsp, rbp;
+		if (c)
+			printf("  vCPU %u: %s rip %016llx rsp %016llx rbp %016llx cr3 %016llx rflags %08llx\n", i,
+			       c->online ? "online " : "offline", (unsigned long long)c->rip, (unsigned long long)c->rsp,
+			       (unsigned long long)c->rbp, (unsigned long long)c->cr3, (unsigned long long)c->rflags);
+		else if (dump_prstatus_regs(f, i, &rip, &rsp, &rbp) == 0)
+			printf("  vCPU %u: rip %016llx rsp %016llx rbp %016llx (NT_PRSTATUS)\n", i, (unsigned long long)rip,
+			       (unsigned long long)rsp, (unsigned long long)rbp);
+	}
+	printf("segments:  %u\n", dump_nr_loads(f));
+	for (unsigned i = 0; i < dump_nr_loads(f); i++) {
+		const struct dump_load *l = dump_loadseg(f, i);
+		printf("  %s paddr %016llx-%016llx vaddr %016llx (%llu KiB)\n", l->vaddr ? "alias" : "RAM  ",
+		       (unsigned long long)l->paddr, (unsigned long long)(l->paddr + l->memsz), (unsigned long long)l->vaddr,
+		       (unsigned long long)(l->memsz >> 10));
+		if (!l->vaddr)
+			ram += l->memsz;
+	}
+	printf("RAM:       %llu MiB in physical segments\n", (unsigned long long)(ram >> 20));
+	if (dump_vmcoreinfo(f))
+		printf("VMCOREINFO:\n%s", dump_vmcoreinfo(f));
+	dump_close(f);
+	return 0;
+}
+
+static int cmd_read(const char *path, const char *paddr, const char *len)
+{
+	struct err e;
+	struct dump_file *f = dump_open(path, &e);
+	char *end1, *end2;
+	uint64_t a = strtoull(paddr, &end1, 0), n = strtoull(len, &end2, 0);
+	uint8_t buf[4096];
+	size_t got;
+	if (!f) {
+		fprintf(stderr, "hvdump: %s\n", e.msg);
+		return 1;
+	}
+	if (*end1 || *end2 || n == 0 || n > sizeof(buf)) {
+		fprintf(stderr, "hvdump: read: PADDR and LEN (1-4096) are numbers\n");
+		dump_close(f);
+		return 2;
+	}
+	got = dump_read_phys(f, a, buf, (size_t)n);
+	if (got < n) {
+		fprintf(stderr, "hvdump: 0x%llx: not in the dump\n", (unsigned long long)(a + got));
+		dump_close(f);
+		return 1;
+	}
+	for (size_t i = 0; i < got; i += 16) {
+		printf("%016llx:", (unsigned long long)(a + i));
+		for (size_t j = i; j < i + 16 && j < got; j++)
+			printf(" %02x", buf[j]);
+		printf("\n");
+	}
+	dump_close(f);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+		return usage(stdout);
+	if (argc == 3 && !strcmp(argv[1], "info"))
+		return cmd_info(argv[2]);
+	if (argc == 5 && !strcmp(argv[1], "read"))
+		return cmd_read(argv[2], argv[3], argv[4]);
+	if (argc >= 2 && !strcmp(argv[1], "convert")) {
+		fprintf(stderr, "hvdump: convert: the kdump-compressed format is not written yet\n");
+		return 1;
+	}
+	return usage(stderr);
+}

@@ -1,0 +1,134 @@
+"""End to end: ELF core dumps of the built-in guest taken by `hvctl dump` and the 'C' key
+while it runs: hvdump reads them back (registers, memory bytes), gdb opens them with the
+guest's symbols (one thread per vCPU, named frames), and bad requests or bad files get one
+clear error and leave no file behind."""
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, GUEST, ASAN_ENV
+from test_toolstack import Daemon, daemon, guest_console  # noqa: F401 (fixture)
+
+HVDUMP = os.path.join(BUILD, "asan", "hvdump")
+if not os.path.exists(HVDUMP):
+    HVDUMP = os.path.join(BUILD, "hvdump")
+
+
+def hvdump(*args):
+    return subprocess.run([HVDUMP] + list(args), capture_output=True, text=True, timeout=60, env=ASAN_ENV)
+
+
+def test_dump_reads_back_registers_and_memory(daemon):
+    d = daemon("--vcpus", "2", "--mem", "64M")
+    out = guest_console(d, "dom0", "mem 1", "offset / 8)")
+    lo = int(re.search(r"mem: 1 MiB at physical ([0-9a-f]+)-", out).group(1), 16)
+    d.ctl("suspend", "dom0")      # a still domain: the dump must equal what 'd' shows
+    d.ctl("dmesg", "-c")
+    d.ctl("debug-keys", "0")
+    regs = d.ctl("dmesg").stdout
+    core = os.path.join(d.tmp, "core")
+    r = d.ctl("dump", "dom0", core)
+    assert re.search(r"Domain dom0 dumped to .*core: 64 MiB, copy-on-write", r.stdout), r.stdout
+    d.ctl("resume", "dom0")
+    info = hvdump("info", core)
+    assert info.returncode == 0, info.stderr
+    assert "domain:    0 (dom0), paused" in info.stdout
+    assert "vCPUs:     2" in info.stdout and "RAM:       64 MiB in physical segments" in info.stdout
+    for v in range(2):
+        rip = re.search(r"Dumping dom0 vCPU %d.*?RIP: +0008:\[<([0-9a-f]{16})>\]" % v, regs, re.S).group(1)
+        assert re.search(r"vCPU %d: online  rip %s " % (v, rip), info.stdout), (rip, info.stdout)
+    assert "SYMBOL(log_ring)=ffffffff801" in info.stdout
+    # the guest's fill pattern, word 5 of its buffer: 0x68766b6974000000 | 5
+    mem = hvdump("read", core, hex(lo + 40), "8")
+    assert mem.returncode == 0 and mem.stdout.split(":")[1].split() == "05 00 00 74 69 6b 76 68".split()
+
+
+@pytest.mark.skipif(not shutil.which("gdb"), reason="no gdb")
+def test_gdb_opens_the_dump(daemon):
+    d = daemon("--vcpus", "2", "--mem", "64M")
+    guest_console(d, "dom0", "echo ready", "ready")
+    time.sleep(0.5)  # let it go idle
+    core = os.path.join(d.tmp, "core")
+    d.ctl("dump", "dom0", core)
+    g = subprocess.run(["gdb", "-batch", "-nx", GUEST, core, "-ex", "info threads", "-ex", "thread apply all bt",
+                        "-ex", "print ncpus", "-ex", "print log_ring.rec[0].text"],
+                       capture_output=True, text=True, timeout=120)
+    out = g.stdout
+    assert len(re.findall(r"^\*? +\d+ +LWP \d+ ", out, re.M)) == 2, out
+    funcs = set(re.findall(r"^#\d+ +(?:0x[0-9a-f]+ in )?(\w+) \(", out, re.M))
+    assert "ap_main" in funcs, out          # vCPU 1 idles under ap_main
+    assert funcs & {"kmain", "shell_main", "thread_start", "cpu_idle_loop", "schedule"}, out
+    assert "$1 = 2" in out
+    assert re.search(r'\$2 = "hvkit guest kernel', out), out
+
+
+def test_C_key_writes_savecore_style(daemon):
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    dd = os.path.join(d.tmp, "crash")
+    d.ctl("setprop", "config/dump-dir", "=", dd)
+    d.ctl("refresh")
+    d.ctl("debug-keys", "CC")
+    out = d.ctl("dmesg").stdout
+    assert "dom0 dumped to %s/vmcore.0" % dd in out and "dom0 dumped to %s/vmcore.1" % dd in out, out
+    assert open(os.path.join(dd, "bounds")).read().strip() == "2"
+    assert hvdump("info", os.path.join(dd, "vmcore.1")).returncode == 0
+
+
+def test_dump_refusals_leave_nothing(daemon):
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    core = os.path.join(d.tmp, "core")
+    open(core, "w").write("precious")
+    r = d.ctl("dump", "dom0", core, check=False)
+    assert r.returncode == 1 and "a dump is never overwritten" in r.stderr
+    assert open(core).read() == "precious"
+    r = d.ctl("dump", "dom0", "/nonexistent-dir/core", check=False)
+    assert r.returncode == 1 and "No such file or directory" in r.stderr
+    r = d.ctl("dump", "nosuch", core + "2", check=False)
+    assert r.returncode == 1 and "no running domain named 'nosuch'" in r.stderr
+    assert not [f for f in os.listdir(d.tmp) if f.startswith("core") and f != "core"]  # no partial files
+
+
+def test_full_disk_leaves_no_file(daemon, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(small)]).returncode:
+        pytest.skip("cannot mount tmpfs")
+    try:
+        d = daemon("--vcpus", "1", "--mem", "64M")
+        guest_console(d, "dom0", "mem 8", "offset / 8)")  # 8 MiB of non-zero pages: more than fits
+        r = d.ctl("dump", "dom0", str(small / "core"), check=False)
+        assert r.returncode == 1 and "No space left on device" in r.stderr, r.stderr
+        assert os.listdir(small) == []
+        assert d.rows()["dom0"][1] in ("running", "blocked")  # the domain is unaffected
+    finally:
+        subprocess.run(["umount", str(small)])
+
+
+@pytest.mark.parametrize("content,msg", [
+    (b"", "too short to be a dump"),
+    (b"hello, I am not a core file at all, not even a little bit, not at all.", "no ELF header"),
+])
+def test_hvdump_refuses_bad_files(tmp_path, content, msg):
+    p = tmp_path / "bad"
+    p.write_bytes(content)
+    r = hvdump("info", str(p))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and msg in r.stderr, r.stderr
+
+
+def test_hvdump_refuses_truncated_and_non_core(daemon, tmp_path):
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    core = os.path.join(d.tmp, "core")
+    d.ctl("dump", "dom0", core)
+    data = open(core, "rb").read()
+    cut = tmp_path / "cut"
+    cut.write_bytes(data[:300])
+    r = hvdump("info", str(cut))
+    assert r.returncode == 1 and "outside the file" in r.stderr, r.stderr
+    r = hvdump("info", GUEST)
+    assert r.returncode == 1 and "not a core dump" in r.stderr
