@@ -17,7 +17,7 @@ static const char *const state_names[] = { "RUN", "READY", "SLEEP", "BLOCK", "DE
 static void cmd_help(const char *arg)
 {
 	(void)arg;
-	printk("commands: help ps dmesg uptime echo cpus mem N panic MSG oops hang [all] spin [all] flood deadlock reboot poweroff\n");
+	printk("commands: help ps dmesg uptime echo cpus mem N panic MSG oops hang [all] spin [all] flood churn N deadlock reboot poweroff\n");
 }
 
 static void cmd_ps(const char *arg)
@@ -89,12 +89,75 @@ static void spin_main(void *arg)
 		spin_counter++;
 }
 
+static int least_loaded_cpu(void);
+
 static void flood_main(void *arg)
 {
 	uint64_t n = 0;
 	(void)arg;
 	for (;;)
 		printk("flood %lu: the quick brown fox jumps over the lazy dog\n", n++);
+}
+
+/* churn: a thread rewrites words of a buffer at random for ever, keeping
+ * churn_state.xor == XOR of every word; an update in flight is described in
+ * churn_state.pending first, so a dump taken at any instant can be checked exactly. */
+struct churn_state {
+	uint64_t *buf;
+	uint64_t words;
+	uint64_t xor;
+	uint64_t updates;
+	volatile uint64_t pending_valid, pending_index, pending_old, pending_new;
+};
+struct churn_state churn_state;
+
+static void churn_main(void *arg)
+{
+	struct churn_state *c = arg;
+	uint64_t x = 0x9e3779b97f4a7c15ul;
+	for (;;) {
+		uint64_t i, old, new;
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		i = x % c->words;
+		old = c->buf[i];
+		new = x * 0x2545f4914f6cdd1dul;
+		c->pending_index = i;
+		c->pending_old = old;
+		c->pending_new = new;
+		__asm__ volatile("" ::: "memory");
+		c->pending_valid = 1;
+		__asm__ volatile("" ::: "memory");
+		c->buf[i] = new;
+		c->xor ^= old ^ new;
+		c->updates++;
+		__asm__ volatile("" ::: "memory");
+		c->pending_valid = 0;
+	}
+}
+
+static void cmd_churn(const char *arg)
+{
+	long mib = parse_long(arg ? arg : "1", NULL);
+	if (churn_state.buf) {
+		printk("churn: already running\n");
+		return;
+	}
+	if (mib <= 0 || mib > 1024) {
+		printk("usage: churn N (MiB, 1-1024)\n");
+		return;
+	}
+	churn_state.words = ((uint64_t)mib << 20) / 8;
+	churn_state.buf = page_alloc((uint64_t)mib << 20);
+	if (!churn_state.buf) {
+		printk("churn: out of memory\n");
+		return;
+	}
+	/* fresh pages from the allocator are zero (RAM comes zeroed): XOR starts at 0 */
+	thread_create("churn", least_loaded_cpu(), churn_main, &churn_state);
+	printk("churn: rewriting %ld MiB at physical %lx at random; churn_state at %lx\n", mib, V2P(churn_state.buf),
+	       V2P(&churn_state));
 }
 
 static void cmd_flood(const char *arg)
@@ -201,7 +264,7 @@ static void run(char *line)
 	} cmds[] = {
 		{ "help", cmd_help }, { "ps", cmd_ps }, { "uptime", cmd_uptime }, { "cpus", cmd_cpus },
 		{ "oops", cmd_oops }, { "hang", cmd_hang }, { "spin", cmd_spin }, { "deadlock", cmd_deadlock },
-		{ "mem", cmd_mem }, { "poweroff", cmd_poweroff }, { "reboot", cmd_reboot }, { "flood", cmd_flood },
+		{ "mem", cmd_mem }, { "poweroff", cmd_poweroff }, { "reboot", cmd_reboot }, { "flood", cmd_flood }, { "churn", cmd_churn },
 	};
 	char *arg;
 	while (*line == ' ')
