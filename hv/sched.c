@@ -101,9 +101,14 @@ static void fill_slots(struct sched *s)
 
 int sched_init(struct sched *s, unsigned nslots, unsigned dom0_slots)
 {
+	pthread_condattr_t ca;
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->tick_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	s->nslots = nslots < 1 ? 1 : nslots > SCHED_MAX_SLOTS ? SCHED_MAX_SLOTS : nslots;
 	s->dom0_slots = dom0_slots;
 	s->start_ns = time_ns();
@@ -350,9 +355,10 @@ static void *sched_thread(void *arg)
 			next.tv_sec++;
 		}
 		s->next_tick_ns = (uint64_t)next.tv_sec * 1000000000ull + (uint64_t)next.tv_nsec;
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
-			;
+		/* sleep until the tick, or until sched_fini says stop */
 		pthread_mutex_lock(&s->lock);
+		while (!s->stop && pthread_cond_timedwait(&s->tick_cond, &s->lock, &next) != ETIMEDOUT)
+			;
 		if (s->stop) {
 			pthread_mutex_unlock(&s->lock);
 			break;
@@ -381,6 +387,7 @@ void sched_fini(struct sched *s)
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
 	pthread_cond_broadcast(&s->cond);
+	pthread_cond_broadcast(&s->tick_cond);
 	pthread_mutex_unlock(&s->lock);
 	if (s->started)
 		pthread_join(s->thread, NULL);

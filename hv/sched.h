@@ -35,6 +35,7 @@ struct sched_vcpu {
 struct sched {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	pthread_cond_t tick_cond; /* CLOCK_MONOTONIC: the tick's sleep, cut short by sched_fini */
 	unsigned nslots;
 	unsigned dom0_slots;       /* most slots dom0 may hold at once (dom0-cpus); 0 = all */
 	struct vcpu *slots[SCHED_MAX_SLOTS];
