@@ -47,7 +47,35 @@ static void slot_take(struct sched *s, struct vcpu *v, unsigned i)
 	v->sched.queued = false;
 	v->sched.preempt = false;
 	v->sched.slice_start_ns = time_ns();
+	v->sched.slot_cpu_ns = thread_cpu_ns(v);
 	s->switches++;
+}
+
+/* A waiter found no free slot: a holder that has sat idle (halted inside KVM) for at
+ * least a millisecond gives its slot up now rather than at the next tick. */
+static void reclaim_idle(struct sched *s)
+{
+	uint64_t now = time_ns();
+	for (unsigned i = 0; i < s->nslots; i++) {
+		struct vcpu *v = s->slots[i];
+		uint64_t held, used;
+		if (!v || !v->sched.in_guest)
+			continue;
+		/* the window: since it took the slot, or since the last tick, whichever is later */
+		if (v->sched.slice_start_ns > s->last_tick_ns) {
+			held = now - v->sched.slice_start_ns;
+			used = thread_cpu_ns(v) - v->sched.slot_cpu_ns;
+		} else {
+			held = now - s->last_tick_ns;
+			used = thread_cpu_ns(v) - v->sched.last_cpu_ns;
+		}
+		if (held >= 1000000 && used * 20 < held) {
+			v->sched.blocked = true;
+			v->sched.last_cpu_ns = thread_cpu_ns(v);
+			s->slots[i] = NULL;
+			v->sched.slot = -1;
+		}
+	}
 }
 
 static void slot_drop(struct sched *s, struct vcpu *v)
@@ -84,7 +112,11 @@ static struct vcpu *best_waiter(struct sched *s)
 
 static void fill_slots(struct sched *s)
 {
-	bool granted = false;
+	bool granted = false, free_slot = false;
+	for (unsigned i = 0; i < s->nslots; i++)
+		free_slot |= !s->slots[i];
+	if (!free_slot && best_waiter(s))
+		reclaim_idle(s);
 	for (unsigned i = 0; i < s->nslots; i++) {
 		struct vcpu *v;
 		if (s->slots[i])
@@ -261,6 +293,7 @@ static void tick(struct sched *s)
 	struct vcpu *best;
 
 	s->ticks++;
+	s->last_tick_ns = now;
 	for (unsigned i = 0; i < s->nvcpus; i++) {
 		struct vcpu *v = s->vcpus[i];
 		uint64_t cpu = thread_cpu_ns(v), used = cpu - v->sched.last_cpu_ns;

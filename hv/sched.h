@@ -26,6 +26,7 @@ struct sched_vcpu {
 	int64_t credit_us;
 	uint64_t enqueue_seq;
 	uint64_t slice_start_ns;
+	uint64_t slot_cpu_ns; /* thread CPU time when it took its slot */
 	uint64_t last_cpu_ns; /* thread CPU time at the last tick (schedstat) */
 	uint64_t cpu_ns;      /* CPU time charged so far */
 	uint64_t period_us;   /* CPU used in this accounting period (caps) */
@@ -49,6 +50,7 @@ struct sched {
 	uint64_t thread_cpu_ns;    /* the scheduler thread's own CPU time */
 	uint64_t start_ns;
 	uint64_t next_tick_ns;     /* CLOCK_MONOTONIC of the next tick */
+	uint64_t last_tick_ns;
 };
 
 int sched_init(struct sched *s, unsigned nslots, unsigned dom0_slots);
