@@ -170,6 +170,15 @@ static void handle_event(struct hv *hv, struct domain *d)
 	case EVENT_CRASH:
 		act = d->cfg.on_crash;
 		hv_log(hv, "%s crashed: %s", d->name, reason);
+		if (d->cfg.coredump_on_crash) {
+			char dir[1024], path[1200];
+			struct hv_dump_stats st;
+			hv_property_str(hv, "config/dump-dir", "/var/crash/hvkit", dir, sizeof(dir));
+			if (hv_dump_next_path(dir, path, sizeof(path), &e) < 0 || hv_domain_dump(hv, d->id, path, &st, &e) < 0)
+				hv_log(hv, "%s: crash dump failed: %s", d->name, e.msg);
+			else
+				hv_log(hv, "%s: crash dump written to %s", d->name, path);
+		}
 		break;
 	case EVENT_REBOOT:
 		act = d->cfg.on_reboot;

@@ -36,6 +36,7 @@ struct domain_config {
 	const char *initrd;  /* optional */
 	const char *cmdline; /* optional */
 	enum domain_action on_poweroff, on_reboot, on_crash;
+	bool coredump_on_crash; /* on_crash=coredump-destroy|coredump-restart: dump into dump-dir first */
 	unsigned weight;     /* credit scheduler weight (default 256) */
 	unsigned cap;        /* the whole domain gets at most this % of one CPU; 0 = no cap */
 };

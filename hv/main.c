@@ -20,7 +20,9 @@ static void usage(FILE *f)
 	      "  -n, --name NAME       domain name (default dom0)\n"
 	      "      --on-poweroff ACT destroy|restart|preserve (default destroy)\n"
 	      "      --on-reboot ACT   destroy|restart|preserve (default restart)\n"
-	      "      --on-crash ACT    destroy|restart|preserve (default destroy)\n"
+	      "      --on-crash ACT    destroy|restart|preserve|coredump-destroy|coredump-restart\n"
+	      "                        (default destroy; coredump-* dump into the dump-dir property's\n"
+	      "                        directory, /var/crash/hvkit by default, first)\n"
 	      "      --weight N        credit scheduler weight of dom0 (default 256)\n"
 	      "      --cap PCT         dom0 gets at most PCT%% of one CPU (default 0: no cap)\n"
 	      "      --pcpus N         physical-CPU slots the scheduler hands out (default: host CPUs)\n"
@@ -127,6 +129,10 @@ int main(int argc, char **argv)
 		case OPT_REBOOT: act = &cfg.on_reboot; break;
 		case OPT_CRASH: act = &cfg.on_crash; break;
 		default: usage(stderr); return 2;
+		}
+		if (c == OPT_CRASH && !strncmp(optarg, "coredump-", 9)) {
+			cfg.coredump_on_crash = true;
+			optarg += 9;
 		}
 		if (act && domain_action_parse(optarg, act) < 0) {
 			snprintf(msg, sizeof(msg), "%s: unknown action (destroy, restart or preserve)", optarg);

@@ -102,10 +102,11 @@ static void config_from_xl(const struct xlcfg *x, struct domain_config *c)
 	c->cmdline = x->cmdline;
 	c->weight = x->weight;
 	c->cap = x->cap;
-	/* coredump-* act as destroy/restart until dumps exist; rename-restart as restart */
+	/* rename-restart acts as restart; coredump-* dump into dump-dir, then destroy/restart */
 	c->on_poweroff = strstr(x->on_poweroff, "restart") ? ACTION_RESTART : !strcmp(x->on_poweroff, "preserve") ? ACTION_PRESERVE : ACTION_DESTROY;
 	c->on_reboot = strstr(x->on_reboot, "restart") ? ACTION_RESTART : !strcmp(x->on_reboot, "preserve") ? ACTION_PRESERVE : ACTION_DESTROY;
 	c->on_crash = strstr(x->on_crash, "restart") ? ACTION_RESTART : !strcmp(x->on_crash, "preserve") ? ACTION_PRESERVE : ACTION_DESTROY;
+	c->coredump_on_crash = !strncmp(x->on_crash, "coredump-", 9);
 }
 
 static int start_from_xl(struct hv *hv, struct reply *r, const struct xlcfg *x, bool defined)

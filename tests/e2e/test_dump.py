@@ -182,3 +182,22 @@ def test_dump_of_a_churning_guest_is_one_instant(daemon):
         seen.append(updates)
         time.sleep(0.3)
     assert seen[1] > seen[0]  # the guest kept running between and during the dumps
+
+
+def test_coredump_on_crash_policy(daemon):
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    dd = os.path.join(d.tmp, "crash")
+    d.ctl("setprop", "config/dump-dir", "=", dd)
+    d.ctl("refresh")
+    cfg = os.path.join(d.tmp, "c.cfg")
+    open(cfg, "w").write('name = "c"\nmemory = 32\nvcpus = 2\non_crash = "coredump-destroy"\n')
+    d.ctl("create", cfg)
+    guest_console(d, "c", "panic dumped on the way down", "not syncing")
+    end = time.time() + 20
+    while "c" in d.rows() and time.time() < end:
+        time.sleep(0.1)
+    assert "c" not in d.rows()  # destroyed after the dump
+    assert "c: crash dump written to %s/vmcore.0" % dd in d.ctl("dmesg").stdout
+    info = hvdump("info", os.path.join(dd, "vmcore.0"))
+    assert "(c), crashed: dumped on the way down" in info.stdout, info.stdout
+    assert "vCPUs:     2" in info.stdout
