@@ -51,9 +51,9 @@ $(BUILD)/asan/hv: $(BUILD)/asan/obj/hv/main.o $(ASAN_OBJS) $(BUILD)/obj/hv/built
 	$(CC) $(CFLAGS) $(SAN) $^ $(LDLIBS) -o $@
 
 # Small PVH kernels for tests and benchmarks.
-$(BUILD)/tests/kernels/%.elf: tests/kernels/%.S tests/kernels/kernel.ld include/hvkit/abi.h
+$(BUILD)/tests/kernels/%.elf: tests/kernels/%.S tests/kernels/kernel.ld tests/kernels/pvh.h include/hvkit/abi.h
 	@mkdir -p $(dir $@)
-	$(CC) -m32 -c -Iinclude $< -o $(BUILD)/tests/kernels/$*.o
+	$(CC) -m32 -c -Iinclude -Itests/kernels $< -o $(BUILD)/tests/kernels/$*.o
 	ld -m elf_i386 --no-warn-rwx-segments -T tests/kernels/kernel.ld -nostdlib $(BUILD)/tests/kernels/$*.o -o $@
 
 run: $(BUILD)/hv

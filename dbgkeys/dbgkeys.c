@@ -36,6 +36,22 @@ struct vcpu_snapshot *dbgkeys_snapshot(struct hv *hv, int id, unsigned *n)
 	return snaps;
 }
 
+void dbgkeys_each_domain(struct hv *hv, bool snap, dbgkeys_domain_fn fn, void *arg)
+{
+	int ids[64];
+	unsigned nd = dbgkeys_domains(hv, ids, 64);
+	for (unsigned i = 0; i < nd; i++) {
+		struct domain_info di;
+		struct vcpu_snapshot *s = NULL;
+		unsigned n = 0;
+		if (hv_domain_info(hv, ids[i], &di, NULL) < 0)
+			continue;
+		if (snap && !(s = dbgkeys_snapshot(hv, ids[i], &n)))
+			continue;
+		fn(hv, &di, s, n, arg);
+	}
+}
+
 const char *dbgkeys_mp_state(uint32_t mp)
 {
 	switch (mp) {

@@ -27,34 +27,33 @@ static int host_cpu(int tid)
 	return cpu;
 }
 
+static void domain_q(struct hv *hv, const struct domain_info *di, struct vcpu_snapshot *unused, unsigned n0, void *arg)
+{
+	struct vcpu_snapshot *s;
+	unsigned n;
+	(void)unused, (void)n0, (void)arg;
+	out(hv, "General information for domain %d (%s):", di->id, di->name);
+	out(hv, "    state=%s pause_count=%u reboots=%u uptime=%.1fs", domain_state_name(di->state), di->pause_count,
+	    di->reboots, di->uptime_ns / 1e9);
+	out(hv, "    memory: %llu MiB, resident %llu KiB; kernel %s", (unsigned long long)(di->mem_bytes >> 20),
+	    (unsigned long long)(hv_domain_resident(hv, di->id) >> 10), di->kernel);
+	if (di->reason[0])
+		out(hv, "    last event: %s", di->reason);
+	if (!(s = dbgkeys_snapshot(hv, di->id, &n)))
+		return;
+	out(hv, "VCPU information and callbacks for domain %d:", di->id);
+	for (unsigned v = 0; v < n; v++) {
+		int cpu = s[v].running ? host_cpu(s[v].host_tid) : -1;
+		out(hv, "    VCPU%u: CPU%d [has=%s] %s, run time %.3fs, %llu exits", v, cpu, s[v].running ? "T" : "F",
+		    s[v].online ? dbgkeys_mp_state(s[v].mp.mp_state) : "not started", s[v].run_ns / 1e9,
+		    (unsigned long long)s[v].exits);
+	}
+}
+
 static void key_domains(struct hv *hv, unsigned char key)
 {
-	int ids[64];
-	unsigned nd = dbgkeys_domains(hv, ids, 64);
 	out(hv, "'%c' pressed -> dumping domain info", key);
-	for (unsigned i = 0; i < nd; i++) {
-		struct domain_info di;
-		struct vcpu_snapshot *s;
-		unsigned n;
-		if (hv_domain_info(hv, ids[i], &di, NULL) < 0)
-			continue;
-		out(hv, "General information for domain %d (%s):", di.id, di.name);
-		out(hv, "    state=%s pause_count=%u reboots=%u uptime=%.1fs", domain_state_name(di.state), di.pause_count, di.reboots,
-		    di.uptime_ns / 1e9);
-		out(hv, "    memory: %llu MiB, resident %llu KiB; kernel %s", (unsigned long long)(di.mem_bytes >> 20),
-		    (unsigned long long)(hv_domain_resident(hv, ids[i]) >> 10), di.kernel);
-		if (di.reason[0])
-			out(hv, "    last event: %s", di.reason);
-		if (!(s = dbgkeys_snapshot(hv, ids[i], &n)))
-			continue;
-		out(hv, "VCPU information and callbacks for domain %d:", di.id);
-		for (unsigned v = 0; v < n; v++) {
-			int cpu = s[v].running ? host_cpu(s[v].host_tid) : -1;
-			out(hv, "    VCPU%u: CPU%d [has=%s] %s, run time %.3fs, %llu exits", v, cpu,
-			    s[v].running ? "T" : "F", s[v].online ? dbgkeys_mp_state(s[v].mp.mp_state) : "not started",
-			    s[v].run_ns / 1e9, (unsigned long long)s[v].exits);
-		}
-	}
+	dbgkeys_each_domain(hv, false, domain_q, NULL);
 }
 
 static void key_reboot(struct hv *hv, unsigned char key)

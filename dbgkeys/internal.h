@@ -17,6 +17,12 @@ void dbgkeys_memory_register(void);
 void dbgkeys_clock_register(void);
 void dbgkeys_sched_register(void);
 
+/* Calls fn for every domain in id order with its info and, when snap is true, a snapshot
+ * of all its vCPUs taken at one instant (domains whose snapshot fails are reported and
+ * skipped). */
+typedef void (*dbgkeys_domain_fn)(struct hv *hv, const struct domain_info *di, struct vcpu_snapshot *s, unsigned n,
+				  void *arg);
+void dbgkeys_each_domain(struct hv *hv, bool snap, dbgkeys_domain_fn fn, void *arg);
 /* Domain ids in ascending order (dom0 first). */
 unsigned dbgkeys_domains(struct hv *hv, int *ids, unsigned max);
 /* Snapshot of every vCPU of a domain into a static buffer; NULL (and a line) on failure. */

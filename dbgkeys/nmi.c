@@ -9,22 +9,19 @@ static void key_nmi(struct hv *hv, unsigned char key)
 		out(hv, "NMI not sent: %s", e.msg);
 }
 
+static void nmi_stats(struct hv *hv, const struct domain_info *di, struct vcpu_snapshot *s, unsigned n, void *arg)
+{
+	(void)arg;
+	for (unsigned v = 0; v < n; v++)
+		out(hv, " %-16s %4u  %8llu  %7u  %6u  %s", di->name, v, (unsigned long long)s[v].nmis_injected,
+		    s[v].events.nmi.pending, s[v].events.nmi.masked, s[v].events.nmi.injected ? "yes" : "no");
+}
+
 static void key_nmi_stats(struct hv *hv, unsigned char key)
 {
-	int ids[64];
-	unsigned nd = dbgkeys_domains(hv, ids, 64);
 	out(hv, "'%c' pressed -> NMI statistics", key);
 	out(hv, " domain           vCPU  injected  pending  masked  in service");
-	for (unsigned i = 0; i < nd; i++) {
-		struct domain_info di;
-		struct vcpu_snapshot *s;
-		unsigned n;
-		if (hv_domain_info(hv, ids[i], &di, NULL) < 0 || !(s = dbgkeys_snapshot(hv, ids[i], &n)))
-			continue;
-		for (unsigned v = 0; v < n; v++)
-			out(hv, " %-16s %4u  %8llu  %7u  %6u  %s", di.name, v, (unsigned long long)s[v].nmis_injected,
-			    s[v].events.nmi.pending, s[v].events.nmi.masked, s[v].events.nmi.injected ? "yes" : "no");
-	}
+	dbgkeys_each_domain(hv, true, nmi_stats, NULL);
 }
 
 void dbgkeys_nmi_register(void)

@@ -62,21 +62,18 @@ static void dump_vcpu(struct hv *hv, const char *dname, const struct vcpu_snapsh
 	out(hv, "  exits by reason:%s", n ? line : " none");
 }
 
+static void vmcs_domain(struct hv *hv, const struct domain_info *di, struct vcpu_snapshot *s, unsigned n, void *arg)
+{
+	(void)arg;
+	for (unsigned v = 0; v < n; v++)
+		dump_vcpu(hv, di->name, &s[v]);
+}
+
 static void key_vmcs(struct hv *hv, unsigned char key)
 {
-	int ids[64];
-	unsigned nd = dbgkeys_domains(hv, ids, 64);
 	out(hv, "'%c' pressed -> dumping VMCS-equivalent guest state", key);
 	out(hv, "(host-state and VM-execution control fields belong to KVM and are not visible to hv)");
-	for (unsigned i = 0; i < nd; i++) {
-		struct domain_info di;
-		struct vcpu_snapshot *s;
-		unsigned n;
-		if (hv_domain_info(hv, ids[i], &di, NULL) < 0 || !(s = dbgkeys_snapshot(hv, ids[i], &n)))
-			continue;
-		for (unsigned v = 0; v < n; v++)
-			dump_vcpu(hv, di.name, &s[v]);
-	}
+	dbgkeys_each_domain(hv, true, vmcs_domain, NULL);
 }
 
 void dbgkeys_vmcs_register(void)

@@ -185,10 +185,9 @@ size_t hv_read_phys(struct hv *hv, int id, uint64_t gpa, void *buf, size_t len)
 	return len;
 }
 
-bool hv_symbolize(struct hv *hv, int id, uint64_t addr, char *buf, size_t len)
+/* "name" or "name+0xoff"; false when there is no symbol */
+static bool sym_format(const struct symbol *s, uint64_t addr, char *buf, size_t len)
 {
-	struct domain *d = lookup(hv, id, NULL);
-	const struct symbol *s = d ? symtab_lookup(&d->kernel.symtab, addr) : NULL;
 	if (!s)
 		return false;
 	if (addr == s->addr)
@@ -198,17 +197,17 @@ bool hv_symbolize(struct hv *hv, int id, uint64_t addr, char *buf, size_t len)
 	return true;
 }
 
+bool hv_symbolize(struct hv *hv, int id, uint64_t addr, char *buf, size_t len)
+{
+	struct domain *d = lookup(hv, id, NULL);
+	return sym_format(d ? symtab_lookup(&d->kernel.symtab, addr) : NULL, addr, buf, len);
+}
+
 bool hv_symbolize_code(struct hv *hv, int id, uint64_t addr, bool is_return, char *buf, size_t len)
 {
 	struct domain *d = lookup(hv, id, NULL);
-	const struct symbol *s = d && addr ? symtab_lookup_code(&d->kernel.symtab, is_return ? addr - 1 : addr) : NULL;
-	if (!s)
-		return false;
-	if (addr == s->addr)
-		snprintf(buf, len, "%s", s->name);
-	else
-		snprintf(buf, len, "%s+0x%llx", s->name, (unsigned long long)(addr - s->addr));
-	return true;
+	return sym_format(d && addr ? symtab_lookup_code(&d->kernel.symtab, is_return ? addr - 1 : addr) : NULL, addr,
+			  buf, len);
 }
 
 int hv_irqchip(struct hv *hv, int id, struct kvm_irqchip *chip, struct err *e)

@@ -1,11 +1,7 @@
 /* badio: a PVH kernel that touches an unknown I/O port and unbacked MMIO, issues an
  * unknown hvkit command, then reports the status it read back and powers off. */
-#include "hvkit/abi.h"
-	.section .note.Xen, "a", @note
-	.balign 4
-	.long 4, 4, XEN_ELFNOTE_PHYS32_ENTRY
-	.asciz "Xen"
-	.long _start
+#include "pvh.h"
+	PVH_NOTE(_start)
 	.text
 	.code32
 	.globl _start

@@ -1,11 +1,7 @@
 /* echo: a PVH kernel that polls COM1 and echoes each received byte as "<xx>" (hex), so
  * tests can see exactly which bytes reached the guest; 'q' powers off. */
-#include "hvkit/abi.h"
-	.section .note.Xen, "a", @note
-	.balign 4
-	.long 4, 4, XEN_ELFNOTE_PHYS32_ENTRY
-	.asciz "Xen"
-	.long _start
+#include "pvh.h"
+	PVH_NOTE(_start)
 	.text
 	.code32
 	.globl _start

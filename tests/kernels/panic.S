@@ -1,10 +1,6 @@
 /* panic: a PVH kernel that reports a panic through the hvkit port block. */
-#include "hvkit/abi.h"
-	.section .note.Xen, "a", @note
-	.balign 4
-	.long 4, 4, XEN_ELFNOTE_PHYS32_ENTRY
-	.asciz "Xen"
-	.long _start
+#include "pvh.h"
+	PVH_NOTE(_start)
 	.text
 	.code32
 	.globl _start

@@ -1,12 +1,7 @@
 /* trivial: the smallest PVH kernel: prints one line on COM1 and powers off (hvkit port
  * block, then QEMU's isa-debug-exit at 0xf4). Used by tests and the launch benchmark. */
-#include "hvkit/abi.h"
-
-	.section .note.Xen, "a", @note
-	.balign 4
-	.long 4, 4, XEN_ELFNOTE_PHYS32_ENTRY
-	.asciz "Xen"
-	.long _start
+#include "pvh.h"
+	PVH_NOTE(_start)
 
 	.text
 	.code32
