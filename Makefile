@@ -10,7 +10,7 @@ LDLIBS  := -lelf -lsqlite3 -pthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 PYTHON  := /usr/bin/python3
 
-UTIL_SRCS := util/util.c
+UTIL_SRCS := $(wildcard util/*.c)
 HV_SRCS   := $(filter-out hv/main.c hv/hvctl.c,$(wildcard hv/*.c)) $(wildcard dbgkeys/*.c) $(filter-out dump/hvdump.c,$(wildcard dump/*.c))
 HV_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
 TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wildcard tests/kernels/*.S))

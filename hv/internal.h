@@ -46,26 +46,11 @@ void mem_clear(struct guest_mem *m);
 void *mem_ptr(struct guest_mem *m, uint64_t gpa, uint64_t len);
 
 /* ---- loader.c: PVH ELF kernels */
-struct symbol {
-	uint64_t addr, size;
-	char *name;
-	bool code; /* in an executable section */
-};
-struct symtab {
-	struct symbol *syms; /* sorted by address */
-	size_t n;
-};
 struct kernel_image {
 	uint64_t entry32;          /* XEN_ELFNOTE_PHYS32_ENTRY */
 	uint64_t lowest, highest;  /* physical extent of the loaded segments */
 	struct symtab symtab;      /* functions and objects from .symtab, if any */
 };
-struct Elf;
-void symtab_load(struct symtab *t, struct Elf *elf);
-void symtab_free(struct symtab *t);
-const struct symbol *symtab_lookup(const struct symtab *t, uint64_t addr);
-/* Code symbols only; a size-less symbol reaches at most 64 KiB or to the next one. */
-const struct symbol *symtab_lookup_code(const struct symtab *t, uint64_t addr);
 int loader_load_pvh(struct guest_mem *m, const char *path, struct kernel_image *ki, struct err *e);
 
 /* ---- boot.c: start_info, memory map, command line, initrd, ACPI tables */

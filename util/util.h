@@ -25,6 +25,28 @@ char *xstrdup(const char *s);
  * default_unit is 1<<20). Returns -1 on junk or overflow. */
 int size_parse(const char *s, uint64_t default_unit, uint64_t *out);
 
+/* ---- symtab.c: an ELF file's symbol table (.symtab; functions, objects, assembly
+ * labels), sorted for lookup by address, and by name. */
+#include <stdbool.h>
+struct symbol {
+	uint64_t addr, size;
+	char *name;
+	bool code; /* in an executable section */
+};
+struct symtab {
+	struct symbol *syms; /* sorted by address */
+	size_t n;
+};
+struct Elf;
+void symtab_load(struct symtab *t, struct Elf *elf);
+/* Opens an ELF file and loads its symbols (an empty table when it has none). */
+int symtab_load_file(struct symtab *t, const char *path, struct err *e);
+void symtab_free(struct symtab *t);
+const struct symbol *symtab_lookup(const struct symtab *t, uint64_t addr);
+/* Code symbols only; a size-less symbol reaches at most 64 KiB or to the next one. */
+const struct symbol *symtab_lookup_code(const struct symtab *t, uint64_t addr);
+const struct symbol *symtab_by_name(const struct symtab *t, const char *name);
+
 /* Monotonic time in nanoseconds. */
 uint64_t time_ns(void);
 

@@ -1,6 +1,10 @@
-/* symbols: a domain kernel's ELF .symtab (functions and objects), sorted for address
- * lookup, so hv can name guest RIPs and return addresses. Bounds come from libelf. */
-#include "internal.h"
+/* symtab: an ELF file's .symtab (functions, objects, assembly labels), sorted for
+ * address lookup, so hv and hvmdb can name guest RIPs and return addresses. Bounds come
+ * from libelf. */
+#include "util.h"
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <gelf.h>
 #include <libelf.h>
@@ -96,4 +100,33 @@ const struct symbol *symtab_lookup(const struct symtab *t, uint64_t addr)
 const struct symbol *symtab_lookup_code(const struct symtab *t, uint64_t addr)
 {
 	return lookup(t, addr, true);
+}
+
+int symtab_load_file(struct symtab *t, const char *path, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *elf;
+	memset(t, 0, sizeof(*t));
+	if (fd < 0)
+		return err_errno(e, "%s", path);
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		return err_set(e, "%s: not an ELF file", path);
+	}
+	symtab_load(t, elf);
+	elf_end(elf);
+	close(fd);
+	return 0;
+}
+
+const struct symbol *symtab_by_name(const struct symtab *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->syms[i].name, name))
+			return &t->syms[i];
+	return NULL;
 }
