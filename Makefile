@@ -17,7 +17,7 @@ TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wild
 ASAN_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
 
 .PHONY: all run test unit e2e bench clean deps fuzz
-all: $(BUILD)/hv $(BUILD)/hvctl $(BUILD)/hvdump $(BUILD)/guest.elf $(TEST_KERNELS)
+all: $(BUILD)/hv $(BUILD)/hvctl $(BUILD)/hvdump $(BUILD)/hvmdb $(BUILD)/guest.elf $(TEST_KERNELS)
 
 # Dependencies: checked once per build tree, installed by scripts/deps.sh.
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -45,6 +45,12 @@ $(BUILD)/hvdump: $(BUILD)/obj/dump/hvdump.o $(BUILD)/obj/dump/elf_read.o $(BUILD
 	$(CC) $(CFLAGS) $^ -o $@
 $(BUILD)/asan/hvdump: $(BUILD)/asan/obj/dump/hvdump.o $(BUILD)/asan/obj/dump/elf_read.o $(BUILD)/asan/obj/util/util.o
 	$(CC) $(CFLAGS) $(SAN) $^ -o $@
+ANALYZE_SRCS := $(filter-out analyze/hvmdb.c,$(wildcard analyze/*.c))
+MDB_LIBS := -lelf -lcapstone -lreadline
+$(BUILD)/hvmdb: $(BUILD)/obj/analyze/hvmdb.o $(patsubst %.c,$(BUILD)/obj/%.o,$(ANALYZE_SRCS)) $(BUILD)/obj/dump/elf_read.o $(patsubst %.c,$(BUILD)/obj/%.o,$(UTIL_SRCS))
+	$(CC) $(CFLAGS) $^ $(MDB_LIBS) -o $@
+$(BUILD)/asan/hvmdb: $(BUILD)/asan/obj/analyze/hvmdb.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(ANALYZE_SRCS)) $(BUILD)/asan/obj/dump/elf_read.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(UTIL_SRCS))
+	$(CC) $(CFLAGS) $(SAN) $^ $(MDB_LIBS) -o $@
 $(BUILD)/hvctl: $(BUILD)/obj/hv/hvctl.o
 	$(CC) $(CFLAGS) $^ -o $@
 $(BUILD)/asan/hv: $(BUILD)/asan/obj/hv/main.o $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o
@@ -79,7 +85,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(BUILD)/obj/hv/builtin.o
 FUZZ_SECONDS ?= 8
 .SECONDARY: $(FUZZ_OBJS) $(ASAN_OBJS) $(HV_OBJS)
 
-test: all $(BUILD)/asan/hv $(BUILD)/asan/hvdump $(UNIT_BINS) $(FUZZ_BINS)
+test: all $(BUILD)/asan/hv $(BUILD)/asan/hvdump $(BUILD)/asan/hvmdb $(UNIT_BINS) $(FUZZ_BINS)
 	@$(PYTHON) tests/run.py --build $(BUILD) --fuzz-seconds $(FUZZ_SECONDS) --fuzz "$(FUZZ_BINS)" $(UNIT_BINS)
 
 fuzz: all $(FUZZ_BINS)

@@ -50,6 +50,9 @@ def seed_corpus(build, name):
         kd = os.path.join(build, "tests", "kernels")
         seeds = [os.path.join(kd, f) for f in os.listdir(kd) if f.endswith(".elf")] if os.path.isdir(kd) else []
         seeds.append(os.path.join(build, "guest.elf"))
+    elif name == "fuzz_dump":
+        sd = os.path.join("tests", "fuzz", "seeds", name)
+        seeds = [os.path.join(sd, f) for f in os.listdir(sd)] if os.path.isdir(sd) else []
     else:
         sd = os.path.join("tests", "fuzz", "seeds", name)
         seeds = [os.path.join(sd, f) for f in os.listdir(sd)] if os.path.isdir(sd) else []

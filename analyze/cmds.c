@@ -1,0 +1,464 @@
+/* cmds: hvmdb's commands in mdb's spelling (with crash's aliases): ::status ::cpus
+ * ::switch $r $c ::nm ::sym ::vtop ::dis ADDR/FMT ADDR\FMT, and for our guest kernel
+ * ::ps and ::msgbuf. Addresses are hexadecimal (mdb's default radix), symbols, symbol
+ * offsets, or <reg. */
+#include <capstone/capstone.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze.h"
+#include "guest/guest.h"
+
+const char *const mdb_command_names[] = { "::status", "::cpus", "::switch", "::regs", "$r", "::stack", "$c", "bt",
+					  "::nm", "::sym", "::whatis", "::vtop", "::dis", "::ps", "ps", "::msgbuf", "log",
+					  "::help", NULL };
+
+static int fail(FILE *out, const char *fmt, const char *arg)
+{
+	fprintf(out, "mdb: ");
+	fprintf(out, fmt, arg);
+	fputc('\n', out);
+	return -1;
+}
+
+static uint64_t reg_value(const struct target_regs *r, const char *name, bool *ok)
+{
+	static const char *const names[] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10",
+					     "r11", "r12", "r13", "r14", "r15", "rip", "rflags", "cr0", "cr2", "cr3", "cr4" };
+	const uint64_t vals[] = { r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->rsp, r->r8, r->r9, r->r10,
+				  r->r11, r->r12, r->r13, r->r14, r->r15, r->rip, r->rflags, r->cr0, r->cr2, r->cr3, r->cr4 };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i])) {
+			*ok = true;
+			return vals[i];
+		}
+	*ok = false;
+	return 0;
+}
+
+/* term: hex number, 0t decimal, symbol, <reg */
+static int parse_term(struct target *t, const char **pp, uint64_t *v, FILE *out)
+{
+	const char *p = *pp;
+	char tok[128];
+	size_t n = 0;
+	while (*p && (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '<' || *p == '$') && n < sizeof(tok) - 1)
+		tok[n++] = *p++;
+	tok[n] = 0;
+	*pp = p;
+	if (!n)
+		return fail(out, "expected an address%s", "");
+	if (tok[0] == '<') {
+		struct target_regs r;
+		bool ok;
+		if (t->ops->regs(t, t->cpu, &r) < 0)
+			return fail(out, "no registers for the current CPU%s", "");
+		*v = reg_value(&r, tok + 1, &ok);
+		return ok ? 0 : fail(out, "unknown register %s", tok);
+	}
+	if (!strncmp(tok, "0t", 2) && tok[2]) {
+		char *end;
+		*v = strtoull(tok + 2, &end, 10);
+		return *end ? fail(out, "bad decimal number %s", tok) : 0;
+	}
+	{
+		char *end;
+		const char *h = strncmp(tok, "0x", 2) ? tok : tok + 2;
+		*v = strtoull(h, &end, 16);
+		if (!*end && *h)
+			return 0;
+	}
+	{
+		const struct symbol *s = symtab_by_name(&t->syms, tok);
+		if (!s)
+			return fail(out, "unknown symbol or bad number: %s", tok);
+		*v = s->addr;
+		return 0;
+	}
+}
+
+static int parse_addr(struct target *t, const char *s, uint64_t *v, FILE *out)
+{
+	const char *p = s;
+	uint64_t a, b;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (parse_term(t, &p, &a, out) < 0)
+		return -1;
+	for (;;) {
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p != '+' && *p != '-')
+			break;
+		char op = *p++;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (parse_term(t, &p, &b, out) < 0)
+			return -1;
+		a = op == '+' ? a + b : a - b;
+	}
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p)
+		return fail(out, "trailing characters in address: %s", p);
+	*v = a;
+	return 0;
+}
+
+static void print_regs(struct target *t, FILE *out)
+{
+	struct target_regs r;
+	char sym[128];
+	if (t->ops->regs(t, t->cpu, &r) < 0) {
+		fail(out, "no registers for CPU %s", "");
+		return;
+	}
+	fprintf(out, "%%rax = 0x%016llx       %%r9  = 0x%016llx\n", (unsigned long long)r.rax, (unsigned long long)r.r9);
+	fprintf(out, "%%rbx = 0x%016llx       %%r10 = 0x%016llx\n", (unsigned long long)r.rbx, (unsigned long long)r.r10);
+	fprintf(out, "%%rcx = 0x%016llx       %%r11 = 0x%016llx\n", (unsigned long long)r.rcx, (unsigned long long)r.r11);
+	fprintf(out, "%%rdx = 0x%016llx       %%r12 = 0x%016llx\n", (unsigned long long)r.rdx, (unsigned long long)r.r12);
+	fprintf(out, "%%rsi = 0x%016llx       %%r13 = 0x%016llx\n", (unsigned long long)r.rsi, (unsigned long long)r.r13);
+	fprintf(out, "%%rdi = 0x%016llx       %%r14 = 0x%016llx\n", (unsigned long long)r.rdi, (unsigned long long)r.r14);
+	fprintf(out, "%%r8  = 0x%016llx       %%r15 = 0x%016llx\n\n", (unsigned long long)r.r8, (unsigned long long)r.r15);
+	if (!target_symbolize(t, r.rip, false, sym, sizeof(sym)))
+		snprintf(sym, sizeof(sym), "?");
+	fprintf(out, "%%rip = 0x%016llx %s\n", (unsigned long long)r.rip, sym);
+	fprintf(out, "%%rbp = 0x%016llx\n%%rsp = 0x%016llx\n", (unsigned long long)r.rbp, (unsigned long long)r.rsp);
+	fprintf(out, "%%rflags = 0x%08llx\n", (unsigned long long)r.rflags);
+	if (r.full)
+		fprintf(out, "%%cr0 = 0x%llx  %%cr2 = 0x%llx  %%cr3 = 0x%llx  %%cr4 = 0x%llx  efer = 0x%llx\n",
+			(unsigned long long)r.cr0, (unsigned long long)r.cr2, (unsigned long long)r.cr3,
+			(unsigned long long)r.cr4, (unsigned long long)r.efer);
+}
+
+static bool canonical(uint64_t a)
+{
+	return (a >> 47) == 0 || (a >> 47) == 0x1ffff;
+}
+
+/* Frame-pointer unwind from (rip, rbp, rsp), like mdb's $c: frame address then caller. */
+static void print_stack(struct target *t, unsigned cpu, uint64_t rip, uint64_t rbp, uint64_t rsp, FILE *out)
+{
+	char sym[128];
+	uint64_t top;
+	if (!target_symbolize(t, rip, false, sym, sizeof(sym)))
+		snprintf(sym, sizeof(sym), "0x%llx", (unsigned long long)rip);
+	fprintf(out, "%s()\n", sym);
+	/* a frameless leaf keeps its return address at [rsp] */
+	if (target_read_virt(t, cpu, rsp, &top, 8) == 8 && target_symbolize(t, top, true, sym, sizeof(sym))) {
+		uint64_t frame[2];
+		if (!rbp || target_read_virt(t, cpu, rbp, frame, 16) != 16 || frame[1] != top)
+			fprintf(out, "  ? %s()\n", sym);
+	}
+	for (int depth = 0; depth < 64; depth++) {
+		uint64_t frame[2];
+		if (!rbp || !canonical(rbp) || (rbp & 7) || target_read_virt(t, cpu, rbp, frame, 16) != 16)
+			break;
+		if (!frame[1] || !target_symbolize(t, frame[1], true, sym, sizeof(sym))) {
+			if (frame[1])
+				fprintf(out, "  0x%llx() (the frame chain leaves kernel text)\n", (unsigned long long)frame[1]);
+			break;
+		}
+		fprintf(out, "%016llx %s()\n", (unsigned long long)rbp, sym);
+		if (frame[0] <= rbp)
+			break;
+		rbp = frame[0];
+	}
+}
+
+static int cmd_stack(struct target *t, FILE *out)
+{
+	struct target_regs r;
+	if (t->ops->regs(t, t->cpu, &r) < 0)
+		return fail(out, "no registers for the current CPU%s", "");
+	print_stack(t, t->cpu, r.rip, r.rbp, r.rsp, out);
+	return 0;
+}
+
+static int cmd_cpus(struct target *t, FILE *out)
+{
+	fprintf(out, " CPU             RIP              RSP SYMBOL\n");
+	for (unsigned i = 0; i < t->ops->nr_cpus(t); i++) {
+		struct target_regs r;
+		char sym[128] = "?";
+		if (t->ops->regs(t, i, &r) < 0)
+			continue;
+		target_symbolize(t, r.rip, false, sym, sizeof(sym));
+		fprintf(out, "%c%3u %016llx %016llx %s%s\n", i == t->cpu ? '*' : ' ', i, (unsigned long long)r.rip,
+			(unsigned long long)r.rsp, r.online ? sym : "(offline)", "");
+	}
+	return 0;
+}
+
+static int cmd_dis(struct target *t, uint64_t addr, unsigned count, FILE *out)
+{
+	csh h;
+	cs_insn *insn;
+	uint8_t code[1024];
+	size_t n, got;
+	const struct symbol *s = symtab_lookup_code(&t->syms, addr);
+	if (!count)
+		count = s && s->addr == addr && s->size ? 1000 : 16;
+	n = s && s->addr == addr && s->size && s->size < sizeof(code) ? s->size : sizeof(code);
+	got = target_read_virt(t, t->cpu, addr, code, n);
+	if (!got)
+		return fail(out, "cannot read memory at that address%s", "");
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+		return fail(out, "capstone is not available%s", "");
+	n = cs_disasm(h, code, got, addr, count, &insn);
+	for (size_t i = 0; i < n; i++) {
+		char sym[128], target[160] = "";
+		if (!target_symbolize(t, insn[i].address, false, sym, sizeof(sym)))
+			snprintf(sym, sizeof(sym), "0x%llx", (unsigned long long)insn[i].address);
+		if (!strncmp(insn[i].mnemonic, "call", 4) || insn[i].mnemonic[0] == 'j') {
+			uint64_t dest = strtoull(insn[i].op_str, NULL, 0);
+			char ds[128];
+			if (dest && target_symbolize(t, dest, false, ds, sizeof(ds)))
+				snprintf(target, sizeof(target), " <%s>", ds);
+		}
+		fprintf(out, "%s: %-7s %s%s\n", sym, insn[i].mnemonic, insn[i].op_str, target);
+	}
+	if (n)
+		cs_free(insn, n);
+	cs_close(&h);
+	return n ? 0 : fail(out, "no instruction decodes there%s", "");
+}
+
+/* ADDR/FMT (virtual) and ADDR\FMT (physical): [count]{B,X,J,K,c,s,i} */
+static int cmd_format(struct target *t, uint64_t addr, const char *fmt, bool phys, FILE *out)
+{
+	unsigned long count = 1;
+	char f;
+	if (isdigit((unsigned char)*fmt))
+		count = strtoul(fmt, (char **)&fmt, 10);
+	f = *fmt;
+	if (!f || fmt[1] || count == 0 || count > 65536)
+		return fail(out, "format: [count]B|X|J|K|c|s|i, not '%s'", fmt);
+	if (f == 'i') {
+		if (phys)
+			return fail(out, "'i' needs a virtual address%s", "");
+		return cmd_dis(t, addr, (unsigned)count, out);
+	}
+	if (f == 's') {
+		char s[1024];
+		size_t n = phys ? t->ops->read_phys(t, addr, s, sizeof(s) - 1) : target_read_virt(t, t->cpu, addr, s, sizeof(s) - 1);
+		if (!n)
+			return fail(out, "cannot read memory at that address%s", "");
+		s[n] = 0;
+		fprintf(out, "0x%llx:   %s\n", (unsigned long long)addr, s);
+		return 0;
+	}
+	{
+		unsigned w = f == 'B' || f == 'c' ? 1 : f == 'X' ? 4 : (f == 'J' || f == 'K') ? 8 : 0;
+		if (!w)
+			return fail(out, "unknown format '%s'", fmt);
+		for (unsigned long i = 0; i < count; i++) {
+			uint64_t v = 0, a = addr + i * w;
+			size_t n = phys ? t->ops->read_phys(t, a, &v, w) : target_read_virt(t, t->cpu, a, &v, w);
+			if (n != w)
+				return fail(out, "cannot read memory at that address%s", "");
+			if (i % (16 / w ? 16 / w : 1) == 0)
+				fprintf(out, "%s0x%llx:", i ? "\n" : "", (unsigned long long)a);
+			if (f == 'c')
+				fprintf(out, " %c", isprint((int)v) ? (int)v : '.');
+			else
+				fprintf(out, " %0*llx", (int)w * 2, (unsigned long long)v);
+		}
+		fputc('\n', out);
+	}
+	return 0;
+}
+
+/* ---- our guest kernel (guest/guest.h gives the layouts until DWARF types arrive) */
+
+static int guest_sym(struct target *t, const char *name, uint64_t *a, FILE *out)
+{
+	const struct symbol *s = symtab_by_name(&t->syms, name);
+	if (!s)
+		return fail(out, "no symbol %s: is the symbol file our guest kernel (hvmdb -s build/guest.elf)?", name);
+	*a = s->addr;
+	return 0;
+}
+
+static int cmd_ps(struct target *t, FILE *out)
+{
+	static const char *const st[] = { "RUN", "READY", "SLEEP", "BLOCK", "DEAD" };
+	uint64_t head, p;
+	int n = 0;
+	if (guest_sym(t, "thread_list", &head, out) < 0)
+		return -1;
+	if (target_read_virt(t, t->cpu, head, &p, 8) != 8)
+		return fail(out, "cannot read thread_list%s", "");
+	fprintf(out, "%16s %5s %-5s %3s %s\n", "THREAD", "TID", "STATE", "CPU", "NAME");
+	while (p && n++ < 10000) {
+		struct thread th;
+		if (target_read_virt(t, t->cpu, p, &th, sizeof(th)) != sizeof(th))
+			return fail(out, "cannot read a thread (the list is corrupt?)%s", "");
+		th.name[sizeof(th.name) - 1] = 0;
+		fprintf(out, "%016llx %5d %-5s %3d %s\n", (unsigned long long)p, th.tid,
+			(unsigned)th.state < 5 ? st[th.state] : "?", th.cpu, th.name);
+		p = (uint64_t)(uintptr_t)th.next;
+	}
+	return 0;
+}
+
+static int cmd_msgbuf(struct target *t, FILE *out)
+{
+	uint64_t a, head;
+	if (guest_sym(t, "log_ring", &a, out) < 0)
+		return -1;
+	if (target_read_virt(t, t->cpu, a, &head, 8) != 8)
+		return fail(out, "cannot read log_ring%s", "");
+	for (uint64_t i = head > LOG_RECORDS ? head - LOG_RECORDS : 0; i < head; i++) {
+		struct log_record r;
+		uint64_t ra = a + offsetof(struct logbuf, rec) + (i % LOG_RECORDS) * sizeof(r);
+		if (target_read_virt(t, t->cpu, ra, &r, sizeof(r)) != sizeof(r))
+			return fail(out, "cannot read a log record%s", "");
+		r.text[LOG_TEXT - 1] = 0;
+		fprintf(out, "[%5llu.%02llu] %s\n", (unsigned long long)(r.ticks / HZ), (unsigned long long)(r.ticks % HZ), r.text);
+	}
+	return 0;
+}
+
+static int cmd_nm(struct target *t, const char *pat, FILE *out)
+{
+	fprintf(out, "%-18s %-8s %s\n", "Value", "Size", "Name");
+	for (size_t i = 0; i < t->syms.n; i++) {
+		const struct symbol *s = &t->syms.syms[i];
+		if (pat && *pat && !strstr(s->name, pat))
+			continue;
+		fprintf(out, "0x%016llx 0x%-6llx %s\n", (unsigned long long)s->addr, (unsigned long long)s->size, s->name);
+	}
+	return 0;
+}
+
+static int run_one(struct target *t, char *cmd, FILE *out)
+{
+	char *dcmd, *arg = NULL, *slash;
+	uint64_t addr = 0;
+	bool have_addr = false;
+
+	while (isspace((unsigned char)*cmd))
+		cmd++;
+	for (char *e = cmd + strlen(cmd); e > cmd && isspace((unsigned char)e[-1]);)
+		*--e = 0;
+	if (!*cmd)
+		return 0;
+	if (!strcmp(cmd, "$r"))
+		return print_regs(t, out), 0;
+	if (!strcmp(cmd, "$c") || !strcmp(cmd, "bt"))
+		return cmd_stack(t, out);
+	if (!strcmp(cmd, "ps"))
+		return cmd_ps(t, out);
+	if (!strcmp(cmd, "log"))
+		return cmd_msgbuf(t, out);
+	/* ADDR/FMT and ADDR\FMT */
+	slash = strpbrk(cmd, "/\\");
+	if (slash && !strstr(cmd, "::")) {
+		bool phys = *slash == '\\';
+		*slash = 0;
+		if (parse_addr(t, cmd, &addr, out) < 0)
+			return -1;
+		return cmd_format(t, addr, slash + 1, phys, out);
+	}
+	dcmd = strstr(cmd, "::");
+	if (!dcmd)
+		return fail(out, "unknown command: %s (::help lists them)", cmd);
+	if (dcmd != cmd) {
+		*dcmd = 0;
+		if (parse_addr(t, cmd, &addr, out) < 0)
+			return -1;
+		have_addr = true;
+	}
+	dcmd += 2;
+	arg = strchr(dcmd, ' ');
+	if (arg) {
+		*arg++ = 0;
+		while (isspace((unsigned char)*arg))
+			arg++;
+	}
+	if (!have_addr && arg && *arg && (!strcmp(dcmd, "sym") || !strcmp(dcmd, "whatis") || !strcmp(dcmd, "vtop") ||
+					  !strcmp(dcmd, "dis") || !strcmp(dcmd, "switch"))) {
+		char *rest = strchr(arg, ' ');
+		if (rest)
+			*rest++ = 0;
+		if (parse_addr(t, arg, &addr, out) < 0)
+			return -1;
+		have_addr = true;
+		arg = rest;
+	}
+	if (!strcmp(dcmd, "status")) {
+		t->ops->status(t, out);
+		fprintf(out, "CPUs: %u, current %u\n", t->ops->nr_cpus(t), t->cpu);
+		return 0;
+	}
+	if (!strcmp(dcmd, "cpus"))
+		return cmd_cpus(t, out);
+	if (!strcmp(dcmd, "regs"))
+		return print_regs(t, out), 0;
+	if (!strcmp(dcmd, "stack"))
+		return cmd_stack(t, out);
+	if (!strcmp(dcmd, "ps"))
+		return cmd_ps(t, out);
+	if (!strcmp(dcmd, "msgbuf"))
+		return cmd_msgbuf(t, out);
+	if (!strcmp(dcmd, "nm"))
+		return cmd_nm(t, arg, out);
+	if (!strcmp(dcmd, "switch")) {
+		if (!have_addr || addr >= t->ops->nr_cpus(t))
+			return fail(out, "::switch CPU: there are %s", "CPUs 0 to nr-1");
+		t->cpu = (unsigned)addr;
+		fprintf(out, "current CPU: %u\n", t->cpu);
+		return 0;
+	}
+	if (!strcmp(dcmd, "sym") || !strcmp(dcmd, "whatis")) {
+		const struct symbol *s;
+		if (!have_addr)
+			return fail(out, "::%s needs an address", dcmd);
+		s = symtab_lookup(&t->syms, addr);
+		if (!s)
+			return fprintf(out, "0x%llx: no symbol\n", (unsigned long long)addr), 0;
+		fprintf(out, "0x%llx is %s+0x%llx (%s, size 0x%llx)\n", (unsigned long long)addr, s->name,
+			(unsigned long long)(addr - s->addr), s->code ? "code" : "data", (unsigned long long)s->size);
+		return 0;
+	}
+	if (!strcmp(dcmd, "vtop")) {
+		uint64_t pa, psz;
+		if (!have_addr)
+			return fail(out, "::vtop needs an address%s", "");
+		if (target_vtop(t, t->cpu, addr, &pa, &psz) < 0)
+			return fail(out, "that address is not mapped by the current CPU's page tables%s", "");
+		fprintf(out, "virtual 0x%llx mapped to physical 0x%llx (%llu KiB page)\n", (unsigned long long)addr,
+			(unsigned long long)pa, (unsigned long long)(psz >> 10));
+		return 0;
+	}
+	if (!strcmp(dcmd, "dis")) {
+		if (!have_addr) {
+			struct target_regs r;
+			if (t->ops->regs(t, t->cpu, &r) < 0)
+				return fail(out, "no registers%s", "");
+			addr = r.rip;
+		}
+		return cmd_dis(t, addr, arg ? (unsigned)strtoul(arg, NULL, 0) : 0, out);
+	}
+	if (!strcmp(dcmd, "help")) {
+		fputs("::status ::cpus ::switch N ::regs ($r) ::stack ($c, bt) ::nm [PAT] ADDR::sym ADDR::vtop\n"
+		      "ADDR::dis [N] ADDR/[N]{B,X,J,K,c,s,i} ADDR\\[N]{B,X,J,K,c,s} ::ps (ps) ::msgbuf (log)\n"
+		      "ADDR: hex number, 0tDECIMAL, symbol, <reg, and + - between them\n",
+		      out);
+		return 0;
+	}
+	return fail(out, "unknown dcmd ::%s (::help lists them)", dcmd);
+}
+
+int mdb_exec(struct target *t, const char *line, FILE *out)
+{
+	char *copy = xstrdup(line), *save = NULL;
+	int ret = 0;
+	for (char *c = strtok_r(copy, ";", &save); c; c = strtok_r(NULL, ";", &save))
+		if (run_one(t, c, out) < 0)
+			ret = -1;
+	free(copy);
+	return ret;
+}

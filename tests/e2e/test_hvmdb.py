@@ -1,0 +1,93 @@
+"""End to end: hvmdb on dumps of the built-in guest: status, CPUs, stacks named from the
+ELF symbols, memory in mdb's formats (virtual and physical), ::vtop, ::dis, and our
+guest's threads and log; bad input gets one clear error."""
+import os
+import re
+import subprocess
+
+import pexpect
+import pytest
+
+from conftest import BUILD, GUEST, ASAN_ENV
+from test_toolstack import Daemon, daemon, guest_console  # noqa: F401 (fixture)
+
+HVMDB = os.path.join(BUILD, "asan", "hvmdb")
+if not os.path.exists(HVMDB):
+    HVMDB = os.path.join(BUILD, "hvmdb")
+
+
+def mdb(core, cmds, sym=GUEST):
+    args = [HVMDB] + (["-s", sym] if sym else []) + [core, "-c", cmds]
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, env=ASAN_ENV)
+
+
+@pytest.fixture
+def hung_dump(daemon):
+    """A dump of a guest whose CPU 0 hangs in hang_forever and whose log says so."""
+    d = daemon("--vcpus", "2", "--mem", "64M")
+    guest_console(d, "dom0", "hang", "spinning forever")
+    core = os.path.join(d.tmp, "core")
+    d.ctl("dump", "dom0", core)
+    return core
+
+
+def test_status_cpus_and_stacks(hung_dump):
+    r = mdb(hung_dump, "::status; ::cpus; $c; 1::switch; $c")
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    assert "domain: 0 (dom0), 2 vCPUs, 64 MiB" in out and "os release: hvkit-guest" in out
+    assert re.search(r"\*  0 ffffffff801[0-9a-f]+ [0-9a-f]{16} hang_forever", out), out
+    cpu0 = out[out.index("hang_forever()"):out.index("current CPU: 1")]
+    assert "? cmd_hang+" in cpu0 and "shell_main+" in cpu0  # frameless leaf, then the rbp chain
+    cpu1 = out[out.index("current CPU: 1"):]
+    assert "cpu_idle_loop+" in cpu1 and "ap_main+" in cpu1
+
+
+def test_memory_formats_vtop_and_dis(hung_dump):
+    r = mdb(hung_dump, "ncpus/X; jiffies::vtop; kmain::dis 3; log_ring+8::sym; 0x100000\\4B; <rip::sym")
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    assert re.search(r"0xffffffff801[0-9a-f]+: 00000002\n", out)
+    m = re.search(r"virtual 0xffffffff8(01[0-9a-f]+) mapped to physical 0x([0-9a-f]+) \(2048 KiB page\)", out)
+    assert m and int(m.group(1), 16) == int(m.group(2), 16)  # the kernel map: virtual = base + physical
+    assert "kmain: push    rbp" in out and "kmain+0x1: mov     rbp, rsp" in out
+    assert re.search(r"is log_ring\+0x8 \(data, size 0x[0-9a-f]+\)", out)
+    assert "0x100000: fa fc" in out  # the PVH entry: cli; cld
+    assert re.search(r"is hang_forever\+0x0 \(code", out)
+
+
+def test_guest_threads_and_log(hung_dump):
+    r = mdb(hung_dump, "::ps; log")
+    assert r.returncode == 0, r.stderr
+    rows = re.findall(r"^ffff8880[0-9a-f]{8} +\d+ (\w+) +(\d+) (\S+)$", r.stdout, re.M)
+    names = {n: (st, int(c)) for st, c, n in rows}
+    assert names["shell"] == ("RUN", 0) and names["idle/1"][1] == 1 and "kworker/1" in names
+    assert "hang: interrupts off, spinning forever on CPU 0" in r.stdout
+    assert re.search(r"^\[ +\d+\.\d\d\] hvkit guest kernel", r.stdout, re.M)
+
+
+def test_errors(hung_dump, tmp_path):
+    r = mdb(hung_dump, "nosuchsym/K; ::frob; 1::switch")
+    assert r.returncode == 1
+    assert "unknown symbol or bad number: nosuchsym" in r.stdout and "unknown dcmd ::frob" in r.stdout
+    assert "current CPU: 1" in r.stdout  # later commands still run
+    r = mdb(hung_dump, "::ps", sym=None)
+    assert r.returncode == 1 and "no symbol thread_list" in r.stdout
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"\x7fELF" + b"\x00" * 100)
+    r = mdb(str(bad), "::status")
+    assert r.returncode == 1 and r.stderr.startswith("hvmdb: ") and r.stderr.count("\n") == 1
+    r = mdb(hung_dump, "::status", sym="/nonexistent/vmlinux")
+    assert r.returncode == 1 and "No such file" in r.stderr
+
+
+def test_interactive_prompt(hung_dump):
+    p = pexpect.spawn(HVMDB, ["-s", GUEST, hung_dump], encoding="utf-8", timeout=30, env=ASAN_ENV)
+    p.expect("> ")
+    p.send("ncp\t")            # completion of symbol names
+    p.expect("ncpus")
+    p.send("/X\r")
+    p.expect(r": 00000002")
+    p.expect("> ")
+    p.send("::quit\r")
+    p.expect(pexpect.EOF)
