@@ -46,7 +46,7 @@ $(BUILD)/hvdump: $(BUILD)/obj/dump/hvdump.o $(BUILD)/obj/dump/elf_read.o $(BUILD
 $(BUILD)/asan/hvdump: $(BUILD)/asan/obj/dump/hvdump.o $(BUILD)/asan/obj/dump/elf_read.o $(BUILD)/asan/obj/util/util.o
 	$(CC) $(CFLAGS) $(SAN) $^ -o $@
 ANALYZE_SRCS := $(filter-out analyze/hvmdb.c,$(wildcard analyze/*.c))
-MDB_LIBS := -lelf -lcapstone -lreadline
+MDB_LIBS := -ldwarf -lelf -lcapstone -lreadline
 $(BUILD)/hvmdb: $(BUILD)/obj/analyze/hvmdb.o $(patsubst %.c,$(BUILD)/obj/%.o,$(ANALYZE_SRCS)) $(BUILD)/obj/dump/elf_read.o $(patsubst %.c,$(BUILD)/obj/%.o,$(UTIL_SRCS))
 	$(CC) $(CFLAGS) $^ $(MDB_LIBS) -o $@
 $(BUILD)/asan/hvmdb: $(BUILD)/asan/obj/analyze/hvmdb.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(ANALYZE_SRCS)) $(BUILD)/asan/obj/dump/elf_read.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(UTIL_SRCS))

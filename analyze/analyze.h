@@ -34,6 +34,8 @@ struct target {
 	const struct target_ops *ops;
 	void *priv;
 	struct symtab syms;
+	char *symfile; /* for DWARF, opened on first use */
+	void *dwarf;
 	unsigned cpu; /* the current CPU (::switch) */
 };
 
@@ -46,6 +48,12 @@ int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint6
 size_t target_read_virt(struct target *t, unsigned cpu, uint64_t va, void *buf, size_t len);
 /* "name+0x1c" for a code address (is_return: look one byte back); false when unknown. */
 bool target_symbolize(struct target *t, uint64_t addr, bool is_return, char *buf, size_t len);
+
+/* dwarf.c: DWARF types of the symbol file */
+int dwarf_cmd_print(struct target *t, const char *type, uint64_t addr, FILE *out);
+int dwarf_cmd_sizeof(struct target *t, const char *type, FILE *out);
+int dwarf_cmd_offsetof(struct target *t, const char *type, const char *member, FILE *out);
+void dwarf_close_target(struct target *t);
 
 /* Runs one command line (several may be separated by ';'). Returns 0, or -1 after an
  * error message on out. */

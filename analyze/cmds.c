@@ -11,7 +11,7 @@
 #include "guest/guest.h"
 
 const char *const mdb_command_names[] = { "::status", "::cpus", "::switch", "::regs", "$r", "::stack", "$c", "bt",
-					  "::nm", "::sym", "::whatis", "::vtop", "::dis", "::ps", "ps", "::msgbuf", "log",
+					  "::nm", "::sym", "::whatis", "::vtop", "::dis", "::ps", "ps", "::msgbuf", "log", "::print", "::sizeof", "::offsetof",
 					  "::help", NULL };
 
 static int fail(FILE *out, const char *fmt, const char *arg)
@@ -442,9 +442,36 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		}
 		return cmd_dis(t, addr, arg ? (unsigned)strtoul(arg, NULL, 0) : 0, out);
 	}
+	if (!strcmp(dcmd, "print") || !strcmp(dcmd, "offsetof")) {
+		/* ADDR::print TYPE, or ::print TYPE ADDR; ::offsetof TYPE MEMBER */
+		char *last;
+		if (!arg || !*arg)
+			return fail(out, "::%s needs a type", dcmd);
+		last = strrchr(arg, ' ');
+		if (!strcmp(dcmd, "offsetof")) {
+			if (!last)
+				return fail(out, "::offsetof TYPE MEMBER%s", "");
+			*last = 0;
+			return dwarf_cmd_offsetof(t, arg, last + 1, out);
+		}
+		if (!have_addr) {
+			if (!last)
+				return fail(out, "::print TYPE ADDR (or ADDR::print TYPE)%s", "");
+			*last = 0;
+			if (parse_addr(t, last + 1, &addr, out) < 0)
+				return -1;
+		}
+		return dwarf_cmd_print(t, arg, addr, out);
+	}
+	if (!strcmp(dcmd, "sizeof")) {
+		if (!arg || !*arg)
+			return fail(out, "::sizeof needs a type%s", "");
+		return dwarf_cmd_sizeof(t, arg, out);
+	}
 	if (!strcmp(dcmd, "help")) {
 		fputs("::status ::cpus ::switch N ::regs ($r) ::stack ($c, bt) ::nm [PAT] ADDR::sym ADDR::vtop\n"
 		      "ADDR::dis [N] ADDR/[N]{B,X,J,K,c,s,i} ADDR\\[N]{B,X,J,K,c,s} ::ps (ps) ::msgbuf (log)\n"
+		      "ADDR::print TYPE  ::sizeof TYPE  ::offsetof TYPE MEMBER   (DWARF types)\n"
 		      "ADDR: hex number, 0tDECIMAL, symbol, <reg, and + - between them\n",
 		      out);
 		return 0;

@@ -10,6 +10,8 @@ void target_close(struct target *t)
 	if (!t)
 		return;
 	symtab_free(&t->syms);
+	dwarf_close_target(t);
+	free(t->symfile);
 	if (t->ops->close)
 		t->ops->close(t);
 	free(t);
@@ -20,6 +22,8 @@ int target_add_symbols(struct target *t, const char *path, struct err *e)
 	symtab_free(&t->syms);
 	if (symtab_load_file(&t->syms, path, e) < 0)
 		return -1;
+	free(t->symfile);
+	t->symfile = xstrdup(path);
 	if (!t->syms.n)
 		return err_set(e, "%s: no symbol table", path);
 	return 0;

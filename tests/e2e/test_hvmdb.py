@@ -91,3 +91,26 @@ def test_interactive_prompt(hung_dump):
     p.expect("> ")
     p.send("::quit\r")
     p.expect(pexpect.EOF)
+
+
+def test_dwarf_types(hung_dump):
+    r = mdb(hung_dump, "::sizeof struct thread; ::offsetof struct thread ctx; ::offsetof struct logbuf rec; "
+                       "cpus::print struct cpu; ::print struct panic_info panic_info")
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    assert re.search(r"sizeof \(struct thread\) = 0x68 \(104\)", out)
+    assert "offsetof (struct thread, ctx) = 0x20" in out and "offsetof (struct logbuf, rec) = 0x8" in out
+    cpu0 = out[out.index("struct cpu at"):out.index("struct panic_info at")]
+    assert re.search(r"^    id = 0$", cpu0, re.M) and re.search(r"^    online = true$", cpu0, re.M)
+    assert re.search(r"^    current = 0xffff8880[0-9a-f]{8}$", cpu0, re.M)
+    assert re.search(r"^    active = false$", out, re.M) and re.search(r'^    msg = ""$', out, re.M)
+    assert re.search(r"^        rip = 0x0$", out, re.M)  # nested struct trapframe
+    # a thread: the current one on CPU 0 is the shell, hung in hang_forever
+    cur = re.search(r"^    current = (0x[0-9a-f]+)$", cpu0, re.M).group(1)
+    r = mdb(hung_dump, cur + "::print struct thread")
+    assert re.search(r'^    name = "shell"$', r.stdout, re.M), r.stdout
+    assert re.search(r"^    state = THREAD_RUNNING \(0\)$", r.stdout, re.M)
+    assert re.search(r"^    ctx = \{\n        rsp = 0x", r.stdout, re.M)
+    assert re.search(r"^    entry = 0xffffffff801[0-9a-f]+ \(shell_main\)$", r.stdout, re.M)
+    r = mdb(hung_dump, "::print struct nosuch 0; ::sizeof struct cpu")
+    assert r.returncode == 1 and "no type 'struct nosuch'" in r.stdout and "sizeof (struct cpu)" in r.stdout

@@ -1,0 +1,419 @@
+/* dwarf: DWARF types from the symbol file (libdwarf), opened lazily on the first command
+ * that needs them: type lookup by name, sizes, member offsets, and printing a value of
+ * any type (structs, unions, arrays, pointers, enums, bitfields) from target memory. */
+#include <libdwarf/dwarf.h>
+#include <fcntl.h>
+#include <libdwarf/libdwarf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analyze.h"
+
+struct dw {
+	int fd;
+	Dwarf_Debug dbg;
+};
+
+static struct dw *dw_get(struct target *t, FILE *out)
+{
+	struct dw *d = t->dwarf;
+	Dwarf_Error err = NULL;
+	if (d)
+		return d;
+	if (!t->symfile) {
+		fprintf(out, "mdb: no symbol file (hvmdb -s FILE) for types\n");
+		return NULL;
+	}
+	d = xcalloc(1, sizeof(*d));
+	d->fd = open(t->symfile, O_RDONLY | O_CLOEXEC);
+	if (d->fd < 0 || dwarf_init_b(d->fd, DW_DLC_READ, DW_GROUPNUMBER_ANY, NULL, NULL, &d->dbg, &err) != DW_DLV_OK) {
+		fprintf(out, "mdb: %s has no DWARF debugging information\n", t->symfile);
+		if (d->fd >= 0)
+			close(d->fd);
+		free(d);
+		return NULL;
+	}
+	t->dwarf = d;
+	return d;
+}
+
+void dwarf_close_target(struct target *t)
+{
+	struct dw *d = t->dwarf;
+	if (!d)
+		return;
+	dwarf_finish(d->dbg, NULL);
+	close(d->fd);
+	free(d);
+	t->dwarf = NULL;
+}
+
+static Dwarf_Half tag_of(Dwarf_Die die)
+{
+	Dwarf_Half tag = 0;
+	dwarf_tag(die, &tag, NULL);
+	return tag;
+}
+
+static bool name_is(Dwarf_Die die, const char *name)
+{
+	char *n = NULL;
+	return dwarf_diename(die, &n, NULL) == DW_DLV_OK && !strcmp(n, name);
+}
+
+static bool has_attr(Dwarf_Die die, Dwarf_Half at)
+{
+	Dwarf_Bool b = 0;
+	return dwarf_hasattr(die, at, &b, NULL) == DW_DLV_OK && b;
+}
+
+static int udata(Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *v)
+{
+	Dwarf_Attribute a;
+	int r;
+	if (dwarf_attr(die, at, &a, NULL) != DW_DLV_OK)
+		return -1;
+	r = dwarf_formudata(a, v, NULL) == DW_DLV_OK ? 0 : -1;
+	if (r < 0) {
+		Dwarf_Signed s;
+		if (dwarf_formsdata(a, &s, NULL) == DW_DLV_OK) {
+			*v = (Dwarf_Unsigned)s;
+			r = 0;
+		}
+	}
+	dwarf_dealloc_attribute(a);
+	return r;
+}
+
+static Dwarf_Die type_of(struct dw *d, Dwarf_Die die)
+{
+	Dwarf_Off off;
+	Dwarf_Die t = NULL;
+	if (dwarf_dietype_offset(die, &off, NULL) != DW_DLV_OK)
+		return NULL;
+	if (dwarf_offdie_b(d->dbg, off, 1, &t, NULL) != DW_DLV_OK)
+		return NULL;
+	return t;
+}
+
+/* Finds a complete type DIE by name: kind "struct", "union", "enum" or NULL (typedefs and
+ * base types). The caller deallocates it. */
+static Dwarf_Die find_type(struct dw *d, const char *kind, const char *name)
+{
+	Dwarf_Half want = !kind ? 0 : !strcmp(kind, "struct") ? DW_TAG_structure_type
+				     : !strcmp(kind, "union") ? DW_TAG_union_type : DW_TAG_enumeration_type;
+	Dwarf_Unsigned next = 0;
+	Dwarf_Die found = NULL;
+	/* restart the CU iteration from the beginning */
+	while (dwarf_next_cu_header_d(d->dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK)
+		;
+	while (!found &&
+	       dwarf_next_cu_header_d(d->dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK) {
+		Dwarf_Die cu = NULL, child = NULL;
+		if (dwarf_siblingof_b(d->dbg, NULL, 1, &cu, NULL) != DW_DLV_OK)
+			continue;
+		if (dwarf_child(cu, &child, NULL) == DW_DLV_OK) {
+			while (child && !found) {
+				Dwarf_Half tag = tag_of(child);
+				Dwarf_Die sib = NULL;
+				bool match = want ? tag == want
+						  : (tag == DW_TAG_typedef || tag == DW_TAG_base_type);
+				if (match && name_is(child, name) && !has_attr(child, DW_AT_declaration)) {
+					found = child;
+					break;
+				}
+				if (dwarf_siblingof_b(d->dbg, child, 1, &sib, NULL) != DW_DLV_OK)
+					sib = NULL;
+				dwarf_dealloc_die(child);
+				child = sib;
+			}
+		}
+		dwarf_dealloc_die(cu);
+	}
+	/* finish the iteration so the next search starts at the first CU */
+	while (dwarf_next_cu_header_d(d->dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK)
+		;
+	return found;
+}
+
+static uint64_t type_size(struct dw *d, Dwarf_Die t)
+{
+	Dwarf_Unsigned sz;
+	Dwarf_Half tag = tag_of(t);
+	if (dwarf_bytesize(t, &sz, NULL) == DW_DLV_OK)
+		return sz;
+	if (tag == DW_TAG_pointer_type)
+		return 8;
+	if (tag == DW_TAG_typedef || tag == DW_TAG_const_type || tag == DW_TAG_volatile_type) {
+		Dwarf_Die u = type_of(d, t);
+		uint64_t s = u ? type_size(d, u) : 0;
+		if (u)
+			dwarf_dealloc_die(u);
+		return s;
+	}
+	if (tag == DW_TAG_array_type) {
+		Dwarf_Die el = type_of(d, t), sub = NULL;
+		uint64_t n = 1, es = el ? type_size(d, el) : 0;
+		if (dwarf_child(t, &sub, NULL) == DW_DLV_OK) {
+			Dwarf_Unsigned ub, cnt;
+			if (udata(sub, DW_AT_count, &cnt) == 0)
+				n = cnt;
+			else if (udata(sub, DW_AT_upper_bound, &ub) == 0)
+				n = ub + 1;
+			dwarf_dealloc_die(sub);
+		}
+		if (el)
+			dwarf_dealloc_die(el);
+		return n * es;
+	}
+	return 0;
+}
+
+static void indent(FILE *out, int n)
+{
+	for (int i = 0; i < n; i++)
+		fputs("    ", out);
+}
+
+static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint8_t *p, size_t avail, int depth, FILE *out);
+
+static void print_struct(struct target *t, struct dw *d, Dwarf_Die ty, const uint8_t *p, size_t avail, int depth, FILE *out)
+{
+	Dwarf_Die m = NULL;
+	fputs("{\n", out);
+	if (dwarf_child(ty, &m, NULL) == DW_DLV_OK) {
+		while (m) {
+			Dwarf_Die sib = NULL, mt;
+			Dwarf_Unsigned off = 0, bits = 0, bitoff = 0;
+			char *name = NULL;
+			if (tag_of(m) == DW_TAG_member) {
+				dwarf_diename(m, &name, NULL);
+				udata(m, DW_AT_data_member_location, &off);
+				indent(out, depth + 1);
+				fprintf(out, "%s = ", name ? name : "<anon>");
+				mt = type_of(d, m);
+				if (udata(m, DW_AT_bit_size, &bits) == 0 && bits) {
+					uint64_t word = 0, sz = mt ? type_size(d, mt) : 4;
+					if (udata(m, DW_AT_data_bit_offset, &bitoff) == 0)
+						off = bitoff / 8, bitoff %= 8;
+					if (off + sz <= avail && sz <= 8)
+						memcpy(&word, p + off, sz);
+					fprintf(out, "0x%llx\n", (unsigned long long)((word >> bitoff) & ((1ull << bits) - 1)));
+				} else if (mt && off <= avail) {
+					print_value(t, d, mt, p + off, avail - off, depth + 1, out);
+				} else {
+					fputs("?\n", out);
+				}
+				if (mt)
+					dwarf_dealloc_die(mt);
+			}
+			if (dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
+				sib = NULL;
+			dwarf_dealloc_die(m);
+			m = sib;
+		}
+	}
+	indent(out, depth);
+	fputs("}\n", out);
+}
+
+static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint8_t *p, size_t avail, int depth, FILE *out)
+{
+	Dwarf_Half tag = tag_of(ty);
+	uint64_t sz = type_size(d, ty), v = 0;
+	char sym[128];
+	if (depth > 8) {
+		fputs("...\n", out);
+		return;
+	}
+	switch (tag) {
+	case DW_TAG_typedef:
+	case DW_TAG_const_type:
+	case DW_TAG_volatile_type: {
+		Dwarf_Die u = type_of(d, ty);
+		if (u) {
+			print_value(t, d, u, p, avail, depth, out);
+			dwarf_dealloc_die(u);
+		} else
+			fputs("void\n", out);
+		return;
+	}
+	case DW_TAG_structure_type:
+	case DW_TAG_union_type:
+		print_struct(t, d, ty, p, avail, depth, out);
+		return;
+	case DW_TAG_array_type: {
+		Dwarf_Die el = type_of(d, ty);
+		uint64_t es = el ? type_size(d, el) : 0, n = es ? sz / es : 0;
+		char *en = NULL;
+		if (el && es == 1 && tag_of(el) == DW_TAG_base_type && dwarf_diename(el, &en, NULL) == DW_DLV_OK && strstr(en, "char")) {
+			fprintf(out, "\"%.*s\"\n", (int)strnlen((const char *)p, sz < avail ? sz : avail), (const char *)p);
+		} else if (el) {
+			fputs("[\n", out);
+			for (uint64_t i = 0; i < n && i < 64 && (i + 1) * es <= avail; i++) {
+				indent(out, depth + 1);
+				fprintf(out, "[%llu] = ", (unsigned long long)i);
+				print_value(t, d, el, p + i * es, avail - i * es, depth + 1, out);
+			}
+			if (n > 64) {
+				indent(out, depth + 1);
+				fprintf(out, "... (%llu elements)\n", (unsigned long long)n);
+			}
+			indent(out, depth);
+			fputs("]\n", out);
+		}
+		if (el)
+			dwarf_dealloc_die(el);
+		return;
+	}
+	default:
+		break;
+	}
+	if (sz > 8 || sz > avail) {
+		fputs("?\n", out);
+		return;
+	}
+	memcpy(&v, p, sz);
+	if (tag == DW_TAG_pointer_type) {
+		if (v && target_symbolize(t, v, false, sym, sizeof(sym)))
+			fprintf(out, "0x%llx (%s)\n", (unsigned long long)v, sym);
+		else
+			fprintf(out, "0x%llx\n", (unsigned long long)v);
+	} else if (tag == DW_TAG_enumeration_type) {
+		Dwarf_Die e = NULL;
+		const char *found = NULL;
+		if (dwarf_child(ty, &e, NULL) == DW_DLV_OK) {
+			while (e) {
+				Dwarf_Die sib = NULL;
+				Dwarf_Unsigned ev;
+				char *en = NULL;
+				if (!found && udata(e, DW_AT_const_value, &ev) == 0 && ev == v && dwarf_diename(e, &en, NULL) == DW_DLV_OK)
+					found = en;
+				if (dwarf_siblingof_b(d->dbg, e, 1, &sib, NULL) != DW_DLV_OK)
+					sib = NULL;
+				dwarf_dealloc_die(e);
+				e = sib;
+			}
+		}
+		if (found)
+			fprintf(out, "%s (%llu)\n", found, (unsigned long long)v);
+		else
+			fprintf(out, "%llu\n", (unsigned long long)v);
+	} else {
+		Dwarf_Unsigned enc = 0;
+		udata(ty, DW_AT_encoding, &enc);
+		if (enc == DW_ATE_boolean)
+			fprintf(out, "%s\n", v ? "true" : "false");
+		else if (enc == DW_ATE_signed || enc == DW_ATE_signed_char) {
+			int64_t s = sz == 1 ? (int8_t)v : sz == 2 ? (int16_t)v : sz == 4 ? (int32_t)v : (int64_t)v;
+			fprintf(out, "%lld\n", (long long)s);
+		} else
+			fprintf(out, "0x%llx\n", (unsigned long long)v);
+	}
+}
+
+/* "struct thread", "thread" (struct, union or typedef), "uint64_t" */
+static Dwarf_Die lookup(struct dw *d, const char *spec, char *rest_out, size_t len)
+{
+	char kind[16] = "", name[128];
+	Dwarf_Die ty;
+	if (sscanf(spec, "%15s %127s", kind, name) == 2 &&
+	    (!strcmp(kind, "struct") || !strcmp(kind, "union") || !strcmp(kind, "enum"))) {
+		(void)rest_out, (void)len;
+		return find_type(d, kind, name);
+	}
+	if (sscanf(spec, "%127s", name) != 1)
+		return NULL;
+	ty = find_type(d, NULL, name);
+	if (!ty)
+		ty = find_type(d, "struct", name);
+	if (!ty)
+		ty = find_type(d, "union", name);
+	return ty;
+}
+
+int dwarf_cmd_sizeof(struct target *t, const char *spec, FILE *out)
+{
+	struct dw *d = dw_get(t, out);
+	Dwarf_Die ty;
+	if (!d)
+		return -1;
+	ty = lookup(d, spec, NULL, 0);
+	if (!ty) {
+		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", spec);
+		return -1;
+	}
+	fprintf(out, "sizeof (%s) = 0x%llx (%llu)\n", spec, (unsigned long long)type_size(d, ty),
+		(unsigned long long)type_size(d, ty));
+	dwarf_dealloc_die(ty);
+	return 0;
+}
+
+int dwarf_cmd_offsetof(struct target *t, const char *spec, const char *member, FILE *out)
+{
+	struct dw *d = dw_get(t, out);
+	Dwarf_Die ty, m = NULL;
+	int ret = -1;
+	if (!d)
+		return -1;
+	ty = lookup(d, spec, NULL, 0);
+	if (!ty) {
+		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", spec);
+		return -1;
+	}
+	if (dwarf_child(ty, &m, NULL) == DW_DLV_OK) {
+		while (m) {
+			Dwarf_Die sib = NULL;
+			Dwarf_Unsigned off;
+			if (ret < 0 && tag_of(m) == DW_TAG_member && name_is(m, member) &&
+			    udata(m, DW_AT_data_member_location, &off) == 0) {
+				fprintf(out, "offsetof (%s, %s) = 0x%llx\n", spec, member, (unsigned long long)off);
+				ret = 0;
+			}
+			if (dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
+				sib = NULL;
+			dwarf_dealloc_die(m);
+			m = sib;
+		}
+	}
+	if (ret < 0)
+		fprintf(out, "mdb: %s has no member %s\n", spec, member);
+	dwarf_dealloc_die(ty);
+	return ret;
+}
+
+int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, FILE *out)
+{
+	struct dw *d = dw_get(t, out);
+	Dwarf_Die ty;
+	uint64_t sz;
+	uint8_t *buf;
+	size_t got;
+	if (!d)
+		return -1;
+	ty = lookup(d, spec, NULL, 0);
+	if (!ty) {
+		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", spec);
+		return -1;
+	}
+	sz = type_size(d, ty);
+	if (!sz || sz > (16u << 20)) {
+		dwarf_dealloc_die(ty);
+		fprintf(out, "mdb: %s has no usable size\n", spec);
+		return -1;
+	}
+	buf = xcalloc(1, sz);
+	got = target_read_virt(t, t->cpu, addr, buf, sz);
+	if (got < sz) {
+		fprintf(out, "mdb: cannot read %llu bytes at 0x%llx\n", (unsigned long long)sz, (unsigned long long)addr);
+		free(buf);
+		dwarf_dealloc_die(ty);
+		return -1;
+	}
+	fprintf(out, "%s at 0x%llx = ", spec, (unsigned long long)addr);
+	print_value(t, d, ty, buf, sz, 0, out);
+	free(buf);
+	dwarf_dealloc_die(ty);
+	return 0;
+}
