@@ -36,6 +36,7 @@ struct target {
 	struct symtab syms;
 	char *symfile; /* for DWARF, opened on first use */
 	void *dwarf;
+	void *lines;   /* lines.c */
 	unsigned cpu; /* the current CPU (::switch) */
 };
 
@@ -54,6 +55,11 @@ int dwarf_cmd_print(struct target *t, const char *type, uint64_t addr, FILE *out
 int dwarf_cmd_sizeof(struct target *t, const char *type, FILE *out);
 int dwarf_cmd_offsetof(struct target *t, const char *type, const char *member, FILE *out);
 void dwarf_close_target(struct target *t);
+/* The libdwarf handle of the symbol file (opened on first use), or NULL. */
+void *dwarf_debug_handle(struct target *t);
+/* lines.c: "file.c:123" for a code address; false when unknown. */
+bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len);
+void target_lines_free(struct target *t);
 
 /* Runs one command line (several may be separated by ';'). Returns 0, or -1 after an
  * error message on out. */

@@ -11,7 +11,7 @@
 #include "guest/guest.h"
 
 const char *const mdb_command_names[] = { "::status", "::cpus", "::switch", "::regs", "$r", "::stack", "$c", "bt",
-					  "::nm", "::sym", "::whatis", "::vtop", "::dis", "::ps", "ps", "::msgbuf", "log", "::print", "::sizeof", "::offsetof",
+					  "::nm", "::sym", "::whatis", "::vtop", "::dis", "::ps", "ps", "::msgbuf", "log", "::print", "::sizeof", "::offsetof", "::walk", "::threads",
 					  "::help", NULL };
 
 static int fail(FILE *out, const char *fmt, const char *arg)
@@ -137,19 +137,30 @@ static bool canonical(uint64_t a)
 	return (a >> 47) == 0 || (a >> 47) == 0x1ffff;
 }
 
+/* " at file.c:123" for a code address (a return address: the call's line), or "" */
+static const char *where(struct target *t, uint64_t addr, bool is_return)
+{
+	static char buf[160];
+	char fl[140];
+	if (!target_addr_line(t, is_return ? addr - 1 : addr, fl, sizeof(fl)))
+		return "";
+	snprintf(buf, sizeof(buf), " at %s", fl);
+	return buf;
+}
+
 /* Frame-pointer unwind from (rip, rbp, rsp), like mdb's $c: frame address then caller. */
-static void print_stack(struct target *t, unsigned cpu, uint64_t rip, uint64_t rbp, uint64_t rsp, FILE *out)
+static void print_stack(struct target *t, unsigned cpu, uint64_t rip, uint64_t rbp, uint64_t rsp, bool leaf_check, FILE *out)
 {
 	char sym[128];
 	uint64_t top;
 	if (!target_symbolize(t, rip, false, sym, sizeof(sym)))
 		snprintf(sym, sizeof(sym), "0x%llx", (unsigned long long)rip);
-	fprintf(out, "%s()\n", sym);
+	fprintf(out, "%s()%s\n", sym, where(t, rip, false));
 	/* a frameless leaf keeps its return address at [rsp] */
-	if (target_read_virt(t, cpu, rsp, &top, 8) == 8 && target_symbolize(t, top, true, sym, sizeof(sym))) {
+	if (leaf_check && target_read_virt(t, cpu, rsp, &top, 8) == 8 && target_symbolize(t, top, true, sym, sizeof(sym))) {
 		uint64_t frame[2];
 		if (!rbp || target_read_virt(t, cpu, rbp, frame, 16) != 16 || frame[1] != top)
-			fprintf(out, "  ? %s()\n", sym);
+			fprintf(out, "  ? %s()%s\n", sym, where(t, top, true));
 	}
 	for (int depth = 0; depth < 64; depth++) {
 		uint64_t frame[2];
@@ -160,7 +171,7 @@ static void print_stack(struct target *t, unsigned cpu, uint64_t rip, uint64_t r
 				fprintf(out, "  0x%llx() (the frame chain leaves kernel text)\n", (unsigned long long)frame[1]);
 			break;
 		}
-		fprintf(out, "%016llx %s()\n", (unsigned long long)rbp, sym);
+		fprintf(out, "%016llx %s()%s\n", (unsigned long long)rbp, sym, where(t, frame[1], true));
 		if (frame[0] <= rbp)
 			break;
 		rbp = frame[0];
@@ -172,7 +183,7 @@ static int cmd_stack(struct target *t, FILE *out)
 	struct target_regs r;
 	if (t->ops->regs(t, t->cpu, &r) < 0)
 		return fail(out, "no registers for the current CPU%s", "");
-	print_stack(t, t->cpu, r.rip, r.rbp, r.rsp, out);
+	print_stack(t, t->cpu, r.rip, r.rbp, r.rsp, true, out);
 	return 0;
 }
 
@@ -281,7 +292,26 @@ static int guest_sym(struct target *t, const char *name, uint64_t *a, FILE *out)
 	return 0;
 }
 
-static int cmd_ps(struct target *t, FILE *out)
+/* A thread that is not running: context_switch left r15 r14 r13 r12 rbx rbp and the
+ * return address on its stack, ctx.rsp pointing at r15 (guest/switch.S). */
+static void thread_stack(struct target *t, const struct thread *th, FILE *out)
+{
+	uint64_t w[7];
+	for (unsigned c = 0; th->state == THREAD_RUNNING && c < t->ops->nr_cpus(t); c++) {
+		struct target_regs r;
+		if (t->ops->regs(t, c, &r) == 0 && r.online && (int)c == th->cpu) {
+			print_stack(t, c, r.rip, r.rbp, r.rsp, true, out);
+			return;
+		}
+	}
+	if (target_read_virt(t, t->cpu, th->ctx.rsp, w, sizeof(w)) != sizeof(w)) {
+		fprintf(out, "    (saved context unreadable)\n");
+		return;
+	}
+	print_stack(t, t->cpu, w[6], w[5], th->ctx.rsp + 56, false, out);
+}
+
+static int cmd_ps(struct target *t, bool verbose, FILE *out)
 {
 	static const char *const st[] = { "RUN", "READY", "SLEEP", "BLOCK", "DEAD" };
 	uint64_t head, p;
@@ -298,6 +328,8 @@ static int cmd_ps(struct target *t, FILE *out)
 		th.name[sizeof(th.name) - 1] = 0;
 		fprintf(out, "%016llx %5d %-5s %3d %s\n", (unsigned long long)p, th.tid,
 			(unsigned)th.state < 5 ? st[th.state] : "?", th.cpu, th.name);
+		if (verbose)
+			thread_stack(t, &th, out);
 		p = (uint64_t)(uintptr_t)th.next;
 	}
 	return 0;
@@ -350,7 +382,7 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 	if (!strcmp(cmd, "$c") || !strcmp(cmd, "bt"))
 		return cmd_stack(t, out);
 	if (!strcmp(cmd, "ps"))
-		return cmd_ps(t, out);
+		return cmd_ps(t, false, out);
 	if (!strcmp(cmd, "log"))
 		return cmd_msgbuf(t, out);
 	/* ADDR/FMT and ADDR\FMT */
@@ -399,8 +431,8 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		return print_regs(t, out), 0;
 	if (!strcmp(dcmd, "stack"))
 		return cmd_stack(t, out);
-	if (!strcmp(dcmd, "ps"))
-		return cmd_ps(t, out);
+	if (!strcmp(dcmd, "ps") || !strcmp(dcmd, "threads"))
+		return cmd_ps(t, arg && !strcmp(arg, "-v"), out);
 	if (!strcmp(dcmd, "msgbuf"))
 		return cmd_msgbuf(t, out);
 	if (!strcmp(dcmd, "nm"))
@@ -472,6 +504,7 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		fputs("::status ::cpus ::switch N ::regs ($r) ::stack ($c, bt) ::nm [PAT] ADDR::sym ADDR::vtop\n"
 		      "ADDR::dis [N] ADDR/[N]{B,X,J,K,c,s,i} ADDR\\[N]{B,X,J,K,c,s} ::ps (ps) ::msgbuf (log)\n"
 		      "ADDR::print TYPE  ::sizeof TYPE  ::offsetof TYPE MEMBER   (DWARF types)\n"
+		      "::ps -v / ::threads -v (with stacks)  ::walk thread [| ADDR-taking command]\n"
 		      "ADDR: hex number, 0tDECIMAL, symbol, <reg, and + - between them\n",
 		      out);
 		return 0;
@@ -479,13 +512,83 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 	return fail(out, "unknown dcmd ::%s (::help lists them)", dcmd);
 }
 
+/* ::walk thread: the address of every thread of our guest */
+static int walk_threads(struct target *t, uint64_t *v, size_t max, size_t *n, FILE *out)
+{
+	uint64_t head, p;
+	*n = 0;
+	if (guest_sym(t, "thread_list", &head, out) < 0 || target_read_virt(t, t->cpu, head, &p, 8) != 8)
+		return -1;
+	while (p && *n < max) {
+		struct thread th;
+		v[(*n)++] = p;
+		if (target_read_virt(t, t->cpu, p, &th, sizeof(th)) != sizeof(th))
+			return fail(out, "cannot read a thread (the list is corrupt?)%s", "");
+		p = (uint64_t)(uintptr_t)th.next;
+	}
+	return 0;
+}
+
+/* "CMD | CMD": the walk's addresses become the address of each run of the next command */
+static int run_pipeline(struct target *t, char *cmd, FILE *out)
+{
+	char *bar = strchr(cmd, '|'), *first = cmd, *rest;
+	uint64_t addrs[4096];
+	size_t n = 0;
+	int ret = 0;
+	if (!bar)
+		return run_one(t, cmd, out);
+	*bar = 0;
+	rest = bar + 1;
+	while (isspace((unsigned char)*first))
+		first++;
+	if (!strncmp(first, "::walk", 6)) {
+		char what[32] = "";
+		sscanf(first + 6, "%31s", what);
+		if (strcmp(what, "thread"))
+			return fail(out, "::walk: walkers: thread (not '%s')", what);
+		if (walk_threads(t, addrs, 4096, &n, out) < 0)
+			return -1;
+	} else {
+		return fail(out, "a pipeline starts with ::walk%s", "");
+	}
+	while (isspace((unsigned char)*rest))
+		rest++;
+	for (size_t i = 0; i < n; i++) {
+		char c[512];
+		snprintf(c, sizeof(c), "0x%llx%s", (unsigned long long)addrs[i], rest);
+		if (run_pipeline(t, c, out) < 0)
+			ret = -1;
+	}
+	return ret;
+}
+
 int mdb_exec(struct target *t, const char *line, FILE *out)
 {
 	char *copy = xstrdup(line), *save = NULL;
 	int ret = 0;
-	for (char *c = strtok_r(copy, ";", &save); c; c = strtok_r(NULL, ";", &save))
-		if (run_one(t, c, out) < 0)
+	for (char *c = strtok_r(copy, ";", &save); c; c = strtok_r(NULL, ";", &save)) {
+		char *w = c;
+		while (isspace((unsigned char)*w))
+			w++;
+		if (!strncmp(w, "::walk", 6) && !strchr(w, '|')) {
+			uint64_t addrs[4096];
+			size_t n;
+			char what[32] = "";
+			sscanf(w + 6, "%31s", what);
+			if (strcmp(what, "thread") || walk_threads(t, addrs, 4096, &n, out) < 0) {
+				if (strcmp(what, "thread"))
+					fail(out, "::walk: walkers: thread (not '%s')", what);
+				ret = -1;
+				continue;
+			}
+			for (size_t i = 0; i < n; i++)
+				fprintf(out, "%llx\n", (unsigned long long)addrs[i]);
+			continue;
+		}
+		if (run_pipeline(t, c, out) < 0)
 			ret = -1;
+	}
 	free(copy);
 	return ret;
 }

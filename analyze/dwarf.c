@@ -22,13 +22,15 @@ static struct dw *dw_get(struct target *t, FILE *out)
 	if (d)
 		return d;
 	if (!t->symfile) {
-		fprintf(out, "mdb: no symbol file (hvmdb -s FILE) for types\n");
+		if (out)
+			fprintf(out, "mdb: no symbol file (hvmdb -s FILE) for types\n");
 		return NULL;
 	}
 	d = xcalloc(1, sizeof(*d));
 	d->fd = open(t->symfile, O_RDONLY | O_CLOEXEC);
 	if (d->fd < 0 || dwarf_init_b(d->fd, DW_DLC_READ, DW_GROUPNUMBER_ANY, NULL, NULL, &d->dbg, &err) != DW_DLV_OK) {
-		fprintf(out, "mdb: %s has no DWARF debugging information\n", t->symfile);
+		if (out)
+			fprintf(out, "mdb: %s has no DWARF debugging information\n", t->symfile);
 		if (d->fd >= 0)
 			close(d->fd);
 		free(d);
@@ -36,6 +38,12 @@ static struct dw *dw_get(struct target *t, FILE *out)
 	}
 	t->dwarf = d;
 	return d;
+}
+
+void *dwarf_debug_handle(struct target *t)
+{
+	struct dw *d = dw_get(t, NULL);
+	return d ? d->dbg : NULL;
 }
 
 void dwarf_close_target(struct target *t)

@@ -10,6 +10,7 @@ void target_close(struct target *t)
 	if (!t)
 		return;
 	symtab_free(&t->syms);
+	target_lines_free(t);
 	dwarf_close_target(t);
 	free(t->symfile);
 	if (t->ops->close)

@@ -22,11 +22,8 @@ void vprintk(const char *fmt, va_list ap)
 	size_t len = n < 0 ? 0 : (size_t)n >= sizeof(buf) ? sizeof(buf) - 1 : (size_t)n;
 	struct log_record *r;
 
-	if (panicking) { /* other CPUs may hold the locks */
-		printk_raw(buf);
-		return;
-	}
-	f = spin_lock_irqsave(&log_lock);
+	/* in a panic the other CPUs are stopped and may hold the locks: record without them */
+	f = panicking ? irq_save() : spin_lock_irqsave(&log_lock);
 	r = &log_ring.rec[log_ring.head % LOG_RECORDS];
 	r->seq = log_ring.head;
 	r->ticks = jiffies;
@@ -37,6 +34,11 @@ void vprintk(const char *fmt, va_list ap)
 	if (r->len && r->text[r->len - 1] == '\n')
 		r->text[--r->len] = 0;
 	log_ring.head++;
+	if (panicking) {
+		irq_restore(f);
+		printk_raw(buf);
+		return;
+	}
 	spin_unlock_irqrestore(&log_lock, f);
 	serial_write(buf, len);
 }

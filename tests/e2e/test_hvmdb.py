@@ -4,6 +4,7 @@ guest's threads and log; bad input gets one clear error."""
 import os
 import re
 import subprocess
+import time
 
 import pexpect
 import pytest
@@ -114,3 +115,64 @@ def test_dwarf_types(hung_dump):
     assert re.search(r"^    entry = 0xffffffff801[0-9a-f]+ \(shell_main\)$", r.stdout, re.M)
     r = mdb(hung_dump, "::print struct nosuch 0; ::sizeof struct cpu")
     assert r.returncode == 1 and "no type 'struct nosuch'" in r.stdout and "sizeof (struct cpu)" in r.stdout
+
+
+def dump_after(d, name, line, want):
+    guest_console(d, name, line, want)
+    time.sleep(0.3)
+    core = os.path.join(d.tmp, "core-" + line.split()[0])
+    d.ctl("dump", name, core)
+    return core
+
+
+def test_deadlocked_threads_both_spin_in_the_lock(daemon):
+    d = daemon("--vcpus", "3", "--mem", "64M")
+    core = dump_after(d, "dom0", "deadlock", "opposite order")
+    r = mdb(core, "::ps -v")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for t in ("dl-a", "dl-b"):
+        block = r.stdout[r.stdout.index(" %s\n" % t):]
+        block = block[:block.index("thread_start")]
+        # (the line may be that of cpu_relax, inlined into spin_lock from kernel.h)
+        assert re.search(r"spin_lock\+0x[0-9a-f]+\(\) at \w+\.[ch]:\d+", block), block
+        assert "deadlock_take+" in block and "shell.c:" in block
+    # and the lock words say who holds what
+    r = mdb(core, "dl_a::print spinlock_t; dl_b::print spinlock_t")
+    owners = re.findall(r"owner_cpu = (-?\d+)", r.stdout)
+    assert sorted(owners) == ["1", "2"], r.stdout
+
+
+def test_panic_and_oops_dumps(daemon):
+    d = daemon("--vcpus", "2", "--mem", "64M")
+    for n, line, msg in (("p", "panic the end is nigh", "the end is nigh"),
+                         ("o", "oops", "Fatal exception (page fault) in shell")):
+        cfg = os.path.join(d.tmp, n + ".cfg")
+        open(cfg, "w").write('name = "%s"\nmemory = 32\nvcpus = 2\non_crash = "preserve"\n' % n)
+        d.ctl("create", cfg)
+        guest_console(d, n, line, "end Kernel panic")
+        core = os.path.join(d.tmp, n + ".core")
+        time.sleep(0.3)
+        d.ctl("dump", n, core)
+        r = mdb(core, "::status; $c; panic_info::print struct panic_info; log")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "state: crashed" in r.stdout and "panic message: %s" % msg in r.stdout, r.stdout
+        assert re.search(r"^    active = true$", r.stdout, re.M)
+        assert "panic_finish+" in r.stdout and "panic.c:" in r.stdout
+        assert "Kernel panic - not syncing: %s" % msg in r.stdout  # the log ring
+        if n == "o":
+            assert re.search(r"^    has_frame = true$", r.stdout, re.M)
+            assert "oops+" in r.stdout and "trap_dispatch+" in r.stdout
+
+
+def test_dis_matches_objdump(hung_dump):
+    out = subprocess.run(["objdump", "-d", "-M", "intel", "--no-show-raw-insn", GUEST], capture_output=True,
+                         text=True).stdout
+    body = out[out.index("<serial_putc>:"):]
+    body = body[:body.index("\n\n")]
+    want = [l.split("\t")[1].split()[0] for l in body.splitlines()[1:] if "\t" in l]
+    r = mdb(hung_dump, "serial_putc::dis")
+    got = [l.split(":", 1)[1].split()[0] for l in r.stdout.splitlines() if l.startswith("serial_putc")]
+    # objdump goes on through the alignment padding up to the next symbol; ::dis stops at
+    # the function's size
+    assert len(got) > 5 and got == want[:len(got)], (got, want)
+    assert all(m in ("nop", "cs", "data16", "xchg") for m in want[len(got):]), want[len(got):]
