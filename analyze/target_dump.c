@@ -14,7 +14,10 @@ static unsigned d_nr_cpus(struct target *t)
 static int d_regs(struct target *t, unsigned cpu, struct target_regs *r)
 {
 	const struct dump_cpu *c = dump_cpu(t->priv, cpu);
+	struct dump_cpu q;
 	memset(r, 0, sizeof(*r));
+	if (!c && dump_qemu_cpu(t->priv, cpu, &q) == 0)
+		c = &q;
 	if (c) {
 		r->rax = c->rax; r->rbx = c->rbx; r->rcx = c->rcx; r->rdx = c->rdx; r->rsi = c->rsi; r->rdi = c->rdi;
 		r->rbp = c->rbp; r->rsp = c->rsp; r->r8 = c->r8; r->r9 = c->r9; r->r10 = c->r10; r->r11 = c->r11;

@@ -83,9 +83,14 @@ void dump_close(struct dump_file *f);
 const char *dump_format(const struct dump_file *f);
 unsigned dump_nr_loads(const struct dump_file *f);
 const struct dump_load *dump_loadseg(const struct dump_file *f, unsigned i);
+/* A segment of guest-physical memory (as opposed to a virtual alias). */
+bool dump_load_is_physical(const struct dump_load *l);
 unsigned dump_nr_cpus(const struct dump_file *f);
 /* Our private per-vCPU note (NULL for a dump that has none, e.g. QEMU's). */
 const struct dump_cpu *dump_cpu(const struct dump_file *f, unsigned i);
+/* QEMU's dump-guest-memory note (name "QEMU"): the state NT_PRSTATUS lacks (CRs,
+ * segments), converted to struct dump_cpu; -1 when the dump has none for vCPU i. */
+int dump_qemu_cpu(const struct dump_file *f, unsigned i, struct dump_cpu *out);
 /* From NT_PRSTATUS: rip, rsp, rbp for vCPU i (any x86-64 ELF core). */
 int dump_prstatus_regs(const struct dump_file *f, unsigned i, uint64_t *rip, uint64_t *rsp, uint64_t *rbp);
 const struct dump_domain *dump_domain_info(const struct dump_file *f);

@@ -12,6 +12,11 @@
 #include "dump.h"
 
 #define MAX_CPUS 1024
+/* QEMUCPUState (QEMU target/i386/arch_dump.c): version, size, 16 GPRs, rip, rflags, then
+ * cs ds es fs gs ss ldt tr gdt idt as {u32 selector, limit, flags, pad; u64 base}, cr[5] */
+#define QEMU_SEG(i) (8 + 18 * 8 + (i) * 24)
+#define QEMU_CR (QEMU_SEG(10))
+#define QEMU_STATE_MIN (QEMU_CR + 5 * 8)
 
 struct dump_file {
 	uint8_t *map;
@@ -20,6 +25,9 @@ struct dump_file {
 	unsigned nloads;
 	const uint8_t *prstatus[MAX_CPUS];
 	unsigned nprstatus;
+	const uint8_t *qemu[MAX_CPUS]; /* QEMUCPUState notes */
+	uint32_t qemu_size[MAX_CPUS];
+	unsigned nqemu;
 	struct dump_cpu *cpus[MAX_CPUS];
 	unsigned ncpus;
 	struct dump_domain *domain;
@@ -69,6 +77,11 @@ static int parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct e
 				f->domain->name[sizeof(f->domain->name) - 1] = 0;
 				f->domain->state[sizeof(f->domain->state) - 1] = 0;
 				f->domain->reason[sizeof(f->domain->reason) - 1] = 0;
+			}
+		} else if (h.n_namesz == 5 && !memcmp(f->map + name, "QEMU", 5) && h.n_descsz >= QEMU_STATE_MIN) {
+			if (f->nqemu < MAX_CPUS) {
+				f->qemu_size[f->nqemu] = h.n_descsz;
+				f->qemu[f->nqemu++] = f->map + desc;
 			}
 		} else if (h.n_namesz == 11 && !memcmp(f->map + name, "VMCOREINFO", 11) && !f->vmcoreinfo) {
 			f->vmcoreinfo = calloc(1, h.n_descsz + 1);
@@ -167,9 +180,15 @@ fail:
 	return NULL;
 }
 
+bool dump_load_is_physical(const struct dump_load *l)
+{
+	/* ours carry vaddr 0; QEMU without paging writes vaddr = paddr */
+	return !l->vaddr || l->vaddr == l->paddr;
+}
+
 const char *dump_format(const struct dump_file *f)
 {
-	return f->domain ? "ELF core (hvkit)" : "ELF core";
+	return f->domain ? "ELF core (hvkit)" : f->nqemu ? "ELF core (QEMU dump-guest-memory)" : "ELF core";
 }
 
 unsigned dump_nr_loads(const struct dump_file *f)
@@ -184,7 +203,8 @@ const struct dump_load *dump_loadseg(const struct dump_file *f, unsigned i)
 
 unsigned dump_nr_cpus(const struct dump_file *f)
 {
-	return f->nprstatus > f->ncpus ? f->nprstatus : f->ncpus;
+	unsigned n = f->nprstatus > f->ncpus ? f->nprstatus : f->ncpus;
+	return f->nqemu > n ? f->nqemu : n;
 }
 
 const struct dump_cpu *dump_cpu(const struct dump_file *f, unsigned i)
@@ -204,6 +224,70 @@ int dump_prstatus_regs(const struct dump_file *f, unsigned i, uint64_t *rip, uin
 	return 0;
 }
 
+static uint64_t q64(const uint8_t *p, size_t off)
+{
+	uint64_t v;
+	memcpy(&v, p + off, 8);
+	return v;
+}
+
+static void qseg(struct dump_seg *s, const uint8_t *p, size_t off)
+{
+	uint32_t sel, limit, flags;
+	memcpy(&sel, p + off, 4);
+	memcpy(&limit, p + off + 4, 4);
+	memcpy(&flags, p + off + 8, 4);
+	s->selector = (uint16_t)sel;
+	s->limit = limit;
+	s->base = q64(p, off + 16);
+	s->type = (flags >> 8) & 15;
+	s->s = (flags >> 12) & 1;
+	s->dpl = (flags >> 13) & 3;
+	s->present = (flags >> 15) & 1;
+	s->avl = (flags >> 20) & 1;
+	s->l = (flags >> 21) & 1;
+	s->db = (flags >> 22) & 1;
+	s->g = (flags >> 23) & 1;
+}
+
+int dump_qemu_cpu(const struct dump_file *f, unsigned i, struct dump_cpu *c)
+{
+	const uint8_t *p;
+	uint64_t *gpr[16];
+	if (i >= f->nqemu)
+		return -1;
+	p = f->qemu[i];
+	memset(c, 0, sizeof(*c));
+	c->version = DUMP_VERSION;
+	c->index = i;
+	c->online = 1;
+	gpr[0] = &c->rax; gpr[1] = &c->rbx; gpr[2] = &c->rcx; gpr[3] = &c->rdx; gpr[4] = &c->rsi; gpr[5] = &c->rdi;
+	gpr[6] = &c->rsp; gpr[7] = &c->rbp; gpr[8] = &c->r8; gpr[9] = &c->r9; gpr[10] = &c->r10; gpr[11] = &c->r11;
+	gpr[12] = &c->r12; gpr[13] = &c->r13; gpr[14] = &c->r14; gpr[15] = &c->r15;
+	for (int r = 0; r < 16; r++)
+		*gpr[r] = q64(p, 8 + (size_t)r * 8);
+	c->rip = q64(p, 8 + 16 * 8);
+	c->rflags = q64(p, 8 + 17 * 8);
+	qseg(&c->cs, p, QEMU_SEG(0));
+	qseg(&c->ds, p, QEMU_SEG(1));
+	qseg(&c->es, p, QEMU_SEG(2));
+	qseg(&c->fs, p, QEMU_SEG(3));
+	qseg(&c->gs, p, QEMU_SEG(4));
+	qseg(&c->ss, p, QEMU_SEG(5));
+	qseg(&c->ldt, p, QEMU_SEG(6));
+	qseg(&c->tr, p, QEMU_SEG(7));
+	c->gdt_base = q64(p, QEMU_SEG(8) + 16);
+	c->idt_base = q64(p, QEMU_SEG(9) + 16);
+	c->cr0 = q64(p, QEMU_CR);
+	c->cr2 = q64(p, QEMU_CR + 16);
+	c->cr3 = q64(p, QEMU_CR + 24);
+	c->cr4 = q64(p, QEMU_CR + 32);
+	/* QEMU records no EFER: long mode is paging + PAE + a 64-bit code segment */
+	if ((c->cr0 & 0x80000000u) && (c->cr4 & 0x20) && c->cs.l)
+		c->efer = 0x500;
+	return 0;
+}
+
 const struct dump_domain *dump_domain_info(const struct dump_file *f)
 {
 	return f->domain;
@@ -220,10 +304,11 @@ size_t dump_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len)
 	while (done < len) {
 		const struct dump_load *l = NULL;
 		uint64_t a = gpa + done, n;
-		/* physical segments first (ours carry vaddr 0; aliases a virtual address), then any */
+		/* physical segments first, then any (aliases carry a virtual address) */
 		for (int pass = 0; pass < 2 && !l; pass++)
 			for (unsigned i = 0; i < f->nloads && !l; i++)
-				if ((pass || !f->loads[i].vaddr) && a >= f->loads[i].paddr && a - f->loads[i].paddr < f->loads[i].memsz)
+				if ((pass || dump_load_is_physical(&f->loads[i])) && a >= f->loads[i].paddr &&
+				    a - f->loads[i].paddr < f->loads[i].memsz)
 					l = &f->loads[i];
 		if (!l)
 			break;

@@ -44,10 +44,10 @@ static int cmd_info(const char *path)
 	printf("segments:  %u\n", dump_nr_loads(f));
 	for (unsigned i = 0; i < dump_nr_loads(f); i++) {
 		const struct dump_load *l = dump_loadseg(f, i);
-		printf("  %s paddr %016llx-%016llx vaddr %016llx (%llu KiB)\n", l->vaddr ? "alias" : "RAM  ",
+		printf("  %s paddr %016llx-%016llx vaddr %016llx (%llu KiB)\n", dump_load_is_physical(l) ? "RAM  " : "alias",
 		       (unsigned long long)l->paddr, (unsigned long long)(l->paddr + l->memsz), (unsigned long long)l->vaddr,
 		       (unsigned long long)(l->memsz >> 10));
-		if (!l->vaddr)
+		if (dump_load_is_physical(l))
 			ram += l->memsz;
 	}
 	printf("RAM:       %llu MiB in physical segments\n", (unsigned long long)(ram >> 20));

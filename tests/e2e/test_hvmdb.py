@@ -3,6 +3,7 @@ ELF symbols, memory in mdb's formats (virtual and physical), ::vtop, ::dis, and 
 guest's threads and log; bad input gets one clear error."""
 import os
 import re
+import shutil
 import subprocess
 import time
 
@@ -176,3 +177,41 @@ def test_dis_matches_objdump(hung_dump):
     # the function's size
     assert len(got) > 5 and got == want[:len(got)], (got, want)
     assert all(m in ("nop", "cs", "data16", "xchg") for m in want[len(got):]), want[len(got):]
+
+
+@pytest.mark.skipif(not shutil.which("qemu-system-x86_64"), reason="no QEMU")
+def test_the_same_commands_on_a_qemu_dump(tmp_path):
+    """QEMU (TCG) runs the built-in guest, it hangs, `dump-guest-memory` writes an ELF core
+    (NT_PRSTATUS + QEMU's CPU-state note, no hvkit notes): hvmdb reads it the same way."""
+    import socket
+    mon = str(tmp_path / "mon.sock")
+    core = str(tmp_path / "qemu.core")
+    q = pexpect.spawn("qemu-system-x86_64", ["-accel", "tcg", "-M", "pc", "-m", "64", "-smp", "2", "-kernel", GUEST,
+                                             "-display", "none", "-serial", "stdio", "-no-reboot",
+                                             "-monitor", "unix:%s,server,nowait" % mon], encoding="utf-8", timeout=60)
+    try:
+        q.expect("guest> ")
+        q.send("hang\r")
+        q.expect("spinning forever")
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(mon)
+        s.settimeout(60)
+        buf = b""
+        while b"(qemu) " not in buf:
+            buf += s.recv(4096)
+        s.sendall(("dump-guest-memory %s\n" % core).encode())
+        buf = b""
+        while b"(qemu) " not in buf:
+            buf += s.recv(4096)
+        s.close()
+    finally:
+        q.terminate(force=True)
+    info = subprocess.run([os.path.join(BUILD, "hvdump"), "info", core], capture_output=True, text=True)
+    assert "format:    ELF core (QEMU dump-guest-memory)" in info.stdout and "vCPUs:     2" in info.stdout
+    r = mdb(core, "::cpus; $c; ::ps; log; jiffies::vtop")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"\*  0 ffffffff801[0-9a-f]+ [0-9a-f]{16} hang_forever", r.stdout), r.stdout
+    assert "hang_forever() at shell.c:" in r.stdout and "shell_main+" in r.stdout
+    assert re.search(r" +\d+ RUN +0 shell$", r.stdout, re.M)
+    assert "hang: interrupts off, spinning forever on CPU 0" in r.stdout
+    assert re.search(r"mapped to physical 0x1[0-9a-f]+ \(2048 KiB page\)", r.stdout)
