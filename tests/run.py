@@ -46,7 +46,7 @@ def seed_corpus(build, name):
     corpus = os.path.join(build, "fuzz", "corpus-" + name)
     os.makedirs(corpus, exist_ok=True)
     seeds = []
-    if name == "fuzz_loader":
+    if name in ("fuzz_loader", "fuzz_symfile", "fuzz_dwarf"):
         kd = os.path.join(build, "tests", "kernels")
         seeds = [os.path.join(kd, f) for f in os.listdir(kd) if f.endswith(".elf")] if os.path.isdir(kd) else []
         seeds.append(os.path.join(build, "guest.elf"))
