@@ -128,7 +128,10 @@ def dump_after(d, name, line, want):
 
 def test_deadlocked_threads_both_spin_in_the_lock(daemon):
     d = daemon("--vcpus", "3", "--mem", "64M")
-    core = dump_after(d, "dom0", "deadlock", "opposite order")
+    core = dump_after(d, "dom0", "deadlock", "other way round")
+    time.sleep(1)  # let both threads take their first lock and spin on the second
+    os.unlink(core)
+    d.ctl("dump", "dom0", core)
     r = mdb(core, "::ps -v")
     assert r.returncode == 0, r.stdout + r.stderr
     for t in ("dl-a", "dl-b"):

@@ -1,6 +1,6 @@
 /* Unit tests for the property store: defaults, setprop/listprop/refresh, type and value
  * errors that leave the store unchanged, secrets never listed, persistence, refusal of a
- * file that is not a store, patterns. */
+ * file that is not a store or a missing directory, fnmatch patterns. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hv/props.h"
@@ -33,82 +35,209 @@ static int teardown(void **state)
 	return system(cmd);
 }
 
+/* Each test starts from a fresh store. */
+static int fresh(void **state)
+{
+	char p2[160];
+	(void)state;
+	unlink(path);
+	snprintf(p2, sizeof(p2), "%s-wal", path);
+	unlink(p2);
+	snprintf(p2, sizeof(p2), "%s-shm", path);
+	unlink(p2);
+	return 0;
+}
+
 static const struct prop_entry *find(struct prop_entry *l, int n, const char *name)
 {
 	for (int i = 0; i < n; i++)
 		if (!strcmp(l[i].name, name))
 			return &l[i];
+	fail_msg("%s not listed", name);
 	return NULL;
 }
 
-static void test_defaults_set_refresh(void **state)
+static void test_defaults(void **state)
 {
+	static const struct {
+		const char *name;
+		enum prop_type type;
+		const char *value;
+	} want[] = {
+		{ "config/console-ring-size", PROP_COUNT, "65536" },
+		{ "config/default-weight", PROP_COUNT, "256" },
+		{ "config/dom0-cpus", PROP_COUNT, "0" },
+		{ "config/dom0-mem", PROP_COUNT, "128" },
+		{ "config/dump-dir", PROP_ASTRING, "/var/crash/hvkit" },
+		{ "config/vncpasswd", PROP_ASTRING, "********" },
+		{ "config/xend-relocation-address", PROP_ASTRING, "" },
+		{ "config/xend-relocation-hosts-allow", PROP_ASTRING, "^localhost$" },
+		{ "config/xend-relocation-port", PROP_COUNT, "8002" },
+	};
 	struct err e;
+	struct prop_entry l[32];
+	struct stat st;
+	struct props *p = props_open(path, &e);
+	int n;
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	n = props_list(p, NULL, l, 32, &e);
+	assert_int_equal(n, 9);
+	for (int i = 0; i < n; i++) { /* in name order */
+		assert_string_equal(l[i].name, want[i].name);
+		assert_int_equal(l[i].type, want[i].type);
+		assert_string_equal(l[i].value, want[i].value);
+		assert_false(l[i].has_pending);
+		assert_int_equal(l[i].secret, !strcmp(want[i].name, "config/vncpasswd"));
+	}
+	assert_int_equal(props_get_int(p, "config/console-ring-size", -1), 65536);
+	assert_int_equal(props_get_int(p, "xend-relocation-port", -1), 8002);
+	assert_int_equal(props_get_int(p, "config/dump-dir", -1), -1); /* an astring */
+	assert_int_equal(props_get_int(p, "config/nosuch", -7), -7);
+	assert_string_equal(prop_type_name(PROP_ASTRING), "astring");
+	assert_string_equal(prop_type_name(PROP_BOOLEAN), "boolean");
+	assert_string_equal(prop_type_name(PROP_COUNT), "count");
+	assert_string_equal(prop_type_name(PROP_INTEGER), "integer");
+	/* a short list */
+	assert_int_equal(props_list(p, NULL, l, 2, &e), 2);
+	assert_string_equal(l[1].name, "config/default-weight");
+	props_close(p);
+}
+
+static void test_set_refresh_persist(void **state)
+{
+	struct err e = { "" };
 	struct prop_entry l[32];
 	char changed[256], v[64];
 	struct props *p = props_open(path, &e);
 	int n;
 	(void)state;
 	assert_non_null(p);
-	n = props_list(p, NULL, l, 32, &e);
-	assert_true(n >= 9);
-	assert_string_equal(find(l, n, "config/dom0-cpus")->value, "0");
-	assert_int_equal(find(l, n, "config/dom0-cpus")->type, PROP_COUNT);
 	assert_int_equal(props_set(p, "config/dom0-cpus", "count: 1", &e), 0);
 	assert_int_equal(props_set(p, "dump-dir", "astring: \"/srv/crash\"", &e), 0); /* config/ optional */
+	assert_int_equal(props_set(p, "config/xend-relocation-hosts-allow", "\"^flax$ ^localhost$\"", &e), 0);
+	assert_int_equal(props_set(p, "config/xend-relocation-address", "\"say \\\"hi\\\" \\\\o/\"", &e), 0);
+	assert_int_equal(props_set(p, "config/dom0-mem", "+0512", &e), 0);
 	n = props_list(p, NULL, l, 32, &e);
 	assert_true(find(l, n, "config/dom0-cpus")->has_pending);
 	assert_string_equal(find(l, n, "config/dom0-cpus")->pending, "1");
 	assert_string_equal(find(l, n, "config/dom0-cpus")->value, "0"); /* not yet refreshed */
+	assert_string_equal(find(l, n, "config/dom0-mem")->pending, "512"); /* canonical */
+	assert_string_equal(find(l, n, "config/xend-relocation-address")->pending, "say \"hi\" \\o/");
+	assert_false(find(l, n, "config/default-weight")->has_pending);
 	assert_int_equal(props_get_int(p, "config/dom0-cpus", -1), 0);
-	assert_int_equal(props_refresh(p, changed, sizeof(changed), &e), 2);
-	assert_string_equal(changed, "config/dom0-cpus,config/dump-dir");
+	/* setting the running value again is no change */
+	assert_int_equal(props_set(p, "config/default-weight", "256", &e), 0);
+	n = props_list(p, NULL, l, 32, &e);
+	assert_false(find(l, n, "config/default-weight")->has_pending);
+
+	assert_int_equal(props_refresh(p, changed, sizeof(changed), &e), 5);
+	assert_string_equal(changed, "config/dom0-cpus,config/dom0-mem,config/dump-dir,"
+				     "config/xend-relocation-address,config/xend-relocation-hosts-allow");
 	assert_int_equal(props_get_int(p, "config/dom0-cpus", -1), 1);
 	assert_int_equal(props_get(p, "config/dump-dir", v, sizeof(v), &e), 0);
 	assert_string_equal(v, "/srv/crash");
+	assert_int_equal(props_get(p, "config/dump-dir", v, 5, &e), -1); /* too small: refused, not cut */
+	n = props_list(p, NULL, l, 32, &e);
+	for (int i = 0; i < n; i++)
+		assert_false(l[i].has_pending);
 	assert_int_equal(props_refresh(p, changed, sizeof(changed), &e), 0);
+	assert_string_equal(changed, "");
+	/* a changed list too long for the buffer: whole names, then "..." */
+	assert_int_equal(props_set(p, "config/default-weight", "7", &e), 0);
+	assert_int_equal(props_set(p, "config/dom0-cpus", "2", &e), 0);
+	assert_int_equal(props_refresh(p, changed, 30, &e), 2);
+	assert_string_equal(changed, "config/default-weight,...");
+	/* pending, not refreshed: survives a reopen as pending */
+	assert_int_equal(props_set(p, "config/dom0-cpus", "3", &e), 0);
 	props_close(p);
-	/* committed values survive a reopen */
+
 	p = props_open(path, &e);
 	assert_non_null(p);
-	assert_int_equal(props_get_int(p, "config/dom0-cpus", -1), 1);
-	assert_int_equal(props_delete(p, "config/dom0-cpus", &e), 0);
-	assert_int_equal(props_refresh(p, NULL, 0, &e), 1);
+	assert_int_equal(props_get_int(p, "config/dom0-cpus", -1), 2);
+	assert_int_equal(props_get_int(p, "config/default-weight", -1), 7);
+	n = props_list(p, "dom0-cpus", l, 32, &e);
+	assert_int_equal(n, 1);
+	assert_string_equal(l[0].pending, "3");
+	assert_int_equal(props_delete(p, "config/dom0-cpus", &e), 0); /* back to the default */
+	assert_int_equal(props_refresh(p, changed, sizeof(changed), &e), 1);
+	assert_string_equal(changed, "config/dom0-cpus");
 	assert_int_equal(props_get_int(p, "config/dom0-cpus", -1), 0);
+	assert_int_equal(props_delete(p, "config/nosuch", &e), -1);
 	props_close(p);
 }
 
 static void test_errors_leave_the_store_unchanged(void **state)
 {
 	struct err e;
-	struct prop_entry l[32];
+	struct prop_entry before[32], after[32];
 	struct props *p = props_open(path, &e);
 	static const char *const bad[][3] = {
-		{ "config/dom0-cpus", "astring: \"x\"", "type count" },
-		{ "config/nosuch", "1", "unknown property" },
-		{ "config/dom0-cpus", "-3", "cannot be negative" },
-		{ "config/dom0-cpus", "three", "not a number" },
-		{ "config/xend-relocation-port", "70000", "from 1 to 65535" },
-		{ "config/xend-relocation-hosts-allow", "\"^ok$ ([unclosed\"", "not a valid regular expression" },
-		{ "config/dump-dir", "relative/dir", "absolute path" },
-		{ "config/dump-dir", "boolean: true", "type astring" },
+		{ "config/dom0-cpus", "astring: \"x\"", "config/dom0-cpus is of type count, not astring" },
+		{ "config/dump-dir", "count: 4", "config/dump-dir is of type astring, not count" },
+		{ "config/dump-dir", "boolean: true", "config/dump-dir is of type astring, not boolean" },
+		{ "config/dump-dir", "ustring: \"/x\"", "config/dump-dir is of type astring, not ustring" },
+		{ "config/nosuch", "1", "unknown property 'config/nosuch'" },
+		{ "nosuch", "1", "unknown property 'nosuch'" },
+		{ "config/", "1", "unknown property" },
+		{ "config/dom0-cpus", "-3", "config/dom0-cpus is a count: '-3': a count cannot be negative" },
+		{ "config/dom0-cpus", "count: -1", "cannot be negative" },
+		{ "config/dom0-cpus", "three", "config/dom0-cpus is a count: 'three' is not a number" },
+		{ "config/dom0-cpus", "", "not a number" },
+		{ "config/dom0-cpus", "1.5", "not a number" },
+		{ "config/dom0-cpus", "0x10", "not a number" },
+		{ "config/dom0-cpus", "99999999999999999999", "out of range" },
+		{ "config/xend-relocation-port", "70000", "must be from 1 to 65535" },
+		{ "config/xend-relocation-port", "0", "must be from 1 to 65535" },
+		{ "config/console-ring-size", "4095", "must be from 4096 to 67108864" },
+		{ "config/console-ring-size", "67108865", "must be from 4096 to 67108864" },
+		{ "config/default-weight", "0", "must be from 1 to 65535" },
+		{ "config/xend-relocation-hosts-allow", "\"^ok$ ([unclosed\"", "'([unclosed' is not a valid regular expression" },
+		{ "config/xend-relocation-hosts-allow", "a{2,1}", "not a valid regular expression" },
+		{ "config/dump-dir", "relative/dir", "config/dump-dir must be an absolute path" },
+		{ "config/dump-dir", "\"\"", "must be an absolute path" },
+		{ "config/dump-dir", "\"/unterminated", "unterminated" },
+		{ "config/dump-dir", "\"/a\" junk", "unexpected text after the closing quote" },
+		{ "config/vncpasswd", "\"a\nb\"", "control characters" },
 	};
+	char longval[1100];
 	int n;
 	(void)state;
 	assert_non_null(p);
+	assert_int_equal(props_list(p, NULL, before, 32, &e), 9);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		e.msg[0] = 0;
 		assert_int_equal(props_set(p, bad[i][0], bad[i][1], &e), -1);
 		if (!strstr(e.msg, bad[i][2]))
 			fail_msg("setprop %s = %s: '%s' lacks '%s'", bad[i][0], bad[i][1], e.msg, bad[i][2]);
 	}
-	n = props_list(p, NULL, l, 32, &e);
-	for (int i = 0; i < n; i++)
-		assert_false(l[i].has_pending);
+	memset(longval, 'a', sizeof(longval));
+	longval[0] = '/';
+	longval[sizeof(longval) - 1] = 0;
+	assert_int_equal(props_set(p, "config/dump-dir", longval, &e), -1);
+	assert_non_null(strstr(e.msg, "too long"));
+	n = props_list(p, NULL, after, 32, &e);
+	assert_int_equal(n, 9);
+	assert_memory_equal(before, after, sizeof(before[0]) * 9);
 	props_close(p);
+	/* booleans: no property has the type yet; the type's own check */
+	{
+		char out[16];
+		assert_int_equal(prop_value_parse(PROP_BOOLEAN, "true", out, sizeof(out), &e), 0);
+		assert_int_equal(prop_value_parse(PROP_BOOLEAN, "false", out, sizeof(out), &e), 0);
+		assert_int_equal(prop_value_parse(PROP_BOOLEAN, "yes", out, sizeof(out), &e), -1);
+		assert_string_equal(e.msg, "'yes' is not a boolean (true or false)");
+		assert_int_equal(prop_value_parse(PROP_BOOLEAN, "TRUE", out, sizeof(out), &e), -1);
+		assert_int_equal(prop_value_parse(PROP_INTEGER, "-42", out, sizeof(out), &e), 0);
+		assert_string_equal(out, "-42");
+		assert_int_equal(prop_value_parse(PROP_COUNT, "-42", out, sizeof(out), &e), -1);
+		assert_int_equal(prop_value_parse(PROP_ASTRING, "0123456789abcdef", out, sizeof(out), &e), -1);
+	}
 }
 
-static void test_secret_and_patterns(void **state)
+static void test_secret(void **state)
 {
 	struct err e;
 	struct prop_entry l[32];
@@ -118,17 +247,41 @@ static void test_secret_and_patterns(void **state)
 	(void)state;
 	assert_int_equal(props_set(p, "config/vncpasswd", "astring: \"hunter2\"", &e), 0);
 	n = props_list(p, NULL, l, 32, &e);
+	assert_true(find(l, n, "config/vncpasswd")->has_pending);
 	assert_string_equal(find(l, n, "config/vncpasswd")->pending, "********");
-	props_refresh(p, NULL, 0, &e);
-	n = props_list(p, NULL, l, 32, &e);
 	assert_string_equal(find(l, n, "config/vncpasswd")->value, "********");
-	assert_false(find(l, n, "config/vncpasswd")->has_pending);
+	assert_int_equal(props_refresh(p, NULL, 0, &e), 1);
+	n = props_list(p, "vncpasswd", l, 32, &e);
+	assert_int_equal(n, 1);
+	assert_string_equal(l[0].value, "********");
+	assert_false(l[0].has_pending);
+	for (int i = 0; i < n; i++) {
+		assert_null(strstr(l[i].value, "hunter2"));
+		assert_null(strstr(l[i].pending, "hunter2"));
+	}
 	assert_int_equal(props_get(p, "config/vncpasswd", v, sizeof(v), &e), 0);
 	assert_string_equal(v, "hunter2"); /* hv itself can read it */
-	n = props_list(p, "config/xend-*", l, 32, &e);
-	assert_int_equal(n, 3);
-	n = props_list(p, "dom0-*", l, 32, &e);
-	assert_int_equal(n, 2);
+	props_close(p);
+}
+
+static void test_patterns(void **state)
+{
+	struct err e;
+	struct prop_entry l[32];
+	struct props *p = props_open(path, &e);
+	(void)state;
+	assert_int_equal(props_list(p, "config/xend-*", l, 32, &e), 3);
+	assert_string_equal(l[0].name, "config/xend-relocation-address");
+	assert_string_equal(l[2].name, "config/xend-relocation-port");
+	assert_int_equal(props_list(p, "dom0-*", l, 32, &e), 2);
+	assert_int_equal(props_list(p, "*-size", l, 32, &e), 1);
+	assert_int_equal(props_list(p, "config/dom0-[cm]*", l, 32, &e), 2);
+	assert_int_equal(props_list(p, "config/dom0-?pus", l, 32, &e), 1);
+	assert_int_equal(props_list(p, "config", l, 32, &e), 9);
+	assert_int_equal(props_list(p, "*", l, 32, &e), 9);
+	assert_int_equal(props_list(p, "nosuch*", l, 32, &e), 0);
+	assert_int_equal(props_list(p, "other/*", l, 32, &e), 0);
+	assert_int_equal(props_list(p, NULL, l, -1, &e), -1);
 	props_close(p);
 }
 
@@ -144,15 +297,46 @@ static void test_not_a_store(void **state)
 	fclose(f);
 	assert_null(props_open(other, &e));
 	assert_non_null(strstr(e.msg, "not a property store"));
-	assert_null(props_open("/nonexistent-dir/props.db", &e));
-	assert_non_null(strstr(e.msg, "props.db"));
+	/* an SQLite header with garbage after it */
+	f = fopen(other, "w");
+	fwrite("SQLite format 3\0", 1, 16, f);
+	for (int i = 0; i < 4096; i++)
+		fputc(0xa5, f);
+	fclose(f);
+	assert_null(props_open(other, &e));
+	assert_non_null(strstr(e.msg, "not a property store"));
+	/* an SQLite database of something else */
+	{
+		sqlite3 *db;
+		unlink(other);
+		assert_int_equal(sqlite3_open(other, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+		assert_null(props_open(other, &e));
+		assert_non_null(strstr(e.msg, "not a property store"));
+	}
+	/* a directory */
+	assert_null(props_open(dir, &e));
+	if (!strstr(e.msg, "not a property store")) fail_msg("%s", e.msg);
+	/* a missing directory */
+	snprintf(other, sizeof(other), "%s/missing/props.db", dir);
+	assert_null(props_open(other, &e));
+	assert_non_null(strstr(e.msg, "missing/props.db"));
+	assert_non_null(strstr(e.msg, "does not exist"));
+	assert_null(props_open("", &e));
+	assert_int_equal(props_set(NULL, "dom0-cpus", "1", &e), -1);
+	props_close(NULL);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults_set_refresh), cmocka_unit_test(test_errors_leave_the_store_unchanged),
-		cmocka_unit_test(test_secret_and_patterns), cmocka_unit_test(test_not_a_store),
+		cmocka_unit_test_setup(test_defaults, fresh),
+		cmocka_unit_test_setup(test_set_refresh_persist, fresh),
+		cmocka_unit_test_setup(test_errors_leave_the_store_unchanged, fresh),
+		cmocka_unit_test_setup(test_secret, fresh),
+		cmocka_unit_test_setup(test_patterns, fresh),
+		cmocka_unit_test_setup(test_not_a_store, fresh),
 	};
 	return cmocka_run_group_tests_name("props", tests, setup, teardown);
 }
