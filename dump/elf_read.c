@@ -105,15 +105,10 @@ struct dump_file *dump_open(const char *path, struct err *e)
 		err_set(e, "out of memory");
 		return NULL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = file_open_regular(path, "", &st, e);
 	if (fd < 0) {
-		err_errno(e, "%s", path);
 		free(f);
 		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		err_set(e, "%s: not a regular file", path);
-		goto fail_fd;
 	}
 	f->size = (uint64_t)st.st_size;
 	if (f->size < sizeof(eh)) {

@@ -95,14 +95,10 @@ static int load_initrd(struct guest_mem *m, const struct kernel_image *ki, const
 	uint8_t *dst;
 	ssize_t n;
 	size_t done = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = file_open_regular(path, "initrd", &st, e);
 
 	if (fd < 0)
-		return err_errno(e, "initrd %s", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set(e, "initrd %s: not a regular file", path);
-	}
+		return -1;
 	if ((uint64_t)st.st_size > top || top - (uint64_t)st.st_size < ki->highest + 4096) {
 		close(fd);
 		return err_set(e, "initrd %s (%lld bytes) does not fit in guest RAM below 3 GiB", path,

@@ -483,19 +483,9 @@ int xlcfg_load(const char *path, struct xlcfg *out, struct err *e)
 
 	if (!path || !*path)
 		return err_set(e, "no config file given");
-	/* O_NONBLOCK: a FIFO must not hang us before the S_ISREG check */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	fd = file_open_regular(path, "", &st, e); /* a FIFO must not hang us */
 	if (fd < 0)
-		return err_errno(e, "%s", path);
-	if (fstat(fd, &st) < 0) {
-		err_errno(e, "%s", path);
-		close(fd);
 		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set(e, "%s: not a regular file", path);
-	}
 	if (st.st_size > MAX_FILE) {
 		close(fd);
 		return err_set(e, "%s: too large for a config file (more than 1 MiB)", path);

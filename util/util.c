@@ -3,6 +3,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +118,25 @@ int size_parse(const char *s, uint64_t default_unit, uint64_t *out)
 		return -1;
 	*out = v * unit;
 	return 0;
+}
+
+int file_open_regular(const char *path, const char *what, struct stat *st, struct err *e)
+{
+	const char *sp = what && *what ? " " : "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return err_errno(e, "%s%s%s", what ? what : "", sp, path);
+	if (fstat(fd, st) < 0) {
+		err_errno(e, "%s%s%s", what ? what : "", sp, path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return err_set(e, "%s%s%s: not a regular file", what ? what : "", sp, path);
+	}
+	fcntl(fd, F_SETFL, 0); /* blocking reads from here on */
+	return fd;
 }
 
 uint64_t time_ns(void)

@@ -47,6 +47,11 @@ const struct symbol *symtab_lookup(const struct symtab *t, uint64_t addr);
 const struct symbol *symtab_lookup_code(const struct symtab *t, uint64_t addr);
 const struct symbol *symtab_by_name(const struct symtab *t, const char *name);
 
+/* Opens a regular file for reading (a FIFO or device cannot hang or fool the caller):
+ * the fd, its stat in *st, or -1 with "WHAT PATH: ..." in e (what may be ""). */
+struct stat;
+int file_open_regular(const char *path, const char *what, struct stat *st, struct err *e);
+
 /* Monotonic time in nanoseconds. */
 uint64_t time_ns(void);
 
