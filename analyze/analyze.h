@@ -27,6 +27,7 @@ struct target_ops {
 	/* guest-physical read; returns bytes read (short at a hole) */
 	size_t (*read_phys)(struct target *t, uint64_t pa, void *buf, size_t len);
 	void (*status)(struct target *t, FILE *out);
+	const char *(*vmcoreinfo)(struct target *t); /* may be NULL */
 	void (*close)(struct target *t);
 };
 
@@ -43,6 +44,11 @@ struct target {
 struct target *target_dump_open(const char *path, struct err *e);
 void target_close(struct target *t);
 int target_add_symbols(struct target *t, const char *path, struct err *e);
+/* The dump's kernel build-id (VMCOREINFO BUILD-ID=) against the symbol file's: -1 with
+ * a message when both are known and differ. */
+int target_check_build_id(struct target *t, const char *path, struct err *e);
+/* Text of the target's VMCOREINFO, or NULL. */
+const char *target_vmcoreinfo(struct target *t);
 /* Virtual to physical through CPU cpu's CR3 (4-level paging); -1 if not mapped. */
 int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint64_t *page_size);
 /* Virtual read through CPU cpu's page tables; returns bytes read. */

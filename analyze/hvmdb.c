@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hvmdb: %s\n", e.msg);
 		return 1;
 	}
-	if (symfile && target_add_symbols(tgt, symfile, &e) < 0) {
+	if (symfile && (target_add_symbols(tgt, symfile, &e) < 0 || target_check_build_id(tgt, symfile, &e) < 0)) {
 		fprintf(stderr, "hvmdb: %s\n", e.msg);
 		target_close(tgt);
 		return 1;

@@ -30,6 +30,25 @@ int target_add_symbols(struct target *t, const char *path, struct err *e)
 	return 0;
 }
 
+const char *target_vmcoreinfo(struct target *t)
+{
+	return t->ops->vmcoreinfo ? t->ops->vmcoreinfo(t) : NULL;
+}
+
+int target_check_build_id(struct target *t, const char *path, struct err *e)
+{
+	const char *vi = target_vmcoreinfo(t), *b = vi ? strstr(vi, "BUILD-ID=") : NULL;
+	size_t n;
+	if (!b || !t->syms.build_id[0])
+		return 0; /* nothing to compare */
+	b += 9;
+	n = strcspn(b, "\n");
+	if (n != strlen(t->syms.build_id) || strncmp(b, t->syms.build_id, n))
+		return err_set(e, "%s does not match the dump: its build-id is %s, the dumped kernel's %.*s", path,
+			       t->syms.build_id, (int)(n > 40 ? 40 : n), b);
+	return 0;
+}
+
 int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint64_t *page_size)
 {
 	struct target_regs r;

@@ -57,13 +57,19 @@ static void d_status(struct target *t, FILE *out)
 	}
 }
 
+static const char *d_vmcoreinfo(struct target *t)
+{
+	return dump_vmcoreinfo(t->priv);
+}
+
 static void d_close(struct target *t)
 {
 	dump_close(t->priv);
 }
 
 static const struct target_ops dump_ops = {
-	.kind = "dump", .nr_cpus = d_nr_cpus, .regs = d_regs, .read_phys = d_read_phys, .status = d_status, .close = d_close,
+	.kind = "dump", .nr_cpus = d_nr_cpus, .regs = d_regs, .read_phys = d_read_phys, .status = d_status,
+	.vmcoreinfo = d_vmcoreinfo, .close = d_close,
 };
 
 struct target *target_dump_open(const char *path, struct err *e)

@@ -5,7 +5,7 @@ GUEST_CC     ?= gcc
 GUEST_CFLAGS := -ffreestanding -fno-pic -mcmodel=kernel -mno-red-zone -mgeneral-regs-only -mno-sse \
                 -mno-mmx -mno-avx -fno-stack-protector -fno-omit-frame-pointer -fno-builtin -nostdlib \
                 -fno-asynchronous-unwind-tables -fno-optimize-sibling-calls -O2 -g -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iguest
-GUEST_LDFLAGS := -nostdlib -static -z max-page-size=4096 --no-warn-rwx-segments -T guest/guest.ld
+GUEST_LDFLAGS := -nostdlib -static -z max-page-size=4096 --no-warn-rwx-segments --build-id=sha1 -T guest/guest.ld
 GUEST_SRCS   := $(wildcard guest/*.c)
 GUEST_ASMS   := $(wildcard guest/*.S)
 GUEST_OBJS   := $(patsubst guest/%.c,$(BUILD)/guest/%.o,$(GUEST_SRCS)) $(patsubst guest/%.S,$(BUILD)/guest/%.o,$(GUEST_ASMS))

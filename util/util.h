@@ -36,6 +36,7 @@ struct symbol {
 struct symtab {
 	struct symbol *syms; /* sorted by address */
 	size_t n;
+	char build_id[41];   /* the GNU build-id note in hex, "" when the file has none */
 };
 struct Elf;
 void symtab_load(struct symtab *t, struct Elf *elf);

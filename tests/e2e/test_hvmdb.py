@@ -218,3 +218,19 @@ def test_the_same_commands_on_a_qemu_dump(tmp_path):
     assert re.search(r" +\d+ RUN +0 shell$", r.stdout, re.M)
     assert "hang: interrupts off, spinning forever on CPU 0" in r.stdout
     assert re.search(r"mapped to physical 0x1[0-9a-f]+ \(2048 KiB page\)", r.stdout)
+
+
+def test_a_symbol_file_that_does_not_match_is_refused(hung_dump, tmp_path):
+    info = subprocess.run([os.path.join(BUILD, "hvdump"), "info", hung_dump], capture_output=True, text=True).stdout
+    m = re.search(r"BUILD-ID=([0-9a-f]{40})", info)
+    assert m, info
+    data = bytearray(open(GUEST, "rb").read())
+    i = data.find(bytes.fromhex(m.group(1)))
+    assert i > 0
+    data[i] ^= 0xff                      # the same kernel but for one bit of its build-id
+    other = tmp_path / "other.elf"
+    other.write_bytes(bytes(data))
+    r = mdb(hung_dump, "::status", sym=str(other))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1
+    assert "does not match the dump: its build-id is" in r.stderr and m.group(1) in r.stderr
+    assert mdb(hung_dump, "::status").returncode == 0    # the right one is accepted
