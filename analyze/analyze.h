@@ -39,6 +39,7 @@ struct target {
 	void *dwarf;
 	void *lines;   /* lines.c */
 	unsigned cpu; /* the current CPU (::switch) */
+	bool json;    /* listing commands print JSON (hvmdb --json) */
 };
 
 struct target *target_dump_open(const char *path, struct err *e);

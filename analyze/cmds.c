@@ -189,6 +189,21 @@ static int cmd_stack(struct target *t, FILE *out)
 
 static int cmd_cpus(struct target *t, FILE *out)
 {
+	if (t->json) {
+		fputs("[", out);
+		for (unsigned i = 0; i < t->ops->nr_cpus(t); i++) {
+			struct target_regs r;
+			char sym[128] = "";
+			if (t->ops->regs(t, i, &r) < 0)
+				continue;
+			target_symbolize(t, r.rip, false, sym, sizeof(sym));
+			fprintf(out, "%s{\"cpu\": %u, \"online\": %s, \"rip\": \"0x%llx\", \"rsp\": \"0x%llx\", \"symbol\": \"%s\"}",
+				i ? ", " : "", i, r.online ? "true" : "false", (unsigned long long)r.rip,
+				(unsigned long long)r.rsp, sym);
+		}
+		fputs("]\n", out);
+		return 0;
+	}
 	fprintf(out, " CPU             RIP              RSP SYMBOL\n");
 	for (unsigned i = 0; i < t->ops->nr_cpus(t); i++) {
 		struct target_regs r;
@@ -320,18 +335,34 @@ static int cmd_ps(struct target *t, bool verbose, FILE *out)
 		return -1;
 	if (target_read_virt(t, t->cpu, head, &p, 8) != 8)
 		return fail(out, "cannot read thread_list%s", "");
-	fprintf(out, "%16s %5s %-5s %3s %s\n", "THREAD", "TID", "STATE", "CPU", "NAME");
+	if (t->json)
+		fputs("[", out);
+	else
+		fprintf(out, "%16s %5s %-5s %3s %s\n", "THREAD", "TID", "STATE", "CPU", "NAME");
 	while (p && n++ < 10000) {
 		struct thread th;
 		if (target_read_virt(t, t->cpu, p, &th, sizeof(th)) != sizeof(th))
 			return fail(out, "cannot read a thread (the list is corrupt?)%s", "");
 		th.name[sizeof(th.name) - 1] = 0;
+		if (t->json) {
+			/* names are the kernel's: keep only printable, JSON-safe bytes */
+			for (char *c = th.name; *c; c++)
+				if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\')
+					*c = '?';
+			fprintf(out, "%s{\"thread\": \"0x%llx\", \"tid\": %d, \"state\": \"%s\", \"cpu\": %d, \"name\": \"%s\"}",
+				n > 1 ? ", " : "", (unsigned long long)p, th.tid, (unsigned)th.state < 5 ? st[th.state] : "?",
+				th.cpu, th.name);
+			p = (uint64_t)(uintptr_t)th.next;
+			continue;
+		}
 		fprintf(out, "%016llx %5d %-5s %3d %s\n", (unsigned long long)p, th.tid,
 			(unsigned)th.state < 5 ? st[th.state] : "?", th.cpu, th.name);
 		if (verbose)
 			thread_stack(t, &th, out);
 		p = (uint64_t)(uintptr_t)th.next;
 	}
+	if (t->json)
+		fputs("]\n", out);
 	return 0;
 }
 

@@ -41,7 +41,7 @@ static char **complete(const char *text, int start, int end)
 
 static int usage(FILE *f)
 {
-	fputs("usage: hvmdb [-s SYMFILE] DUMP [-c 'CMD; CMD...']\n"
+	fputs("usage: hvmdb [-s SYMFILE] [--json] DUMP [-c 'CMD; CMD...']\n"
 	      "Reads a crash dump with the kernel's symbols; commands as in mdb (::help).\n",
 	      f);
 	return f == stdout ? 0 : 2;
@@ -52,12 +52,15 @@ int main(int argc, char **argv)
 	const char *symfile = NULL, *cmds = NULL, *dump = NULL;
 	struct err e;
 	int status = 0;
+	bool json = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-s") && i + 1 < argc)
 			symfile = argv[++i];
 		else if (!strcmp(argv[i], "-c") && i + 1 < argc)
 			cmds = argv[++i];
+		else if (!strcmp(argv[i], "--json"))
+			json = true;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
 			return usage(stdout);
 		else if (argv[i][0] == '-' || dump)
@@ -72,6 +75,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hvmdb: %s\n", e.msg);
 		return 1;
 	}
+	tgt->json = json;
 	if (symfile && (target_add_symbols(tgt, symfile, &e) < 0 || target_check_build_id(tgt, symfile, &e) < 0)) {
 		fprintf(stderr, "hvmdb: %s\n", e.msg);
 		target_close(tgt);

@@ -234,3 +234,14 @@ def test_a_symbol_file_that_does_not_match_is_refused(hung_dump, tmp_path):
     assert r.returncode == 1 and r.stderr.count("\n") == 1
     assert "does not match the dump: its build-id is" in r.stderr and m.group(1) in r.stderr
     assert mdb(hung_dump, "::status").returncode == 0    # the right one is accepted
+
+
+def test_json_listings(hung_dump):
+    import json
+    r = subprocess.run([HVMDB, "--json", "-s", GUEST, hung_dump, "-c", "::cpus; ::ps"], capture_output=True, text=True,
+                       timeout=60, env=ASAN_ENV)
+    assert r.returncode == 0, r.stderr
+    cpus, threads = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [c["cpu"] for c in cpus] == [0, 1] and cpus[0]["symbol"] == "hang_forever"
+    assert {"tid", "state", "cpu", "name", "thread"} <= set(threads[0])
+    assert any(t["name"] == "shell" and t["state"] == "RUN" and t["cpu"] == 0 for t in threads)
