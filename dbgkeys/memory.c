@@ -57,7 +57,17 @@ static void key_memory(struct hv *hv, unsigned char key)
 static void key_heap(struct hv *hv, unsigned char key)
 {
 	struct mallinfo2 m = mallinfo2();
+	struct heap_item items[16];
+	unsigned n = hv_heap_info(hv, items, 16);
+	uint64_t total = 0;
 	out(hv, "'%c' pressed -> dumping hv's heap", key);
+	out(hv, "%-36s %8s %12s", "kind", "count", "bytes");
+	for (unsigned i = 0; i < n; i++) {
+		out(hv, "%-36s %8llu %12llu", items[i].kind, (unsigned long long)items[i].count,
+		    (unsigned long long)items[i].bytes);
+		total += items[i].bytes;
+	}
+	out(hv, "%-36s %8s %12llu", "total by kind", "", (unsigned long long)total);
 	out(hv, "malloc arena: %zu KiB from the system (%zu KiB in mmap'd chunks), %zu KiB in use, %zu KiB free",
 	    (m.arena + m.hblkhd) >> 10, m.hblkhd >> 10, m.uordblks >> 10, m.fordblks >> 10);
 	out(hv, "free chunks: %zu, fastbin blocks: %zu, top-most releasable: %zu KiB", m.ordblks, m.smblks,

@@ -191,6 +191,12 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, struct hv_dump_stats
 int hv_dump_next_path(const char *dir, char *path, size_t len, struct err *e);
 /* A property's running value as text (its default when unset or absent). */
 void hv_property_str(struct hv *hv, const char *name, const char *dflt, char *buf, size_t len);
+/* hv's own memory by kind (for the 'H' key): fills up to max items, returns the count. */
+struct heap_item {
+	char kind[48];
+	uint64_t count, bytes;
+};
+unsigned hv_heap_info(struct hv *hv, struct heap_item *items, unsigned max);
 /* Ends hv's event loop (the domains are destroyed). */
 void hv_quit(struct hv *hv, int status);
 

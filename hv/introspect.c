@@ -309,3 +309,42 @@ int hv_pit(struct hv *hv, int id, struct kvm_pit_state2 *pit, struct err *e)
 		return err_set(e, "%s: no PIT state", d->name);
 	return 0;
 }
+
+unsigned hv_heap_info(struct hv *hv, struct heap_item *it, unsigned max)
+{
+	uint64_t doms = 0, vcpus = 0, syms = 0, sym_bytes = 0;
+	unsigned n = 0;
+	for (int i = 0; i < HV_MAX_DOMAINS; i++) {
+		struct domain *d = hv->domains[i];
+		if (!d)
+			continue;
+		doms++;
+		vcpus += d->nr_vcpus;
+		syms += d->kernel.symtab.n;
+		sym_bytes += d->kernel.symtab.n * sizeof(struct symbol);
+		for (size_t k = 0; k < d->kernel.symtab.n; k++)
+			sym_bytes += strlen(d->kernel.symtab.syms[k].name) + 1;
+	}
+#define ITEM(k, c, b)                                                                                         \
+	do {                                                                                                   \
+		if (n < max) {                                                                                 \
+			snprintf(it[n].kind, sizeof(it[n].kind), "%s", k);                                    \
+			it[n].count = (c);                                                                     \
+			it[n].bytes = (b);                                                                     \
+			n++;                                                                                   \
+		}                                                                                              \
+	} while (0)
+	/* a struct domain embeds its console ring and its UART: those are counted below */
+	ITEM("domain structures", doms, doms * (sizeof(struct domain) - sizeof(struct domcons) - sizeof(struct uart)));
+	ITEM("UART models and input queues", doms, doms * sizeof(struct uart));
+	ITEM("vCPU structures", vcpus, vcpus * sizeof(struct vcpu));
+	ITEM("vCPU kvm_run pages (KVM mmap)", vcpus, vcpus * (uint64_t)hv->kvm.vcpu_mmap_size);
+	ITEM("kernel symbol tables (symbols)", syms, sym_bytes);
+	ITEM("domain console rings", doms, doms * sizeof(struct domcons));
+	ITEM("hypervisor console ring", 1, hv->con.ring_size);
+	ITEM("supported-CPUID table", hv->kvm.cpuid ? hv->kvm.cpuid->nent : 0,
+	     hv->kvm.cpuid ? sizeof(*hv->kvm.cpuid) + hv->kvm.cpuid->nent * sizeof(struct kvm_cpuid_entry2) : 0);
+	ITEM("scheduler", 1, sizeof(struct sched));
+#undef ITEM
+	return n;
+}

@@ -117,6 +117,7 @@ def test_every_diagnostic_key_runs_on_a_hung_guest(hv):
     assert re.search(r"dom0 +RAM +128 MiB, resident", out)
     assert re.search(r"VCPU0: CPU\d+ \[has=T\] runnable", out)
     assert "COM1 16550A (hv, the console)" in out
+    assert re.search(r"hypervisor console ring +1 +\d+", out) and re.search(r"vCPU structures +2 +\d+", out)
     h.send("w")
     h.expect(r"'w' pressed -> dumping the console ring")
     h.expect(r"\| \*\*\* done with all diagnostic keyhandlers")
