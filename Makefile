@@ -6,7 +6,8 @@ CC      ?= gcc
 BUILD   := build
 WARN    := -Wall -Wextra -Werror
 CFLAGS  := $(WARN) -O2 -g -std=gnu11 -D_GNU_SOURCE -I. -Iinclude -pthread
-LDLIBS  := -lelf -lsqlite3 -pthread
+DUMP_LIBS := -lzstd -llz4 -lz
+LDLIBS  := -lelf -lsqlite3 $(DUMP_LIBS) -pthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 PYTHON  := /usr/bin/python3
 
@@ -41,15 +42,16 @@ $(BUILD)/obj/hv/builtin.o: hv/builtin.S $(BUILD)/guest.elf
 
 $(BUILD)/hv: $(BUILD)/obj/hv/main.o $(HV_OBJS) $(BUILD)/obj/hv/builtin.o
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
-$(BUILD)/hvdump: $(BUILD)/obj/dump/hvdump.o $(BUILD)/obj/dump/elf_read.o $(BUILD)/obj/util/util.o
-	$(CC) $(CFLAGS) $^ -o $@
-$(BUILD)/asan/hvdump: $(BUILD)/asan/obj/dump/hvdump.o $(BUILD)/asan/obj/dump/elf_read.o $(BUILD)/asan/obj/util/util.o
-	$(CC) $(CFLAGS) $(SAN) $^ -o $@
+DUMP_SRCS := $(filter-out dump/hvdump.c,$(wildcard dump/*.c))
+$(BUILD)/hvdump: $(BUILD)/obj/dump/hvdump.o $(patsubst %.c,$(BUILD)/obj/%.o,$(DUMP_SRCS)) $(BUILD)/obj/util/util.o
+	$(CC) $(CFLAGS) $^ $(DUMP_LIBS) -o $@
+$(BUILD)/asan/hvdump: $(BUILD)/asan/obj/dump/hvdump.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DUMP_SRCS)) $(BUILD)/asan/obj/util/util.o
+	$(CC) $(CFLAGS) $(SAN) $^ $(DUMP_LIBS) -o $@
 ANALYZE_SRCS := $(filter-out analyze/hvmdb.c,$(wildcard analyze/*.c))
-MDB_LIBS := -ldwarf -lelf -lcapstone -lreadline
-$(BUILD)/hvmdb: $(BUILD)/obj/analyze/hvmdb.o $(patsubst %.c,$(BUILD)/obj/%.o,$(ANALYZE_SRCS)) $(BUILD)/obj/dump/elf_read.o $(patsubst %.c,$(BUILD)/obj/%.o,$(UTIL_SRCS))
+MDB_LIBS := -ldwarf -lelf -lcapstone -lreadline $(DUMP_LIBS)
+$(BUILD)/hvmdb: $(BUILD)/obj/analyze/hvmdb.o $(patsubst %.c,$(BUILD)/obj/%.o,$(ANALYZE_SRCS)) $(patsubst %.c,$(BUILD)/obj/%.o,$(DUMP_SRCS)) $(patsubst %.c,$(BUILD)/obj/%.o,$(UTIL_SRCS))
 	$(CC) $(CFLAGS) $^ $(MDB_LIBS) -o $@
-$(BUILD)/asan/hvmdb: $(BUILD)/asan/obj/analyze/hvmdb.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(ANALYZE_SRCS)) $(BUILD)/asan/obj/dump/elf_read.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(UTIL_SRCS))
+$(BUILD)/asan/hvmdb: $(BUILD)/asan/obj/analyze/hvmdb.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(ANALYZE_SRCS)) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DUMP_SRCS)) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(UTIL_SRCS))
 	$(CC) $(CFLAGS) $(SAN) $^ $(MDB_LIBS) -o $@
 $(BUILD)/hvctl: $(BUILD)/obj/hv/hvctl.o
 	$(CC) $(CFLAGS) $^ -o $@

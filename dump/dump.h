@@ -67,11 +67,27 @@ struct dump_source {
 	dump_read_fn read;
 	void *opaque;
 	const char *vmcoreinfo; /* text for the VMCOREINFO note, or NULL */
+	const void *notes;      /* verbatim notes to write instead of building them (convert) */
+	size_t notes_len;
 };
 
+/* Progress of a writer: return non-zero to cancel (the writer then fails "cancelled"). */
+typedef int (*dump_progress_fn)(void *opaque, uint64_t done, uint64_t total);
+
+enum dump_fmt { DUMP_FMT_ELF, DUMP_FMT_KDUMP_ZSTD, DUMP_FMT_KDUMP_LZ4, DUMP_FMT_KDUMP_ZLIB, DUMP_FMT_KDUMP_RAW };
+/* "elf", "kdump-zstd", "kdump-lz4", "kdump-zlib", "kdump" (uncompressed pages); -1 if unknown. */
+int dump_fmt_parse(const char *name);
+const char *dump_fmt_name(enum dump_fmt f);
+
 /* Writes an ELF core to fd (positioned at 0). Progress callback may be NULL. */
-int dump_elf_write(int fd, const struct dump_source *src, void (*progress)(void *, uint64_t done, uint64_t total),
-		   void *popaque, struct err *e);
+int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progress, void *popaque, struct err *e);
+/* Writes makedumpfile's kdump-compressed (diskdump) format: every RAM page, zero pages
+ * sharing one stored zero page, the rest compressed (or stored when that does not pay). */
+int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, dump_progress_fn progress, void *popaque,
+		     struct err *e);
+/* Either, by format. */
+int dump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, dump_progress_fn progress, void *popaque,
+	       struct err *e);
 
 /* ---- reading */
 struct dump_file;
@@ -97,5 +113,9 @@ const struct dump_domain *dump_domain_info(const struct dump_file *f);
 const char *dump_vmcoreinfo(const struct dump_file *f);
 /* Guest-physical read through the PT_LOAD segments (p_paddr); bytes read. */
 size_t dump_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len);
+/* A source that writes this dump out again (convert): its RAM, verbatim notes, VMCOREINFO.
+ * ranges is filled (up to max) and must outlive the source. */
+int dump_source_from_file(struct dump_file *f, struct dump_source *src, struct dump_range *ranges, unsigned max,
+			  struct err *e);
 
 #endif

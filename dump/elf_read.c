@@ -9,30 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dump.h"
+#include "internal.h"
 
-#define MAX_CPUS 1024
 /* QEMUCPUState (QEMU target/i386/arch_dump.c): version, size, 16 GPRs, rip, rflags, then
  * cs ds es fs gs ss ldt tr gdt idt as {u32 selector, limit, flags, pad; u64 base}, cr[5] */
 #define QEMU_SEG(i) (8 + 18 * 8 + (i) * 24)
 #define QEMU_CR (QEMU_SEG(10))
 #define QEMU_STATE_MIN (QEMU_CR + 5 * 8)
-
-struct dump_file {
-	uint8_t *map;
-	uint64_t size;
-	struct dump_load *loads;
-	unsigned nloads;
-	const uint8_t *prstatus[MAX_CPUS];
-	unsigned nprstatus;
-	const uint8_t *qemu[MAX_CPUS]; /* QEMUCPUState notes */
-	uint32_t qemu_size[MAX_CPUS];
-	unsigned nqemu;
-	struct dump_cpu *cpus[MAX_CPUS];
-	unsigned ncpus;
-	struct dump_domain *domain;
-	char *vmcoreinfo;
-};
 
 void dump_close(struct dump_file *f)
 {
@@ -43,14 +26,27 @@ void dump_close(struct dump_file *f)
 	free(f->domain);
 	free(f->vmcoreinfo);
 	free(f->loads);
+	free(f->notes);
+	kdump_free(f);
 	if (f->map && f->map != MAP_FAILED)
 		munmap(f->map, f->size);
 	free(f);
 }
 
-static int parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct err *e)
+int dump_parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct err *e)
 {
 	uint64_t p = off, end = off + len;
+	uint8_t *all;
+	if (off > f->size || len > f->size - off)
+		return err_set(e, "notes lie outside the file (truncated?)");
+	all = realloc(f->notes, f->notes_len + len + 4);
+	if (!all)
+		return err_set(e, "out of memory");
+	f->notes = all;
+	memcpy(f->notes + f->notes_len, f->map + off, len);
+	f->notes_len += len;
+	while (f->notes_len % 4) /* the next segment's notes start aligned */
+		f->notes[f->notes_len++] = 0;
 	while (p + sizeof(Elf64_Nhdr) <= end) {
 		Elf64_Nhdr h;
 		uint64_t name, desc, next;
@@ -61,10 +57,10 @@ static int parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct e
 		if (h.n_namesz > 256 || desc > end || next > end || h.n_descsz > end - desc)
 			return err_set(e, "corrupt note at offset %llu", (unsigned long long)p);
 		if (h.n_namesz == 5 && !memcmp(f->map + name, "CORE", 5) && h.n_type == NT_PRSTATUS && h.n_descsz >= 336) {
-			if (f->nprstatus < MAX_CPUS)
+			if (f->nprstatus < DUMP_MAX_CPUS)
 				f->prstatus[f->nprstatus++] = f->map + desc;
 		} else if (h.n_namesz == 6 && !memcmp(f->map + name, DUMP_NOTE_HVKIT, 6)) {
-			if (h.n_type == DUMP_NOTE_HVKIT_CPU && h.n_descsz == sizeof(struct dump_cpu) && f->ncpus < MAX_CPUS) {
+			if (h.n_type == DUMP_NOTE_HVKIT_CPU && h.n_descsz == sizeof(struct dump_cpu) && f->ncpus < DUMP_MAX_CPUS) {
 				f->cpus[f->ncpus] = malloc(sizeof(struct dump_cpu));
 				if (!f->cpus[f->ncpus])
 					return err_set(e, "out of memory");
@@ -79,7 +75,7 @@ static int parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct e
 				f->domain->reason[sizeof(f->domain->reason) - 1] = 0;
 			}
 		} else if (h.n_namesz == 5 && !memcmp(f->map + name, "QEMU", 5) && h.n_descsz >= QEMU_STATE_MIN) {
-			if (f->nqemu < MAX_CPUS) {
+			if (f->nqemu < DUMP_MAX_CPUS) {
 				f->qemu_size[f->nqemu] = h.n_descsz;
 				f->qemu[f->nqemu++] = f->map + desc;
 			}
@@ -123,6 +119,15 @@ struct dump_file *dump_open(const char *path, struct err *e)
 		return NULL;
 	}
 	memcpy(&eh, f->map, sizeof(eh));
+	if (!memcmp(f->map, "KDUMP   ", 8)) {
+		if (kdump_open(f, path, e) < 0)
+			goto fail;
+		return f;
+	}
+	if (!memcmp(f->map, "makedumpfile", 12)) {
+		err_set(e, "%s: makedumpfile's flattened format (-F); turn it into a dump file with `makedumpfile -R` first", path);
+		goto fail;
+	}
 	if (memcmp(eh.e_ident, ELFMAG, SELFMAG)) {
 		err_set(e, "%s: not a dump this reader knows (no ELF header)", path);
 		goto fail;
@@ -153,7 +158,7 @@ struct dump_file *dump_open(const char *path, struct err *e)
 			goto fail;
 		}
 		if (ph.p_type == PT_NOTE) {
-			if (parse_notes(f, ph.p_offset, ph.p_filesz, e) < 0) {
+			if (dump_parse_notes(f, ph.p_offset, ph.p_filesz, e) < 0) {
 				err_prefix(e, "%s", path);
 				goto fail;
 			}
@@ -183,6 +188,8 @@ bool dump_load_is_physical(const struct dump_load *l)
 
 const char *dump_format(const struct dump_file *f)
 {
+	if (f->kdump)
+		return kdump_describe(f);
 	return f->domain ? "ELF core (hvkit)" : f->nqemu ? "ELF core (QEMU dump-guest-memory)" : "ELF core";
 }
 
@@ -296,6 +303,8 @@ const char *dump_vmcoreinfo(const struct dump_file *f)
 size_t dump_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len)
 {
 	size_t done = 0;
+	if (f->kdump)
+		return kdump_read_phys(f, gpa, buf, len);
 	while (done < len) {
 		const struct dump_load *l = NULL;
 		uint64_t a = gpa + done, n;

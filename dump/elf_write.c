@@ -9,63 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dump.h"
+#include "internal.h"
 
 #define MAX_ALIASES 4096
 #define CHUNK (1u << 20)
-
-struct buf {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static void buf_put(struct buf *b, const void *d, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 4096;
-		while (cap < b->len + n)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		if (!b->p)
-			abort();
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-}
-
-static void buf_pad(struct buf *b, size_t align)
-{
-	static const uint8_t zero[8];
-	while (b->len % align)
-		buf_put(b, zero, 1);
-}
-
-static void note(struct buf *b, const char *name, uint32_t type, const void *desc, uint32_t len)
-{
-	Elf64_Nhdr h = { .n_namesz = (uint32_t)strlen(name) + 1, .n_descsz = len, .n_type = type };
-	buf_put(b, &h, sizeof(h));
-	buf_put(b, name, h.n_namesz);
-	buf_pad(b, 4);
-	buf_put(b, desc, len);
-	buf_pad(b, 4);
-}
-
-/* struct elf_prstatus for x86-64, by offsets (336 bytes; pr_reg at 112). */
-static void prstatus(struct buf *b, const struct dump_cpu *c)
-{
-	uint8_t p[336];
-	uint64_t r[27] = {
-		c->r15, c->r14, c->r13, c->r12, c->rbp, c->rbx, c->r11, c->r10, c->r9, c->r8, c->rax, c->rcx, c->rdx,
-		c->rsi, c->rdi, c->rax /* orig_rax */, c->rip, c->cs.selector, c->rflags, c->rsp, c->ss.selector,
-		c->fs.base, c->gs.base, c->ds.selector, c->es.selector, c->fs.selector, c->gs.selector,
-	};
-	int32_t pid = (int32_t)c->index + 1;
-	memset(p, 0, sizeof(p));
-	memcpy(p + 32, &pid, 4); /* pr_pid: gdb's thread (LWP) ids are vCPU + 1 */
-	memcpy(p + 112, r, sizeof(r));
-	note(b, "CORE", NT_PRSTATUS, p, sizeof(p));
-}
 
 struct alias {
 	uint64_t vaddr, paddr, size;
@@ -124,38 +71,9 @@ static void walk_level(struct walk *w, uint64_t table, int level, uint64_t va_ba
 	}
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
+int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progress, void *popaque, struct err *e)
 {
-	const uint64_t *q = (const uint64_t *)p;
-	for (size_t i = 0; i < n / 8; i++)
-		if (q[i])
-			return false;
-	for (size_t i = n & ~7ul; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-static int write_all(int fd, const void *p, size_t n, uint64_t off, struct err *e)
-{
-	const uint8_t *q = p;
-	while (n) {
-		ssize_t w = pwrite(fd, q, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return err_errno(e, "writing the dump");
-		q += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
-int dump_elf_write(int fd, const struct dump_source *src, void (*progress)(void *, uint64_t, uint64_t), void *popaque,
-		   struct err *e)
-{
-	struct buf notes = { 0 };
+	struct dump_buf notes = { 0 };
 	struct walk w = { .src = src, .a = calloc(MAX_ALIASES, sizeof(struct alias)) };
 	Elf64_Ehdr eh;
 	Elf64_Phdr *ph;
@@ -166,13 +84,7 @@ int dump_elf_write(int fd, const struct dump_source *src, void (*progress)(void 
 
 	if (!w.a)
 		return err_set(e, "out of memory");
-	for (unsigned i = 0; i < src->nr_cpus; i++)
-		prstatus(&notes, &src->cpus[i]);
-	for (unsigned i = 0; i < src->nr_cpus; i++)
-		note(&notes, DUMP_NOTE_HVKIT, DUMP_NOTE_HVKIT_CPU, &src->cpus[i], sizeof(struct dump_cpu));
-	note(&notes, DUMP_NOTE_HVKIT, DUMP_NOTE_HVKIT_DOMAIN, &src->domain, sizeof(src->domain));
-	if (src->vmcoreinfo)
-		note(&notes, "VMCOREINFO", 0, src->vmcoreinfo, (uint32_t)strlen(src->vmcoreinfo));
+	dump_notes_build(&notes, src);
 	/* virtual aliases from vCPU 0, when it runs with 4-level paging in long mode */
 	if (src->nr_cpus && (src->cpus[0].cr0 & 0x80000000u) && (src->cpus[0].efer & 0x400) && !(src->cpus[0].cr4 & 0x1000))
 		walk_level(&w, src->cpus[0].cr3, 4, 0);
@@ -227,8 +139,8 @@ int dump_elf_write(int fd, const struct dump_source *src, void (*progress)(void 
 		err_errno(e, "sizing the dump");
 		goto out;
 	}
-	if (write_all(fd, &eh, sizeof(eh), 0, e) < 0 || write_all(fd, ph, nph * sizeof(*ph), sizeof(eh), e) < 0 ||
-	    write_all(fd, notes.p, notes.len, off, e) < 0)
+	if (dump_write_all(fd, &eh, sizeof(eh), 0, e) < 0 || dump_write_all(fd, ph, nph * sizeof(*ph), sizeof(eh), e) < 0 ||
+	    dump_write_all(fd, notes.p, notes.len, off, e) < 0)
 		goto out;
 	for (unsigned r = 0; r < src->nr_ranges; r++) {
 		for (uint64_t pos = 0; pos < src->ranges[r].size; pos += CHUNK) {
@@ -237,11 +149,13 @@ int dump_elf_write(int fd, const struct dump_source *src, void (*progress)(void 
 				err_set(e, "cannot read guest memory at 0x%llx", (unsigned long long)(src->ranges[r].gpa + pos));
 				goto out;
 			}
-			if (!all_zero(chunk, n) && write_all(fd, chunk, n, range_off[r] + pos, e) < 0)
+			if (!dump_all_zero(chunk, n) && dump_write_all(fd, chunk, n, range_off[r] + pos, e) < 0)
 				goto out;
 			done += n;
-			if (progress)
-				progress(popaque, done, total);
+			if (progress && progress(popaque, done, total)) {
+				err_set(e, "dump cancelled");
+				goto out;
+			}
 		}
 	}
 	ret = 0;

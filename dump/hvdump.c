@@ -1,15 +1,22 @@
 /* hvdump: the dump file tool. `hvdump info FILE` prints what a dump holds: format,
- * domain, each vCPU's registers, memory segments, notes, VMCOREINFO. */
+ * domain, each vCPU's registers, memory segments, notes, VMCOREINFO; `hvdump convert`
+ * rewrites a dump (ours, QEMU's, makedumpfile's) as ELF or kdump-compressed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dump/dump.h"
 
 static int usage(FILE *f)
 {
 	fputs("usage: hvdump info FILE\n"
-	      "       hvdump read FILE PADDR LEN    hex dump of guest-physical memory\n",
+	      "       hvdump read FILE PADDR LEN    hex dump of guest-physical memory\n"
+	      "       hvdump convert IN OUT [--format elf|kdump-zstd|kdump-lz4|kdump-zlib|kdump] [-q]\n"
+	      "                                     (default kdump-zstd; OUT must not exist)\n",
 	      f);
 	return f == stdout ? 0 : 2;
 }
@@ -90,6 +97,114 @@ static int cmd_read(const char *path, const char *paddr, const char *len)
 	return 0;
 }
 
+struct progress {
+	uint64_t t0, last;
+	bool tty;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static int show_progress(void *o, uint64_t done, uint64_t total)
+{
+	struct progress *p = o;
+	uint64_t now = time_ns();
+	if (p->tty && (now - p->last > 200000000ull || done == total)) {
+		double s = (double)(now - p->t0) / 1e9, rate = s > 0 ? (double)done / s : 0;
+		double eta = rate > 0 ? (double)(total - done) / rate : 0;
+		fprintf(stderr, "\r%llu/%llu MiB  %.0f MiB/s  ETA %.0fs   ", (unsigned long long)(done >> 20),
+			(unsigned long long)(total >> 20), rate / 1048576, eta);
+		if (done == total)
+			fputc('\n', stderr);
+		p->last = now;
+	}
+	return interrupted;
+}
+
+static int cmd_convert(int argc, char **argv)
+{
+	const char *in = NULL, *out = NULL;
+	int fmt = DUMP_FMT_KDUMP_ZSTD, fd = -1, ret = 1;
+	struct progress prog = { .t0 = time_ns(), .tty = isatty(2) };
+	struct dump_range ranges[256];
+	struct dump_source src = { 0 };
+	struct dump_file *f;
+	char tmp[4200];
+	struct err e;
+
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+			fmt = dump_fmt_parse(argv[++i]);
+			if (fmt < 0) {
+				fprintf(stderr, "hvdump: --format: %s is not elf, kdump-zstd, kdump-lz4, kdump-zlib or kdump\n", argv[i]);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "-q")) {
+			prog.tty = false;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "hvdump: convert: unknown option %s\n", argv[i]);
+			return 2;
+		} else if (!in) {
+			in = argv[i];
+		} else if (!out) {
+			out = argv[i];
+		} else {
+			return usage(stderr);
+		}
+	}
+	if (!in || !out)
+		return usage(stderr);
+	f = dump_open(in, &e);
+	if (!f) {
+		fprintf(stderr, "hvdump: %s\n", e.msg);
+		return 1;
+	}
+	if (dump_source_from_file(f, &src, ranges, sizeof(ranges) / sizeof(ranges[0]), &e) < 0) {
+		fprintf(stderr, "hvdump: %s: %s\n", in, e.msg);
+		dump_close(f);
+		return 1;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.partial-%d", out, (int)getpid()) >= (int)sizeof(tmp)) {
+		fprintf(stderr, "hvdump: %s: path too long\n", out);
+		goto done;
+	}
+	if (access(out, F_OK) == 0) {
+		fprintf(stderr, "hvdump: %s exists: a dump is never overwritten\n", out);
+		goto done;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "hvdump: %s: %s\n", tmp, strerror(errno));
+		goto done;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (dump_write(fd, &src, (enum dump_fmt)fmt, show_progress, &prog, &e) < 0) {
+		if (prog.tty)
+			fputc('\n', stderr);
+		fprintf(stderr, "hvdump: %s: %s\n", out, e.msg);
+		goto done;
+	}
+	if (fsync(fd) < 0 || link(tmp, out) < 0) {
+		fprintf(stderr, "hvdump: %s: %s\n", out, strerror(errno));
+		goto done;
+	}
+	ret = 0;
+done:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free((void *)src.cpus);
+	dump_close(f);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
@@ -98,9 +213,7 @@ int main(int argc, char **argv)
 		return cmd_info(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "read"))
 		return cmd_read(argv[2], argv[3], argv[4]);
-	if (argc >= 2 && !strcmp(argv[1], "convert")) {
-		fprintf(stderr, "hvdump: convert: the kdump-compressed format is not written yet\n");
-		return 1;
-	}
+	if (argc >= 2 && !strcmp(argv[1], "convert"))
+		return cmd_convert(argc, argv);
 	return usage(stderr);
 }

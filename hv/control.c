@@ -178,8 +178,8 @@ static void accept_client(struct hv *hv)
 	c->clients[c->nclients++] = (struct ctl_client){ .fd = fd, .console_dom = -1 };
 }
 
-/* Returns true when the client is done (reply sent or gone). */
-static bool client_read(struct hv *hv, struct ctl_client *cl)
+/* 0: keep the client; 1: done (reply sent or gone), drop it; 2: handed to a job thread. */
+static int client_read(struct hv *hv, struct ctl_client *cl)
 {
 	char *nl, *argv[CONTROL_MAX_ARGS];
 	int argc = 0;
@@ -218,7 +218,14 @@ static bool client_read(struct hv *hv, struct ctl_client *cl)
 			*tab = 0;
 		argv[argc++] = p;
 	}
-	return toolstack_run(hv, cl, argc, argv) == 0;
+	switch (toolstack_run(hv, cl, argc, argv)) {
+	case 0:
+		return 1;
+	case 2:
+		return 2;
+	default:
+		return 0;
+	}
 }
 
 void control_handle(struct hv *hv, const struct pollfd *p, int n)
@@ -231,9 +238,13 @@ void control_handle(struct hv *hv, const struct pollfd *p, int n)
 		unsigned ci = (unsigned)(i - 1);
 		if (ci >= c->nclients || c->clients[ci].fd != p[i].fd)
 			continue;
-		if (p[i].revents & (POLLIN | POLLHUP | POLLERR))
-			if (client_read(hv, &c->clients[ci]))
+		if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+			int r = client_read(hv, &c->clients[ci]);
+			if (r == 1)
 				client_drop(hv, ci);
+			else if (r == 2) /* the job thread owns the fd now */
+				c->clients[ci] = c->clients[--c->nclients];
+		}
 	}
 	if (p[0].revents & POLLIN)
 		accept_client(hv);

@@ -43,7 +43,16 @@ void control_close(struct hv *hv);
 int control_pollfds(struct hv *hv, struct pollfd *p, int max);
 void control_handle(struct hv *hv, const struct pollfd *p, int n);
 
-/* toolstack.c: runs one request. Returns 1 when the connection became a console stream. */
+/* toolstack.c: runs one request. Returns 1 when the connection became a console stream,
+ * 2 when a job thread took it over (control forgets it without closing it). */
 int toolstack_run(struct hv *hv, struct ctl_client *c, int argc, char **argv);
+
+/* dumpjob.c: a dump written by its own thread, which owns the client connection: it sends
+ * "p DONE TOTAL" progress lines, then the reply. Returns 2 when started, -1 after an error
+ * reply. */
+struct domain;
+enum dumpjob_after { DUMPJOB_LIVE, DUMPJOB_CRASH, DUMPJOB_RESET };
+int dumpjob_start(struct hv *hv, struct ctl_client *c, struct domain *d, const char *path, int format,
+		  enum dumpjob_after after, struct reply *r);
 
 #endif

@@ -147,6 +147,10 @@ int hv_domain_start(struct hv *hv, const struct domain_config *cfg, struct err *
 
 static void remove_domain(struct hv *hv, struct domain *d)
 {
+	/* a dump job still writing it: cancel it and let it finish (it stops within a batch) */
+	atomic_store(&d->dump_cancel, 1);
+	for (int i = 0; i < 3000 && atomic_load(&d->dump_active); i++)
+		usleep(10000);
 	hv->domains[d->slot] = NULL;
 	domain_destroy(d);
 }
@@ -162,6 +166,8 @@ static void handle_event(struct hv *hv, struct domain *d)
 	ev = d->event;
 	memcpy(reason, d->crash_reason, sizeof(reason));
 	pthread_mutex_unlock(&d->lock);
+	if (atomic_load(&d->dump_active))
+		return; /* handled when the dump job ends (it wakes the loop) */
 	if (ev == EVENT_NONE)
 		return;
 	domain_halt(d); /* joins the vCPU threads; they stopped when the event was posted */
@@ -174,7 +180,7 @@ static void handle_event(struct hv *hv, struct domain *d)
 			char dir[1024], path[1200];
 			struct hv_dump_stats st;
 			hv_property_str(hv, "config/dump-dir", "/var/crash/hvkit", dir, sizeof(dir));
-			if (hv_dump_next_path(dir, path, sizeof(path), &e) < 0 || hv_domain_dump(hv, d->id, path, &st, &e) < 0)
+			if (hv_dump_next_path(dir, path, sizeof(path), &e) < 0 || hv_domain_dump(hv, d->id, path, NULL, &st, &e) < 0)
 				hv_log(hv, "%s: crash dump failed: %s", d->name, e.msg);
 			else
 				hv_log(hv, "%s: crash dump written to %s", d->name, path);

@@ -183,10 +183,17 @@ void hv_sched_info(struct hv *hv, struct sched_info *out);
 /* A consistent ELF core dump of a domain into path (never overwritten; written under a
  * temporary name, fsync'd, then linked into place). */
 struct hv_dump_stats {
-	uint64_t pause_ns, total_ns, bytes, pages_copied;
+	uint64_t pause_ns, total_ns, bytes, pages_copied, file_bytes /* allocated on disk */;
 	bool cow; /* the domain ran during the write (userfaultfd write-protection) */
 };
-int hv_domain_dump(struct hv *hv, int id, const char *path, struct hv_dump_stats *st, struct err *e);
+struct hv_dump_opts {
+	int format;                                        /* enum dump_fmt (dump/dump.h); 0 = ELF */
+	int (*progress)(void *opaque, uint64_t done, uint64_t total); /* non-zero: cancel */
+	void *opaque;
+};
+/* opts may be NULL (ELF, no progress). */
+int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump_opts *opts, struct hv_dump_stats *st,
+		   struct err *e);
 /* savecore-style: the next DIR/vmcore.N (N from DIR/bounds, which is then advanced). */
 int hv_dump_next_path(const char *dir, char *path, size_t len, struct err *e);
 /* A property's running value as text (its default when unset or absent). */

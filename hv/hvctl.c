@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hv.h"
@@ -30,7 +31,11 @@ static const char usage_text[] =
 	"  destroy NAME                 stop it at once\n"
 	"  suspend NAME / resume NAME   pause and unpause\n"
 	"  console NAME                 attach to its console; Ctrl-] detaches\n"
-	"  dump NAME FILE               consistent ELF core dump of a domain (it keeps running)\n"
+	"  dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib] [--live|--crash|--reset]\n"
+	"                               consistent dump of a domain; it keeps running (--live), or\n"
+	"                               crashes (--crash) or is reset (--reset) after it; progress is\n"
+	"                               shown on a terminal, Ctrl-C cancels\n"
+	"  dump-cancel NAME             cancel the dump being written\n"
 	"Hypervisor:\n"
 	"  debug-keys KEYS              run debug keys (output goes to the console ring)\n"
 	"  dmesg [-c]                   the hypervisor's console ring (-c: clear it after)\n"
@@ -126,6 +131,30 @@ static int console_relay(int fd, const char *pending, size_t npending)
 	return 0;
 }
 
+static uint64_t time_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* "DONE TOTAL" from a dump job: a progress line on a terminal. */
+static void show_progress(const char *s)
+{
+	static uint64_t t0;
+	unsigned long long done, total;
+	double secs, rate;
+	if (!isatty(STDERR_FILENO) || sscanf(s, "%llu %llu", &done, &total) != 2 || !total)
+		return;
+	if (!t0)
+		t0 = time_now_ns();
+	secs = (double)(time_now_ns() - t0) / 1e9;
+	rate = secs > 0 ? (double)done / secs : 0;
+	fprintf(stderr, "\r%3.0f%%  %llu/%llu MiB  %.0f MiB/s  ETA %.0f s   %s", 100.0 * (double)done / (double)total,
+		done >> 20, total >> 20, rate / 1048576, rate > 0 ? (double)(total - done) / rate : 0.0,
+		done == total ? "\n" : "");
+}
+
 int main(int argc, char **argv)
 {
 	const char *sock = getenv("HVKIT_SOCKET");
@@ -198,6 +227,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "hvctl: %s\n", line + 2);
 			else if (line[0] == '=' && line[1] == ' ')
 				status = atoi(line + 2);
+			else if (line[0] == 'p' && line[1] == ' ')
+				show_progress(line + 2);
 		}
 		if (status >= 0)
 			break;

@@ -149,6 +149,8 @@ struct domain {
 	int64_t sched_budget_us;      /* cap budget (sched.c) */
 	uint64_t sched_budget_period;
 	unsigned unhandled_ports; /* distinct unhandled ports logged */
+	atomic_int dump_active;   /* a dump job is writing this domain: it is not torn down meanwhile */
+	atomic_int dump_cancel;   /* hvctl dump-cancel */
 	uint16_t logged_ports[16];
 };
 struct domain *domain_create(struct hv *hv, int id, const struct domain_config *cfg, struct err *e);

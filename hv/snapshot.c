@@ -196,14 +196,21 @@ static void vmcoreinfo(struct domain *d, char *buf, size_t len)
 	}
 }
 
-static void progress_cb(void *o, uint64_t done, uint64_t total)
+struct progress {
+	struct domain *d;
+	const struct hv_dump_opts *o;
+};
+
+static int progress_cb(void *opaque, uint64_t done, uint64_t total)
 {
-	(void)o;
-	(void)done;
-	(void)total;
+	struct progress *p = opaque;
+	if (atomic_load(&p->d->dump_cancel))
+		return 1;
+	return p->o && p->o->progress ? p->o->progress(p->o->opaque, done, total) : 0;
 }
 
-int hv_domain_dump(struct hv *hv, int id, const char *path, struct hv_dump_stats *st, struct err *e)
+int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump_opts *opts, struct hv_dump_stats *st,
+		   struct err *e)
 {
 	struct domain *d = hv_domain_by_id(hv, id);
 	struct snap s = { .uffd = -1 };
@@ -223,6 +230,7 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, struct hv_dump_stats
 		return err_set(e, "%s has no state to dump", d->name);
 	if (access(path, F_OK) == 0)
 		return err_set(e, "%s exists: a dump is never overwritten", path);
+	atomic_fetch_add(&d->dump_active, 1);
 	snprintf(tmp, sizeof(tmp), "%s.partial-%d", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -278,7 +286,8 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, struct hv_dump_stats
 	src.opaque = &s;
 	vmcoreinfo(d, info, sizeof(info));
 	src.vmcoreinfo = info;
-	if (dump_elf_write(fd, &src, progress_cb, NULL, e) < 0)
+	if (dump_write(fd, &src, opts ? (enum dump_fmt)opts->format : DUMP_FMT_ELF, progress_cb,
+		       &(struct progress){ d, opts }, e) < 0)
 		goto out;
 	if (fsync(fd) < 0) {
 		err_errno(e, "%s: fsync", tmp);
@@ -289,6 +298,11 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, struct hv_dump_stats
 		goto out;
 	}
 	st->cow = s.cow;
+	{
+		struct stat sb;
+		if (fstat(fd, &sb) == 0)
+			st->file_bytes = (uint64_t)sb.st_blocks * 512;
+	}
 	st->pages_copied = s.copied;
 	st->bytes = d->mem.size;
 	ret = 0;
@@ -305,6 +319,8 @@ out:
 	free(vs);
 	free(cpus);
 	st->total_ns = time_ns() - t0;
+	if (atomic_fetch_sub(&d->dump_active, 1) == 1)
+		hv_wake(hv); /* events that came meanwhile are handled now */
 	return ret;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "dump/dump.h"
 #include "hvkit/abi.h"
 #include "props.h"
 #include "xlcfg.h"
@@ -362,6 +363,8 @@ static int cmd_destroy(struct hv *hv, struct reply *r, int argc, char **argv)
 	if (!d)
 		return -1;
 	snprintf(name, sizeof(name), "%s", d->name);
+	if (atomic_load(&d->dump_active))
+		return reply_error(r, "a dump of %s is being written: hvctl dump-cancel %s first", name, name);
 	if (d->id == 0 && !has_flag(argc, argv, "--force"))
 		return reply_error(r, "destroying dom0 ends hv; add --force to do it");
 	while (d->pause_count)
@@ -452,19 +455,26 @@ static int cmd_dmesg(struct hv *hv, struct reply *r, int argc, char **argv)
 
 /* ---- dumps */
 
-static int cmd_dump(struct hv *hv, struct reply *r, int argc, char **argv)
+static int cmd_dump(struct hv *hv, struct ctl_client *c, struct reply *r, int argc, char **argv)
 {
 	struct domain *d;
-	struct hv_dump_stats st;
-	struct err e;
 	const char *file = NULL;
-	int nonflag = 0;
+	int nonflag = 0, fmt = DUMP_FMT_ELF;
+	enum dumpjob_after after = DUMPJOB_LIVE;
 	for (int i = 1; i < argc; i++) {
 		if (!strncmp(argv[i], "--", 2)) {
-			if (strcmp(argv[i], "--format") && strcmp(argv[i], "--live"))
+			if (!strcmp(argv[i], "--format")) {
+				if (i + 1 >= argc || (fmt = dump_fmt_parse(argv[++i])) < 0)
+					return reply_error(r, "dump: --format is elf, kdump-zstd, kdump-lz4, kdump-zlib or kdump");
+			} else if (!strcmp(argv[i], "--live")) {
+				after = DUMPJOB_LIVE;
+			} else if (!strcmp(argv[i], "--crash")) {
+				after = DUMPJOB_CRASH;
+			} else if (!strcmp(argv[i], "--reset")) {
+				after = DUMPJOB_RESET;
+			} else {
 				return reply_error(r, "dump: unknown option %s", argv[i]);
-			if (!strcmp(argv[i], "--format") && (i + 1 >= argc || strcmp(argv[++i], "elf")))
-				return reply_error(r, "dump: only --format elf is written so far");
+			}
 			continue;
 		}
 		if (++nonflag == 2)
@@ -473,14 +483,22 @@ static int cmd_dump(struct hv *hv, struct reply *r, int argc, char **argv)
 	d = need_domain(hv, r, arg1(argc, argv));
 	if (!d)
 		return -1;
-	if (!file)
-		return reply_error(r, "usage: dump NAME FILE [--format elf]");
-	if (hv_domain_dump(hv, d->id, file, &st, &e) < 0)
-		return reply_error(r, "%s", e.msg);
-	reply_line(r, "Domain %s dumped to %s: %llu MiB, %s, paused %.3f ms, total %.1f ms, %llu pages saved during the write",
-		   d->name, file, (unsigned long long)(st.bytes >> 20),
-		   st.cow ? "copy-on-write (the domain ran meanwhile)" : "the domain paused throughout", st.pause_ns / 1e6,
-		   st.total_ns / 1e6, (unsigned long long)st.pages_copied);
+	if (!file || nonflag > 2)
+		return reply_error(r, "usage: dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib] [--live|--crash|--reset]");
+	if (atomic_load(&d->dump_active))
+		return reply_error(r, "a dump of %s is already being written", d->name);
+	return dumpjob_start(hv, c, d, file, fmt, after, r);
+}
+
+static int cmd_dump_cancel(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	struct domain *d = need_domain(hv, r, arg1(argc, argv));
+	if (!d)
+		return -1;
+	if (!atomic_load(&d->dump_active))
+		return reply_error(r, "no dump of %s is being written", d->name);
+	atomic_store(&d->dump_cancel, 1);
+	reply_line(r, "Dump of %s cancelled", d->name);
 	return 0;
 }
 
@@ -582,8 +600,11 @@ int toolstack_run(struct hv *hv, struct ctl_client *c, int argc, char **argv)
 		ret = cmd_console(hv, c, &r, argc, argv);
 		if (ret == 1)
 			return 1;
-	} else if (!strcmp(v, "dump"))
-		cmd_dump(hv, &r, argc, argv);
+	} else if (!strcmp(v, "dump")) {
+		if (cmd_dump(hv, c, &r, argc, argv) == 2)
+			return 2; /* the dump job owns the connection now */
+	} else if (!strcmp(v, "dump-cancel"))
+		cmd_dump_cancel(hv, &r, argc, argv);
 	else if (!strcmp(v, "debug-keys"))
 		cmd_debug_keys(hv, &r, argc, argv);
 	else if (!strcmp(v, "dmesg"))

@@ -1,0 +1,50 @@
+/* dump/internal.h: what the readers and writers of dump/ share; not a public header. */
+#ifndef HVKIT_DUMP_INTERNAL_H
+#define HVKIT_DUMP_INTERNAL_H
+
+#include "dump.h"
+
+#define DUMP_MAX_CPUS 1024
+
+struct kdump_map; /* kdump_read.c */
+
+struct dump_file {
+	uint8_t *map;
+	uint64_t size;
+	struct dump_load *loads;
+	unsigned nloads;
+	const uint8_t *prstatus[DUMP_MAX_CPUS];
+	unsigned nprstatus;
+	const uint8_t *qemu[DUMP_MAX_CPUS]; /* QEMUCPUState notes */
+	uint32_t qemu_size[DUMP_MAX_CPUS];
+	unsigned nqemu;
+	struct dump_cpu *cpus[DUMP_MAX_CPUS];
+	unsigned ncpus;
+	struct dump_domain *domain;
+	char *vmcoreinfo;
+	uint8_t *notes; /* every note, verbatim (for convert) */
+	size_t notes_len;
+	struct kdump_map *kdump; /* set for kdump-compressed files */
+};
+
+/* A growing byte buffer (aborts when out of memory: notes are small). */
+struct dump_buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+void dump_buf_put(struct dump_buf *b, const void *d, size_t n);
+void dump_buf_pad(struct dump_buf *b, size_t align);
+/* The notes every writer emits: NT_PRSTATUS per vCPU, HVKIT vCPU and domain, VMCOREINFO;
+ * or the source's verbatim notes when it carries them. */
+void dump_notes_build(struct dump_buf *b, const struct dump_source *src);
+int dump_write_all(int fd, const void *p, size_t n, uint64_t off, struct err *e);
+bool dump_all_zero(const uint8_t *p, size_t n);
+
+int dump_parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct err *e);
+/* kdump_read.c: f->map holds a file that starts with "KDUMP   " */
+int kdump_open(struct dump_file *f, const char *path, struct err *e);
+size_t kdump_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len);
+void kdump_free(struct dump_file *f);
+const char *kdump_describe(const struct dump_file *f);
+
+#endif

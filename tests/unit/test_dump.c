@@ -1,0 +1,288 @@
+/* Unit tests for dump/: every format written from a synthetic guest (two RAM ranges around
+ * a hole; zero, text-like, random and pattern pages; two vCPUs; VMCOREINFO) reads back
+ * byte for byte with the same registers and notes, converts to every other format and
+ * back, and truncated or corrupted files are refused with a message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dump/dump.h"
+
+#define R0 (4u << 20)
+#define R1_GPA (16ull << 20)
+#define R1 (2u << 20)
+
+static uint8_t *ram0, *ram1;
+static struct dump_cpu cpus[2];
+static const struct dump_range ranges[2] = { { 0, R0 }, { R1_GPA, R1 } };
+
+static int mem_read(void *o, uint64_t gpa, void *buf, size_t len)
+{
+	(void)o;
+	if (gpa + len <= R0) {
+		memcpy(buf, ram0 + gpa, len);
+		return 0;
+	}
+	if (gpa >= R1_GPA && gpa + len <= R1_GPA + R1) {
+		memcpy(buf, ram1 + (gpa - R1_GPA), len);
+		return 0;
+	}
+	return -1;
+}
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull * (seed + 1);
+	for (size_t pg = 0; pg < n / 4096; pg++) {
+		uint8_t *q = p + pg * 4096;
+		switch (pg % 4) {
+		case 0: /* zero */
+			memset(q, 0, 4096);
+			break;
+		case 1: /* compressible text */
+			for (int i = 0; i < 4096; i++)
+				q[i] = (uint8_t)("the quick brown fox "[i % 20] + (pg & 3));
+			break;
+		case 2: /* random: stored, not compressed */
+			for (int i = 0; i < 4096; i++) {
+				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+				q[i] = (uint8_t)x;
+			}
+			break;
+		default: /* a page with one word set */
+			memset(q, 0, 4096);
+			memcpy(q + 4088, &pg, sizeof(pg));
+		}
+	}
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	ram0 = malloc(R0);
+	ram1 = malloc(R1);
+	fill(ram0, R0, 1);
+	fill(ram1, R1, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		memset(&cpus[i], 0, sizeof(cpus[i]));
+		cpus[i].version = DUMP_VERSION;
+		cpus[i].index = i;
+		cpus[i].online = 1;
+		cpus[i].rip = 0xffffffff80100000ull + i;
+		cpus[i].rsp = 0xffff888000010000ull + 16 * i;
+		cpus[i].rbx = 0x1122334455667788ull ^ i;
+		cpus[i].cr3 = 0x1000;
+		cpus[i].cs.selector = 8;
+		cpus[i].lapic[0x20] = (uint8_t)(i << 0);
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	free(ram0);
+	free(ram1);
+	return 0;
+}
+
+static void source(struct dump_source *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->domain.version = DUMP_VERSION;
+	s->domain.id = 3;
+	snprintf(s->domain.name, sizeof(s->domain.name), "testdom");
+	snprintf(s->domain.state, sizeof(s->domain.state), "crashed");
+	snprintf(s->domain.reason, sizeof(s->domain.reason), "panic: unit test");
+	s->domain.mem_bytes = R0 + R1;
+	s->domain.time_ns = 1764000000123456789ull;
+	s->domain.nr_vcpus = 2;
+	s->cpus = cpus;
+	s->nr_cpus = 2;
+	s->ranges = ranges;
+	s->nr_ranges = 2;
+	s->read = mem_read;
+	s->vmcoreinfo = "OSRELEASE=6.1.0-test\nPAGESIZE=4096\nNUMBER(phys_base)=0x1000000\n";
+}
+
+static void tmp_path(char *buf, size_t len, const char *tag)
+{
+	snprintf(buf, len, "/tmp/hvkit-test-dump-%d-%s", (int)getpid(), tag);
+	unlink(buf);
+}
+
+static void write_file(const char *path, const struct dump_source *s, enum dump_fmt fmt)
+{
+	struct err e = { "" };
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	if (dump_write(fd, s, fmt, NULL, NULL, &e) < 0)
+		fail_msg("%s: %s", dump_fmt_name(fmt), e.msg);
+	close(fd);
+}
+
+static void check_file(const char *path, bool ours)
+{
+	struct err e = { "" };
+	struct dump_file *f = dump_open(path, &e);
+	uint8_t *buf = malloc(R0);
+	if (!f)
+		fail_msg("%s", e.msg);
+	assert_int_equal(dump_read_phys(f, 0, buf, R0), R0);
+	assert_memory_equal(buf, ram0, R0);
+	assert_int_equal(dump_read_phys(f, R1_GPA, buf, R1), R1);
+	assert_memory_equal(buf, ram1, R1);
+	assert_int_equal(dump_read_phys(f, R0, buf, 16), 0); /* the hole */
+	assert_int_equal(dump_read_phys(f, R1_GPA + R1 - 8, buf, 16), 8);
+	assert_int_equal(dump_nr_cpus(f), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t rip, rsp, rbp;
+		assert_int_equal(dump_prstatus_regs(f, i, &rip, &rsp, &rbp), 0);
+		assert_int_equal(rip, cpus[i].rip);
+		assert_int_equal(rsp, cpus[i].rsp);
+		if (ours) {
+			assert_non_null(dump_cpu(f, i));
+			assert_memory_equal(dump_cpu(f, i), &cpus[i], sizeof(cpus[i]));
+		}
+	}
+	assert_non_null(dump_vmcoreinfo(f));
+	assert_non_null(strstr(dump_vmcoreinfo(f), "OSRELEASE=6.1.0-test\n"));
+	if (ours) {
+		assert_non_null(dump_domain_info(f));
+		assert_string_equal(dump_domain_info(f)->reason, "panic: unit test");
+	}
+	free(buf);
+	dump_close(f);
+}
+
+static void test_round_trip(void **state)
+{
+	struct dump_source s;
+	char path[128];
+	(void)state;
+	source(&s);
+	for (int fmt = DUMP_FMT_ELF; fmt <= DUMP_FMT_KDUMP_RAW; fmt++) {
+		tmp_path(path, sizeof(path), dump_fmt_name((enum dump_fmt)fmt));
+		write_file(path, &s, (enum dump_fmt)fmt);
+		check_file(path, true);
+		unlink(path);
+	}
+}
+
+static void test_convert_every_way(void **state)
+{
+	struct dump_source s, c;
+	struct dump_range rr[16];
+	char a[128], b[128], back[128];
+	struct err e = { "" };
+	(void)state;
+	source(&s);
+	for (int from = DUMP_FMT_ELF; from <= DUMP_FMT_KDUMP_RAW; from++) {
+		tmp_path(a, sizeof(a), "from");
+		write_file(a, &s, (enum dump_fmt)from);
+		for (int to = DUMP_FMT_ELF; to <= DUMP_FMT_KDUMP_RAW; to++) {
+			struct dump_file *f = dump_open(a, &e);
+			assert_non_null(f);
+			assert_int_equal(dump_source_from_file(f, &c, rr, 16, &e), 0);
+			tmp_path(b, sizeof(b), "to");
+			write_file(b, &c, (enum dump_fmt)to);
+			free((void *)c.cpus);
+			dump_close(f);
+			check_file(b, true);
+			/* and back again */
+			f = dump_open(b, &e);
+			assert_non_null(f);
+			assert_int_equal(dump_source_from_file(f, &c, rr, 16, &e), 0);
+			tmp_path(back, sizeof(back), "back");
+			write_file(back, &c, (enum dump_fmt)from);
+			free((void *)c.cpus);
+			dump_close(f);
+			check_file(back, true);
+			unlink(b);
+			unlink(back);
+		}
+		unlink(a);
+	}
+}
+
+/* Every truncation of a kdump file opens with a message or reads what is there. */
+static void test_kdump_truncated_and_corrupt(void **state)
+{
+	struct dump_source s;
+	char path[128], cut[128];
+	struct err e;
+	uint8_t *all, buf[8192];
+	long size;
+	FILE *fp;
+	(void)state;
+	source(&s);
+	tmp_path(path, sizeof(path), "full");
+	tmp_path(cut, sizeof(cut), "cut");
+	write_file(path, &s, DUMP_FMT_KDUMP_ZSTD);
+	fp = fopen(path, "rb");
+	fseek(fp, 0, SEEK_END);
+	size = ftell(fp);
+	rewind(fp);
+	all = malloc((size_t)size);
+	assert_int_equal(fread(all, 1, (size_t)size, fp), (size_t)size);
+	fclose(fp);
+	for (long n = 0; n < size; n += n < 20000 ? 97 : 40961) {
+		struct dump_file *f;
+		fp = fopen(cut, "wb");
+		fwrite(all, 1, (size_t)n, fp);
+		fclose(fp);
+		e.msg[0] = 0;
+		f = dump_open(cut, &e);
+		if (!f) {
+			assert_true(e.msg[0] != 0);
+			continue;
+		}
+		dump_read_phys(f, 0, buf, sizeof(buf));
+		dump_read_phys(f, R1_GPA + 4096, buf, sizeof(buf));
+		dump_close(f);
+	}
+	/* compressed data scribbled over: reads stop short, never crash */
+	for (long i = size / 2; i < size; i += 512)
+		all[i] ^= 0x5a;
+	fp = fopen(cut, "wb");
+	fwrite(all, 1, (size_t)size, fp);
+	fclose(fp);
+	{
+		struct dump_file *f = dump_open(cut, &e);
+		uint8_t *big = malloc(R0);
+		assert_non_null(f);
+		assert_true(dump_read_phys(f, 0, big, R0) <= R0);
+		free(big);
+		dump_close(f);
+	}
+	free(all);
+	unlink(cut);
+	unlink(path);
+}
+
+static void test_fmt_names(void **state)
+{
+	(void)state;
+	assert_int_equal(dump_fmt_parse("kdump-zstd"), DUMP_FMT_KDUMP_ZSTD);
+	assert_int_equal(dump_fmt_parse("elf"), DUMP_FMT_ELF);
+	assert_int_equal(dump_fmt_parse("kdump-lzo"), -1);
+	assert_string_equal(dump_fmt_name(DUMP_FMT_KDUMP_ZLIB), "kdump-zlib");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_convert_every_way),
+		cmocka_unit_test(test_kdump_truncated_and_corrupt),
+		cmocka_unit_test(test_fmt_names),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
