@@ -77,7 +77,7 @@ static void key_crashdump(struct hv *hv, unsigned char key)
 	struct err e;
 	out(hv, "'%c' pressed -> triggering a dom0 crash dump", key);
 	hv_property_str(hv, "config/dump-dir", "/var/crash/hvkit", dir, sizeof(dir));
-	if (hv_dump_next_path(dir, path, sizeof(path), &e) < 0 || hv_domain_dump(hv, 0, path, NULL, &st, &e) < 0) {
+	if (hv_dump_next_path(dir, path, sizeof(path), &e) < 0 || hv_domain_dump(hv, 0, path, &(struct hv_dump_opts){ .format = hv_dump_default_format(hv) }, &st, &e) < 0) {
 		out(hv, "dump failed: %s", e.msg);
 		return;
 	}

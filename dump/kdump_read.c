@@ -2,6 +2,8 @@
  * dump-guest-memory kdump-*, ours). Every offset and size is checked against the file;
  * pages are decompressed on demand into a small cache. Layout in kdump.h. */
 #include <lz4.h>
+#include <lzo/lzo1x.h>
+#include <snappy-c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,8 +219,15 @@ static const uint8_t *page_get(struct dump_file *f, uint64_t pfn, bool *zero)
 	} else if (flags & KDUMP_LZ4_HVKIT) {
 		if (LZ4_decompress_safe((const char *)data, (char *)out, (int)size, (int)k->block) != (int)k->block)
 			return NULL;
-	} else if (flags & (KDUMP_LZO | KDUMP_SNAPPY)) {
-		return NULL; /* not built in */
+	} else if (flags & KDUMP_LZO) {
+		lzo_uint len = k->block;
+		if (lzo1x_decompress_safe(data, size, out, &len, NULL) != LZO_E_OK || len != k->block)
+			return NULL;
+	} else if (flags & KDUMP_SNAPPY) {
+		size_t len = k->block;
+		if (snappy_uncompressed_length((const char *)data, size, &len) != SNAPPY_OK || len != k->block ||
+		    snappy_uncompress((const char *)data, size, (char *)out, &len) != SNAPPY_OK || len != k->block)
+			return NULL;
 	} else {
 		if (size != k->block)
 			return NULL;

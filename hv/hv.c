@@ -180,7 +180,7 @@ static void handle_event(struct hv *hv, struct domain *d)
 			char dir[1024], path[1200];
 			struct hv_dump_stats st;
 			hv_property_str(hv, "config/dump-dir", "/var/crash/hvkit", dir, sizeof(dir));
-			if (hv_dump_next_path(dir, path, sizeof(path), &e) < 0 || hv_domain_dump(hv, d->id, path, NULL, &st, &e) < 0)
+			if (hv_dump_next_path(dir, path, sizeof(path), &e) < 0 || hv_domain_dump(hv, d->id, path, &(struct hv_dump_opts){ .format = hv_dump_default_format(hv) }, &st, &e) < 0)
 				hv_log(hv, "%s: crash dump failed: %s", d->name, e.msg);
 			else
 				hv_log(hv, "%s: crash dump written to %s", d->name, path);

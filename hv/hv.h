@@ -194,6 +194,8 @@ struct hv_dump_opts {
 /* opts may be NULL (ELF, no progress). */
 int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump_opts *opts, struct hv_dump_stats *st,
 		   struct err *e);
+/* The config/dump-format property (for the 'C' key and coredump-* actions). */
+int hv_dump_default_format(struct hv *hv);
 /* savecore-style: the next DIR/vmcore.N (N from DIR/bounds, which is then advanced). */
 int hv_dump_next_path(const char *dir, char *path, size_t len, struct err *e);
 /* A property's running value as text (its default when unset or absent). */

@@ -2,6 +2,7 @@
  * setprop writes a pending value in one SQLite transaction, refresh copies every pending
  * value to the running one in another, so a crash loses nothing committed. */
 #include "props.h"
+#include "dump/dump.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,7 @@ static const struct prop_def defs[] = {
 	{ "config/dom0-cpus", PROP_COUNT, "0", 0, 4096, false, false, false },
 	{ "config/dom0-mem", PROP_COUNT, "128", 8, 1ll << 20, false, false, false },
 	{ "config/dump-dir", PROP_ASTRING, "/var/crash/hvkit", 0, 0, false, false, true },
+	{ "config/dump-format", PROP_ASTRING, "kdump-zstd", 0, 0, false, false, false },
 	{ "config/vncpasswd", PROP_ASTRING, "", 0, 0, true, false, false },
 	{ "config/xend-relocation-address", PROP_ASTRING, "", 0, 0, false, false, false },
 	{ "config/xend-relocation-hosts-allow", PROP_ASTRING, "^localhost$", 0, 0, false, true, false },
@@ -156,6 +158,8 @@ static int check_value(const struct prop_def *d, const char *v, char *out, size_
 		if (x < d->min || x > d->max)
 			return err_set(e, "%s must be from %lld to %lld, not %lld", d->name, d->min, d->max, x);
 	}
+	if (!strcmp(d->name, "config/dump-format") && dump_fmt_parse(out) < 0)
+		return err_set(e, "%s is elf, kdump-zstd, kdump-lz4, kdump-zlib or kdump, not '%.64s'", d->name, out);
 	if (d->abs_path && out[0] != '/')
 		return err_set(e, "%s must be an absolute path (starting with /), not '%.64s'", d->name, out);
 	if (d->regex_list) {

@@ -230,11 +230,11 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 		return err_set(e, "%s has no state to dump", d->name);
 	if (access(path, F_OK) == 0)
 		return err_set(e, "%s exists: a dump is never overwritten", path);
-	atomic_fetch_add(&d->dump_active, 1);
 	snprintf(tmp, sizeof(tmp), "%s.partial-%d", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return err_errno(e, "%s", tmp);
+	atomic_fetch_add(&d->dump_active, 1); /* released at out: */
 	vs = calloc(d->nr_vcpus, sizeof(*vs));
 	cpus = calloc(d->nr_vcpus, sizeof(*cpus));
 	if (!vs || !cpus) {
@@ -322,6 +322,15 @@ out:
 	if (atomic_fetch_sub(&d->dump_active, 1) == 1)
 		hv_wake(hv); /* events that came meanwhile are handled now */
 	return ret;
+}
+
+int hv_dump_default_format(struct hv *hv)
+{
+	char v[32];
+	int f;
+	hv_property_str(hv, "config/dump-format", "kdump-zstd", v, sizeof(v));
+	f = dump_fmt_parse(v);
+	return f < 0 ? DUMP_FMT_KDUMP_ZSTD : f;
 }
 
 int hv_dump_next_path(const char *dir, char *path, size_t len, struct err *e)

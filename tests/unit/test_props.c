@@ -69,6 +69,7 @@ static void test_defaults(void **state)
 		{ "config/dom0-cpus", PROP_COUNT, "0" },
 		{ "config/dom0-mem", PROP_COUNT, "128" },
 		{ "config/dump-dir", PROP_ASTRING, "/var/crash/hvkit" },
+		{ "config/dump-format", PROP_ASTRING, "kdump-zstd" },
 		{ "config/vncpasswd", PROP_ASTRING, "********" },
 		{ "config/xend-relocation-address", PROP_ASTRING, "" },
 		{ "config/xend-relocation-hosts-allow", PROP_ASTRING, "^localhost$" },
@@ -84,7 +85,7 @@ static void test_defaults(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	n = props_list(p, NULL, l, 32, &e);
-	assert_int_equal(n, 9);
+	assert_int_equal(n, 10);
 	for (int i = 0; i < n; i++) { /* in name order */
 		assert_string_equal(l[i].name, want[i].name);
 		assert_int_equal(l[i].type, want[i].type);
@@ -201,12 +202,13 @@ static void test_errors_leave_the_store_unchanged(void **state)
 		{ "config/dump-dir", "\"/unterminated", "unterminated" },
 		{ "config/dump-dir", "\"/a\" junk", "unexpected text after the closing quote" },
 		{ "config/vncpasswd", "\"a\nb\"", "control characters" },
+		{ "config/dump-format", "kdump-lzo", "config/dump-format is elf, kdump-zstd, kdump-lz4, kdump-zlib or kdump" },
 	};
 	char longval[1100];
 	int n;
 	(void)state;
 	assert_non_null(p);
-	assert_int_equal(props_list(p, NULL, before, 32, &e), 9);
+	assert_int_equal(props_list(p, NULL, before, 32, &e), 10);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		e.msg[0] = 0;
 		assert_int_equal(props_set(p, bad[i][0], bad[i][1], &e), -1);
@@ -219,8 +221,8 @@ static void test_errors_leave_the_store_unchanged(void **state)
 	assert_int_equal(props_set(p, "config/dump-dir", longval, &e), -1);
 	assert_non_null(strstr(e.msg, "too long"));
 	n = props_list(p, NULL, after, 32, &e);
-	assert_int_equal(n, 9);
-	assert_memory_equal(before, after, sizeof(before[0]) * 9);
+	assert_int_equal(n, 10);
+	assert_memory_equal(before, after, sizeof(before[0]) * 10);
 	props_close(p);
 	/* booleans: no property has the type yet; the type's own check */
 	{
@@ -277,8 +279,8 @@ static void test_patterns(void **state)
 	assert_int_equal(props_list(p, "*-size", l, 32, &e), 1);
 	assert_int_equal(props_list(p, "config/dom0-[cm]*", l, 32, &e), 2);
 	assert_int_equal(props_list(p, "config/dom0-?pus", l, 32, &e), 1);
-	assert_int_equal(props_list(p, "config", l, 32, &e), 9);
-	assert_int_equal(props_list(p, "*", l, 32, &e), 9);
+	assert_int_equal(props_list(p, "config", l, 32, &e), 10);
+	assert_int_equal(props_list(p, "*", l, 32, &e), 10);
 	assert_int_equal(props_list(p, "nosuch*", l, 32, &e), 0);
 	assert_int_equal(props_list(p, "other/*", l, 32, &e), 0);
 	assert_int_equal(props_list(p, NULL, l, -1, &e), -1);
