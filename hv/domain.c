@@ -150,6 +150,8 @@ int domain_boot(struct domain *d, struct err *e)
 	symtab_free(&d->kernel.symtab);
 	if (vm_create(d, e) < 0)
 		goto fail;
+	if (d->cfg.mem_image && mem_fill_from(&d->mem, d->cfg.mem_image, e) < 0)
+		goto fail;
 	if (loader_load_pvh(&d->mem, d->cfg.kernel, &d->kernel, e) < 0)
 		goto fail;
 	if (boot_setup(&d->mem, &d->kernel, d->nr_vcpus, d->cfg.cmdline, d->cfg.initrd, e) < 0)

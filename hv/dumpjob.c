@@ -61,11 +61,12 @@ static void *job_run(void *arg)
 	} else {
 		reply_line(&r,
 			   "Domain %s dumped to %s (%s): %llu MiB of RAM in %llu MiB of file, %s, paused %.3f ms, total %.1f ms, "
-			   "%llu pages saved during the write",
+			   "%llu pages saved during the write, %llu protected again in the pause",
 			   d->name, j->path, dump_fmt_name((enum dump_fmt)j->format), (unsigned long long)(st.bytes >> 20),
 			   (unsigned long long)(st.file_bytes >> 20),
 			   st.cow ? "copy-on-write (the domain ran meanwhile)" : "the domain paused throughout",
-			   st.pause_ns / 1e6, st.total_ns / 1e6, (unsigned long long)st.pages_copied);
+			   st.pause_ns / 1e6, st.total_ns / 1e6, (unsigned long long)st.pages_copied,
+			   (unsigned long long)st.pages_reprotected);
 		if (j->after == DUMPJOB_CRASH) {
 			domain_post_event(d, EVENT_CRASH, "crashed after a dump by hvctl dump --crash");
 			reply_line(&r, "Domain %s crashed (its on_crash action follows)", d->name);

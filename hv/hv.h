@@ -39,6 +39,7 @@ struct domain_config {
 	bool coredump_on_crash; /* on_crash=coredump-destroy|coredump-restart: dump into dump-dir first */
 	unsigned weight;     /* credit scheduler weight (default 256) */
 	unsigned cap;        /* the whole domain gets at most this % of one CPU; 0 = no cap */
+	const char *mem_image; /* benchmarks: RAM filled from this file (offset order) before the kernel loads */
 };
 
 #define HV_MIN_MEM (8ull << 20)
@@ -184,6 +185,7 @@ void hv_sched_info(struct hv *hv, struct sched_info *out);
  * temporary name, fsync'd, then linked into place). */
 struct hv_dump_stats {
 	uint64_t pause_ns, total_ns, bytes, pages_copied, file_bytes /* allocated on disk */;
+	uint64_t pages_reprotected; /* written between arming and the instant, protected again in the pause */
 	bool cow; /* the domain ran during the write (userfaultfd write-protection) */
 };
 struct hv_dump_opts {

@@ -39,6 +39,8 @@ struct guest_mem {
 };
 int mem_create(struct guest_mem *m, const char *name, uint64_t size, struct err *e);
 void mem_destroy(struct guest_mem *m);
+/* Copies a file over the RAM, from its first byte (benchmarks: big guests with content). */
+int mem_fill_from(struct guest_mem *m, const char *path, struct err *e);
 int mem_map_into(struct guest_mem *m, int vm_fd, struct err *e);
 /* Zeroes all RAM (reboot) by punching the memfd: pages go back to the host. */
 void mem_clear(struct guest_mem *m);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int mem_create(struct guest_mem *m, const char *name, uint64_t size, struct err *e)
@@ -80,4 +81,27 @@ void *mem_ptr(struct guest_mem *m, uint64_t gpa, uint64_t len)
 			return r->hva + (gpa - r->gpa);
 	}
 	return NULL;
+}
+
+int mem_fill_from(struct guest_mem *m, const char *path, struct err *e)
+{
+	struct stat st;
+	uint64_t off = 0;
+	int fd = file_open_regular(path, "--mem-image ", &st, e);
+	if (fd < 0)
+		return -1;
+	while (off < m->size) {
+		ssize_t n = pread(fd, m->base + off, m->size - off > (1u << 30) ? (1u << 30) : (size_t)(m->size - off), (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(fd);
+			return err_errno(e, "--mem-image %s", path);
+		}
+		if (n == 0)
+			break;
+		off += (uint64_t)n;
+	}
+	close(fd);
+	return 0;
 }

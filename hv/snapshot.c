@@ -1,9 +1,14 @@
-/* snapshot: consistent dumps of a running domain. The domain is paused only to take its
- * vCPU states and to write-protect its RAM with userfaultfd (UFFDIO_WRITEPROTECT on the
- * memfd mapping KVM uses); it then runs again while the dump is written. A guest (or KVM)
- * write to a page not yet dumped faults to our handler thread, which saves the page's
- * old contents first: the file holds one instant. Without userfaultfd write-protection
- * the domain stays paused for the whole write instead. */
+/* snapshot: consistent dumps of a running domain, with the domain paused only for an
+ * instant. RAM is write-protected with userfaultfd (UFFDIO_WRITEPROTECT on the memfd
+ * mapping KVM uses) in two phases, because protecting GiBs takes tens of milliseconds:
+ *   1. armed, the domain running: all RAM is protected; a write faults to our handler,
+ *      which just notes the page and lets the write go on (the instant is still to come);
+ *   2. frozen, in the pause: vCPU states are taken and only the pages noted in phase 1
+ *      are protected again; from then on a write to a page not yet dumped makes the
+ *      handler save the page's old contents first.
+ * So the file holds the instant of the pause, and the pause costs the pages written
+ * during phase 1, not the size of RAM. Without userfaultfd write-protection the domain
+ * stays paused for the whole write instead. */
 #include "internal.h"
 
 #include <errno.h>
@@ -31,7 +36,23 @@ struct snap {
 	uint8_t **saved; /* per page of the memfd: the old contents, once the guest wrote it */
 	uint64_t npages, copied;
 	bool cow;
+	bool frozen;      /* phase 2: the instant is taken */
+	uint64_t *dirty;  /* phase 1: pages written (and unprotected) since arming */
+	size_t ndirty, dirty_cap;
+	bool dirty_lost;  /* the list could not grow: protect everything again at the freeze */
+	size_t rewritten; /* pages protected again at the freeze */
 };
+
+static void cow_stop(struct snap *s);
+
+static int protect(struct snap *s, uint64_t page, uint64_t npages, bool wp)
+{
+	struct uffdio_writeprotect w = {
+		.range = { (uint64_t)(uintptr_t)s->d->mem.base + page * 4096, npages * 4096 },
+		.mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+	return ioctl(s->uffd, UFFDIO_WRITEPROTECT, &w);
+}
 
 static uint64_t page_of(struct snap *s, uint64_t gpa, bool *ok)
 {
@@ -63,21 +84,32 @@ static void *fault_thread(void *arg)
 		if (read(s->uffd, &msg, sizeof(msg)) != sizeof(msg) || msg.event != UFFD_EVENT_PAGEFAULT)
 			continue;
 		page = (msg.arg.pagefault.address - (uint64_t)(uintptr_t)s->d->mem.base) / 4096;
+		if (page >= s->npages)
+			continue;
+		/* under the lock, unprotecting included: the freeze must not interleave */
 		pthread_mutex_lock(&s->lock);
-		if (page < s->npages && !s->saved[page]) {
+		if (!s->frozen) {
+			if (s->ndirty == s->dirty_cap) {
+				size_t cap = s->dirty_cap ? s->dirty_cap * 2 : 4096;
+				uint64_t *n = realloc(s->dirty, cap * sizeof(*n));
+				if (n) {
+					s->dirty = n;
+					s->dirty_cap = cap;
+				}
+			}
+			if (s->ndirty < s->dirty_cap)
+				s->dirty[s->ndirty++] = page;
+			else
+				s->dirty_lost = true;
+		} else if (!s->saved[page]) {
 			s->saved[page] = malloc(4096);
 			if (s->saved[page]) {
 				memcpy(s->saved[page], s->d->mem.base + page * 4096, 4096);
 				s->copied++;
 			}
 		}
+		protect(s, page, 1, false); /* and wake the writer */
 		pthread_mutex_unlock(&s->lock);
-		{
-			struct uffdio_writeprotect wp = {
-				.range = { .start = msg.arg.pagefault.address & ~4095ull, .len = 4096 }, .mode = 0,
-			};
-			ioctl(s->uffd, UFFDIO_WRITEPROTECT, &wp); /* and wake the writer */
-		}
 	}
 	return NULL;
 }
@@ -104,7 +136,8 @@ static int snap_read(void *opaque, uint64_t gpa, void *buf, size_t len)
 	return 0;
 }
 
-static int cow_start(struct snap *s)
+/* Phase 1, the domain running: every page protected, writes only noted. */
+static int cow_arm(struct snap *s)
 {
 	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM };
 	struct uffdio_register reg = { .range = { (uint64_t)(uintptr_t)s->d->mem.base, s->d->mem.size },
@@ -115,7 +148,7 @@ static int cow_start(struct snap *s)
 	if (s->uffd < 0)
 		return -1;
 	if (ioctl(s->uffd, UFFDIO_API, &api) < 0 || !(api.features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM) ||
-	    ioctl(s->uffd, UFFDIO_REGISTER, &reg) < 0 || ioctl(s->uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+	    ioctl(s->uffd, UFFDIO_REGISTER, &reg) < 0) {
 		close(s->uffd);
 		s->uffd = -1;
 		return -1;
@@ -126,7 +159,33 @@ static int cow_start(struct snap *s)
 		s->uffd = -1;
 		return -1;
 	}
+	if (ioctl(s->uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+		cow_stop(s);
+		return -1;
+	}
 	return 0;
+}
+
+/* Phase 2, in the pause: protect again what was written since arming. */
+static int cow_freeze(struct snap *s)
+{
+	int ret = 0;
+	pthread_mutex_lock(&s->lock);
+	s->frozen = true;
+	if (s->dirty_lost) {
+		ret = protect(s, 0, s->npages, true);
+	} else {
+		for (size_t i = 0; i < s->ndirty && ret == 0; i++) {
+			size_t n = 1; /* runs of consecutive pages in one call */
+			while (i + n < s->ndirty && s->dirty[i + n] == s->dirty[i] + n)
+				n++;
+			ret = protect(s, s->dirty[i], n, true);
+			i += n - 1;
+		}
+	}
+	s->rewritten = s->ndirty;
+	pthread_mutex_unlock(&s->lock);
+	return ret;
 }
 
 static void cow_stop(struct snap *s)
@@ -143,6 +202,8 @@ static void cow_stop(struct snap *s)
 	for (uint64_t i = 0; i < s->npages; i++)
 		free(s->saved[i]);
 	free(s->saved);
+	free(s->dirty);
+	s->uffd = -1;
 }
 
 static void seg_from(struct dump_seg *o, const struct kvm_segment *k)
@@ -221,7 +282,7 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 	char tmp[4200], info[2048], state[16];
 	uint64_t t0 = time_ns(), t_paused;
 	int fd = -1, n, ret = -1;
-	bool held = false;
+	bool held = false, armed;
 
 	memset(st, 0, sizeof(*st));
 	if (!d)
@@ -244,6 +305,10 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 
 	snprintf(state, sizeof(state), "%s", domain_state_name(domain_state_now(d)));
 	/* the instant: every vCPU out of the guest, state taken, RAM write-protected */
+	s.d = d;
+	s.npages = d->mem.size / 4096;
+	pthread_mutex_init(&s.lock, NULL);
+	armed = cow_arm(&s) == 0; /* the slow part, while the domain runs */
 	t0 = time_ns();
 	hv_domain_hold(hv, id);
 	held = true;
@@ -252,11 +317,9 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 		goto out;
 	for (int i = 0; i < n; i++)
 		cpu_from(&cpus[i], &vs[i]);
-	s.d = d;
-	s.npages = d->mem.size / 4096;
-	pthread_mutex_init(&s.lock, NULL);
-	s.cow = cow_start(&s) == 0;
+	s.cow = armed && cow_freeze(&s) == 0;
 	t_paused = time_ns();
+	st->pages_reprotected = s.rewritten;
 	if (s.cow) {
 		hv_domain_release(hv, id);
 		held = false;
