@@ -66,6 +66,7 @@ struct dump_source {
 	unsigned nr_ranges;
 	dump_read_fn read;
 	void *opaque;
+	bool read_mt; /* read may be called from several threads at once */
 	const char *vmcoreinfo; /* text for the VMCOREINFO note, or NULL */
 	const void *notes;      /* verbatim notes to write instead of building them (convert) */
 	size_t notes_len;

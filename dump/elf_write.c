@@ -149,8 +149,19 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 				err_set(e, "cannot read guest memory at 0x%llx", (unsigned long long)(src->ranges[r].gpa + pos));
 				goto out;
 			}
-			if (!dump_all_zero(chunk, n) && dump_write_all(fd, chunk, n, range_off[r] + pos, e) < 0)
-				goto out;
+			/* runs of non-zero pages; zero pages stay holes of the sparse file */
+			for (size_t p = 0; p < n;) {
+				size_t q;
+				while (p < n && dump_all_zero(chunk + p, n - p < 4096 ? n - p : 4096))
+					p += 4096;
+				for (q = p; q < n && !dump_all_zero(chunk + q, n - q < 4096 ? n - q : 4096); q += 4096)
+					;
+				if (q > n)
+					q = n;
+				if (q > p && dump_write_all(fd, chunk + p, q - p, range_off[r] + pos + p, e) < 0)
+					goto out;
+				p = q;
+			}
 			done += n;
 			if (progress && progress(popaque, done, total)) {
 				err_set(e, "dump cancelled");

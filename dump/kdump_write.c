@@ -20,6 +20,9 @@
 #define BATCH 1024u /* pages per batch */
 #define MAX_WORKERS 4
 
+static void put32(uint8_t *p, size_t off, uint32_t v);
+static void put64(uint8_t *p, size_t off, uint64_t v);
+
 static void put32(uint8_t *p, size_t off, uint32_t v)
 {
 	memcpy(p + off, &v, 4);
@@ -30,23 +33,41 @@ static void put64(uint8_t *p, size_t off, uint64_t v)
 	memcpy(p + off, &v, 8);
 }
 
-struct worker {
+#define BOUND (BLOCK + 1024u)
+
+/* The page pipeline: every worker thread claims the next batch, reads and compresses it,
+ * then waits for its turn to append it (in batch order, so the file is in pfn order). */
+struct pipeline {
+	const struct dump_source *src;
+	int fd;
 	enum dump_fmt fmt;
-	ZSTD_CCtx *zc;
-	const uint8_t *in; /* pages [first, first + n) of the batch */
-	unsigned first, n;
-	uint8_t *out; /* n * BOUND bytes */
-	uint32_t *size, *flags; /* per page of the batch; size 0 = zero page */
-	pthread_t th;
+	struct dump_range *batches; /* gpa, size of each batch */
+	size_t nbatches, next_batch, next_write;
+	pthread_mutex_t lock, read_lock;
+	pthread_cond_t turn;
+	uint64_t pos, idx, zero_off, desc_off, done, total;
+	bool failed;
+	struct err err;
+	dump_progress_fn progress;
+	void *popaque;
 };
 
-#define BOUND (BLOCK + 1024u)
+struct worker {
+	struct pipeline *pl;
+	ZSTD_CCtx *zc;
+	z_stream zs;
+	bool zs_ok;
+	uint8_t *in, *out, *descs;
+	uint32_t size[BATCH], flags[BATCH];
+	pthread_t th;
+	bool started;
+};
 
 static uint32_t compress_page(struct worker *w, const uint8_t *in, uint8_t *out, uint32_t *flags)
 {
 	size_t n = 0;
 	*flags = 0;
-	switch (w->fmt) {
+	switch (w->pl->fmt) {
 	case DUMP_FMT_KDUMP_ZSTD:
 		n = ZSTD_compressCCtx(w->zc, out, BOUND, in, BLOCK, 1);
 		if (ZSTD_isError(n))
@@ -59,12 +80,17 @@ static uint32_t compress_page(struct worker *w, const uint8_t *in, uint8_t *out,
 		*flags = KDUMP_LZ4_HVKIT;
 		break;
 	}
-	case DUMP_FMT_KDUMP_ZLIB: {
-		uLongf len = BOUND;
-		n = compress2(out, &len, in, BLOCK, 1) == Z_OK ? len : 0;
+	case DUMP_FMT_KDUMP_ZLIB: /* one stream reused: compress2() would allocate 256 KiB a page */
+		if (w->zs_ok && deflateReset(&w->zs) == Z_OK) {
+			w->zs.next_in = (Bytef *)(uintptr_t)in;
+			w->zs.avail_in = BLOCK;
+			w->zs.next_out = out;
+			w->zs.avail_out = BOUND;
+			if (deflate(&w->zs, Z_FINISH) == Z_STREAM_END)
+				n = w->zs.total_out;
+		}
 		*flags = KDUMP_ZLIB;
 		break;
-	}
 	default:
 		break;
 	}
@@ -76,17 +102,98 @@ static uint32_t compress_page(struct worker *w, const uint8_t *in, uint8_t *out,
 	return (uint32_t)n;
 }
 
+static void pipeline_fail(struct pipeline *pl, const struct err *e)
+{
+	if (!pl->failed)
+		pl->err = *e;
+	pl->failed = true;
+	pthread_cond_broadcast(&pl->turn);
+}
+
+static void put32(uint8_t *p, size_t off, uint32_t v);
+static void put64(uint8_t *p, size_t off, uint64_t v);
+
+/* Appends batch b (its turn has come; called with the lock held). */
+static void append(struct worker *w, unsigned n, size_t wlen)
+{
+	struct pipeline *pl = w->pl;
+	struct err e;
+	size_t at = 0;
+	for (unsigned k = 0; k < n; k++) {
+		uint8_t *d = w->descs + (size_t)k * KPD_BYTES;
+		memset(d, 0, KPD_BYTES);
+		if (!w->size[k]) {
+			put64(d, KPD_OFFSET, pl->zero_off);
+			put32(d, KPD_SIZE, BLOCK);
+			continue;
+		}
+		put64(d, KPD_OFFSET, pl->pos + at);
+		put32(d, KPD_SIZE, w->size[k]);
+		put32(d, KPD_FLAGS, w->flags[k]);
+		at += w->size[k];
+	}
+	if (dump_write_all(pl->fd, w->descs, (size_t)n * KPD_BYTES, pl->desc_off + pl->idx * KPD_BYTES, &e) < 0 ||
+	    dump_write_all(pl->fd, w->out, wlen, pl->pos, &e) < 0) {
+		pipeline_fail(pl, &e);
+		return;
+	}
+	pl->idx += n;
+	pl->pos += wlen;
+	pl->done += (uint64_t)n * BLOCK;
+	if (pl->progress && pl->progress(pl->popaque, pl->done, pl->total)) {
+		err_set(&e, "dump cancelled");
+		pipeline_fail(pl, &e);
+	}
+}
+
 static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
-	for (unsigned i = 0; i < w->n; i++) {
-		unsigned p = w->first + i;
-		const uint8_t *in = w->in + (size_t)p * BLOCK;
-		if (dump_all_zero(in, BLOCK)) {
-			w->size[p] = 0;
-			continue;
+	struct pipeline *pl = w->pl;
+	for (;;) {
+		size_t b, wlen = 0;
+		unsigned n;
+		int rc;
+		struct err e;
+		pthread_mutex_lock(&pl->lock);
+		if (pl->failed || pl->next_batch == pl->nbatches) {
+			pthread_mutex_unlock(&pl->lock);
+			break;
 		}
-		w->size[p] = compress_page(w, in, w->out + (size_t)i * BOUND, &w->flags[p]);
+		b = pl->next_batch++;
+		pthread_mutex_unlock(&pl->lock);
+
+		n = (unsigned)(pl->batches[b].size / BLOCK);
+		if (!pl->src->read_mt)
+			pthread_mutex_lock(&pl->read_lock);
+		rc = pl->src->read(pl->src->opaque, pl->batches[b].gpa, w->in, (size_t)n * BLOCK);
+		if (!pl->src->read_mt)
+			pthread_mutex_unlock(&pl->read_lock);
+		if (rc < 0) {
+			err_set(&e, "cannot read guest memory at 0x%llx", (unsigned long long)pl->batches[b].gpa);
+			pthread_mutex_lock(&pl->lock);
+			pipeline_fail(pl, &e);
+			pthread_mutex_unlock(&pl->lock);
+			break;
+		}
+		for (unsigned k = 0; k < n; k++) {
+			const uint8_t *in = w->in + (size_t)k * BLOCK;
+			if (dump_all_zero(in, BLOCK)) {
+				w->size[k] = 0;
+				continue;
+			}
+			w->size[k] = compress_page(w, in, w->out + wlen, &w->flags[k]);
+			wlen += w->size[k];
+		}
+		pthread_mutex_lock(&pl->lock);
+		while (pl->next_write != b && !pl->failed)
+			pthread_cond_wait(&pl->turn, &pl->lock);
+		if (!pl->failed) {
+			append(w, n, wlen);
+			pl->next_write++;
+			pthread_cond_broadcast(&pl->turn);
+		}
+		pthread_mutex_unlock(&pl->lock);
 	}
 	return NULL;
 }
@@ -130,11 +237,11 @@ int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, d
 		     struct err *e)
 {
 	struct dump_buf notes = { 0 };
-	uint8_t hdr[BLOCK], *sub = NULL, *bitmap = NULL, *batch = NULL, *descs = NULL, *wbuf = NULL;
-	uint32_t size[BATCH], flags[BATCH];
-	struct worker w[MAX_WORKERS];
+	uint8_t hdr[BLOCK], *sub = NULL, *bitmap = NULL;
+	struct worker *w = NULL;
+	struct pipeline pl = { .src = src, .fd = fd, .fmt = fmt, .progress = progress, .popaque = popaque };
 	unsigned nw = 1;
-	uint64_t max_mapnr = 0, npages = 0, bm_len, sub_len, sub_blocks, desc_off, data_off, idx = 0, total = 0, done = 0;
+	uint64_t max_mapnr = 0, npages = 0, bm_len, sub_len, sub_blocks, desc_off, data_off, total = 0;
 	size_t vmci_len = src->vmcoreinfo ? strlen(src->vmcoreinfo) : 0;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	char rel[65] = "", val[65];
@@ -163,23 +270,36 @@ int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, d
 	desc_off = (1 + sub_blocks) * BLOCK + 2 * bm_len;
 	data_off = (desc_off + npages * KPD_BYTES + BLOCK - 1) / BLOCK * BLOCK;
 
+	pthread_mutex_init(&pl.lock, NULL);
+	pthread_mutex_init(&pl.read_lock, NULL);
+	pthread_cond_init(&pl.turn, NULL);
+	pl.total = total;
 	sub = calloc(1, sub_blocks * BLOCK);
 	bitmap = calloc(1, bm_len);
-	batch = malloc((size_t)BATCH * BLOCK);
-	descs = malloc((size_t)BATCH * KPD_BYTES);
-	wbuf = malloc((size_t)BATCH * BOUND);
-	memset(w, 0, sizeof(w));
+	pl.batches = calloc(npages / BATCH + src->nr_ranges + 1, sizeof(*pl.batches));
 	if (ncpu > 1)
 		nw = ncpu > MAX_WORKERS ? MAX_WORKERS : (unsigned)ncpu;
-	if (!sub || !bitmap || !batch || !descs || !wbuf) {
+	w = calloc(nw, sizeof(*w));
+	if (!sub || !bitmap || !pl.batches || !w) {
 		err_set(e, "out of memory");
 		goto out;
 	}
+	for (unsigned r = 0; r < src->nr_ranges; r++) {
+		for (uint64_t off = 0; off < src->ranges[r].size; off += (uint64_t)BATCH * BLOCK) {
+			uint64_t left = src->ranges[r].size - off;
+			pl.batches[pl.nbatches++] = (struct dump_range){ src->ranges[r].gpa + off,
+									 left < (uint64_t)BATCH * BLOCK ? left : (uint64_t)BATCH * BLOCK };
+		}
+	}
 	for (unsigned i = 0; i < nw; i++) {
-		w[i].fmt = fmt;
+		w[i].pl = &pl;
+		w[i].in = malloc((size_t)BATCH * BLOCK);
 		w[i].out = malloc((size_t)BATCH * BOUND);
+		w[i].descs = malloc((size_t)BATCH * KPD_BYTES);
 		w[i].zc = fmt == DUMP_FMT_KDUMP_ZSTD ? ZSTD_createCCtx() : NULL;
-		if (!w[i].out || (fmt == DUMP_FMT_KDUMP_ZSTD && !w[i].zc)) {
+		w[i].zs_ok = fmt == DUMP_FMT_KDUMP_ZLIB && deflateInit(&w[i].zs, 1) == Z_OK;
+		if (!w[i].in || !w[i].out || !w[i].descs || (fmt == DUMP_FMT_KDUMP_ZSTD && !w[i].zc) ||
+		    (fmt == DUMP_FMT_KDUMP_ZLIB && !w[i].zs_ok)) {
 			err_set(e, "out of memory");
 			goto out;
 		}
@@ -237,79 +357,43 @@ int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, d
 	    dump_write_all(fd, bitmap, bm_len, (1 + sub_blocks) * BLOCK, e) < 0 ||
 	    dump_write_all(fd, bitmap, bm_len, (1 + sub_blocks) * BLOCK + bm_len, e) < 0)
 		goto out;
-	/* the shared zero page: the file is already zero there */
-	{
-		uint64_t zero_off = data_off, pos = data_off + BLOCK;
-		for (unsigned r = 0; r < src->nr_ranges; r++) {
-			for (uint64_t off = 0; off < src->ranges[r].size; off += (uint64_t)BATCH * BLOCK) {
-				unsigned n = (unsigned)((src->ranges[r].size - off) / BLOCK < BATCH ? (src->ranges[r].size - off) / BLOCK
-												    : BATCH);
-				size_t wlen = 0;
-				if (src->read(src->opaque, src->ranges[r].gpa + off, batch, (size_t)n * BLOCK) < 0) {
-					err_set(e, "cannot read guest memory at 0x%llx",
-						(unsigned long long)(src->ranges[r].gpa + off));
-					goto out;
-				}
-				for (unsigned i = 0; i < nw; i++) {
-					w[i].in = batch;
-					w[i].size = size;
-					w[i].flags = flags;
-					w[i].first = n * i / nw;
-					w[i].n = n * (i + 1) / nw - w[i].first;
-				}
-				for (unsigned i = 1; i < nw; i++)
-					if (pthread_create(&w[i].th, NULL, worker_run, &w[i]))
-						w[i].th = 0, worker_run(&w[i]);
-				worker_run(&w[0]);
-				for (unsigned i = 1; i < nw; i++)
-					if (w[i].th)
-						pthread_join(w[i].th, NULL);
-				for (unsigned i = 0; i < nw; i++) {
-					for (unsigned k = 0; k < w[i].n; k++) {
-						unsigned p = w[i].first + k;
-						uint8_t *d = descs + (size_t)p * KPD_BYTES;
-						memset(d, 0, KPD_BYTES);
-						if (!size[p]) {
-							put64(d, KPD_OFFSET, zero_off);
-							put32(d, KPD_SIZE, BLOCK);
-							continue;
-						}
-						memcpy(wbuf + wlen, w[i].out + (size_t)k * BOUND, size[p]);
-						put64(d, KPD_OFFSET, pos + wlen);
-						put32(d, KPD_SIZE, size[p]);
-						put32(d, KPD_FLAGS, flags[p]);
-						wlen += size[p];
-					}
-				}
-				if (dump_write_all(fd, descs, (size_t)n * KPD_BYTES, desc_off + idx * KPD_BYTES, e) < 0 ||
-				    dump_write_all(fd, wbuf, wlen, pos, e) < 0)
-					goto out;
-				idx += n;
-				pos += wlen;
-				done += (uint64_t)n * BLOCK;
-				if (progress && progress(popaque, done, total)) {
-					err_set(e, "dump cancelled");
-					goto out;
-				}
-			}
-		}
-		if (ftruncate(fd, (off_t)pos) < 0) {
-			err_errno(e, "sizing the dump");
-			goto out;
-		}
+	/* the shared zero page (the file is already zero there), then the pages */
+	pl.zero_off = data_off;
+	pl.pos = data_off + BLOCK;
+	pl.desc_off = desc_off;
+	for (unsigned i = 0; i < nw; i++)
+		if (i && pthread_create(&w[i].th, NULL, worker_run, &w[i]) == 0)
+			w[i].started = true;
+	worker_run(&w[0]);
+	for (unsigned i = 1; i < nw; i++)
+		if (w[i].started)
+			pthread_join(w[i].th, NULL);
+	if (pl.failed) {
+		*e = pl.err;
+		goto out;
+	}
+	if (ftruncate(fd, (off_t)pl.pos) < 0) {
+		err_errno(e, "sizing the dump");
+		goto out;
 	}
 	ret = 0;
 out:
-	for (unsigned i = 0; i < nw; i++) {
+	for (unsigned i = 0; w && i < nw; i++) {
+		free(w[i].in);
 		free(w[i].out);
+		free(w[i].descs);
 		ZSTD_freeCCtx(w[i].zc);
+		if (w[i].zs_ok)
+			deflateEnd(&w[i].zs);
 	}
+	free(w);
+	free(pl.batches);
+	pthread_mutex_destroy(&pl.lock);
+	pthread_mutex_destroy(&pl.read_lock);
+	pthread_cond_destroy(&pl.turn);
 	free(notes.p);
 	free(sub);
 	free(bitmap);
-	free(batch);
-	free(descs);
-	free(wbuf);
 	return ret;
 }
 

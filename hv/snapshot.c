@@ -347,6 +347,7 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 	src.nr_ranges = (unsigned)d->mem.nr_ranges;
 	src.read = snap_read;
 	src.opaque = &s;
+	src.read_mt = true; /* snap_read takes the snapshot's lock */
 	vmcoreinfo(d, info, sizeof(info));
 	src.vmcoreinfo = info;
 	if (dump_write(fd, &src, opts ? (enum dump_fmt)opts->format : DUMP_FMT_ELF, progress_cb,
