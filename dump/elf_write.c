@@ -5,6 +5,7 @@
  * plain `gdb vmlinux DUMP` can read kernel memory. */
 #include <elf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -71,6 +72,103 @@ static void walk_level(struct walk *w, uint64_t table, int level, uint64_t va_ba
 	}
 }
 
+/* Copies RAM into the file: threads take 1 MiB chunks in turn; each chunk has its place. */
+struct copier {
+	const struct dump_source *src;
+	int fd;
+	const uint64_t *range_off;
+	uint64_t total, done;
+	unsigned r;   /* next chunk: range r, offset pos */
+	uint64_t pos;
+	pthread_mutex_t lock;
+	bool failed;
+	struct err err;
+	dump_progress_fn progress;
+	void *popaque;
+};
+
+static int copy_chunk(struct copier *c, uint8_t *chunk, unsigned r, uint64_t pos, size_t n, struct err *e)
+{
+	const struct dump_source *src = c->src;
+	if (src->read(src->opaque, src->ranges[r].gpa + pos, chunk, n) < 0)
+		return err_set(e, "cannot read guest memory at 0x%llx", (unsigned long long)(src->ranges[r].gpa + pos));
+	/* runs of non-zero pages; zero pages stay holes of the sparse file */
+	for (size_t p = 0; p < n;) {
+		size_t q;
+		while (p < n && dump_all_zero(chunk + p, n - p < 4096 ? n - p : 4096))
+			p += 4096;
+		for (q = p; q < n && !dump_all_zero(chunk + q, n - q < 4096 ? n - q : 4096); q += 4096)
+			;
+		if (q > n)
+			q = n;
+		if (q > p && dump_write_all(c->fd, chunk + p, q - p, c->range_off[r] + pos + p, e) < 0)
+			return -1;
+		p = q;
+	}
+	return 0;
+}
+
+static void *copier_run(void *arg)
+{
+	struct copier *c = arg;
+	uint8_t *chunk = malloc(CHUNK);
+	struct err e;
+	if (!chunk) {
+		pthread_mutex_lock(&c->lock);
+		if (!c->failed)
+			err_set(&c->err, "out of memory");
+		c->failed = true;
+		pthread_mutex_unlock(&c->lock);
+		return NULL;
+	}
+	for (;;) {
+		unsigned r;
+		uint64_t pos;
+		size_t n;
+		pthread_mutex_lock(&c->lock);
+		while (c->r < c->src->nr_ranges && c->pos >= c->src->ranges[c->r].size) {
+			c->r++;
+			c->pos = 0;
+		}
+		if (c->failed || c->r == c->src->nr_ranges) {
+			pthread_mutex_unlock(&c->lock);
+			break;
+		}
+		r = c->r;
+		pos = c->pos;
+		n = c->src->ranges[r].size - pos < CHUNK ? (size_t)(c->src->ranges[r].size - pos) : CHUNK;
+		c->pos += n;
+		if (!c->src->read_mt) /* reads one at a time: hold the lock through the copy */
+			goto locked;
+		pthread_mutex_unlock(&c->lock);
+		if (copy_chunk(c, chunk, r, pos, n, &e) < 0) {
+			pthread_mutex_lock(&c->lock);
+			goto fail;
+		}
+		pthread_mutex_lock(&c->lock);
+		goto progress;
+locked:
+		if (copy_chunk(c, chunk, r, pos, n, &e) < 0)
+			goto fail;
+progress:
+		c->done += n;
+		if (c->progress && c->progress(c->popaque, c->done, c->total)) {
+			err_set(&e, "dump cancelled");
+			goto fail;
+		}
+		pthread_mutex_unlock(&c->lock);
+		continue;
+fail:
+		if (!c->failed)
+			c->err = e;
+		c->failed = true;
+		pthread_mutex_unlock(&c->lock);
+		break;
+	}
+	free(chunk);
+	return NULL;
+}
+
 int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progress, void *popaque, struct err *e)
 {
 	struct dump_buf notes = { 0 };
@@ -78,8 +176,7 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 	Elf64_Ehdr eh;
 	Elf64_Phdr *ph;
 	unsigned nph;
-	uint64_t off, data_off, total = 0, done = 0, *range_off;
-	uint8_t *chunk = NULL;
+	uint64_t off, data_off, total = 0, *range_off;
 	int ret = -1;
 
 	if (!w.a)
@@ -92,8 +189,7 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 	nph = 1 + src->nr_ranges + w.n;
 	ph = calloc(nph, sizeof(*ph));
 	range_off = calloc(src->nr_ranges + 1, sizeof(*range_off));
-	chunk = malloc(CHUNK);
-	if (!ph || !range_off || !chunk) {
+	if (!ph || !range_off) {
 		err_set(e, "out of memory");
 		goto out;
 	}
@@ -142,31 +238,24 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 	if (dump_write_all(fd, &eh, sizeof(eh), 0, e) < 0 || dump_write_all(fd, ph, nph * sizeof(*ph), sizeof(eh), e) < 0 ||
 	    dump_write_all(fd, notes.p, notes.len, off, e) < 0)
 		goto out;
-	for (unsigned r = 0; r < src->nr_ranges; r++) {
-		for (uint64_t pos = 0; pos < src->ranges[r].size; pos += CHUNK) {
-			size_t n = src->ranges[r].size - pos < CHUNK ? (size_t)(src->ranges[r].size - pos) : CHUNK;
-			if (src->read(src->opaque, src->ranges[r].gpa + pos, chunk, n) < 0) {
-				err_set(e, "cannot read guest memory at 0x%llx", (unsigned long long)(src->ranges[r].gpa + pos));
-				goto out;
-			}
-			/* runs of non-zero pages; zero pages stay holes of the sparse file */
-			for (size_t p = 0; p < n;) {
-				size_t q;
-				while (p < n && dump_all_zero(chunk + p, n - p < 4096 ? n - p : 4096))
-					p += 4096;
-				for (q = p; q < n && !dump_all_zero(chunk + q, n - q < 4096 ? n - q : 4096); q += 4096)
-					;
-				if (q > n)
-					q = n;
-				if (q > p && dump_write_all(fd, chunk + p, q - p, range_off[r] + pos + p, e) < 0)
-					goto out;
-				p = q;
-			}
-			done += n;
-			if (progress && progress(popaque, done, total)) {
-				err_set(e, "dump cancelled");
-				goto out;
-			}
+	{
+		struct copier c = { .src = src, .fd = fd, .range_off = range_off, .total = total, .progress = progress,
+				    .popaque = popaque };
+		pthread_t th[4];
+		bool started[4] = { false };
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned nt = ncpu > 4 ? 4 : ncpu > 1 ? (unsigned)ncpu : 1;
+		pthread_mutex_init(&c.lock, NULL);
+		for (unsigned i = 1; i < nt; i++)
+			started[i] = pthread_create(&th[i], NULL, copier_run, &c) == 0;
+		copier_run(&c);
+		for (unsigned i = 1; i < nt; i++)
+			if (started[i])
+				pthread_join(th[i], NULL);
+		pthread_mutex_destroy(&c.lock);
+		if (c.failed) {
+			*e = c.err;
+			goto out;
 		}
 	}
 	ret = 0;
@@ -175,6 +264,5 @@ out:
 	free(w.a);
 	free(ph);
 	free(range_off);
-	free(chunk);
 	return ret;
 }
