@@ -14,6 +14,7 @@
 
 #define MAX_ALIASES 4096
 #define CHUNK (1u << 20)
+#define HOLE_MIN (64u << 10)
 
 struct alias {
 	uint64_t vaddr, paddr, size;
@@ -92,19 +93,28 @@ static int copy_chunk(struct copier *c, uint8_t *chunk, unsigned r, uint64_t pos
 	const struct dump_source *src = c->src;
 	if (src->read(src->opaque, src->ranges[r].gpa + pos, chunk, n) < 0)
 		return err_set(e, "cannot read guest memory at 0x%llx", (unsigned long long)(src->ranges[r].gpa + pos));
-	/* runs of non-zero pages; zero pages stay holes of the sparse file */
-	for (size_t p = 0; p < n;) {
-		size_t q;
-		while (p < n && dump_all_zero(chunk + p, n - p < 4096 ? n - p : 4096))
+	/* Zero runs of HOLE_MIN or more stay holes of the sparse file; shorter ones are
+	 * written: a hole every few pages would cost the file system more than the bytes. */
+	size_t start = 0, p = 0;
+	while (p < n) {
+		size_t z = p;
+		while (z < n && dump_all_zero(chunk + z, n - z < 4096 ? n - z : 4096))
+			z += 4096;
+		if (z > n)
+			z = n;
+		if (z - p >= HOLE_MIN || (z == n && z > p)) { /* a hole: write what came before it */
+			if (p > start && dump_write_all(c->fd, chunk + start, p - start, c->range_off[r] + pos + start, e) < 0)
+				return -1;
+			start = z;
+		}
+		p = z;
+		while (p < n && !dump_all_zero(chunk + p, n - p < 4096 ? n - p : 4096))
 			p += 4096;
-		for (q = p; q < n && !dump_all_zero(chunk + q, n - q < 4096 ? n - q : 4096); q += 4096)
-			;
-		if (q > n)
-			q = n;
-		if (q > p && dump_write_all(c->fd, chunk + p, q - p, c->range_off[r] + pos + p, e) < 0)
-			return -1;
-		p = q;
+		if (p > n)
+			p = n;
 	}
+	if (n > start && dump_write_all(c->fd, chunk + start, n - start, c->range_off[r] + pos + start, e) < 0)
+		return -1;
 	return 0;
 }
 

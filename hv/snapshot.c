@@ -102,9 +102,10 @@ static void *fault_thread(void *arg)
 			else
 				s->dirty_lost = true;
 		} else if (!s->saved[page]) {
-			s->saved[page] = malloc(4096);
-			if (s->saved[page]) {
-				memcpy(s->saved[page], s->d->mem.base + page * 4096, 4096);
+			uint8_t *copy = malloc(4096);
+			if (copy) {
+				memcpy(copy, s->d->mem.base + page * 4096, 4096);
+				__atomic_store_n(&s->saved[page], copy, __ATOMIC_RELEASE); /* before the unprotect */
 				s->copied++;
 			}
 		}
@@ -125,12 +126,20 @@ static int snap_read(void *opaque, uint64_t gpa, void *buf, size_t len)
 			return -1;
 		if (n > len - done)
 			n = len - done;
-		pthread_mutex_lock(&s->lock);
-		if (s->saved && s->saved[page])
-			memcpy((uint8_t *)buf + done, s->saved[page] + in, n);
-		else /* not written since the instant: still write-protected, still the old bytes */
+		/* Without the lock: a page is saved (the pointer published) before it is
+		 * unprotected, so a copy from RAM is the instant's unless the page was saved
+		 * meanwhile, and then the saved copy is taken instead. */
+		if (s->saved) {
+			uint8_t *sv = __atomic_load_n(&s->saved[page], __ATOMIC_ACQUIRE);
+			if (!sv) {
+				memcpy((uint8_t *)buf + done, s->d->mem.base + page * 4096 + in, n);
+				sv = __atomic_load_n(&s->saved[page], __ATOMIC_ACQUIRE);
+			}
+			if (sv)
+				memcpy((uint8_t *)buf + done, sv + in, n);
+		} else { /* no copy-on-write: the domain is held for the whole write */
 			memcpy((uint8_t *)buf + done, s->d->mem.base + page * 4096 + in, n);
-		pthread_mutex_unlock(&s->lock);
+		}
 		done += n;
 	}
 	return 0;
@@ -202,7 +211,9 @@ static void cow_stop(struct snap *s)
 	for (uint64_t i = 0; i < s->npages; i++)
 		free(s->saved[i]);
 	free(s->saved);
+	s->saved = NULL;
 	free(s->dirty);
+	s->dirty = NULL;
 	s->uffd = -1;
 }
 
