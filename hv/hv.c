@@ -168,6 +168,10 @@ static void handle_event(struct hv *hv, struct domain *d)
 	pthread_mutex_unlock(&d->lock);
 	if (atomic_load(&d->dump_active))
 		return; /* handled when the dump job ends (it wakes the loop) */
+	if (__atomic_load_n(&d->dbg, __ATOMIC_ACQUIRE) && ev != EVENT_NONE) {
+		debug_notify_event(d); /* the debugger sees it first; handled at its detach */
+		return;
+	}
 	if (ev == EVENT_NONE)
 		return;
 	domain_halt(d); /* joins the vCPU threads; they stopped when the event was posted */

@@ -196,6 +196,50 @@ struct hv_dump_opts {
 /* opts may be NULL (ELF, no progress). */
 int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump_opts *opts, struct hv_dump_stats *st,
 		   struct err *e);
+/* ---- live debugging (debug.c; the kmdb bridge's target). A session stops the domain
+ * (every vCPU held), gives its registers and memory, and runs it on under control.
+ * Breakpoints and watchpoints share the 4 debug registers. Not thread-safe: one thread
+ * drives a session (hv_dbg_interrupt may come from another). */
+struct hv_dbg;
+enum hv_dbg_kind { HV_DBG_EXEC, HV_DBG_WRITE, HV_DBG_ACCESS };
+struct hv_dbg_bp {
+	bool used;
+	enum hv_dbg_kind kind;
+	uint64_t addr;
+	unsigned len;
+};
+enum hv_dbg_stop_kind { HV_DBG_STOP_STEP, HV_DBG_STOP_BP, HV_DBG_STOP_WATCH, HV_DBG_STOP_INTERRUPT };
+struct hv_dbg_stop {
+	enum hv_dbg_stop_kind kind;
+	unsigned cpu;
+	uint64_t pc;
+	struct hv_dbg_bp bp; /* the breakpoint or watchpoint hit */
+	bool exited;         /* the domain crashed or shut down: why */
+	char why[256];
+};
+struct hv_dbg *hv_dbg_attach(struct hv *hv, int id, struct err *e);
+/* Ends the session: resume lets the domain run on, else it stays paused. */
+void hv_dbg_detach(struct hv_dbg *g, bool resume);
+unsigned hv_dbg_nr_vcpus(struct hv_dbg *g);
+const char *hv_dbg_domain_name(struct hv_dbg *g);
+int hv_dbg_domain_id(struct hv_dbg *g);
+bool hv_dbg_online(struct hv_dbg *g, unsigned cpu);
+int hv_dbg_get_regs(struct hv_dbg *g, unsigned cpu, struct kvm_regs *r, struct kvm_sregs *s);
+int hv_dbg_set_regs(struct hv_dbg *g, unsigned cpu, const struct kvm_regs *r, struct err *e);
+size_t hv_dbg_read_virt(struct hv_dbg *g, unsigned cpu, uint64_t va, void *buf, size_t len);
+size_t hv_dbg_write_virt(struct hv_dbg *g, unsigned cpu, uint64_t va, const void *buf, size_t len, struct err *e);
+size_t hv_dbg_read_phys(struct hv_dbg *g, uint64_t pa, void *buf, size_t len);
+void hv_dbg_set_writable(struct hv_dbg *g, bool w);
+bool hv_dbg_writable(struct hv_dbg *g);
+int hv_dbg_set_bp(struct hv_dbg *g, enum hv_dbg_kind kind, uint64_t addr, unsigned len, bool insert, struct err *e);
+int hv_dbg_list_bp(struct hv_dbg *g, struct hv_dbg_bp out[4]);
+/* step_cpu -1: every vCPU runs; else only that one, for one instruction. */
+int hv_dbg_resume(struct hv_dbg *g, int step_cpu, struct err *e);
+int hv_dbg_interrupt(struct hv_dbg *g);
+int hv_dbg_stop_fd(struct hv_dbg *g); /* readable when a stop may have come */
+/* Waits for the stop after a resume (returns at once when stopped). 0 or -1. */
+int hv_dbg_wait_stop(struct hv_dbg *g, struct hv_dbg_stop *s);
+
 /* The config/dump-format property (for the 'C' key and coredump-* actions). */
 int hv_dump_default_format(struct hv *hv);
 /* savecore-style: the next DIR/vmcore.N (N from DIR/bounds, which is then advanced). */

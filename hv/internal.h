@@ -93,6 +93,7 @@ struct vcpu {
 	pthread_mutex_t hold_lock;
 	pthread_cond_t hold_cond;
 	atomic_uint hold_requests; /* read by the scheduler without hold_lock */
+	atomic_bool dbg_selfheld;  /* held itself at a debug exit (debug.c) */
 	bool held, thread_live;
 	struct sched_vcpu sched;
 };
@@ -151,6 +152,7 @@ struct domain {
 	int64_t sched_budget_us;      /* cap budget (sched.c) */
 	uint64_t sched_budget_period;
 	unsigned unhandled_ports; /* distinct unhandled ports logged */
+	struct hv_dbg *dbg;       /* an attached live debugger (debug.c) */
 	atomic_int dump_active;   /* a dump job is writing this domain: it is not torn down meanwhile */
 	atomic_int dump_cancel;   /* hvctl dump-cancel */
 	uint16_t logged_ports[16];
@@ -212,6 +214,10 @@ struct hv {
 	struct props *props;
 };
 void hv_wake(struct hv *hv);
+/* debug.c: a vCPU's KVM_EXIT_DEBUG for an attached session (false: none wants it), and
+ * a guest event while a session is attached (hv defers it until the detach). */
+bool debug_exit(struct vcpu *v);
+void debug_notify_event(struct domain *d);
 struct domain *hv_domain_by_id(struct hv *hv, int id);
 /* Applies the refreshed (running) property values to this hv. */
 void hv_props_apply(struct hv *hv);

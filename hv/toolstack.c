@@ -365,6 +365,8 @@ static int cmd_destroy(struct hv *hv, struct reply *r, int argc, char **argv)
 	snprintf(name, sizeof(name), "%s", d->name);
 	if (atomic_load(&d->dump_active))
 		return reply_error(r, "a dump of %s is being written: hvctl dump-cancel %s first", name, name);
+	if (__atomic_load_n(&d->dbg, __ATOMIC_ACQUIRE))
+		return reply_error(r, "a debugger is attached to %s: detach it first", name);
 	if (d->id == 0 && !has_flag(argc, argv, "--force"))
 		return reply_error(r, "destroying dom0 ends hv; add --force to do it");
 	while (d->pause_count)

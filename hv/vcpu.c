@@ -194,7 +194,8 @@ static void handle_exit(struct vcpu *v)
 	case KVM_EXIT_INTR:
 		break;
 	case KVM_EXIT_DEBUG:
-		v->insns++;
+		if (!debug_exit(v))
+			v->insns++;
 		break;
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
 		break;
