@@ -12,7 +12,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 PYTHON  := /usr/bin/python3
 
 UTIL_SRCS := $(wildcard util/*.c)
-HV_SRCS   := $(filter-out hv/main.c hv/hvctl.c,$(wildcard hv/*.c)) $(wildcard dbgkeys/*.c) $(filter-out dump/hvdump.c,$(wildcard dump/*.c))
+HV_SRCS   := $(filter-out hv/main.c hv/hvctl.c,$(wildcard hv/*.c)) $(wildcard dbgkeys/*.c) $(filter-out dump/hvdump.c,$(wildcard dump/*.c)) $(wildcard kmdb-bridge/*.c)
 HV_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
 TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wildcard tests/kernels/*.S))
 ASAN_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))

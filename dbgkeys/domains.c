@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "kmdb-bridge/kmdb.h"
 
 /* The host CPU a thread last ran on: field 39 of /proc/self/task/TID/stat. */
 static int host_cpu(int tid)
@@ -64,9 +65,19 @@ static void key_reboot(struct hv *hv, unsigned char key)
 		out(hv, "dom0 not rebooted: %s", e.msg);
 }
 
-static void key_not_yet(struct hv *hv, unsigned char key)
+/* '%': a gdb stub on dom0 (Xen traps to its debugger; ours waits for gdb). */
+static void key_gdbstub(struct hv *hv, unsigned char key)
 {
-	out(hv, "'%c' pressed -> the debugger (gdb stub) is not available yet in this hv", key);
+	char where[200];
+	struct err e;
+	out(hv, "'%c' pressed -> starting a gdb stub on dom0", key);
+	if (kmdb_gdbserver_start(hv, 0, NULL, 1234, false, where, sizeof(where), &e) < 0 &&
+	    kmdb_gdbserver_start(hv, 0, NULL, 0, false, where, sizeof(where), &e) < 0) {
+		out(hv, "gdb stub: %s", e.msg);
+		return;
+	}
+	out(hv, "gdb stub for dom0 on %s: gdb guest.elf -ex 'target remote %s' (dom0 stops while gdb is attached)", where,
+	    where);
 }
 
 /* 'C': a dom0 dump into the dump-dir property's directory, savecore-style. */
@@ -90,5 +101,5 @@ void dbgkeys_domains_register(void)
 	keys_register('q', key_domains, "dump domain (and guest debug) info", true);
 	keys_register('R', key_reboot, "reboot dom0", false);
 	keys_register('C', key_crashdump, "trigger a crashdump", false);
-	keys_register('%', key_not_yet, "trap to the debugger", false);
+	keys_register('%', key_gdbstub, "trap to the debugger", false);
 }

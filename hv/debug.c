@@ -31,6 +31,7 @@ struct hv_dbg {
 	int step_cpu;       /* -1 or the vCPU being stepped */
 	struct hv_dbg_bp bp[4];
 	bool writable;
+	int blockirq; /* KVM_GUESTDBG_BLOCKIRQ supported: 1, no: 0, not asked yet: -1 */
 	bool held[HV_MAX_VCPUS]; /* the session holds this vCPU */
 };
 
@@ -119,6 +120,7 @@ struct hv_dbg *hv_dbg_attach(struct hv *hv, int id, struct err *e)
 	g->hv = hv;
 	g->d = d;
 	g->step_cpu = -1;
+	g->blockirq = -1;
 	pthread_mutex_init(&g->lock, NULL);
 	__atomic_store_n(&d->dbg, g, __ATOMIC_RELEASE);
 	hold_all(g);
@@ -131,6 +133,10 @@ static int apply_debug(struct hv_dbg *g, int step_cpu, struct err *e)
 	uint64_t dr7 = 0;
 	bool any = false;
 	memset(&dbg, 0, sizeof(dbg));
+	if (g->blockirq < 0) { /* no interrupt delivered in the middle of a step (KVM 5.16+) */
+		int caps = ioctl(g->d->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_GUEST_DEBUG2);
+		g->blockirq = caps > 0 && (caps & KVM_GUESTDBG_BLOCKIRQ) ? 1 : 0;
+	}
 	for (int i = 0; i < 4; i++) {
 		static const unsigned lenbits[9] = { 0, 0, 1, 0, 3, 0, 0, 0, 2 };
 		const struct hv_dbg_bp *b = &g->bp[i];
@@ -150,7 +156,7 @@ static int apply_debug(struct hv_dbg *g, int step_cpu, struct err *e)
 		dbg.control = 0;
 		if (any || (int)i == step_cpu)
 			dbg.control = KVM_GUESTDBG_ENABLE | (any ? KVM_GUESTDBG_USE_HW_BP : 0) |
-				      ((int)i == step_cpu ? KVM_GUESTDBG_SINGLESTEP : 0);
+				      ((int)i == step_cpu ? KVM_GUESTDBG_SINGLESTEP | (g->blockirq ? KVM_GUESTDBG_BLOCKIRQ : 0) : 0);
 		if (g->hv->opt.count_insns)
 			dbg.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
 		if (ioctl(v->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)

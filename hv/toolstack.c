@@ -14,6 +14,7 @@
 
 #include "control.h"
 #include "dump/dump.h"
+#include "kmdb-bridge/kmdb.h"
 #include "hvkit/abi.h"
 #include "props.h"
 #include "xlcfg.h"
@@ -492,6 +493,87 @@ static int cmd_dump(struct hv *hv, struct ctl_client *c, struct reply *r, int ar
 	return dumpjob_start(hv, c, d, file, fmt, after, r);
 }
 
+/* gdbserver NAME [--socket PATH | --port N] [-w]: a one-shot gdb stub on the domain. */
+static int cmd_gdbserver(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	struct domain *d;
+	const char *path = NULL;
+	long port = -1;
+	bool writable = false;
+	char where[200];
+	struct err e;
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
+			path = argv[++i];
+		} else if (!strcmp(argv[i], "--port") && i + 1 < argc) {
+			char *end;
+			port = strtol(argv[++i], &end, 10);
+			if (*end || port < 0 || port > 65535)
+				return reply_error(r, "gdbserver: --port %s is not a port number", argv[i]);
+		} else if (!strcmp(argv[i], "-w")) {
+			writable = true;
+		} else {
+			return reply_error(r, "usage: gdbserver NAME [--socket PATH | --port N] [-w]");
+		}
+	}
+	d = need_domain(hv, r, arg1(argc, argv));
+	if (!d)
+		return -1;
+	if (path && port >= 0)
+		return reply_error(r, "gdbserver: --socket or --port, not both");
+	if (__atomic_load_n(&d->dbg, __ATOMIC_ACQUIRE))
+		return reply_error(r, "a debugger is already attached to %s", d->name);
+	if (kmdb_gdbserver_start(hv, d->id, path, port < 0 ? 0 : (int)port, writable, where, sizeof(where), &e) < 0)
+		return reply_error(r, "gdbserver: %s", e.msg);
+	reply_line(r, "gdbserver for %s on %s (one client; in gdb: target remote %s)%s", d->name, where, where,
+		   writable ? ", memory and registers writable" : ", read-only (-w to allow writes)");
+	return 0;
+}
+
+struct gdb_conn {
+	struct hv *hv;
+	int domid, fd;
+	bool writable;
+};
+
+static void *gdb_conn_thread(void *arg)
+{
+	struct gdb_conn *c = arg;
+	struct err e;
+	if (kmdb_gdb_session(c->hv, c->domid, c->fd, c->writable, &e) < 0)
+		hv_log(c->hv, "debug session: %s", e.msg);
+	close(c->fd);
+	free(c);
+	return NULL;
+}
+
+/* gdb NAME [-w]: this connection becomes a gdb remote-protocol session (hvmdb -d). */
+static int cmd_gdb(struct hv *hv, struct ctl_client *cl, struct reply *r, int argc, char **argv)
+{
+	struct domain *d = need_domain(hv, r, arg1(argc, argv));
+	struct gdb_conn *c;
+	pthread_attr_t a;
+	pthread_t th;
+	if (!d)
+		return -1;
+	if (__atomic_load_n(&d->dbg, __ATOMIC_ACQUIRE))
+		return reply_error(r, "a debugger is already attached to %s", d->name);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return reply_error(r, "out of memory");
+	*c = (struct gdb_conn){ hv, d->id, cl->fd, has_flag(argc, argv, "-w") };
+	(void)!send(cl->fd, "g\n", 2, MSG_NOSIGNAL);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &a, gdb_conn_thread, c)) {
+		pthread_attr_destroy(&a);
+		free(c);
+		return reply_error(r, "cannot start the debug session thread");
+	}
+	pthread_attr_destroy(&a);
+	return 2;
+}
+
 static int cmd_dump_cancel(struct hv *hv, struct reply *r, int argc, char **argv)
 {
 	struct domain *d = need_domain(hv, r, arg1(argc, argv));
@@ -605,7 +687,12 @@ int toolstack_run(struct hv *hv, struct ctl_client *c, int argc, char **argv)
 	} else if (!strcmp(v, "dump")) {
 		if (cmd_dump(hv, c, &r, argc, argv) == 2)
 			return 2; /* the dump job owns the connection now */
-	} else if (!strcmp(v, "dump-cancel"))
+	} else if (!strcmp(v, "gdb")) {
+		if (cmd_gdb(hv, c, &r, argc, argv) == 2)
+			return 2; /* the session thread owns the connection now */
+	} else if (!strcmp(v, "gdbserver"))
+		cmd_gdbserver(hv, &r, argc, argv);
+	else if (!strcmp(v, "dump-cancel"))
 		cmd_dump_cancel(hv, &r, argc, argv);
 	else if (!strcmp(v, "debug-keys"))
 		cmd_debug_keys(hv, &r, argc, argv);

@@ -1,0 +1,268 @@
+/* hvgdb: the gdb remote stub on a live domain of this hv. The ops vector of gdbstub.c
+ * over a debug session (hv_dbg_*), a one-shot server (`hvctl gdbserver`, the '%' key:
+ * a listening socket, one client at a time, the next ones refused while it is served)
+ * and a session on an already connected socket (`hvmdb -d`, through the control socket). */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hv/hv.h"
+#include "kmdb.h"
+
+struct hvgdb {
+	struct hv *hv;
+	int domid;
+	struct hv_dbg *g;
+	uint64_t sw_bp[4]; /* addresses gdb asked for as Z0: reported back as swbreak */
+	unsigned nsw;
+	char names[8][32];
+	unsigned name_i;
+};
+
+static unsigned op_nr_threads(void *o)
+{
+	return hv_dbg_nr_vcpus(((struct hvgdb *)o)->g);
+}
+
+static int op_get_regs(void *o, unsigned cpu, struct gdbstub_regs *r)
+{
+	struct hvgdb *h = o;
+	struct kvm_regs k;
+	struct kvm_sregs s;
+	if (hv_dbg_get_regs(h->g, cpu, &k, &s) < 0)
+		return -1;
+	*r = (struct gdbstub_regs){
+		.rax = k.rax, .rbx = k.rbx, .rcx = k.rcx, .rdx = k.rdx, .rsi = k.rsi, .rdi = k.rdi, .rbp = k.rbp,
+		.rsp = k.rsp, .r8 = k.r8, .r9 = k.r9, .r10 = k.r10, .r11 = k.r11, .r12 = k.r12, .r13 = k.r13,
+		.r14 = k.r14, .r15 = k.r15, .rip = k.rip, .rflags = k.rflags, .cs = s.cs.selector,
+		.ss = s.ss.selector, .ds = s.ds.selector, .es = s.es.selector, .fs = s.fs.selector,
+		.gs = s.gs.selector, .fs_base = s.fs.base, .gs_base = s.gs.base, .cr0 = s.cr0, .cr2 = s.cr2,
+		.cr3 = s.cr3, .cr4 = s.cr4, .cr8 = s.cr8, .efer = s.efer,
+	};
+	return 0;
+}
+
+static int op_set_regs(void *o, unsigned cpu, const struct gdbstub_regs *r)
+{
+	struct hvgdb *h = o;
+	struct kvm_regs k = { .rax = r->rax, .rbx = r->rbx, .rcx = r->rcx, .rdx = r->rdx, .rsi = r->rsi, .rdi = r->rdi,
+			      .rsp = r->rsp, .rbp = r->rbp, .r8 = r->r8, .r9 = r->r9, .r10 = r->r10, .r11 = r->r11,
+			      .r12 = r->r12, .r13 = r->r13, .r14 = r->r14, .r15 = r->r15, .rip = r->rip,
+			      .rflags = r->rflags };
+	struct err e;
+	return hv_dbg_set_regs(h->g, cpu, &k, &e);
+}
+
+static size_t op_read_mem(void *o, unsigned cpu, uint64_t va, void *buf, size_t len)
+{
+	return hv_dbg_read_virt(((struct hvgdb *)o)->g, cpu, va, buf, len);
+}
+
+static size_t op_write_mem(void *o, unsigned cpu, uint64_t va, const void *buf, size_t len)
+{
+	struct err e;
+	return hv_dbg_write_virt(((struct hvgdb *)o)->g, cpu, va, buf, len, &e);
+}
+
+static int op_set_bp(void *o, enum gdbstub_bp kind, uint64_t addr, uint64_t len, bool insert, struct err *e)
+{
+	struct hvgdb *h = o;
+	enum hv_dbg_kind k = kind == GDBSTUB_BP_SW || kind == GDBSTUB_BP_HW ? HV_DBG_EXEC
+			     : kind == GDBSTUB_WP_WRITE			 ? HV_DBG_WRITE
+									 : HV_DBG_ACCESS;
+	if (kind == GDBSTUB_WP_READ) /* x86 has no read-only watchpoint: access is the nearest */
+		k = HV_DBG_ACCESS;
+	if (hv_dbg_set_bp(h->g, k, addr, (unsigned)(len > 8 ? 8 : len), insert, e) < 0)
+		return -1;
+	if (kind == GDBSTUB_BP_SW) { /* remember how gdb asked, to report it the same way */
+		for (unsigned i = 0; i < h->nsw; i++)
+			if (h->sw_bp[i] == addr) {
+				if (!insert)
+					h->sw_bp[i] = h->sw_bp[--h->nsw];
+				return 0;
+			}
+		if (insert && h->nsw < 4)
+			h->sw_bp[h->nsw++] = addr;
+	}
+	return 0;
+}
+
+static int op_resume(void *o, int step_cpu)
+{
+	struct err e;
+	return hv_dbg_resume(((struct hvgdb *)o)->g, step_cpu, &e);
+}
+
+static int op_interrupt(void *o)
+{
+	return hv_dbg_interrupt(((struct hvgdb *)o)->g);
+}
+
+static int op_stop_fd(void *o)
+{
+	return hv_dbg_stop_fd(((struct hvgdb *)o)->g);
+}
+
+static int op_wait_stop(void *o, struct gdbstub_stop *s)
+{
+	struct hvgdb *h = o;
+	struct hv_dbg_stop st;
+	if (hv_dbg_wait_stop(h->g, &st) < 0)
+		return -1;
+	memset(s, 0, sizeof(*s));
+	s->cpu = st.cpu;
+	if (st.exited) {
+		s->exited = true;
+		return 0;
+	}
+	switch (st.kind) {
+	case HV_DBG_STOP_INTERRUPT:
+		s->signal = 2;
+		break;
+	case HV_DBG_STOP_STEP:
+		s->signal = 5;
+		break;
+	case HV_DBG_STOP_BP:
+		s->signal = 5;
+		s->bp = true;
+		s->kind = GDBSTUB_BP_HW;
+		for (unsigned i = 0; i < h->nsw; i++)
+			if (h->sw_bp[i] == st.bp.addr)
+				s->kind = GDBSTUB_BP_SW;
+		break;
+	case HV_DBG_STOP_WATCH:
+		s->signal = 5;
+		s->bp = true;
+		s->kind = st.bp.kind == HV_DBG_WRITE ? GDBSTUB_WP_WRITE : GDBSTUB_WP_ACCESS;
+		s->addr = st.bp.addr;
+		break;
+	}
+	return 0;
+}
+
+static const char *op_thread_name(void *o, unsigned cpu)
+{
+	struct hvgdb *h = o;
+	char *n = h->names[h->name_i++ % 8];
+	snprintf(n, sizeof(h->names[0]), "%s vCPU %u%s", hv_dbg_domain_name(h->g), cpu,
+		 hv_dbg_online(h->g, cpu) ? "" : " (offline)");
+	return n;
+}
+
+static const struct gdbstub_ops hv_ops = {
+	.nr_threads = op_nr_threads, .get_regs = op_get_regs, .set_regs = op_set_regs, .read_mem = op_read_mem,
+	.write_mem = op_write_mem, .set_bp = op_set_bp, .resume = op_resume, .interrupt = op_interrupt,
+	.stop_fd = op_stop_fd, .wait_stop = op_wait_stop, .thread_name = op_thread_name,
+};
+
+int kmdb_gdb_session(struct hv *hv, int domid, int fd, bool writable, struct err *e)
+{
+	struct hvgdb h = { .hv = hv, .domid = domid };
+	int end;
+	h.g = hv_dbg_attach(hv, domid, e);
+	if (!h.g)
+		return -1;
+	hv_dbg_set_writable(h.g, writable);
+	end = gdbstub_serve(fd, &hv_ops, &h, e);
+	/* a detach lets the domain run; anything else leaves it paused for a look */
+	hv_dbg_detach(h.g, end == GDBSTUB_END_DETACH || end == GDBSTUB_END_EOF);
+	hv_log(hv, "gdb session on domain %d ended: %s", domid, gdbstub_end_name(end));
+	return end < 0 ? -1 : 0;
+}
+
+/* ---- the one-shot server */
+
+struct server {
+	struct hv *hv;
+	int domid, lfd, cfd;
+	bool writable;
+	volatile bool done;
+	char where[160];
+};
+
+static void *session_thread(void *arg)
+{
+	struct server *s = arg;
+	struct err e;
+	if (kmdb_gdb_session(s->hv, s->domid, s->cfd, s->writable, &e) < 0)
+		hv_log(s->hv, "gdbserver %s: %s", s->where, e.msg);
+	close(s->cfd);
+	s->done = true;
+	return NULL;
+}
+
+static void *server_thread(void *arg)
+{
+	struct server *s = arg;
+	pthread_t th;
+	bool serving = false;
+	struct err e;
+	for (;;) {
+		struct pollfd p = { .fd = s->lfd, .events = POLLIN };
+		int fd;
+		if (serving && s->done) {
+			pthread_join(th, NULL);
+			break; /* one-shot: the server ends with its session */
+		}
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		fd = gdbstub_accept(s->lfd, &e);
+		if (fd < 0)
+			continue;
+		if (serving) {
+			gdbstub_refuse(fd);
+			continue;
+		}
+		s->cfd = fd;
+		if (pthread_create(&th, NULL, session_thread, s)) {
+			gdbstub_refuse(fd);
+			continue;
+		}
+		serving = true;
+	}
+	close(s->lfd);
+	if (s->where[0] == '/')
+		unlink(s->where);
+	free(s);
+	return NULL;
+}
+
+int kmdb_gdbserver_start(struct hv *hv, int domid, const char *unix_path, int port, bool writable, char *where,
+			 size_t wlen, struct err *e)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	pthread_attr_t a;
+	pthread_t th;
+	uint16_t bound = 0;
+	if (!s)
+		return err_set(e, "out of memory");
+	s->hv = hv;
+	s->domid = domid;
+	s->writable = writable;
+	if (unix_path) {
+		s->lfd = gdbstub_listen_unix(unix_path, e);
+		snprintf(s->where, sizeof(s->where), "%s", unix_path);
+	} else {
+		s->lfd = gdbstub_listen_tcp((uint16_t)port, &bound, e);
+		snprintf(s->where, sizeof(s->where), "127.0.0.1:%u", bound);
+	}
+	if (s->lfd < 0) {
+		free(s);
+		return -1;
+	}
+	snprintf(where, wlen, "%s", s->where);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &a, server_thread, s)) {
+		pthread_attr_destroy(&a);
+		close(s->lfd);
+		free(s);
+		return err_set(e, "cannot start the gdbserver thread");
+	}
+	pthread_attr_destroy(&a);
+	return 0;
+}
