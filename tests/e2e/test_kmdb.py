@@ -1,0 +1,113 @@
+"""End to end: live debugging through the kmdb bridge. Real gdb against hv's gdb stub on
+the built-in guest (threads = vCPUs, registers, memory, a breakpoint hit by a command
+typed on the guest console, single steps, detach), and the refusals: a second client,
+a write without -w, a domain that does not exist."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import GUEST
+from test_toolstack import daemon, guest_console  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.skipif(not shutil.which("gdb"), reason="no gdb")
+
+
+def gdb(target, *cmds, timeout=90):
+    args = ["gdb", "-batch", "-nx", GUEST, "-ex", "target remote " + target]
+    for c in cmds:
+        args += ["-ex", c]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def gdbserver(d, *extra):
+    path = os.path.join(d.tmp, "gdb-%d.sock" % time.monotonic_ns())
+    r = d.ctl("gdbserver", "dom0", "--socket", path, *extra)
+    assert "gdbserver for dom0 on %s" % path in r.stdout, r.stdout
+    return path
+
+
+def type_on_console(d, line):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(d.sock)
+    s.sendall(b"console\tdom0\t--no-history\n")
+    s.settimeout(5)
+    assert s.recv(2) == b"c\n"
+    s.sendall(line.encode() + b"\r")
+    return s
+
+
+def test_gdb_sees_vcpus_registers_and_memory(daemon):
+    d = daemon("--vcpus", "2", "--mem", "64M")
+    guest_console(d, "dom0", "echo ready", "ready")
+    time.sleep(0.3)
+    g = gdb(gdbserver(d), "info threads", "thread apply all bt 3", "info registers rip cr3",
+            "p ncpus", "x/s log_ring.rec[0].text")
+    out, _ = g.communicate(timeout=90)
+    assert g.returncode == 0, out
+    assert re.search(r"\* 1 +Thread 1 \(dom0 vCPU 0\)", out), out
+    assert re.search(r"  2 +Thread 2 \(dom0 vCPU 1\)", out), out
+    assert out.count("cpu_idle_loop") >= 2, out  # both vCPUs idle, by name
+    assert re.search(r"cr3 +0x[0-9a-f]+", out) and "$1 = 2" in out, out
+    assert "hvkit guest" in out, out  # the first log line, read through the vCPU's page tables
+    # after the detach the domain runs on
+    assert "ready2" in guest_console(d, "dom0", "echo ready2", "ready2")
+
+
+def test_breakpoint_hit_by_a_typed_command_then_step_and_continue(daemon):
+    d = daemon("--vcpus", "2", "--mem", "64M")
+    guest_console(d, "dom0", "echo ready", "ready")
+    g = gdb(gdbserver(d), "break cmd_ps", "continue", "bt 2", "p $pc", "stepi", "p $pc", "delete", "detach")
+    time.sleep(3)  # gdb is connected and the breakpoint set: the guest runs again
+    con = type_on_console(d, "ps")
+    out, _ = g.communicate(timeout=90)
+    assert g.returncode == 0, out
+    assert re.search(r"Thread 1 hit Breakpoint 1, cmd_ps \(arg=0x0\) at guest/shell.c:\d+", out), out
+    assert re.search(r"#1 .* in run \(line=.*\"ps\"\)", out), out
+    pcs = [int(x, 16) for x in re.findall(r"= \(void \(\*\)\(\)\) (0x[0-9a-f]+)", out)]
+    assert len(pcs) == 2 and pcs[1] > pcs[0] and pcs[1] - pcs[0] < 16, out  # one instruction on
+    # the guest finishes the command once gdb has detached
+    got, end = b"", time.time() + 20
+    con.settimeout(1)
+    while b"kshutdown" not in got and time.time() < end:
+        try:
+            got += con.recv(4096)
+        except socket.timeout:
+            pass
+    con.close()
+    assert b"TID STATE CPU" in got and b"kshutdown" in got and b"Oops" not in got, got
+
+
+@pytest.mark.skipif(os.path.exists("/sys/module/kvm_pvm"),
+                    reason="kvm_pvm emulates guest instructions and its emulator checks no data breakpoints")
+def test_watchpoint_on_jiffies(daemon):
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    guest_console(d, "dom0", "echo ready", "ready")
+    g = gdb(gdbserver(d), "p jiffies", "watch jiffies", "continue", "p jiffies", "delete", "detach")
+    out, _ = g.communicate(timeout=90)
+    assert g.returncode == 0, out
+    assert re.search(r"Hardware watchpoint 1: jiffies", out), out
+    m = re.search(r"Old value = (\d+)\s+New value = (\d+)", out)
+    assert m and int(m.group(2)) == int(m.group(1)) + 1, out
+
+
+def test_refusals(daemon):
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    guest_console(d, "dom0", "echo ready", "ready")
+    r = d.ctl("gdbserver", "nosuch", "--port", "0", check=False)
+    assert r.returncode == 1 and "no running domain named 'nosuch'" in r.stderr
+    path = gdbserver(d)
+    first = gdb(path, "set var jiffies = 0", "shell sleep 4", "detach")
+    time.sleep(1.5)
+    second = gdb(path, "info threads")
+    out2, _ = second.communicate(timeout=60)
+    assert "a debugger is already attached" in out2, out2
+    r = d.ctl("gdbserver", "dom0", "--port", "0", check=False)
+    assert r.returncode == 1 and "a debugger is already attached to dom0" in r.stderr
+    out1, _ = first.communicate(timeout=60)
+    assert re.search(r"Cannot access memory|Could not write", out1), out1  # read-only without -w
+    assert "ready3" in guest_console(d, "dom0", "echo ready3", "ready3")
