@@ -20,6 +20,22 @@ struct target_regs {
 };
 
 struct target;
+enum target_bp_kind { TBP_EXEC, TBP_WRITE, TBP_ACCESS };
+enum target_stop_kind { TSTOP_STEP, TSTOP_BREAK, TSTOP_WATCH, TSTOP_INTERRUPT, TSTOP_EXITED };
+struct target_stop {
+	enum target_stop_kind kind;
+	unsigned cpu;
+	uint64_t addr; /* the breakpoint or watched address */
+	char why[256]; /* exited: why */
+};
+struct target_bp {
+	bool used;
+	enum target_bp_kind kind;
+	uint64_t addr;
+	unsigned len;
+};
+#define TARGET_MAX_BPS 4 /* the x86 debug registers */
+
 struct target_ops {
 	const char *kind;
 	unsigned (*nr_cpus)(struct target *t);
@@ -29,6 +45,15 @@ struct target_ops {
 	void (*status)(struct target *t, FILE *out);
 	const char *(*vmcoreinfo)(struct target *t); /* may be NULL */
 	void (*close)(struct target *t);
+	/* Live targets (all optional): they translate virtual addresses themselves, write
+	 * memory and registers, and run under control. */
+	size_t (*read_virt)(struct target *t, unsigned cpu, uint64_t va, void *buf, size_t len);
+	size_t (*write_virt)(struct target *t, unsigned cpu, uint64_t va, const void *buf, size_t len, struct err *e);
+	int (*set_reg)(struct target *t, unsigned cpu, const char *name, uint64_t v, struct err *e);
+	int (*set_bp)(struct target *t, enum target_bp_kind k, uint64_t addr, unsigned len, bool insert, struct err *e);
+	/* Resumes (step_cpu -1: every CPU; else one instruction on that CPU) and waits for
+	 * the stop (Ctrl-C interrupts). 0 with *s, or -1. */
+	int (*run)(struct target *t, int step_cpu, struct target_stop *s, struct err *e);
 };
 
 struct target {
@@ -40,6 +65,8 @@ struct target {
 	void *lines;   /* lines.c */
 	unsigned cpu; /* the current CPU (::switch) */
 	bool json;    /* listing commands print JSON (hvmdb --json) */
+	bool writable; /* ::set -w (or -w): memory and register writes allowed */
+	struct target_bp bps[TARGET_MAX_BPS];
 };
 
 struct target *target_dump_open(const char *path, struct err *e);
@@ -67,6 +94,12 @@ void *dwarf_debug_handle(struct target *t);
 /* lines.c: "file.c:123" for a code address; false when unknown. */
 bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len);
 void target_lines_free(struct target *t);
+
+/* run.c: the run-control and write commands of live targets (:c :s ::bp ::wp ::delete
+ * ::events ::set -w ADDR/[vwWZ] VALUE VALUE>REG); 1 when cmd is not one of them. */
+int mdb_run_cmd(struct target *t, char *cmd, FILE *out);
+/* An address expression (as in ADDR::dcmd): 0, or -1 after a message on out. */
+int mdb_parse_addr(struct target *t, const char *s, uint64_t *v, FILE *out);
 
 /* Runs one command line (several may be separated by ';'). Returns 0, or -1 after an
  * error message on out. */

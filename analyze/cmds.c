@@ -12,7 +12,7 @@
 
 const char *const mdb_command_names[] = { "::status", "::cpus", "::switch", "::regs", "$r", "::stack", "$c", "bt",
 					  "::nm", "::sym", "::whatis", "::vtop", "::dis", "::ps", "ps", "::msgbuf", "log", "::print", "::sizeof", "::offsetof", "::walk", "::threads",
-					  "::help", NULL };
+					  "::help", ":c", ":s", "::bp", "::wp", "::delete", "::events", "::set", NULL };
 
 static int fail(FILE *out, const char *fmt, const char *arg)
 {
@@ -78,7 +78,7 @@ static int parse_term(struct target *t, const char **pp, uint64_t *v, FILE *out)
 	}
 }
 
-static int parse_addr(struct target *t, const char *s, uint64_t *v, FILE *out)
+int mdb_parse_addr(struct target *t, const char *s, uint64_t *v, FILE *out)
 {
 	const char *p = s;
 	uint64_t a, b;
@@ -148,14 +148,59 @@ static const char *where(struct target *t, uint64_t addr, bool is_return)
 	return buf;
 }
 
+/* Our guest's interrupt entry (trap_stub_N, then trap_common) before it has built the
+ * frame unwinders follow: the pushes between the entry symbol and rip tell where the
+ * CPU's interrupt frame (rip, cs, rflags, rsp, ss) is. false when rip is not there. */
+static bool in_trap_entry(struct target *t, unsigned cpu, uint64_t rip, uint64_t rsp, uint64_t *frame_at)
+{
+	const struct symbol *s = symtab_lookup_code(&t->syms, rip);
+	uint8_t code[256];
+	size_t n, pushes = 0;
+	cs_insn *insn;
+	csh h;
+	bool common;
+	if (!s || (strcmp(s->name, "trap_common") && strncmp(s->name, "trap_stub_", 10)) || rip - s->addr > sizeof(code))
+		return false;
+	common = !strcmp(s->name, "trap_common");
+	if (rip == s->addr) {
+		*frame_at = rsp + (common ? 16 : 0);
+		return true;
+	}
+	if (target_read_virt(t, cpu, s->addr, code, rip - s->addr) != rip - s->addr ||
+	    cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+		return false;
+	n = cs_disasm(h, code, rip - s->addr, s->addr, 0, &insn);
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(insn[i].mnemonic, "push") || !strcmp(insn[i].mnemonic, "pushq"))
+			pushes++;
+		if (!strcmp(insn[i].mnemonic, "mov") && !strcmp(insn[i].op_str, "rbp, rsp"))
+			pushes = 1000; /* the unwinder's frame is built: follow rbp as usual */
+	}
+	if (n)
+		cs_free(insn, n);
+	cs_close(&h);
+	if (pushes >= 1000)
+		return false;
+	*frame_at = rsp + 8 * pushes + (common ? 16 : 0);
+	return true;
+}
+
 /* Frame-pointer unwind from (rip, rbp, rsp), like mdb's $c: frame address then caller. */
 static void print_stack(struct target *t, unsigned cpu, uint64_t rip, uint64_t rbp, uint64_t rsp, bool leaf_check, FILE *out)
 {
 	char sym[128];
-	uint64_t top;
+	uint64_t top, hw;
 	if (!target_symbolize(t, rip, false, sym, sizeof(sym)))
 		snprintf(sym, sizeof(sym), "0x%llx", (unsigned long long)rip);
 	fprintf(out, "%s()%s\n", sym, where(t, rip, false));
+	if (in_trap_entry(t, cpu, rip, rsp, &hw)) { /* caught entering an interrupt: go on from where it came */
+		uint64_t f[4];
+		if (target_read_virt(t, cpu, hw, f, sizeof(f)) == sizeof(f) && target_symbolize(t, f[0], false, sym, sizeof(sym))) {
+			fprintf(out, "  -- interrupted --\n");
+			print_stack(t, cpu, f[0], rbp, f[3], true, out);
+			return;
+		}
+	}
 	/* a frameless leaf keeps its return address at [rsp] */
 	if (leaf_check && target_read_virt(t, cpu, rsp, &top, 8) == 8 && target_symbolize(t, top, true, sym, sizeof(sym))) {
 		uint64_t frame[2];
@@ -416,12 +461,17 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		return cmd_ps(t, false, out);
 	if (!strcmp(cmd, "log"))
 		return cmd_msgbuf(t, out);
+	{
+		int r = mdb_run_cmd(t, cmd, out);
+		if (r != 1)
+			return r;
+	}
 	/* ADDR/FMT and ADDR\FMT */
 	slash = strpbrk(cmd, "/\\");
 	if (slash && !strstr(cmd, "::")) {
 		bool phys = *slash == '\\';
 		*slash = 0;
-		if (parse_addr(t, cmd, &addr, out) < 0)
+		if (mdb_parse_addr(t, cmd, &addr, out) < 0)
 			return -1;
 		return cmd_format(t, addr, slash + 1, phys, out);
 	}
@@ -430,7 +480,7 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		return fail(out, "unknown command: %s (::help lists them)", cmd);
 	if (dcmd != cmd) {
 		*dcmd = 0;
-		if (parse_addr(t, cmd, &addr, out) < 0)
+		if (mdb_parse_addr(t, cmd, &addr, out) < 0)
 			return -1;
 		have_addr = true;
 	}
@@ -446,7 +496,7 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		char *rest = strchr(arg, ' ');
 		if (rest)
 			*rest++ = 0;
-		if (parse_addr(t, arg, &addr, out) < 0)
+		if (mdb_parse_addr(t, arg, &addr, out) < 0)
 			return -1;
 		have_addr = true;
 		arg = rest;
@@ -521,7 +571,7 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 			if (!last)
 				return fail(out, "::print TYPE ADDR (or ADDR::print TYPE)%s", "");
 			*last = 0;
-			if (parse_addr(t, last + 1, &addr, out) < 0)
+			if (mdb_parse_addr(t, last + 1, &addr, out) < 0)
 				return -1;
 		}
 		return dwarf_cmd_print(t, arg, addr, out);
@@ -536,7 +586,9 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		      "ADDR::dis [N] ADDR/[N]{B,X,J,K,c,s,i} ADDR\\[N]{B,X,J,K,c,s} ::ps (ps) ::msgbuf (log)\n"
 		      "ADDR::print TYPE  ::sizeof TYPE  ::offsetof TYPE MEMBER   (DWARF types)\n"
 		      "::ps -v / ::threads -v (with stacks)  ::walk thread [| ADDR-taking command]\n"
-		      "ADDR: hex number, 0tDECIMAL, symbol, <reg, and + - between them\n",
+		      "ADDR: hex number, 0tDECIMAL, symbol, <reg, and + - between them\n"
+		      "live (hvmdb -d, the q prompt): :c  :s  ADDR::bp  ADDR::wp [-a] [LEN]  ::delete N|all  ::events\n"
+		      "  ::set -w (allow writes)  ADDR/[vwWZ] VALUE (1 2 4 8 bytes)  VALUE>REG\n",
 		      out);
 		return 0;
 	}

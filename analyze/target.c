@@ -85,6 +85,8 @@ int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint6
 size_t target_read_virt(struct target *t, unsigned cpu, uint64_t va, void *buf, size_t len)
 {
 	size_t done = 0;
+	if (t->ops->read_virt)
+		return t->ops->read_virt(t, cpu, va, buf, len);
 	while (done < len) {
 		uint64_t pa, psz, n;
 		if (target_vtop(t, cpu, va + done, &pa, &psz) < 0)

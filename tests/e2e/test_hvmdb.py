@@ -129,11 +129,16 @@ def dump_after(d, name, line, want):
 def test_deadlocked_threads_both_spin_in_the_lock(daemon):
     d = daemon("--vcpus", "3", "--mem", "64M")
     core = dump_after(d, "dom0", "deadlock", "other way round")
-    time.sleep(1)  # let both threads take their first lock and spin on the second
-    os.unlink(core)
-    d.ctl("dump", "dom0", core)
-    r = mdb(core, "::ps -v")
-    assert r.returncode == 0, r.stdout + r.stderr
+    # both threads take their first lock and spin on the second: under emulation the
+    # second may take a while to be scheduled at all, so dump again until it has
+    for attempt in range(10):
+        time.sleep(1)
+        os.unlink(core)
+        d.ctl("dump", "dom0", core)
+        r = mdb(core, "::ps -v")
+        assert r.returncode == 0, r.stdout + r.stderr
+        if r.stdout.count("deadlock_take+") >= 2:
+            break
     for t in ("dl-a", "dl-b"):
         block = r.stdout[r.stdout.index(" %s\n" % t):]
         block = block[:block.index("thread_start")]
