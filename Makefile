@@ -12,7 +12,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 PYTHON  := /usr/bin/python3
 
 UTIL_SRCS := $(wildcard util/*.c)
-HV_SRCS   := $(filter-out hv/main.c hv/hvctl.c,$(wildcard hv/*.c)) $(wildcard dbgkeys/*.c) $(filter-out dump/hvdump.c,$(wildcard dump/*.c)) $(wildcard kmdb-bridge/*.c)
+HV_SRCS   := $(filter-out hv/main.c hv/hvctl.c,$(wildcard hv/*.c)) $(wildcard dbgkeys/*.c) $(filter-out dump/hvdump.c,$(wildcard dump/*.c)) $(filter-out kmdb-bridge/remote.c,$(wildcard kmdb-bridge/*.c))
 HV_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
 TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wildcard tests/kernels/*.S))
 ASAN_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
@@ -49,9 +49,9 @@ $(BUILD)/asan/hvdump: $(BUILD)/asan/obj/dump/hvdump.o $(patsubst %.c,$(BUILD)/as
 	$(CC) $(CFLAGS) $(SAN) $^ $(DUMP_LIBS) -o $@
 ANALYZE_SRCS := $(filter-out analyze/hvmdb.c,$(wildcard analyze/*.c))
 MDB_LIBS := -ldwarf -lelf -lcapstone -lreadline $(DUMP_LIBS)
-$(BUILD)/hvmdb: $(BUILD)/obj/analyze/hvmdb.o $(patsubst %.c,$(BUILD)/obj/%.o,$(ANALYZE_SRCS)) $(patsubst %.c,$(BUILD)/obj/%.o,$(DUMP_SRCS)) $(patsubst %.c,$(BUILD)/obj/%.o,$(UTIL_SRCS))
+$(BUILD)/hvmdb: $(BUILD)/obj/analyze/hvmdb.o $(BUILD)/obj/kmdb-bridge/remote.o $(patsubst %.c,$(BUILD)/obj/%.o,$(ANALYZE_SRCS)) $(patsubst %.c,$(BUILD)/obj/%.o,$(DUMP_SRCS)) $(patsubst %.c,$(BUILD)/obj/%.o,$(UTIL_SRCS))
 	$(CC) $(CFLAGS) $^ $(MDB_LIBS) -o $@
-$(BUILD)/asan/hvmdb: $(BUILD)/asan/obj/analyze/hvmdb.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(ANALYZE_SRCS)) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DUMP_SRCS)) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(UTIL_SRCS))
+$(BUILD)/asan/hvmdb: $(BUILD)/asan/obj/analyze/hvmdb.o $(BUILD)/asan/obj/kmdb-bridge/remote.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(ANALYZE_SRCS)) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DUMP_SRCS)) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(UTIL_SRCS))
 	$(CC) $(CFLAGS) $(SAN) $^ $(MDB_LIBS) -o $@
 $(BUILD)/hvctl: $(BUILD)/obj/hv/hvctl.o
 	$(CC) $(CFLAGS) $^ -o $@
@@ -101,3 +101,21 @@ bench: all
 
 clean:
 	rm -rf $(BUILD)
+
+# The gdb stub (kmdb-bridge/gdb*.c, no hv/ in it): unit test, fake target for the
+# end-to-end tests, fuzz target; all three share the fake target's ops.
+GDBSTUB_SRCS := kmdb-bridge/gdbstub.c kmdb-bridge/gdbpkt.c kmdb-bridge/gdbregs.c kmdb-bridge/gdblisten.c util/util.c
+GDBFAKE      := tests/gdbstub_fake_ops.c tests/gdbstub_fake.h
+$(BUILD)/asan/tests/test_gdbstub: tests/unit/test_gdbstub.c $(GDBFAKE) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(GDBSTUB_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) $(filter %.c %.o,$^) -lcmocka -o $@
+$(BUILD)/tests/gdbstub_fake: tests/gdbstub_fake.c $(GDBFAKE) $(patsubst %.c,$(BUILD)/obj/%.o,$(GDBSTUB_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(filter %.c %.o,$^) -o $@
+$(BUILD)/asan/tests/gdbstub_fake: tests/gdbstub_fake.c $(GDBFAKE) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(GDBSTUB_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) $(filter %.c %.o,$^) -o $@
+$(BUILD)/fuzz/fuzz_gdbstub: tests/fuzz/fuzz_gdbstub.c $(GDBFAKE) $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(GDBSTUB_SRCS))
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(filter %.c %.o,$^) -o $@
+all: $(BUILD)/tests/gdbstub_fake
+test: $(BUILD)/asan/tests/gdbstub_fake

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "analyze.h"
+#include "kmdb-bridge/kmdb.h"
 
 static struct target *tgt;
 
@@ -42,14 +43,17 @@ static char **complete(const char *text, int start, int end)
 static int usage(FILE *f)
 {
 	fputs("usage: hvmdb [-s SYMFILE] [--json] DUMP [-c 'CMD; CMD...']\n"
-	      "Reads a crash dump with the kernel's symbols; commands as in mdb (::help).\n",
+	      "       hvmdb [-s SYMFILE] [-w] [-S SOCKET] -d DOMAIN [-c 'CMD; CMD...']\n"
+	      "Reads a crash dump with the kernel's symbols, or attaches to a live domain of a running\n"
+	      "hv (-d: it stops while attached, :c runs it; -w allows writes); commands as in mdb (::help).\n",
 	      f);
 	return f == stdout ? 0 : 2;
 }
 
 int main(int argc, char **argv)
 {
-	const char *symfile = NULL, *cmds = NULL, *dump = NULL;
+	const char *symfile = NULL, *cmds = NULL, *dump = NULL, *live = NULL, *sock = getenv("HVKIT_SOCKET");
+	bool writable = false;
 	struct err e;
 	int status = 0;
 	bool json = false;
@@ -61,6 +65,12 @@ int main(int argc, char **argv)
 			cmds = argv[++i];
 		else if (!strcmp(argv[i], "--json"))
 			json = true;
+		else if (!strcmp(argv[i], "-d") && i + 1 < argc)
+			live = argv[++i];
+		else if (!strcmp(argv[i], "-S") && i + 1 < argc)
+			sock = argv[++i];
+		else if (!strcmp(argv[i], "-w"))
+			writable = true;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
 			return usage(stdout);
 		else if (argv[i][0] == '-' || dump)
@@ -68,14 +78,18 @@ int main(int argc, char **argv)
 		else
 			dump = argv[i];
 	}
-	if (!dump)
+	if (!dump == !live)
 		return usage(stderr);
-	tgt = target_dump_open(dump, &e);
+	if (live)
+		tgt = kmdb_remote_open(sock && *sock ? sock : "/run/hvkit/ctl.sock", live, &e);
+	else
+		tgt = target_dump_open(dump, &e);
 	if (!tgt) {
 		fprintf(stderr, "hvmdb: %s\n", e.msg);
 		return 1;
 	}
 	tgt->json = json;
+	tgt->writable = writable && live;
 	if (symfile && (target_add_symbols(tgt, symfile, &e) < 0 || target_check_build_id(tgt, symfile, &e) < 0)) {
 		fprintf(stderr, "hvmdb: %s\n", e.msg);
 		target_close(tgt);
@@ -85,9 +99,11 @@ int main(int argc, char **argv)
 		status = mdb_exec(tgt, cmds, stdout) < 0;
 	} else if (!isatty(STDIN_FILENO)) {
 		char line[4096];
-		while (fgets(line, sizeof(line), stdin))
+		while (fgets(line, sizeof(line), stdin)) {
 			if (mdb_exec(tgt, line, stdout) < 0)
 				status = 1;
+			fflush(stdout); /* a script reading us waits for each answer */
+		}
 	} else {
 		char *line;
 		rl_attempted_completion_function = complete;

@@ -45,6 +45,7 @@ static int do_run(struct target *t, int step_cpu, FILE *out)
 	struct err e;
 	if (need_live(t, out) < 0)
 		return -1;
+	fflush(out);
 	if (t->ops->run(t, step_cpu, &s, &e) < 0)
 		return fail(out, e.msg);
 	if (s.kind == TSTOP_EXITED) {

@@ -32,6 +32,8 @@ struct hv_dbg {
 	struct hv_dbg_bp bp[4];
 	bool writable;
 	int blockirq; /* KVM_GUESTDBG_BLOCKIRQ supported: 1, no: 0, not asked yet: -1 */
+	struct hv_dbg_stop pending; /* reported by the next wait_stop */
+	bool has_pending;
 	bool held[HV_MAX_VCPUS]; /* the session holds this vCPU */
 };
 
@@ -127,7 +129,9 @@ struct hv_dbg *hv_dbg_attach(struct hv *hv, int id, struct err *e)
 	return g;
 }
 
-static int apply_debug(struct hv_dbg *g, int step_cpu, struct err *e)
+/* The debug registers on every vCPU, but for the breakpoints in skip (a bit per slot);
+ * step_cpu single-steps. */
+static int apply_debug(struct hv_dbg *g, int step_cpu, unsigned skip, struct err *e)
 {
 	struct kvm_guest_debug dbg;
 	uint64_t dr7 = 0;
@@ -140,7 +144,7 @@ static int apply_debug(struct hv_dbg *g, int step_cpu, struct err *e)
 	for (int i = 0; i < 4; i++) {
 		static const unsigned lenbits[9] = { 0, 0, 1, 0, 3, 0, 0, 0, 2 };
 		const struct hv_dbg_bp *b = &g->bp[i];
-		if (!b->used)
+		if (!b->used || (skip >> i & 1))
 			continue;
 		any = true;
 		dbg.arch.debugreg[i] = b->addr;
@@ -175,7 +179,7 @@ void hv_dbg_detach(struct hv_dbg *g, bool resume)
 	if (g->running) /* stop it first: nothing may be left in flight */
 		hv_dbg_interrupt(g), hv_dbg_wait_stop(g, &(struct hv_dbg_stop){ 0 });
 	memset(g->bp, 0, sizeof(g->bp));
-	apply_debug(g, -1, &e);
+	apply_debug(g, -1, 0, &e);
 	__atomic_store_n(&d->dbg, NULL, __ATOMIC_RELEASE);
 	/* resume: let the vCPUs go; otherwise they stay held under a plain pause */
 	if (!resume && d->pause_count == 0) {
@@ -341,14 +345,51 @@ int hv_dbg_list_bp(struct hv_dbg *g, struct hv_dbg_bp out[4])
 	return n;
 }
 
+/* The breakpoint slots at vCPU i's rip: such a vCPU would hit them again at once. */
+static unsigned bps_at_rip(struct hv_dbg *g, unsigned i)
+{
+	struct kvm_regs r;
+	unsigned mask = 0;
+	if (ioctl(g->d->vcpus[i].fd, KVM_GET_REGS, &r) < 0)
+		return 0;
+	for (int b = 0; b < 4; b++)
+		if (g->bp[b].used && g->bp[b].kind == HV_DBG_EXEC && g->bp[b].addr == r.rip)
+			mask |= 1u << b;
+	return mask;
+}
+
+static int start(struct hv_dbg *g, int step_cpu, unsigned skip, struct err *e);
+
 int hv_dbg_resume(struct hv_dbg *g, int step_cpu, struct err *e)
 {
-	uint64_t v;
 	if (g->running)
 		return err_set(e, "the domain is already running");
 	if (step_cpu >= (int)g->d->nr_vcpus || (step_cpu >= 0 && g->d->vcpus[step_cpu].fd < 0))
 		return err_set(e, "no vCPU %d", step_cpu);
-	if (apply_debug(g, step_cpu, e) < 0)
+	if (step_cpu >= 0)
+		return start(g, step_cpu, bps_at_rip(g, (unsigned)step_cpu), e);
+	/* continuing: each vCPU sitting on a breakpoint first steps over it alone */
+	for (unsigned i = 0; i < g->d->nr_vcpus; i++) {
+		struct hv_dbg_stop st;
+		unsigned skip = g->d->vcpus[i].fd >= 0 ? bps_at_rip(g, i) : 0;
+		if (!skip)
+			continue;
+		if (start(g, (int)i, skip, e) < 0 || hv_dbg_wait_stop(g, &st) < 0)
+			return -1;
+		if (st.exited || st.kind != HV_DBG_STOP_STEP) { /* stopped for another reason: report that */
+			g->pending = st;
+			g->has_pending = true;
+			efd_signal(g); /* whoever polls the stop fd sees it */
+			return 0;
+		}
+	}
+	return start(g, -1, 0, e);
+}
+
+static int start(struct hv_dbg *g, int step_cpu, unsigned skip, struct err *e)
+{
+	uint64_t v;
+	if (apply_debug(g, step_cpu, skip, e) < 0)
 		return -1;
 	while (read(g->efd, &v, sizeof(v)) > 0) /* stale wake-ups */
 		;
@@ -386,6 +427,11 @@ int hv_dbg_wait_stop(struct hv_dbg *g, struct hv_dbg_stop *s)
 	uint64_t v;
 	bool event;
 	memset(s, 0, sizeof(*s));
+	if (g->has_pending) { /* a stop that came while stepping over a breakpoint */
+		*s = g->pending;
+		g->has_pending = false;
+		return 0;
+	}
 	if (!g->running)
 		return 0;
 	for (;;) {

@@ -7,6 +7,7 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -31,10 +32,10 @@ def gdbserver(d, *extra):
     return path
 
 
-def type_on_console(d, line):
+def type_on_console(d, line, name="dom0"):
     s = socket.socket(socket.AF_UNIX)
     s.connect(d.sock)
-    s.sendall(b"console\tdom0\t--no-history\n")
+    s.sendall(b"console\t%s\t--no-history\n" % name.encode())
     s.settimeout(5)
     assert s.recv(2) == b"c\n"
     s.sendall(line.encode() + b"\r")
@@ -111,3 +112,74 @@ def test_refusals(daemon):
     out1, _ = first.communicate(timeout=60)
     assert re.search(r"Cannot access memory|Could not write", out1), out1  # read-only without -w
     assert "ready3" in guest_console(d, "dom0", "echo ready3", "ready3")
+
+
+HVMDB = os.path.join(os.path.dirname(GUEST), "asan", "hvmdb")
+if not os.path.exists(HVMDB):
+    HVMDB = os.path.join(os.path.dirname(GUEST), "hvmdb")
+
+
+def test_hvmdb_attaches_breaks_steps_and_continues(daemon):
+    """hvmdb -d on a domU: a breakpoint on the shell's command dispatcher, a command typed
+    on the guest console hits it on the right vCPU, :s advances rip, :c goes on."""
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    cfg = os.path.join(d.tmp, "u.cfg")
+    open(cfg, "w").write('name = "u"\nmemory = 32\nvcpus = 2\n')
+    d.ctl("create", cfg)
+    guest_console(d, "u", "echo ready", "ready")
+    env = dict(os.environ, HVKIT_SOCKET=d.sock)
+    p = subprocess.Popen([HVMDB, "-s", GUEST, "-d", "u"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=env, bufsize=1)
+    got = []
+    reader = threading.Thread(target=lambda: got.extend(iter(p.stdout.readline, "")), daemon=True)
+    reader.start()
+
+    def wait_for(text, n=1, timeout=60):
+        end = time.time() + timeout
+        while "".join(got).count(text) < n and time.time() < end:
+            time.sleep(0.1)
+        assert "".join(got).count(text) >= n, "".join(got)
+
+    p.stdin.write("::status\ncmd_ps::bp\n::events\n:c\n")
+    p.stdin.flush()
+    wait_for("running (Ctrl-C stops it)")
+    con = type_on_console(d, "ps", "u")
+    wait_for("mdb: stop at cmd_ps")
+    p.stdin.write("$c\n<rip::whatis\n:s\n<rip::whatis\n::delete all\n:c\n")
+    p.stdin.flush()
+    wait_for("running (Ctrl-C stops it)", 2)
+    time.sleep(1)
+    p.send_signal(2)  # Ctrl-C: the running :c stops
+    wait_for("mdb: stopped (interrupted)")
+    p.stdin.write("::status\n")
+    p.stdin.close()
+    p.wait(timeout=60)
+    reader.join(timeout=10)
+    out = "".join(got)
+    con.close()
+    assert p.returncode == 0, out
+    assert "debugging live domain u" in out, out
+    assert "breakpoint 0 at cmd_ps" in out and "[0] bp    " in out, out
+    m = re.search(r"mdb: stop at cmd_ps \(breakpoint 0\)\nCPU (\d): ffffffff[0-9a-f]+ cmd_ps", out)
+    assert m, out
+    # at the function's first instruction: its caller's return address is on top of the stack
+    assert re.search(r"cmd_ps\(\) at shell.c:\d+\n  \? shell_main\+0x[0-9a-f]+\(\) at shell.c", out), out
+    rips = [int(x, 16) for x in re.findall(r"^0x([0-9a-f]+) is cmd_ps", out, re.M)]
+    assert len(rips) == 2 and 0 < rips[1] - rips[0] < 16, out  # :s moved one instruction on
+    assert "mdb: stopped (interrupted)" in out, out
+    # detached: the domain runs again and finished the command
+    assert "ready4" in guest_console(d, "u", "echo ready4", "ready4")
+
+
+def test_hvmdb_refuses_writes_without_w_and_unknown_domains(daemon):
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    guest_console(d, "dom0", "echo ready", "ready")
+    env = dict(os.environ, HVKIT_SOCKET=d.sock)
+    r = subprocess.run([HVMDB, "-s", GUEST, "-d", "dom0", "-c", "jiffies/Z 0"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert "the target is read-only: ::set -w (or -w) first" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run([HVMDB, "-s", GUEST, "-d", "dom0", "-c", "::set -w; ncpus/W 0t7; ncpus/X"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert re.search(r"ncpus: +7\b|: 7\b|00000007", r.stdout), r.stdout + r.stderr
+    r = subprocess.run([HVMDB, "-d", "nosuch"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 1 and "no running domain named 'nosuch'" in r.stderr, r.stderr
