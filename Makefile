@@ -7,12 +7,13 @@ BUILD   := build
 WARN    := -Wall -Wextra -Werror
 CFLAGS  := $(WARN) -O2 -g -std=gnu11 -D_GNU_SOURCE -I. -Iinclude -pthread
 DUMP_LIBS := -lzstd -llz4 -lz -llzo2 -lsnappy
-LDLIBS  := -lelf -lsqlite3 $(DUMP_LIBS) -pthread
+LDLIBS  := -lelf -ldwarf -lcapstone -lsqlite3 $(DUMP_LIBS) -pthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 PYTHON  := /usr/bin/python3
 
 UTIL_SRCS := $(wildcard util/*.c)
 HV_SRCS   := $(filter-out hv/main.c hv/hvctl.c,$(wildcard hv/*.c)) $(wildcard dbgkeys/*.c) $(filter-out dump/hvdump.c,$(wildcard dump/*.c)) $(filter-out kmdb-bridge/remote.c,$(wildcard kmdb-bridge/*.c))
+HV_SRCS   += $(filter-out analyze/hvmdb.c,$(wildcard analyze/*.c))
 HV_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
 TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wildcard tests/kernels/*.S))
 ASAN_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))

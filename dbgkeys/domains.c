@@ -53,8 +53,12 @@ static void domain_q(struct hv *hv, const struct domain_info *di, struct vcpu_sn
 
 static void key_domains(struct hv *hv, unsigned char key)
 {
-	out(hv, "'%c' pressed -> dumping domain info", key);
+	out(hv, "'%c' pressed -> dumping domain info (and entering the kmdb prompt)", key);
 	dbgkeys_each_domain(hv, false, domain_q, NULL);
+	if (hv_key_from_console(hv))
+		kmdb_prompt_enter(hv);
+	else
+		out(hv, "(the kmdb prompt opens on hv's serial console; hvmdb -d NAME debugs a domain from here)");
 }
 
 static void key_reboot(struct hv *hv, unsigned char key)

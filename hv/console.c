@@ -134,3 +134,32 @@ void console_hv_line(struct console *c, const char *line)
 	c->at_line_start = true;
 	pthread_mutex_unlock(&c->lock);
 }
+
+void hv_console_write(struct hv *hv, const char *text)
+{
+	struct console *c = &hv->con;
+	pthread_mutex_lock(&c->lock);
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, "\n");
+		write_all(c->out_fd, p, n);
+		p += n;
+		if (*p == '\n') {
+			write_all(c->out_fd, c->raw ? "\r\n" : "\n", c->raw ? 2 : 1);
+			p++;
+		}
+	}
+	c->at_line_start = !*text || text[strlen(text) - 1] == '\n';
+	pthread_mutex_unlock(&c->lock);
+}
+
+bool hv_key_from_console(struct hv *hv)
+{
+	return hv->key_from_console;
+}
+
+void hv_set_prompt_input(struct hv *hv, void (*fn)(struct hv *hv, const uint8_t *buf, size_t n))
+{
+	hv->prompt_input = fn;
+	if (fn)
+		hv->input_to = -1;
+}

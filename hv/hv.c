@@ -272,8 +272,15 @@ static void input_deliver(struct hv *hv, const uint8_t *buf, size_t n)
 	if (!n)
 		return;
 	if (hv->input_to < 0) {
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			if (hv->prompt_input) {
+				hv->prompt_input(hv, buf + i, n - i);
+				break;
+			}
+			hv->key_from_console = true;
 			keys_handle(hv, buf[i]);
+			hv->key_from_console = false;
+		}
 		return;
 	}
 	d = hv_domain_by_id(hv, hv->input_to);

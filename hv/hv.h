@@ -240,6 +240,16 @@ int hv_dbg_stop_fd(struct hv_dbg *g); /* readable when a stop may have come */
 /* Waits for the stop after a resume (returns at once when stopped). 0 or -1. */
 int hv_dbg_wait_stop(struct hv_dbg *g, struct hv_dbg_stop *s);
 
+/* The console, for the debugger prompt: text written as is (newlines made CRLF on a raw
+ * terminal); whether the key being handled came from the console; the prompt's input
+ * hook (NULL gives the console back to the debug keys). */
+void hv_console_write(struct hv *hv, const char *text);
+bool hv_key_from_console(struct hv *hv);
+void hv_set_prompt_input(struct hv *hv, void (*fn)(struct hv *hv, const uint8_t *buf, size_t n));
+/* The domain's kernel as a file hvmdb's engine can open (the built-in guest: a memfd as
+ * /proc/self/fd/N); 0 or -1. */
+int hv_domain_kernel_path(struct hv *hv, int id, char *path, size_t len);
+
 /* The config/dump-format property (for the 'C' key and coredump-* actions). */
 int hv_dump_default_format(struct hv *hv);
 /* savecore-style: the next DIR/vmcore.N (N from DIR/bounds, which is then advanced). */

@@ -209,6 +209,9 @@ struct hv {
 	unsigned ctrl_a;   /* consecutive Ctrl-A bytes seen */
 	bool quit;
 	int input_to;      /* -1: the hypervisor reads keys; else the domain id that gets input */
+	bool key_from_console; /* the key being handled was typed on the console */
+	/* the debugger prompt (the q key) takes the hypervisor's console input while set */
+	void (*prompt_input)(struct hv *hv, const uint8_t *buf, size_t n);
 	int next_id;
 	struct control *ctl;
 	struct props *props;

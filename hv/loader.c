@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -176,4 +177,22 @@ out:
 		elf_end(elf);
 	close(fd);
 	return ret;
+}
+
+int hv_domain_kernel_path(struct hv *hv, int id, char *path, size_t len)
+{
+	static int builtin_fd = -1;
+	struct domain *d = hv_domain_by_id(hv, id);
+	if (!d)
+		return -1;
+	if (d->cfg.kernel) {
+		snprintf(path, len, "%s", d->cfg.kernel);
+		return 0;
+	}
+	if (builtin_fd < 0)
+		builtin_fd = open_kernel(NULL);
+	if (builtin_fd < 0)
+		return -1;
+	snprintf(path, len, "/proc/self/fd/%d", builtin_fd);
+	return 0;
 }

@@ -92,3 +92,40 @@ def test_keys_answer_while_the_guest_floods_its_console(hv):
     h.send("q")
     h.expect(r"'q' pressed -> dumping domain info", timeout=30)
     h.expect(r"VCPU1: CPU-?\d+ \[has=T\]", timeout=30)
+
+
+def test_q_opens_the_kmdb_prompt_on_a_hung_dom0(hv):
+    """q: every domain stops and the console becomes the debugger prompt; $c names the
+    hang function; :c gives the console back and the guest's other vCPU runs on."""
+    h = boot(hv)
+    h.line("hang")
+    h.expect("hang: interrupts off, spinning forever on CPU 0")
+    time.sleep(0.5)
+    to_hv(h)
+    h.send("q")
+    h.expect(r"\[dom0:0\]> ", timeout=30)
+    h.send("$c\r")
+    h.expect(r"\[dom0:0\]> ", timeout=30)
+    out = h.log[-1]
+    assert re.search(r"hang_forever(\+0x[0-9a-f]+)?\(\) at shell.c:\d+", out), out
+    assert "cmd_hang" in out, out
+    h.send("::switch 1\r")
+    h.expect(r"\[dom0:1\]> ", timeout=30)
+    h.send("::status\r")
+    h.expect(r"\[dom0:1\]> ", timeout=30)
+    assert "debugging live domain dom0 (id 0), stopped at the kmdb prompt" in h.log[-1], h.log[-1]
+    h.send("jiffies/J\r")
+    h.expect(r"\[dom0:1\]> ", timeout=30)
+    j0 = int(re.search(r"0xffffffff[0-9a-f]+:\s+([0-9a-f]+)", h.log[-1]).group(1), 16)
+    h.send(":c\r")
+    h.expect("kmdb: every domain resumed")
+    time.sleep(1.5)
+    # the console is the hypervisor's again: keys work, and vCPU 1 keeps the clock going
+    h.send("q")
+    h.expect(r"\[dom0:0\]> ", timeout=30)
+    h.send("jiffies/J\r")
+    h.expect(r"\[dom0:0\]> ", timeout=30)
+    j1 = int(re.search(r"0xffffffff[0-9a-f]+:\s+([0-9a-f]+)", h.log[-1]).group(1), 16)
+    assert j1 > j0, (j0, j1)
+    h.send(":c\r")
+    h.expect("kmdb: every domain resumed")
