@@ -242,18 +242,40 @@ bool hv_dbg_online(struct hv_dbg *g, unsigned cpu)
 	return cpu < g->d->nr_vcpus && atomic_load(&g->d->vcpus[cpu].online);
 }
 
+/* The 4-level walk in software, on hv's mapping of guest RAM (an ioctl per page is slow
+ * on hosts that emulate); NULL when not mapped. Other paging modes: KVM_TRANSLATE. */
+static uint8_t *walk(struct hv_dbg *g, struct vcpu *v, const struct kvm_sregs *sr, uint64_t va, uint64_t n)
+{
+	const uint64_t mask = 0x000ffffffffff000ull;
+	uint64_t table = sr->cr3 & mask, e = 0;
+	if (!(sr->cr0 & 0x80000000u) || !(sr->efer & 0x400) || (sr->cr4 & 0x1000))
+		return domain_gva_ptr(v, va, n);
+	for (int level = 4; level >= 1; level--) {
+		uint64_t *ent = mem_ptr(&g->d->mem, table + ((va >> (12 + 9 * (level - 1))) & 511) * 8, 8);
+		if (!ent || !((e = *ent) & 1))
+			return NULL;
+		if (level > 1 && level < 4 && (e & 0x80)) { /* 1 GiB or 2 MiB page */
+			uint64_t size = 1ull << (12 + 9 * (level - 1));
+			return mem_ptr(&g->d->mem, (e & mask & ~(size - 1)) + (va & (size - 1)), n);
+		}
+		table = e & mask;
+	}
+	return mem_ptr(&g->d->mem, table + (va & 4095), n);
+}
+
 static size_t virt_rw(struct hv_dbg *g, unsigned cpu, uint64_t va, void *buf, size_t len, bool write)
 {
 	struct vcpu *v = held_vcpu(g, cpu);
+	struct kvm_sregs sr;
 	size_t done = 0;
-	if (!v)
+	if (!v || ioctl(v->fd, KVM_GET_SREGS, &sr) < 0)
 		return 0;
 	while (done < len) {
 		uint64_t a = va + done, n = 4096 - (a & 4095);
 		uint8_t *p;
 		if (n > len - done)
 			n = len - done;
-		p = domain_gva_ptr(v, a, n);
+		p = walk(g, v, &sr, a, n);
 		if (!p)
 			break;
 		if (write)
