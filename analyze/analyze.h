@@ -75,6 +75,9 @@ int target_add_symbols(struct target *t, const char *path, struct err *e);
 /* The dump's kernel build-id (VMCOREINFO BUILD-ID=) against the symbol file's: -1 with
  * a message when both are known and differ. */
 int target_check_build_id(struct target *t, const char *path, struct err *e);
+/* symfind.c: the symbol file whose build-id is the dumped kernel's, searched in
+ * $HVKIT_DEBUG_PATH (default /usr/lib/debug:build:.); false when none is found. */
+bool target_find_symfile(struct target *t, char *path, size_t len);
 /* Text of the target's VMCOREINFO, or NULL. */
 const char *target_vmcoreinfo(struct target *t);
 /* Virtual to physical through CPU cpu's CR3 (4-level paging); -1 if not mapped. */

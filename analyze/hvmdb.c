@@ -89,6 +89,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	tgt->json = json;
+	if (!symfile && !live) {
+		static char found[4096];
+		if (target_find_symfile(tgt, found, sizeof(found))) {
+			symfile = found;
+			fprintf(stderr, "hvmdb: symbols from %s (its build-id is the dumped kernel's)\n", found);
+		}
+	}
 	tgt->writable = writable && live;
 	if (symfile && (target_add_symbols(tgt, symfile, &e) < 0 || target_check_build_id(tgt, symfile, &e) < 0)) {
 		fprintf(stderr, "hvmdb: %s\n", e.msg);

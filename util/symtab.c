@@ -18,8 +18,8 @@ static int by_addr(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-/* The NT_GNU_BUILD_ID note, in hex (up to 20 bytes). */
-static void read_build_id(struct symtab *t, Elf *elf)
+/* The NT_GNU_BUILD_ID note, in hex (up to 20 bytes), into out[41]. */
+static void read_build_id_hex(char *out, Elf *elf)
 {
 	Elf_Scn *scn = NULL;
 	while ((scn = elf_nextscn(elf, scn)) != NULL) {
@@ -34,10 +34,32 @@ static void read_build_id(struct symtab *t, Elf *elf)
 			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 || memcmp((char *)data->d_buf + name_off, "GNU", 4))
 				continue;
 			for (size_t i = 0; i < nh.n_descsz && i < 20; i++)
-				snprintf(t->build_id + 2 * i, 3, "%02x", desc[i]);
+				snprintf(out + 2 * i, 3, "%02x", desc[i]);
 			return;
 		}
 	}
+}
+
+static void read_build_id(struct symtab *t, Elf *elf)
+{
+	read_build_id_hex(t->build_id, elf);
+}
+
+int elf_file_build_id(const char *path, char out[41])
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *elf;
+	out[0] = 0;
+	if (fd < 0)
+		return -1;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (elf && elf_kind(elf) == ELF_K_ELF)
+		read_build_id_hex(out, elf);
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return out[0] ? 0 : -1;
 }
 
 void symtab_load(struct symtab *t, Elf *elf)

@@ -42,6 +42,8 @@ struct Elf;
 void symtab_load(struct symtab *t, struct Elf *elf);
 /* Opens an ELF file and loads its symbols (an empty table when it has none). */
 int symtab_load_file(struct symtab *t, const char *path, struct err *e);
+/* The GNU build-id of an ELF file in hex ("" and -1 when it has none or is no ELF). */
+int elf_file_build_id(const char *path, char out[41]);
 void symtab_free(struct symtab *t);
 const struct symbol *symtab_lookup(const struct symtab *t, uint64_t addr);
 /* Code symbols only; a size-less symbol reaches at most 64 KiB or to the next one. */

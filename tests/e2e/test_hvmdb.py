@@ -250,3 +250,20 @@ def test_json_listings(hung_dump):
     assert [c["cpu"] for c in cpus] == [0, 1] and cpus[0]["symbol"] == "hang_forever"
     assert {"tid", "state", "cpu", "name", "thread"} <= set(threads[0])
     assert any(t["name"] == "shell" and t["state"] == "RUN" and t["cpu"] == 0 for t in threads)
+
+
+def test_symbol_file_found_by_build_id(hung_dump, tmp_path):
+    """Without -s, hvmdb looks in $HVKIT_DEBUG_PATH for the ELF whose build-id is the one
+    the dump's VMCOREINFO records, and does not take another kernel from there."""
+    good, other = tmp_path / "good", tmp_path / "other"
+    good.mkdir()
+    other.mkdir()
+    shutil.copy(GUEST, good / "kernel")
+    shutil.copy(os.path.join(os.path.dirname(GUEST), "tests", "kernels", "trivial.elf"), other / "kernel")
+    env = dict(os.environ, HVKIT_DEBUG_PATH="%s:%s" % (other, good))
+    r = subprocess.run([HVMDB, hung_dump, "-c", "$c"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0 and "symbols from %s/kernel" % good in r.stderr, r.stderr
+    assert "hang_forever" in r.stdout, r.stdout
+    env["HVKIT_DEBUG_PATH"] = str(other)
+    r = subprocess.run([HVMDB, hung_dump, "-c", "$c"], capture_output=True, text=True, env=env, timeout=60)
+    assert "symbols from" not in r.stderr and "hang_forever" not in r.stdout, r.stdout + r.stderr
