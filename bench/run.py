@@ -320,6 +320,11 @@ def main_all():
     bench_keys(b)
     bench_fairness(b)
     bench_many(b)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import dump  # noqa: E402 (bench/dump.py: big-guest dumps against QEMU and dd)
+    import live  # noqa: E402 (bench/live.py: the kmdb bridge against QEMU's gdbstub)
+    dump.main(["--build", b])
+    live.main(["--build", b])
     return rc
 
 
