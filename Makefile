@@ -78,7 +78,7 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o
 # Fuzz targets: libFuzzer (clang) with ASan/UBSan over the readers of untrusted input.
 FUZZ_CC    := clang
 FUZZ_FLAGS := $(WARN) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -Iinclude -pthread -fsanitize=address,undefined
-FUZZ_OBJS  := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(HV_SRCS) $(UTIL_SRCS) $(ANALYZE_SRCS))
+FUZZ_OBJS  := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(sort $(HV_SRCS) $(UTIL_SRCS) $(ANALYZE_SRCS)))
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(BUILD)/fuzz/obj/%.o: %.c $(DEPS_STAMP) $(wildcard */*.h) include/hvkit/abi.h
 	@mkdir -p $(dir $@)
