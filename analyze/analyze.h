@@ -67,6 +67,10 @@ struct target {
 	bool json;    /* listing commands print JSON (hvmdb --json) */
 	bool writable; /* ::set -w (or -w): memory and register writes allowed */
 	struct target_bp bps[TARGET_MAX_BPS];
+	/* A Linux kernel (linux.c): its own page tables for kernel addresses (physical address
+	 * of init_top_pgt; 0: the CPU's CR3), and the module's state. */
+	uint64_t kernel_pgt;
+	void *linux_kernel;
 };
 
 struct target *target_dump_open(const char *path, struct err *e);
@@ -94,6 +98,23 @@ int dwarf_cmd_offsetof(struct target *t, const char *type, const char *member, F
 void dwarf_close_target(struct target *t);
 /* The libdwarf handle of the symbol file (opened on first use), or NULL. */
 void *dwarf_debug_handle(struct target *t);
+/* dwarf.c: member offsets of structs for guest-awareness modules, read on a private handle
+ * in one pass over the compile units whose name contains cu_hint (all when NULL), which
+ * stops once every type asked for is found. member: "thread_info.cpu" (a path through
+ * nested structs; anonymous structs and unions are looked into), or NULL for the size of
+ * the struct. -1 when the symbol file has no DWARF. */
+struct dwarf_field {
+	const char *type, *member;
+	int64_t off;   /* -1: no such member (or type) */
+	uint64_t size; /* of the member's type */
+	bool found;    /* the type was found */
+};
+int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, size_t n);
+/* dwarf_obj.c: a libdwarf handle (*dbg) over the symbol file mapped read-only; NULL when it
+ * has no DWARF. Each handle iterates the compile units on its own. */
+struct dwarf_obj;
+struct dwarf_obj *dwarf_obj_open(const char *path, void **dbg);
+void dwarf_obj_close(struct dwarf_obj *o);
 /* lines.c: "file.c:123" for a code address; false when unknown. */
 bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len);
 void target_lines_free(struct target *t);
@@ -103,6 +124,18 @@ void target_lines_free(struct target *t);
 int mdb_run_cmd(struct target *t, char *cmd, FILE *out);
 /* An address expression (as in ADDR::dcmd): 0, or -1 after a message on out. */
 int mdb_parse_addr(struct target *t, const char *s, uint64_t *v, FILE *out);
+
+/* linux.c: Linux guests (a vmlinux as the symbol file: it has linux_banner). linux_attach
+ * works out the KASLR offset (kaslr: "--kaslr OFFSET", else from VMCOREINFO or the dump
+ * alone) and phys_base, relocates the symbols and checks the vmlinux's banner against the
+ * dump's: -1 with a message when it differs. 0 (and nothing done) for other kernels. */
+int linux_attach(struct target *t, const char *kaslr, struct err *e);
+void linux_close(struct target *t);
+bool linux_is(const struct target *t);
+void linux_status(struct target *t, FILE *out);
+/* linux_tasks.c: ps (crash's columns; -v: not yet). linux_log.c: the printk ring. */
+int linux_cmd_ps(struct target *t, const char *args, FILE *out);
+int linux_cmd_log(struct target *t, FILE *out);
 
 /* Runs one command line (several may be separated by ';'). Returns 0, or -1 after an
  * error message on out. */

@@ -458,9 +458,9 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 	if (!strcmp(cmd, "$c") || !strcmp(cmd, "bt"))
 		return cmd_stack(t, out);
 	if (!strcmp(cmd, "ps"))
-		return cmd_ps(t, false, out);
+		return linux_is(t) ? linux_cmd_ps(t, NULL, out) : cmd_ps(t, false, out);
 	if (!strcmp(cmd, "log"))
-		return cmd_msgbuf(t, out);
+		return linux_is(t) ? linux_cmd_log(t, out) : cmd_msgbuf(t, out);
 	{
 		int r = mdb_run_cmd(t, cmd, out);
 		if (r != 1)
@@ -503,6 +503,7 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 	}
 	if (!strcmp(dcmd, "status")) {
 		t->ops->status(t, out);
+		linux_status(t, out);
 		fprintf(out, "CPUs: %u, current %u\n", t->ops->nr_cpus(t), t->cpu);
 		return 0;
 	}
@@ -512,10 +513,12 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		return print_regs(t, out), 0;
 	if (!strcmp(dcmd, "stack"))
 		return cmd_stack(t, out);
+	if ((!strcmp(dcmd, "ps") || !strcmp(dcmd, "threads")) && linux_is(t))
+		return linux_cmd_ps(t, arg, out);
 	if (!strcmp(dcmd, "ps") || !strcmp(dcmd, "threads"))
 		return cmd_ps(t, arg && !strcmp(arg, "-v"), out);
 	if (!strcmp(dcmd, "msgbuf"))
-		return cmd_msgbuf(t, out);
+		return linux_is(t) ? linux_cmd_log(t, out) : cmd_msgbuf(t, out);
 	if (!strcmp(dcmd, "nm"))
 		return cmd_nm(t, arg, out);
 	if (!strcmp(dcmd, "switch")) {
@@ -584,6 +587,7 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 	if (!strcmp(dcmd, "help")) {
 		fputs("::status ::cpus ::switch N ::regs ($r) ::stack ($c, bt) ::nm [PAT] ADDR::sym ADDR::vtop\n"
 		      "ADDR::dis [N] ADDR/[N]{B,X,J,K,c,s,i} ADDR\\[N]{B,X,J,K,c,s} ::ps (ps) ::msgbuf (log)\n"
+		      "  (our guest's, or a Linux kernel's with its vmlinux: hvmdb [--kaslr OFFSET] -s vmlinux)\n"
 		      "ADDR::print TYPE  ::sizeof TYPE  ::offsetof TYPE MEMBER   (DWARF types)\n"
 		      "::ps -v / ::threads -v (with stacks)  ::walk thread [| ADDR-taking command]\n"
 		      "ADDR: hex number, 0tDECIMAL, symbol, <reg, and + - between them\n"

@@ -2,23 +2,21 @@
  * that needs them: type lookup by name, sizes, member offsets, and printing a value of
  * any type (structs, unions, arrays, pointers, enums, bitfields) from target memory. */
 #include <libdwarf/dwarf.h>
-#include <fcntl.h>
 #include <libdwarf/libdwarf.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "analyze.h"
 
 struct dw {
-	int fd;
+	struct dwarf_obj *obj;
 	Dwarf_Debug dbg;
 };
 
 static struct dw *dw_get(struct target *t, FILE *out)
 {
 	struct dw *d = t->dwarf;
-	Dwarf_Error err = NULL;
+	void *dbg;
 	if (d)
 		return d;
 	if (!t->symfile) {
@@ -27,15 +25,14 @@ static struct dw *dw_get(struct target *t, FILE *out)
 		return NULL;
 	}
 	d = xcalloc(1, sizeof(*d));
-	d->fd = open(t->symfile, O_RDONLY | O_CLOEXEC);
-	if (d->fd < 0 || dwarf_init_b(d->fd, DW_DLC_READ, DW_GROUPNUMBER_ANY, NULL, NULL, &d->dbg, &err) != DW_DLV_OK) {
+	d->obj = dwarf_obj_open(t->symfile, &dbg);
+	if (!d->obj) {
 		if (out)
 			fprintf(out, "mdb: %s has no DWARF debugging information\n", t->symfile);
-		if (d->fd >= 0)
-			close(d->fd);
 		free(d);
 		return NULL;
 	}
+	d->dbg = dbg;
 	t->dwarf = d;
 	return d;
 }
@@ -51,8 +48,7 @@ void dwarf_close_target(struct target *t)
 	struct dw *d = t->dwarf;
 	if (!d)
 		return;
-	dwarf_finish(d->dbg, NULL);
-	close(d->fd);
+	dwarf_obj_close(d->obj);
 	free(d);
 	t->dwarf = NULL;
 }
@@ -423,5 +419,143 @@ int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, FILE *out
 	print_value(t, d, ty, buf, sz, 0, out);
 	free(buf);
 	dwarf_dealloc_die(ty);
+	return 0;
+}
+
+/* ---- member offsets for guest-awareness modules (dwarf_fields) */
+
+/* Through typedefs and qualifiers to the type itself; consumes t. */
+static Dwarf_Die strip_type(struct dw *d, Dwarf_Die t)
+{
+	for (int i = 0; t && i < 16; i++) {
+		Dwarf_Half tag = tag_of(t);
+		Dwarf_Die u;
+		if (tag != DW_TAG_typedef && tag != DW_TAG_const_type && tag != DW_TAG_volatile_type)
+			return t;
+		u = type_of(d, t);
+		dwarf_dealloc_die(t);
+		t = u;
+	}
+	return t;
+}
+
+/* The type of member name of struct or union ty (also inside anonymous struct and union
+ * members), its offset added to *off; NULL when there is none. The caller frees it. */
+static Dwarf_Die member_type(struct dw *d, Dwarf_Die ty, const char *name, uint64_t *off, int depth)
+{
+	Dwarf_Die m = NULL, found = NULL;
+	if (depth > 8 || dwarf_child(ty, &m, NULL) != DW_DLV_OK)
+		return NULL;
+	while (m && !found) {
+		Dwarf_Die sib = NULL;
+		Dwarf_Unsigned moff = 0;
+		char *n = NULL;
+		if (tag_of(m) == DW_TAG_member) {
+			bool named = dwarf_diename(m, &n, NULL) == DW_DLV_OK;
+			udata(m, DW_AT_data_member_location, &moff);
+			if (named && !strcmp(n, name)) {
+				found = strip_type(d, type_of(d, m));
+				*off += moff;
+			} else if (!named) { /* an anonymous struct or union: its members are ours */
+				Dwarf_Die mt = strip_type(d, type_of(d, m));
+				uint64_t sub = moff;
+				if (mt && (tag_of(mt) == DW_TAG_structure_type || tag_of(mt) == DW_TAG_union_type) &&
+				    (found = member_type(d, mt, name, &sub, depth + 1)) != NULL)
+					*off += sub;
+				if (mt)
+					dwarf_dealloc_die(mt);
+			}
+		}
+		if (!found && dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
+			sib = NULL;
+		dwarf_dealloc_die(m);
+		m = sib;
+	}
+	if (m)
+		dwarf_dealloc_die(m);
+	return found;
+}
+
+/* Resolves the fields of struct type st that ask for it. */
+static void resolve_fields(struct dw *d, Dwarf_Die st, const char *name, struct dwarf_field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char path[128], *save = NULL;
+		Dwarf_Die cur = NULL;
+		uint64_t off = 0;
+		if (f[i].found || strcmp(f[i].type, name))
+			continue;
+		f[i].found = true;
+		if (!f[i].member) {
+			f[i].off = 0;
+			f[i].size = type_size(d, st);
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s", f[i].member);
+		for (char *c = strtok_r(path, ".", &save); c; c = strtok_r(NULL, ".", &save)) {
+			Dwarf_Die next = member_type(d, cur ? cur : st, c, &off, 0);
+			if (cur)
+				dwarf_dealloc_die(cur);
+			cur = next;
+			if (!cur)
+				break;
+		}
+		if (cur) {
+			f[i].off = (int64_t)off;
+			f[i].size = type_size(d, cur);
+			dwarf_dealloc_die(cur);
+		}
+	}
+}
+
+int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, size_t n)
+{
+	struct dw d;
+	Dwarf_Unsigned next = 0;
+	void *dbg;
+	size_t pending = 0;
+	if (!t->symfile || !(d.obj = dwarf_obj_open(t->symfile, &dbg)))
+		return -1;
+	d.dbg = dbg;
+	for (size_t i = 0; i < n; i++) {
+		f[i].off = -1;
+		f[i].size = 0;
+		f[i].found = false;
+	}
+	pending = n;
+	/* a private handle: the units are read from the first, and only until all are found */
+	while (pending &&
+	       dwarf_next_cu_header_d(d.dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK) {
+		Dwarf_Die cu = NULL, child = NULL;
+		char *cuname = NULL;
+		if (dwarf_siblingof_b(d.dbg, NULL, 1, &cu, NULL) != DW_DLV_OK)
+			continue;
+		if (cu_hint && (dwarf_diename(cu, &cuname, NULL) != DW_DLV_OK || !strstr(cuname, cu_hint))) {
+			dwarf_dealloc_die(cu);
+			continue;
+		}
+		if (dwarf_child(cu, &child, NULL) != DW_DLV_OK)
+			child = NULL;
+		while (child && pending) {
+			Dwarf_Die sib = NULL;
+			Dwarf_Half tag = tag_of(child);
+			char *name = NULL;
+			if ((tag == DW_TAG_structure_type || tag == DW_TAG_union_type) &&
+			    dwarf_diename(child, &name, NULL) == DW_DLV_OK && !has_attr(child, DW_AT_declaration)) {
+				resolve_fields(&d, child, name, f, n);
+				pending = 0;
+				for (size_t i = 0; i < n; i++)
+					pending += !f[i].found;
+			}
+			if (dwarf_siblingof_b(d.dbg, child, 1, &sib, NULL) != DW_DLV_OK)
+				sib = NULL;
+			dwarf_dealloc_die(child);
+			child = sib;
+		}
+		if (child)
+			dwarf_dealloc_die(child);
+		dwarf_dealloc_die(cu);
+	}
+	dwarf_obj_close(d.obj);
 	return 0;
 }

@@ -42,7 +42,7 @@ static char **complete(const char *text, int start, int end)
 
 static int usage(FILE *f)
 {
-	fputs("usage: hvmdb [-s SYMFILE] [--json] DUMP [-c 'CMD; CMD...']\n"
+	fputs("usage: hvmdb [-s SYMFILE] [--kaslr OFFSET] [--json] DUMP [-c 'CMD; CMD...']\n"
 	      "       hvmdb [-s SYMFILE] [-w] [-S SOCKET] -d DOMAIN [-c 'CMD; CMD...']\n"
 	      "Reads a crash dump with the kernel's symbols, or attaches to a live domain of a running\n"
 	      "hv (-d: it stops while attached, :c runs it; -w allows writes); commands as in mdb (::help).\n",
@@ -52,7 +52,7 @@ static int usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	const char *symfile = NULL, *cmds = NULL, *dump = NULL, *live = NULL, *sock = getenv("HVKIT_SOCKET");
+	const char *symfile = NULL, *cmds = NULL, *dump = NULL, *live = NULL, *sock = getenv("HVKIT_SOCKET"), *kaslr = NULL;
 	bool writable = false;
 	struct err e;
 	int status = 0;
@@ -63,6 +63,8 @@ int main(int argc, char **argv)
 			symfile = argv[++i];
 		else if (!strcmp(argv[i], "-c") && i + 1 < argc)
 			cmds = argv[++i];
+		else if (!strcmp(argv[i], "--kaslr") && i + 1 < argc)
+			kaslr = argv[++i];
 		else if (!strcmp(argv[i], "--json"))
 			json = true;
 		else if (!strcmp(argv[i], "-d") && i + 1 < argc)
@@ -97,7 +99,9 @@ int main(int argc, char **argv)
 		}
 	}
 	tgt->writable = writable && live;
-	if (symfile && (target_add_symbols(tgt, symfile, &e) < 0 || target_check_build_id(tgt, symfile, &e) < 0)) {
+	if ((kaslr && !symfile && err_set(&e, "--kaslr needs the vmlinux (-s)") < 0) ||
+	    (symfile && (target_add_symbols(tgt, symfile, &e) < 0 || target_check_build_id(tgt, symfile, &e) < 0 ||
+			 linux_attach(tgt, kaslr, &e) < 0))) {
 		fprintf(stderr, "hvmdb: %s\n", e.msg);
 		target_close(tgt);
 		return 1;

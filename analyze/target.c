@@ -10,6 +10,7 @@ void target_close(struct target *t)
 	if (!t)
 		return;
 	symtab_free(&t->syms);
+	linux_close(t);
 	target_lines_free(t);
 	dwarf_close_target(t);
 	free(t->symfile);
@@ -54,6 +55,10 @@ int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint6
 	struct target_regs r;
 	uint64_t table, e = 0;
 	const uint64_t mask = 0x000ffffffffff000ull;
+	if (t->kernel_pgt && (va >> 63)) { /* a kernel address: the kernel's own tables */
+		table = t->kernel_pgt;
+		goto walk;
+	}
 	if (t->ops->regs(t, cpu, &r) < 0)
 		return -1;
 	if (!r.full) /* without CR3 only identity can be assumed */
@@ -66,6 +71,7 @@ int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint6
 	if (!(r.efer & 0x400) || (r.cr4 & 0x1000))
 		return -1; /* 32-bit paging and 5-level paging: not walked yet */
 	table = r.cr3 & mask;
+walk:
 	for (int level = 4; level >= 1; level--) {
 		int shift = 12 + 9 * (level - 1);
 		unsigned idx = (va >> shift) & 511;

@@ -1,0 +1,46 @@
+/* linux: what the files of hvmdb's Linux module share (private to analyze/): the kernel's
+ * relocation, and helpers that read it (symbols, bounded reads, per-CPU variables,
+ * VMCOREINFO, member offsets). */
+#ifndef HVKIT_ANALYZE_LINUX_H
+#define HVKIT_ANALYZE_LINUX_H
+
+#include "analyze.h"
+
+#define LINUX_KERNEL_MAP 0xffffffff80000000ull /* __START_KERNEL_map: link addresses from here up */
+#define LINUX_KASLR_MAX (1ull << 30)           /* KERNEL_IMAGE_SIZE: the offset stays below */
+#define LINUX_KASLR_ALIGN (2ull << 20)         /* CONFIG_PHYSICAL_ALIGN of x86-64 kernels */
+#define LINUX_MAX_CPUS 8192
+
+struct linux_kernel {
+	uint64_t kaslr;       /* KERNELOFFSET: added to every link address of the image */
+	int64_t phys_base;    /* physical = virtual - __START_KERNEL_map + phys_base */
+	bool phys_base_known;
+	char how[80];         /* where the offset came from */
+	char banner[512];     /* the vmlinux's linux_banner */
+	char *vmcoreinfo;     /* read from RAM when the dump has no VMCOREINFO note; owned */
+	void *tasks, *log;    /* layouts of linux_tasks.c and linux_log.c, on first use; free()d */
+};
+
+/* linux_kaslr.c: the offset and phys_base from the dump alone (the kernel text mapping
+ * through a vCPU's CR3, else the kernel's VMCOREINFO text in RAM); -1 when neither, with
+ * the release of another kernel's VMCOREINFO seen in RAM in seen_rel (or ""). */
+int linux_find_kaslr(struct target *t, uint64_t banner_link, struct linux_kernel *l, char *seen_rel, size_t seen_len);
+/* The kernel's VMCOREINFO text in RAM (vmcoreinfo_data), owned by the caller; or NULL. */
+char *linux_read_vmcoreinfo(struct target *t);
+
+/* A symbol's (relocated) address; 0 when the vmlinux has none. */
+uint64_t linux_sym(struct target *t, const char *name);
+/* Exactly len bytes of kernel virtual memory, or false. */
+bool linux_read(struct target *t, uint64_t va, void *buf, size_t len);
+/* The VMCOREINFO text: the dump's note, else the copy in RAM; NULL when neither. */
+const char *linux_vmcoreinfo(struct target *t);
+/* "KEY=value" of a VMCOREINFO text as a number (base 16 for KERNELOFFSET, else 10). */
+bool linux_vmcoreinfo_num(const char *vi, const char *key, int64_t *v);
+/* CPUs the kernel knows (nr_cpu_ids, at most LINUX_MAX_CPUS). */
+unsigned linux_nr_cpus(struct target *t);
+/* The address of per-CPU variable var (its .data..percpu link address) on cpu. */
+bool linux_percpu(struct target *t, unsigned cpu, uint64_t var, uint64_t *addr);
+/* dwarf_fields, answered first from VMCOREINFO (OFFSET(type.member)=, SIZE(type)=). */
+int linux_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, size_t n);
+
+#endif

@@ -1,0 +1,171 @@
+"""End to end: hvmdb on QEMU dumps of a Debian Linux guest (scripts/linux-fixture.sh): the
+KASLR offset and phys_base of every dump (from VMCOREINFO, from the dump alone, from
+--kaslr), a vmlinux that does not match refused with one message, `ps` against drgn's task
+list and crash's current tasks, `log` against crash's. Skipped when the fixture is not in
+the cache (it is ~3.8 GB and takes minutes to make)."""
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import BUILD, ASAN_ENV
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+HVMDB = os.path.join(BUILD, "asan", "hvmdb")
+if not os.path.exists(HVMDB):
+    HVMDB = os.path.join(BUILD, "hvmdb")
+CACHE = os.path.join(os.environ.get("HVKIT_CACHE", os.path.expanduser("~/.cache/hvkit")), "linux")
+VMLINUX = os.path.join(CACHE, "vmlinux")
+DUMPS = os.path.join(CACHE, "dumps")
+
+
+def fixture_present():
+    try:
+        return subprocess.run([os.path.join(ROOT, "scripts", "linux-fixture.sh"), "--check"],
+                              capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+pytestmark = pytest.mark.skipif(not fixture_present(), reason="no Linux fixture (scripts/linux-fixture.sh)")
+
+
+def manifest():
+    """NAME -> dict of the manifest's key=value words."""
+    out = {}
+    with open(os.path.join(DUMPS, "manifest.txt")) as f:
+        for line in f:
+            words = line.split()
+            if words:
+                out[words[0]] = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+    return out
+
+
+# Every dump hvmdb reads (QEMU's flattened kdump needs `makedumpfile -R` first).
+DUMP_NAMES = ["idle-vmci.elf", "idle-vmci-paging.elf", "idle-vmci.kdump", "idle-novmci.elf", "idle-nokaslr.elf",
+              "crash-vmci.elf", "busy-vmci.elf"]
+ST_LETTER = {"RU": "R", "IN": "S", "UN": "D", "ST": "T", "TR": "t", "DE": "X", "ZO": "Z", "PA": "P", "ID": "I"}
+PS_LINE = re.compile(r"^([ >])\s*(\d+)\s+(\d+)\s+(\d+)\s+([0-9a-f]{16})\s+(RU|IN|UN|ST|TR|DE|ZO|PA|ID)\s+(.*)$")
+
+
+def mdb(dump, cmds, *extra, sym=VMLINUX):
+    args = [HVMDB] + (["-s", sym] if sym else []) + list(extra) + [os.path.join(DUMPS, dump), "-c", cmds]
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, env=ASAN_ENV)
+
+
+def ps_rows(out):
+    """(current, pid, ppid, cpu, task, state, comm without crash's [brackets])"""
+    rows = []
+    for line in out.splitlines():
+        m = PS_LINE.match(line)
+        if m:
+            comm = m.group(7)
+            if comm.startswith("[") and comm.endswith("]"):
+                comm = comm[1:-1]
+            rows.append((m.group(1) == ">", int(m.group(2)), int(m.group(3)), int(m.group(4)), m.group(5),
+                         m.group(6), comm))
+    return rows
+
+
+def crash_section(name, first, last):
+    """The lines of NAME.crash.txt from the one matching first up to the one matching last."""
+    with open(os.path.join(DUMPS, name + ".crash.txt")) as f:
+        text = f.read().splitlines()
+    start = next(i for i, l in enumerate(text) if re.match(first, l))
+    end = next(i for i in range(start + 1, len(text)) if re.match(last, text[i]))
+    return text[start:end]
+
+
+@pytest.mark.parametrize("name", DUMP_NAMES)
+def test_kaslr_phys_base_and_ps(name):
+    """The offset and phys_base of the manifest on every dump (VMCOREINFO, or the kernel text
+    mapping without it); the whole task list; the current tasks crash marks with '>'."""
+    want = manifest()[name]
+    r = mdb(name, "::status; ps")
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = re.search(r"^Linux 6\.\S+, KASLR offset 0x([0-9a-f]+) \(from (.*)\), phys_base (-?)0x([0-9a-f]+)$", r.stdout, re.M)
+    assert m, r.stdout
+    assert int(m.group(1), 16) == int(want["kerneloffset"], 16)
+    assert int(m.group(3) + m.group(4), 16) == int(want["phys_base"])
+    assert m.group(2) == ("VMCOREINFO" if want["vmcoreinfo-device"] == "yes" else "the kernel text mapping (CPU 0's CR3)")
+    rows = ps_rows(r.stdout)
+    assert len(rows) >= 55, r.stdout  # 2 idle tasks, init, kthreads, 2-3 sleeps, ...
+    assert [(row[1], row[3], row[6]) for row in rows[:2]] == [(0, 0, "swapper/0"), (0, 1, "swapper/1")]
+    assert (1, 0, "init") in [(row[1], row[2], row[6]) for row in rows]
+    assert len([row for row in rows if row[2] == 1]) >= 2  # init's children (the sleeps, or being made)
+    crash_cur = {(int(l.split()[1]), int(l.split()[3]), l.split()[4])
+                 for l in crash_section(name, r"\s+PID\s+PPID\s+CPU", r"PID: ")[1:] if l.startswith(">")}
+    assert {(row[1], row[3], row[4]) for row in rows if row[0]} == crash_cur
+
+
+def test_ps_equals_drgn():
+    """On the one dump drgn reads: the same (pid, ppid, cpu, state, comm) for every task."""
+    with open(os.path.join(DUMPS, "idle-vmci-paging.elf.drgn.txt")) as f:
+        text = f.read()
+    ps = text[text.index("== ps"):text.index("== bt")]
+    drgn = {(int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4), m.group(5))
+            for m in re.finditer(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\S)\s+(.*)$", ps, re.M)}
+    assert len(drgn) >= 50
+    r = mdb("idle-vmci-paging.elf", "::ps")
+    assert r.returncode == 0, r.stdout + r.stderr
+    mine = {(row[1], row[2], row[3], ST_LETTER[row[5]], row[6]) for row in ps_rows(r.stdout) if row[1] != 0}
+    assert mine == drgn
+
+
+@pytest.mark.parametrize("name", ["idle-vmci.elf", "crash-vmci.elf", "idle-novmci.elf", "idle-vmci.kdump"])
+def test_log_equals_crash(name):
+    """The last 20 lines of `log` (and of ::msgbuf) are crash's."""
+    with open(os.path.join(DUMPS, name + ".crash.txt")) as f:
+        crash_tail = f.read().splitlines()[-20:]  # the record ends with crash's `log`
+    r = mdb(name, "log; ::msgbuf")
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) % 2 == 0
+    half = len(lines) // 2
+    assert lines[:half] == lines[half:]
+    assert lines[0].startswith("[    0.000000] Linux version 6.1.0-")
+    assert lines[half - 20:half] == crash_tail
+    if name == "crash-vmci.elf":
+        assert "Kernel panic - not syncing: sysrq triggered crash" in r.stdout
+
+
+def test_ps_json():
+    r = mdb("busy-vmci.elf", "::ps", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    tasks = json.loads(r.stdout)
+    busy = [t for t in tasks if t["current"] and t["pid"] != 0]
+    assert len(busy) == 1 and busy[0]["comm"] == "sh" and busy[0]["state"] == "RU" and not busy[0]["kernel"]
+    assert all(re.match(r"0x[0-9a-f]+$", t["task"]) for t in tasks)
+
+
+def test_kaslr_option():
+    """--kaslr gives the offset (phys_base then from the page tables); a wrong one is refused."""
+    off = manifest()["idle-novmci.elf"]["kerneloffset"]
+    r = mdb("idle-novmci.elf", "::status; ps", "--kaslr", off)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"KASLR offset {off} (from --kaslr), phys_base -0x1b800000" in r.stdout
+    assert len(ps_rows(r.stdout)) >= 55
+    for bad in ["0x200000", "zz", "0x40000000"]:
+        r = mdb("idle-novmci.elf", "ps", "--kaslr", bad)
+        assert r.returncode == 1 and r.stdout == "", r.stdout + r.stderr
+        assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith("hvmdb: "), r.stderr
+    r = mdb("idle-novmci.elf", "ps", "--kaslr", "0", sym=None)
+    assert r.returncode == 1 and "--kaslr needs the vmlinux" in r.stderr
+
+
+def test_other_vmlinux_refused(tmp_path):
+    """A vmlinux of another kernel (its banner differs): one message, with or without VMCOREINFO."""
+    src = tmp_path / "fake.c"
+    src.write_text('const char linux_banner[] = "Linux version 9.9.9-other (nobody@nowhere) #1 SMP\\n";\n')
+    obj, fake = tmp_path / "fake.o", tmp_path / "vmlinux"
+    subprocess.run(["gcc", "-c", "-O2", str(src), "-o", str(obj)], check=True)
+    subprocess.run(["ld", "-Ttext=0xffffffff81000000", "-Tdata=0xffffffff82000000", "-e", "0", str(obj), "-o", str(fake)],
+                   check=True, capture_output=True)
+    for name in ["idle-vmci.elf", "idle-novmci.elf"]:
+        r = mdb(name, "ps", sym=str(fake))
+        assert r.returncode == 1 and r.stdout == "", r.stdout + r.stderr
+        assert len(r.stderr.splitlines()) == 1, r.stderr
+        assert "does not match the dump" in r.stderr and "9.9.9-other" in r.stderr
+        assert "6.1.0-" in r.stderr  # the dumped kernel's release
