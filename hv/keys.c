@@ -30,7 +30,16 @@ void keys_handle(struct hv *hv, unsigned char key)
 			hv_log(hv, "key 0x%02x pressed -> no such key ('h' lists the keys)", key);
 		return;
 	}
-	k->fn(hv, key); /* each handler prints its own "'k' pressed -> ..." line, as Xen's do */
+	{
+		static int depth; /* keys run by another key ('*') were not typed on the console */
+		bool typed = hv->key_from_console;
+		if (depth)
+			hv->key_from_console = false;
+		depth++;
+		k->fn(hv, key); /* each handler prints its own "'k' pressed -> ..." line, as Xen's do */
+		depth--;
+		hv->key_from_console = typed;
+	}
 }
 
 unsigned keys_list(struct key_info *out, unsigned max)

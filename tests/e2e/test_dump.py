@@ -236,3 +236,33 @@ def test_coredump_on_crash_policy(daemon):
     info = hvdump("info", os.path.join(dd, "vmcore.0"))
     assert "(c), crashed: dumped on the way down" in info.stdout, info.stdout
     assert "vCPUs:     2" in info.stdout
+
+
+def test_cancel_and_a_killed_hv_leave_no_dump(daemon, tmp_path):
+    """hvctl dump-cancel stops a dump being written (the partial file goes, the domain
+    runs on); hv killed in the middle of a dump leaves only a .partial file, never one
+    under the dump's name."""
+    img = tmp_path / "ram.img"
+    with open(img, "wb") as f:  # random pages: zlib works hard on them, the dump takes a while
+        f.write(os.urandom(64 << 20) * 4)
+    d = daemon("--vcpus", "1", "--mem", "256M", "--mem-image", str(img))
+    guest_console(d, "dom0", "echo ready", "ready")
+    core = os.path.join(d.tmp, "big")
+    p = subprocess.Popen([os.path.join(BUILD, "hvctl"), "-S", d.sock, "dump", "dom0", core, "--format", "kdump-zlib"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    r = d.ctl("dump-cancel", "dom0", check=False)
+    out, err = p.communicate(timeout=120)
+    if r.returncode == 0:  # it was still being written
+        assert p.returncode == 1 and "dump cancelled" in err, (out, err)
+        assert not os.path.exists(core)
+    assert not [f for f in os.listdir(d.tmp) if f.startswith("big.partial")]
+    assert "ready2" in guest_console(d, "dom0", "echo ready2", "ready2")
+    # now kill hv in the middle of one
+    p = subprocess.Popen([os.path.join(BUILD, "hvctl"), "-S", d.sock, "dump", "dom0", core, "--format", "kdump-zlib"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    d.p.kill()
+    p.communicate(timeout=60)
+    assert not os.path.exists(core)
+
