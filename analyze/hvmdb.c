@@ -43,7 +43,7 @@ static char **complete(const char *text, int start, int end)
 static int usage(FILE *f)
 {
 	fputs("usage: hvmdb [-s SYMFILE] [--kaslr OFFSET] [--json] DUMP [-c 'CMD; CMD...']\n"
-	      "       hvmdb [-s SYMFILE] [-w] [-S SOCKET] -d DOMAIN [-c 'CMD; CMD...']\n"
+	      "       hvmdb [-s SYMFILE] [-w | --no-pause] [-S SOCKET] -d DOMAIN [-c 'CMD; CMD...']\n"
 	      "Reads a crash dump with the kernel's symbols, or attaches to a live domain of a running\n"
 	      "hv (-d: it stops while attached, :c runs it; -w allows writes); commands as in mdb (::help).\n",
 	      f);
@@ -53,7 +53,7 @@ static int usage(FILE *f)
 int main(int argc, char **argv)
 {
 	const char *symfile = NULL, *cmds = NULL, *dump = NULL, *live = NULL, *sock = getenv("HVKIT_SOCKET"), *kaslr = NULL;
-	bool writable = false;
+	bool writable = false, nopause = false;
 	struct err e;
 	int status = 0;
 	bool json = false;
@@ -73,6 +73,8 @@ int main(int argc, char **argv)
 			sock = argv[++i];
 		else if (!strcmp(argv[i], "-w"))
 			writable = true;
+		else if (!strcmp(argv[i], "--no-pause"))
+			nopause = true;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
 			return usage(stdout);
 		else if (argv[i][0] == '-' || dump)
@@ -83,7 +85,7 @@ int main(int argc, char **argv)
 	if (!dump == !live)
 		return usage(stderr);
 	if (live)
-		tgt = kmdb_remote_open(sock && *sock ? sock : "/run/hvkit/ctl.sock", live, &e);
+		tgt = kmdb_remote_open(sock && *sock ? sock : "/run/hvkit/ctl.sock", live, nopause, &e);
 	else
 		tgt = target_dump_open(dump, &e);
 	if (!tgt) {

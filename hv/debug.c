@@ -35,6 +35,7 @@ struct hv_dbg {
 	struct hv_dbg_stop pending; /* reported by the next wait_stop */
 	bool has_pending;
 	bool held[HV_MAX_VCPUS]; /* the session holds this vCPU */
+	bool observe; /* --no-pause: the domain runs; each register read holds its vCPU briefly */
 };
 
 static void efd_signal(struct hv_dbg *g)
@@ -88,6 +89,21 @@ static void hold_all(struct hv_dbg *g)
 	for (unsigned i = 0; i < g->d->nr_vcpus; i++)
 		if (atomic_exchange(&g->d->vcpus[i].dbg_selfheld, false))
 			vcpu_release(&g->d->vcpus[i]);
+}
+
+struct hv_dbg *hv_dbg_attach_running(struct hv *hv, int id, struct err *e)
+{
+	struct hv_dbg *g = hv_dbg_attach(hv, id, e);
+	if (!g)
+		return NULL;
+	g->observe = true;
+	for (unsigned i = 0; i < g->d->nr_vcpus; i++) { /* let it run: each read holds briefly */
+		if (g->held[i]) {
+			g->held[i] = false;
+			vcpu_release(&g->d->vcpus[i]);
+		}
+	}
+	return g;
 }
 
 struct hv_dbg *hv_dbg_attach(struct hv *hv, int id, struct err *e)
@@ -179,10 +195,13 @@ void hv_dbg_detach(struct hv_dbg *g, bool resume)
 	if (g->running) /* stop it first: nothing may be left in flight */
 		hv_dbg_interrupt(g), hv_dbg_wait_stop(g, &(struct hv_dbg_stop){ 0 });
 	memset(g->bp, 0, sizeof(g->bp));
-	apply_debug(g, -1, 0, &e);
+	if (!g->observe) /* (vCPU ioctls wait for a running vCPU to leave the guest) */
+		apply_debug(g, -1, 0, &e);
 	__atomic_store_n(&d->dbg, NULL, __ATOMIC_RELEASE);
 	/* resume: let the vCPUs go; otherwise they stay held under a plain pause */
-	if (!resume && d->pause_count == 0) {
+	if (g->observe) {
+		; /* it never stopped */
+	} else if (!resume && d->pause_count == 0) {
 		d->pause_count++;
 	} else {
 		for (unsigned i = 0; i < d->nr_vcpus; i++)
@@ -220,9 +239,16 @@ static struct vcpu *held_vcpu(struct hv_dbg *g, unsigned cpu)
 int hv_dbg_get_regs(struct hv_dbg *g, unsigned cpu, struct kvm_regs *r, struct kvm_sregs *s)
 {
 	struct vcpu *v = held_vcpu(g, cpu);
-	if (!v || (r && ioctl(v->fd, KVM_GET_REGS, r) < 0) || (s && ioctl(v->fd, KVM_GET_SREGS, s) < 0))
+	int ret = 0;
+	if (!v)
 		return -1;
-	return 0;
+	if (g->observe) /* a moment's hold: the registers of one instant */
+		vcpu_hold(v);
+	if ((r && ioctl(v->fd, KVM_GET_REGS, r) < 0) || (s && ioctl(v->fd, KVM_GET_SREGS, s) < 0))
+		ret = -1;
+	if (g->observe)
+		vcpu_release(v);
+	return ret;
 }
 
 int hv_dbg_set_regs(struct hv_dbg *g, unsigned cpu, const struct kvm_regs *r, struct err *e)
@@ -230,6 +256,8 @@ int hv_dbg_set_regs(struct hv_dbg *g, unsigned cpu, const struct kvm_regs *r, st
 	struct vcpu *v = held_vcpu(g, cpu);
 	if (!g->writable)
 		return err_set(e, "the target is read-only: writes need -w (::set -w) first");
+	if (g->observe)
+		return err_set(e, "attached with --no-pause: the domain runs, no writes");
 	if (!v)
 		return err_set(e, "no stopped vCPU %u", cpu);
 	if (ioctl(v->fd, KVM_SET_REGS, r) < 0)
@@ -268,14 +296,15 @@ static size_t virt_rw(struct hv_dbg *g, unsigned cpu, uint64_t va, void *buf, si
 	struct vcpu *v = held_vcpu(g, cpu);
 	struct kvm_sregs sr;
 	size_t done = 0;
-	if (!v || ioctl(v->fd, KVM_GET_SREGS, &sr) < 0)
+	if (!v || hv_dbg_get_regs(g, cpu, NULL, &sr) < 0 || (write && g->observe))
 		return 0;
 	while (done < len) {
 		uint64_t a = va + done, n = 4096 - (a & 4095);
 		uint8_t *p;
 		if (n > len - done)
 			n = len - done;
-		p = walk(g, v, &sr, a, n);
+		p = g->observe && !((sr.cr0 & 0x80000000u) && (sr.efer & 0x400) && !(sr.cr4 & 0x1000)) ? NULL
+							: walk(g, v, &sr, a, n);
 		if (!p)
 			break;
 		if (write)
@@ -334,6 +363,8 @@ bool hv_dbg_writable(struct hv_dbg *g)
 
 int hv_dbg_set_bp(struct hv_dbg *g, enum hv_dbg_kind kind, uint64_t addr, unsigned len, bool insert, struct err *e)
 {
+	if (g->observe)
+		return err_set(e, "attached with --no-pause: no breakpoints");
 	if (kind != HV_DBG_EXEC && len != 1 && len != 2 && len != 4 && len != 8)
 		return err_set(e, "a watchpoint covers 1, 2, 4 or 8 bytes, not %u", len);
 	if (kind != HV_DBG_EXEC && (addr & (len - 1)))
@@ -384,6 +415,8 @@ static int start(struct hv_dbg *g, int step_cpu, unsigned skip, struct err *e);
 
 int hv_dbg_resume(struct hv_dbg *g, int step_cpu, struct err *e)
 {
+	if (g->observe)
+		return err_set(e, "attached with --no-pause: the domain runs already (no run control)");
 	if (g->running)
 		return err_set(e, "the domain is already running");
 	if (step_cpu >= (int)g->d->nr_vcpus || (step_cpu >= 0 && g->d->vcpus[step_cpu].fd < 0))

@@ -218,6 +218,9 @@ struct hv_dbg_stop {
 	char why[256];
 };
 struct hv_dbg *hv_dbg_attach(struct hv *hv, int id, struct err *e);
+/* --no-pause: the domain keeps running; registers are read by holding the vCPU for the
+ * moment of the read, memory read while it runs; no writes, breakpoints or run control. */
+struct hv_dbg *hv_dbg_attach_running(struct hv *hv, int id, struct err *e);
 /* Ends the session: resume lets the domain run on, else it stays paused. */
 void hv_dbg_detach(struct hv_dbg *g, bool resume);
 unsigned hv_dbg_nr_vcpus(struct hv_dbg *g);

@@ -533,14 +533,14 @@ static int cmd_gdbserver(struct hv *hv, struct reply *r, int argc, char **argv)
 struct gdb_conn {
 	struct hv *hv;
 	int domid, fd;
-	bool writable;
+	bool writable, nopause;
 };
 
 static void *gdb_conn_thread(void *arg)
 {
 	struct gdb_conn *c = arg;
 	struct err e;
-	if (kmdb_gdb_session(c->hv, c->domid, c->fd, c->writable, &e) < 0)
+	if (kmdb_gdb_session(c->hv, c->domid, c->fd, c->writable, c->nopause, &e) < 0)
 		hv_log(c->hv, "debug session: %s", e.msg);
 	close(c->fd);
 	free(c);
@@ -561,7 +561,7 @@ static int cmd_gdb(struct hv *hv, struct ctl_client *cl, struct reply *r, int ar
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return reply_error(r, "out of memory");
-	*c = (struct gdb_conn){ hv, d->id, cl->fd, has_flag(argc, argv, "-w") };
+	*c = (struct gdb_conn){ hv, d->id, cl->fd, has_flag(argc, argv, "-w"), has_flag(argc, argv, "--no-pause") };
 	(void)!send(cl->fd, "g\n", 2, MSG_NOSIGNAL);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);

@@ -159,11 +159,11 @@ static const struct gdbstub_ops hv_ops = {
 	.stop_fd = op_stop_fd, .wait_stop = op_wait_stop, .thread_name = op_thread_name,
 };
 
-int kmdb_gdb_session(struct hv *hv, int domid, int fd, bool writable, struct err *e)
+int kmdb_gdb_session(struct hv *hv, int domid, int fd, bool writable, bool nopause, struct err *e)
 {
 	struct hvgdb h = { .hv = hv, .domid = domid };
 	int end;
-	h.g = hv_dbg_attach(hv, domid, e);
+	h.g = nopause ? hv_dbg_attach_running(hv, domid, e) : hv_dbg_attach(hv, domid, e);
 	if (!h.g)
 		return -1;
 	hv_dbg_set_writable(h.g, writable);
@@ -188,7 +188,7 @@ static void *session_thread(void *arg)
 {
 	struct server *s = arg;
 	struct err e;
-	if (kmdb_gdb_session(s->hv, s->domid, s->cfd, s->writable, &e) < 0)
+	if (kmdb_gdb_session(s->hv, s->domid, s->cfd, s->writable, false, &e) < 0)
 		hv_log(s->hv, "gdbserver %s: %s", s->where, e.msg);
 	close(s->cfd);
 	s->done = true;

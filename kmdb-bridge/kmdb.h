@@ -96,7 +96,8 @@ void gdbstub_refuse(int fd);
 /* ---- hvmdb's live target (remote.c): a domain of a running hv, through its control
  * socket's gdb session. The domain stops while attached; closing the target detaches. */
 struct target;
-struct target *kmdb_remote_open(const char *sock, const char *domain, struct err *e);
+/* nopause: the domain runs on; registers are read at an instant, memory while it runs. */
+struct target *kmdb_remote_open(const char *sock, const char *domain, bool nopause, struct err *e);
 
 /* ---- inside hv: the engine's target over a debug session (target_hv.c) and the kmdb
  * prompt on the console that the q key opens (prompt.c). */
@@ -108,7 +109,7 @@ void kmdb_prompt_enter(struct hv *hv);
 /* ---- on this hv's domains (hvgdb.c) */
 /* Serves gdb on the connected fd for domain domid (attach: the domain stops; gdb's
  * detach or a vanished client lets it run on, kill leaves it paused). Blocks. */
-int kmdb_gdb_session(struct hv *hv, int domid, int fd, bool writable, struct err *e);
+int kmdb_gdb_session(struct hv *hv, int domid, int fd, bool writable, bool nopause, struct err *e);
 /* Starts a one-shot server thread on a Unix socket (unix_path) or 127.0.0.1:port (0:
  * any); where gets "PATH" or "127.0.0.1:PORT". */
 int kmdb_gdbserver_start(struct hv *hv, int domid, const char *unix_path, int port, bool writable, char *where,

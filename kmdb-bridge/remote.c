@@ -36,6 +36,7 @@ struct remote {
 	unsigned ncpus;
 	int g_cpu; /* the thread selected by Hg, -1 unknown */
 	bool noack; /* QStartNoAckMode accepted */
+	bool nopause;
 	char buf[PKT_MAX + 1];
 	size_t len; /* received, not yet consumed */
 	char pkt[PKT_MAX + 1];
@@ -299,6 +300,8 @@ static int r_run(struct target *t, int step_cpu, struct target_stop *s, struct e
 	int pfd[2], ret;
 	const char *p;
 	memset(s, 0, sizeof(*s));
+	if (r->nopause)
+		return err_set(e, "attached with --no-pause: the domain runs already (no run control)");
 	if (step_cpu >= 0)
 		snprintf(req, sizeof(req), "vCont;s:%x", step_cpu + 1);
 	else
@@ -355,7 +358,10 @@ static int r_run(struct target *t, int step_cpu, struct target_stop *s, struct e
 static void r_status(struct target *t, FILE *out)
 {
 	struct remote *r = t->priv;
-	fprintf(out, "debugging live domain %s (stopped while attached; :c runs it, ::quit detaches)\n", r->name);
+	if (r->nopause)
+		fprintf(out, "observing live domain %s (it runs: registers are read at an instant; no run control)\n", r->name);
+	else
+		fprintf(out, "debugging live domain %s (stopped while attached; :c runs it, ::quit detaches)\n", r->name);
 }
 
 static void r_close(struct target *t)
@@ -374,7 +380,7 @@ static const struct target_ops remote_ops = {
 	.set_bp = r_set_bp, .run = r_run,
 };
 
-struct target *kmdb_remote_open(const char *sock, const char *domain, struct err *e)
+struct target *kmdb_remote_open(const char *sock, const char *domain, bool nopause, struct err *e)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct remote *r = calloc(1, sizeof(*r));
@@ -386,6 +392,7 @@ struct target *kmdb_remote_open(const char *sock, const char *domain, struct err
 		return NULL;
 	}
 	r->g_cpu = -1;
+	r->nopause = nopause;
 	snprintf(r->name, sizeof(r->name), "%s", domain);
 	if (strlen(sock) >= sizeof(a.sun_path) || strpbrk(domain, "\t\n")) {
 		err_set(e, "bad socket path or domain name");
@@ -397,7 +404,8 @@ struct target *kmdb_remote_open(const char *sock, const char *domain, struct err
 		err_errno(e, "cannot reach hv at %s", sock);
 		goto fail_fd;
 	}
-	snprintf(line, sizeof(line), "gdb\t%s\t-w\n", domain); /* writes are gated by ::set -w here */
+	/* writes are gated by ::set -w here */
+	snprintf(line, sizeof(line), "gdb\t%s\t-w%s\n", domain, nopause ? "\t--no-pause" : "");
 	if (send(r->fd, line, strlen(line), MSG_NOSIGNAL) < 0) {
 		err_errno(e, "hv at %s", sock);
 		goto fail_fd;

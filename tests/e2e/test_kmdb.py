@@ -183,3 +183,23 @@ def test_hvmdb_refuses_writes_without_w_and_unknown_domains(daemon):
     assert re.search(r"ncpus: +7\b|: 7\b|00000007", r.stdout), r.stdout + r.stderr
     r = subprocess.run([HVMDB, "-d", "nosuch"], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 1 and "no running domain named 'nosuch'" in r.stderr, r.stderr
+
+
+def test_hvmdb_no_pause_reads_a_running_domain(daemon):
+    """--no-pause: the domain keeps running (its clock advances between two reads in one
+    session); stacks and threads are read; run control and writes are refused."""
+    d = daemon("--vcpus", "2", "--mem", "32M")
+    guest_console(d, "dom0", "echo ready", "ready")
+    env = dict(os.environ, HVKIT_SOCKET=d.sock)
+    r = subprocess.run([HVMDB, "-s", GUEST, "--no-pause", "-d", "dom0", "-c",
+                        "::status; jiffies/J; ::cpus; ::ps; :c; cmd_ps::bp; ::set -w; jiffies/Z 0"],
+                       capture_output=True, text=True, env=env, timeout=60, input="")
+    out = r.stdout
+    assert "observing live domain dom0" in out, out + r.stderr
+    assert "idle/0" in out and "shell" in out, out
+    assert "no run control" in out and "no breakpoints" in out and "no writes" in out, out
+    time.sleep(1)
+    r2 = subprocess.run([HVMDB, "-s", GUEST, "--no-pause", "-d", "dom0", "-c", "jiffies/J"],
+                        capture_output=True, text=True, env=env, timeout=60)
+    j = [int(m, 16) for m in re.findall(r"0xffffffff[0-9a-f]+:\s+([0-9a-f]+)", out + r2.stdout)]
+    assert len(j) == 2 and j[1] > j[0], out + r2.stdout
