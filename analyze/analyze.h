@@ -114,6 +114,8 @@ int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, s
  * has no DWARF. Each handle iterates the compile units on its own. */
 struct dwarf_obj;
 struct dwarf_obj *dwarf_obj_open(const char *path, void **dbg);
+/* A section of the mapped file by name (its link address and size), or NULL. */
+const uint8_t *dwarf_obj_section(struct dwarf_obj *o, const char *name, uint64_t *addr, size_t *size);
 void dwarf_obj_close(struct dwarf_obj *o);
 /* lines.c: "file.c:123" for a code address; false when unknown. */
 bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len);
@@ -132,9 +134,14 @@ int mdb_parse_addr(struct target *t, const char *s, uint64_t *v, FILE *out);
 int linux_attach(struct target *t, const char *kaslr, struct err *e);
 void linux_close(struct target *t);
 bool linux_is(const struct target *t);
+/* The symbol file's (link) address of a relocated kernel address; addr itself otherwise. */
+uint64_t linux_link_addr(const struct target *t, uint64_t addr);
 void linux_status(struct target *t, FILE *out);
-/* linux_tasks.c: ps (crash's columns; -v: not yet). linux_log.c: the printk ring. */
+/* linux_tasks.c: ps (crash's columns; -v: with stacks). linux_log.c: the printk ring.
+ * linux_bt.c: bt, $c: stacks unwound with the kernel's ORC tables; args: NULL or "" (the
+ * current CPU's task), "-a" (every CPU's), a PID or a task address, "-l" (file:line). */
 int linux_cmd_ps(struct target *t, const char *args, FILE *out);
+int linux_cmd_bt(struct target *t, const char *args, FILE *out);
 int linux_cmd_log(struct target *t, FILE *out);
 
 /* Runs one command line (several may be separated by ';'). Returns 0, or -1 after an

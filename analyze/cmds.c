@@ -455,8 +455,11 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		return 0;
 	if (!strcmp(cmd, "$r"))
 		return print_regs(t, out), 0;
-	if (!strcmp(cmd, "$c") || !strcmp(cmd, "bt"))
-		return cmd_stack(t, out);
+	if (!strcmp(cmd, "$c") || !strcmp(cmd, "bt") || !strncmp(cmd, "bt ", 3)) {
+		if (linux_is(t))
+			return linux_cmd_bt(t, cmd[0] == 'b' && cmd[2] ? cmd + 3 : NULL, out);
+		return cmd[2] ? fail(out, "bt %s: the options are for Linux kernels", cmd + 3) : cmd_stack(t, out);
+	}
 	if (!strcmp(cmd, "ps"))
 		return linux_is(t) ? linux_cmd_ps(t, NULL, out) : cmd_ps(t, false, out);
 	if (!strcmp(cmd, "log"))
@@ -512,7 +515,7 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 	if (!strcmp(dcmd, "regs"))
 		return print_regs(t, out), 0;
 	if (!strcmp(dcmd, "stack"))
-		return cmd_stack(t, out);
+		return linux_is(t) ? linux_cmd_bt(t, arg, out) : cmd_stack(t, out);
 	if ((!strcmp(dcmd, "ps") || !strcmp(dcmd, "threads")) && linux_is(t))
 		return linux_cmd_ps(t, arg, out);
 	if (!strcmp(dcmd, "ps") || !strcmp(dcmd, "threads"))
@@ -588,6 +591,7 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		fputs("::status ::cpus ::switch N ::regs ($r) ::stack ($c, bt) ::nm [PAT] ADDR::sym ADDR::vtop\n"
 		      "ADDR::dis [N] ADDR/[N]{B,X,J,K,c,s,i} ADDR\\[N]{B,X,J,K,c,s} ::ps (ps) ::msgbuf (log)\n"
 		      "  (our guest's, or a Linux kernel's with its vmlinux: hvmdb [--kaslr OFFSET] -s vmlinux)\n"
+		      "Linux: bt [-a] [-l] [PID | TASK] (ORC stacks; -a every CPU's, -l file:line)\n"
 		      "ADDR::print TYPE  ::sizeof TYPE  ::offsetof TYPE MEMBER   (DWARF types)\n"
 		      "::ps -v / ::threads -v (with stacks)  ::walk thread [| ADDR-taking command]\n"
 		      "ADDR: hex number, 0tDECIMAL, symbol, <reg, and + - between them\n"

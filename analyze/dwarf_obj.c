@@ -7,6 +7,7 @@
 #include <libdwarf/libdwarf.h>
 #include <libelf.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,6 +93,22 @@ static void on_error(Dwarf_Error err, Dwarf_Ptr arg)
 
 static const Dwarf_Obj_Access_Methods methods = { sec_info, byte_order, length_size, pointer_size,
 						  sec_count, sec_load, NULL };
+
+const uint8_t *dwarf_obj_section(struct dwarf_obj *o, const char *name, uint64_t *addr, size_t *size)
+{
+	for (size_t i = 1; i < o->nsec; i++) {
+		Elf_Scn *scn = elf_getscn(o->elf, i);
+		GElf_Shdr sh;
+		const char *n;
+		if (!scn || !gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS || !(n = elf_strptr(o->elf, o->shstrndx, sh.sh_name)) ||
+		    strcmp(n, name) || sh.sh_offset > o->size || sh.sh_size > o->size - sh.sh_offset)
+			continue;
+		*addr = sh.sh_addr;
+		*size = sh.sh_size;
+		return o->map + sh.sh_offset;
+	}
+	return NULL;
+}
 
 void dwarf_obj_close(struct dwarf_obj *o)
 {

@@ -1,5 +1,7 @@
 /* lines: source file:line for code addresses, from the symbol file's DWARF line tables
- * (libdwarf), loaded once on first use and kept sorted by address. */
+ * (libdwarf). With .debug_aranges, only the line table of the compile unit holding an
+ * address is read, on first use (a 600 MB vmlinux has 2000 of them); without, every
+ * unit's at once. Each table is kept sorted by address. */
 #include <libdwarf/dwarf.h>
 #include <libdwarf/libdwarf.h>
 #include <stdlib.h>
@@ -14,9 +16,22 @@ struct line {
 	bool end;   /* end of a sequence: no line covers this address */
 };
 
-struct lines {
+struct table {
 	struct line *v;
-	size_t n;
+	size_t n, cap;
+	uint64_t cu; /* the unit's .debug_info offset (aranges mode) */
+};
+
+struct range {
+	uint64_t lo, hi, cu;
+};
+
+struct lines {
+	struct table all;     /* without aranges: every unit's lines */
+	struct range *ranges; /* with: address ranges of the units, sorted */
+	size_t nranges;
+	struct table *units;  /* the units read so far */
+	size_t nunits;
 };
 
 static int by_addr(const void *a, const void *b)
@@ -27,11 +42,17 @@ static int by_addr(const void *a, const void *b)
 	return (int)y->end - (int)x->end; /* an end marker first: the next sequence wins */
 }
 
-static void add(struct lines *l, size_t *cap, uint64_t addr, unsigned no, const char *src, bool end)
+static int by_lo(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+static void add(struct table *l, uint64_t addr, unsigned no, const char *src, bool end)
 {
 	const char *base = strrchr(src, '/');
-	if (l->n == *cap) {
-		struct line *nv = realloc(l->v, (*cap = *cap ? *cap * 2 : 1024) * sizeof(*nv));
+	if (l->n == l->cap) {
+		struct line *nv = realloc(l->v, (l->cap = l->cap ? l->cap * 2 : 1024) * sizeof(*nv));
 		if (!nv)
 			return;
 		l->v = nv;
@@ -39,57 +60,127 @@ static void add(struct lines *l, size_t *cap, uint64_t addr, unsigned no, const 
 	l->v[l->n++] = (struct line){ addr, no, xstrdup(base ? base + 1 : src), end };
 }
 
+/* The line table of the unit whose DIE is cu, appended to l. */
+static void add_unit(Dwarf_Debug dbg, Dwarf_Die cu, struct table *l)
+{
+	Dwarf_Unsigned version;
+	Dwarf_Small count;
+	Dwarf_Line_Context ctx;
+	Dwarf_Line *lines;
+	Dwarf_Signed n;
+	if (dwarf_srclines_b(cu, &version, &count, &ctx, NULL) != DW_DLV_OK)
+		return;
+	if (dwarf_srclines_from_linecontext(ctx, &lines, &n, NULL) == DW_DLV_OK) {
+		for (Dwarf_Signed i = 0; i < n; i++) {
+			Dwarf_Addr a;
+			Dwarf_Unsigned no;
+			Dwarf_Bool end = 0;
+			char *src = NULL;
+			if (dwarf_lineaddr(lines[i], &a, NULL) != DW_DLV_OK || dwarf_lineno(lines[i], &no, NULL) != DW_DLV_OK ||
+			    dwarf_linesrc(lines[i], &src, NULL) != DW_DLV_OK)
+				continue;
+			dwarf_lineendsequence(lines[i], &end, NULL);
+			add(l, a, (unsigned)no, src, end);
+			dwarf_dealloc(dbg, src, DW_DLA_STRING);
+		}
+	}
+	dwarf_srclines_dealloc_b(ctx);
+}
+
+/* The units' address ranges from .debug_aranges; false when there are none. */
+static bool load_ranges(Dwarf_Debug dbg, struct lines *l)
+{
+	Dwarf_Arange *ar;
+	Dwarf_Signed n;
+	if (dwarf_get_aranges(dbg, &ar, &n, NULL) != DW_DLV_OK || n <= 0)
+		return false;
+	l->ranges = xcalloc((size_t)n, sizeof(*l->ranges));
+	for (Dwarf_Signed i = 0; i < n; i++) {
+		Dwarf_Addr start;
+		Dwarf_Unsigned len;
+		Dwarf_Off cu;
+		if (dwarf_get_arange_info_b(ar[i], NULL, NULL, &start, &len, &cu, NULL) == DW_DLV_OK && len)
+			l->ranges[l->nranges++] = (struct range){ start, start + len, cu };
+		dwarf_dealloc(dbg, ar[i], DW_DLA_ARANGE);
+	}
+	dwarf_dealloc(dbg, ar, DW_DLA_LIST);
+	qsort(l->ranges, l->nranges, sizeof(*l->ranges), by_lo);
+	return l->nranges > 0;
+}
+
 static struct lines *load(struct target *t)
 {
 	struct lines *l = xcalloc(1, sizeof(*l));
 	Dwarf_Debug dbg = dwarf_debug_handle(t);
 	Dwarf_Unsigned next = 0;
-	size_t cap = 0;
-	if (!dbg)
+	if (!dbg || load_ranges(dbg, l))
 		return l;
 	while (dwarf_next_cu_header_d(dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK) {
 		Dwarf_Die cu = NULL;
-		Dwarf_Unsigned version;
-		Dwarf_Small count;
-		Dwarf_Line_Context ctx;
-		Dwarf_Line *lines;
-		Dwarf_Signed n;
 		if (dwarf_siblingof_b(dbg, NULL, 1, &cu, NULL) != DW_DLV_OK)
 			continue;
-		if (dwarf_srclines_b(cu, &version, &count, &ctx, NULL) == DW_DLV_OK) {
-			if (dwarf_srclines_from_linecontext(ctx, &lines, &n, NULL) == DW_DLV_OK) {
-				for (Dwarf_Signed i = 0; i < n; i++) {
-					Dwarf_Addr a;
-					Dwarf_Unsigned no;
-					Dwarf_Bool end = 0;
-					char *src = NULL;
-					if (dwarf_lineaddr(lines[i], &a, NULL) != DW_DLV_OK ||
-					    dwarf_lineno(lines[i], &no, NULL) != DW_DLV_OK ||
-					    dwarf_linesrc(lines[i], &src, NULL) != DW_DLV_OK)
-						continue;
-					dwarf_lineendsequence(lines[i], &end, NULL);
-					add(l, &cap, a, (unsigned)no, src, end);
-					dwarf_dealloc(dbg, src, DW_DLA_STRING);
-				}
-			}
-			dwarf_srclines_dealloc_b(ctx);
-		}
+		add_unit(dbg, cu, &l->all);
 		dwarf_dealloc_die(cu);
 	}
-	if (l->n)
-		qsort(l->v, l->n, sizeof(*l->v), by_addr);
+	if (l->all.n)
+		qsort(l->all.v, l->all.n, sizeof(*l->all.v), by_addr);
 	return l;
+}
+
+/* The table holding addr: the whole one, or its unit's (read now if it was not yet). */
+static struct table *table_for(struct target *t, struct lines *l, uint64_t addr)
+{
+	size_t lo = 0, hi = l->nranges;
+	struct table *u;
+	Dwarf_Die cu;
+	uint64_t off = UINT64_MAX;
+	if (!l->ranges)
+		return &l->all;
+	while (lo < hi) { /* the last range starting at or below addr; ranges may nest, so look back a little */
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->ranges[mid].lo <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i-- > 0 && lo - i <= 16;)
+		if (addr < l->ranges[i].hi) {
+			off = l->ranges[i].cu;
+			break;
+		}
+	if (off == UINT64_MAX)
+		return NULL;
+	for (size_t i = 0; i < l->nunits; i++)
+		if (l->units[i].cu == off)
+			return &l->units[i];
+	u = realloc(l->units, (l->nunits + 1) * sizeof(*u));
+	if (!u)
+		return NULL;
+	l->units = u;
+	u = &l->units[l->nunits++];
+	memset(u, 0, sizeof(*u));
+	u->cu = off;
+	if (dwarf_offdie_b(dwarf_debug_handle(t), off, 1, &cu, NULL) == DW_DLV_OK) {
+		add_unit(dwarf_debug_handle(t), cu, u);
+		dwarf_dealloc_die(cu);
+	}
+	if (u->n)
+		qsort(u->v, u->n, sizeof(*u->v), by_addr);
+	return u;
 }
 
 bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len)
 {
-	struct lines *l;
+	struct table *l;
 	size_t lo = 0, hi;
 	if (!t->symfile)
 		return false;
 	if (!t->lines)
 		t->lines = load(t);
-	l = t->lines;
+	addr = linux_link_addr(t, addr);
+	l = table_for(t, t->lines, addr);
+	if (!l)
+		return false;
 	hi = l->n;
 	if (!hi || addr < l->v[0].addr)
 		return false;
@@ -106,14 +197,23 @@ bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len)
 	return true;
 }
 
+static void table_free(struct table *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].file);
+	free(l->v);
+}
+
 void target_lines_free(struct target *t)
 {
 	struct lines *l = t->lines;
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i].file);
-	free(l->v);
+	table_free(&l->all);
+	for (size_t i = 0; i < l->nunits; i++)
+		table_free(&l->units[i]);
+	free(l->units);
+	free(l->ranges);
 	free(l);
 	t->lines = NULL;
 }

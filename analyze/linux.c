@@ -25,8 +25,15 @@ void linux_close(struct target *t)
 	free(l->vmcoreinfo);
 	free(l->tasks);
 	free(l->log);
+	linux_orc_free(l->orc);
 	free(l);
 	t->linux_kernel = NULL;
+}
+
+uint64_t linux_link_addr(const struct target *t, uint64_t addr)
+{
+	const struct linux_kernel *l = t->linux_kernel;
+	return l && addr >= LINUX_KERNEL_MAP + l->kaslr ? addr - l->kaslr : addr;
 }
 
 uint64_t linux_sym(struct target *t, const char *name)

@@ -19,6 +19,7 @@ struct linux_kernel {
 	char banner[512];     /* the vmlinux's linux_banner */
 	char *vmcoreinfo;     /* read from RAM when the dump has no VMCOREINFO note; owned */
 	void *tasks, *log;    /* layouts of linux_tasks.c and linux_log.c, on first use; free()d */
+	void *orc;            /* linux_orc.c's tables, on first use */
 };
 
 /* linux_kaslr.c: the offset and phys_base from the dump alone (the kernel text mapping
@@ -27,6 +28,35 @@ struct linux_kernel {
 int linux_find_kaslr(struct target *t, uint64_t banner_link, struct linux_kernel *l, char *seen_rel, size_t seen_len);
 /* The kernel's VMCOREINFO text in RAM (vmcoreinfo_data), owned by the caller; or NULL. */
 char *linux_read_vmcoreinfo(struct target *t);
+
+/* linux_tasks.c: every task (each CPU's idle task, every process and thread), sorted by
+ * PID, *n of them; note says why a walk stopped early (or is ""). NULL after a message on
+ * out when the kernel's layout is unknown. free() it. */
+struct linux_task {
+	uint64_t addr;
+	int32_t pid, ppid, cpu;
+	char st[3], comm[17];
+	bool kernel, current;
+};
+struct linux_task *linux_tasks(struct target *t, size_t *n, char *note, size_t note_len, FILE *out);
+/* linux_bt.c: a "PID: ..." line and the task's stack (lines: with file:line). */
+void linux_bt_task(struct target *t, const struct linux_task *k, bool lines, FILE *out);
+/* task->thread.sp: where a task that is not running saved its stack (inactive_task_frame). */
+bool linux_task_saved_sp(struct target *t, uint64_t task, uint64_t *sp);
+
+/* linux_orc.c: one step of the ORC unwinder from *s to the caller's frame: 1, 0 at the end
+ * of the stack (s->user: at a return to user mode, whose registers are in s->ip, s->sp),
+ * or -1 with why. The tables are loaded on first use (into linux_kernel.orc). */
+struct linux_unwind {
+	uint64_t ip, sp, bp;
+	bool signal;     /* ip is where the CPU was (a vCPU or a pt_regs frame), not a return address */
+	bool regs_full;  /* the registers below are known: the vCPU's, or the last pt_regs frame's */
+	uint64_t r10, r13, di, dx, reg_bp;
+	uint64_t regs_at; /* the pt_regs (or iret frame) the last step crossed, or 0 */
+	bool user;
+};
+int linux_orc_step(struct target *t, struct linux_unwind *s, char *why, size_t len);
+void linux_orc_free(void *orc);
 
 /* A symbol's (relocated) address; 0 when the vmlinux has none. */
 uint64_t linux_sym(struct target *t, const char *name);

@@ -14,21 +14,15 @@
 struct task_layout {
 	int64_t tasks, pid, tgid, comm, state, exit_state, real_parent, cpu, thread_group, signal, thread_node, mm;
 	int64_t thread_head;       /* in signal_struct */
+	int64_t thread_sp;         /* thread.sp: where a task that is not running saved its stack */
 	uint64_t state_size, cpu_size, comm_size;
 	uint64_t span;             /* the bytes of task_struct read at once */
 	uint64_t current_task;     /* per-CPU variable holding each CPU's current task */
 	char why[160];             /* why tasks cannot be listed, when they cannot */
 };
 
-struct task {
-	uint64_t addr;
-	int32_t pid, ppid, cpu;
-	char st[3], comm[17];
-	bool kernel, current;
-};
-
 struct task_set {
-	struct task *v;
+	struct linux_task *v;
 	size_t n, cap;
 	uint64_t *seen; /* an open-addressing set of the task addresses */
 	size_t seen_cap;
@@ -40,7 +34,7 @@ static struct task_layout *layout(struct target *t)
 	struct linux_kernel *l = t->linux_kernel;
 	struct task_layout *y;
 	enum { TASKS, PID, TGID, COMM, STATE_NEW, STATE_OLD, EXIT_STATE, PARENT, TI_CPU, CPU, THREAD_GROUP, SIGNAL,
-	       THREAD_NODE, MM, THREAD_HEAD, HOT_CURRENT, NF };
+	       THREAD_NODE, MM, THREAD_HEAD, THREAD_SP, HOT_CURRENT, NF };
 	struct dwarf_field f[NF] = {
 		[TASKS] = { .type = "task_struct", .member = "tasks" },
 		[PID] = { .type = "task_struct", .member = "pid" },
@@ -57,6 +51,7 @@ static struct task_layout *layout(struct target *t)
 		[THREAD_NODE] = { .type = "task_struct", .member = "thread_node" },
 		[MM] = { .type = "task_struct", .member = "mm" },
 		[THREAD_HEAD] = { .type = "signal_struct", .member = "thread_head" },
+		[THREAD_SP] = { .type = "task_struct", .member = "thread.sp" },
 		[HOT_CURRENT] = { .type = "pcpu_hot", .member = "current_task" },
 	};
 	uint64_t hot = linux_sym(t, "pcpu_hot");
@@ -85,6 +80,7 @@ static struct task_layout *layout(struct target *t)
 	y->thread_node = f[THREAD_NODE].off;
 	y->mm = f[MM].off;
 	y->thread_head = f[THREAD_HEAD].off;
+	y->thread_sp = f[THREAD_SP].off;
 	y->current_task = hot ? (f[HOT_CURRENT].off >= 0 ? hot + (uint64_t)f[HOT_CURRENT].off : 0) : linux_sym(t, "current_task");
 	if (y->tasks < 0 || y->pid < 0 || y->tgid < 0 || y->comm < 0 || y->state < 0 || y->real_parent < 0) {
 		snprintf(y->why, sizeof(y->why), "task_struct in the symbol file's DWARF lacks tasks, pid, tgid, comm, __state or real_parent");
@@ -138,7 +134,7 @@ static bool add_task(struct target *t, const struct task_layout *y, struct task_
 {
 	uint8_t *buf;
 	size_t h;
-	struct task *k;
+	struct linux_task *k;
 	uint64_t parent;
 	int32_t ppid = 0;
 	if (!addr || s->n >= MAX_TASKS)
@@ -234,17 +230,17 @@ static void walk_threads(struct target *t, const struct task_layout *y, struct t
 
 static int by_pid(const void *a, const void *b)
 {
-	const struct task *x = a, *z = b;
+	const struct linux_task *x = a, *z = b;
 	if (x->pid != z->pid)
 		return x->pid < z->pid ? -1 : 1;
 	return x->cpu != z->cpu ? (x->cpu < z->cpu ? -1 : 1) : (x->addr > z->addr) - (x->addr < z->addr);
 }
 
-static void print_json(const struct task_set *s, FILE *out)
+static void print_json(const struct linux_task *v, size_t n, FILE *out)
 {
 	fputs("[", out);
-	for (size_t i = 0; i < s->n; i++) {
-		const struct task *k = &s->v[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct linux_task *k = &v[i];
 		char comm[17];
 		snprintf(comm, sizeof(comm), "%s", k->comm);
 		for (char *c = comm; *c; c++)
@@ -258,19 +254,15 @@ static void print_json(const struct task_set *s, FILE *out)
 	fputs("]\n", out);
 }
 
-int linux_cmd_ps(struct target *t, const char *args, FILE *out)
+struct linux_task *linux_tasks(struct target *t, size_t *n, char *note, size_t note_len, FILE *out)
 {
 	struct task_layout *y = layout(t);
 	struct task_set s = { 0 };
 	uint64_t init = linux_sym(t, "init_task"), idle = linux_sym(t, "idle_threads");
 	unsigned ncpu = linux_nr_cpus(t);
-	if (y->why[0]) {
-		fprintf(out, "mdb: cannot list Linux tasks: %s\n", y->why);
-		return -1;
-	}
-	if (!init) {
-		fprintf(out, "mdb: cannot list Linux tasks: the vmlinux has no init_task\n");
-		return -1;
+	if (y->why[0] || !init) {
+		fprintf(out, "mdb: cannot list Linux tasks: %s\n", y->why[0] ? y->why : "the vmlinux has no init_task");
+		return NULL;
 	}
 	/* the idle task of each CPU (pid 0; init_task is CPU 0's), then every process */
 	add_task(t, y, &s, init);
@@ -280,7 +272,7 @@ int linux_cmd_ps(struct target *t, const char *args, FILE *out)
 			add_task(t, y, &s, task);
 	}
 	walk_list(t, y, &s, init + (uint64_t)y->tasks, y->tasks, init, "init_task.tasks");
-	for (size_t i = 0, n = s.n; i < n && i < s.n; i++)
+	for (size_t i = 0, m = s.n; i < m && i < s.n; i++)
 		if (s.v[i].pid != 0)
 			walk_threads(t, y, &s, s.v[i].addr);
 	for (unsigned c = 0; y->current_task && c < ncpu; c++) {
@@ -292,21 +284,40 @@ int linux_cmd_ps(struct target *t, const char *args, FILE *out)
 				s.v[i].current = true;
 	}
 	qsort(s.v, s.n, sizeof(*s.v), by_pid);
+	free(s.seen);
+	snprintf(note, note_len, "%s", s.note);
+	*n = s.n;
+	return s.v ? s.v : xcalloc(1, sizeof(*s.v));
+}
+
+bool linux_task_saved_sp(struct target *t, uint64_t task, uint64_t *sp)
+{
+	struct task_layout *y = layout(t);
+	return !y->why[0] && y->thread_sp >= 0 && linux_read(t, task + (uint64_t)y->thread_sp, sp, 8);
+}
+
+int linux_cmd_ps(struct target *t, const char *args, FILE *out)
+{
+	char note[200];
+	size_t n;
+	struct linux_task *v = linux_tasks(t, &n, note, sizeof(note), out);
+	if (!v)
+		return -1;
 	if (t->json) {
-		print_json(&s, out);
+		print_json(v, n, out);
 	} else {
+		bool stacks = args && strstr(args, "-v");
 		fprintf(out, "      PID    PPID  CPU       TASK        ST  COMM\n");
-		for (size_t i = 0; i < s.n; i++) {
-			const struct task *k = &s.v[i];
+		for (size_t i = 0; i < n; i++) {
+			const struct linux_task *k = &v[i];
 			fprintf(out, "%c%8d%8d%4d  %016" PRIx64 "  %s  %s%s%s\n", k->current ? '>' : ' ', k->pid, k->ppid, k->cpu,
 				k->addr, k->st, k->kernel ? "[" : "", k->comm, k->kernel ? "]" : "");
+			if (stacks) /* ::ps -v: each task's stack under it */
+				linux_bt_task(t, k, false, out);
 		}
 	}
-	if (s.note[0])
-		fprintf(out, "note: %s\n", s.note);
-	if (args && strstr(args, "-v") && !t->json)
-		fprintf(out, "note: stacks of Linux tasks (ORC unwinding) are not supported yet\n");
-	free(s.v);
-	free(s.seen);
+	if (note[0])
+		fprintf(out, "note: %s\n", note);
+	free(v);
 	return 0;
 }

@@ -241,6 +241,10 @@ static size_t r_write_virt(struct target *t, unsigned cpu, uint64_t va, const vo
 	struct remote *r = t->priv;
 	char req[64 + 2 * MEM_CHUNK];
 	size_t n;
+	if (r->nopause) {
+		err_set(e, "attached with --no-pause: the domain runs, no writes");
+		return 0;
+	}
 	if (len > MEM_CHUNK) {
 		err_set(e, "at most %u bytes at a time", MEM_CHUNK);
 		return 0;
@@ -271,6 +275,8 @@ static int r_set_reg(struct target *t, unsigned cpu, const char *name, uint64_t 
 			n = i;
 	if (n < 0)
 		return err_set(e, "%s: only the general registers and rip can be set", name);
+	if (r->nopause)
+		return err_set(e, "attached with --no-pause: the domain runs, no writes");
 	if (select_cpu(r, cpu, e) < 0)
 		return -1;
 	snprintf(req, sizeof(req), "P%x=", n);

@@ -169,3 +169,88 @@ def test_other_vmlinux_refused(tmp_path):
         assert len(r.stderr.splitlines()) == 1, r.stderr
         assert "does not match the dump" in r.stderr and "9.9.9-other" in r.stderr
         assert "6.1.0-" in r.stderr  # the dumped kernel's release
+
+
+FRAME = re.compile(r"^\s*#\d+ \[[0-9a-f]{16}\] (\S+?)(?:\+0x[0-9a-f]+)? at [0-9a-f]{16}", re.M)
+
+
+def functions(text):
+    return FRAME.findall(text)
+
+
+def test_bt_panic_is_the_kernels_own_trace():
+    """crash-vmci.elf: CPU 0's stack from panic down is the Call Trace the kernel printed (its
+    lines without '?'), to the return to user mode; CPU 1 was stopped by panic's IPI while
+    in a timer softirq on its IRQ stack: the unwinder crosses both pt_regs frames."""
+    with open(os.path.join(DUMPS, "crash-vmci.elf.crash.txt")) as f:
+        log = f.read()
+    trace = log[log.index("Call Trace:"):log.index("</TASK>", log.index("Call Trace:"))]
+    kernel = [m.group(1) for m in re.finditer(r"^\[\s*[\d.]+\]\s+(\S+)\+0x[0-9a-f]+/0x[0-9a-f]+$", trace, re.M)]
+    r = mdb("crash-vmci.elf", "bt -a")
+    assert r.returncode == 0, r.stdout + r.stderr
+    cpu0, cpu1 = r.stdout.split("\n\n")
+    assert cpu0.startswith('PID: 1        TASK: ') and 'COMMAND: "init"' in cpu0
+    mine = functions(cpu0)
+    assert "panic" in kernel and mine[mine.index("panic"):] == kernel[kernel.index("panic"):], (mine, kernel)
+    assert cpu0.rstrip().endswith("---") and "--- user mode: RIP 000000000047b7a0" in cpu0  # the RIP the log shows
+    f1 = functions(cpu1)
+    assert f1[0] == "stop_this_cpu" and cpu1.count("--- interrupted (pt_regs at") == 2
+    assert "handle_softirqs" in f1 and f1[-2:] == ["do_syscall_64", "entry_SYSCALL_64_after_hwframe"]
+
+
+def test_bt_equals_drgn():
+    """idle-vmci-paging.elf: every task's stack names drgn's functions, but for the frames drgn
+    adds for inlined calls (no symbol of their own). Not pid 0 and 1: drgn 0.0.22 gives pid 1
+    the trace of CPU 0's idle task (QEMU's NT_PRSTATUS pid) and no trace to the idle tasks."""
+    nm = subprocess.run(["nm", VMLINUX], capture_output=True, text=True, timeout=60)
+    if nm.returncode != 0:
+        pytest.skip("no nm")
+    text = {w[2] for w in (l.split() for l in nm.stdout.splitlines()) if len(w) == 3 and w[1] in "tT"}
+    with open(os.path.join(DUMPS, "idle-vmci-paging.elf.drgn.txt")) as f:
+        rec = f.read()
+    drgn, pid = {}, None
+    for line in rec[rec.index("== bt of every task"):rec.index("== log")].splitlines():
+        m = re.match(r"PID (\d+) ", line)
+        if m:
+            pid = int(m.group(1))
+            drgn[pid] = []
+        m = re.match(r"#\d+\s+(\S+?)(?:\+0x\S+)?\s", line)
+        if m and pid is not None and m.group(1) in text:
+            drgn[pid].append(m.group(1))
+    r = mdb("idle-vmci-paging.elf", "::ps -v")
+    assert r.returncode == 0, r.stdout + r.stderr
+    mine = {}
+    for block in re.split(r"\n(?=PID: )", r.stdout)[1:]:
+        names = [f.replace("entry_SYSCALL_64_after_hwframe", "entry_SYSCALL_64") for f in functions(block)]
+        mine.setdefault(int(block.split()[1]), names)
+    compared = [p for p in drgn if p > 1]
+    assert len(compared) >= 50
+    for p in compared:
+        assert mine[p] == drgn[p], (p, mine[p], drgn[p])
+
+
+@pytest.mark.parametrize("name", DUMP_NAMES)
+def test_every_stack_unwinds(name):
+    """::ps -v: every task's stack ends where a kernel stack ends (ret_from_fork, the return to
+    user mode, the idle tasks' start), never where the unwinder gave up."""
+    r = mdb(name, "::ps -v")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "(stopped" not in r.stdout, r.stdout
+    blocks = re.split(r"\n(?=PID: )", r.stdout)[1:]
+    assert len(blocks) == len(ps_rows(r.stdout)) >= 55
+    for b in blocks:
+        lines = [l for l in b.splitlines() if l.startswith((" #", "#", "    ---"))]
+        assert lines, b
+        last = lines[-1]
+        assert "--- user mode" in last or re.search(r" (ret_from_fork|secondary_startup_64_no_verify)[+ ]", last), b
+
+
+def test_bt_lines_and_refusals():
+    r = mdb("crash-vmci.elf", "bt -l 1; $c")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r" panic\+0x[0-9a-f]+ at [0-9a-f]{16}  panic\.c:\d+\n", r.stdout)
+    assert re.search(r" ksys_write\+0x[0-9a-f]+ at [0-9a-f]{16}  read_write\.c:\d+\n", r.stdout)
+    assert r.stdout.count('PID: 1        TASK:') == 2  # $c: CPU 0's task
+    r = mdb("crash-vmci.elf", "bt 7777; bt -x")
+    assert r.returncode == 1
+    assert "mdb: no task 7777" in r.stdout and "mdb: bt [-a] [-l] [PID | TASK]: not '-x'" in r.stdout
