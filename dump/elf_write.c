@@ -253,7 +253,7 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 				    .popaque = popaque };
 		pthread_t th[4];
 		bool started[4] = { false };
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		long ncpu = dump_threads();
 		unsigned nt = ncpu > 4 ? 4 : ncpu > 1 ? (unsigned)ncpu : 1;
 		pthread_mutex_init(&c.lock, NULL);
 		for (unsigned i = 1; i < nt; i++)

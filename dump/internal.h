@@ -39,6 +39,8 @@ void dump_buf_pad(struct dump_buf *b, size_t align);
 void dump_notes_build(struct dump_buf *b, const struct dump_source *src);
 int dump_write_all(int fd, const void *p, size_t n, uint64_t off, struct err *e);
 bool dump_all_zero(const uint8_t *p, size_t n);
+/* Writer threads: $HVKIT_DUMP_THREADS, else the CPUs online. */
+long dump_threads(void);
 
 int dump_parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct err *e);
 /* kdump_read.c: f->map holds a file that starts with "KDUMP   " */

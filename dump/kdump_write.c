@@ -243,7 +243,7 @@ int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, d
 	unsigned nw = 1;
 	uint64_t max_mapnr = 0, npages = 0, bm_len, sub_len, sub_blocks, desc_off, data_off, total = 0;
 	size_t vmci_len = src->vmcoreinfo ? strlen(src->vmcoreinfo) : 0;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long ncpu = dump_threads();
 	char rel[65] = "", val[65];
 	struct timeval tv;
 	int ret = -1;

@@ -72,6 +72,13 @@ void dump_notes_build(struct dump_buf *b, const struct dump_source *src)
 		note(b, "VMCOREINFO", 0, src->vmcoreinfo, (uint32_t)strlen(src->vmcoreinfo));
 }
 
+long dump_threads(void)
+{
+	const char *env = getenv("HVKIT_DUMP_THREADS");
+	long n = env && *env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n;
+}
+
 bool dump_all_zero(const uint8_t *p, size_t n)
 {
 	const uint64_t *q = (const uint64_t *)p;
