@@ -113,10 +113,15 @@ def bench_hv(build, img, gib, out_dir):
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     res = {}
     try:
-        for _ in range(600):
+        # hv serves its socket before dom0 has booted: with a big --mem-image, loading it
+        # takes seconds, so wait for dom0 to run before timing anything
+        end = time.time() + 600
+        while time.time() < end:
             if os.path.exists(sock):
-                break
-            time.sleep(0.05)
+                r = subprocess.run([os.path.join(build, "hvctl"), "-S", sock, "list"], capture_output=True, text=True)
+                if re.search(r"dom0 +(running|blocked)", r.stdout):
+                    break
+            time.sleep(0.2)
         time.sleep(0.5)
         for fmt in ("elf", "kdump-zstd", "kdump-lz4", "kdump-zlib"):
             out = os.path.join(tmp, "core." + fmt)
