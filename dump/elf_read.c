@@ -118,16 +118,22 @@ struct dump_file *dump_open(const char *path, struct err *e)
 		free(f);
 		return NULL;
 	}
+	if (!memcmp(f->map, "makedumpfile", 12)) { /* flattened: replayed into a real file first */
+		if (dump_flat_unpack(f, path, e) < 0)
+			goto fail;
+		if (f->size < sizeof(eh)) {
+			err_set(e, "%s: too short to be a dump once unflattened", path);
+			goto fail;
+		}
+		f->flattened = true;
+	}
 	memcpy(&eh, f->map, sizeof(eh));
 	if (!memcmp(f->map, "KDUMP   ", 8)) {
 		if (kdump_open(f, path, e) < 0)
 			goto fail;
 		return f;
 	}
-	if (!memcmp(f->map, "makedumpfile", 12)) {
-		err_set(e, "%s: makedumpfile's flattened format (-F); turn it into a dump file with `makedumpfile -R` first", path);
-		goto fail;
-	}
+
 	if (memcmp(eh.e_ident, ELFMAG, SELFMAG)) {
 		err_set(e, "%s: not a dump this reader knows (no ELF header)", path);
 		goto fail;

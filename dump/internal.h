@@ -25,6 +25,7 @@ struct dump_file {
 	uint8_t *notes; /* every note, verbatim (for convert) */
 	size_t notes_len;
 	struct kdump_map *kdump; /* set for kdump-compressed files */
+	bool flattened;          /* read from makedumpfile's flattened stream */
 };
 
 /* A growing byte buffer (aborts when out of memory: notes are small). */
@@ -42,6 +43,8 @@ bool dump_all_zero(const uint8_t *p, size_t n);
 /* Writer threads: $HVKIT_DUMP_THREADS, else the CPUs online. */
 long dump_threads(void);
 
+/* flat.c: f->map holds a flattened stream: replaces it with the file it describes. */
+int dump_flat_unpack(struct dump_file *f, const char *path, struct err *e);
 int dump_parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct err *e);
 /* kdump_read.c: f->map holds a file that starts with "KDUMP   " */
 int kdump_open(struct dump_file *f, const char *path, struct err *e);

@@ -172,7 +172,8 @@ int kdump_open(struct dump_file *f, const char *path, struct err *e)
 		return err_set(e, "%s: kdump page descriptors lie outside the file (truncated?)", path);
 	for (unsigned i = 0; i < CACHE; i++)
 		k->tag[i] = UINT64_MAX;
-	snprintf(k->desc, sizeof(k->desc), "kdump-compressed v%u, %s pages%s%s", version,
+	snprintf(k->desc, sizeof(k->desc), "kdump-compressed v%u%s, %s pages%s%s", version,
+		 f->flattened ? " (from a flattened stream)" : "",
 		 k->status & KDUMP_ZSTD ? "zstd" : k->status & KDUMP_ZLIB ? "zlib" : k->status & KDUMP_LZ4_HVKIT ? "lz4"
 			: k->status & KDUMP_LZO ? "lzo" : k->status & KDUMP_SNAPPY ? "snappy" : "uncompressed",
 		 f->domain ? " (hvkit)" : "", k->status & KDUMP_INCOMPLETE ? ", INCOMPLETE" : "");

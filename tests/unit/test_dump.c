@@ -267,6 +267,68 @@ static void test_kdump_truncated_and_corrupt(void **state)
 	unlink(path);
 }
 
+static void put_be64(FILE *fp, int64_t v)
+{
+	for (int i = 7; i >= 0; i--)
+		fputc((int)((uint64_t)v >> (8 * i)) & 0xff, fp);
+}
+
+/* makedumpfile's flattened stream of a kdump file (records in reverse order, 3000-byte
+ * pieces) opens as the file itself; broken streams are refused with a message. */
+static void test_flattened_stream(void **state)
+{
+	struct dump_source s;
+	char path[128], flat[128];
+	struct err e = { "" };
+	uint8_t *all;
+	long size;
+	FILE *fp;
+	(void)state;
+	source(&s);
+	tmp_path(path, sizeof(path), "kd");
+	tmp_path(flat, sizeof(flat), "flat");
+	write_file(path, &s, DUMP_FMT_KDUMP_ZSTD);
+	fp = fopen(path, "rb");
+	fseek(fp, 0, SEEK_END);
+	size = ftell(fp);
+	rewind(fp);
+	all = malloc((size_t)size);
+	assert_int_equal(fread(all, 1, (size_t)size, fp), (size_t)size);
+	fclose(fp);
+	for (int variant = 0; variant < 3; variant++) {
+		struct dump_file *f;
+		fp = fopen(flat, "wb");
+		fwrite("makedumpfile", 1, 12, fp);
+		for (int i = 12; i < 4096; i++)
+			fputc(0, fp);
+		for (long off = (size - 1) / 3000 * 3000; off >= 0; off -= 3000) {
+			long n = size - off < 3000 ? size - off : 3000;
+			put_be64(fp, variant == 2 && off == 0 ? -5 : off);
+			put_be64(fp, n);
+			fwrite(all + off, 1, (size_t)n, fp);
+		}
+		if (variant != 1) { /* 1: no end record */
+			put_be64(fp, -1);
+			put_be64(fp, -1);
+		}
+		fclose(fp);
+		e.msg[0] = 0;
+		f = dump_open(flat, &e);
+		if (variant == 0) {
+			if (!f)
+				fail_msg("%s", e.msg);
+			dump_close(f);
+			check_file(flat, true);
+		} else {
+			assert_null(f);
+			assert_non_null(strstr(e.msg, variant == 1 ? "no end record" : "corrupt flattened dump record"));
+		}
+	}
+	free(all);
+	unlink(path);
+	unlink(flat);
+}
+
 static void test_fmt_names(void **state)
 {
 	(void)state;
@@ -282,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_convert_every_way),
 		cmocka_unit_test(test_kdump_truncated_and_corrupt),
+		cmocka_unit_test(test_flattened_stream),
 		cmocka_unit_test(test_fmt_names),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
