@@ -143,6 +143,9 @@ void linux_status(struct target *t, FILE *out);
 int linux_cmd_ps(struct target *t, const char *args, FILE *out);
 int linux_cmd_bt(struct target *t, const char *args, FILE *out);
 int linux_cmd_log(struct target *t, FILE *out);
+/* linux_sys.c: sys (crash's fields). linux_mod.c: mod (the loaded modules, crash's columns). */
+int linux_cmd_sys(struct target *t, FILE *out);
+int linux_cmd_mod(struct target *t, FILE *out);
 
 /* Runs one command line (several may be separated by ';'). Returns 0, or -1 after an
  * error message on out. */

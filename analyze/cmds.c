@@ -11,7 +11,7 @@
 #include "guest/guest.h"
 
 const char *const mdb_command_names[] = { "::status", "::cpus", "::switch", "::regs", "$r", "::stack", "$c", "bt",
-					  "::nm", "::sym", "::whatis", "::vtop", "::dis", "::ps", "ps", "::msgbuf", "log", "::print", "::sizeof", "::offsetof", "::walk", "::threads",
+					  "::nm", "::sym", "::whatis", "::vtop", "::dis", "::ps", "ps", "::msgbuf", "log", "sys", "mod", "::modinfo", "::print", "::sizeof", "::offsetof", "::walk", "::threads",
 					  "::help", ":c", ":s", "::bp", "::wp", "::delete", "::events", "::set", NULL };
 
 static int fail(FILE *out, const char *fmt, const char *arg)
@@ -464,6 +464,9 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		return linux_is(t) ? linux_cmd_ps(t, NULL, out) : cmd_ps(t, false, out);
 	if (!strcmp(cmd, "log"))
 		return linux_is(t) ? linux_cmd_log(t, out) : cmd_msgbuf(t, out);
+	if (!strcmp(cmd, "sys") || !strcmp(cmd, "mod"))
+		return !linux_is(t) ? fail(out, "%s: for Linux kernels (hvmdb -s vmlinux)", cmd)
+		       : cmd[0] == 's' ? linux_cmd_sys(t, out) : linux_cmd_mod(t, out);
 	{
 		int r = mdb_run_cmd(t, cmd, out);
 		if (r != 1)
@@ -508,7 +511,7 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		t->ops->status(t, out);
 		linux_status(t, out);
 		fprintf(out, "CPUs: %u, current %u\n", t->ops->nr_cpus(t), t->cpu);
-		return 0;
+		return linux_is(t) ? linux_cmd_sys(t, out) : 0;
 	}
 	if (!strcmp(dcmd, "cpus"))
 		return cmd_cpus(t, out);
@@ -522,6 +525,8 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		return cmd_ps(t, arg && !strcmp(arg, "-v"), out);
 	if (!strcmp(dcmd, "msgbuf"))
 		return linux_is(t) ? linux_cmd_log(t, out) : cmd_msgbuf(t, out);
+	if (!strcmp(dcmd, "modinfo") && linux_is(t))
+		return linux_cmd_mod(t, out);
 	if (!strcmp(dcmd, "nm"))
 		return cmd_nm(t, arg, out);
 	if (!strcmp(dcmd, "switch")) {
@@ -592,6 +597,7 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		      "ADDR::dis [N] ADDR/[N]{B,X,J,K,c,s,i} ADDR\\[N]{B,X,J,K,c,s} ::ps (ps) ::msgbuf (log)\n"
 		      "  (our guest's, or a Linux kernel's with its vmlinux: hvmdb [--kaslr OFFSET] -s vmlinux)\n"
 		      "Linux: bt [-a] [-l] [PID | TASK] (ORC stacks; -a every CPU's, -l file:line)\n"
+		      "  sys (release, CPUs, uptime, memory, tasks, panic; also in ::status)  mod / ::modinfo (modules)\n"
 		      "ADDR::print TYPE  ::sizeof TYPE  ::offsetof TYPE MEMBER   (DWARF types)\n"
 		      "::ps -v / ::threads -v (with stacks)  ::walk thread [| ADDR-taking command]\n"
 		      "ADDR: hex number, 0tDECIMAL, symbol, <reg, and + - between them\n"

@@ -254,3 +254,65 @@ def test_bt_lines_and_refusals():
     r = mdb("crash-vmci.elf", "bt 7777; bt -x")
     assert r.returncode == 1
     assert "mdb: no task 7777" in r.stdout and "mdb: bt [-a] [-l] [PID | TASK]: not '-x'" in r.stdout
+
+
+SYS_FIELDS = ["CPUS", "UPTIME", "LOAD AVERAGE", "NODENAME", "RELEASE", "VERSION", "MACHINE", "MEMORY", "PANIC"]
+
+
+def sys_fields(lines):
+    """crash's `sys` lines as a dict: "RELEASE" -> "6.1.0-..."."""
+    out = {}
+    for line in lines:
+        m = re.match(r"^\s*([A-Z][A-Z ]*[A-Z]): (.*)$", line)
+        if m:
+            out.setdefault(m.group(1), m.group(2))
+    return out
+
+
+@pytest.mark.parametrize("name", DUMP_NAMES)
+def test_sys_equals_crash(name):
+    """`sys` (and ::status) on every dump: release, version, machine, CPUs (crash-vmci: 1 of 2
+    offline after the panic), uptime, memory and panic string equal crash's; TASKS is the real
+    count (crash's is wrong on this kernel: it counts only the tasks it finds)."""
+    crash = sys_fields(crash_section(name, r"\s+KERNEL: ", r"\s+PID\s+PPID\s+CPU"))
+    r = mdb(name, "sys; ps; ::status")
+    assert r.returncode == 0, r.stdout + r.stderr
+    head, rest = r.stdout.split("      PID    PPID", 1)
+    mine = sys_fields(head.splitlines())
+    for key in SYS_FIELDS:
+        assert mine[key] == crash[key], (key, r.stdout)
+    assert int(mine["TASKS"]) == len(ps_rows(r.stdout)) >= 55
+    assert sys_fields(rest.splitlines()[len(ps_rows(r.stdout)):]) == mine  # ::status shows the same
+    if name == "crash-vmci.elf":
+        assert mine["PANIC"] == '"Kernel panic - not syncing: sysrq triggered crash"'
+        assert mine["CPUS"] == "2 [OFFLINE: 1]"
+
+
+MOD_LINE = re.compile(r"^([0-9a-f]{16})  (\S+)\s+([0-9a-f]{16})\s+(\d+)  \(not loaded\)")
+
+
+@pytest.mark.parametrize("name", ["idle-vmci.elf", "crash-vmci.elf", "idle-vmci.kdump", "busy-vmci.elf"])
+def test_mod(name):
+    """`mod` and ::modinfo: the initramfs's qemu_fw_cfg, in crash's columns (its header and
+    row as crash 8.0.2 prints them on crash-vmci), its base in the module area below its
+    struct module."""
+    r = mdb(name, "mod; ::modinfo")
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:len(lines) // 2] == lines[len(lines) // 2:]
+    assert lines[0] == "     MODULE       NAME               BASE         SIZE  OBJECT FILE"
+    rows = [MOD_LINE.match(l) for l in lines[1:len(lines) // 2]]
+    assert all(rows), r.stdout
+    fw = [m for m in rows if m.group(2) == "qemu_fw_cfg"]
+    assert len(fw) == 1, r.stdout
+    struct, base, size = int(fw[0].group(1), 16), int(fw[0].group(3), 16), int(fw[0].group(4))
+    assert 0xffffffffc0000000 <= base < struct < base + size and size % 4096 == 0
+    if name == "crash-vmci.elf":
+        assert lines[1] == ("ffffffffc038c2c0  qemu_fw_cfg  ffffffffc0389000  20480  (not loaded)  "
+                            "[CONFIG_KALLSYMS]")
+
+
+def test_sys_mod_need_linux():
+    """sys and mod on a dump opened without a vmlinux: one message, not a crash."""
+    r = mdb("idle-vmci.elf", "sys", sym=None)
+    assert "for Linux kernels" in r.stdout + r.stderr
