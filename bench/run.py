@@ -323,8 +323,10 @@ def main_all():
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import dump  # noqa: E402 (bench/dump.py: big-guest dumps against QEMU and dd)
     import live  # noqa: E402 (bench/live.py: the kmdb bridge against QEMU's gdbstub)
+    import linux  # noqa: E402 (bench/linux.py: hvmdb on a Linux dump against drgn and crash)
     dump.main(["--build", b])
     live.main(["--build", b])
+    linux.main(["--build", b])
     return rc
 
 
