@@ -464,6 +464,21 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		return linux_is(t) ? linux_cmd_ps(t, NULL, out) : cmd_ps(t, false, out);
 	if (!strcmp(cmd, "log"))
 		return linux_is(t) ? linux_cmd_log(t, out) : cmd_msgbuf(t, out);
+	/* crash's spellings of the memory commands: rd ADDR [COUNT] (64-bit words), dis ADDR
+	 * [COUNT], sym ADDR|NAME */
+	if (!strncmp(cmd, "rd ", 3) || !strncmp(cmd, "dis ", 4) || !strncmp(cmd, "sym ", 4)) {
+		char a[128] = "", n[32] = "", line[200];
+		bool rd = cmd[0] == 'r', dis = cmd[0] == 'd';
+		if (sscanf(cmd + (rd ? 3 : 4), "%127s %31s", a, n) < 1)
+			return fail(out, "%s ADDR [COUNT]", rd ? "rd" : dis ? "dis" : "sym");
+		if (rd)
+			snprintf(line, sizeof(line), "%s/%sJ", a, n);
+		else if (dis)
+			snprintf(line, sizeof(line), "%s::dis %s", a, n[0] ? n : "16");
+		else
+			snprintf(line, sizeof(line), "%s::sym", a);
+		return run_one(t, line, out);
+	}
 	if (!strcmp(cmd, "sys") || !strcmp(cmd, "mod"))
 		return !linux_is(t) ? fail(out, "%s: for Linux kernels (hvmdb -s vmlinux)", cmd)
 		       : cmd[0] == 's' ? linux_cmd_sys(t, out) : linux_cmd_mod(t, out);

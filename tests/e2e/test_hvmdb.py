@@ -268,3 +268,11 @@ def test_symbol_file_found_by_build_id(hung_dump, tmp_path):
     env["HVKIT_DEBUG_PATH"] = str(other)
     r = subprocess.run([HVMDB, hung_dump, "-c", "$c"], capture_output=True, text=True, env=env, timeout=60)
     assert "symbols from" not in r.stderr and "hang_forever" not in r.stdout, r.stdout + r.stderr
+
+
+def test_crash_spellings_rd_dis_sym(hung_dump):
+    r = mdb(hung_dump, "sym ncpus; rd ncpus 1; dis cmd_ps 2; rd")
+    assert re.search(r"0xffffffff801[0-9a-f]+ is ncpus\+0x0 \(data, size 0x4\)", r.stdout), r.stdout
+    assert re.search(r"0xffffffff801[0-9a-f]+: 00000002000000020*|0xffffffff801[0-9a-f]+: [0-9a-f]{14}02", r.stdout), r.stdout
+    assert re.search(r"^cmd_ps: +push +rbp$", r.stdout, re.M), r.stdout
+    assert "unknown command: rd" in r.stdout and r.returncode == 1
