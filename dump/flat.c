@@ -68,6 +68,11 @@ int dump_flat_unpack(struct dump_file *f, const char *path, struct err *e)
 		close(fd);
 		return err_set(e, "%s: flattened dump holds no data", path);
 	}
+	/* empty records may name offsets past the last byte written: the file reaches them */
+	if (ftruncate(fd, (off_t)end) < 0) {
+		close(fd);
+		return err_errno(e, "%s: unflattening", path);
+	}
 	map = mmap(NULL, end, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
