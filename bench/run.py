@@ -324,8 +324,10 @@ def main_all():
     import dump  # noqa: E402 (bench/dump.py: big-guest dumps against QEMU and dd)
     import live  # noqa: E402 (bench/live.py: the kmdb bridge against QEMU's gdbstub)
     import linux  # noqa: E402 (bench/linux.py: hvmdb on a Linux dump against drgn and crash)
+    import hvmdb_guest  # noqa: E402 (bench/hvmdb_guest.py: hvmdb against gdb on our guest's dump)
     dump.main(["--build", b])
     live.main(["--build", b])
+    hvmdb_guest.main(["--build", b])
     linux.main(["--build", b])
     return rc
 
