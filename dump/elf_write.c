@@ -135,6 +135,8 @@ static void *copier_run(void *arg)
 		unsigned r;
 		uint64_t pos;
 		size_t n;
+		int rc;
+		bool stop;
 		pthread_mutex_lock(&c->lock);
 		while (c->r < c->src->nr_ranges && c->pos >= c->src->ranges[c->r].size) {
 			c->r++;
@@ -148,32 +150,22 @@ static void *copier_run(void *arg)
 		pos = c->pos;
 		n = c->src->ranges[r].size - pos < CHUNK ? (size_t)(c->src->ranges[r].size - pos) : CHUNK;
 		c->pos += n;
-		if (!c->src->read_mt) /* reads one at a time: hold the lock through the copy */
-			goto locked;
-		pthread_mutex_unlock(&c->lock);
-		if (copy_chunk(c, chunk, r, pos, n, &e) < 0) {
+		if (c->src->read_mt) /* else reads one at a time: the lock is held through the copy */
+			pthread_mutex_unlock(&c->lock);
+		rc = copy_chunk(c, chunk, r, pos, n, &e);
+		if (c->src->read_mt)
 			pthread_mutex_lock(&c->lock);
-			goto fail;
+		if (rc == 0) {
+			c->done += n;
+			if (c->progress && c->progress(c->popaque, c->done, c->total))
+				rc = err_set(&e, "dump cancelled");
 		}
-		pthread_mutex_lock(&c->lock);
-		goto progress;
-locked:
-		if (copy_chunk(c, chunk, r, pos, n, &e) < 0)
-			goto fail;
-progress:
-		c->done += n;
-		if (c->progress && c->progress(c->popaque, c->done, c->total)) {
-			err_set(&e, "dump cancelled");
-			goto fail;
-		}
-		pthread_mutex_unlock(&c->lock);
-		continue;
-fail:
-		if (!c->failed)
+		if (rc < 0 && !c->failed)
 			c->err = e;
-		c->failed = true;
+		stop = c->failed = c->failed || rc < 0;
 		pthread_mutex_unlock(&c->lock);
-		break;
+		if (stop)
+			break;
 	}
 	free(chunk);
 	return NULL;

@@ -20,8 +20,6 @@
 #define BATCH 1024u /* pages per batch */
 #define MAX_WORKERS 4
 
-static void put32(uint8_t *p, size_t off, uint32_t v);
-static void put64(uint8_t *p, size_t off, uint64_t v);
 
 static void put32(uint8_t *p, size_t off, uint32_t v)
 {
@@ -110,8 +108,6 @@ static void pipeline_fail(struct pipeline *pl, const struct err *e)
 	pthread_cond_broadcast(&pl->turn);
 }
 
-static void put32(uint8_t *p, size_t off, uint32_t v);
-static void put64(uint8_t *p, size_t off, uint64_t v);
 
 /* Appends batch b (its turn has come; called with the lock held). */
 static void append(struct worker *w, unsigned n, size_t wlen)

@@ -212,6 +212,21 @@ static void test_convert_every_way(void **state)
 	}
 }
 
+/* The whole file in memory (malloc'd); its size in *size. */
+static uint8_t *slurp(const char *path, long *size)
+{
+	FILE *fp = fopen(path, "rb");
+	uint8_t *all;
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	*size = ftell(fp);
+	rewind(fp);
+	all = malloc((size_t)*size);
+	assert_int_equal(fread(all, 1, (size_t)*size, fp), (size_t)*size);
+	fclose(fp);
+	return all;
+}
+
 /* Every truncation of a kdump file opens with a message or reads what is there. */
 static void test_kdump_truncated_and_corrupt(void **state)
 {
@@ -226,13 +241,7 @@ static void test_kdump_truncated_and_corrupt(void **state)
 	tmp_path(path, sizeof(path), "full");
 	tmp_path(cut, sizeof(cut), "cut");
 	write_file(path, &s, DUMP_FMT_KDUMP_ZSTD);
-	fp = fopen(path, "rb");
-	fseek(fp, 0, SEEK_END);
-	size = ftell(fp);
-	rewind(fp);
-	all = malloc((size_t)size);
-	assert_int_equal(fread(all, 1, (size_t)size, fp), (size_t)size);
-	fclose(fp);
+	all = slurp(path, &size);
 	for (long n = 0; n < size; n += n < 20000 ? 97 : 40961) {
 		struct dump_file *f;
 		fp = fopen(cut, "wb");
@@ -288,13 +297,7 @@ static void test_flattened_stream(void **state)
 	tmp_path(path, sizeof(path), "kd");
 	tmp_path(flat, sizeof(flat), "flat");
 	write_file(path, &s, DUMP_FMT_KDUMP_ZSTD);
-	fp = fopen(path, "rb");
-	fseek(fp, 0, SEEK_END);
-	size = ftell(fp);
-	rewind(fp);
-	all = malloc((size_t)size);
-	assert_int_equal(fread(all, 1, (size_t)size, fp), (size_t)size);
-	fclose(fp);
+	all = slurp(path, &size);
 	for (int variant = 0; variant < 3; variant++) {
 		struct dump_file *f;
 		fp = fopen(flat, "wb");
