@@ -54,7 +54,7 @@ $(BUILD)/hvmdb: $(BUILD)/obj/analyze/hvmdb.o $(BUILD)/obj/kmdb-bridge/remote.o $
 	$(CC) $(CFLAGS) $^ $(MDB_LIBS) -o $@
 $(BUILD)/asan/hvmdb: $(BUILD)/asan/obj/analyze/hvmdb.o $(BUILD)/asan/obj/kmdb-bridge/remote.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(ANALYZE_SRCS)) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DUMP_SRCS)) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(UTIL_SRCS))
 	$(CC) $(CFLAGS) $(SAN) $^ $(MDB_LIBS) -o $@
-$(BUILD)/hvctl: $(BUILD)/obj/hv/hvctl.o
+$(BUILD)/hvctl: $(BUILD)/obj/hv/hvctl.o $(BUILD)/obj/util/util.o
 	$(CC) $(CFLAGS) $^ -o $@
 $(BUILD)/asan/hv: $(BUILD)/asan/obj/hv/main.o $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o
 	$(CC) $(CFLAGS) $(SAN) $^ $(LDLIBS) -o $@

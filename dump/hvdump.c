@@ -115,12 +115,7 @@ static int show_progress(void *o, uint64_t done, uint64_t total)
 	struct progress *p = o;
 	uint64_t now = time_ns();
 	if (p->tty && (now - p->last > 200000000ull || done == total)) {
-		double s = (double)(now - p->t0) / 1e9, rate = s > 0 ? (double)done / s : 0;
-		double eta = rate > 0 ? (double)(total - done) / rate : 0;
-		fprintf(stderr, "\r%llu/%llu MiB  %.0f MiB/s  ETA %.0fs   ", (unsigned long long)(done >> 20),
-			(unsigned long long)(total >> 20), rate / 1048576, eta);
-		if (done == total)
-			fputc('\n', stderr);
+		progress_print(stderr, done, total, now - p->t0);
 		p->last = now;
 	}
 	return interrupted;

@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hv.h"
@@ -131,28 +130,16 @@ static int console_relay(int fd, const char *pending, size_t npending)
 	return 0;
 }
 
-static uint64_t time_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* "DONE TOTAL" from a dump job: a progress line on a terminal. */
 static void show_progress(const char *s)
 {
 	static uint64_t t0;
 	unsigned long long done, total;
-	double secs, rate;
 	if (!isatty(STDERR_FILENO) || sscanf(s, "%llu %llu", &done, &total) != 2 || !total)
 		return;
 	if (!t0)
-		t0 = time_now_ns();
-	secs = (double)(time_now_ns() - t0) / 1e9;
-	rate = secs > 0 ? (double)done / secs : 0;
-	fprintf(stderr, "\r%3.0f%%  %llu/%llu MiB  %.0f MiB/s  ETA %.0f s   %s", 100.0 * (double)done / (double)total,
-		done >> 20, total >> 20, rate / 1048576, rate > 0 ? (double)(total - done) / rate : 0.0,
-		done == total ? "\n" : "");
+		t0 = time_ns();
+	progress_print(stderr, done, total, time_ns() - t0);
 }
 
 int main(int argc, char **argv)

@@ -145,3 +145,13 @@ uint64_t time_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+void progress_print(FILE *f, uint64_t done, uint64_t total, uint64_t elapsed_ns)
+{
+	double secs = (double)elapsed_ns / 1e9, rate = secs > 0 ? (double)done / secs : 0;
+	if (!total)
+		return;
+	fprintf(f, "\r%3.0f%%  %llu/%llu MiB  %.0f MiB/s  ETA %.0f s   %s", 100.0 * (double)done / (double)total,
+		(unsigned long long)(done >> 20), (unsigned long long)(total >> 20), rate / 1048576,
+		rate > 0 ? (double)(total - done) / rate : 0.0, done == total ? "\n" : "");
+}

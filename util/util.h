@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Every fallible call takes a struct err * and returns -1 (or NULL) with err->msg set. */
 struct err {
@@ -57,5 +58,8 @@ int file_open_regular(const char *path, const char *what, struct stat *st, struc
 
 /* Monotonic time in nanoseconds. */
 uint64_t time_ns(void);
+/* A progress line on f, redrawn in place ("\r 42%  430/1024 MiB  310 MiB/s  ETA 2 s"),
+ * ended with a newline when done == total; elapsed_ns since the start. */
+void progress_print(FILE *f, uint64_t done, uint64_t total, uint64_t elapsed_ns);
 
 #endif
