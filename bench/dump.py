@@ -25,6 +25,8 @@ import sys
 import tempfile
 import time
 
+from run import Daemon
+
 QEMU = "qemu-system-x86_64"
 PATTERN = 64 << 20
 
@@ -106,29 +108,16 @@ def bench_dd(img, out):
 
 
 def bench_hv(build, img, gib, out_dir):
-    tmp = tempfile.mkdtemp(dir=out_dir)
-    sock = os.path.join(tmp, "s")
-    p = subprocess.Popen([os.path.join(build, "hv"), "--daemon", "-q", "--socket", sock, "--state-dir",
-                          os.path.join(tmp, "st"), "--mem", f"{gib}G", "--vcpus", "1", "--mem-image", img],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    d = Daemon(build, "--mem", f"{gib}G", "--vcpus", "1", "--mem-image", img, tmp_dir=out_dir)
     res = {}
     try:
-        # hv serves its socket before dom0 has booted: with a big --mem-image, loading it
-        # takes seconds, so wait for dom0 to run before timing anything
-        end = time.time() + 600
-        while time.time() < end:
-            if os.path.exists(sock):
-                r = subprocess.run([os.path.join(build, "hvctl"), "-S", sock, "list"], capture_output=True, text=True)
-                if re.search(r"dom0 +(running|blocked)", r.stdout):
-                    break
-            time.sleep(0.2)
+        d.wait_running()  # the image loaded: nothing else reads the disk while we time
         time.sleep(0.5)
         for fmt in ("elf", "kdump-zstd", "kdump-lz4", "kdump-zlib"):
-            out = os.path.join(tmp, "core." + fmt)
+            out = os.path.join(d.tmp, "core." + fmt)
             drop_caches()
             t = time.time()
-            r = subprocess.run([os.path.join(build, "hvctl"), "-S", sock, "dump", "dom0", out, "--format", fmt],
-                               capture_output=True, text=True, timeout=1800)
+            r = d.run("dump", "dom0", out, "--format", fmt, timeout=1800)
             dt = time.time() - t
             m = re.search(r"paused ([0-9.]+) ms", r.stdout)
             if r.returncode or not m:
@@ -136,9 +125,7 @@ def bench_hv(build, img, gib, out_dir):
             res[fmt] = (dt, float(m.group(1)), file_mib(out))
             os.unlink(out)
     finally:
-        p.terminate()
-        p.wait(timeout=60)
-        shutil.rmtree(tmp, ignore_errors=True)
+        d.stop()
     return res
 
 

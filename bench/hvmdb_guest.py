@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 
+from run import Daemon
+
 
 def timed(cmd):
     """Wall seconds (measured here: GNU time's %e has 10 ms steps) and peak RSS in MiB."""
@@ -28,22 +30,15 @@ def timed(cmd):
 
 
 def make_dump(build, tmp):
-    sock = os.path.join(tmp, "s")
-    p = subprocess.Popen([os.path.join(build, "hv"), "--daemon", "-q", "--socket", sock, "--state-dir",
-                          os.path.join(tmp, "st"), "--mem", "256M", "--vcpus", "2"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    d = Daemon(build, "--mem", "256M", "--vcpus", "2")
     try:
-        end = time.time() + 60
-        while not os.path.exists(sock) and time.time() < end:
-            time.sleep(0.05)
-        time.sleep(1.5)
+        d.wait_running()
+        time.sleep(1.5)  # idle
         core = os.path.join(tmp, "core")
-        subprocess.run([os.path.join(build, "hvctl"), "-S", sock, "dump", "dom0", core], check=True,
-                       capture_output=True)
+        d.run("dump", "dom0", core).check_returncode()
         return core
     finally:
-        p.terminate()
-        p.wait(timeout=30)
+        d.stop()
 
 
 def main(argv=None):

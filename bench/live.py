@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+from run import Daemon
+
 QEMU = "qemu-system-x86_64"
 DIRECT_MAP = 0xffff888000000000
 READ = 64 << 20
@@ -43,20 +45,16 @@ def wait_for(path, timeout=30):
 
 
 def bench_hv(build, guest, runs):
-    tmp = tempfile.mkdtemp()
-    sock = os.path.join(tmp, "s")
-    p = subprocess.Popen([os.path.join(build, "hv"), "--daemon", "-q", "--socket", sock, "--state-dir",
-                          os.path.join(tmp, "st"), "--mem", "256M", "--vcpus", "1"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    d = Daemon(build, "--mem", "256M", "--vcpus", "1")
+    tmp = d.tmp
     res = {"attach": [], "hvmdb": [], "read": []}
     try:
-        wait_for(sock)
+        d.wait_running()
         time.sleep(1)
-        env = dict(os.environ, HVKIT_SOCKET=sock)
+        env = dict(os.environ, HVKIT_SOCKET=d.sock)
         for i in range(runs):
             g = os.path.join(tmp, "g%d" % i)
-            subprocess.run([os.path.join(build, "hvctl"), "-S", sock, "gdbserver", "dom0", "--socket", g],
-                           capture_output=True, check=True)
+            d.run("gdbserver", "dom0", "--socket", g).check_returncode()
             dt, out = gdb(guest, g, "detach")
             res["attach"].append(dt)
             t = time.time()
@@ -64,17 +62,14 @@ def bench_hv(build, guest, runs):
                            capture_output=True, timeout=60)
             res["hvmdb"].append(time.time() - t)
             g = os.path.join(tmp, "r%d" % i)
-            subprocess.run([os.path.join(build, "hvctl"), "-S", sock, "gdbserver", "dom0", "--socket", g],
-                           capture_output=True, check=True)
+            d.run("gdbserver", "dom0", "--socket", g).check_returncode()
             dt, out = gdb(guest, g, "dump binary memory %s/m 0x%x 0x%x" % (tmp, DIRECT_MAP, DIRECT_MAP + READ),
                           "detach")
             if os.path.getsize(os.path.join(tmp, "m")) != READ:
                 raise RuntimeError("hv read short: " + out)
             res["read"].append(dt)
     finally:
-        p.terminate()
-        p.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
+        d.stop()
     return res
 
 

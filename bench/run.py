@@ -12,6 +12,7 @@ with the same memory, vCPUs and kernel. Medians of N runs; ratios are QEMU / hv.
 """
 import argparse
 import os
+import re
 import select
 import signal
 import statistics
@@ -160,8 +161,8 @@ import tempfile
 
 
 class Daemon:
-    def __init__(self, build, *args):
-        self.tmp = tempfile.mkdtemp()
+    def __init__(self, build, *args, tmp_dir=None):
+        self.tmp = tempfile.mkdtemp(dir=tmp_dir)
         self.build = build
         self.sock = os.path.join(self.tmp, "ctl.sock")
         self.p = subprocess.Popen([os.path.join(build, "hv"), "--daemon", "-q", "--socket", self.sock,
@@ -172,9 +173,22 @@ class Daemon:
                 break
             time.sleep(0.02)
 
-    def ctl(self, *args):
+    def run(self, *args, timeout=60):
         return subprocess.run([os.path.join(self.build, "hvctl"), "-S", self.sock] + list(args),
-                              capture_output=True, text=True, timeout=60).stdout
+                              capture_output=True, text=True, timeout=timeout)
+
+    def ctl(self, *args):
+        return self.run(*args).stdout
+
+    def wait_running(self, name="dom0", timeout=600):
+        """hv serves its socket before dom0 has booted (with a big --mem-image, loading it
+        takes seconds): wait until the domain runs."""
+        end = time.time() + timeout
+        while time.time() < end:
+            if os.path.exists(self.sock) and re.search(r"%s +(running|blocked)" % name, self.ctl("list")):
+                return
+            time.sleep(0.2)
+        raise RuntimeError("%s did not start" % name)
 
     def create(self, name, mem=32, vcpus=1, weight=256):
         path = os.path.join(self.tmp, name + ".cfg")
