@@ -188,10 +188,16 @@ static void cmd_spin(const char *arg)
 	}
 }
 
+static int dl_holding; /* threads that hold their first lock */
+
 static void __attribute__((noinline)) deadlock_take(spinlock_t *first, spinlock_t *second)
 {
 	spin_lock(first);
-	sleep_ms(20); /* let the other thread take its first lock (preemption is off: we spin) */
+	/* wait until the other thread holds its first lock too, however late it was scheduled:
+	 * then neither can ever get its second */
+	__atomic_add_fetch(&dl_holding, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&dl_holding, __ATOMIC_SEQ_CST) < 2)
+		cpu_relax();
 	spin_lock(second);
 	spin_unlock(second);
 	spin_unlock(first);
@@ -212,6 +218,7 @@ static void dl_b_main(void *arg)
 static void cmd_deadlock(const char *arg)
 {
 	(void)arg;
+	dl_holding = 0;
 	thread_create("dl-a", ncpus > 1 ? 1 : 0, dl_a_main, NULL);
 	thread_create("dl-b", ncpus > 2 ? 2 : 0, dl_b_main, NULL);
 	printk("deadlock: dl-a takes deadlock_a then deadlock_b, dl-b the other way round\n");

@@ -132,17 +132,25 @@ def test_deadlocked_threads_both_spin_in_the_lock(daemon):
     core = dump_after(d, "dom0", "deadlock", "other way round")
     # both threads take their first lock and spin on the second: under emulation the
     # second may take a while to be scheduled at all, so dump again until it has
-    for attempt in range(10):
+    def blocks(out):
+        got = {}
+        for t in ("dl-a", "dl-b"):
+            if " %s\n" % t not in out:
+                return None
+            b = out[out.index(" %s\n" % t):]
+            got[t] = b[:b.index("thread_start")] if "thread_start" in b else b
+        return got
+    for attempt in range(20):
         time.sleep(1)
         os.unlink(core)
         d.ctl("dump", "dom0", core)
         r = mdb(core, "::ps -v")
         assert r.returncode == 0, r.stdout + r.stderr
-        if r.stdout.count("deadlock_take+") >= 2:
+        got = blocks(r.stdout)
+        if got and all("deadlock_take+" in b for b in got.values()):
             break
-    for t in ("dl-a", "dl-b"):
-        block = r.stdout[r.stdout.index(" %s\n" % t):]
-        block = block[:block.index("thread_start")]
+    assert got, r.stdout
+    for t, block in got.items():
         # (the line may be that of cpu_relax, inlined into spin_lock from kernel.h)
         assert re.search(r"spin_lock\+0x[0-9a-f]+\(\) at \w+\.[ch]:\d+", block), block
         assert "deadlock_take+" in block and "shell.c:" in block
