@@ -88,8 +88,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(BUILD)/obj/hv/builtin.o
 FUZZ_SECONDS ?= 8
 .SECONDARY: $(FUZZ_OBJS) $(ASAN_OBJS) $(HV_OBJS)
 
-# fuzz_dwarf finds a double free inside Debian 12's libdwarf at once: make fuzz only
-FUZZ_TEST_BINS := $(filter-out $(BUILD)/fuzz/fuzz_dwarf,$(FUZZ_BINS))
+FUZZ_TEST_BINS := $(FUZZ_BINS)
 
 test: all $(BUILD)/asan/hv $(BUILD)/asan/hvdump $(BUILD)/asan/hvmdb $(UNIT_BINS) $(FUZZ_TEST_BINS)
 	@$(PYTHON) tests/run.py --build $(BUILD) --fuzz-seconds $(FUZZ_SECONDS) --fuzz "$(FUZZ_TEST_BINS)" $(UNIT_BINS)

@@ -50,12 +50,8 @@ def seed_corpus(build, name):
         kd = os.path.join(build, "tests", "kernels")
         seeds = [os.path.join(kd, f) for f in os.listdir(kd) if f.endswith(".elf")] if os.path.isdir(kd) else []
         seeds.append(os.path.join(build, "guest.elf"))
-    elif name == "fuzz_dump":
-        sd = os.path.join("tests", "fuzz", "seeds", name)
-        seeds = [os.path.join(sd, f) for f in os.listdir(sd)] if os.path.isdir(sd) else []
-    else:
-        sd = os.path.join("tests", "fuzz", "seeds", name)
-        seeds = [os.path.join(sd, f) for f in os.listdir(sd)] if os.path.isdir(sd) else []
+    sd = os.path.join("tests", "fuzz", "seeds", name)  # committed examples (past findings too)
+    seeds += [os.path.join(sd, f) for f in os.listdir(sd)] if os.path.isdir(sd) else []
     for s in seeds:
         if os.path.isfile(s):
             dst = os.path.join(corpus, "seed-" + os.path.basename(s))

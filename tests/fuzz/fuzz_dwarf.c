@@ -1,6 +1,6 @@
 /* fuzz_dwarf: libFuzzer target for DWARF types and line tables (libdwarf) of any bytes.
- * Only in `make fuzz`, not in `make test`: Debian 12's libdwarf 20210528 double-frees in
- * dwarf_load_rnglists on corrupt input within seconds (tests/fuzz/findings/). */
+ * Debian 12's libdwarf 20210528 double-frees in dwarf_load_rnglists on a bad table header:
+ * dwarf_obj.c checks those headers first (seeds/fuzz_dwarf/rnglists-zero-length). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
