@@ -3,9 +3,10 @@
 
 The same guest (the built-in guest, 256 MiB, 1 vCPU) under hv and under QEMU microvm
 with KVM; each is attached and read through gdb's remote protocol:
-  attach:  wall time of `gdb -batch -ex 'target remote ...' -ex detach` (gdb's own start
-           subtracted: the same command against nothing), and of `hvmdb -d dom0 -c ::status`;
-  read:    gdb `dump binary memory` of 64 MiB of the guest's direct map (MB/s).
+  attach:  time of gdb's `target remote ...` (connect, stop, first registers) plus `detach`,
+           timed inside gdb (its Python clock around the two commands, so gdb's own start and
+           symbol loading are not counted); and the wall time of `hvmdb -d dom0 -c ::status`;
+  read:    gdb `dump binary memory` of 64 MiB of the guest's direct map (MB/s), timed inside gdb.
 Medians of 5 runs.
 Usage: bench/live.py --build build
 """
@@ -25,13 +26,20 @@ DIRECT_MAP = 0xffff888000000000
 READ = 64 << 20
 
 
-def gdb(guest, target, *cmds):
-    args = ["gdb", "-batch", "-nx", guest] + (["-ex", "target remote " + target] if target else [])
-    for c in cmds:
+def gdb(guest, target, timed):
+    """Run gdb on the guest's symbols against target; the seconds `timed` (a list of gdb
+    commands run after `target remote`) take, and of `target remote` itself, by gdb's clock."""
+    clock = "python import time; __t = time.perf_counter()"
+    lap = "python print('LAP %.6f' % (time.perf_counter() - __t)); __t = time.perf_counter()"
+    args = ["gdb", "-batch", "-nx", guest, "-ex", clock, "-ex", "target remote " + target, "-ex", lap]
+    for c in timed:
         args += ["-ex", c]
-    t = time.time()
+    args += ["-ex", lap]
     r = subprocess.run(args, capture_output=True, text=True, timeout=600)
-    return time.time() - t, r.stdout + r.stderr
+    laps = [float(l.split()[1]) for l in r.stdout.splitlines() if l.startswith("LAP ")]
+    if len(laps) != 2:
+        raise RuntimeError("gdb did not run to the end: " + r.stdout + r.stderr)
+    return laps, r.stdout + r.stderr
 
 
 def median(xs):
@@ -55,16 +63,16 @@ def bench_hv(build, guest, runs):
         for i in range(runs):
             g = os.path.join(tmp, "g%d" % i)
             d.run("gdbserver", "dom0", "--socket", g).check_returncode()
-            dt, out = gdb(guest, g, "detach")
-            res["attach"].append(dt)
+            (conn, det), out = gdb(guest, g, ["detach"])
+            res["attach"].append(conn + det)
             t = time.time()
             subprocess.run([os.path.join(build, "hvmdb"), "-d", "dom0", "-c", "::status"], env=env,
                            capture_output=True, timeout=60)
             res["hvmdb"].append(time.time() - t)
             g = os.path.join(tmp, "r%d" % i)
             d.run("gdbserver", "dom0", "--socket", g).check_returncode()
-            dt, out = gdb(guest, g, "dump binary memory %s/m 0x%x 0x%x" % (tmp, DIRECT_MAP, DIRECT_MAP + READ),
-                          "detach")
+            (conn, dt), out = gdb(guest, g, ["dump binary memory %s/m 0x%x 0x%x" % (tmp, DIRECT_MAP, DIRECT_MAP + READ),
+                                             "detach"])
             if os.path.getsize(os.path.join(tmp, "m")) != READ:
                 raise RuntimeError("hv read short: " + out)
             res["read"].append(dt)
@@ -85,11 +93,11 @@ def bench_qemu(guest, runs):
         try:
             wait_for(g)
             time.sleep(1.5)  # booted to its prompt
-            dt, out = gdb(guest, g, "detach")
-            res["attach"].append(dt)
+            (conn, det), out = gdb(guest, g, ["detach"])
+            res["attach"].append(conn + det)
             time.sleep(0.2)
-            dt, out = gdb(guest, g, "dump binary memory %s/m 0x%x 0x%x" % (tmp, DIRECT_MAP, DIRECT_MAP + READ),
-                          "detach")
+            (conn, dt), out = gdb(guest, g, ["dump binary memory %s/m 0x%x 0x%x" % (tmp, DIRECT_MAP, DIRECT_MAP + READ),
+                                             "detach"])
             if os.path.getsize(os.path.join(tmp, "m")) != READ:
                 raise RuntimeError("QEMU read short: " + out)
             res["read"].append(dt)
@@ -106,18 +114,17 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=5)
     a = ap.parse_args(argv)
     guest = os.path.join(a.build, "guest.elf")
-    base = median([gdb(guest, None, "info line main")[0] for _ in range(3)])  # gdb with the symbols, a failing connect
     hv = bench_hv(a.build, guest, a.runs)
     qe = bench_qemu(guest, a.runs)
     mb = READ / 1e6
     print("\n## Live debugging: attach and read, hv's stub against QEMU's gdbstub (median of %d)\n" % a.runs)
-    print("gdb's own start with the guest's symbols and no target: %.0f ms (subtracted below)\n" % (base * 1000))
+    print("Timed inside gdb (its Python clock): attach is `target remote` + `detach`.\n")
     print("| | hv (kmdb bridge) | QEMU gdbstub | ratio |")
     print("| --- | ---: | ---: | ---: |")
-    ha, qa = median(hv["attach"]) - base, median(qe["attach"]) - base
+    ha, qa = median(hv["attach"]), median(qe["attach"])
     print("| gdb attach + detach, ms | %.1f | %.1f | %.2f |" % (ha * 1000, qa * 1000, qa / ha if ha > 0 else 0))
     print("| hvmdb -d dom0 -c ::status (whole command), ms | %.1f | - | - |" % (median(hv["hvmdb"]) * 1000))
-    hr, qr = median(hv["read"]) - base, median(qe["read"]) - base
+    hr, qr = median(hv["read"]), median(qe["read"])
     print("| gdb reads 64 MiB (dump binary memory), MB/s | %.1f | %.1f | %.2f |" % (mb / hr, mb / qr, qr / hr))
     return 0
 
