@@ -119,6 +119,19 @@ const uint8_t *dwarf_obj_section(struct dwarf_obj *o, const char *name, uint64_t
 void dwarf_obj_close(struct dwarf_obj *o);
 /* lines.c: "file.c:123" for a code address; false when unknown. */
 bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len);
+/* The .debug_info offset of the compile unit holding a code address (from .debug_aranges);
+ * false when unknown. */
+bool target_addr_cu(struct target *t, uint64_t addr, uint64_t *cu);
+
+/* inline.c: the inlined calls holding a code address, innermost first: each the inlined
+ * function and where it was called (in the next entry's function, or in the function the
+ * address's symbol names). Returns how many were stored (0 when none or no DWARF). */
+struct target_inline {
+	char function[128];
+	char call_file[64];
+	unsigned call_line;
+};
+size_t target_inlined(struct target *t, uint64_t addr, struct target_inline *out, size_t max);
 void target_lines_free(struct target *t);
 
 /* run.c: the run-control and write commands of live targets (:c :s ::bp ::wp ::delete

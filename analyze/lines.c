@@ -127,15 +127,10 @@ static struct lines *load(struct target *t)
 	return l;
 }
 
-/* The table holding addr: the whole one, or its unit's (read now if it was not yet). */
-static struct table *table_for(struct target *t, struct lines *l, uint64_t addr)
+/* The .debug_info offset of the unit whose aranges hold addr (a link address). */
+static bool cu_of(const struct lines *l, uint64_t addr, uint64_t *off)
 {
 	size_t lo = 0, hi = l->nranges;
-	struct table *u;
-	Dwarf_Die cu;
-	uint64_t off = UINT64_MAX;
-	if (!l->ranges)
-		return &l->all;
 	while (lo < hi) { /* the last range starting at or below addr; ranges may nest, so look back a little */
 		size_t mid = lo + (hi - lo) / 2;
 		if (l->ranges[mid].lo <= addr)
@@ -145,10 +140,21 @@ static struct table *table_for(struct target *t, struct lines *l, uint64_t addr)
 	}
 	for (size_t i = lo; i-- > 0 && lo - i <= 16;)
 		if (addr < l->ranges[i].hi) {
-			off = l->ranges[i].cu;
-			break;
+			*off = l->ranges[i].cu;
+			return true;
 		}
-	if (off == UINT64_MAX)
+	return false;
+}
+
+/* The table holding addr: the whole one, or its unit's (read now if it was not yet). */
+static struct table *table_for(struct target *t, struct lines *l, uint64_t addr)
+{
+	struct table *u;
+	Dwarf_Die cu;
+	uint64_t off;
+	if (!l->ranges)
+		return &l->all;
+	if (!cu_of(l, addr, &off))
 		return NULL;
 	for (size_t i = 0; i < l->nunits; i++)
 		if (l->units[i].cu == off)
@@ -167,6 +173,15 @@ static struct table *table_for(struct target *t, struct lines *l, uint64_t addr)
 	if (u->n)
 		qsort(u->v, u->n, sizeof(*u->v), by_addr);
 	return u;
+}
+
+bool target_addr_cu(struct target *t, uint64_t addr, uint64_t *cu)
+{
+	if (!t->symfile)
+		return false;
+	if (!t->lines)
+		t->lines = load(t);
+	return ((struct lines *)t->lines)->ranges && cu_of(t->lines, linux_link_addr(t, addr), cu);
 }
 
 bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len)
