@@ -130,8 +130,9 @@ struct cfi_regs {
 /* Reads the 8-byte word at addr (the stack: untrusted, may be unmapped); false when it cannot. */
 typedef bool (*cfi_read_fn)(void *arg, uint64_t addr, uint64_t *v);
 /* One unwind step from the frame in r to its caller's, in place (is_return: r's rip is a
- * return address, its call is one byte back): 1; 0 when no FDE covers rip (r untouched); -1
- * with a message when the FDE does not give the caller (r untouched). */
+ * return address, its call is one byte back): 1 (a caller's rip of 0: r was the outermost
+ * frame); 0 when no FDE covers rip (r untouched); -1 with a message when the FDE does not
+ * give the caller (r untouched). */
 int cfi_step(struct target *t, struct cfi_regs *r, bool is_return, cfi_read_fn rd, void *arg, struct err *e);
 bool cfi_covers(struct target *t, uint64_t pc);
 void cfi_close_target(struct target *t);

@@ -122,9 +122,7 @@ int cfi_step(struct target *t, struct cfi_regs *r, bool is_return, cfi_read_fn r
 	rc = rule_value(&rules[CFI_RIP], cfa, r, rd, arg, &v, e);
 	if (rc < 0)
 		return -1;
-	if (rc == 0)
-		return err_set(e, "no return address (the outermost frame)");
-	caller.r[CFI_RIP] = v;
+	caller.r[CFI_RIP] = rc > 0 ? v : 0; /* no return address (0 or undefined): the outermost frame */
 	caller.r[CFI_RSP] = cfa;
 	caller.known = r->known | 1u << CFI_RSP | 1u << CFI_RIP;
 	/* the caller-saved registers are not known in the caller */

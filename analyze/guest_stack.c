@@ -194,8 +194,8 @@ static void stack_unwind(struct target *t, unsigned cpu, struct cfi_regs r, bool
 			snprintf(s->stopped, sizeof(s->stopped), "%s", e.msg);
 			return;
 		}
-		if (rc == 0)
-			return;
+		if (rc == 0 || !r.r[CFI_RIP])
+			return; /* the outermost frame */
 		is_return = strcmp(how, "trap") != 0; /* a trap frame's pc is the interrupted instruction */
 		if (!target_symbolize(t, r.r[CFI_RIP], is_return, sym, sizeof(sym))) {
 			s->leaves_text = true;

@@ -24,14 +24,24 @@ def mdb(core, cmds, sym=GUEST):
     return subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
 
 
+def dump_hung(d, sym=GUEST, timeout=20):
+    """Makes the guest of daemon d hang in hang_forever on CPU 0 and dumps it: again until
+    CPU 0 is there (the console line comes before printk has returned)."""
+    guest_console(d, "dom0", "hang", "spinning forever", timeout=timeout)
+    core = os.path.join(d.tmp, "core")
+    for _ in range(20):
+        time.sleep(0.2)
+        d.ctl("dump", "dom0", core)
+        if re.search(r"^\*  0 \w+ \w+ hang_forever$", mdb(core, "::cpus", sym=sym).stdout, re.M):
+            break
+        os.unlink(core)
+    return core
+
+
 @pytest.fixture
 def hung_dump(daemon):
     """A dump of a guest whose CPU 0 hangs in hang_forever and whose log says so."""
-    d = daemon("--vcpus", "2", "--mem", "64M")
-    guest_console(d, "dom0", "hang", "spinning forever")
-    core = os.path.join(d.tmp, "core")
-    d.ctl("dump", "dom0", core)
-    return core
+    return dump_hung(daemon("--vcpus", "2", "--mem", "64M"))
 
 
 def test_status_cpus_and_stacks(hung_dump):
