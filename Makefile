@@ -19,7 +19,7 @@ TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wild
 ASAN_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
 
 .PHONY: all run test unit e2e bench clean deps fuzz
-all: $(BUILD)/hv $(BUILD)/hvctl $(BUILD)/hvdump $(BUILD)/hvmdb $(BUILD)/guest.elf $(TEST_KERNELS)
+all: $(BUILD)/hv $(BUILD)/hvctl $(BUILD)/hvdump $(BUILD)/hvmdb $(BUILD)/guest.elf $(BUILD)/guest-nofp.elf $(TEST_KERNELS)
 
 # Dependencies: checked once per build tree, installed by scripts/deps.sh.
 DEPS_STAMP := $(BUILD)/.deps-ok

@@ -63,6 +63,7 @@ struct target {
 	char *symfile; /* for DWARF, opened on first use */
 	void *dwarf;
 	void *lines;   /* lines.c */
+	void *cfi;     /* cfi.c: the FDE list, read on first use */
 	unsigned cpu; /* the current CPU (::switch) */
 	bool json;    /* listing commands print JSON (hvmdb --json) */
 	bool writable; /* ::set -w (or -w): memory and register writes allowed */
@@ -117,6 +118,29 @@ struct dwarf_obj *dwarf_obj_open(const char *path, void **dbg);
 /* A section of the mapped file by name (its link address and size), or NULL. */
 const uint8_t *dwarf_obj_section(struct dwarf_obj *o, const char *name, uint64_t *addr, size_t *size);
 void dwarf_obj_close(struct dwarf_obj *o);
+/* cfi.c: DWARF call frame information of the symbol file (.debug_frame, else .eh_frame),
+ * read on first use and kept per target (freed by dwarf_close_target, before the handle it
+ * came from). Registers are DWARF-numbered (x86-64: 0 rax 1 rdx 2 rcx 3 rbx 4 rsi 5 rdi
+ * 6 rbp 7 rsp 8-15 r8-r15 16 rip); `known` has a bit for each one whose value is known. */
+enum { CFI_RBX = 3, CFI_RBP = 6, CFI_RSP = 7, CFI_RIP = 16, CFI_NREGS = 17 };
+struct cfi_regs {
+	uint64_t r[CFI_NREGS];
+	uint32_t known;
+};
+/* Reads the 8-byte word at addr (the stack: untrusted, may be unmapped); false when it cannot. */
+typedef bool (*cfi_read_fn)(void *arg, uint64_t addr, uint64_t *v);
+/* One unwind step from the frame in r to its caller's, in place (is_return: r's rip is a
+ * return address, its call is one byte back): 1 (a caller's rip of 0: r was the outermost
+ * frame); 0 when no FDE covers rip (r untouched); -1 with a message when the FDE does not
+ * give the caller (r untouched). */
+int cfi_step(struct target *t, struct cfi_regs *r, bool is_return, cfi_read_fn rd, void *arg, struct err *e);
+bool cfi_covers(struct target *t, uint64_t pc);
+void cfi_close_target(struct target *t);
+/* guest_stack.c: our guest kernel's stack from the registers r of CPU cpu (or of a saved
+ * context), as text (mdb's $c) or as a JSON array of frames (t->json); CFI where an FDE
+ * covers a frame, else across trap frames or by frame pointer. leaf_check: guess a
+ * frameless leaf's caller from [rsp] when the top frame has no CFI. */
+void guest_stack_print(struct target *t, unsigned cpu, const struct cfi_regs *r, bool leaf_check, FILE *out);
 /* lines.c: "file.c:123" for a code address; false when unknown. */
 bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len);
 /* The .debug_info offset of the compile unit holding a code address (from .debug_aranges);

@@ -132,103 +132,22 @@ static void print_regs(struct target *t, FILE *out)
 			(unsigned long long)r.cr4, (unsigned long long)r.efer);
 }
 
-static bool canonical(uint64_t a)
+/* The registers a CPU's stack unwinds from: every general register. */
+static struct cfi_regs cpu_frame(const struct target_regs *r)
 {
-	return (a >> 47) == 0 || (a >> 47) == 0x1ffff;
-}
-
-/* " at file.c:123" for a code address (a return address: the call's line), or "" */
-static const char *where(struct target *t, uint64_t addr, bool is_return)
-{
-	static char buf[160];
-	char fl[140];
-	if (!target_addr_line(t, is_return ? addr - 1 : addr, fl, sizeof(fl)))
-		return "";
-	snprintf(buf, sizeof(buf), " at %s", fl);
-	return buf;
-}
-
-/* Our guest's interrupt entry (trap_stub_N, then trap_common) before it has built the
- * frame unwinders follow: the pushes between the entry symbol and rip tell where the
- * CPU's interrupt frame (rip, cs, rflags, rsp, ss) is. false when rip is not there. */
-static bool in_trap_entry(struct target *t, unsigned cpu, uint64_t rip, uint64_t rsp, uint64_t *frame_at)
-{
-	const struct symbol *s = symtab_lookup_code(&t->syms, rip);
-	uint8_t code[256];
-	size_t n, pushes = 0;
-	cs_insn *insn;
-	csh h;
-	bool common;
-	if (!s || (strcmp(s->name, "trap_common") && strncmp(s->name, "trap_stub_", 10)) || rip - s->addr > sizeof(code))
-		return false;
-	common = !strcmp(s->name, "trap_common");
-	if (rip == s->addr) {
-		*frame_at = rsp + (common ? 16 : 0);
-		return true;
-	}
-	if (target_read_virt(t, cpu, s->addr, code, rip - s->addr) != rip - s->addr ||
-	    cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
-		return false;
-	n = cs_disasm(h, code, rip - s->addr, s->addr, 0, &insn);
-	for (size_t i = 0; i < n; i++) {
-		if (!strcmp(insn[i].mnemonic, "push") || !strcmp(insn[i].mnemonic, "pushq"))
-			pushes++;
-		if (!strcmp(insn[i].mnemonic, "mov") && !strcmp(insn[i].op_str, "rbp, rsp"))
-			pushes = 1000; /* the unwinder's frame is built: follow rbp as usual */
-	}
-	if (n)
-		cs_free(insn, n);
-	cs_close(&h);
-	if (pushes >= 1000)
-		return false;
-	*frame_at = rsp + 8 * pushes + (common ? 16 : 0);
-	return true;
-}
-
-/* Frame-pointer unwind from (rip, rbp, rsp), like mdb's $c: frame address then caller. */
-static void print_stack(struct target *t, unsigned cpu, uint64_t rip, uint64_t rbp, uint64_t rsp, bool leaf_check, FILE *out)
-{
-	char sym[128];
-	uint64_t top, hw;
-	if (!target_symbolize(t, rip, false, sym, sizeof(sym)))
-		snprintf(sym, sizeof(sym), "0x%llx", (unsigned long long)rip);
-	fprintf(out, "%s()%s\n", sym, where(t, rip, false));
-	if (in_trap_entry(t, cpu, rip, rsp, &hw)) { /* caught entering an interrupt: go on from where it came */
-		uint64_t f[4];
-		if (target_read_virt(t, cpu, hw, f, sizeof(f)) == sizeof(f) && target_symbolize(t, f[0], false, sym, sizeof(sym))) {
-			fprintf(out, "  -- interrupted --\n");
-			print_stack(t, cpu, f[0], rbp, f[3], true, out);
-			return;
-		}
-	}
-	/* a frameless leaf keeps its return address at [rsp] */
-	if (leaf_check && target_read_virt(t, cpu, rsp, &top, 8) == 8 && target_symbolize(t, top, true, sym, sizeof(sym))) {
-		uint64_t frame[2];
-		if (!rbp || target_read_virt(t, cpu, rbp, frame, 16) != 16 || frame[1] != top)
-			fprintf(out, "  ? %s()%s\n", sym, where(t, top, true));
-	}
-	for (int depth = 0; depth < 64; depth++) {
-		uint64_t frame[2];
-		if (!rbp || !canonical(rbp) || (rbp & 7) || target_read_virt(t, cpu, rbp, frame, 16) != 16)
-			break;
-		if (!frame[1] || !target_symbolize(t, frame[1], true, sym, sizeof(sym))) {
-			if (frame[1])
-				fprintf(out, "  0x%llx() (the frame chain leaves kernel text)\n", (unsigned long long)frame[1]);
-			break;
-		}
-		fprintf(out, "%016llx %s()%s\n", (unsigned long long)rbp, sym, where(t, frame[1], true));
-		if (frame[0] <= rbp)
-			break;
-		rbp = frame[0];
-	}
+	return (struct cfi_regs){ .r = { r->rax, r->rdx, r->rcx, r->rbx, r->rsi, r->rdi, r->rbp, r->rsp, r->r8, r->r9,
+					 r->r10, r->r11, r->r12, r->r13, r->r14, r->r15, r->rip },
+				  .known = (1u << CFI_NREGS) - 1 };
 }
 
 static int cmd_stack(struct target *t, FILE *out)
 {
 	struct target_regs r;
+	struct cfi_regs f;
 	if (t->ops->regs(t, t->cpu, &r) < 0)
 		return fail(out, "no registers for the current CPU%s", "");
-	print_stack(t, t->cpu, r.rip, r.rbp, r.rsp, true, out);
+	f = cpu_frame(&r);
+	guest_stack_print(t, t->cpu, &f, true, out);
 	return 0;
 }
 
@@ -356,11 +275,13 @@ static int guest_sym(struct target *t, const char *name, uint64_t *a, FILE *out)
  * return address on its stack, ctx.rsp pointing at r15 (guest/switch.S). */
 static void thread_stack(struct target *t, const struct thread *th, FILE *out)
 {
+	struct cfi_regs f;
 	uint64_t w[7];
 	for (unsigned c = 0; th->state == THREAD_RUNNING && c < t->ops->nr_cpus(t); c++) {
 		struct target_regs r;
 		if (t->ops->regs(t, c, &r) == 0 && r.online && (int)c == th->cpu) {
-			print_stack(t, c, r.rip, r.rbp, r.rsp, true, out);
+			struct cfi_regs f = cpu_frame(&r);
+			guest_stack_print(t, c, &f, true, out);
 			return;
 		}
 	}
@@ -368,7 +289,16 @@ static void thread_stack(struct target *t, const struct thread *th, FILE *out)
 		fprintf(out, "    (saved context unreadable)\n");
 		return;
 	}
-	print_stack(t, t->cpu, w[6], w[5], th->ctx.rsp + 56, false, out);
+	f = (struct cfi_regs){ .known = 1u << CFI_RBX | 1u << CFI_RBP | 1u << CFI_RSP | 1u << CFI_RIP | 0xfu << 12 };
+	f.r[15] = w[0];
+	f.r[14] = w[1];
+	f.r[13] = w[2];
+	f.r[12] = w[3];
+	f.r[CFI_RBX] = w[4];
+	f.r[CFI_RBP] = w[5];
+	f.r[CFI_RIP] = w[6];
+	f.r[CFI_RSP] = th->ctx.rsp + 56;
+	guest_stack_print(t, t->cpu, &f, false, out);
 }
 
 static int cmd_ps(struct target *t, bool verbose, FILE *out)

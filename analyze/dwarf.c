@@ -46,6 +46,7 @@ void *dwarf_debug_handle(struct target *t)
 void dwarf_close_target(struct target *t)
 {
 	struct dw *d = t->dwarf;
+	cfi_close_target(t); /* its lists belong to the handle */
 	if (!d)
 		return;
 	dwarf_obj_close(d->obj);

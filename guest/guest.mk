@@ -29,3 +29,31 @@ $(BUILD)/guest.elf: $(GUEST_OBJS) $(BUILD)/guest/ksyms.o guest/guest.ld
 	@nm -n $@ | grep ' [tT] ' > $(BUILD)/guest/syms2.txt
 	@cmp -s $(BUILD)/guest/syms1.txt $(BUILD)/guest/syms2.txt || { echo "guest: text moved between links"; rm -f $@; exit 1; }
 	@! objdump -d $@ | grep -qE '\s(int|int3|into)\s' || { echo "guest: an int instruction slipped in"; rm -f $@; exit 1; }
+
+# build/guest-nofp.elf: the same kernel without frame pointers, its CFI kept in .eh_frame (the
+# linker script's discard list minus .eh_frame): the subject of hvmdb's DWARF CFI unwinder test.
+GUEST_NOFP_CFLAGS := $(filter-out -fno-omit-frame-pointer -fno-asynchronous-unwind-tables,$(GUEST_CFLAGS)) \
+                     -fomit-frame-pointer -fasynchronous-unwind-tables
+GUEST_NOFP_OBJS   := $(patsubst $(BUILD)/guest/%,$(BUILD)/guest-nofp/%,$(GUEST_OBJS))
+GUEST_NOFP_LDFLAGS := $(filter-out -T guest/guest.ld,$(GUEST_LDFLAGS)) -T $(BUILD)/guest-nofp/guest.ld
+
+$(BUILD)/guest-nofp/%.o: guest/%.c guest/guest.h guest/kernel.h include/hvkit/abi.h guest/guest.mk
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_NOFP_CFLAGS) -c $< -o $@
+$(BUILD)/guest-nofp/%.o: guest/%.S include/hvkit/abi.h guest/guest.mk
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_NOFP_CFLAGS) -D__ASSEMBLER__ -c $< -o $@
+$(BUILD)/guest-nofp/guest.ld: guest/guest.ld
+	@mkdir -p $(dir $@)
+	sed 's/ \*(\.eh_frame)//' $< > $@
+$(BUILD)/guest-nofp/pass1.elf: $(GUEST_NOFP_OBJS) $(BUILD)/guest-nofp/guest.ld
+	ld $(GUEST_NOFP_LDFLAGS) $(GUEST_NOFP_OBJS) -o $@
+$(BUILD)/guest-nofp/ksyms.c: $(BUILD)/guest-nofp/pass1.elf guest/mksyms.sh
+	guest/mksyms.sh $< > $@
+$(BUILD)/guest-nofp/ksyms.o: $(BUILD)/guest-nofp/ksyms.c
+	$(GUEST_CC) $(GUEST_NOFP_CFLAGS) -c $< -o $@
+$(BUILD)/guest-nofp.elf: $(GUEST_NOFP_OBJS) $(BUILD)/guest-nofp/ksyms.o $(BUILD)/guest-nofp/guest.ld
+	ld $(GUEST_NOFP_LDFLAGS) $(GUEST_NOFP_OBJS) $(BUILD)/guest-nofp/ksyms.o -o $@
+	@nm -n $(BUILD)/guest-nofp/pass1.elf | grep ' [tT] ' > $(BUILD)/guest-nofp/syms1.txt
+	@nm -n $@ | grep ' [tT] ' > $(BUILD)/guest-nofp/syms2.txt
+	@cmp -s $(BUILD)/guest-nofp/syms1.txt $(BUILD)/guest-nofp/syms2.txt || { echo "guest-nofp: text moved between links"; rm -f $@; exit 1; }

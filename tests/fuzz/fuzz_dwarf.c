@@ -1,4 +1,4 @@
-/* fuzz_dwarf: libFuzzer target for DWARF types and line tables (libdwarf) of any bytes.
+/* fuzz_dwarf: libFuzzer target for DWARF types, line tables and CFI (libdwarf) of any bytes.
  * Debian 12's libdwarf 20210528 double-frees in dwarf_load_rnglists on a bad table header:
  * dwarf_obj.c checks those headers first (seeds/fuzz_dwarf/rnglists-zero-length). */
 #include <stdio.h>
@@ -9,6 +9,34 @@
 #include "analyze/analyze.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A stack for the CFI steps: any address reads as a word made from it (so saved registers and
+ * return addresses vary and chains end), except the page at 0, which is unmapped. */
+static bool fake_read(void *arg, uint64_t addr, uint64_t *v)
+{
+	(void)arg;
+	if (addr < 4096)
+		return false;
+	*v = addr * 0x9e3779b97f4a7c15ull >> 16 | 0xffffffff80100000ull;
+	return true;
+}
+
+/* CFI steps from a few pcs in and around the guest's text (and from 0 and the top of memory) */
+static void fuzz_cfi(struct target *t)
+{
+	static const uint64_t pcs[] = { 0xffffffff80100000ull, 0xffffffff80101000ull, 0xffffffff80103cc0ull,
+					0xffffffff80104000ull, 0, ~0ull };
+	for (size_t i = 0; i < sizeof(pcs) / sizeof(pcs[0]); i++) {
+		struct cfi_regs r = { .known = (1u << CFI_NREGS) - 1 };
+		struct err e;
+		for (unsigned j = 0; j < CFI_NREGS; j++)
+			r.r[j] = 0xffff888000144000ull + 8 * j;
+		r.r[CFI_RIP] = pcs[i];
+		cfi_covers(t, pcs[i]);
+		for (int depth = 0; depth < 8 && cfi_step(t, &r, depth > 0, fake_read, NULL, &e) > 0; depth++)
+			;
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -30,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dwarf_cmd_sizeof(&t, "struct thread", null);
 	dwarf_cmd_offsetof(&t, "struct cpu", "ticks", null);
 	target_addr_line(&t, 0xffffffff80101000ull, line, sizeof(line));
+	fuzz_cfi(&t);
 	target_lines_free(&t);
 	dwarf_close_target(&t);
 	close(fd);
