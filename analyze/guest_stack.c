@@ -10,6 +10,7 @@
 #include "guest/guest.h"
 
 #define STACK_MAX 64
+#define INLINE_MAX 8
 
 enum frame_kind {
 	FRAME_TOP,    /* where the registers are: no frame address */
@@ -227,10 +228,41 @@ static void json_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* "file", "line" members from "file.c:123" (null when unknown) */
+static void json_line(const char *fl, FILE *out)
+{
+	const char *colon = fl ? strrchr(fl, ':') : NULL;
+	char file[140];
+	if (!colon) {
+		fputs(", \"file\": null, \"line\": null", out);
+		return;
+	}
+	snprintf(file, sizeof(file), "%.*s", (int)(colon - fl), fl);
+	fputs(", \"file\": ", out);
+	json_str(out, file);
+	fprintf(out, ", \"line\": %lu", strtoul(colon + 1, NULL, 10));
+}
+
+/* The frame's inlined calls (innermost first, each an object of its own with "inlined":
+ * true and the real frame's address), then the frame, whose line is then the call's. */
 static void frame_json(struct target *t, const struct frame *f, FILE *out)
 {
-	const struct symbol *sym = f->pc ? symtab_lookup_code(&t->syms, f->is_return ? f->pc - 1 : f->pc) : NULL;
-	char fl[140], *colon;
+	uint64_t pc = f->is_return ? f->pc - 1 : f->pc;
+	const struct symbol *sym = f->pc ? symtab_lookup_code(&t->syms, pc) : NULL;
+	struct target_inline inl[INLINE_MAX];
+	size_t n = f->pc ? target_inlined(t, pc, inl, INLINE_MAX) : 0;
+	char fl[140];
+	bool have = f->pc && target_addr_line(t, pc, fl, sizeof(fl));
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "{\"frame\": \"0x%llx\", \"pc\": \"0x%llx\", \"function\": ", (unsigned long long)f->frame,
+			(unsigned long long)f->pc);
+		json_str(out, inl[i].function);
+		fputs(", \"offset\": null", out);
+		json_line(have ? fl : NULL, out);
+		fprintf(out, ", \"inlined\": true, \"unwinder\": \"%s\"}, ", f->unwinder);
+		snprintf(fl, sizeof(fl), "%s:%u", inl[i].call_file, inl[i].call_line);
+		have = inl[i].call_line != 0;
+	}
 	fprintf(out, "{\"frame\": \"0x%llx\", \"pc\": \"0x%llx\", \"function\": ", (unsigned long long)f->frame,
 		(unsigned long long)f->pc);
 	if (sym) {
@@ -239,14 +271,7 @@ static void frame_json(struct target *t, const struct frame *f, FILE *out)
 	} else {
 		fputs("null, \"offset\": null", out);
 	}
-	fputs(", \"file\": ", out);
-	if (target_addr_line(t, f->is_return ? f->pc - 1 : f->pc, fl, sizeof(fl)) && (colon = strrchr(fl, ':'))) {
-		*colon = 0;
-		json_str(out, fl);
-		fprintf(out, ", \"line\": %lu", strtoul(colon + 1, NULL, 10));
-	} else {
-		fputs("null, \"line\": null", out);
-	}
+	json_line(have ? fl : NULL, out);
 	fprintf(out, ", \"unwinder\": \"%s\"}", f->unwinder);
 }
 
@@ -265,24 +290,40 @@ static void stack_json(struct target *t, const struct stack *s, FILE *out)
 	fputs("]\n", out);
 }
 
-/* mdb's $c: the first frame bare, then each caller with its frame address. */
+/* One line of $c: the first frame bare, each caller with its frame address. */
+static void text_line(const struct frame *f, const char *name, bool inlined, const char *fl, FILE *out)
+{
+	char at[180] = "";
+	snprintf(at, sizeof(at), "%s%s%s", inlined ? " [inlined]" : "", fl ? " at " : "", fl ? fl : "");
+	if (f->kind == FRAME_TOP)
+		fprintf(out, "%s()%s\n", name, at);
+	else if (f->kind == FRAME_GUESS)
+		fprintf(out, "  ? %s()%s\n", name, at);
+	else
+		fprintf(out, "%016llx %s()%s\n", (unsigned long long)f->frame, name, at);
+}
+
+/* mdb's $c; a call the compiler inlined shows as "func() [inlined] at file:line" above the
+ * frame it is in, whose line is then the inlined call's. */
 static void stack_text(struct target *t, const struct stack *s, FILE *out)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		const struct frame *f = &s->f[i];
-		char sym[128], fl[140], at[160] = "";
+		uint64_t pc = f->is_return ? f->pc - 1 : f->pc;
+		struct target_inline inl[INLINE_MAX];
+		size_t n = f->pc ? target_inlined(t, pc, inl, INLINE_MAX) : 0;
+		char sym[128], fl[140];
+		bool have = target_addr_line(t, pc, fl, sizeof(fl));
 		if (!target_symbolize(t, f->pc, f->is_return, sym, sizeof(sym)))
 			snprintf(sym, sizeof(sym), "0x%llx", (unsigned long long)f->pc);
-		if (target_addr_line(t, f->is_return ? f->pc - 1 : f->pc, fl, sizeof(fl)))
-			snprintf(at, sizeof(at), " at %s", fl);
 		if (f->interrupted)
 			fprintf(out, "  -- interrupted --\n");
-		if (f->kind == FRAME_TOP)
-			fprintf(out, "%s()%s\n", sym, at);
-		else if (f->kind == FRAME_GUESS)
-			fprintf(out, "  ? %s()%s\n", sym, at);
-		else
-			fprintf(out, "%016llx %s()%s\n", (unsigned long long)f->frame, sym, at);
+		for (size_t k = 0; k < n; k++) {
+			text_line(f, inl[k].function, true, have ? fl : NULL, out);
+			snprintf(fl, sizeof(fl), "%s:%u", inl[k].call_file, inl[k].call_line);
+			have = inl[k].call_line != 0;
+		}
+		text_line(f, sym, false, have ? fl : NULL, out);
 	}
 	if (s->leaves_text)
 		fprintf(out, "  0x%llx() (the frame chain leaves kernel text)\n", (unsigned long long)s->leaves_pc);

@@ -18,7 +18,7 @@ from test_hvmdb import HVMDB, dump_hung
 from test_toolstack import Daemon, guest_console
 
 NOFP = os.path.join(BUILD, "guest-nofp.elf")
-LINE = r"\(\) at \w+\.[chS]:\d+$"
+LINE = r"\(\)(?: \[inlined\])? at \w+\.[chS]:\d+$"
 
 
 def mdb(core, cmds, sym=NOFP, json_out=False):
@@ -48,6 +48,12 @@ def chain(out):
     return re.findall(r"^(?:[0-9a-f]{16} |  \? )?(\w+)(?:\+0x[0-9a-f]+)?\(\)", out, re.M)
 
 
+def source_line(text):
+    """The guest/shell.c line number of the first line holding text."""
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "guest", "shell.c")) as f:
+        return next(i for i, l in enumerate(f, 1) if text in l)
+
+
 def test_no_frame_pointers_in_that_kernel():
     dis = subprocess.run(["objdump", "-d", NOFP], capture_output=True, text=True).stdout
     body = dis[dis.index("<shell_main>:"):]
@@ -57,10 +63,14 @@ def test_no_frame_pointers_in_that_kernel():
 def test_cfi_unwinds_the_running_and_the_sleeping_threads(nofp_dump):
     r = mdb(nofp_dump, "$c")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert chain(r.stdout) == ["hang_forever", "cmd_hang", "shell_main", "thread_trampoline", "thread_start"], r.stdout
+    # run() is inlined into shell_main: a frame of its own, and shell_main's line is the call
+    assert chain(r.stdout) == ["hang_forever", "cmd_hang", "run", "shell_main", "thread_trampoline",
+                               "thread_start"], r.stdout
     lines = r.stdout.splitlines()
     assert all(re.search(LINE, l) for l in lines), r.stdout  # every frame has its file:line
     assert "shell.c:82" in lines[1] and "(unwinding stopped" not in r.stdout
+    assert re.search(r" run\(\) \[inlined\] at shell\.c:\d+$", lines[2]), r.stdout
+    assert lines[3].endswith(" at shell.c:%d" % source_line("run(line")), r.stdout
     r = mdb(nofp_dump, "::ps -v")
     assert r.returncode == 0, r.stdout + r.stderr
     blocks = re.split(r"^ffff8880[0-9a-f]{8} +\d+ \w+ +\d+ ", r.stdout, flags=re.M)[1:]
@@ -81,9 +91,13 @@ def test_stack_as_json(nofp_dump):
     r = mdb(nofp_dump, "$c", json_out=True)
     assert r.returncode == 0, r.stdout + r.stderr
     frames = json.loads(r.stdout)
-    assert [f["function"] for f in frames] == ["hang_forever", "cmd_hang", "shell_main", "thread_trampoline",
+    assert [f["function"] for f in frames] == ["hang_forever", "cmd_hang", "run", "shell_main", "thread_trampoline",
                                                "thread_start"]
-    assert [f["unwinder"] for f in frames] == ["regs", "cfi", "cfi", "cfi", "cfi"]
+    assert [f["unwinder"] for f in frames] == ["regs", "cfi", "cfi", "cfi", "cfi", "cfi"]
+    assert [f.get("inlined", False) for f in frames] == [False, False, True, False, False, False]
+    run, shell_main = frames[2], frames[3]  # one real frame: the same address, pc; the call's line
+    assert (run["frame"], run["pc"], run["offset"]) == (shell_main["frame"], shell_main["pc"], None)
+    assert shell_main["line"] == source_line("run(line") and run["line"] != shell_main["line"]
     top, caller = frames[0], frames[1]
     assert top["offset"] == 0 and top["file"] == "shell.c" and top["line"] == 56
     assert caller["file"] == "shell.c" and caller["line"] == 82 and caller["offset"] > 0
@@ -106,9 +120,10 @@ def test_cfi_crosses_the_trap_frame_of_an_oops(tmp_path):
         d.ctl("dump", "dom0", core)
         frames = json.loads(mdb(core, "$c", json_out=True).stdout)
         got = [(f["function"], f["unwinder"]) for f in frames]
-        assert got[-7:] == [("oops", "cfi"), ("trap_dispatch", "cfi"), ("trap_common", "cfi"), ("cmd_oops", "trap"),
-                            ("shell_main", "cfi"), ("thread_trampoline", "cfi"), ("thread_start", "cfi")], got
-        assert frames[-4]["file"] == "shell.c" and frames[-4]["line"] == 51  # the faulting line itself
+        assert got[-8:] == [("oops", "cfi"), ("trap_dispatch", "cfi"), ("trap_common", "cfi"), ("cmd_oops", "trap"),
+                            ("run", "cfi"), ("shell_main", "cfi"), ("thread_trampoline", "cfi"),
+                            ("thread_start", "cfi")], got
+        assert frames[-5]["file"] == "shell.c" and frames[-5]["line"] == 51  # the faulting line itself
     finally:
         out, err = d.stop()
     assert "ERROR: AddressSanitizer" not in err and "runtime error" not in err, err
