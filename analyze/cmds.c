@@ -242,9 +242,11 @@ static int cmd_cpus(struct target *t, FILE *out)
 			if (t->ops->regs(t, i, &r) < 0)
 				continue;
 			target_symbolize(t, r.rip, false, sym, sizeof(sym));
-			fprintf(out, "%s{\"cpu\": %u, \"online\": %s, \"rip\": \"0x%llx\", \"rsp\": \"0x%llx\", \"symbol\": \"%s\"}",
+			fprintf(out, "%s{\"cpu\": %u, \"online\": %s, \"rip\": \"0x%llx\", \"rsp\": \"0x%llx\", \"symbol\": ",
 				i ? ", " : "", i, r.online ? "true" : "false", (unsigned long long)r.rip,
-				(unsigned long long)r.rsp, sym);
+				(unsigned long long)r.rsp);
+			json_write_str(out, sym);
+			fputs("}", out);
 		}
 		fputs("]\n", out);
 		return 0;
@@ -390,13 +392,11 @@ static int cmd_ps(struct target *t, bool verbose, FILE *out)
 			return fail(out, "cannot read a thread (the list is corrupt?)%s", "");
 		th.name[sizeof(th.name) - 1] = 0;
 		if (t->json) {
-			/* names are the kernel's: keep only printable, JSON-safe bytes */
-			for (char *c = th.name; *c; c++)
-				if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\')
-					*c = '?';
-			fprintf(out, "%s{\"thread\": \"0x%llx\", \"tid\": %d, \"state\": \"%s\", \"cpu\": %d, \"name\": \"%s\"}",
+			fprintf(out, "%s{\"thread\": \"0x%llx\", \"tid\": %d, \"state\": \"%s\", \"cpu\": %d, \"name\": ",
 				n > 1 ? ", " : "", (unsigned long long)p, th.tid, (unsigned)th.state < 5 ? st[th.state] : "?",
-				th.cpu, th.name);
+				th.cpu);
+			json_write_str(out, th.name);
+			fputs("}", out);
 			p = (uint64_t)(uintptr_t)th.next;
 			continue;
 		}
