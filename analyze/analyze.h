@@ -20,6 +20,16 @@ struct target_regs {
 };
 
 struct target;
+/* A target's state for ::status --json ("" or -1: unknown). */
+struct target_status {
+	char format[64];     /* of the dump file */
+	int domain_id;
+	char domain[64], state[16];
+	char reason[256];    /* the panic message, or why the domain stopped */
+	char os_release[65];
+	unsigned nr_vcpus;
+	uint64_t mem_bytes;
+};
 enum target_bp_kind { TBP_EXEC, TBP_WRITE, TBP_ACCESS };
 enum target_stop_kind { TSTOP_STEP, TSTOP_BREAK, TSTOP_WATCH, TSTOP_INTERRUPT, TSTOP_EXITED };
 struct target_stop {
@@ -43,6 +53,8 @@ struct target_ops {
 	/* guest-physical read; returns bytes read (short at a hole) */
 	size_t (*read_phys)(struct target *t, uint64_t pa, void *buf, size_t len);
 	void (*status)(struct target *t, FILE *out);
+	/* What status prints, as fields (for ::status --json); may be NULL. */
+	int (*status_info)(struct target *t, struct target_status *s);
 	const char *(*vmcoreinfo)(struct target *t); /* may be NULL */
 	void (*close)(struct target *t);
 	/* Live targets (all optional): they translate virtual addresses themselves, write
@@ -137,6 +149,8 @@ bool linux_is(const struct target *t);
 /* The symbol file's (link) address of a relocated kernel address; addr itself otherwise. */
 uint64_t linux_link_addr(const struct target *t, uint64_t addr);
 void linux_status(struct target *t, FILE *out);
+/* The same as JSON members: ', "linux": {...}, "sys": {...}' (nothing for other kernels). */
+void linux_status_json(struct target *t, FILE *out);
 /* linux_tasks.c: ps (crash's columns; -v: with stacks). linux_log.c: the printk ring.
  * linux_bt.c: bt, $c: stacks unwound with the kernel's ORC tables; args: NULL or "" (the
  * current CPU's task), "-a" (every CPU's), a PID or a task address, "-l" (file:line). */
@@ -145,7 +159,12 @@ int linux_cmd_bt(struct target *t, const char *args, FILE *out);
 int linux_cmd_log(struct target *t, FILE *out);
 /* linux_sys.c: sys (crash's fields). linux_mod.c: mod (the loaded modules, crash's columns). */
 int linux_cmd_sys(struct target *t, FILE *out);
+void linux_sys_json(struct target *t, FILE *out); /* sys as one JSON object, no newline */
 int linux_cmd_mod(struct target *t, FILE *out);
+
+/* status.c: ::status: the target's state, the kernel's (Linux: also sys), and the CPUs;
+ * a JSON object with the panic message and the CPU that panicked when t->json. */
+int target_cmd_status(struct target *t, FILE *out);
 
 /* Runs one command line (several may be separated by ';'). Returns 0, or -1 after an
  * error message on out. */

@@ -289,3 +289,26 @@ void linux_status(struct target *t, FILE *out)
 		fprintf(out, "kernel addresses through the kernel's page tables (init_top_pgt at physical 0x%" PRIx64 ")\n",
 			t->kernel_pgt);
 }
+
+void linux_status_json(struct target *t, FILE *out)
+{
+	struct linux_kernel *l = t->linux_kernel;
+	char rel[80];
+	if (!l)
+		return;
+	snprintf(rel, sizeof(rel), "%s", l->banner + 14);
+	rel[strcspn(rel, " ")] = 0;
+	fputs(", \"linux\": {\"release\": ", out);
+	json_write_str(out, rel);
+	fprintf(out, ", \"kaslr\": \"0x%" PRIx64 "\", \"kaslr_from\": ", l->kaslr);
+	json_write_str(out, l->how);
+	if (l->phys_base_known)
+		fprintf(out, ", \"phys_base\": \"%s0x%" PRIx64 "\"", l->phys_base < 0 ? "-" : "",
+			l->phys_base < 0 ? -(uint64_t)l->phys_base : (uint64_t)l->phys_base);
+	else
+		fputs(", \"phys_base\": null", out);
+	if (t->kernel_pgt)
+		fprintf(out, ", \"init_top_pgt\": \"0x%" PRIx64 "\"", t->kernel_pgt);
+	fputs("}, \"sys\": ", out);
+	linux_sys_json(t, out);
+}
