@@ -133,7 +133,12 @@ static void panic_message(struct target *t, char *buf, size_t len)
 	buf[0] = 0;
 	if (!m)
 		return;
-	linux_cmd_log(t, m);
+	{ /* the text form, whatever the command's */
+		bool json = t->json;
+		t->json = false;
+		linux_cmd_log(t, m);
+		t->json = json;
+	}
 	fclose(m);
 	for (p = text; p && (p = strstr(p, "Kernel panic - not syncing: ")) != NULL; p++)
 		if (p - text < 9 || strncmp(p - 9, "---[ end ", 9)) /* not panic()'s closing line */
