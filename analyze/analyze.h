@@ -75,6 +75,7 @@ struct target {
 	char *symfile; /* for DWARF, opened on first use */
 	void *dwarf;
 	void *lines;   /* lines.c */
+	void *type_names; /* dwarf_names.c */
 	unsigned cpu; /* the current CPU (::switch) */
 	bool json;    /* listing commands print JSON (hvmdb --json) */
 	bool writable; /* ::set -w (or -w): memory and register writes allowed */
@@ -129,6 +130,16 @@ struct dwarf_obj *dwarf_obj_open(const char *path, void **dbg);
 /* A section of the mapped file by name (its link address and size), or NULL. */
 const uint8_t *dwarf_obj_section(struct dwarf_obj *o, const char *name, uint64_t *addr, size_t *size);
 void dwarf_obj_close(struct dwarf_obj *o);
+/* dwarf_names.c: for completion, the symbol file's type names ("struct thread", typedefs,
+ * base types), sorted, NULL-terminated, *n of them (none without DWARF); read once, in a
+ * thread from dwarf_names_prefetch on (the shell starts it), which the first use waits
+ * for. build_ns (may be NULL): how long reading them took. */
+void dwarf_names_prefetch(struct target *t);
+const char *const *dwarf_type_names(struct target *t, size_t *n, uint64_t *build_ns);
+/* The members of a struct or union ("struct thread", "thread", a typedef of one): a
+ * malloc()ed, NULL-terminated array of strdup()ed names, *n of them; NULL when none. */
+char **dwarf_type_members(struct target *t, const char *type, size_t *n);
+void dwarf_names_free(struct target *t);
 /* lines.c: "file.c:123" for a code address; false when unknown. */
 bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len);
 void target_lines_free(struct target *t);
