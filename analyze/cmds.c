@@ -676,6 +676,10 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		      "ADDR::print TYPE  ::sizeof TYPE  ::offsetof TYPE MEMBER   (DWARF types)\n"
 		      "::ps -v / ::threads -v (with stacks)  ::walk thread [| ADDR-taking command]\n"
 		      "ADDR: hex number, 0tDECIMAL, symbol, <reg, and + - between them\n"
+		      "CMD --json (or hvmdb --json): ::status ::cpus $r ::nm ::walk ::ps ::msgbuf/log,\n"
+		      "  Linux bt sys mod, as one JSON document each (docs/hvmdb.md)\n"
+		      "TAB completes commands, symbols, type names (::print ::sizeof ::offsetof struct ...)\n"
+		      "  and ::offsetof TYPE's members\n"
 		      "live (hvmdb -d, the q prompt): :c  :s  ADDR::bp  ADDR::wp [-a] [LEN]  ::delete N|all  ::events\n"
 		      "  ::set -w (allow writes)  ADDR/[vwWZ] VALUE (1 2 4 8 bytes)  VALUE>REG\n",
 		      out);
