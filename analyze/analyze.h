@@ -159,9 +159,9 @@ void linux_close(struct target *t);
 bool linux_is(const struct target *t);
 /* The symbol file's (link) address of a relocated kernel address; addr itself otherwise. */
 uint64_t linux_link_addr(const struct target *t, uint64_t addr);
+/* The kernel's release and relocation for ::status (nothing for other kernels); with
+ * t->json, JSON members: ', "linux": {...}, "sys": {...}'. */
 void linux_status(struct target *t, FILE *out);
-/* The same as JSON members: ', "linux": {...}, "sys": {...}' (nothing for other kernels). */
-void linux_status_json(struct target *t, FILE *out);
 /* linux_tasks.c: ps (crash's columns; -v: with stacks). linux_log.c: the printk ring.
  * linux_bt.c: bt, $c: stacks unwound with the kernel's ORC tables; args: NULL or "" (the
  * current CPU's task), "-a" (every CPU's), a PID or a task address, "-l" (file:line). */

@@ -271,33 +271,9 @@ int linux_attach(struct target *t, const char *kaslr, struct err *e)
 	return 0;
 }
 
-void linux_status(struct target *t, FILE *out)
+/* ::status --json's members: ', "linux": {...}, "sys": {...}' */
+static void status_json(struct target *t, const struct linux_kernel *l, const char *rel, FILE *out)
 {
-	struct linux_kernel *l = t->linux_kernel;
-	char rel[80];
-	if (!l)
-		return;
-	snprintf(rel, sizeof(rel), "%s", l->banner + 14);
-	rel[strcspn(rel, " ")] = 0;
-	fprintf(out, "Linux %s, KASLR offset 0x%" PRIx64 " (from %s), phys_base ", rel, l->kaslr, l->how);
-	if (l->phys_base_known)
-		fprintf(out, "%s0x%" PRIx64 "\n", l->phys_base < 0 ? "-" : "",
-			l->phys_base < 0 ? -(uint64_t)l->phys_base : (uint64_t)l->phys_base);
-	else
-		fprintf(out, "unknown\n");
-	if (t->kernel_pgt)
-		fprintf(out, "kernel addresses through the kernel's page tables (init_top_pgt at physical 0x%" PRIx64 ")\n",
-			t->kernel_pgt);
-}
-
-void linux_status_json(struct target *t, FILE *out)
-{
-	struct linux_kernel *l = t->linux_kernel;
-	char rel[80];
-	if (!l)
-		return;
-	snprintf(rel, sizeof(rel), "%s", l->banner + 14);
-	rel[strcspn(rel, " ")] = 0;
 	fputs(", \"linux\": {\"release\": ", out);
 	json_write_str(out, rel);
 	fprintf(out, ", \"kaslr\": \"0x%" PRIx64 "\", \"kaslr_from\": ", l->kaslr);
@@ -311,4 +287,27 @@ void linux_status_json(struct target *t, FILE *out)
 		fprintf(out, ", \"init_top_pgt\": \"0x%" PRIx64 "\"", t->kernel_pgt);
 	fputs("}, \"sys\": ", out);
 	linux_sys_json(t, out);
+}
+
+void linux_status(struct target *t, FILE *out)
+{
+	struct linux_kernel *l = t->linux_kernel;
+	char rel[80];
+	if (!l)
+		return;
+	snprintf(rel, sizeof(rel), "%s", l->banner + 14);
+	rel[strcspn(rel, " ")] = 0;
+	if (t->json) {
+		status_json(t, l, rel, out);
+		return;
+	}
+	fprintf(out, "Linux %s, KASLR offset 0x%" PRIx64 " (from %s), phys_base ", rel, l->kaslr, l->how);
+	if (l->phys_base_known)
+		fprintf(out, "%s0x%" PRIx64 "\n", l->phys_base < 0 ? "-" : "",
+			l->phys_base < 0 ? -(uint64_t)l->phys_base : (uint64_t)l->phys_base);
+	else
+		fprintf(out, "unknown\n");
+	if (t->kernel_pgt)
+		fprintf(out, "kernel addresses through the kernel's page tables (init_top_pgt at physical 0x%" PRIx64 ")\n",
+			t->kernel_pgt);
 }

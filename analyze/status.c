@@ -70,7 +70,7 @@ static void status_json(struct target *t, FILE *out)
 		fputs("null", out);
 	}
 	fprintf(out, ", \"cpus\": %u, \"current_cpu\": %u", t->ops->nr_cpus(t), t->cpu);
-	linux_status_json(t, out);
+	linux_status(t, out);
 	fputs("}\n", out);
 }
 
