@@ -29,7 +29,8 @@ def mdb(core, cmds, sym=GUEST):
 def hung_dump(daemon):
     """A dump of a guest whose CPU 0 hangs in hang_forever and whose log says so."""
     d = daemon("--vcpus", "2", "--mem", "64M")
-    guest_console(d, "dom0", "hang", "spinning forever")
+    guest_console(d, "dom0", "hang", "spinning forever on CPU")
+    time.sleep(0.2)  # the line is seen before CPU 0 returns from serial_write into hang_forever
     core = os.path.join(d.tmp, "core")
     d.ctl("dump", "dom0", core)
     return core
