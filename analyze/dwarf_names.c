@@ -20,6 +20,7 @@ struct type_name {
 struct names {
 	pthread_t thread;
 	bool started, joined;
+	_Atomic bool stop; /* dwarf_names_free while the thread reads: it stops at the next unit */
 	struct dwarf_obj *obj; /* the private handle, kept for the members */
 	Dwarf_Debug dbg;
 	struct type_name *v;
@@ -98,7 +99,8 @@ static void *build(void *arg)
 	struct names *s = arg;
 	Dwarf_Unsigned next = 0;
 	uint64_t t0 = time_ns();
-	while (dwarf_next_cu_header_d(s->dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK) {
+	while (!s->stop &&
+	       dwarf_next_cu_header_d(s->dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK) {
 		Dwarf_Die cu = NULL, child = NULL;
 		if (dwarf_siblingof_b(s->dbg, NULL, 1, &cu, NULL) != DW_DLV_OK)
 			continue;
@@ -233,8 +235,10 @@ void dwarf_names_free(struct target *t)
 	struct names *s = t->type_names;
 	if (!s)
 		return;
-	if (!s->joined)
+	if (!s->joined) {
+		s->stop = true;
 		pthread_join(s->thread, NULL);
+	}
 	for (size_t i = 0; i < s->n; i++)
 		free(s->v[i].name);
 	free(s->v);

@@ -203,8 +203,10 @@ int main(int argc, char **argv)
 		while ((line = readline("> ")) != NULL) {
 			if (*line) {
 				add_history(line);
-				if (!strcmp(line, "::quit") || !strcmp(line, "$q"))
+				if (!strcmp(line, "::quit") || !strcmp(line, "$q")) {
+					free(line);
 					break;
+				}
 				mdb_exec(tgt, line, stdout);
 				fflush(stdout);
 			}

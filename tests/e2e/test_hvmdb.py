@@ -307,6 +307,8 @@ def test_completion_of_types_and_members(hung_dump):
         c.expect("> ")
     c.sendline("::quit")
     c.expect(pexpect.EOF)
+    c.close()
+    assert c.exitstatus == 0, c.before  # no leak (ASan) at ::quit
 
 
 def test_symbol_file_found_by_build_id(hung_dump, tmp_path):
