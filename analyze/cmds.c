@@ -486,7 +486,7 @@ static int cmd_nm(struct target *t, const char *pat, FILE *out)
 	return 0;
 }
 
-/* Strips a trailing " --json" (or a bare "--json" argument) from cmd; true when it had one. */
+/* Strips a trailing " --json" (CMD --json: this one command as JSON) from cmd; true when it had one. */
 static bool json_suffix(char *cmd)
 {
 	size_t n = strlen(cmd);
