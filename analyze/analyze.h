@@ -20,6 +20,16 @@ struct target_regs {
 };
 
 struct target;
+/* A target's state for ::status --json ("" or -1: unknown). */
+struct target_status {
+	char format[64];     /* of the dump file */
+	int domain_id;
+	char domain[64], state[16];
+	char reason[256];    /* the panic message, or why the domain stopped */
+	char os_release[65];
+	unsigned nr_vcpus;
+	uint64_t mem_bytes;
+};
 enum target_bp_kind { TBP_EXEC, TBP_WRITE, TBP_ACCESS };
 enum target_stop_kind { TSTOP_STEP, TSTOP_BREAK, TSTOP_WATCH, TSTOP_INTERRUPT, TSTOP_EXITED };
 struct target_stop {
@@ -43,6 +53,8 @@ struct target_ops {
 	/* guest-physical read; returns bytes read (short at a hole) */
 	size_t (*read_phys)(struct target *t, uint64_t pa, void *buf, size_t len);
 	void (*status)(struct target *t, FILE *out);
+	/* What status prints, as fields (for ::status --json); may be NULL. */
+	int (*status_info)(struct target *t, struct target_status *s);
 	const char *(*vmcoreinfo)(struct target *t); /* may be NULL */
 	void (*close)(struct target *t);
 	/* Live targets (all optional): they translate virtual addresses themselves, write
@@ -64,6 +76,7 @@ struct target {
 	void *dwarf;
 	void *lines;   /* lines.c */
 	void *cfi;     /* cfi.c: the FDE list, read on first use */
+	void *type_names; /* dwarf_names.c */
 	unsigned cpu; /* the current CPU (::switch) */
 	bool json;    /* listing commands print JSON (hvmdb --json) */
 	bool writable; /* ::set -w (or -w): memory and register writes allowed */
@@ -141,6 +154,16 @@ void cfi_close_target(struct target *t);
  * covers a frame, else across trap frames or by frame pointer. leaf_check: guess a
  * frameless leaf's caller from [rsp] when the top frame has no CFI. */
 void guest_stack_print(struct target *t, unsigned cpu, const struct cfi_regs *r, bool leaf_check, FILE *out);
+/* dwarf_names.c: for completion, the symbol file's type names ("struct thread", typedefs,
+ * base types), sorted, NULL-terminated, *n of them (none without DWARF); read once, in a
+ * thread from dwarf_names_prefetch on (the shell starts it), which the first use waits
+ * for. build_ns (may be NULL): how long reading them took. */
+void dwarf_names_prefetch(struct target *t);
+const char *const *dwarf_type_names(struct target *t, size_t *n, uint64_t *build_ns);
+/* The members of a struct or union ("struct thread", "thread", a typedef of one): a
+ * malloc()ed, NULL-terminated array of strdup()ed names, *n of them; NULL when none. */
+char **dwarf_type_members(struct target *t, const char *type, size_t *n);
+void dwarf_names_free(struct target *t);
 /* lines.c: "file.c:123" for a code address; false when unknown. */
 bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len);
 /* The .debug_info offset of the compile unit holding a code address (from .debug_aranges);
@@ -173,6 +196,8 @@ void linux_close(struct target *t);
 bool linux_is(const struct target *t);
 /* The symbol file's (link) address of a relocated kernel address; addr itself otherwise. */
 uint64_t linux_link_addr(const struct target *t, uint64_t addr);
+/* The kernel's release and relocation for ::status (nothing for other kernels); with
+ * t->json, JSON members: ', "linux": {...}, "sys": {...}'. */
 void linux_status(struct target *t, FILE *out);
 /* linux_tasks.c: ps (crash's columns; -v: with stacks). linux_log.c: the printk ring.
  * linux_bt.c: bt, $c: stacks unwound with the kernel's ORC tables; args: NULL or "" (the
@@ -182,7 +207,12 @@ int linux_cmd_bt(struct target *t, const char *args, FILE *out);
 int linux_cmd_log(struct target *t, FILE *out);
 /* linux_sys.c: sys (crash's fields). linux_mod.c: mod (the loaded modules, crash's columns). */
 int linux_cmd_sys(struct target *t, FILE *out);
+void linux_sys_json(struct target *t, FILE *out); /* sys as one JSON object, no newline */
 int linux_cmd_mod(struct target *t, FILE *out);
+
+/* status.c: ::status: the target's state, the kernel's (Linux: also sys), and the CPUs;
+ * a JSON object with the panic message and the CPU that panicked when t->json. */
+int target_cmd_status(struct target *t, FILE *out);
 
 /* Runs one command line (several may be separated by ';'). Returns 0, or -1 after an
  * error message on out. */

@@ -106,12 +106,32 @@ int mdb_parse_addr(struct target *t, const char *s, uint64_t *v, FILE *out)
 	return 0;
 }
 
+/* $r --json: {"rax": "0x...", ...}; the control registers only when the dump has them */
+static void regs_json(const struct target_regs *r, FILE *out)
+{
+	const char *const names[] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12",
+				      "r13", "r14", "r15", "rip", "rflags", "cr0", "cr2", "cr3", "cr4", "efer", "fs_base",
+				      "gs_base", "cs", "ss" };
+	const uint64_t vals[] = { r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->rsp, r->r8, r->r9, r->r10,
+				  r->r11, r->r12, r->r13, r->r14, r->r15, r->rip, r->rflags, r->cr0, r->cr2, r->cr3,
+				  r->cr4, r->efer, r->fs_base, r->gs_base, r->cs, r->ss };
+	size_t n = r->full ? sizeof(names) / sizeof(names[0]) : 18;
+	fputc('{', out);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%s\"%s\": \"0x%llx\"", i ? ", " : "", names[i], (unsigned long long)vals[i]);
+	fputs("}\n", out);
+}
+
 static void print_regs(struct target *t, FILE *out)
 {
 	struct target_regs r;
 	char sym[128];
 	if (t->ops->regs(t, t->cpu, &r) < 0) {
 		fail(out, "no registers for CPU %s", "");
+		return;
+	}
+	if (t->json) {
+		regs_json(&r, out);
 		return;
 	}
 	fprintf(out, "%%rax = 0x%016llx       %%r9  = 0x%016llx\n", (unsigned long long)r.rax, (unsigned long long)r.r9);
@@ -161,9 +181,11 @@ static int cmd_cpus(struct target *t, FILE *out)
 			if (t->ops->regs(t, i, &r) < 0)
 				continue;
 			target_symbolize(t, r.rip, false, sym, sizeof(sym));
-			fprintf(out, "%s{\"cpu\": %u, \"online\": %s, \"rip\": \"0x%llx\", \"rsp\": \"0x%llx\", \"symbol\": \"%s\"}",
+			fprintf(out, "%s{\"cpu\": %u, \"online\": %s, \"rip\": \"0x%llx\", \"rsp\": \"0x%llx\", \"symbol\": ",
 				i ? ", " : "", i, r.online ? "true" : "false", (unsigned long long)r.rip,
-				(unsigned long long)r.rsp, sym);
+				(unsigned long long)r.rsp);
+			json_write_str(out, sym);
+			fputs("}", out);
 		}
 		fputs("]\n", out);
 		return 0;
@@ -320,13 +342,11 @@ static int cmd_ps(struct target *t, bool verbose, FILE *out)
 			return fail(out, "cannot read a thread (the list is corrupt?)%s", "");
 		th.name[sizeof(th.name) - 1] = 0;
 		if (t->json) {
-			/* names are the kernel's: keep only printable, JSON-safe bytes */
-			for (char *c = th.name; *c; c++)
-				if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\')
-					*c = '?';
-			fprintf(out, "%s{\"thread\": \"0x%llx\", \"tid\": %d, \"state\": \"%s\", \"cpu\": %d, \"name\": \"%s\"}",
+			fprintf(out, "%s{\"thread\": \"0x%llx\", \"tid\": %d, \"state\": \"%s\", \"cpu\": %d, \"name\": ",
 				n > 1 ? ", " : "", (unsigned long long)p, th.tid, (unsigned)th.state < 5 ? st[th.state] : "?",
-				th.cpu, th.name);
+				th.cpu);
+			json_write_str(out, th.name);
+			fputs("}", out);
 			p = (uint64_t)(uintptr_t)th.next;
 			continue;
 		}
@@ -343,32 +363,69 @@ static int cmd_ps(struct target *t, bool verbose, FILE *out)
 
 static int cmd_msgbuf(struct target *t, FILE *out)
 {
-	uint64_t a, head;
+	uint64_t a, head, first;
 	if (guest_sym(t, "log_ring", &a, out) < 0)
 		return -1;
 	if (target_read_virt(t, t->cpu, a, &head, 8) != 8)
 		return fail(out, "cannot read log_ring%s", "");
-	for (uint64_t i = head > LOG_RECORDS ? head - LOG_RECORDS : 0; i < head; i++) {
+	first = head > LOG_RECORDS ? head - LOG_RECORDS : 0;
+	if (t->json)
+		fputc('[', out);
+	for (uint64_t i = first; i < head; i++) {
 		struct log_record r;
 		uint64_t ra = a + offsetof(struct logbuf, rec) + (i % LOG_RECORDS) * sizeof(r);
 		if (target_read_virt(t, t->cpu, ra, &r, sizeof(r)) != sizeof(r))
 			return fail(out, "cannot read a log record%s", "");
 		r.text[LOG_TEXT - 1] = 0;
+		if (t->json) {
+			fprintf(out, "%s{\"timestamp\": %llu.%02llu, \"ticks\": %llu, \"text\": ", i != first ? ", " : "",
+				(unsigned long long)(r.ticks / HZ), (unsigned long long)(r.ticks % HZ), (unsigned long long)r.ticks);
+			json_write_str(out, r.text);
+			fputc('}', out);
+			continue;
+		}
 		fprintf(out, "[%5llu.%02llu] %s\n", (unsigned long long)(r.ticks / HZ), (unsigned long long)(r.ticks % HZ), r.text);
 	}
+	if (t->json)
+		fputs("]\n", out);
 	return 0;
 }
 
 static int cmd_nm(struct target *t, const char *pat, FILE *out)
 {
-	fprintf(out, "%-18s %-8s %s\n", "Value", "Size", "Name");
+	size_t shown = 0;
+	if (t->json)
+		fputc('[', out);
+	else
+		fprintf(out, "%-18s %-8s %s\n", "Value", "Size", "Name");
 	for (size_t i = 0; i < t->syms.n; i++) {
 		const struct symbol *s = &t->syms.syms[i];
 		if (pat && *pat && !strstr(s->name, pat))
 			continue;
-		fprintf(out, "0x%016llx 0x%-6llx %s\n", (unsigned long long)s->addr, (unsigned long long)s->size, s->name);
+		if (!t->json) {
+			fprintf(out, "0x%016llx 0x%-6llx %s\n", (unsigned long long)s->addr, (unsigned long long)s->size, s->name);
+			continue;
+		}
+		fprintf(out, "%s{\"name\": ", shown++ ? ", " : "");
+		json_write_str(out, s->name);
+		fprintf(out, ", \"value\": \"0x%llx\", \"size\": %llu, \"type\": \"%s\"}", (unsigned long long)s->addr,
+			(unsigned long long)s->size, s->code ? "code" : "data");
 	}
+	if (t->json)
+		fputs("]\n", out);
 	return 0;
+}
+
+/* Strips a trailing " --json" (CMD --json: this one command as JSON) from cmd; true when it had one. */
+static bool json_suffix(char *cmd)
+{
+	size_t n = strlen(cmd);
+	if (n < 7 || strcmp(cmd + n - 6, "--json") || !isspace((unsigned char)cmd[n - 7]))
+		return false;
+	cmd[n - 7] = 0;
+	for (char *e = cmd + n - 7; e > cmd && isspace((unsigned char)e[-1]);)
+		*--e = 0;
+	return true;
 }
 
 static int run_one(struct target *t, char *cmd, FILE *out)
@@ -383,6 +440,13 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		*--e = 0;
 	if (!*cmd)
 		return 0;
+	if (json_suffix(cmd) && !t->json) { /* CMD --json: this command's listing as JSON */
+		int r;
+		t->json = true;
+		r = run_one(t, cmd, out);
+		t->json = false;
+		return r;
+	}
 	if (!strcmp(cmd, "$r"))
 		return print_regs(t, out), 0;
 	if (!strcmp(cmd, "$c") || !strcmp(cmd, "bt") || !strncmp(cmd, "bt ", 3)) {
@@ -452,12 +516,8 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		have_addr = true;
 		arg = rest;
 	}
-	if (!strcmp(dcmd, "status")) {
-		t->ops->status(t, out);
-		linux_status(t, out);
-		fprintf(out, "CPUs: %u, current %u\n", t->ops->nr_cpus(t), t->cpu);
-		return linux_is(t) ? linux_cmd_sys(t, out) : 0;
-	}
+	if (!strcmp(dcmd, "status"))
+		return target_cmd_status(t, out);
 	if (!strcmp(dcmd, "cpus"))
 		return cmd_cpus(t, out);
 	if (!strcmp(dcmd, "regs"))
@@ -546,6 +606,10 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		      "ADDR::print TYPE  ::sizeof TYPE  ::offsetof TYPE MEMBER   (DWARF types)\n"
 		      "::ps -v / ::threads -v (with stacks)  ::walk thread [| ADDR-taking command]\n"
 		      "ADDR: hex number, 0tDECIMAL, symbol, <reg, and + - between them\n"
+		      "CMD --json (or hvmdb --json): ::status ::cpus $r ::nm ::walk ::ps ::msgbuf/log,\n"
+		      "  Linux bt sys mod, as one JSON document each (docs/hvmdb.md)\n"
+		      "TAB completes commands, symbols, type names (::print ::sizeof ::offsetof struct ...)\n"
+		      "  and ::offsetof TYPE's members\n"
 		      "live (hvmdb -d, the q prompt): :c  :s  ADDR::bp  ADDR::wp [-a] [LEN]  ::delete N|all  ::events\n"
 		      "  ::set -w (allow writes)  ADDR/[vwWZ] VALUE (1 2 4 8 bytes)  VALUE>REG\n",
 		      out);
@@ -617,6 +681,7 @@ int mdb_exec(struct target *t, const char *line, FILE *out)
 			uint64_t addrs[4096];
 			size_t n;
 			char what[32] = "";
+			bool json = t->json || json_suffix(w);
 			sscanf(w + 6, "%31s", what);
 			if (strcmp(what, "thread") || walk_threads(t, addrs, 4096, &n, out) < 0) {
 				if (strcmp(what, "thread"))
@@ -624,8 +689,12 @@ int mdb_exec(struct target *t, const char *line, FILE *out)
 				ret = -1;
 				continue;
 			}
+			if (json)
+				fputc('[', out);
 			for (size_t i = 0; i < n; i++)
-				fprintf(out, "%llx\n", (unsigned long long)addrs[i]);
+				fprintf(out, json ? "%s\"0x%llx\"" : "%s%llx\n", json && i ? ", " : "", (unsigned long long)addrs[i]);
+			if (json)
+				fputs("]\n", out);
 			continue;
 		}
 		if (run_pipeline(t, c, out) < 0)

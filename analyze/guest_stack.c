@@ -211,23 +211,6 @@ static void stack_unwind(struct target *t, unsigned cpu, struct cfi_regs r, bool
 	snprintf(s->stopped, sizeof(s->stopped), "more than %d frames", STACK_MAX);
 }
 
-/* A JSON string of the symbol file's or the line table's text (untrusted): printable ASCII
- * kept, quotes and backslashes escaped, anything else as \u00XX. */
-static void json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c > 0x7e)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 /* "file", "line" members from "file.c:123" (null when unknown) */
 static void json_line(const char *fl, FILE *out)
 {
@@ -239,7 +222,7 @@ static void json_line(const char *fl, FILE *out)
 	}
 	snprintf(file, sizeof(file), "%.*s", (int)(colon - fl), fl);
 	fputs(", \"file\": ", out);
-	json_str(out, file);
+	json_write_str(out, file);
 	fprintf(out, ", \"line\": %lu", strtoul(colon + 1, NULL, 10));
 }
 
@@ -256,7 +239,7 @@ static void frame_json(struct target *t, const struct frame *f, FILE *out)
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "{\"frame\": \"0x%llx\", \"pc\": \"0x%llx\", \"function\": ", (unsigned long long)f->frame,
 			(unsigned long long)f->pc);
-		json_str(out, inl[i].function);
+		json_write_str(out, inl[i].function);
 		fputs(", \"offset\": null", out);
 		json_line(have ? fl : NULL, out);
 		fprintf(out, ", \"inlined\": true, \"unwinder\": \"%s\"}, ", f->unwinder);
@@ -266,7 +249,7 @@ static void frame_json(struct target *t, const struct frame *f, FILE *out)
 	fprintf(out, "{\"frame\": \"0x%llx\", \"pc\": \"0x%llx\", \"function\": ", (unsigned long long)f->frame,
 		(unsigned long long)f->pc);
 	if (sym) {
-		json_str(out, sym->name);
+		json_write_str(out, sym->name);
 		fprintf(out, ", \"offset\": %llu", (unsigned long long)(f->pc - sym->addr));
 	} else {
 		fputs("null, \"offset\": null", out);
@@ -284,7 +267,7 @@ static void stack_json(struct target *t, const struct stack *s, FILE *out)
 	}
 	if (s->stopped[0]) {
 		fputs(s->n ? ", {\"stopped\": " : "{\"stopped\": ", out);
-		json_str(out, s->stopped);
+		json_write_str(out, s->stopped);
 		fputs("}", out);
 	}
 	fputs("]\n", out);

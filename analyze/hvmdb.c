@@ -32,12 +32,88 @@ static char *complete_gen(const char *text, int state)
 	return NULL;
 }
 
+/* What the word being completed is, from the words before it (of the command after the last ';'). */
+static enum { C_DEFAULT, C_TYPE, C_TAG, C_MEMBER } ctype;
+static char ctag[16];       /* C_TAG: "struct", "union", "enum" */
+static char cmember_of[160]; /* C_MEMBER: the type */
+
+static void complete_context(int start)
+{
+	char line[512], *words[8], *save = NULL, *cmd;
+	int n = 0, first = 0;
+	snprintf(line, sizeof(line), "%.*s", start, rl_line_buffer);
+	cmd = strrchr(line, ';') ? strrchr(line, ';') + 1 : line;
+	for (char *w = strtok_r(cmd, " \t", &save); w && n < 8; w = strtok_r(NULL, " \t", &save))
+		words[n++] = w;
+	ctype = C_DEFAULT;
+	while (first < n && !strstr(words[first], "::print") && !strstr(words[first], "::sizeof") &&
+	       !strstr(words[first], "::offsetof") && strcmp(words[first], "struct") && strcmp(words[first], "union") &&
+	       strcmp(words[first], "enum"))
+		first++;
+	if (first == n)
+		return;
+	if (!strcmp(words[n - 1], "struct") || !strcmp(words[n - 1], "union") || !strcmp(words[n - 1], "enum")) {
+		ctype = C_TAG; /* "::sizeof struct thr", and crash's "struct thr" */
+		snprintf(ctag, sizeof(ctag), "%s", words[n - 1]);
+	} else if (n == first + 1) {
+		ctype = C_TYPE; /* "::sizeof thr" */
+	} else if (strstr(words[first], "::offsetof")) { /* "::offsetof TYPE na" */
+		bool tagged = !strcmp(words[first + 1], "struct") || !strcmp(words[first + 1], "union");
+		if (n == first + 2 + tagged) {
+			ctype = C_MEMBER;
+			snprintf(cmember_of, sizeof(cmember_of), "%s%s%s", words[first + 1], tagged ? " " : "",
+				 tagged ? words[first + 2] : "");
+		}
+	}
+}
+
+/* Type names (C_TYPE: also bare tags and the keywords; C_TAG: that kind's tags) and members. */
+static char *complete_type(const char *text, int state)
+{
+	static const char *const *names;
+	static const char *const keywords[] = { "struct", "union", "enum" };
+	static char **members;
+	static size_t i, n, k;
+	size_t len = strlen(text), tl = strlen(ctag);
+	if (!state) {
+		i = k = 0;
+		for (size_t j = 0; members && members[j]; j++)
+			free(members[j]);
+		free(members);
+		members = NULL;
+		if (ctype == C_MEMBER)
+			members = dwarf_type_members(tgt, cmember_of, &n);
+		else
+			names = dwarf_type_names(tgt, &n, NULL);
+	}
+	if (ctype == C_MEMBER) {
+		while (members && i < n)
+			if (!strncmp(members[i++], text, len))
+				return strdup(members[i - 1]);
+		return NULL;
+	}
+	while (ctype == C_TYPE && k < 3)
+		if (!strncmp(keywords[k++], text, len))
+			return strdup(keywords[k - 1]);
+	while (i < n) {
+		const char *nm = names[i++], *sp = strchr(nm, ' ');
+		bool tag = sp && (!strncmp(nm, "struct ", 7) || !strncmp(nm, "union ", 6) || !strncmp(nm, "enum ", 5));
+		if (ctype == C_TAG && tag && !strncmp(nm, ctag, tl) && nm[tl] == ' ' && !strncmp(nm + tl + 1, text, len))
+			return strdup(nm + tl + 1);
+		if (ctype == C_TYPE && !tag && !strchr(nm, ' ') && !strncmp(nm, text, len))
+			return strdup(nm);
+		if (ctype == C_TYPE && tag && strncmp(nm, "enum ", 5) && !strncmp(sp + 1, text, len))
+			return strdup(sp + 1); /* ::sizeof thread: a struct or union by its tag alone */
+	}
+	return NULL;
+}
+
 static char **complete(const char *text, int start, int end)
 {
-	(void)start;
 	(void)end;
 	rl_attempted_completion_over = 1;
-	return rl_completion_matches(text, complete_gen);
+	complete_context(start);
+	return rl_completion_matches(text, ctype == C_DEFAULT ? complete_gen : complete_type);
 }
 
 static int usage(FILE *f)
@@ -120,13 +196,17 @@ int main(int argc, char **argv)
 	} else {
 		char *line;
 		rl_attempted_completion_function = complete;
+		if (symfile)
+			dwarf_names_prefetch(tgt); /* type names for completion, read while the user types */
 		if (!symfile)
 			printf("(no symbol file: give the kernel with -s for names)\n");
 		while ((line = readline("> ")) != NULL) {
 			if (*line) {
 				add_history(line);
-				if (!strcmp(line, "::quit") || !strcmp(line, "$q"))
+				if (!strcmp(line, "::quit") || !strcmp(line, "$q")) {
+					free(line);
 					break;
+				}
 				mdb_exec(tgt, line, stdout);
 				fflush(stdout);
 			}

@@ -271,6 +271,24 @@ int linux_attach(struct target *t, const char *kaslr, struct err *e)
 	return 0;
 }
 
+/* ::status --json's members: ', "linux": {...}, "sys": {...}' */
+static void status_json(struct target *t, const struct linux_kernel *l, const char *rel, FILE *out)
+{
+	fputs(", \"linux\": {\"release\": ", out);
+	json_write_str(out, rel);
+	fprintf(out, ", \"kaslr\": \"0x%" PRIx64 "\", \"kaslr_from\": ", l->kaslr);
+	json_write_str(out, l->how);
+	if (l->phys_base_known)
+		fprintf(out, ", \"phys_base\": \"%s0x%" PRIx64 "\"", l->phys_base < 0 ? "-" : "",
+			l->phys_base < 0 ? -(uint64_t)l->phys_base : (uint64_t)l->phys_base);
+	else
+		fputs(", \"phys_base\": null", out);
+	if (t->kernel_pgt)
+		fprintf(out, ", \"init_top_pgt\": \"0x%" PRIx64 "\"", t->kernel_pgt);
+	fputs("}, \"sys\": ", out);
+	linux_sys_json(t, out);
+}
+
 void linux_status(struct target *t, FILE *out)
 {
 	struct linux_kernel *l = t->linux_kernel;
@@ -279,6 +297,10 @@ void linux_status(struct target *t, FILE *out)
 		return;
 	snprintf(rel, sizeof(rel), "%s", l->banner + 14);
 	rel[strcspn(rel, " ")] = 0;
+	if (t->json) {
+		status_json(t, l, rel, out);
+		return;
+	}
 	fprintf(out, "Linux %s, KASLR offset 0x%" PRIx64 " (from %s), phys_base ", rel, l->kaslr, l->how);
 	if (l->phys_base_known)
 		fprintf(out, "%s0x%" PRIx64 "\n", l->phys_base < 0 ? "-" : "",

@@ -58,6 +58,10 @@ struct linux_unwind {
 int linux_orc_step(struct target *t, struct linux_unwind *s, char *why, size_t len);
 void linux_orc_free(void *orc);
 
+/* linux_sys.c: the printk log's panic message ("Kernel panic - not syncing: ...") and the
+ * CPU in panic_cpu (-1: none); false when the kernel did not panic. */
+bool linux_panic(struct target *t, char *msg, size_t len, int *cpu);
+
 /* A symbol's (relocated) address; 0 when the vmlinux has none. */
 uint64_t linux_sym(struct target *t, const char *name);
 /* Exactly len bytes of kernel virtual memory, or false. */

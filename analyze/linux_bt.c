@@ -12,42 +12,114 @@
 #define MAX_FRAMES 96
 #define INACTIVE_FRAME 56 /* struct inactive_task_frame: r15 r14 r13 r12 bx bp ret_addr */
 
-static void frame_line(struct target *t, int n, uint64_t at, uint64_t ip, bool is_return, bool lines, FILE *out)
+/* Where the frames go: crash's lines, or the members of a JSON task object. */
+struct bt_out {
+	FILE *out;
+	bool json, lines;
+	uint64_t regs_at; /* JSON: the pt_regs crossed before the next frame */
+};
+
+static void frame_json(struct target *t, struct bt_out *o, int n, uint64_t at, uint64_t ip, bool is_return)
 {
-	char sym[160], fl[140] = "";
-	if (!target_symbolize(t, ip, is_return, sym, sizeof(sym)))
-		snprintf(sym, sizeof(sym), "0x%" PRIx64, ip);
-	if (lines && target_addr_line(t, is_return ? ip - 1 : ip, fl + 2, sizeof(fl) - 2))
-		memcpy(fl, "  ", 2);
-	fprintf(out, "%s#%d [%016" PRIx64 "] %s at %016" PRIx64 "%s\n", n < 10 ? " " : "", n, at, sym, ip, fl);
+	char sym[160], fl[140];
+	char *plus, *colon;
+	FILE *out = o->out;
+	fprintf(out, "%s{\"level\": %d, \"sp\": \"0x%" PRIx64 "\", \"pc\": \"0x%" PRIx64 "\", \"function\": ", n ? ", " : "", n,
+		at, ip);
+	if (target_symbolize(t, ip, is_return, sym, sizeof(sym))) {
+		plus = strrchr(sym, '+');
+		if (plus)
+			*plus++ = 0;
+		json_write_str(out, sym);
+		fprintf(out, ", \"offset\": \"%s\"", plus ? plus : "0x0");
+	} else {
+		fputs("null, \"offset\": null", out);
+	}
+	if (target_addr_line(t, is_return ? ip - 1 : ip, fl, sizeof(fl)) && (colon = strrchr(fl, ':')) != NULL) {
+		*colon++ = 0;
+		fputs(", \"file\": ", out);
+		json_write_str(out, fl);
+		fprintf(out, ", \"line\": %ld", strtol(colon, NULL, 10));
+	} else {
+		fputs(", \"file\": null, \"line\": null", out);
+	}
+	if (o->regs_at)
+		fprintf(out, ", \"pt_regs\": \"0x%" PRIx64 "\"", o->regs_at);
+	o->regs_at = 0;
+	fputc('}', out);
 }
 
-static void unwind(struct target *t, struct linux_unwind *s, bool lines, FILE *out)
+static void frame_line(struct target *t, struct bt_out *o, int n, uint64_t at, uint64_t ip, bool is_return)
 {
-	char why[200];
-	frame_line(t, 0, s->sp, s->ip, !s->signal, lines, out);
+	char sym[160], fl[140] = "";
+	if (o->json) {
+		frame_json(t, o, n, at, ip, is_return);
+		return;
+	}
+	if (!target_symbolize(t, ip, is_return, sym, sizeof(sym)))
+		snprintf(sym, sizeof(sym), "0x%" PRIx64, ip);
+	if (o->lines && target_addr_line(t, is_return ? ip - 1 : ip, fl + 2, sizeof(fl) - 2))
+		memcpy(fl, "  ", 2);
+	fprintf(o->out, "%s#%d [%016" PRIx64 "] %s at %016" PRIx64 "%s\n", n < 10 ? " " : "", n, at, sym, ip, fl);
+}
+
+/* How a stack ends: in JSON, closes the frames and adds "user" and "stopped". */
+static void stack_end(struct bt_out *o, const struct linux_unwind *user, const char *stopped)
+{
+	FILE *out = o->out;
+	if (!o->json) {
+		if (user)
+			fprintf(out, "    --- user mode: RIP %016" PRIx64 "  RSP %016" PRIx64 " ---\n", user->ip, user->sp);
+		if (stopped)
+			fprintf(out, "    (%s)\n", stopped);
+		return;
+	}
+	fputs("], \"user\": ", out);
+	if (user)
+		fprintf(out, "{\"rip\": \"0x%" PRIx64 "\", \"rsp\": \"0x%" PRIx64 "\"}", user->ip, user->sp);
+	else
+		fputs("null", out);
+	fputs(", \"stopped\": ", out);
+	if (stopped)
+		json_write_str(out, stopped);
+	else
+		fputs("null", out);
+	fputc('}', out);
+}
+
+static void unwind(struct target *t, struct linux_unwind *s, struct bt_out *o)
+{
+	char why[200], msg[240];
+	frame_line(t, o, 0, s->sp, s->ip, !s->signal);
 	for (int n = 1; n < MAX_FRAMES; n++) {
 		uint64_t ip = s->ip, sp = s->sp;
 		int r = linux_orc_step(t, s, why, sizeof(why));
 		if (r < 0) {
-			fprintf(out, "    (stopped: %s)\n", why);
+			snprintf(msg, sizeof(msg), "stopped: %s", why);
+			stack_end(o, NULL, msg);
 			return;
 		}
 		if (s->regs_at && s->user) {
-			fprintf(out, "    --- user mode: RIP %016" PRIx64 "  RSP %016" PRIx64 " ---\n", s->ip, s->sp);
+			stack_end(o, s, NULL);
 			return;
 		}
-		if (r == 0)
+		if (r == 0) {
+			stack_end(o, NULL, NULL);
 			return;
-		if (s->regs_at)
-			fprintf(out, "    --- interrupted (pt_regs at %016" PRIx64 ") ---\n", s->regs_at);
+		}
+		if (s->regs_at && o->json)
+			o->regs_at = s->regs_at;
+		else if (s->regs_at)
+			fprintf(o->out, "    --- interrupted (pt_regs at %016" PRIx64 ") ---\n", s->regs_at);
 		if (s->ip == ip && s->sp == sp) {
-			fprintf(out, "    (stopped: the stack does not move at 0x%" PRIx64 ")\n", ip);
+			snprintf(msg, sizeof(msg), "stopped: the stack does not move at 0x%" PRIx64, ip);
+			stack_end(o, NULL, msg);
 			return;
 		}
-		frame_line(t, n, s->signal ? s->sp : s->sp - 8, s->ip, !s->signal, lines, out);
+		frame_line(t, o, n, s->signal ? s->sp : s->sp - 8, s->ip, !s->signal);
 	}
-	fprintf(out, "    (stopped after %d frames)\n", MAX_FRAMES);
+	snprintf(msg, sizeof(msg), "stopped after %d frames", MAX_FRAMES);
+	stack_end(o, NULL, msg);
 }
 
 /* The task's stack: from its CPU's registers when it runs there, else from thread.sp. */
@@ -55,24 +127,32 @@ void linux_bt_task(struct target *t, const struct linux_task *k, bool lines, FIL
 {
 	struct linux_unwind s = { 0 };
 	struct target_regs r;
+	struct bt_out o = { .out = out, .json = t->json, .lines = lines };
 	uint64_t saved, w[INACTIVE_FRAME / 8];
-	fprintf(out, "PID: %-8d TASK: %016" PRIx64 "  CPU: %-4d COMMAND: \"%s\"\n", k->pid, k->addr, k->cpu, k->comm);
+	if (o.json) {
+		fprintf(out, "{\"pid\": %d, \"task\": \"0x%" PRIx64 "\", \"cpu\": %d, \"comm\": ", k->pid, k->addr, k->cpu);
+		json_write_str(out, k->comm);
+		fputs(", \"frames\": [", out);
+	} else {
+		fprintf(out, "PID: %-8d TASK: %016" PRIx64 "  CPU: %-4d COMMAND: \"%s\"\n", k->pid, k->addr, k->cpu, k->comm);
+	}
 	if (k->current && k->cpu >= 0 && (unsigned)k->cpu < t->ops->nr_cpus(t) && t->ops->regs(t, (unsigned)k->cpu, &r) == 0) {
 		if (r.full && (r.cs & 3)) {
-			fprintf(out, "    --- user mode: RIP %016" PRIx64 "  RSP %016" PRIx64 " ---\n", r.rip, r.rsp);
+			struct linux_unwind u = { .ip = r.rip, .sp = r.rsp };
+			stack_end(&o, &u, NULL);
 			return;
 		}
 		s = (struct linux_unwind){ .ip = r.rip, .sp = r.rsp, .bp = r.rbp, .signal = true, .regs_full = r.full,
 					   .r10 = r.r10, .r13 = r.r13, .di = r.rdi, .dx = r.rdx, .reg_bp = r.rbp };
 	} else if (!linux_task_saved_sp(t, k->addr, &saved) || !linux_read(t, saved, w, sizeof(w))) {
-		fprintf(out, "    (cannot read the saved context of the task)\n");
+		stack_end(&o, NULL, "cannot read the saved context of the task");
 		return;
 	} else {
 		uint64_t rff = linux_sym(t, "ret_from_fork");
 		s = (struct linux_unwind){ .ip = w[6], .sp = saved + INACTIVE_FRAME, .bp = w[5] };
 		s.signal = rff && s.ip == rff; /* a new task: ret_from_fork is where it starts, not a return address */
 	}
-	unwind(t, &s, lines, out);
+	unwind(t, &s, &o);
 }
 
 int linux_cmd_bt(struct target *t, const char *args, FILE *out)
@@ -98,6 +178,8 @@ int linux_cmd_bt(struct target *t, const char *args, FILE *out)
 	}
 	if (!(v = linux_tasks(t, &n, note, sizeof(note), out)))
 		return -1;
+	if (t->json)
+		fputc('[', out);
 	for (unsigned c = 0; c < t->ops->nr_cpus(t) && !which; c++) {
 		size_t i = 0;
 		if (!all && c != t->cpu)
@@ -105,7 +187,7 @@ int linux_cmd_bt(struct target *t, const char *args, FILE *out)
 		while (i < n && !(v[i].current && v[i].cpu == (int32_t)c))
 			i++;
 		if (shown++)
-			fputc('\n', out);
+			fputs(t->json ? ", " : "\n", out);
 		if (i < n) {
 			linux_bt_task(t, &v[i], lines, out);
 		} else { /* no task known to run there: the CPU's registers alone */
@@ -116,10 +198,12 @@ int linux_cmd_bt(struct target *t, const char *args, FILE *out)
 	for (size_t i = 0; which && i < n; i++)
 		if ((want < (1ull << 32) && v[i].pid == (int32_t)want) || v[i].addr == want) {
 			if (shown++)
-				fputc('\n', out);
+				fputs(t->json ? ", " : "\n", out);
 			linux_bt_task(t, &v[i], lines, out);
 		}
 	free(v);
+	if (t->json)
+		fputs("]\n", out);
 	if (!shown) {
 		fprintf(out, "mdb: no task %.*s\n", which ? (int)strcspn(which, " \t") : 30, which ? which : "runs on the current CPU");
 		return -1;

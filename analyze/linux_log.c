@@ -14,7 +14,8 @@
 #define MAX_SIZE_BITS 28  /* text bytes */
 
 enum { RB_DESC, RB_TEXT, DR_BITS, DR_DESCS, DR_INFOS, DR_HEAD, DR_TAIL, D_STATE, D_LPOS, D_SIZE, LP_BEGIN, LP_NEXT,
-       I_TS, I_LEN, I_SIZE, TR_BITS, TR_DATA, NFIELDS };
+       I_TS, I_LEN, I_SIZE, TR_BITS, TR_DATA, I_FACILITY, NFIELDS };
+#define NEEDED I_FACILITY /* the fields before it; the level (after facility) is optional */
 
 struct log_layout {
 	int64_t off[NFIELDS]; /* D_SIZE, I_SIZE: sizes */
@@ -43,6 +44,7 @@ static struct log_layout *layout(struct target *t)
 		[I_SIZE] = { .type = "printk_info", .member = NULL },
 		[TR_BITS] = { .type = "prb_data_ring", .member = "size_bits" },
 		[TR_DATA] = { .type = "prb_data_ring", .member = "data" },
+		[I_FACILITY] = { .type = "printk_info", .member = "facility" },
 	};
 	if (l->log)
 		return l->log;
@@ -55,7 +57,7 @@ static struct log_layout *layout(struct target *t)
 	linux_fields(t, "printk/printk", f, NFIELDS);
 	for (int i = 0; i < NFIELDS; i++) {
 		y->off[i] = f[i].member ? f[i].off : (int64_t)f[i].size;
-		if (y->off[i] < 0 || (!f[i].member && !f[i].size))
+		if (i < NEEDED && (y->off[i] < 0 || (!f[i].member && !f[i].size)))
 			snprintf(y->why, sizeof(y->why), "no %s%s%s in VMCOREINFO or the DWARF", f[i].type, f[i].member ? "." : "",
 				 f[i].member ? f[i].member : "");
 	}
@@ -85,9 +87,19 @@ static const char *block_text(const uint8_t *data, uint64_t size, uint64_t begin
 	return (const char *)data + db + 8;
 }
 
-/* One record, as crash prints it. */
-static void print_record(uint64_t ts, const char *text, size_t len, FILE *out)
+/* One record, as crash prints it; or as a JSON object (level: -1 when unknown). */
+static void print_record(uint64_t ts, int level, const char *text, size_t len, bool json, bool first, FILE *out)
 {
+	if (json) {
+		fprintf(out, "%s{\"timestamp\": %" PRIu64 ".%06" PRIu64 ", \"ts_nsec\": %" PRIu64, first ? "" : ", ",
+			ts / 1000000000u, ts % 1000000000u / 1000, ts);
+		if (level >= 0)
+			fprintf(out, ", \"level\": %d", level);
+		fputs(", \"text\": ", out);
+		json_write_strn(out, text, len);
+		fputc('}', out);
+		return;
+	}
 	char prefix[48];
 	int plen = snprintf(prefix, sizeof(prefix), "[%5" PRIu64 ".%06" PRIu64 "] ", ts / 1000000000u, ts % 1000000000u / 1000);
 	fputs(prefix, out);
@@ -116,7 +128,7 @@ static bool fits(const int64_t *o, uint64_t dsz, uint64_t isz)
 	       o[RB_DESC] + o[DR_HEAD] + 8 <= rb && o[RB_DESC] + o[DR_TAIL] + 8 <= rb && o[RB_TEXT] + o[TR_BITS] + 4 <= rb &&
 	       o[RB_TEXT] + o[TR_DATA] + 8 <= rb && o[D_STATE] + 8 <= (int64_t)dsz &&
 	       o[D_LPOS] + o[LP_BEGIN] + 8 <= (int64_t)dsz && o[D_LPOS] + o[LP_NEXT] + 8 <= (int64_t)dsz &&
-	       o[I_TS] + 8 <= (int64_t)isz && o[I_LEN] + 2 <= (int64_t)isz;
+	       o[I_TS] + 8 <= (int64_t)isz && o[I_LEN] + 2 <= (int64_t)isz && o[I_FACILITY] + 2 <= (int64_t)isz;
 }
 
 int linux_cmd_log(struct target *t, FILE *out)
@@ -128,6 +140,7 @@ int linux_cmd_log(struct target *t, FILE *out)
 	uint8_t *dbuf = NULL, *ibuf = NULL, *text = NULL;
 	unsigned cbits, sbits;
 	int ret = -1;
+	size_t shown = 0;
 	if (y->why[0]) {
 		fprintf(out, "mdb: cannot read the Linux log: %s\n", y->why);
 		return -1;
@@ -159,6 +172,8 @@ int linux_cmd_log(struct target *t, FILE *out)
 		fprintf(out, "mdb: cannot read the printk ring's descriptors, infos or text\n");
 		goto done;
 	}
+	if (t->json)
+		fputc('[', out);
 	/* tail to head, at most once round the ring */
 	for (id = tail; n++ <= count; id = (id + 1) & DESC_ID_MASK) {
 		const uint8_t *d = dbuf + (id % count) * dsz, *info = ibuf + (id % count) * isz;
@@ -169,11 +184,15 @@ int linux_cmd_log(struct target *t, FILE *out)
 		    (s = block_text(text, size, (uint64_t)rd(d, o[D_LPOS] + o[LP_BEGIN], 8),
 				    (uint64_t)rd(d, o[D_LPOS] + o[LP_NEXT], 8), &len)) != NULL) {
 			size_t tl = (size_t)rd(info, o[I_LEN], 2);
-			print_record((uint64_t)rd(info, o[I_TS], 8), s, tl < len ? tl : len, out);
+			/* u8 facility; u8 flags:5, level:3 (the high bits, as GCC lays bitfields out on x86) */
+			int level = o[I_FACILITY] >= 0 ? (int)(rd(info, o[I_FACILITY] + 1, 1) >> 5) : -1;
+			print_record((uint64_t)rd(info, o[I_TS], 8), level, s, tl < len ? tl : len, t->json, !shown++, out);
 		}
 		if (id == head)
 			break;
 	}
+	if (t->json)
+		fputs("]\n", out);
 	ret = 0;
 done:
 	free(dbuf);

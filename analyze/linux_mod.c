@@ -111,6 +111,17 @@ int linux_cmd_mod(struct target *t, FILE *out)
 	bool kallsyms = linux_sym(t, "kallsyms_lookup_name") != 0;
 	if (!v)
 		return -1;
+	if (t->json) {
+		fputc('[', out);
+		for (size_t i = 0; i < n; i++) {
+			fprintf(out, "%s{\"module\": \"0x%" PRIx64 "\", \"name\": ", i ? ", " : "", v[i].addr);
+			json_write_str(out, v[i].name);
+			fprintf(out, ", \"base\": \"0x%" PRIx64 "\", \"size\": %" PRIu64 "}", v[i].base, v[i].size);
+		}
+		fputs("]\n", out);
+		free(v);
+		return 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		char sz[24];
 		int l = (int)strlen(v[i].name), s = snprintf(sz, sizeof(sz), "%" PRIu64, v[i].size);

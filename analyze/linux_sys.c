@@ -34,30 +34,27 @@ static uint64_t kernel_hz(struct target *t)
 	return 1000;
 }
 
-static void print_uptime(struct target *t, FILE *out)
+/* Seconds since boot from jiffies_64; false when unknown. */
+static bool uptime(struct target *t, uint64_t *secs)
 {
-	uint64_t a = linux_sym(t, "jiffies_64"), j, hz = kernel_hz(t), s;
-	if (!a || !linux_read(t, a, &j, 8)) {
-		fprintf(out, "      UPTIME: (unknown)\n");
-		return;
-	}
-	s = (j - INITIAL_JIFFIES) / hz;
-	fprintf(out, "      UPTIME: ");
-	if (s >= 86400)
-		fprintf(out, "%" PRIu64 " day%s, ", s / 86400, s / 86400 == 1 ? "" : "s");
-	fprintf(out, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64 "\n", s % 86400 / 3600, s % 3600 / 60, s % 60);
+	uint64_t a = linux_sym(t, "jiffies_64"), j, hz = kernel_hz(t);
+	if (!a || !linux_read(t, a, &j, 8))
+		return false;
+	*secs = (j - INITIAL_JIFFIES) / hz;
+	return true;
 }
 
-static void print_load(struct target *t, FILE *out)
+/* The load averages in hundredths (rounded as /proc/loadavg); false when unknown. */
+static bool load_avg(struct target *t, uint64_t hundredths[3])
 {
 	uint64_t a = linux_sym(t, "avenrun"), v[3];
 	if (!a || !linux_read(t, a, v, sizeof(v)))
-		return;
-	fprintf(out, "LOAD AVERAGE: ");
+		return false;
 	for (int i = 0; i < 3; i++) {
-		uint64_t x = v[i] + 2048 / 200; /* FIXED_1/200: rounded as /proc/loadavg */
-		fprintf(out, "%" PRIu64 ".%02" PRIu64 "%s", x >> 11, ((x & 2047) * 100) >> 11, i < 2 ? ", " : "\n");
+		uint64_t x = v[i] + 2048 / 200; /* FIXED_1/200 */
+		hundredths[i] = (x >> 11) * 100 + (((x & 2047) * 100) >> 11);
 	}
+	return true;
 }
 
 /* CPUs not in cpu_online_mask, of n. */
@@ -116,6 +113,17 @@ static void print_size(uint64_t b, FILE *out)
 		fprintf(out, "%.1f %s\n", v, unit[u]);
 }
 
+/* What sys shows. */
+struct sys_info {
+	char rel[UTS_LEN], ver[UTS_LEN], mach[UTS_LEN], node[UTS_LEN], panic[256];
+	unsigned ncpu, offline;
+	uint32_t khz;
+	bool tasks_known, uptime_known, load_known;
+	size_t ntasks;
+	uint64_t uptime, load[3], memory;
+	int panic_cpu;
+};
+
 /* The printk log's last "Kernel panic - not syncing: ..." line (without its timestamp), or "". */
 static void panic_message(struct target *t, char *buf, size_t len)
 {
@@ -125,7 +133,12 @@ static void panic_message(struct target *t, char *buf, size_t len)
 	buf[0] = 0;
 	if (!m)
 		return;
-	linux_cmd_log(t, m);
+	{ /* the text form, whatever the command's */
+		bool json = t->json;
+		t->json = false;
+		linux_cmd_log(t, m);
+		t->json = json;
+	}
 	fclose(m);
 	for (p = text; p && (p = strstr(p, "Kernel panic - not syncing: ")) != NULL; p++)
 		if (p - text < 9 || strncmp(p - 9, "---[ end ", 9)) /* not panic()'s closing line */
@@ -135,42 +148,111 @@ static void panic_message(struct target *t, char *buf, size_t len)
 	free(text);
 }
 
-int linux_cmd_sys(struct target *t, FILE *out)
+bool linux_panic(struct target *t, char *msg, size_t len, int *cpu)
 {
-	char rel[UTS_LEN] = "", ver[UTS_LEN] = "", mach[UTS_LEN] = "", node[UTS_LEN] = "", note[200], panic[256];
-	unsigned ncpu = linux_nr_cpus(t), off = offline_cpus(t, ncpu);
+	uint64_t a = linux_sym(t, "panic_cpu");
+	int32_t c = -1;
+	panic_message(t, msg, len);
+	if (!a || !linux_read(t, a, &c, 4))
+		c = -1;
+	*cpu = c;
+	return msg[0] || c >= 0;
+}
+
+static void sys_read(struct target *t, struct sys_info *s)
+{
+	char note[200];
 	uint64_t khz_at = linux_sym(t, "cpu_khz");
-	uint32_t khz = 0;
-	size_t ntasks = 0;
 	FILE *quiet = fopen("/dev/null", "w");
-	struct linux_task *v = linux_tasks(t, &ntasks, note, sizeof(note), quiet ? quiet : out);
+	struct linux_task *v;
+	memset(s, 0, sizeof(*s));
+	v = linux_tasks(t, &s->ntasks, note, sizeof(note), quiet ? quiet : stderr);
 	if (quiet)
 		fclose(quiet);
+	s->tasks_known = v != NULL;
 	free(v);
-	uts_field(t, 1, node);
-	uts_field(t, 2, rel);
-	uts_field(t, 3, ver);
-	uts_field(t, 4, mach);
+	s->ncpu = linux_nr_cpus(t);
+	s->offline = offline_cpus(t, s->ncpu);
+	uts_field(t, 1, s->node);
+	uts_field(t, 2, s->rel);
+	uts_field(t, 3, s->ver);
+	uts_field(t, 4, s->mach);
 	if (khz_at)
-		linux_read(t, khz_at, &khz, 4);
+		linux_read(t, khz_at, &s->khz, 4);
+	s->uptime_known = uptime(t, &s->uptime);
+	s->load_known = load_avg(t, s->load);
+	s->memory = memory_bytes(t);
+	linux_panic(t, s->panic, sizeof(s->panic), &s->panic_cpu);
+}
+
+void linux_sys_json(struct target *t, FILE *out)
+{
+	struct sys_info s;
+	const char *names[] = { "nodename", "release", "version", "machine" };
+	const char *vals[4];
+	sys_read(t, &s);
+	vals[0] = s.node, vals[1] = s.rel, vals[2] = s.ver, vals[3] = s.mach;
+	fputs("{\"kernel\": ", out);
+	json_write_str(out, t->symfile);
+	fprintf(out, ", \"cpus\": %u, \"offline_cpus\": %u, \"uptime_s\": ", s.ncpu, s.offline);
+	if (s.uptime_known)
+		fprintf(out, "%" PRIu64, s.uptime);
+	else
+		fputs("null", out);
+	fputs(", \"load_average\": ", out);
+	if (s.load_known)
+		fprintf(out, "[%" PRIu64 ".%02" PRIu64 ", %" PRIu64 ".%02" PRIu64 ", %" PRIu64 ".%02" PRIu64 "]", s.load[0] / 100,
+			s.load[0] % 100, s.load[1] / 100, s.load[1] % 100, s.load[2] / 100, s.load[2] % 100);
+	else
+		fputs("null", out);
+	if (s.tasks_known)
+		fprintf(out, ", \"tasks\": %zu", s.ntasks);
+	else
+		fputs(", \"tasks\": null", out);
+	for (int i = 0; i < 4; i++) {
+		fprintf(out, ", \"%s\": ", names[i]);
+		json_write_str(out, vals[i]);
+	}
+	fprintf(out, ", \"mhz\": %u, \"memory_bytes\": %" PRIu64 ", \"panic\": ", s.khz / 1000, s.memory);
+	json_write_str(out, s.panic);
+	fprintf(out, ", \"panic_cpu\": %d}", s.panic_cpu);
+}
+
+int linux_cmd_sys(struct target *t, FILE *out)
+{
+	struct sys_info s;
+	if (t->json) {
+		linux_sys_json(t, out);
+		fputc('\n', out);
+		return 0;
+	}
+	sys_read(t, &s);
 	fprintf(out, "      KERNEL: %s\n", t->symfile);
-	fprintf(out, "        CPUS: %u", ncpu);
-	if (off)
-		fprintf(out, " [OFFLINE: %u]", off);
+	fprintf(out, "        CPUS: %u", s.ncpu);
+	if (s.offline)
+		fprintf(out, " [OFFLINE: %u]", s.offline);
 	fprintf(out, "\n");
-	print_uptime(t, out);
-	print_load(t, out);
-	if (v)
-		fprintf(out, "       TASKS: %zu\n", ntasks);
+	if (!s.uptime_known) {
+		fprintf(out, "      UPTIME: (unknown)\n");
+	} else {
+		fprintf(out, "      UPTIME: ");
+		if (s.uptime >= 86400)
+			fprintf(out, "%" PRIu64 " day%s, ", s.uptime / 86400, s.uptime / 86400 == 1 ? "" : "s");
+		fprintf(out, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64 "\n", s.uptime % 86400 / 3600, s.uptime % 3600 / 60, s.uptime % 60);
+	}
+	if (s.load_known)
+		fprintf(out, "LOAD AVERAGE: %" PRIu64 ".%02" PRIu64 ", %" PRIu64 ".%02" PRIu64 ", %" PRIu64 ".%02" PRIu64 "\n",
+			s.load[0] / 100, s.load[0] % 100, s.load[1] / 100, s.load[1] % 100, s.load[2] / 100, s.load[2] % 100);
+	if (s.tasks_known)
+		fprintf(out, "       TASKS: %zu\n", s.ntasks);
 	else
 		fprintf(out, "       TASKS: (unknown)\n");
-	fprintf(out, "    NODENAME: %s\n     RELEASE: %s\n     VERSION: %s\n", node, rel, ver);
-	fprintf(out, "     MACHINE: %s", mach);
-	if (khz)
-		fprintf(out, "  (%u Mhz)", khz / 1000);
+	fprintf(out, "    NODENAME: %s\n     RELEASE: %s\n     VERSION: %s\n", s.node, s.rel, s.ver);
+	fprintf(out, "     MACHINE: %s", s.mach);
+	if (s.khz)
+		fprintf(out, "  (%u Mhz)", s.khz / 1000);
 	fprintf(out, "\n      MEMORY: ");
-	print_size(memory_bytes(t), out);
-	panic_message(t, panic, sizeof(panic));
-	fprintf(out, "       PANIC: \"%s\"\n", panic);
+	print_size(s.memory, out);
+	fprintf(out, "       PANIC: \"%s\"\n", s.panic);
 	return 0;
 }

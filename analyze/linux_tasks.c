@@ -241,15 +241,10 @@ static void print_json(const struct linux_task *v, size_t n, FILE *out)
 	fputs("[", out);
 	for (size_t i = 0; i < n; i++) {
 		const struct linux_task *k = &v[i];
-		char comm[17];
-		snprintf(comm, sizeof(comm), "%s", k->comm);
-		for (char *c = comm; *c; c++)
-			if (*c == '"' || *c == '\\')
-				*c = '?';
-		fprintf(out, "%s{\"pid\": %d, \"ppid\": %d, \"cpu\": %d, \"task\": \"0x%" PRIx64 "\", \"state\": \"%s\", "
-			"\"comm\": \"%s\", \"kernel\": %s, \"current\": %s}",
-			i ? ", " : "", k->pid, k->ppid, k->cpu, k->addr, k->st, comm, k->kernel ? "true" : "false",
-			k->current ? "true" : "false");
+		fprintf(out, "%s{\"pid\": %d, \"ppid\": %d, \"cpu\": %d, \"task\": \"0x%" PRIx64 "\", \"state\": \"%s\", \"comm\": ",
+			i ? ", " : "", k->pid, k->ppid, k->cpu, k->addr, k->st);
+		json_write_str(out, k->comm);
+		fprintf(out, ", \"kernel\": %s, \"current\": %s}", k->kernel ? "true" : "false", k->current ? "true" : "false");
 	}
 	fputs("]\n", out);
 }

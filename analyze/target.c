@@ -13,6 +13,7 @@ void target_close(struct target *t)
 	linux_close(t);
 	target_lines_free(t);
 	dwarf_close_target(t);
+	dwarf_names_free(t);
 	free(t->symfile);
 	if (t->ops->close)
 		t->ops->close(t);

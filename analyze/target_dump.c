@@ -57,6 +57,26 @@ static void d_status(struct target *t, FILE *out)
 	}
 }
 
+static int d_status_info(struct target *t, struct target_status *s)
+{
+	const struct dump_domain *d = dump_domain_info(t->priv);
+	const char *vi = dump_vmcoreinfo(t->priv), *rel = vi ? strstr(vi, "OSRELEASE=") : NULL;
+	memset(s, 0, sizeof(*s));
+	s->domain_id = -1;
+	snprintf(s->format, sizeof(s->format), "%s", dump_format(t->priv));
+	if (d) {
+		s->domain_id = d->id;
+		snprintf(s->domain, sizeof(s->domain), "%.*s", (int)strnlen(d->name, sizeof(d->name)), d->name);
+		snprintf(s->state, sizeof(s->state), "%.*s", (int)strnlen(d->state, sizeof(d->state)), d->state);
+		snprintf(s->reason, sizeof(s->reason), "%.*s", (int)strnlen(d->reason, sizeof(d->reason)), d->reason);
+		s->nr_vcpus = d->nr_vcpus;
+		s->mem_bytes = d->mem_bytes;
+	}
+	if (rel)
+		snprintf(s->os_release, sizeof(s->os_release), "%.*s", (int)strcspn(rel + 10, "\n"), rel + 10);
+	return 0;
+}
+
 static const char *d_vmcoreinfo(struct target *t)
 {
 	return dump_vmcoreinfo(t->priv);
@@ -69,7 +89,7 @@ static void d_close(struct target *t)
 
 static const struct target_ops dump_ops = {
 	.kind = "dump", .nr_cpus = d_nr_cpus, .regs = d_regs, .read_phys = d_read_phys, .status = d_status,
-	.vmcoreinfo = d_vmcoreinfo, .close = d_close,
+	.status_info = d_status_info, .vmcoreinfo = d_vmcoreinfo, .close = d_close,
 };
 
 struct target *target_dump_open(const char *path, struct err *e)

@@ -26,27 +26,6 @@
 		(void)!send((r)->fd, st_, (size_t)n_, MSG_NOSIGNAL);                                             \
 	} while (0)
 
-static void json_str(char *out, size_t len, const char *s)
-{
-	size_t n = 0;
-	if (len < 3)
-		return;
-	out[n++] = '"';
-	for (; *s && n + 8 < len; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\') {
-			out[n++] = '\\';
-			out[n++] = (char)ch;
-		} else if (ch < 0x20) {
-			n += (size_t)snprintf(out + n, len - n, "\\u%04x", ch);
-		} else {
-			out[n++] = (char)ch;
-		}
-	}
-	out[n++] = '"';
-	out[n] = 0;
-}
-
 static bool has_flag(int argc, char **argv, const char *flag)
 {
 	for (int i = 1; i < argc; i++)
@@ -186,7 +165,7 @@ static int cmd_list(struct hv *hv, struct reply *r, int argc, char **argv)
 	if (json) {
 		reply_line(r, "[");
 		for (unsigned i = 0; i < n; i++) {
-			json_str(q, sizeof(q), l[i].name);
+			json_quote(q, sizeof(q), l[i].name);
 			if (l[i].id >= 0)
 				reply_line(r, "  {\"id\": %d, \"name\": %s, \"state\": \"%s\"}%s", l[i].id, q,
 					   domain_state_name(l[i].st), i + 1 < n ? "," : "");
@@ -217,10 +196,10 @@ static int cmd_dominfo(struct hv *hv, struct reply *r, int argc, char **argv)
 	if (!d || hv_domain_info(hv, d->id, &di, NULL) < 0)
 		return -1;
 	if (has_flag(argc, argv, "--json")) {
-		json_str(q, sizeof(q), di.name);
+		json_quote(q, sizeof(q), di.name);
 		reply_line(r, "{\"id\": %d, \"name\": %s, \"state\": \"%s\", \"vcpus\": %u, \"memory_kib\": %llu,", di.id, q,
 			   domain_state_name(di.state), di.vcpus, (unsigned long long)(di.mem_bytes >> 10));
-		json_str(q, sizeof(q), di.reason);
+		json_quote(q, sizeof(q), di.reason);
 		reply_line(r, " \"uptime_s\": %.3f, \"pause_count\": %u, \"reboots\": %u, \"weight\": %u, \"cap\": %u, \"last_event\": %s}",
 			   di.uptime_ns / 1e9, di.pause_count, di.reboots, d->cfg.weight, d->cfg.cap, q);
 		return 0;

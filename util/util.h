@@ -56,6 +56,13 @@ const struct symbol *symtab_by_name(const struct symtab *t, const char *name);
 struct stat;
 int file_open_regular(const char *path, const char *what, struct stat *st, struct err *e);
 
+/* ---- json.c: JSON strings: "..." with \" \\ \n \t (and the like) and \u00XX for other
+ * control bytes and for bytes that are not valid UTF-8 (valid UTF-8 is kept). */
+void json_write_str(FILE *f, const char *s); /* NULL: "" */
+void json_write_strn(FILE *f, const char *s, size_t n); /* n bytes, NULs included */
+/* Into out (len bytes): the quoted string, cut short at a whole character to fit; out. */
+char *json_quote(char *out, size_t len, const char *s);
+
 /* Monotonic time in nanoseconds. */
 uint64_t time_ns(void);
 /* A progress line on f, redrawn in place ("\r 42%  430/1024 MiB  310 MiB/s  ETA 2 s"),

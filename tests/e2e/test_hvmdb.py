@@ -1,6 +1,7 @@
 """End to end: hvmdb on dumps of the built-in guest: status, CPUs, stacks named from the
 ELF symbols, memory in mdb's formats (virtual and physical), ::vtop, ::dis, and our
 guest's threads and log; bad input gets one clear error."""
+import json
 import os
 import re
 import shutil
@@ -189,6 +190,9 @@ def test_panic_and_oops_dumps(daemon):
         assert re.search(r"^    active = true$", r.stdout, re.M)
         assert "panic_finish+" in r.stdout and "panic.c:" in r.stdout
         assert "Kernel panic - not syncing: %s" % msg in r.stdout  # the log ring
+        st = json.loads(mdb(core, "::status --json").stdout)
+        assert st["panic"] == {"message": msg, "cpu": 0} and st["state"] == "crashed" and st["reason"] == msg
+        assert st["domain"]["name"] == n and st["domain"]["vcpus"] == 2 and st["cpus"] == 2
         if n == "o":
             assert re.search(r"^    has_frame = true$", r.stdout, re.M)
             assert "oops+" in r.stdout and "trap_dispatch+" in r.stdout
@@ -271,6 +275,51 @@ def test_json_listings(hung_dump):
     assert [c["cpu"] for c in cpus] == [0, 1] and cpus[0]["symbol"] == "hang_forever"
     assert {"tid", "state", "cpu", "name", "thread"} <= set(threads[0])
     assert any(t["name"] == "shell" and t["state"] == "RUN" and t["cpu"] == 0 for t in threads)
+
+
+def test_json_nm_msgbuf_regs_walk_status(hung_dump):
+    """--json (for every command, or CMD --json for one): the values the text shows; errors
+    stay text."""
+    nm = subprocess.run(["nm", GUEST], capture_output=True, text=True).stdout
+    panic_addr = int(re.search(r"^([0-9a-f]+) T panic$", nm, re.M).group(1), 16)
+    text = mdb(hung_dump, "::msgbuf; ::regs; ::walk thread")
+    r = subprocess.run([HVMDB, "--json", "-s", GUEST, hung_dump, "-c", "::nm; ::msgbuf; $r; ::walk thread; ::status"],
+                       capture_output=True, text=True, timeout=60, env=ASAN_ENV)
+    assert r.returncode == 0 and text.returncode == 0, r.stderr
+    syms, log, regs, walk, status = [json.loads(l) for l in r.stdout.splitlines()]
+    panic = [s for s in syms if s["name"] == "panic"]
+    assert len(panic) == 1 and int(panic[0]["value"], 16) == panic_addr and panic[0]["type"] == "code"
+    lines = re.findall(r"^\[ *(\d+\.\d\d)\] (.*)$", text.stdout, re.M)
+    assert len(lines) == len(log) >= 3
+    assert [(float(t), x) for t, x in lines] == [(rec["timestamp"], rec["text"]) for rec in log]
+    assert regs["rip"] == "0x" + re.search(r"%rip = 0x([0-9a-f]+)", text.stdout).group(1).lstrip("0")
+    assert set(regs) >= {"rax", "r15", "rsp", "rflags", "cr3", "cs"}
+    assert [int(a, 16) for a in walk] == [int(a, 16) for a in re.findall(r"^([0-9a-f]{16})$", text.stdout, re.M)]
+    assert status["panic"] is None and status["state"] == "running" and status["domain"]["name"] == "dom0"
+    one = mdb(hung_dump, "::nm kmain --json; ::nm kmain; ::frob --json")
+    assert one.returncode == 1
+    out = one.stdout.splitlines()
+    assert json.loads(out[0])[0]["name"] == "kmain" and out[1].startswith("Value") and "kmain" in out[2]
+    assert out[3] == "mdb: unknown dcmd ::frob (::help lists them)"
+
+
+def test_completion_of_types_and_members(hung_dump):
+    """TAB at the interactive prompt completes type names and ::offsetof's members from the DWARF."""
+    c = pexpect.spawn(HVMDB, ["-s", GUEST, hung_dump], encoding="utf-8", timeout=30, env=ASAN_ENV, dimensions=(40, 200))
+    c.expect("> ")
+    for typed, want, answer in (("::sizeof struct thr", "::sizeof struct thread ", r"sizeof \(struct thread\) = 0x"),
+                                ("struct thr", "struct thread ", r"no type"),  # crash's spelling: only completed
+                                ("::offsetof struct thread na", "name ", r"offsetof \(struct thread, name\) = 0x"),
+                                ("::sizeof log_rec", "log_record ", r"sizeof \(log_record\) = 0x")):
+        c.send(typed + "\t")
+        c.expect_exact(want)
+        c.send("\r")
+        c.expect(answer if "no type" not in answer else r"unknown command|no type")
+        c.expect("> ")
+    c.sendline("::quit")
+    c.expect(pexpect.EOF)
+    c.close()
+    assert c.exitstatus == 0, c.before  # no leak (ASan) at ::quit
 
 
 def test_symbol_file_found_by_build_id(hung_dump, tmp_path):

@@ -316,3 +316,47 @@ def test_sys_mod_need_linux():
     """sys and mod on a dump opened without a vmlinux: one message, not a crash."""
     r = mdb("idle-vmci.elf", "sys", sym=None)
     assert "for Linux kernels" in r.stdout + r.stderr
+
+
+def test_json_log_mod_sys_status():
+    """--json: log records are the text lines (timestamps and text; levels known), mod and
+    sys the text's values, ::status the panic message and the CPU in panic_cpu."""
+    text = mdb("crash-vmci.elf", "log; mod; sys")
+    r = mdb("crash-vmci.elf", "log; mod; sys; ::status", "--json")
+    assert r.returncode == 0 and text.returncode == 0, r.stdout + r.stderr
+    log, mods, sys_, status = [json.loads(l) for l in r.stdout.splitlines()]
+    first = [l for l in text.stdout.splitlines() if l.startswith("[")]  # each record's first line
+    assert len(log) == len(first) > 50
+    for rec, line in zip(log, first):
+        stamp, body = line[1:].split("] ", 1)
+        assert "%.6f" % rec["timestamp"] == stamp.strip() and rec["text"].split("\n")[0] == body, (rec, line)
+        assert 0 <= rec["level"] <= 7
+    panic = [x for x in log if x["text"].startswith("Kernel panic - not syncing: sysrq triggered crash")]
+    assert panic and panic[0]["level"] == 0  # KERN_EMERG
+    m = re.search(r"^([0-9a-f]{16})  qemu_fw_cfg +([0-9a-f]{16}) +(\d+)", text.stdout, re.M)
+    assert m and mods == [{"module": "0x" + m.group(1).lstrip("0"), "name": "qemu_fw_cfg",
+                           "base": "0x" + m.group(2).lstrip("0"), "size": int(m.group(3))}]
+    assert sys_["release"] == re.search(r"RELEASE: (\S+)", text.stdout).group(1) and sys_["machine"] == "x86_64"
+    assert sys_["tasks"] == int(re.search(r"TASKS: (\d+)", text.stdout).group(1)) and sys_["cpus"] == 2
+    assert status["panic"] == {"message": "Kernel panic - not syncing: sysrq triggered crash", "cpu": 0}
+    assert status["linux"]["kaslr"] == manifest()["crash-vmci.elf"]["kerneloffset"] and status["sys"] == sys_
+    idle = json.loads(mdb("idle-vmci.elf", "::status", "--json").stdout)
+    assert idle["panic"] is None and idle["sys"]["panic_cpu"] == -1
+
+
+def test_json_bt_and_regs():
+    """bt --json: the frames of the text (pc, function+offset, file:line), for one task, a
+    PID, and every CPU; $r --json's rip is ::regs'."""
+    text = mdb("crash-vmci.elf", "bt -l; $r")
+    r = mdb("crash-vmci.elf", "bt; bt 1; bt -a; $r", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    cur, pid1, every, regs = [json.loads(l) for l in r.stdout.splitlines()]
+    assert cur == pid1 and len(cur) == 1 and cur[0]["pid"] == 1 and cur[0]["comm"] == "init"
+    frames = re.findall(r"^ *#(\d+) \[([0-9a-f]+)\] (\S+)\+(0x[0-9a-f]+) at ([0-9a-f]+)  (\S+):(\d+)$", text.stdout, re.M)
+    assert len(frames) == len(cur[0]["frames"]) > 5
+    for f, (n, sp, fn, off, pc, file, line) in zip(cur[0]["frames"], frames):
+        assert (f["level"], f["sp"], f["function"], f["offset"], f["pc"], f["file"], f["line"]) == \
+            (int(n), "0x" + sp.lstrip("0"), fn, off, "0x" + pc, file, int(line))
+    assert cur[0]["user"]["rip"].startswith("0x") and cur[0]["stopped"] is None
+    assert [t["cpu"] for t in every] == [0, 1] and every[0] == cur[0]
+    assert regs["rip"] == "0x" + re.search(r"%rip = 0x([0-9a-f]+)", text.stdout).group(1).lstrip("0")

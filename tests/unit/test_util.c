@@ -1,4 +1,4 @@
-/* Unit tests for util: size parsing and error messages. */
+/* Unit tests for util: size parsing, error messages, JSON strings. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,8 +47,45 @@ static void test_errors(void **state)
 	assert_int_equal(err_set(NULL, "x"), -1);
 }
 
+/* json_write_strn's output for n bytes of s, in a static buffer */
+static const char *json_of(const char *s, size_t n)
+{
+	static char buf[256];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+	assert_non_null(f);
+	json_write_strn(f, s, n);
+	fclose(f);
+	return buf;
+}
+
+static void test_json_strings(void **state)
+{
+	char q[16];
+	(void)state;
+	assert_string_equal(json_of("plain", 5), "\"plain\"");
+	assert_string_equal(json_of("a\"b\\c", 5), "\"a\\\"b\\\\c\"");
+	assert_string_equal(json_of("t\tn\nr\rb\bf\f", 10), "\"t\\tn\\nr\\rb\\bf\\f\"");
+	assert_string_equal(json_of("\x01\x1f\x7f", 3), "\"\\u0001\\u001f\\u007f\"");
+	assert_string_equal(json_of("a\0b", 3), "\"a\\u0000b\"");          /* NULs inside n bytes */
+	assert_string_equal(json_of("caf\xc3\xa9 \xe2\x82\xac", 9), "\"caf\xc3\xa9 \xe2\x82\xac\""); /* UTF-8 kept */
+	assert_string_equal(json_of("\xff\xc3", 2), "\"\\u00ff\\u00c3\"");   /* not UTF-8; a cut sequence */
+	assert_string_equal(json_of("\xc0\xaf\xed\xa0\x80", 5),             /* overlong; a surrogate */
+			    "\"\\u00c0\\u00af\\u00ed\\u00a0\\u0080\"");
+	{
+		FILE *null = fopen("/dev/null", "w");
+		assert_non_null(null);
+		json_write_str(null, NULL); /* "" and no crash */
+		fclose(null);
+	}
+	assert_string_equal(json_quote(q, sizeof(q), "x\"y"), "\"x\\\"y\"");
+	assert_string_equal(json_quote(q, sizeof(q), "abcdefghijklmnop"), "\"abcdefghijklm\"");
+	assert_string_equal(json_quote(q, 10, "abcdef\n"), "\"abcdef\""); /* never half an escape */
+	assert_string_equal(json_quote(q, 3, "abc"), "\"\"");
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(test_size_parse), cmocka_unit_test(test_errors) };
+	const struct CMUnitTest tests[] = { cmocka_unit_test(test_size_parse), cmocka_unit_test(test_errors),
+					    cmocka_unit_test(test_json_strings) };
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
