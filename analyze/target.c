@@ -73,10 +73,14 @@ int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint6
 	int levels = cpu_paging(t, cpu, &w.top);
 	if (t->kernel_pgt && (va >> 63)) { /* a kernel address: the kernel's own tables */
 		uint64_t cr3;
+		const char *vi;
 		/* 5 levels when a CPU in long mode says CR4.LA57 (an offline one in real mode
-		 * says nothing); 4 when none tells */
+		 * says nothing), else when the VMCOREINFO does (Linux's pgtable_l5_enabled:
+		 * dumps with NT_PRSTATUS only); else 4 */
 		for (unsigned i = 0; levels < 4 && i < t->ops->nr_cpus(t); i++)
 			levels = cpu_paging(t, i, &cr3);
+		if (levels < 4 && (vi = target_vmcoreinfo(t)) && strstr(vi, "NUMBER(pgtable_l5_enabled)=1\n"))
+			levels = 5;
 		w.top = t->kernel_pgt;
 		w.levels = levels == 5 ? 5 : 4;
 	} else if (levels == 0) { /* paging off: physical */
