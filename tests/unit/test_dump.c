@@ -420,6 +420,51 @@ static void test_elf_aliases_five_level(void **state)
 	free(ram_saved);
 }
 
+/* A new dump file: never over an existing one, invisible under its name until committed,
+ * and nothing left behind by an abort. */
+static void test_out_create_commit_abort(void **state)
+{
+	struct dump_out o;
+	struct err e = { "" };
+	char path[128], partial[160];
+	(void)state;
+	tmp_path(path, sizeof(path), "out");
+	snprintf(partial, sizeof(partial), "%s.partial-%d", path, (int)getpid());
+	assert_int_equal(dump_out_create(&o, path, &e), 0);
+	assert_int_equal(write(o.fd, "abc", 3), 3);
+	assert_int_equal(access(partial, F_OK), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(dump_out_commit(&o, &e), 0);
+	assert_int_equal(access(partial, F_OK), -1);
+	assert_int_equal(access(path, F_OK), 0);
+	dump_out_abort(&o); /* a no-op after the commit */
+	assert_int_equal(access(path, F_OK), 0);
+
+	assert_int_equal(dump_out_create(&o, path, &e), -1);
+	assert_non_null(strstr(e.msg, "exists: a dump is never overwritten"));
+	dump_out_abort(&o);
+	assert_int_equal(access(path, F_OK), 0);
+	unlink(path);
+
+	assert_int_equal(dump_out_create(&o, path, &e), 0); /* the name appears meanwhile */
+	close(open(path, O_WRONLY | O_CREAT, 0600));
+	assert_int_equal(dump_out_commit(&o, &e), -1);
+	assert_non_null(strstr(e.msg, "File exists"));
+	dump_out_abort(&o);
+	assert_int_equal(access(partial, F_OK), -1);
+	unlink(path);
+
+	assert_int_equal(dump_out_create(&o, path, &e), 0);
+	dump_out_abort(&o);
+	assert_int_equal(access(partial, F_OK), -1);
+	assert_int_equal(access(path, F_OK), -1);
+
+	assert_int_equal(dump_out_create(&o, "/nonexistent-dir/core", &e), -1);
+	assert_non_null(strstr(e.msg, "/nonexistent-dir/core.partial-"));
+	assert_non_null(strstr(e.msg, "No such file or directory"));
+	dump_out_abort(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_flattened_stream),
 		cmocka_unit_test(test_fmt_names),
 		cmocka_unit_test(test_elf_aliases_five_level),
+		cmocka_unit_test(test_out_create_commit_abort),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
