@@ -28,7 +28,7 @@ def mdb(core, cmds, sym=GUEST):
 def hung_dump(daemon):
     """A dump of a guest whose CPU 0 hangs in hang_forever and whose log says so."""
     d = daemon("--vcpus", "2", "--mem", "64M")
-    guest_console(d, "dom0", "hang", "spinning forever")
+    guest_console(d, "dom0", "hang", "spinning forever on CPU 0\r\n")  # the whole line: CPU 0 is past printk
     core = os.path.join(d.tmp, "core")
     d.ctl("dump", "dom0", core)
     return core
