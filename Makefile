@@ -44,9 +44,9 @@ $(BUILD)/obj/hv/builtin.o: hv/builtin.S $(BUILD)/guest.elf
 $(BUILD)/hv: $(BUILD)/obj/hv/main.o $(HV_OBJS) $(BUILD)/obj/hv/builtin.o
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 DUMP_SRCS := $(filter-out dump/hvdump.c,$(wildcard dump/*.c))
-$(BUILD)/hvdump: $(BUILD)/obj/dump/hvdump.o $(patsubst %.c,$(BUILD)/obj/%.o,$(DUMP_SRCS)) $(BUILD)/obj/util/util.o
+$(BUILD)/hvdump: $(BUILD)/obj/dump/hvdump.o $(patsubst %.c,$(BUILD)/obj/%.o,$(DUMP_SRCS)) $(BUILD)/obj/util/util.o $(BUILD)/obj/util/pagewalk.o
 	$(CC) $(CFLAGS) $^ $(DUMP_LIBS) -o $@
-$(BUILD)/asan/hvdump: $(BUILD)/asan/obj/dump/hvdump.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DUMP_SRCS)) $(BUILD)/asan/obj/util/util.o
+$(BUILD)/asan/hvdump: $(BUILD)/asan/obj/dump/hvdump.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DUMP_SRCS)) $(BUILD)/asan/obj/util/util.o $(BUILD)/asan/obj/util/pagewalk.o
 	$(CC) $(CFLAGS) $(SAN) $^ $(DUMP_LIBS) -o $@
 ANALYZE_SRCS := $(filter-out analyze/hvmdb.c,$(wildcard analyze/*.c))
 MDB_LIBS := -ldwarf -lelf -lcapstone -lreadline $(DUMP_LIBS)

@@ -1,5 +1,5 @@
-/* target: what every target shares: the x86-64 page walk for virtual reads, symbols,
- * closing. */
+/* target: what every target shares: virtual reads through util's page walk (the CPU's
+ * paging mode, or the kernel's own tables), symbols, closing. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,42 +51,49 @@ int target_check_build_id(struct target *t, const char *path, struct err *e)
 	return 0;
 }
 
-int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint64_t *page_size)
+static int read_phys_all(void *opaque, uint64_t pa, void *buf, size_t len)
+{
+	struct target *t = opaque;
+	return t->ops->read_phys(t, pa, buf, len) == len ? 0 : -1;
+}
+
+/* A CPU's paging mode (pagewalk_levels) and CR3; -1 also when its control registers are
+ * unknown (NT_PRSTATUS only). */
+static int cpu_paging(struct target *t, unsigned cpu, uint64_t *cr3)
 {
 	struct target_regs r;
-	uint64_t table, e = 0;
-	const uint64_t mask = 0x000ffffffffff000ull;
+	if (t->ops->regs(t, cpu, &r) < 0 || !r.full)
+		return -1;
+	*cr3 = r.cr3;
+	return pagewalk_levels(r.cr0, r.cr4, r.efer);
+}
+
+int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint64_t *page_size)
+{
+	struct pagewalk w = { .read = read_phys_all, .opaque = t };
+	int levels = cpu_paging(t, cpu, &w.top);
 	if (t->kernel_pgt && (va >> 63)) { /* a kernel address: the kernel's own tables */
-		table = t->kernel_pgt;
-		goto walk;
-	}
-	if (t->ops->regs(t, cpu, &r) < 0)
-		return -1;
-	if (!r.full) /* without CR3 only identity can be assumed */
-		return -1;
-	if (!(r.cr0 & 0x80000000u)) { /* paging off: physical */
+		uint64_t cr3;
+		const char *vi;
+		/* 5 levels when a CPU in long mode says CR4.LA57 (an offline one in real mode
+		 * says nothing), else when the VMCOREINFO does (Linux's pgtable_l5_enabled:
+		 * dumps with NT_PRSTATUS only); else 4 */
+		for (unsigned i = 0; levels < 4 && i < t->ops->nr_cpus(t); i++)
+			levels = cpu_paging(t, i, &cr3);
+		if (levels < 4 && (vi = target_vmcoreinfo(t)) && strstr(vi, "NUMBER(pgtable_l5_enabled)=1\n"))
+			levels = 5;
+		w.top = t->kernel_pgt;
+		w.levels = levels == 5 ? 5 : 4;
+	} else if (levels == 0) { /* paging off: physical */
 		*pa = va;
 		*page_size = 4096;
 		return 0;
+	} else if (levels < 0) { /* without CR3 only identity can be assumed; 32-bit paging: not walked */
+		return -1;
+	} else {
+		w.levels = levels;
 	}
-	if (!(r.efer & 0x400) || (r.cr4 & 0x1000))
-		return -1; /* 32-bit paging and 5-level paging: not walked yet */
-	table = r.cr3 & mask;
-walk:
-	for (int level = 4; level >= 1; level--) {
-		int shift = 12 + 9 * (level - 1);
-		unsigned idx = (va >> shift) & 511;
-		if (t->ops->read_phys(t, (table & mask) + idx * 8, &e, 8) != 8 || !(e & 1))
-			return -1;
-		if (level == 1 || ((level == 2 || level == 3) && (e & 0x80))) {
-			uint64_t size = 1ull << shift;
-			*pa = (e & mask & ~(size - 1)) | (va & (size - 1));
-			*page_size = size;
-			return 0;
-		}
-		table = e;
-	}
-	return -1;
+	return pagewalk_translate(&w, va, pa, page_size, NULL);
 }
 
 size_t target_read_virt(struct target *t, unsigned cpu, uint64_t va, void *buf, size_t len)

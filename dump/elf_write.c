@@ -1,8 +1,8 @@
 /* elf_write: the ELF core writer: NT_PRSTATUS per vCPU (what gdb, crash and drgn read),
  * our versioned HVKIT notes (full vCPU and domain state), VMCOREINFO, one PT_LOAD per RAM
  * range (p_paddr = guest physical), and PT_LOAD aliases for the kernel half of vCPU 0's
- * page tables (p_vaddr = virtual, sharing the file bytes of the physical segments), so a
- * plain `gdb vmlinux DUMP` can read kernel memory. */
+ * page tables, 4 or 5 levels (p_vaddr = virtual, sharing the file bytes of the physical
+ * segments), so a plain `gdb vmlinux DUMP` can read kernel memory. */
 #include <elf.h>
 #include <errno.h>
 #include <pthread.h>
@@ -35,42 +35,29 @@ static bool in_ram(const struct dump_source *s, uint64_t pa, uint64_t size)
 	return false;
 }
 
-static void add_map(struct walk *w, uint64_t va, uint64_t pa, uint64_t size)
+static int add_map(void *opaque, uint64_t va, uint64_t pa, uint64_t size)
 {
+	struct walk *w = opaque;
 	struct alias *last = w->n ? &w->a[w->n - 1] : NULL;
 	if (!in_ram(w->src, pa, size))
-		return;
+		return 0;
 	if (last && last->vaddr + last->size == va && last->paddr + last->size == pa && in_ram(w->src, last->paddr, last->size + size)) {
 		last->size += size;
-		return;
+		return 0;
 	}
-	if (w->n < MAX_ALIASES)
-		w->a[w->n++] = (struct alias){ va, pa, size };
+	w->a[w->n++] = (struct alias){ va, pa, size };
+	return w->n == MAX_ALIASES; /* full: stop */
 }
 
-/* 4-level walk of the upper half (the kernel's), reading tables through the source. */
-static void walk_level(struct walk *w, uint64_t table, int level, uint64_t va_base)
+/* The upper half (the kernel's) of vCPU 0's page tables, 4 or 5 levels, when it runs in
+ * long mode; unreadable or garbage tables give fewer aliases, never a failed dump. */
+static void walk_kernel(struct walk *w)
 {
-	uint64_t ents[512];
-	const uint64_t mask = 0x000ffffffffff000ull;
-	unsigned start = level == 4 ? 256 : 0;
-	if (w->src->read(w->src->opaque, table & mask, ents, sizeof(ents)) < 0)
-		return;
-	for (unsigned i = start; i < 512 && w->n < MAX_ALIASES; i++) {
-		uint64_t e = ents[i], va;
-		int shift = 12 + 9 * (level - 1);
-		if (!(e & 1))
-			continue;
-		va = va_base | ((uint64_t)i << shift);
-		if (level == 4)
-			va |= 0xffff000000000000ull; /* canonical upper half */
-		if (level == 1 || ((level == 2 || level == 3) && (e & 0x80))) {
-			uint64_t size = 1ull << shift;
-			add_map(w, va, e & mask & ~(size - 1), size);
-		} else if (level > 1) {
-			walk_level(w, e, level - 1, va);
-		}
-	}
+	const struct dump_cpu *c = w->src->cpus;
+	struct pagewalk pw = { .top = c->cr3, .levels = pagewalk_levels(c->cr0, c->cr4, c->efer), .read = w->src->read,
+			       .opaque = w->src->opaque };
+	if (pw.levels >= 4)
+		pagewalk_each(&pw, true, add_map, w, NULL);
 }
 
 /* Copies RAM into the file: threads take 1 MiB chunks in turn; each chunk has its place. */
@@ -184,9 +171,8 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 	if (!w.a)
 		return err_set(e, "out of memory");
 	dump_notes_build(&notes, src);
-	/* virtual aliases from vCPU 0, when it runs with 4-level paging in long mode */
-	if (src->nr_cpus && (src->cpus[0].cr0 & 0x80000000u) && (src->cpus[0].efer & 0x400) && !(src->cpus[0].cr4 & 0x1000))
-		walk_level(&w, src->cpus[0].cr3, 4, 0);
+	if (src->nr_cpus) /* virtual aliases from vCPU 0 */
+		walk_kernel(&w);
 
 	nph = 1 + src->nr_ranges + w.n;
 	ph = calloc(nph, sizeof(*ph));

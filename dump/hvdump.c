@@ -1,8 +1,6 @@
 /* hvdump: the dump file tool. `hvdump info FILE` prints what a dump holds: format,
  * domain, each vCPU's registers, memory segments, notes, VMCOREINFO; `hvdump convert`
  * rewrites a dump (ours, QEMU's, makedumpfile's) as ELF or kdump-compressed. */
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,12 +122,12 @@ static int show_progress(void *o, uint64_t done, uint64_t total)
 static int cmd_convert(int argc, char **argv)
 {
 	const char *in = NULL, *out = NULL;
-	int fmt = DUMP_FMT_KDUMP_ZSTD, fd = -1, ret = 1;
+	int fmt = DUMP_FMT_KDUMP_ZSTD, ret = 1;
 	struct progress prog = { .t0 = time_ns(), .tty = isatty(2) };
 	struct dump_range ranges[256];
 	struct dump_source src = { 0 };
 	struct dump_file *f;
-	char tmp[4200];
+	struct dump_out o = { .fd = -1 };
 	struct err e;
 
 	for (int i = 2; i < argc; i++) {
@@ -164,37 +162,25 @@ static int cmd_convert(int argc, char **argv)
 		dump_close(f);
 		return 1;
 	}
-	if (snprintf(tmp, sizeof(tmp), "%s.partial-%d", out, (int)getpid()) >= (int)sizeof(tmp)) {
-		fprintf(stderr, "hvdump: %s: path too long\n", out);
-		goto done;
-	}
-	if (access(out, F_OK) == 0) {
-		fprintf(stderr, "hvdump: %s exists: a dump is never overwritten\n", out);
-		goto done;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		fprintf(stderr, "hvdump: %s: %s\n", tmp, strerror(errno));
+	if (dump_out_create(&o, out, &e) < 0) {
+		fprintf(stderr, "hvdump: %s\n", e.msg);
 		goto done;
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (dump_write(fd, &src, (enum dump_fmt)fmt, show_progress, &prog, &e) < 0) {
+	if (dump_write(o.fd, &src, (enum dump_fmt)fmt, show_progress, &prog, &e) < 0) {
 		if (prog.tty)
 			fputc('\n', stderr);
 		fprintf(stderr, "hvdump: %s: %s\n", out, e.msg);
 		goto done;
 	}
-	if (fsync(fd) < 0 || link(tmp, out) < 0) {
-		fprintf(stderr, "hvdump: %s: %s\n", out, strerror(errno));
+	if (dump_out_commit(&o, &e) < 0) {
+		fprintf(stderr, "hvdump: %s\n", e.msg);
 		goto done;
 	}
 	ret = 0;
 done:
-	if (fd >= 0) {
-		close(fd);
-		unlink(tmp);
-	}
+	dump_out_abort(&o);
 	free((void *)src.cpus);
 	dump_close(f);
 	return ret;

@@ -270,25 +270,30 @@ bool hv_dbg_online(struct hv_dbg *g, unsigned cpu)
 	return cpu < g->d->nr_vcpus && atomic_load(&g->d->vcpus[cpu].online);
 }
 
-/* The 4-level walk in software, on hv's mapping of guest RAM (an ioctl per page is slow
- * on hosts that emulate); NULL when not mapped. Other paging modes: KVM_TRANSLATE. */
+static int read_ram(void *opaque, uint64_t pa, void *buf, size_t len)
+{
+	const void *p = mem_ptr(opaque, pa, len);
+	if (!p)
+		return -1;
+	memcpy(buf, p, len);
+	return 0;
+}
+
+/* Long mode's walk (4 or 5 levels) in software, on hv's mapping of guest RAM (an ioctl
+ * per page is slow on hosts that emulate); NULL when not mapped. Paging off: physical.
+ * 32-bit and PAE paging: KVM_TRANSLATE, which needs the vCPU stopped. */
 static uint8_t *walk(struct hv_dbg *g, struct vcpu *v, const struct kvm_sregs *sr, uint64_t va, uint64_t n)
 {
-	const uint64_t mask = 0x000ffffffffff000ull;
-	uint64_t table = sr->cr3 & mask, e = 0;
-	if (!(sr->cr0 & 0x80000000u) || !(sr->efer & 0x400) || (sr->cr4 & 0x1000))
-		return domain_gva_ptr(v, va, n);
-	for (int level = 4; level >= 1; level--) {
-		uint64_t *ent = mem_ptr(&g->d->mem, table + ((va >> (12 + 9 * (level - 1))) & 511) * 8, 8);
-		if (!ent || !((e = *ent) & 1))
-			return NULL;
-		if (level > 1 && level < 4 && (e & 0x80)) { /* 1 GiB or 2 MiB page */
-			uint64_t size = 1ull << (12 + 9 * (level - 1));
-			return mem_ptr(&g->d->mem, (e & mask & ~(size - 1)) + (va & (size - 1)), n);
-		}
-		table = e & mask;
-	}
-	return mem_ptr(&g->d->mem, table + (va & 4095), n);
+	struct pagewalk w = { .top = sr->cr3, .levels = pagewalk_levels(sr->cr0, sr->cr4, sr->efer), .read = read_ram,
+			      .opaque = &g->d->mem };
+	uint64_t pa, size;
+	if (w.levels == 0)
+		return mem_ptr(&g->d->mem, va, n);
+	if (w.levels < 0)
+		return g->observe ? NULL : domain_gva_ptr(v, va, n);
+	if (pagewalk_translate(&w, va, &pa, &size, NULL) < 0)
+		return NULL;
+	return mem_ptr(&g->d->mem, pa, n);
 }
 
 static size_t virt_rw(struct hv_dbg *g, unsigned cpu, uint64_t va, void *buf, size_t len, bool write)
@@ -303,8 +308,7 @@ static size_t virt_rw(struct hv_dbg *g, unsigned cpu, uint64_t va, void *buf, si
 		uint8_t *p;
 		if (n > len - done)
 			n = len - done;
-		p = g->observe && !((sr.cr0 & 0x80000000u) && (sr.efer & 0x400) && !(sr.cr4 & 0x1000)) ? NULL
-							: walk(g, v, &sr, a, n);
+		p = walk(g, v, &sr, a, n);
 		if (!p)
 			break;
 		if (write)

@@ -290,9 +290,10 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 	struct dump_cpu *cpus = NULL;
 	struct dump_range ranges[2];
 	struct dump_source src;
-	char tmp[4200], info[2048], state[16];
+	struct dump_out file;
+	char info[2048], state[16];
 	uint64_t t0 = time_ns(), t_paused;
-	int fd = -1, n, ret = -1;
+	int n, ret = -1;
 	bool held = false, armed;
 
 	memset(st, 0, sizeof(*st));
@@ -300,12 +301,8 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 		return err_set(e, "no domain with id %d", id);
 	if (!d->vcpus || d->vm_fd < 0)
 		return err_set(e, "%s has no state to dump", d->name);
-	if (access(path, F_OK) == 0)
-		return err_set(e, "%s exists: a dump is never overwritten", path);
-	snprintf(tmp, sizeof(tmp), "%s.partial-%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return err_errno(e, "%s", tmp);
+	if (dump_out_create(&file, path, e) < 0)
+		return -1;
 	atomic_fetch_add(&d->dump_active, 1); /* released at out: */
 	vs = calloc(d->nr_vcpus, sizeof(*vs));
 	cpus = calloc(d->nr_vcpus, sizeof(*cpus));
@@ -361,21 +358,15 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 	src.read_mt = true; /* snap_read takes the snapshot's lock */
 	vmcoreinfo(d, info, sizeof(info));
 	src.vmcoreinfo = info;
-	if (dump_write(fd, &src, opts ? (enum dump_fmt)opts->format : DUMP_FMT_ELF, progress_cb,
+	if (dump_write(file.fd, &src, opts ? (enum dump_fmt)opts->format : DUMP_FMT_ELF, progress_cb,
 		       &(struct progress){ d, opts }, e) < 0)
 		goto out;
-	if (fsync(fd) < 0) {
-		err_errno(e, "%s: fsync", tmp);
+	if (dump_out_commit(&file, e) < 0)
 		goto out;
-	}
-	if (link(tmp, path) < 0) { /* fails if the name appeared meanwhile: never overwrite */
-		err_errno(e, "%s", path);
-		goto out;
-	}
 	st->cow = s.cow;
 	{
 		struct stat sb;
-		if (fstat(fd, &sb) == 0)
+		if (stat(path, &sb) == 0)
 			st->file_bytes = (uint64_t)sb.st_blocks * 512;
 	}
 	st->pages_copied = s.copied;
@@ -388,9 +379,7 @@ out:
 	}
 	if (held)
 		hv_domain_release(hv, id);
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
+	dump_out_abort(&file);
 	free(vs);
 	free(cpus);
 	st->total_ns = time_ns() - t0;

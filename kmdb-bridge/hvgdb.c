@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "hv/hv.h"
-#include "kmdb.h"
+#include "internal.h"
 
 struct hvgdb {
 	struct hv *hv;
@@ -28,12 +28,11 @@ static unsigned op_nr_threads(void *o)
 	return hv_dbg_nr_vcpus(((struct hvgdb *)o)->g);
 }
 
-static int op_get_regs(void *o, unsigned cpu, struct gdbstub_regs *r)
+int kmdb_hv_regs(struct hv_dbg *g, unsigned cpu, struct gdbstub_regs *r)
 {
-	struct hvgdb *h = o;
 	struct kvm_regs k;
 	struct kvm_sregs s;
-	if (hv_dbg_get_regs(h->g, cpu, &k, &s) < 0)
+	if (hv_dbg_get_regs(g, cpu, &k, &s) < 0)
 		return -1;
 	*r = (struct gdbstub_regs){
 		.rax = k.rax, .rbx = k.rbx, .rcx = k.rcx, .rdx = k.rdx, .rsi = k.rsi, .rdi = k.rdi, .rbp = k.rbp,
@@ -44,6 +43,11 @@ static int op_get_regs(void *o, unsigned cpu, struct gdbstub_regs *r)
 		.cr3 = s.cr3, .cr4 = s.cr4, .cr8 = s.cr8, .efer = s.efer,
 	};
 	return 0;
+}
+
+static int op_get_regs(void *o, unsigned cpu, struct gdbstub_regs *r)
+{
+	return kmdb_hv_regs(((struct hvgdb *)o)->g, cpu, r);
 }
 
 static int op_set_regs(void *o, unsigned cpu, const struct gdbstub_regs *r)

@@ -81,4 +81,10 @@ void regs_get_one(const struct gdbstub_regs *r, unsigned n, uint8_t *out);
 void regs_set_one(struct gdbstub_regs *r, unsigned n, const uint8_t *in);
 const char *regs_target_xml(size_t *len);
 
+/* ---- hvgdb.c: a vCPU's registers in a debug session of this hv (KVM's kvm_regs and
+ * kvm_sregs converted in this one place, for the gdb stub and the q prompt's target);
+ * 0, or -1 when the vCPU is not held. */
+struct hv_dbg;
+int kmdb_hv_regs(struct hv_dbg *g, unsigned cpu, struct gdbstub_regs *r);
+
 #endif

@@ -1,30 +1,34 @@
 /* target_hv: the engine's live target inside hv (the q prompt): a debug session on one
  * domain (hv_dbg_*), so every hvmdb command works on it with the same code. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analyze/analyze.h"
 #include "hv/hv.h"
-#include "kmdb.h"
+#include "internal.h"
 
 static unsigned h_nr_cpus(struct target *t)
 {
 	return hv_dbg_nr_vcpus(t->priv);
 }
 
+/* The general registers, rip and rflags lead both structures in the same order. */
+_Static_assert(offsetof(struct target_regs, rflags) == offsetof(struct gdbstub_regs, rflags) &&
+		       offsetof(struct target_regs, rflags) == 17 * 8 && offsetof(struct target_regs, cr0) == 18 * 8,
+	       "struct target_regs and struct gdbstub_regs start alike");
+
 static int h_regs(struct target *t, unsigned cpu, struct target_regs *r)
 {
-	struct kvm_regs k;
-	struct kvm_sregs s;
-	if (hv_dbg_get_regs(t->priv, cpu, &k, &s) < 0)
+	struct gdbstub_regs g;
+	if (kmdb_hv_regs(t->priv, cpu, &g) < 0)
 		return -1;
 	*r = (struct target_regs){
-		.rax = k.rax, .rbx = k.rbx, .rcx = k.rcx, .rdx = k.rdx, .rsi = k.rsi, .rdi = k.rdi, .rbp = k.rbp,
-		.rsp = k.rsp, .r8 = k.r8, .r9 = k.r9, .r10 = k.r10, .r11 = k.r11, .r12 = k.r12, .r13 = k.r13, .r14 = k.r14,
-		.r15 = k.r15, .rip = k.rip, .rflags = k.rflags, .cr0 = s.cr0, .cr2 = s.cr2, .cr3 = s.cr3, .cr4 = s.cr4,
-		.efer = s.efer, .fs_base = s.fs.base, .gs_base = s.gs.base, .cs = s.cs.selector, .ss = s.ss.selector,
-		.online = hv_dbg_online(t->priv, cpu), .full = true,
+		.cr0 = g.cr0, .cr2 = g.cr2, .cr3 = g.cr3, .cr4 = g.cr4, .efer = g.efer, .fs_base = g.fs_base,
+		.gs_base = g.gs_base, .cs = (uint16_t)g.cs, .ss = (uint16_t)g.ss, .online = hv_dbg_online(t->priv, cpu),
+		.full = true,
 	};
+	memcpy(r, &g, offsetof(struct target_regs, cr0));
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analyze/analyze.h"
 #include "dump/dump.h"
 
 #define R0 (4u << 20)
@@ -341,6 +342,129 @@ static void test_fmt_names(void **state)
 	assert_string_equal(dump_fmt_name(DUMP_FMT_KDUMP_ZLIB), "kdump-zlib");
 }
 
+static void put_entry(uint64_t table, unsigned i, uint64_t e)
+{
+	memcpy(ram0 + table + i * 8, &e, 8);
+}
+
+/* vCPU 0 with 5-level paging (CR4.LA57): the ELF core's kernel aliases come from its
+ * PML5, coalesced where both sides are contiguous. */
+static void test_elf_aliases_five_level(void **state)
+{
+	enum { T = 0x300000, N = 5 * 4096 };
+	struct dump_cpu saved = cpus[0];
+	uint8_t *ram_saved = malloc(N);
+	struct dump_source s;
+	struct dump_file *f;
+	struct err e = { "" };
+	const struct dump_load *al[4];
+	unsigned nal = 0;
+	struct target *t;
+	uint64_t pa, psz;
+	char path[128];
+	(void)state;
+	memcpy(ram_saved, ram0 + T, N);
+	memset(ram0 + T, 0, N);
+	put_entry(T, 511, (T + 0x1000) | 3);            /* PML5[511] -> PML4 */
+	put_entry(T + 0x1000, 511, (T + 0x2000) | 3);   /* PML4[511] -> PDPT */
+	put_entry(T + 0x2000, 510, (T + 0x3000) | 3);   /* PDPT[510] -> PD: 0xffffffff80000000 */
+	put_entry(T + 0x3000, 0, 0x200000 | 0x80 | 3);  /* a 2 MiB page */
+	put_entry(T + 0x3000, 1, (T + 0x4000) | 3);     /* -> PT */
+	put_entry(T + 0x4000, 0, 0x5000 | 3);
+	put_entry(T + 0x4000, 1, 0x6000 | 3);           /* contiguous with the one before */
+	put_entry(T + 0x4000, 2, 0x7fff000 | 3);        /* not RAM: no alias */
+	put_entry(T, 1, (T + 0x1000) | 3);              /* PML5[1]: the lower half, not aliased */
+	cpus[0].cr0 = 0x80000011;
+	cpus[0].cr4 = 0x1020;
+	cpus[0].efer = 0x500;
+	cpus[0].cr3 = T;
+	source(&s);
+	tmp_path(path, sizeof(path), "la57");
+	write_file(path, &s, DUMP_FMT_ELF);
+	f = dump_open(path, &e);
+	if (!f)
+		fail_msg("%s", e.msg);
+	for (unsigned i = 0; i < dump_nr_loads(f); i++)
+		if (!dump_load_is_physical(dump_loadseg(f, i)) && nal < 4)
+			al[nal++] = dump_loadseg(f, i);
+	assert_int_equal(nal, 2);
+	assert_int_equal(al[0]->vaddr, 0xffffffff80000000ull);
+	assert_int_equal(al[0]->paddr, 0x200000);
+	assert_int_equal(al[0]->memsz, 2u << 20);
+	assert_int_equal(al[1]->vaddr, 0xffffffff80200000ull);
+	assert_int_equal(al[1]->paddr, 0x5000);
+	assert_int_equal(al[1]->memsz, 0x2000);
+	dump_close(f);
+	/* and the engine's dump target walks the same 5 levels */
+	t = target_dump_open(path, &e);
+	if (!t)
+		fail_msg("%s", e.msg);
+	assert_int_equal(target_vtop(t, 0, 0xffffffff80201234ull, &pa, &psz), 0);
+	assert_int_equal(pa, 0x6234);
+	assert_int_equal(psz, 4096);
+	assert_int_equal(target_vtop(t, 0, 0xffffffff80012345ull, &pa, &psz), 0);
+	assert_int_equal(pa, 0x212345);
+	assert_int_equal(psz, 2u << 20);
+	assert_int_equal(target_vtop(t, 0, 0xffffffff80202000ull, &pa, &psz), 0); /* mapped, not RAM */
+	assert_int_equal(pa, 0x7fff000);
+	assert_int_equal(target_vtop(t, 0, 0xffffffff80203000ull, &pa, &psz), -1);
+	assert_int_equal(target_vtop(t, 1, 0xffffffff80201234ull, &pa, &psz), 0); /* CPU 1: paging off */
+	assert_int_equal(pa, 0xffffffff80201234ull);
+	t->kernel_pgt = T; /* the kernel's tables: 5 levels from CPU 0's CR4, asked for CPU 1 */
+	assert_int_equal(target_vtop(t, 1, 0xffffffff80201234ull, &pa, &psz), 0);
+	assert_int_equal(pa, 0x6234);
+	target_close(t);
+	unlink(path);
+	cpus[0] = saved;
+	memcpy(ram0 + T, ram_saved, N);
+	free(ram_saved);
+}
+
+/* A new dump file: never over an existing one, invisible under its name until committed,
+ * and nothing left behind by an abort. */
+static void test_out_create_commit_abort(void **state)
+{
+	struct dump_out o;
+	struct err e = { "" };
+	char path[128], partial[160];
+	(void)state;
+	tmp_path(path, sizeof(path), "out");
+	snprintf(partial, sizeof(partial), "%s.partial-%d", path, (int)getpid());
+	assert_int_equal(dump_out_create(&o, path, &e), 0);
+	assert_int_equal(write(o.fd, "abc", 3), 3);
+	assert_int_equal(access(partial, F_OK), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(dump_out_commit(&o, &e), 0);
+	assert_int_equal(access(partial, F_OK), -1);
+	assert_int_equal(access(path, F_OK), 0);
+	dump_out_abort(&o); /* a no-op after the commit */
+	assert_int_equal(access(path, F_OK), 0);
+
+	assert_int_equal(dump_out_create(&o, path, &e), -1);
+	assert_non_null(strstr(e.msg, "exists: a dump is never overwritten"));
+	dump_out_abort(&o);
+	assert_int_equal(access(path, F_OK), 0);
+	unlink(path);
+
+	assert_int_equal(dump_out_create(&o, path, &e), 0); /* the name appears meanwhile */
+	close(open(path, O_WRONLY | O_CREAT, 0600));
+	assert_int_equal(dump_out_commit(&o, &e), -1);
+	assert_non_null(strstr(e.msg, "File exists"));
+	dump_out_abort(&o);
+	assert_int_equal(access(partial, F_OK), -1);
+	unlink(path);
+
+	assert_int_equal(dump_out_create(&o, path, &e), 0);
+	dump_out_abort(&o);
+	assert_int_equal(access(partial, F_OK), -1);
+	assert_int_equal(access(path, F_OK), -1);
+
+	assert_int_equal(dump_out_create(&o, "/nonexistent-dir/core", &e), -1);
+	assert_non_null(strstr(e.msg, "/nonexistent-dir/core.partial-"));
+	assert_non_null(strstr(e.msg, "No such file or directory"));
+	dump_out_abort(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +473,8 @@ int main(void)
 		cmocka_unit_test(test_kdump_truncated_and_corrupt),
 		cmocka_unit_test(test_flattened_stream),
 		cmocka_unit_test(test_fmt_names),
+		cmocka_unit_test(test_elf_aliases_five_level),
+		cmocka_unit_test(test_out_create_commit_abort),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
