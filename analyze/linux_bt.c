@@ -10,6 +10,7 @@
 #include "linux.h"
 
 #define MAX_FRAMES 96
+#define BT_INLINE_MAX 8
 #define INACTIVE_FRAME 56 /* struct inactive_task_frame: r15 r14 r13 r12 bx bp ret_addr */
 
 /* Where the frames go: crash's lines, or the members of a JSON task object. */
@@ -19,13 +20,54 @@ struct bt_out {
 	uint64_t regs_at; /* JSON: the pt_regs crossed before the next frame */
 };
 
+/* "file": ..., "line": ... from "file.c:123" (null when fl is NULL or has no line) */
+static void json_file_line(FILE *out, const char *fl)
+{
+	const char *colon = fl ? strrchr(fl, ':') : NULL;
+	if (!colon) {
+		fputs(", \"file\": null, \"line\": null", out);
+		return;
+	}
+	fputs(", \"file\": ", out);
+	json_write_strn(out, fl, (size_t)(colon - fl));
+	fprintf(out, ", \"line\": %ld", strtol(colon + 1, NULL, 10));
+}
+
+/* The inlined calls holding the frame's pc, innermost first (inline.c), and the file:line
+ * of each and then of the frame itself: the pc's line for the innermost, the inlined
+ * call's line for the one around it. fl[i] is "" when unknown. Returns how many inlined. */
+static size_t frame_inlines(struct target *t, uint64_t ip, bool is_return, struct target_inline *inl, size_t max,
+			    char fl[][140])
+{
+	uint64_t pc = is_return ? ip - 1 : ip;
+	size_t n = target_inlined(t, pc, inl, max);
+	if (!target_addr_line(t, pc, fl[0], 140))
+		fl[0][0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (inl[i].call_line)
+			snprintf(fl[i + 1], 140, "%s:%u", inl[i].call_file, inl[i].call_line);
+		else
+			fl[i + 1][0] = 0;
+	}
+	return n;
+}
+
 static void frame_json(struct target *t, struct bt_out *o, int n, uint64_t at, uint64_t ip, bool is_return)
 {
-	char sym[160], fl[140];
-	char *plus, *colon;
+	char sym[160], fl[BT_INLINE_MAX + 1][140];
+	struct target_inline inl[BT_INLINE_MAX];
+	char *plus;
 	FILE *out = o->out;
-	fprintf(out, "%s{\"level\": %d, \"sp\": \"0x%" PRIx64 "\", \"pc\": \"0x%" PRIx64 "\", \"function\": ", n ? ", " : "", n,
-		at, ip);
+	size_t ni = frame_inlines(t, ip, is_return, inl, BT_INLINE_MAX, fl);
+	fputs(n ? ", " : "", out);
+	for (size_t i = 0; i < ni; i++) { /* each inlined call: an element of its own, before its frame */
+		fprintf(out, "{\"level\": %d, \"sp\": \"0x%" PRIx64 "\", \"pc\": \"0x%" PRIx64 "\", \"function\": ", n, at, ip);
+		json_write_str(out, inl[i].function);
+		fputs(", \"offset\": null", out);
+		json_file_line(out, fl[i][0] ? fl[i] : NULL);
+		fputs(", \"inlined\": true}, ", out);
+	}
+	fprintf(out, "{\"level\": %d, \"sp\": \"0x%" PRIx64 "\", \"pc\": \"0x%" PRIx64 "\", \"function\": ", n, at, ip);
 	if (target_symbolize(t, ip, is_return, sym, sizeof(sym))) {
 		plus = strrchr(sym, '+');
 		if (plus)
@@ -35,32 +77,34 @@ static void frame_json(struct target *t, struct bt_out *o, int n, uint64_t at, u
 	} else {
 		fputs("null, \"offset\": null", out);
 	}
-	if (target_addr_line(t, is_return ? ip - 1 : ip, fl, sizeof(fl)) && (colon = strrchr(fl, ':')) != NULL) {
-		*colon++ = 0;
-		fputs(", \"file\": ", out);
-		json_write_str(out, fl);
-		fprintf(out, ", \"line\": %ld", strtol(colon, NULL, 10));
-	} else {
-		fputs(", \"file\": null, \"line\": null", out);
-	}
+	json_file_line(out, fl[ni][0] ? fl[ni] : NULL);
 	if (o->regs_at)
 		fprintf(out, ", \"pt_regs\": \"0x%" PRIx64 "\"", o->regs_at);
 	o->regs_at = 0;
 	fputc('}', out);
 }
 
+/* crash's frame line; with -l, the file:line after it, and the inlined calls the pc is in
+ * on lines of their own above it ("    (inlined) context_switch  core.c:5257"), whose
+ * innermost has the pc's line and the frame then the line of the call inlined. */
 static void frame_line(struct target *t, struct bt_out *o, int n, uint64_t at, uint64_t ip, bool is_return)
 {
-	char sym[160], fl[140] = "";
+	char sym[160], fl[BT_INLINE_MAX + 1][140];
+	struct target_inline inl[BT_INLINE_MAX];
+	size_t ni = 0;
 	if (o->json) {
 		frame_json(t, o, n, at, ip, is_return);
 		return;
 	}
 	if (!target_symbolize(t, ip, is_return, sym, sizeof(sym)))
 		snprintf(sym, sizeof(sym), "0x%" PRIx64, ip);
-	if (o->lines && target_addr_line(t, is_return ? ip - 1 : ip, fl + 2, sizeof(fl) - 2))
-		memcpy(fl, "  ", 2);
-	fprintf(o->out, "%s#%d [%016" PRIx64 "] %s at %016" PRIx64 "%s\n", n < 10 ? " " : "", n, at, sym, ip, fl);
+	if (o->lines) {
+		ni = frame_inlines(t, ip, is_return, inl, BT_INLINE_MAX, fl);
+		for (size_t i = 0; i < ni; i++)
+			fprintf(o->out, "    (inlined) %s%s%s\n", inl[i].function, fl[i][0] ? "  " : "", fl[i]);
+	}
+	fprintf(o->out, "%s#%d [%016" PRIx64 "] %s at %016" PRIx64 "%s%s\n", n < 10 ? " " : "", n, at, sym, ip,
+		o->lines && fl[ni][0] ? "  " : "", o->lines ? fl[ni] : "");
 }
 
 /* How a stack ends: in JSON, closes the frames and adds "user" and "stopped". */

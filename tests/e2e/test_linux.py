@@ -229,6 +229,48 @@ def test_bt_equals_drgn():
         assert mine[p] == drgn[p], (p, mine[p], drgn[p])
 
 
+def drgn_frames(dump):
+    """drgn's recorded `prog.stack_trace` of every task: {pid: [(function, "file.c:line")]},
+    inlined frames included."""
+    with open(os.path.join(DUMPS, dump + ".drgn.txt")) as f:
+        rec = f.read()
+    frames, pid = {}, None
+    for line in rec[rec.index("== bt of every task"):rec.index("== log")].splitlines():
+        m = re.match(r"PID (\d+) ", line)
+        if m:
+            pid = int(m.group(1))
+            frames[pid] = []
+        m = re.match(r"#\d+\s+(\w+)(?:\+0x\S+)? \((?:\S*/)?([^/\s:]+):(\d+)(?::\d+)?\)$", line)
+        if m and pid is not None:
+            frames[pid].append((m.group(1), "%s:%s" % (m.group(2), m.group(3))))
+    return frames
+
+
+def test_bt_lines_and_inlined_calls_equal_drgn():
+    """idle-vmci-paging.elf, `bt -l` of every task against drgn's stack traces, which show
+    the calls the compiler inlined as frames: the same functions in the same order, each at
+    the same file:line (an inlined call at the pc's line, the function around it at the
+    line of the call). Not pid 0 and 1 (see test_bt_equals_drgn)."""
+    drgn = drgn_frames("idle-vmci-paging.elf")
+    r = mdb("idle-vmci-paging.elf", "; ".join("bt -l %d" % p for p in drgn if p > 1))
+    assert r.returncode == 0, r.stdout + r.stderr
+    mine = {}
+    for block in re.split(r"\n(?=PID: )", r.stdout):
+        pid = int(block.split()[1])
+        mine[pid] = []
+        for line in block.splitlines()[1:]:
+            m = re.match(r"    \(inlined\) (\w+)  (\S+)$", line) or \
+                re.match(r" ?#\d+ \[[0-9a-f]+\] (\w+)\+0x[0-9a-f]+ at [0-9a-f]+  (\S+)$", line)
+            if m:
+                mine[pid].append((m.group(1).replace("entry_SYSCALL_64_after_hwframe", "entry_SYSCALL_64"),
+                                  m.group(2)))
+    compared = [p for p in drgn if p > 1 and drgn[p]]
+    assert len(compared) >= 50
+    for p in compared:
+        assert mine[p] == drgn[p], (p, mine[p], drgn[p])
+    assert "    (inlined) context_switch  core.c:" in r.stdout  # in __schedule, in every sleeping task
+
+
 @pytest.mark.parametrize("name", DUMP_NAMES)
 def test_every_stack_unwinds(name):
     """::ps -v: every task's stack ends where a kernel stack ends (ret_from_fork, the return to
@@ -353,10 +395,15 @@ def test_json_bt_and_regs():
     cur, pid1, every, regs = [json.loads(l) for l in r.stdout.splitlines()]
     assert cur == pid1 and len(cur) == 1 and cur[0]["pid"] == 1 and cur[0]["comm"] == "init"
     frames = re.findall(r"^ *#(\d+) \[([0-9a-f]+)\] (\S+)\+(0x[0-9a-f]+) at ([0-9a-f]+)  (\S+):(\d+)$", text.stdout, re.M)
-    assert len(frames) == len(cur[0]["frames"]) > 5
-    for f, (n, sp, fn, off, pc, file, line) in zip(cur[0]["frames"], frames):
+    real = [f for f in cur[0]["frames"] if not f.get("inlined")]
+    assert len(frames) == len(real) > 5
+    for f, (n, sp, fn, off, pc, file, line) in zip(real, frames):
         assert (f["level"], f["sp"], f["function"], f["offset"], f["pc"], f["file"], f["line"]) == \
             (int(n), "0x" + sp.lstrip("0"), fn, off, "0x" + pc, file, int(line))
+    # the inlined calls, each before the frame it is in, as bt -l's "(inlined)" lines
+    inl = re.findall(r"^    \(inlined\) (\w+)  (\S+):(\d+)$", text.stdout, re.M)
+    assert inl and [(f["function"], f["file"], f["line"]) for f in cur[0]["frames"] if f.get("inlined")] == \
+        [(fn, file, int(line)) for fn, file, line in inl]
     assert cur[0]["user"]["rip"].startswith("0x") and cur[0]["stopped"] is None
     assert [t["cpu"] for t in every] == [0, 1] and every[0] == cur[0]
     assert regs["rip"] == "0x" + re.search(r"%rip = 0x([0-9a-f]+)", text.stdout).group(1).lstrip("0")
