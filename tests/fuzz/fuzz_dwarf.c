@@ -21,7 +21,8 @@ static bool fake_read(void *arg, uint64_t addr, uint64_t *v)
 	return true;
 }
 
-/* CFI steps from a few pcs in and around the guest's text (and from 0 and the top of memory) */
+/* CFI steps and inlined calls from a few pcs in and around the guest's text (and from 0 and
+ * the top of memory) */
 static void fuzz_cfi(struct target *t)
 {
 	static const uint64_t pcs[] = { 0xffffffff80100000ull, 0xffffffff80101000ull, 0xffffffff80103cc0ull,
@@ -32,7 +33,9 @@ static void fuzz_cfi(struct target *t)
 		for (unsigned j = 0; j < CFI_NREGS; j++)
 			r.r[j] = 0xffff888000144000ull + 8 * j;
 		r.r[CFI_RIP] = pcs[i];
+		struct target_inline inl[8];
 		cfi_covers(t, pcs[i]);
+		target_inlined(t, pcs[i], inl, 8); /* the inlined calls there (inline.c) */
 		for (int depth = 0; depth < 8 && cfi_step(t, &r, depth > 0, fake_read, NULL, &e) > 0; depth++)
 			;
 	}
