@@ -14,14 +14,13 @@ import argparse
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from linux import DUMP_NAME, fixture_dir  # noqa: E402
+from linux import DUMP_NAME, fixture_dir, med  # noqa: E402
 
 FIVE = ("::sizeof struct task_struct; ::offsetof struct rq clock; ::sizeof struct xz_dec; ::sizeof struct page; "
         "::offsetof struct task_struct comm")
@@ -51,10 +50,6 @@ def timed(cmd, env=None):
         last = time.monotonic()
     rc = p.wait()
     return last - t0, time.monotonic() - t0, rc == 0
-
-
-def med(xs):
-    return statistics.median(xs) if xs else float("nan")
 
 
 def main(argv=None):
