@@ -65,7 +65,8 @@ def main(argv=None):
         return 0
     vmlinux, dump = os.path.join(cache, "vmlinux"), os.path.join(cache, "dumps", DUMP_NAME)
     hvmdb = os.path.join(a.build, "hvmdb")
-    ps = subprocess.run([hvmdb, "-s", vmlinux, dump, "-c", "ps"], capture_output=True, text=True).stdout
+    ps = subprocess.run([hvmdb, "-s", vmlinux, dump, "-c", "ps"], capture_output=True, text=True,
+                        env=dict(os.environ, HVKIT_TYPE_CACHE="off")).stdout  # (not the user's cache)
     m = re.search(r"^\s+1\s+0\s+\d+\s+([0-9a-f]{16})\s+\w\w\s+init$", ps, re.M)
     if not m:
         print("skipped: no init task in ps")
