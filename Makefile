@@ -49,7 +49,7 @@ $(BUILD)/hvdump: $(BUILD)/obj/dump/hvdump.o $(patsubst %.c,$(BUILD)/obj/%.o,$(DU
 $(BUILD)/asan/hvdump: $(BUILD)/asan/obj/dump/hvdump.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DUMP_SRCS)) $(BUILD)/asan/obj/util/util.o $(BUILD)/asan/obj/util/pagewalk.o
 	$(CC) $(CFLAGS) $(SAN) $^ $(DUMP_LIBS) -o $@
 ANALYZE_SRCS := $(filter-out analyze/hvmdb.c,$(wildcard analyze/*.c))
-MDB_LIBS := -ldwarf -lelf -lcapstone -lreadline $(DUMP_LIBS)
+MDB_LIBS := -ldwarf -lelf -lcapstone -lreadline -lsqlite3 $(DUMP_LIBS)
 $(BUILD)/hvmdb: $(BUILD)/obj/analyze/hvmdb.o $(BUILD)/obj/kmdb-bridge/remote.o $(patsubst %.c,$(BUILD)/obj/%.o,$(ANALYZE_SRCS)) $(patsubst %.c,$(BUILD)/obj/%.o,$(DUMP_SRCS)) $(patsubst %.c,$(BUILD)/obj/%.o,$(UTIL_SRCS))
 	$(CC) $(CFLAGS) $^ $(MDB_LIBS) -o $@
 $(BUILD)/asan/hvmdb: $(BUILD)/asan/obj/analyze/hvmdb.o $(BUILD)/asan/obj/kmdb-bridge/remote.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(ANALYZE_SRCS)) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DUMP_SRCS)) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(UTIL_SRCS))

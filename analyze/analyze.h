@@ -112,9 +112,10 @@ int dwarf_cmd_offsetof(struct target *t, const char *type, const char *member, F
 void dwarf_close_target(struct target *t);
 /* The libdwarf handle of the symbol file (opened on first use), or NULL. */
 void *dwarf_debug_handle(struct target *t);
-/* dwarf.c: member offsets of structs for guest-awareness modules, read on a private handle
- * in one pass over the compile units whose name contains cu_hint (all when NULL), which
- * stops once every type asked for is found. member: "thread_info.cpu" (a path through
+/* dwarf.c: member offsets of structs for guest-awareness modules: each type (a struct, else
+ * a union, by that name) through the type index (dwarf_names_find); with cu_hint, on a
+ * private handle in one pass over the compile units whose name contains it, which stops
+ * once every type asked for is found. member: "thread_info.cpu" (a path through
  * nested structs; anonymous structs and unions are looked into), or NULL for the size of
  * the struct. -1 when the symbol file has no DWARF. */
 struct dwarf_field {
@@ -164,6 +165,45 @@ const char *const *dwarf_type_names(struct target *t, size_t *n, uint64_t *build
  * malloc()ed, NULL-terminated array of strdup()ed names, *n of them; NULL when none. */
 char **dwarf_type_members(struct target *t, const char *type, size_t *n);
 void dwarf_names_free(struct target *t);
+/* The index behind both (and behind type lookups): top-level type name and kind -> the
+ * .debug_info offset of the first DIE that defines it (no DW_AT_declaration), in unit
+ * order. It comes from the type cache when one is valid; else a thread scans the units (on
+ * the private handle) and writes the cache when done, and a lookup waits only until the
+ * scan has reached the name. dwarf_names_find: 1 and *off, 0 when there is no such type,
+ * -1 without DWARF. dwarf_names_distrust: the offset the cache gave is not that type (the
+ * caller checked the DIE): the cache is dropped and the units scanned. HVKIT_DEBUG_TYPES=1
+ * tells on stderr where the index came from. dwarf_names_free waits for a running scan
+ * that will write the cache. */
+enum type_kind { TYPE_OTHER, TYPE_STRUCT, TYPE_UNION, TYPE_ENUM }; /* other: typedefs and base types */
+int dwarf_names_find(struct target *t, enum type_kind kind, const char *name, uint64_t *off);
+void dwarf_names_distrust(struct target *t);
+/* type_cache.c: that index on disk, per build-id: $HVKIT_TYPE_CACHE/BUILD-ID.sqlite ("off":
+ * none), else ${HVKIT_CACHE:-${XDG_CACHE_HOME:-~/.cache}/hvkit}/types/BUILD-ID.sqlite. It
+ * is valid only for the file it was made from: the key. Each call: -1 with a message. */
+struct type_cache_key {
+	char build_id[41];
+	uint64_t file_size, info_size; /* of the symbol file and of its .debug_info */
+	int64_t mtime_ns;
+};
+struct type_cache_entry {
+	enum type_kind kind;
+	const char *name; /* without the tag: "task_struct" */
+	uint64_t off;
+};
+struct type_cache;
+int type_cache_key(const char *symfile, struct type_cache_key *k, struct err *e);
+int type_cache_path(const struct type_cache_key *k, char *out, size_t len, struct err *e);
+/* Written whole to a temporary file, then renamed over path (its directories made). */
+int type_cache_write(const char *path, const struct type_cache_key *k, const struct type_cache_entry *v, size_t n,
+		     struct err *e);
+/* NULL when missing, unreadable, not ours or made from another file. */
+struct type_cache *type_cache_open(const char *path, const struct type_cache_key *k, struct err *e);
+/* 1 and *off (inside .debug_info), 0 when not there, -1 (also for an offset out of bounds). */
+int type_cache_lookup(struct type_cache *c, enum type_kind kind, const char *name, uint64_t *off, struct err *e);
+typedef void (*type_cache_fn)(void *arg, enum type_kind kind, const char *name, uint64_t off);
+/* fn for every entry; -1 at the first bad row (fn may have seen some). */
+int type_cache_each(struct type_cache *c, type_cache_fn fn, void *arg, struct err *e);
+void type_cache_close(struct type_cache *c);
 /* lines.c: "file.c:123" for a code address; false when unknown. */
 bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len);
 /* The .debug_info offset of the compile unit holding a code address (from .debug_aranges);

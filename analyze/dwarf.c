@@ -102,44 +102,47 @@ static Dwarf_Die type_of(struct dw *d, Dwarf_Die die)
 	return t;
 }
 
-/* Finds a complete type DIE by name: kind "struct", "union", "enum" or NULL (typedefs and
- * base types). The caller deallocates it. */
-static Dwarf_Die find_type(struct dw *d, const char *kind, const char *name)
+/* The DIE at off if it is a definition of that type (an offset from the type cache is
+ * untrusted); NULL otherwise. */
+static Dwarf_Die die_if_type(struct dw *d, uint64_t off, enum type_kind kind, const char *name)
 {
-	Dwarf_Half want = !kind ? 0 : !strcmp(kind, "struct") ? DW_TAG_structure_type
-				     : !strcmp(kind, "union") ? DW_TAG_union_type : DW_TAG_enumeration_type;
-	Dwarf_Unsigned next = 0;
-	Dwarf_Die found = NULL;
-	/* restart the CU iteration from the beginning */
-	while (dwarf_next_cu_header_d(d->dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK)
-		;
-	while (!found &&
-	       dwarf_next_cu_header_d(d->dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK) {
-		Dwarf_Die cu = NULL, child = NULL;
-		if (dwarf_siblingof_b(d->dbg, NULL, 1, &cu, NULL) != DW_DLV_OK)
-			continue;
-		if (dwarf_child(cu, &child, NULL) == DW_DLV_OK) {
-			while (child && !found) {
-				Dwarf_Half tag = tag_of(child);
-				Dwarf_Die sib = NULL;
-				bool match = want ? tag == want
-						  : (tag == DW_TAG_typedef || tag == DW_TAG_base_type);
-				if (match && name_is(child, name) && !has_attr(child, DW_AT_declaration)) {
-					found = child;
-					break;
-				}
-				if (dwarf_siblingof_b(d->dbg, child, 1, &sib, NULL) != DW_DLV_OK)
-					sib = NULL;
-				dwarf_dealloc_die(child);
-				child = sib;
-			}
+	static const Dwarf_Half tags[] = { 0, DW_TAG_structure_type, DW_TAG_union_type, DW_TAG_enumeration_type };
+	Dwarf_Die die = NULL;
+	Dwarf_Half tag;
+	if (dwarf_offdie_b(d->dbg, off, 1, &die, NULL) != DW_DLV_OK)
+		return NULL;
+	tag = tag_of(die);
+	if ((kind ? tag == tags[kind] : tag == DW_TAG_typedef || tag == DW_TAG_base_type) && name_is(die, name) &&
+	    !has_attr(die, DW_AT_declaration))
+		return die;
+	dwarf_dealloc_die(die);
+	return NULL;
+}
+
+/* The offset of the first defining DIE of a type, through the index (dwarf_names.c); 0 when
+ * there is none. */
+static uint64_t find_off(struct target *t, struct dw *d, enum type_kind kind, const char *name)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		uint64_t off;
+		Dwarf_Die die;
+		if (dwarf_names_find(t, kind, name, &off) != 1)
+			return 0;
+		if ((die = die_if_type(d, off, kind, name)) != NULL) {
+			dwarf_dealloc_die(die);
+			return off;
 		}
-		dwarf_dealloc_die(cu);
+		dwarf_names_distrust(t); /* the cache lied: scan, and ask again */
 	}
-	/* finish the iteration so the next search starts at the first CU */
-	while (dwarf_next_cu_header_d(d->dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK)
-		;
-	return found;
+	return 0;
+}
+
+/* Finds a complete type DIE by name: kind TYPE_STRUCT, _UNION, _ENUM or TYPE_OTHER
+ * (typedefs and base types). The caller deallocates it. */
+static Dwarf_Die find_type(struct target *t, struct dw *d, enum type_kind kind, const char *name)
+{
+	uint64_t off = find_off(t, d, kind, name);
+	return off ? die_if_type(d, off, kind, name) : NULL;
 }
 
 static uint64_t type_size(struct dw *d, Dwarf_Die t)
@@ -319,22 +322,21 @@ static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint
 }
 
 /* "struct thread", "thread" (struct, union or typedef), "uint64_t" */
-static Dwarf_Die lookup(struct dw *d, const char *spec, char *rest_out, size_t len)
+static Dwarf_Die lookup(struct target *t, struct dw *d, const char *spec)
 {
 	char kind[16] = "", name[128];
 	Dwarf_Die ty;
 	if (sscanf(spec, "%15s %127s", kind, name) == 2 &&
-	    (!strcmp(kind, "struct") || !strcmp(kind, "union") || !strcmp(kind, "enum"))) {
-		(void)rest_out, (void)len;
-		return find_type(d, kind, name);
-	}
+	    (!strcmp(kind, "struct") || !strcmp(kind, "union") || !strcmp(kind, "enum")))
+		return find_type(t, d, !strcmp(kind, "struct") ? TYPE_STRUCT : !strcmp(kind, "union") ? TYPE_UNION : TYPE_ENUM,
+				 name);
 	if (sscanf(spec, "%127s", name) != 1)
 		return NULL;
-	ty = find_type(d, NULL, name);
+	ty = find_type(t, d, TYPE_OTHER, name);
 	if (!ty)
-		ty = find_type(d, "struct", name);
+		ty = find_type(t, d, TYPE_STRUCT, name);
 	if (!ty)
-		ty = find_type(d, "union", name);
+		ty = find_type(t, d, TYPE_UNION, name);
 	return ty;
 }
 
@@ -344,7 +346,7 @@ int dwarf_cmd_sizeof(struct target *t, const char *spec, FILE *out)
 	Dwarf_Die ty;
 	if (!d)
 		return -1;
-	ty = lookup(d, spec, NULL, 0);
+	ty = lookup(t, d, spec);
 	if (!ty) {
 		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", spec);
 		return -1;
@@ -362,7 +364,7 @@ int dwarf_cmd_offsetof(struct target *t, const char *spec, const char *member, F
 	int ret = -1;
 	if (!d)
 		return -1;
-	ty = lookup(d, spec, NULL, 0);
+	ty = lookup(t, d, spec);
 	if (!ty) {
 		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", spec);
 		return -1;
@@ -397,7 +399,7 @@ int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, FILE *out
 	size_t got;
 	if (!d)
 		return -1;
-	ty = lookup(d, spec, NULL, 0);
+	ty = lookup(t, d, spec);
 	if (!ty) {
 		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", spec);
 		return -1;
@@ -509,21 +511,43 @@ static void resolve_fields(struct dw *d, Dwarf_Die st, const char *name, struct 
 	}
 }
 
+static int fields_by_index(struct target *t, struct dwarf_field *f, size_t n)
+{
+	struct dw *d = dw_get(t, NULL);
+	if (!d)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		enum type_kind kind = TYPE_STRUCT;
+		uint64_t off;
+		Dwarf_Die st;
+		if (f[i].found)
+			continue;
+		if (!(off = find_off(t, d, kind, f[i].type)))
+			off = find_off(t, d, kind = TYPE_UNION, f[i].type);
+		if (off && (st = die_if_type(d, off, kind, f[i].type)) != NULL) {
+			resolve_fields(d, st, f[i].type, f, n); /* every field of this type */
+			dwarf_dealloc_die(st);
+		}
+	}
+	return 0;
+}
+
 int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, size_t n)
 {
 	struct dw d;
 	Dwarf_Unsigned next = 0;
 	void *dbg;
-	size_t pending = 0;
-	if (!t->symfile || !(d.obj = dwarf_obj_open(t->symfile, &dbg)))
-		return -1;
-	d.dbg = dbg;
+	size_t pending = n;
 	for (size_t i = 0; i < n; i++) {
 		f[i].off = -1;
 		f[i].size = 0;
 		f[i].found = false;
 	}
-	pending = n;
+	if (!cu_hint) /* through the index: struct first, then union, by that name */
+		return fields_by_index(t, f, n);
+	if (!t->symfile || !(d.obj = dwarf_obj_open(t->symfile, &dbg)))
+		return -1;
+	d.dbg = dbg;
 	/* a private handle: the units are read from the first, and only until all are found */
 	while (pending &&
 	       dwarf_next_cu_header_d(d.dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK) {

@@ -213,6 +213,7 @@ int main(int argc, char **argv)
 			free(line);
 		}
 	}
+	fflush(stdout); /* the answers first: closing may wait for the type scan to write its cache */
 	target_close(tgt);
 	return status;
 }

@@ -339,10 +339,12 @@ def main_all():
     import live  # noqa: E402 (bench/live.py: the kmdb bridge against QEMU's gdbstub)
     import linux  # noqa: E402 (bench/linux.py: hvmdb on a Linux dump against drgn and crash)
     import hvmdb_guest  # noqa: E402 (bench/hvmdb_guest.py: hvmdb against gdb on our guest's dump)
+    import hvmdb_types  # noqa: E402 (bench/hvmdb_types.py: type lookups, cold and warm cache, against drgn)
     dump.main(["--build", b])
     live.main(["--build", b])
     hvmdb_guest.main(["--build", b])
     linux.main(["--build", b])
+    hvmdb_types.main(["--build", b])
     return rc
 
 

@@ -1,8 +1,11 @@
 """Shared fixtures for the end-to-end tests: where the binaries are, and a helper that
 runs build/hv on a pseudo-terminal with pexpect, as a user at a terminal would."""
+import atexit
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 
 import pexpect
 import pytest
@@ -14,8 +17,12 @@ if not os.path.exists(HV):
     HV = os.path.join(BUILD, "hv")
 KERNELS = os.path.join(BUILD, "tests", "kernels")
 GUEST = os.path.join(BUILD, "guest.elf")
+# hvmdb's type cache (analyze/type_cache.c) in a directory of this run, not the user's ~/.cache.
+TYPE_CACHE = tempfile.mkdtemp(prefix="hvkit-types-")
+atexit.register(shutil.rmtree, TYPE_CACHE, True)
+os.environ["HVKIT_TYPE_CACHE"] = TYPE_CACHE  # also for the tests that build their env from os.environ
 ASAN_ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99",
-                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=98")
+                UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=98", HVKIT_TYPE_CACHE=TYPE_CACHE)
 
 
 def kernel(name):

@@ -2,6 +2,7 @@
  * Debian 12's libdwarf 20210528 double-frees in dwarf_load_rnglists on a bad table header:
  * dwarf_obj.c checks those headers first (seeds/fuzz_dwarf/rnglists-zero-length). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -47,8 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char path[64], line[160];
 	struct target t;
 	int fd = memfd_create("fuzz-dwarf", 0);
-	if (!null)
+	if (!null) {
 		null = fopen("/dev/null", "w");
+		setenv("HVKIT_TYPE_CACHE", "off", 1); /* inputs with a build-id: no cache files from them */
+	}
 	if (fd < 0)
 		return 0;
 	if (write(fd, data, size) != (ssize_t)size) {
@@ -64,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_cfi(&t);
 	target_lines_free(&t);
 	dwarf_close_target(&t);
+	dwarf_names_free(&t); /* the type index's scan thread */
 	close(fd);
 	return 0;
 }
