@@ -173,10 +173,13 @@ void dwarf_names_free(struct target *t);
  * -1 without DWARF. dwarf_names_distrust: the offset the cache gave is not that type (the
  * caller checked the DIE): the cache is dropped and the units scanned. HVKIT_DEBUG_TYPES=1
  * tells on stderr where the index came from. dwarf_names_free waits for a running scan
- * that will write the cache. */
+ * that will write the cache, when the session asked for types itself (dwarf_names_wanted:
+ * ::print, ::sizeof, ::offsetof, completion); a scan only the Linux helpers' own lookups
+ * started is stopped instead, so `ps` or `bt` never wait for it. */
 enum type_kind { TYPE_OTHER, TYPE_STRUCT, TYPE_UNION, TYPE_ENUM }; /* other: typedefs and base types */
 int dwarf_names_find(struct target *t, enum type_kind kind, const char *name, uint64_t *off);
 void dwarf_names_distrust(struct target *t);
+void dwarf_names_wanted(struct target *t);
 /* type_cache.c: that index on disk, per build-id: $HVKIT_TYPE_CACHE/BUILD-ID.sqlite ("off":
  * none), else ${HVKIT_CACHE:-${XDG_CACHE_HOME:-~/.cache}/hvkit}/types/BUILD-ID.sqlite. It
  * is valid only for the file it was made from: the key. Each call: -1 with a message. */

@@ -326,6 +326,7 @@ static Dwarf_Die lookup(struct target *t, struct dw *d, const char *spec)
 {
 	char kind[16] = "", name[128];
 	Dwarf_Die ty;
+	dwarf_names_wanted(t); /* a type command: the cache is worth its writing */
 	if (sscanf(spec, "%15s %127s", kind, name) == 2 &&
 	    (!strcmp(kind, "struct") || !strcmp(kind, "union") || !strcmp(kind, "enum")))
 		return find_type(t, d, !strcmp(kind, "struct") ? TYPE_STRUCT : !strcmp(kind, "union") ? TYPE_UNION : TYPE_ENUM,

@@ -27,6 +27,7 @@ struct names {
 	pthread_cond_t grew;  /* after each unit the scan added, and when it is done */
 	pthread_t thread;
 	bool started, joined;
+	bool wanted; /* the user asked for types: worth waiting at exit to write the cache */
 	_Atomic bool stop; /* dwarf_names_free while the thread reads: it stops at the next unit */
 	bool done;         /* v is complete and sorted, list made */
 	const char *symfile;
@@ -316,6 +317,7 @@ static void cache_row(void *arg, enum type_kind kind, const char *name, uint64_t
 static struct names *names_all(struct target *t)
 {
 	struct names *s = names_get(t);
+	s->wanted = true;
 	struct err e;
 	if (s->cache && !s->done) {
 		if (type_cache_each(s->cache, cache_row, s, &e) < 0) {
@@ -376,9 +378,14 @@ void dwarf_names_distrust(struct target *t)
 	drop_cache(s);
 }
 
+void dwarf_names_wanted(struct target *t)
+{
+	names_get(t)->wanted = true;
+}
+
 void dwarf_names_prefetch(struct target *t)
 {
-	names_get(t);
+	dwarf_names_wanted(t);
 }
 
 const char *const *dwarf_type_names(struct target *t, size_t *n, uint64_t *build_ns)
@@ -456,7 +463,7 @@ void dwarf_names_free(struct target *t)
 	if (!s)
 		return;
 	if (s->started && !s->joined) {
-		if (s->path[0])
+		if (s->path[0] && s->wanted)
 			note(s, "waiting for the scan, to write the cache");
 		else
 			s->stop = true;
