@@ -80,7 +80,22 @@ def hv():
         h.kill()
 
 
+_RUN_HV_DIR = []
+
+
+def _run_hv_dir():
+    if not _RUN_HV_DIR:
+        _RUN_HV_DIR.append(tempfile.mkdtemp(prefix="hvkit-run-hv-"))
+        atexit.register(shutil.rmtree, _RUN_HV_DIR[0], True)
+    return _RUN_HV_DIR[0]
+
+
 def run_hv(args, timeout=20, **kw):
-    """Runs hv without a terminal; returns CompletedProcess with text output."""
+    """Runs hv without a terminal; returns CompletedProcess with text output. Its control
+    socket is a private one (unless args name one), so that another hv on this machine
+    (the default socket's) is not in its output."""
+    env = kw.pop("env", ASAN_ENV)
+    if "--socket" not in args and "HVKIT_SOCKET" not in env:
+        env = dict(env, HVKIT_SOCKET=os.path.join(_run_hv_dir(), "ctl.sock"))
     return subprocess.run([HV] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, timeout=timeout, env=ASAN_ENV, **kw)
+                          stderr=subprocess.PIPE, text=True, timeout=timeout, env=env, **kw)
