@@ -52,6 +52,7 @@ static void frame_json(struct target *t, struct bt_out *o, int n, uint64_t at, u
 static void frame_line(struct target *t, struct bt_out *o, int n, uint64_t at, uint64_t ip, bool is_return)
 {
 	char sym[160], fl[140] = "";
+	const struct linux_module *m = linux_module_at(t, ip); /* crash's " [module]" after the address */
 	if (o->json) {
 		frame_json(t, o, n, at, ip, is_return);
 		return;
@@ -60,7 +61,8 @@ static void frame_line(struct target *t, struct bt_out *o, int n, uint64_t at, u
 		snprintf(sym, sizeof(sym), "0x%" PRIx64, ip);
 	if (o->lines && target_addr_line(t, is_return ? ip - 1 : ip, fl + 2, sizeof(fl) - 2))
 		memcpy(fl, "  ", 2);
-	fprintf(o->out, "%s#%d [%016" PRIx64 "] %s at %016" PRIx64 "%s\n", n < 10 ? " " : "", n, at, sym, ip, fl);
+	fprintf(o->out, "%s#%d [%016" PRIx64 "] %s at %016" PRIx64 "%s%s%s%s\n", n < 10 ? " " : "", n, at, sym, ip,
+		m ? " [" : "", m ? m->name : "", m ? "]" : "", fl);
 }
 
 /* How a stack ends: in JSON, closes the frames and adds "user" and "stopped". */
