@@ -398,7 +398,7 @@ fi
 # dump gets a copy of the boot's serial log as FILE.console. BOOT_INITRD, BOOT_APPEND
 # and BOOT_QEMU (an array) change the initramfs, add to the command line, add devices;
 # BOOT_DISK names an ext4 image made afresh for the boot (make_disk_image).
-BOOT_INITRD= BOOT_APPEND= BOOT_DISK= BOOT_QEMU=()
+BOOT_INITRD='' BOOT_APPEND='' BOOT_DISK='' BOOT_QEMU=()
 boot() {
 	local name=$1 mode=$2 vmci=$3 kaslr=$4; shift 4
 	local sock=$WORK/$name.qmp con=$WORK/$name.console
@@ -502,7 +502,7 @@ b busy-vmci   busy  yes yes busy-vmci.elf:false:elf
 BOOT_INITRD=$CACHE/initramfs-disk.cpio.gz BOOT_APPEND=rdinit=/init-disk BOOT_DISK=$WORK/ext4.img
 BOOT_QEMU=(-drive "file=$BOOT_DISK,format=raw,if=ide,index=0")
 b disk-vmci   disk  yes yes disk-vmci-paging.elf:true:elf
-BOOT_INITRD= BOOT_APPEND= BOOT_DISK= BOOT_QEMU=()
+BOOT_INITRD='' BOOT_APPEND='' BOOT_DISK='' BOOT_QEMU=()
 
 # ---- the record: crash(8) and drgn on each dump ---------------------------------------
 DRGN_PY='
@@ -564,7 +564,7 @@ record_tools() {
 			continue
 		fi
 		# the disk dump: crash's `mod` and scsi_mod's symbols too; drgn gets the modules' debug info
-		local crash_mod= drgn_kos=()
+		local crash_mod='' drgn_kos=()
 		case $n in disk-*) crash_mod='mod\nsym -m scsi_mod\n'; drgn_kos=("$CACHE"/modules/debug/*.ko) ;; esac
 		if command -v crash >/dev/null; then
 			out=$DUMPS/$n.crash.txt
