@@ -129,7 +129,7 @@ install_pkgs() {   # install_pkgs required|optional PKG...
 	return 0
 }
 STEP="installing packages"
-install_pkgs required qemu-system-x86 busybox-static makedumpfile dpkg tar gzip
+install_pkgs required qemu-system-x86 busybox-static makedumpfile dpkg tar gzip e2fsprogs
 install_pkgs optional crash python3-drgn
 [ -x "$PY" ] || die "$PY is missing (apt-get install python3)"
 
@@ -166,6 +166,8 @@ get_kernel() {
 		dbg_deb=$(ls "$CACHE"/debs/"${dbg}"_*.deb | head -1)
 	fi
 	timed "1b extract vmlinuz+vmlinux" extract_kernel "$kver" "$img_deb" "$dbg_deb"
+	rm -f "$STAMPS/initramfs-disk.done"
+	timed "1c extract disk modules" extract_disk_modules "$kver" "$img_deb" "$dbg_deb"
 	rm -f "$img_deb" "$dbg_deb"   # extraction succeeded: the big .debs are not needed again
 }
 
@@ -196,6 +198,40 @@ extract_kernel() {   # extract_kernel KVER IMAGE.deb DBG.deb
 	dpkg-deb -f "$img_deb" Package Version | paste -sd' ' >"$CACHE/package"
 	touch "$STAMPS/kernel.done"
 }
+# The disk boot's modules (see 2b below).
+get_disk_modules() {
+	local kver
+	kver=$(cat "$CACHE/version")
+	rm -rf "$WORK/deb"; mkdir -p "$WORK/deb"
+	say "downloading linux-image-$kver and its -dbg again for the disk modules (~310 MB)"
+	(cd "$WORK/deb" && apt-get download "linux-image-$kver" "linux-image-$kver-dbg" 2>&1 |
+		grep -v '^W: Download is performed unsandboxed' >&2) || die "apt-get download linux-image-$kver(-dbg) failed"
+	extract_disk_modules "$kver" "$(ls "$WORK"/deb/linux-image-"$kver"_*.deb | head -1)" \
+		"$(ls "$WORK"/deb/linux-image-"$kver"-dbg_*.deb | head -1)"
+	rm -rf "$WORK/deb"
+}
+
+extract_disk_modules() {   # extract_disk_modules KVER IMAGE.deb DBG.deb
+	local kver=$1 img_deb=$2 dbg_deb=$3 m x=$CACHE/modules.part
+	rm -rf "$x"; mkdir -p "$x"
+	local paths=() dpaths=()
+	for m in $DISK_MODULES; do
+		paths+=("./lib/modules/$kver/kernel/$m.ko")
+		dpaths+=("./usr/lib/debug/lib/modules/$kver/kernel/$m.ko")
+	done
+	dpkg-deb --fsys-tarfile "$img_deb" | tar -x -C "$x" "${paths[@]}" || die "extracting the disk modules from $img_deb failed"
+	dpkg-deb --fsys-tarfile "$dbg_deb" | tar -x -C "$x" "${dpaths[@]}" ||
+		die "extracting the disk modules' debug info from $dbg_deb failed"
+	rm -rf "$CACHE/modules"
+	mkdir -p "$CACHE/modules/debug"
+	for m in $DISK_MODULES; do
+		mv "$x/lib/modules/$kver/kernel/$m.ko" "$CACHE/modules/"
+		mv "$x/usr/lib/debug/lib/modules/$kver/kernel/$m.ko" "$CACHE/modules/debug/"
+	done
+	rm -rf "$x"
+	touch "$STAMPS/modules.done"
+}
+
 STEP="getting the kernel"
 if [ ! -f "$STAMPS/kernel.done" ] || [ ! -s "$CACHE/vmlinux" ] || [ ! -s "$CACHE/vmlinuz" ]; then
 	rm -f "$STAMPS/kernel.done" "$STAMPS/initramfs.done"
@@ -301,36 +337,9 @@ fi
 # The disk boot mounts an ext4 image from QEMU's IDE disk, which in this kernel needs
 # modules (ext4, jbd2, mbcache, crc16 and crc32c are built in; libata, ata_piix, scsi_mod,
 # sd_mod are =m): its SCSI error-handler threads then sleep in module code. The modules
-# come from the image .deb, fetched again (27 MB) because the kernel step deleted it, and
-# their debug info (modules/debug/, for drgn, which cannot unwind a module without it)
-# from the -dbg .deb (283 MB, and ~30 s to read its xz stream).
-get_disk_modules() {
-	local kver m x=$CACHE/modules.part img_deb dbg_deb
-	kver=$(cat "$CACHE/version")
-	rm -rf "$x" "$WORK/deb"; mkdir -p "$x" "$WORK/deb"
-	say "downloading linux-image-$kver and its -dbg again for the disk modules (~310 MB)"
-	(cd "$WORK/deb" && apt-get download "linux-image-$kver" "linux-image-$kver-dbg" 2>&1 |
-		grep -v '^W: Download is performed unsandboxed' >&2) || die "apt-get download linux-image-$kver(-dbg) failed"
-	img_deb=$(ls "$WORK"/deb/linux-image-"$kver"_*.deb | head -1)
-	dbg_deb=$(ls "$WORK"/deb/linux-image-"$kver"-dbg_*.deb | head -1)
-	local paths=() dpaths=()
-	for m in $DISK_MODULES; do
-		paths+=("./lib/modules/$kver/kernel/$m.ko")
-		dpaths+=("./usr/lib/debug/lib/modules/$kver/kernel/$m.ko")
-	done
-	dpkg-deb --fsys-tarfile "$img_deb" | tar -x -C "$x" "${paths[@]}" || die "extracting the disk modules from $img_deb failed"
-	dpkg-deb --fsys-tarfile "$dbg_deb" | tar -x -C "$x" "${dpaths[@]}" ||
-		die "extracting the disk modules' debug info from $dbg_deb failed"
-	rm -rf "$WORK/deb" "$CACHE/modules"
-	mkdir -p "$CACHE/modules/debug"
-	for m in $DISK_MODULES; do
-		mv "$x/lib/modules/$kver/kernel/$m.ko" "$CACHE/modules/"
-		mv "$x/usr/lib/debug/lib/modules/$kver/kernel/$m.ko" "$CACHE/modules/debug/"
-	done
-	rm -rf "$x"
-	touch "$STAMPS/modules.done"
-}
-
+# come from the image .deb and their debug info (modules/debug/, for drgn, which cannot
+# unwind a module without it) from the -dbg .deb (~30 s to read its xz stream): in the
+# kernel step, or for a cache made before the disk boot, from both .debs fetched again.
 write_disk_init() {
 	{
 	echo '#!/bin/sh'
@@ -384,7 +393,6 @@ make_disk_image() {   # make_disk_image OUT
 STEP="getting the disk modules"
 if [ ! -f "$STAMPS/modules.done" ] || [ ! -d "$CACHE/modules" ]; then
 	rm -f "$STAMPS/initramfs-disk.done"
-	install_pkgs required e2fsprogs
 	timed "2b disk modules" get_disk_modules
 fi
 STEP="building the disk initramfs"
