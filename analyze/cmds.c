@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analyze.h"
+#include "linux.h"
 #include "guest/guest.h"
 
 const char *const mdb_command_names[] = { "::status", "::cpus", "::switch", "::regs", "$r", "::stack", "$c", "bt",
@@ -543,13 +543,17 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 	}
 	if (!strcmp(dcmd, "sym") || !strcmp(dcmd, "whatis")) {
 		const struct symbol *s;
+		const char *mod = NULL;
 		if (!have_addr)
 			return fail(out, "::%s needs an address", dcmd);
 		s = symtab_lookup(&t->syms, addr);
+		if (!s && linux_is(t)) /* a Linux module's: "name+0x1c [module]" as crash's sym */
+			s = linux_module_sym(t, addr, false, &mod);
 		if (!s)
 			return fprintf(out, "0x%llx: no symbol\n", (unsigned long long)addr), 0;
-		fprintf(out, "0x%llx is %s+0x%llx (%s, size 0x%llx)\n", (unsigned long long)addr, s->name,
-			(unsigned long long)(addr - s->addr), s->code ? "code" : "data", (unsigned long long)s->size);
+		fprintf(out, "0x%llx is %s+0x%llx%s%s%s (%s, size 0x%llx)\n", (unsigned long long)addr, s->name,
+			(unsigned long long)(addr - s->addr), mod ? " [" : "", mod ? mod : "", mod ? "]" : "",
+			s->code ? "code" : "data", (unsigned long long)s->size);
 		return 0;
 	}
 	if (!strcmp(dcmd, "vtop")) {

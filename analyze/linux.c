@@ -26,6 +26,7 @@ void linux_close(struct target *t)
 	free(l->tasks);
 	free(l->log);
 	linux_orc_free(l->orc);
+	linux_modules_free(l);
 	free(l);
 	t->linux_kernel = NULL;
 }

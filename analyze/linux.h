@@ -20,6 +20,8 @@ struct linux_kernel {
 	char *vmcoreinfo;     /* read from RAM when the dump has no VMCOREINFO note; owned */
 	void *tasks, *log;    /* layouts of linux_tasks.c and linux_log.c, on first use; free()d */
 	void *orc;            /* linux_orc.c's tables, on first use */
+	struct linux_module *mods; /* linux_mod.c: the loaded modules, on first use (nmods, -1: unknown) */
+	long nmods;
 };
 
 /* linux_kaslr.c: the offset and phys_base from the dump alone (the kernel text mapping
@@ -57,6 +59,22 @@ struct linux_unwind {
 };
 int linux_orc_step(struct target *t, struct linux_unwind *s, char *why, size_t len);
 void linux_orc_free(void *orc);
+
+/* linux_mod.c: a loaded module, its symbols (linux_modsym.c) and ORC table (linux_orc.c)
+ * read from the dump on first use. The list is read once, when first needed, and kept. */
+struct linux_module {
+	uint64_t addr, base, size; /* struct module; its core memory (6.4+: text's base, every kind's size) */
+	char name[57];
+	bool syms_read, orc_read;
+	struct symtab syms;        /* its kallsyms (mod->core_kallsyms) */
+	void *orc;                 /* its ORC table; NULL when it has none */
+};
+/* The module whose core memory holds addr, or NULL. */
+struct linux_module *linux_module_at(struct target *t, uint64_t addr);
+void linux_modules_free(struct linux_kernel *l);
+/* linux_modsym.c: the module symbol at or below addr (code: code symbols only), its module's
+ * name in *module; NULL when addr is in no module or none covers it. */
+const struct symbol *linux_module_sym(struct target *t, uint64_t addr, bool code, const char **module);
 
 /* linux_sys.c: the printk log's panic message ("Kernel panic - not syncing: ...") and the
  * CPU in panic_cpu (-1: none); false when the kernel did not panic. */

@@ -40,7 +40,11 @@ static size_t frame_inlines(struct target *t, uint64_t ip, bool is_return, struc
 			    char fl[][140])
 {
 	uint64_t pc = is_return ? ip - 1 : ip;
-	size_t n = target_inlined(t, pc, inl, max);
+	size_t n;
+	fl[0][0] = 0;
+	if (linux_module_at(t, ip))
+		return 0; /* the vmlinux's DWARF does not describe module code */
+	n = target_inlined(t, pc, inl, max);
 	if (!target_addr_line(t, pc, fl[0], 140))
 		fl[0][0] = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -92,19 +96,21 @@ static void frame_line(struct target *t, struct bt_out *o, int n, uint64_t at, u
 	char sym[160], fl[BT_INLINE_MAX + 1][140];
 	struct target_inline inl[BT_INLINE_MAX];
 	size_t ni = 0;
+	const struct linux_module *m = linux_module_at(t, ip); /* crash's " [module]" after the address */
 	if (o->json) {
 		frame_json(t, o, n, at, ip, is_return);
 		return;
 	}
 	if (!target_symbolize(t, ip, is_return, sym, sizeof(sym)))
 		snprintf(sym, sizeof(sym), "0x%" PRIx64, ip);
+	fl[0][0] = 0;
 	if (o->lines) {
 		ni = frame_inlines(t, ip, is_return, inl, BT_INLINE_MAX, fl);
 		for (size_t i = 0; i < ni; i++)
 			fprintf(o->out, "    (inlined) %s%s%s\n", inl[i].function, fl[i][0] ? "  " : "", fl[i]);
 	}
-	fprintf(o->out, "%s#%d [%016" PRIx64 "] %s at %016" PRIx64 "%s%s\n", n < 10 ? " " : "", n, at, sym, ip,
-		o->lines && fl[ni][0] ? "  " : "", o->lines ? fl[ni] : "");
+	fprintf(o->out, "%s#%d [%016" PRIx64 "] %s at %016" PRIx64 "%s%s%s%s%s\n", n < 10 ? " " : "", n, at, sym, ip,
+		m ? " [" : "", m ? m->name : "", m ? "]" : "", fl[ni][0] ? "  " : "", fl[ni]);
 }
 
 /* How a stack ends: in JSON, closes the frames and adds "user" and "stopped". */

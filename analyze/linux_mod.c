@@ -1,7 +1,8 @@
 /* linux_mod: mod / ::modinfo for Linux: the loaded modules on the kernel's `modules` list,
  * each one's struct module, name, base and size (core_layout of 4.5 to 6.3, module_core
- * before, mem[] from 6.4), in crash's `mod` columns. The walk is capped and stops at a loop
- * or an unreadable entry. */
+ * before, mem[] from 6.4), in crash's `mod` columns; and the list kept for the unwinder and
+ * the symbols (linux_module_at). The walk is capped and stops at a loop or an unreadable
+ * entry. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,15 +13,11 @@
 #define MOD_NAME_LEN 56
 #define MOD_MEM_TYPES 7 /* enum mod_mem_type of 6.4+ */
 
-struct mod {
-	uint64_t addr, base, size;
-	char name[MOD_NAME_LEN + 1];
-};
-
 enum { M_LIST, M_NAME, M_CORE_BASE, M_CORE_SIZE, M_OLD_BASE, M_OLD_SIZE, M_MEM, MM_BASE, MM_SIZE, MM_SIZEOF, NF };
 
-/* The modules, *n of them; NULL after a message when struct module's layout is unknown. */
-static struct mod *mods_read(struct target *t, size_t *n, FILE *out)
+/* The modules, *n of them; NULL after a message on out (if any) when struct module's layout
+ * is unknown. */
+static struct linux_module *mods_read(struct target *t, size_t *n, FILE *out)
 {
 	struct dwarf_field f[NF] = {
 		[M_LIST] = { .type = "module", .member = "list" },
@@ -36,17 +33,19 @@ static struct mod *mods_read(struct target *t, size_t *n, FILE *out)
 	};
 	uint64_t head = linux_sym(t, "modules"), next;
 	size_t cap = 0;
-	struct mod *v = NULL;
+	struct linux_module *v = NULL;
 	int64_t base_off, size_off;
 	bool mem;
 	*n = 0;
 	if (!head) {
-		fprintf(out, "mdb: the vmlinux has no `modules` list\n");
+		if (out)
+			fprintf(out, "mdb: the vmlinux has no `modules` list\n");
 		return NULL;
 	}
 	/* struct module's fields first: asking for a type the kernel lacks costs a pass over all the DWARF */
 	if (linux_fields(t, NULL, f, M_MEM + 1) < 0 || f[M_LIST].off < 0 || f[M_NAME].off < 0) {
-		fprintf(out, "mdb: struct module's list and name are not in the symbol file's DWARF\n");
+		if (out)
+			fprintf(out, "mdb: struct module's list and name are not in the symbol file's DWARF\n");
 		return NULL;
 	}
 	mem = f[M_CORE_BASE].off < 0 && f[M_OLD_BASE].off < 0;
@@ -55,7 +54,8 @@ static struct mod *mods_read(struct target *t, size_t *n, FILE *out)
 	if (mem && f[M_MEM].off >= 0)
 		linux_fields(t, NULL, f + MM_BASE, NF - MM_BASE);
 	if (mem && (f[M_MEM].off < 0 || f[MM_BASE].off < 0 || f[MM_SIZE].off < 0 || !f[MM_SIZEOF].size)) {
-		fprintf(out, "mdb: struct module has neither core_layout, module_core nor mem[] in the symbol file's DWARF\n");
+		if (out)
+			fprintf(out, "mdb: struct module has neither core_layout, module_core nor mem[] in the symbol file's DWARF\n");
 		return NULL;
 	}
 	v = xcalloc(1, sizeof(*v));
@@ -63,7 +63,7 @@ static struct mod *mods_read(struct target *t, size_t *n, FILE *out)
 	if (!linux_read(t, head, &next, 8))
 		return v;
 	while (next != head && *n < MAX_MODULES) {
-		struct mod m = { .addr = next - (uint64_t)f[M_LIST].off };
+		struct linux_module m = { .addr = next - (uint64_t)f[M_LIST].off };
 		bool loop = false;
 		for (size_t i = 0; i < *n; i++)
 			loop |= v[i].addr == m.addr;
@@ -96,6 +96,33 @@ static struct mod *mods_read(struct target *t, size_t *n, FILE *out)
 	return v;
 }
 
+struct linux_module *linux_module_at(struct target *t, uint64_t addr)
+{
+	struct linux_kernel *l = t->linux_kernel;
+	if (!l || symtab_lookup(&t->syms, addr)) /* the vmlinux's: the list is not read for it */
+		return NULL;
+	if (!l->mods && l->nmods >= 0) {
+		size_t n;
+		l->mods = mods_read(t, &n, NULL);
+		l->nmods = l->mods ? (long)n : -1;
+	}
+	for (long i = 0; i < l->nmods; i++)
+		if (addr - l->mods[i].base < l->mods[i].size)
+			return &l->mods[i];
+	return NULL;
+}
+
+void linux_modules_free(struct linux_kernel *l)
+{
+	for (long i = 0; i < l->nmods; i++) {
+		symtab_free(&l->mods[i].syms);
+		free(l->mods[i].orc);
+	}
+	free(l->mods);
+	l->mods = NULL;
+	l->nmods = 0;
+}
+
 /* s centred in w columns, as crash's mkstring(CENTER|LJUST). */
 static void centre(const char *s, int w, FILE *out)
 {
@@ -106,7 +133,7 @@ static void centre(const char *s, int w, FILE *out)
 int linux_cmd_mod(struct target *t, FILE *out)
 {
 	size_t n;
-	struct mod *v = mods_read(t, &n, out);
+	struct linux_module *v = mods_read(t, &n, out);
 	int namew = 4, sizew = 4;
 	bool kallsyms = linux_sym(t, "kallsyms_lookup_name") != 0;
 	if (!v)

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analyze.h"
+#include "linux.h"
 
 void target_close(struct target *t)
 {
@@ -119,6 +119,8 @@ size_t target_read_virt(struct target *t, unsigned cpu, uint64_t va, void *buf, 
 bool target_symbolize(struct target *t, uint64_t addr, bool is_return, char *buf, size_t len)
 {
 	const struct symbol *s = addr ? symtab_lookup_code(&t->syms, is_return ? addr - 1 : addr) : NULL;
+	if (!s && addr && linux_is(t)) /* a Linux module's code */
+		s = linux_module_sym(t, is_return ? addr - 1 : addr, true, NULL);
 	if (!s)
 		return false;
 	if (addr == s->addr)

@@ -25,6 +25,11 @@ QEMU_TIMEOUT=${HVKIT_QEMU_TIMEOUT:-180}
 # Every dump the fixture promises; tests rely on these names.
 DUMP_NAMES=(idle-vmci.elf idle-vmci-paging.elf idle-vmci.kdump idle-vmci.kdump.flat idle-novmci.elf
             idle-nokaslr.elf crash-vmci.elf busy-vmci.elf)
+# Added later, so not part of --check (a cache made before them still counts as complete;
+# the tests that need one skip without it), but made by a run when missing.
+EXTRA_DUMPS=(disk-vmci-paging.elf)
+# The modules the disk boot loads, in load order, and where they are in the image .deb.
+DISK_MODULES="drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/ata/libata drivers/ata/ata_piix drivers/scsi/sd_mod"
 
 die() { echo "linux-fixture: $*" >&2; exit 1; }
 say() { echo "linux-fixture: $*"; }
@@ -43,6 +48,12 @@ is_complete() {
 	return 0
 }
 
+has_extras() {   # every extra dump and its log are there
+	local n
+	for n in "${EXTRA_DUMPS[@]}"; do [ -s "$DUMPS/$n" ] && [ -s "$DUMPS/$n.console" ] || return 1; done
+	return 0
+}
+
 case "${1:-}" in
 --check)
 	if is_complete; then echo "$CACHE"; exit 0; fi
@@ -57,19 +68,21 @@ summary() {
 	say "kernel $(cat "$CACHE/version") in $CACHE"
 	ls -l "$CACHE/vmlinuz" "$CACHE/vmlinux" "$CACHE/initramfs.cpio.gz" | awk '{printf "  %12s  %s\n", $5, $NF}'
 	local n
-	for n in "${DUMP_NAMES[@]}"; do printf '  %12s  %s\n' "$(stat -c %s "$DUMPS/$n")" "$DUMPS/$n"; done
+	for n in "${DUMP_NAMES[@]}" "${EXTRA_DUMPS[@]}"; do
+		if [ -f "$DUMPS/$n" ]; then printf '  %12s  %s\n' "$(stat -c %s "$DUMPS/$n")" "$DUMPS/$n"; fi
+	done
 	[ -f "$DUMPS/manifest.txt" ] && { echo "  manifest ($DUMPS/manifest.txt):"; sed 's/^/    /' "$DUMPS/manifest.txt"; }
 	[ -f "$DUMPS/tools-summary.txt" ] && { echo "  tools:"; sed 's/^/    /' "$DUMPS/tools-summary.txt"; }
 	[ -f "$CACHE/timings.txt" ] && { echo "  timings (the last run that built something):"; sed 's/^/    /' "$CACHE/timings.txt"; }
 	return 0
 }
 
-if is_complete; then summary; exit 0; fi
+if is_complete && has_extras; then summary; exit 0; fi
 
 mkdir -p "$CACHE" "$DUMPS" "$STAMPS" 2>/dev/null || die "cannot create $CACHE"
 exec 9>"$CACHE/.lock"
 flock 9 || die "cannot lock $CACHE/.lock"
-if is_complete; then summary; exit 0; fi   # another run finished it meanwhile
+if is_complete && has_extras; then summary; exit 0; fi   # another run finished it meanwhile
 
 WORK=$(mktemp -d /tmp/hvkit-linux-fixture.XXXXXX)   # short path: QMP socket name limit
 QEMU_PID=
@@ -116,7 +129,7 @@ install_pkgs() {   # install_pkgs required|optional PKG...
 	return 0
 }
 STEP="installing packages"
-install_pkgs required qemu-system-x86 busybox-static makedumpfile dpkg tar gzip
+install_pkgs required qemu-system-x86 busybox-static makedumpfile dpkg tar gzip e2fsprogs
 install_pkgs optional crash python3-drgn
 [ -x "$PY" ] || die "$PY is missing (apt-get install python3)"
 
@@ -153,6 +166,8 @@ get_kernel() {
 		dbg_deb=$(ls "$CACHE"/debs/"${dbg}"_*.deb | head -1)
 	fi
 	timed "1b extract vmlinuz+vmlinux" extract_kernel "$kver" "$img_deb" "$dbg_deb"
+	rm -f "$STAMPS/initramfs-disk.done"
+	timed "1c extract disk modules" extract_disk_modules "$kver" "$img_deb" "$dbg_deb"
 	rm -f "$img_deb" "$dbg_deb"   # extraction succeeded: the big .debs are not needed again
 }
 
@@ -183,6 +198,40 @@ extract_kernel() {   # extract_kernel KVER IMAGE.deb DBG.deb
 	dpkg-deb -f "$img_deb" Package Version | paste -sd' ' >"$CACHE/package"
 	touch "$STAMPS/kernel.done"
 }
+# The disk boot's modules (see 2b below).
+get_disk_modules() {
+	local kver
+	kver=$(cat "$CACHE/version")
+	rm -rf "$WORK/deb"; mkdir -p "$WORK/deb"
+	say "downloading linux-image-$kver and its -dbg again for the disk modules (~310 MB)"
+	(cd "$WORK/deb" && apt-get download "linux-image-$kver" "linux-image-$kver-dbg" 2>&1 |
+		grep -v '^W: Download is performed unsandboxed' >&2) || die "apt-get download linux-image-$kver(-dbg) failed"
+	extract_disk_modules "$kver" "$(ls "$WORK"/deb/linux-image-"$kver"_*.deb | head -1)" \
+		"$(ls "$WORK"/deb/linux-image-"$kver"-dbg_*.deb | head -1)"
+	rm -rf "$WORK/deb"
+}
+
+extract_disk_modules() {   # extract_disk_modules KVER IMAGE.deb DBG.deb
+	local kver=$1 img_deb=$2 dbg_deb=$3 m x=$CACHE/modules.part
+	rm -rf "$x"; mkdir -p "$x"
+	local paths=() dpaths=()
+	for m in $DISK_MODULES; do
+		paths+=("./lib/modules/$kver/kernel/$m.ko")
+		dpaths+=("./usr/lib/debug/lib/modules/$kver/kernel/$m.ko")
+	done
+	dpkg-deb --fsys-tarfile "$img_deb" | tar -x -C "$x" "${paths[@]}" || die "extracting the disk modules from $img_deb failed"
+	dpkg-deb --fsys-tarfile "$dbg_deb" | tar -x -C "$x" "${dpaths[@]}" ||
+		die "extracting the disk modules' debug info from $dbg_deb failed"
+	rm -rf "$CACHE/modules"
+	mkdir -p "$CACHE/modules/debug"
+	for m in $DISK_MODULES; do
+		mv "$x/lib/modules/$kver/kernel/$m.ko" "$CACHE/modules/"
+		mv "$x/usr/lib/debug/lib/modules/$kver/kernel/$m.ko" "$CACHE/modules/debug/"
+	done
+	rm -rf "$x"
+	touch "$STAMPS/modules.done"
+}
+
 STEP="getting the kernel"
 if [ ! -f "$STAMPS/kernel.done" ] || [ ! -s "$CACHE/vmlinux" ] || [ ! -s "$CACHE/vmlinuz" ]; then
 	rm -f "$STAMPS/kernel.done" "$STAMPS/initramfs.done"
@@ -190,10 +239,8 @@ if [ ! -f "$STAMPS/kernel.done" ] || [ ! -s "$CACHE/vmlinux" ] || [ ! -s "$CACHE
 fi
 
 # ---- 2. initramfs ---------------------------------------------------------------------
-write_init() {
-	cat >"$1" <<'EOF'
-#!/bin/sh
-# hvkit Linux fixture init: hvkit.mode=idle|busy|crash on the kernel command line.
+# How every /init starts: the file systems, the console, and VMCOREINFO for QEMU.
+IFS= read -r -d '' INIT_START <<'EOF' || true
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -201,6 +248,11 @@ mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 # qemu_fw_cfg writes the kernel's VMCOREINFO into QEMU's -device vmcoreinfo.
 insmod /lib/modules/qemu_fw_cfg.ko 2>/dev/null
+EOF
+write_init() {
+	{
+	printf '#!/bin/sh\n# hvkit Linux fixture init: hvkit.mode=idle|busy|crash on the kernel command line.\n%s' "$INIT_START"
+	cat <<'EOF'
 mode=idle
 for arg in $(cat /proc/cmdline); do
 	case $arg in hvkit.mode=*) mode=${arg#hvkit.mode=} ;; esac
@@ -221,6 +273,7 @@ esac
 echo "HVKIT-READY mode=$mode"
 while :; do sleep 3600; done
 EOF
+	} >"$1"
 	chmod 755 "$1"
 }
 
@@ -280,21 +333,92 @@ if [ ! -f "$STAMPS/initramfs.done" ] || [ ! -s "$CACHE/initramfs.cpio.gz" ]; the
 	timed "2 initramfs" build_initramfs
 fi
 
+# ---- 2b. the disk boot's modules and initramfs ----------------------------------------
+# The disk boot mounts an ext4 image from QEMU's IDE disk, which in this kernel needs
+# modules (ext4, jbd2, mbcache, crc16 and crc32c are built in; libata, ata_piix, scsi_mod,
+# sd_mod are =m): its SCSI error-handler threads then sleep in module code. The modules
+# come from the image .deb and their debug info (modules/debug/, for drgn, which cannot
+# unwind a module without it) from the -dbg .deb (~30 s to read its xz stream): in the
+# kernel step, or for a cache made before the disk boot, from both .debs fetched again.
+write_disk_init() {
+	{
+	echo '#!/bin/sh'
+	echo "# hvkit Linux fixture init for the disk boot (rdinit=/init-disk): loads the IDE disk's"
+	echo '# modules, mounts the ext4 image of the first disk on /mnt, and idles.'
+	printf '%s' "$INIT_START"
+	cat <<'EOF2'
+for m in scsi_common scsi_mod libata ata_piix sd_mod; do
+	insmod /lib/modules/disk/$m.ko || echo "hvkit: insmod $m failed"
+done
+i=0
+while [ ! -b /dev/sda ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+mkdir -p /mnt
+mount -t ext4 /dev/sda /mnt || echo "hvkit: mount failed"
+echo "hvkit: kernel $(uname -r) mode=disk mounted: $(grep ' /mnt ' /proc/mounts)"
+cat /mnt/hello.txt
+sleep 1000 &
+sleep 2000 &
+echo "HVKIT-READY mode=disk"
+while :; do sleep 3600; done
+EOF2
+	} >"$1"
+	chmod 755 "$1"
+}
+
+# The base initramfs with a second newc archive after it (the kernel unpacks both): the
+# modules and /init-disk.
+build_disk_initramfs() {
+	local r=$WORK/initramfs-disk
+	rm -rf "$r"
+	mkdir -p "$r/lib/modules/disk"
+	cp "$CACHE"/modules/*.ko "$r/lib/modules/disk/"
+	write_disk_init "$r/init-disk"
+	mkcpio "$r" "$WORK/initramfs-disk.cpio"
+	{ cat "$CACHE/initramfs.cpio.gz"; gzip -9n <"$WORK/initramfs-disk.cpio"; } >"$CACHE/initramfs-disk.cpio.gz.part"
+	mv "$CACHE/initramfs-disk.cpio.gz.part" "$CACHE/initramfs-disk.cpio.gz"
+	touch "$STAMPS/initramfs-disk.done"
+}
+
+# A small ext4 file system (made without root: mke2fs -d), as the disk boot's IDE disk.
+make_disk_image() {   # make_disk_image OUT
+	local d=$WORK/ext4-root
+	rm -rf "$d"; mkdir -p "$d/dir"
+	echo "hvkit ext4 fixture" >"$d/hello.txt"
+	echo "a file in a directory" >"$d/dir/file.txt"
+	rm -f "$1"
+	/usr/sbin/mke2fs -q -F -t ext4 -L hvkit -E root_owner=0:0 -d "$d" "$1" 16M >/dev/null 2>&1 ||
+		die "mke2fs -t ext4 -d failed"
+}
+
+STEP="getting the disk modules"
+if [ ! -f "$STAMPS/modules.done" ] || [ ! -d "$CACHE/modules" ]; then
+	rm -f "$STAMPS/initramfs-disk.done"
+	timed "2b disk modules" get_disk_modules
+fi
+STEP="building the disk initramfs"
+if [ ! -f "$STAMPS/initramfs-disk.done" ] || [ ! -s "$CACHE/initramfs-disk.cpio.gz" ]; then
+	timed "2c disk initramfs" build_disk_initramfs
+fi
+
 # ---- 3+4. boots and dumps -------------------------------------------------------------
 # boot NAME MODE VMCI(yes|no) KASLR(yes|no) DUMP... where DUMP is FILE:PAGING:FORMAT.
 # One boot may give several dumps (of the same kernel instance, seconds apart); each
-# dump gets a copy of the boot's serial log as FILE.console.
+# dump gets a copy of the boot's serial log as FILE.console. BOOT_INITRD, BOOT_APPEND
+# and BOOT_QEMU (an array) change the initramfs, add to the command line, add devices;
+# BOOT_DISK names an ext4 image made afresh for the boot (make_disk_image).
+BOOT_INITRD='' BOOT_APPEND='' BOOT_DISK='' BOOT_QEMU=()
 boot() {
 	local name=$1 mode=$2 vmci=$3 kaslr=$4; shift 4
 	local sock=$WORK/$name.qmp con=$WORK/$name.console
-	local append="console=ttyS0 panic=0 hvkit.mode=$mode"
+	local append="console=ttyS0 panic=0 hvkit.mode=$mode${BOOT_APPEND:+ $BOOT_APPEND}"
 	[ "$kaslr" = no ] && append+=" nokaslr"
-	local dev=()
-	[ "$vmci" = yes ] && dev=(-device vmcoreinfo)
+	local dev=("${BOOT_QEMU[@]}")
+	[ "$vmci" = yes ] && dev+=(-device vmcoreinfo)
 	rm -f "$sock" "$con"
+	if [ -n "$BOOT_DISK" ]; then make_disk_image "$BOOT_DISK"; fi
 	say "boot $name: $append${dev:+ ${dev[*]}}"
 	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -m 512M -smp 2 -nographic -no-reboot \
-		-kernel "$CACHE/vmlinuz" -initrd "$CACHE/initramfs.cpio.gz" -append "$append" \
+		-kernel "$CACHE/vmlinuz" -initrd "${BOOT_INITRD:-$CACHE/initramfs.cpio.gz}" -append "$append" \
 		-qmp "unix:$sock,server=on,wait=off" "${dev[@]}" </dev/null >"$con" 2>&1 &
 	QEMU_PID=$!
 	local pat='HVKIT-READY'
@@ -382,6 +506,11 @@ b idle-novmci idle  no  yes idle-novmci.elf:false:elf
 b idle-nokaslr idle yes no  idle-nokaslr.elf:false:elf
 b crash-vmci  crash yes yes crash-vmci.elf:false:elf
 b busy-vmci   busy  yes yes busy-vmci.elf:false:elf
+# paging=true: drgn 0.0.22 reads only such dumps of this kernel (see the doc)
+BOOT_INITRD=$CACHE/initramfs-disk.cpio.gz BOOT_APPEND=rdinit=/init-disk BOOT_DISK=$WORK/ext4.img
+BOOT_QEMU=(-drive "file=$BOOT_DISK,format=raw,if=ide,index=0")
+b disk-vmci   disk  yes yes disk-vmci-paging.elf:true:elf
+BOOT_INITRD='' BOOT_APPEND='' BOOT_DISK='' BOOT_QEMU=()
 
 # ---- the record: crash(8) and drgn on each dump ---------------------------------------
 DRGN_PY='
@@ -391,11 +520,11 @@ from drgn.helpers.linux.sched import task_state_to_char, task_cpu
 from drgn.helpers.linux.cpumask import for_each_online_cpu
 from drgn.helpers.linux.printk import get_dmesg
 from drgn.helpers.linux.percpu import per_cpu
-core, vmlinux = sys.argv[1], sys.argv[2]
+core, vmlinux, kos = sys.argv[1], sys.argv[2], sys.argv[3:]
 prog = drgn.Program()
 prog.set_core_dump(core)
 try:
-    prog.load_debug_info([vmlinux])
+    prog.load_debug_info([vmlinux] + kos)
 except drgn.MissingDebugInfoError as e:
     print("note: %s" % e)
 print("== ps")
@@ -430,14 +559,24 @@ log = get_dmesg(prog).decode(errors="replace")
 sys.stdout.write(log)
 print("log lines: %d" % log.count("\n"))
 '
+# A dump's record is made once: kept while NAME.crash.txt and NAME.drgn.txt are newer than
+# the dump and tools-summary.txt has its line.
 record_tools() {
-	local sum=$DUMPS/tools-summary.txt n out
+	local sum=$DUMPS/tools-summary.txt n out old
 	: >"$sum.part"
-	for n in "${DUMP_NAMES[@]}"; do
+	for n in "${DUMP_NAMES[@]}" "${EXTRA_DUMPS[@]}"; do
 		local f=$DUMPS/$n line="$n:"
+		old=$(grep -m1 "^$n: " "$sum" 2>/dev/null || true)
+		if [ -n "$old" ] && [ "$DUMPS/$n.crash.txt" -nt "$f" ] && [ "$DUMPS/$n.drgn.txt" -nt "$f" ]; then
+			echo "$old" >>"$sum.part"
+			continue
+		fi
+		# the disk dump: crash's `mod` and scsi_mod's symbols too; drgn gets the modules' debug info
+		local crash_mod='' drgn_kos=()
+		case $n in disk-*) crash_mod='mod\nsym -m scsi_mod\n'; drgn_kos=("$CACHE"/modules/debug/*.ko) ;; esac
 		if command -v crash >/dev/null; then
 			out=$DUMPS/$n.crash.txt
-			printf 'sys\nps\nbt -a\nlog\nquit\n' >"$WORK/crash.cmds"
+			printf "sys\\nps\\nbt -a\\n${crash_mod}log\\nquit\\n" >"$WORK/crash.cmds"
 			if timeout 300 crash -s "$CACHE/vmlinux" "$f" -i "$WORK/crash.cmds" </dev/null >"$out" 2>&1 &&
 			   grep -q 'PID' "$out"; then
 				line+=" crash opened it: ps $(grep -cE '^[ >]+[0-9]+ +-?[0-9]+ +[0-9]+ ' "$out") tasks, log $(grep -c '^\[ *[0-9]*\.[0-9]*\]' "$out") lines, $(grep -c '^bt: ' "$out") bt errors;"
@@ -449,7 +588,7 @@ record_tools() {
 		fi
 		if "$PY" -c 'import drgn' 2>/dev/null; then
 			out=$DUMPS/$n.drgn.txt
-			if timeout 300 "$PY" -c "$DRGN_PY" "$f" "$CACHE/vmlinux" >"$out" 2>&1; then
+			if timeout 300 "$PY" -c "$DRGN_PY" "$f" "$CACHE/vmlinux" "${drgn_kos[@]}" >"$out" 2>&1; then
 				line+=" drgn opened it: $(sed -n 's/^tasks: //p' "$out") tasks, log $(sed -n 's/^log lines: //p' "$out") lines"
 			else
 				line+=" drgn FAILED ($(tail -1 "$out" | cut -c1-100))"
@@ -468,7 +607,7 @@ if [ ! -f "$STAMPS/tools.done" ]; then
 fi
 
 STEP="finishing"
-for n in idle-vmci idle-novmci idle-nokaslr crash-vmci busy-vmci; do cat "$STAMPS/boot-$n.done"; done >"$DUMPS/manifest.txt"
+for n in idle-vmci idle-novmci idle-nokaslr crash-vmci busy-vmci disk-vmci; do cat "$STAMPS/boot-$n.done"; done >"$DUMPS/manifest.txt"
 for f in $(fixture_files); do [ -s "$f" ] || die "fixture incomplete after the run: $f is missing"; done
 if [ -s "$WORK/timings.txt" ]; then   # this run built something: its timings replace the last
 	awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN{printf "%-30s %7.1f s\n", "total", b-a}' >>"$WORK/timings.txt"

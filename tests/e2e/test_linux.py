@@ -198,15 +198,10 @@ def test_bt_panic_is_the_kernels_own_trace():
     assert "handle_softirqs" in f1 and f1[-2:] == ["do_syscall_64", "entry_SYSCALL_64_after_hwframe"]
 
 
-def test_bt_equals_drgn():
-    """idle-vmci-paging.elf: every task's stack names drgn's functions, but for the frames drgn
-    adds for inlined calls (no symbol of their own). Not pid 0 and 1: drgn 0.0.22 gives pid 1
-    the trace of CPU 0's idle task (QEMU's NT_PRSTATUS pid) and no trace to the idle tasks."""
-    nm = subprocess.run(["nm", VMLINUX], capture_output=True, text=True, timeout=60)
-    if nm.returncode != 0:
-        pytest.skip("no nm")
-    text = {w[2] for w in (l.split() for l in nm.stdout.splitlines()) if len(w) == 3 and w[1] in "tT"}
-    with open(os.path.join(DUMPS, "idle-vmci-paging.elf.drgn.txt")) as f:
+def drgn_stacks(name, symbols):
+    """pid -> the functions of drgn's trace in NAME.drgn.txt that are in symbols (so not the
+    frames drgn adds for inlined calls)."""
+    with open(os.path.join(DUMPS, name + ".drgn.txt")) as f:
         rec = f.read()
     drgn, pid = {}, None
     for line in rec[rec.index("== bt of every task"):rec.index("== log")].splitlines():
@@ -215,8 +210,20 @@ def test_bt_equals_drgn():
             pid = int(m.group(1))
             drgn[pid] = []
         m = re.match(r"#\d+\s+(\S+?)(?:\+0x\S+)?\s", line)
-        if m and pid is not None and m.group(1) in text:
+        if m and pid is not None and m.group(1) in symbols:
             drgn[pid].append(m.group(1))
+    return drgn
+
+
+def test_bt_equals_drgn():
+    """idle-vmci-paging.elf: every task's stack names drgn's functions, but for the frames drgn
+    adds for inlined calls (no symbol of their own). Not pid 0 and 1: drgn 0.0.22 gives pid 1
+    the trace of CPU 0's idle task (QEMU's NT_PRSTATUS pid) and no trace to the idle tasks."""
+    nm = subprocess.run(["nm", VMLINUX], capture_output=True, text=True, timeout=60)
+    if nm.returncode != 0:
+        pytest.skip("no nm")
+    text = {w[2] for w in (l.split() for l in nm.stdout.splitlines()) if len(w) == 3 and w[1] in "tT"}
+    drgn = drgn_stacks("idle-vmci-paging.elf", text)
     r = mdb("idle-vmci-paging.elf", "::ps -v")
     assert r.returncode == 0, r.stdout + r.stderr
     mine = {}
