@@ -27,11 +27,28 @@ void domcons_out(struct domcons *c, const uint8_t *buf, size_t n)
 	pthread_mutex_unlock(&c->lock);
 }
 
-int domcons_attach(struct domcons *c, int fd)
+static size_t tail_locked(struct domcons *c, uint8_t *buf, size_t len)
 {
+	size_t n = c->head < DOMCONS_RING ? (size_t)c->head : DOMCONS_RING;
+	if (n > len)
+		n = len;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = c->ring[(c->head - n + i) % DOMCONS_RING];
+	return n;
+}
+
+int domcons_attach(struct domcons *c, int fd, const char *hello, size_t history)
+{
+	uint8_t tail[4096];
+	size_t n;
 	int r = -1;
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->lock); /* no output slips in between: hello, history, then live */
 	if (c->nclients < DOMCONS_MAX_CLIENTS) {
+		if (hello)
+			(void)!send(fd, hello, strlen(hello), MSG_NOSIGNAL);
+		n = tail_locked(c, tail, history < sizeof(tail) ? history : sizeof(tail));
+		if (n)
+			(void)!send(fd, tail, n, MSG_NOSIGNAL);
 		c->clients[c->nclients++] = fd;
 		r = 0;
 	}
@@ -49,17 +66,4 @@ void domcons_detach(struct domcons *c, int fd)
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
-}
-
-size_t domcons_tail(struct domcons *c, uint8_t *buf, size_t len)
-{
-	size_t n;
-	pthread_mutex_lock(&c->lock);
-	n = c->head < DOMCONS_RING ? (size_t)c->head : DOMCONS_RING;
-	if (n > len)
-		n = len;
-	for (size_t i = 0; i < n; i++)
-		buf[i] = c->ring[(c->head - n + i) % DOMCONS_RING];
-	pthread_mutex_unlock(&c->lock);
-	return n;
 }

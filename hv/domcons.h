@@ -22,9 +22,10 @@ void domcons_init(struct domcons *c);
 void domcons_fini(struct domcons *c);
 /* Guest output: into the ring and, without blocking, to every attached client. */
 void domcons_out(struct domcons *c, const uint8_t *buf, size_t n);
-int domcons_attach(struct domcons *c, int fd);
+/* A new client: sends it hello (may be NULL) and the last up-to-history bytes of the ring
+ * (at most 4096), then adds it, all under the lock, so no output comes before or between
+ * them; -1 when there are too many clients. */
+int domcons_attach(struct domcons *c, int fd, const char *hello, size_t history);
 void domcons_detach(struct domcons *c, int fd);
-/* The last up-to-len bytes of the ring. */
-size_t domcons_tail(struct domcons *c, uint8_t *buf, size_t len);
 
 #endif

@@ -392,18 +392,13 @@ static int cmd_simple(struct hv *hv, struct reply *r, int argc, char **argv)
 static int cmd_console(struct hv *hv, struct ctl_client *c, struct reply *r, int argc, char **argv)
 {
 	struct domain *d = need_domain(hv, r, arg1(argc, argv));
-	uint8_t tail[2048];
-	size_t n;
 	if (!d)
 		return -1;
-	if (domcons_attach(&d->cons, c->fd) < 0)
+	/* "c", then the last lines, so the attacher sees where the guest is (like a real
+	 * console's screen), then what the guest writes from then on */
+	if (domcons_attach(&d->cons, c->fd, "c\n", has_flag(argc, argv, "--no-history") ? 0 : 2048) < 0)
 		return reply_error(r, "%s has too many console clients", d->name);
 	c->console_dom = d->id;
-	(void)!send(c->fd, "c\n", 2, MSG_NOSIGNAL);
-	/* the last lines, so the attacher sees where the guest is (like a real console's screen) */
-	n = has_flag(argc, argv, "--no-history") ? 0 : domcons_tail(&d->cons, tail, sizeof(tail));
-	if (n)
-		(void)!send(c->fd, tail, n, MSG_NOSIGNAL);
 	return 1;
 }
 

@@ -145,7 +145,8 @@ def test_kaslr_option():
     off = manifest()["idle-novmci.elf"]["kerneloffset"]
     r = mdb("idle-novmci.elf", "::status; ps", "--kaslr", off)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert f"KASLR offset {off} (from --kaslr), phys_base -0x1b800000" in r.stdout
+    pb = int(manifest()["idle-novmci.elf"]["phys_base"])  # what the fixture recorded for that boot
+    assert f"KASLR offset {off} (from --kaslr), phys_base {'-' if pb < 0 else ''}{hex(abs(pb))}" in r.stdout
     assert len(ps_rows(r.stdout)) >= 55
     for bad in ["0x200000", "zz", "0x40000000"]:
         r = mdb("idle-novmci.elf", "ps", "--kaslr", bad)
@@ -180,8 +181,9 @@ def functions(text):
 
 def test_bt_panic_is_the_kernels_own_trace():
     """crash-vmci.elf: CPU 0's stack from panic down is the Call Trace the kernel printed (its
-    lines without '?'), to the return to user mode; CPU 1 was stopped by panic's IPI while
-    in a timer softirq on its IRQ stack: the unwinder crosses both pt_regs frames."""
+    lines without '?'), to the return to user mode; CPU 1 was stopped by panic's IPI
+    wherever it was (in the cached fixture: in a timer softirq on its IRQ stack, so the
+    unwinder crosses two pt_regs frames; another boot of the fixture may catch it elsewhere)."""
     with open(os.path.join(DUMPS, "crash-vmci.elf.crash.txt")) as f:
         log = f.read()
     trace = log[log.index("Call Trace:"):log.index("</TASK>", log.index("Call Trace:"))]
@@ -194,8 +196,10 @@ def test_bt_panic_is_the_kernels_own_trace():
     assert "panic" in kernel and mine[mine.index("panic"):] == kernel[kernel.index("panic"):], (mine, kernel)
     assert cpu0.rstrip().endswith("---") and "--- user mode: RIP 000000000047b7a0" in cpu0  # the RIP the log shows
     f1 = functions(cpu1)
-    assert f1[0] == "stop_this_cpu" and cpu1.count("--- interrupted (pt_regs at") == 2
-    assert "handle_softirqs" in f1 and f1[-2:] == ["do_syscall_64", "entry_SYSCALL_64_after_hwframe"]
+    assert f1[0] == "stop_this_cpu" and "--- interrupted (pt_regs at" in cpu1 and "(stopped" not in cpu1, cpu1
+    if "handle_softirqs" in f1:  # on its IRQ stack: the IPI's frame, then the one the softirq's IRQ left
+        assert cpu1.count("--- interrupted (pt_regs at") == 2, cpu1
+    assert "--- user mode" in cpu1 or re.search(r" (ret_from_fork|secondary_startup_64_no_verify)\+", cpu1), cpu1
 
 
 def drgn_stacks(name, symbols):
@@ -356,9 +360,8 @@ def test_mod(name):
     assert len(fw) == 1, r.stdout
     struct, base, size = int(fw[0].group(1), 16), int(fw[0].group(3), 16), int(fw[0].group(4))
     assert 0xffffffffc0000000 <= base < struct < base + size and size % 4096 == 0
-    if name == "crash-vmci.elf":
-        assert lines[1] == ("ffffffffc038c2c0  qemu_fw_cfg  ffffffffc0389000  20480  (not loaded)  "
-                            "[CONFIG_KALLSYMS]")
+    # (crash's own `mod` rows are compared on disk-vmci-paging.elf: test_linux_modules.py)
+    assert lines[1].endswith("  (not loaded)  [CONFIG_KALLSYMS]"), lines[1]
 
 
 def test_sys_mod_need_linux():
