@@ -186,35 +186,42 @@ static void indent(FILE *out, int n)
 
 static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint8_t *p, size_t avail, int depth, FILE *out);
 
+/* The value of member m of the struct at p (a bitfield's bits, or its type's value). */
+static void print_member_value(struct target *t, struct dw *d, Dwarf_Die m, const uint8_t *p, size_t avail, int depth,
+			       FILE *out)
+{
+	Dwarf_Unsigned off = 0, bits = 0, bitoff = 0;
+	Dwarf_Die mt = type_of(d, m);
+	udata(m, DW_AT_data_member_location, &off);
+	if (udata(m, DW_AT_bit_size, &bits) == 0 && bits) {
+		uint64_t word = 0, sz = mt ? type_size(d, mt) : 4;
+		if (udata(m, DW_AT_data_bit_offset, &bitoff) == 0)
+			off = bitoff / 8, bitoff %= 8;
+		if (off + sz <= avail && sz <= 8)
+			memcpy(&word, p + off, sz);
+		fprintf(out, "0x%llx\n", (unsigned long long)((word >> bitoff) & ((1ull << bits) - 1)));
+	} else if (mt && off <= avail) {
+		print_value(t, d, mt, p + off, avail - off, depth, out);
+	} else {
+		fputs("?\n", out);
+	}
+	if (mt)
+		dwarf_dealloc_die(mt);
+}
+
 static void print_struct(struct target *t, struct dw *d, Dwarf_Die ty, const uint8_t *p, size_t avail, int depth, FILE *out)
 {
 	Dwarf_Die m = NULL;
 	fputs("{\n", out);
 	if (dwarf_child(ty, &m, NULL) == DW_DLV_OK) {
 		while (m) {
-			Dwarf_Die sib = NULL, mt;
-			Dwarf_Unsigned off = 0, bits = 0, bitoff = 0;
+			Dwarf_Die sib = NULL;
 			char *name = NULL;
 			if (tag_of(m) == DW_TAG_member) {
 				dwarf_diename(m, &name, NULL);
-				udata(m, DW_AT_data_member_location, &off);
 				indent(out, depth + 1);
 				fprintf(out, "%s = ", name ? name : "<anon>");
-				mt = type_of(d, m);
-				if (udata(m, DW_AT_bit_size, &bits) == 0 && bits) {
-					uint64_t word = 0, sz = mt ? type_size(d, mt) : 4;
-					if (udata(m, DW_AT_data_bit_offset, &bitoff) == 0)
-						off = bitoff / 8, bitoff %= 8;
-					if (off + sz <= avail && sz <= 8)
-						memcpy(&word, p + off, sz);
-					fprintf(out, "0x%llx\n", (unsigned long long)((word >> bitoff) & ((1ull << bits) - 1)));
-				} else if (mt && off <= avail) {
-					print_value(t, d, mt, p + off, avail - off, depth + 1, out);
-				} else {
-					fputs("?\n", out);
-				}
-				if (mt)
-					dwarf_dealloc_die(mt);
+				print_member_value(t, d, m, p, avail, depth + 1, out);
 			}
 			if (dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
 				sib = NULL;
@@ -391,6 +398,93 @@ int dwarf_cmd_offsetof(struct target *t, const char *spec, const char *member, F
 	return ret;
 }
 
+static Dwarf_Die member_type(struct dw *d, Dwarf_Die ty, const char *name, uint64_t *off, int depth);
+
+/* mdb's `::print TYPE [member...]`: the words of TYPE ("struct thread", "spinlock_t") into
+ * type; returns where the members start ("" when none). */
+static const char *split_members(const char *spec, char *type, size_t len)
+{
+	const char *p = spec + strspn(spec, " \t");
+	size_t words = !strncmp(p, "struct ", 7) || !strncmp(p, "union ", 6) || !strncmp(p, "enum ", 5) ? 2 : 1;
+	while (words--) {
+		p += strcspn(p, " \t");
+		if (words)
+			p += strspn(p, " \t");
+	}
+	snprintf(type, len, "%.*s", (int)(p - spec), spec);
+	return p + strspn(p, " \t");
+}
+
+/* The member named name of struct or union ty (not inside an anonymous one), or NULL. */
+static Dwarf_Die direct_member(struct dw *d, Dwarf_Die ty, const char *name)
+{
+	Dwarf_Die m = NULL;
+	if (dwarf_child(ty, &m, NULL) != DW_DLV_OK)
+		return NULL;
+	for (int i = 0; m && i < 100000; i++) {
+		Dwarf_Die sib = NULL;
+		if (tag_of(m) == DW_TAG_member && name_is(m, name))
+			return m;
+		if (dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
+			sib = NULL;
+		dwarf_dealloc_die(m);
+		m = sib;
+	}
+	if (m)
+		dwarf_dealloc_die(m);
+	return NULL;
+}
+
+/* One member path ("ctx.rsp", "a->b" is not followed: members only) of the value at buf:
+ * "path = value". */
+static int print_member(struct target *t, struct dw *d, Dwarf_Die ty, const char *path, const uint8_t *buf, uint64_t sz,
+			FILE *out)
+{
+	char name[128];
+	const char *p = path;
+	uint64_t off = 0;
+	Dwarf_Die cur = ty, next = NULL;
+	int ret = -1;
+	while (*p) {
+		size_t n = strcspn(p, ".");
+		Dwarf_Half tag = tag_of(cur);
+		if (!n || n >= sizeof(name) || (tag != DW_TAG_structure_type && tag != DW_TAG_union_type))
+			break;
+		snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		if (!p[n] && off < sz) { /* the last one: a direct member prints as in the whole struct (bitfields too) */
+			Dwarf_Die m = direct_member(d, cur, name);
+			if (m) {
+				fprintf(out, "%s = ", path);
+				print_member_value(t, d, m, buf + off, sz - off, 0, out);
+				dwarf_dealloc_die(m);
+				ret = 0;
+				break;
+			}
+		}
+		next = member_type(d, cur, name, &off, 0);
+		if (cur != ty)
+			dwarf_dealloc_die(cur);
+		cur = next;
+		if (!cur)
+			break;
+		p += n + (p[n] == '.');
+		if (!*p) {
+			uint64_t msz = type_size(d, cur);
+			if (off < sz && msz <= sz - off) {
+				fprintf(out, "%s = ", path);
+				print_value(t, d, cur, buf + off, sz - off, 0, out);
+				ret = 0;
+			}
+			break;
+		}
+	}
+	if (cur && cur != ty)
+		dwarf_dealloc_die(cur);
+	if (ret < 0)
+		fprintf(out, "mdb: no member %s in that type\n", path);
+	return ret;
+}
+
 int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, FILE *out)
 {
 	struct dw *d = dw_get(t, out);
@@ -398,17 +492,21 @@ int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, FILE *out
 	uint64_t sz;
 	uint8_t *buf;
 	size_t got;
+	char type[160], member[160];
+	const char *members;
+	int ret = 0;
 	if (!d)
 		return -1;
-	ty = lookup(t, d, spec);
+	members = split_members(spec, type, sizeof(type));
+	ty = lookup(t, d, type);
 	if (!ty) {
-		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", spec);
+		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", type);
 		return -1;
 	}
 	sz = type_size(d, ty);
 	if (!sz || sz > (16u << 20)) {
 		dwarf_dealloc_die(ty);
-		fprintf(out, "mdb: %s has no usable size\n", spec);
+		fprintf(out, "mdb: %s has no usable size\n", type);
 		return -1;
 	}
 	buf = xcalloc(1, sz);
@@ -419,11 +517,21 @@ int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, FILE *out
 		dwarf_dealloc_die(ty);
 		return -1;
 	}
-	fprintf(out, "%s at 0x%llx = ", spec, (unsigned long long)addr);
-	print_value(t, d, ty, buf, sz, 0, out);
+	if (!*members) {
+		fprintf(out, "%s at 0x%llx = ", type, (unsigned long long)addr);
+		print_value(t, d, ty, buf, sz, 0, out);
+	}
+	while (*members) { /* mdb: one "member = value" per member named */
+		size_t n = strcspn(members, " \t");
+		snprintf(member, sizeof(member), "%.*s", (int)(n < sizeof(member) ? n : sizeof(member) - 1), members);
+		if (print_member(t, d, ty, member, buf, sz, out) < 0)
+			ret = -1;
+		members += n;
+		members += strspn(members, " \t");
+	}
 	free(buf);
 	dwarf_dealloc_die(ty);
-	return 0;
+	return ret;
 }
 
 /* ---- member offsets for guest-awareness modules (dwarf_fields) */

@@ -131,6 +131,24 @@ def test_dwarf_types(hung_dump):
     assert r.returncode == 1 and "no type 'struct nosuch'" in r.stdout and "sizeof (struct cpu)" in r.stdout
 
 
+def test_print_members(hung_dump):
+    """mdb's `ADDR::print TYPE member...`: one `member = value` line per member named, nested
+    ones by a dotted path; in a pipeline, for every thread the walker gives."""
+    ps = mdb(hung_dump, "::ps").stdout
+    rows = re.findall(r"^([0-9a-f]{16}) +(\d+) +\w+ +\d+ (\S+)$", ps, re.M)
+    assert len(rows) >= 5, ps
+    r = mdb(hung_dump, "::walk thread | ::print struct thread tid name ctx.rsp")
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = re.findall(r'^tid = (\d+)\nname = "([^"]*)"\nctx\.rsp = (0x[0-9a-f]+)$', r.stdout, re.M)
+    assert [(t, n) for t, n, _ in got] == [(t, n) for _, t, n in rows], (r.stdout, ps)
+    for (addr, _, _), (_, _, rsp) in zip(rows, got):  # the same value as in the whole struct
+        whole = mdb(hung_dump, "0x%s::print struct thread" % addr).stdout
+        assert re.search(r"^    ctx = \{\n        rsp = %s$" % rsp, whole, re.M), whole
+    r = mdb(hung_dump, "0x%s::print struct thread nosuch tid" % rows[0][0])
+    assert r.returncode == 1 and "mdb: no member nosuch in that type" in r.stdout
+    assert re.search(r"^tid = %s$" % rows[0][1], r.stdout, re.M), r.stdout
+
+
 def dump_after(d, name, line, want):
     guest_console(d, name, line, want)
     time.sleep(0.3)

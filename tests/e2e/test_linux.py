@@ -417,3 +417,23 @@ def test_json_bt_and_regs():
     assert cur[0]["user"]["rip"].startswith("0x") and cur[0]["stopped"] is None
     assert [t["cpu"] for t in every] == [0, 1] and every[0] == cur[0]
     assert regs["rip"] == "0x" + re.search(r"%rip = 0x([0-9a-f]+)", text.stdout).group(1).lstrip("0")
+
+
+def test_print_task_struct_members():
+    """`TASK::print struct task_struct pid comm ...` on Linux: pid and comm as ps shows them,
+    a bitfield member's bits, a nested member by its dotted path, the same values as in the
+    whole struct; an unknown member is one error line."""
+    rows = ps_rows(mdb("idle-vmci-paging.elf", "ps").stdout)
+    picked = [row for row in rows if row[1] > 0][:5]
+    assert len(picked) == 5
+    cmds = "; ".join("%s::print struct task_struct pid comm sched_reset_on_fork se.on_rq" % row[4] for row in picked)
+    r = mdb("idle-vmci-paging.elf", cmds)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = re.findall(r'^pid = (\d+)\ncomm = "([^"]*)"(?:,.*)?\nsched_reset_on_fork = (0x[01])\nse\.on_rq = (\S+)$',
+                     r.stdout, re.M)
+    assert [(int(p), c) for p, c, _, _ in got] == [(row[1], row[6]) for row in picked], (r.stdout, picked)
+    whole = mdb("idle-vmci-paging.elf", "%s::print struct task_struct" % picked[0][4]).stdout
+    assert re.search(r"^    pid = %d$" % picked[0][1], whole, re.M)
+    assert re.search(r"^    sched_reset_on_fork = %s$" % got[0][2], whole, re.M)
+    r = mdb("idle-vmci-paging.elf", "%s::print struct task_struct no_such_member" % picked[0][4])
+    assert r.returncode == 1 and r.stdout == "mdb: no member no_such_member in that type\n", r.stdout
