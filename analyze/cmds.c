@@ -607,7 +607,7 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		      "  (our guest's, or a Linux kernel's with its vmlinux: hvmdb [--kaslr OFFSET] -s vmlinux)\n"
 		      "Linux: bt [-a] [-l] [PID | TASK] (ORC stacks; -a every CPU's, -l file:line)\n"
 		      "  sys (release, CPUs, uptime, memory, tasks, panic; also in ::status)  mod / ::modinfo (modules)\n"
-		      "ADDR::print TYPE  ::sizeof TYPE  ::offsetof TYPE MEMBER   (DWARF types)\n"
+		      "ADDR::print TYPE [MEMBER[.MEMBER]...]  ::sizeof TYPE  ::offsetof TYPE MEMBER   (DWARF types)\n"
 		      "::ps -v / ::threads -v (with stacks)  ::walk thread [| ADDR-taking command]\n"
 		      "ADDR: hex number, 0tDECIMAL, symbol, <reg, and + - between them\n"
 		      "CMD --json (or hvmdb --json): ::status ::cpus $r ::nm ::walk ::ps ::msgbuf/log,\n"
