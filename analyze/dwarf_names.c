@@ -25,6 +25,9 @@ struct type_name {
 struct names {
 	pthread_mutex_t lock; /* v, n, seen and done, while the thread scans */
 	pthread_cond_t grew;  /* after each unit the scan added, and when it is done */
+	pthread_cond_t demand; /* a lookup waits, types are wanted, or stop: the scan goes on */
+	unsigned waiting;      /* lookups waiting for the scan */
+	bool threaded;         /* the scan runs in its own thread (else it must never pause) */
 	pthread_t thread;
 	bool started, joined;
 	bool wanted; /* the user asked for types: worth waiting at exit to write the cache */
@@ -224,6 +227,12 @@ static void *build(void *arg)
 			pthread_mutex_unlock(&s->lock);
 			pthread_cond_broadcast(&s->grew);
 		}
+		/* Only the Linux helpers' lookups started it (nobody asked for types): read no
+		 * further than they need, as the walk it replaced did, until one waits again. */
+		pthread_mutex_lock(&s->lock);
+		while (s->threaded && !s->stop && !s->wanted && !s->waiting)
+			pthread_cond_wait(&s->demand, &s->lock);
+		pthread_mutex_unlock(&s->lock);
 	}
 	free(batch);
 	pthread_mutex_lock(&s->lock);
@@ -259,9 +268,12 @@ static void scan_start(struct names *s)
 		return;
 	}
 	note(s, "scanning .debug_info");
+	s->threaded = true;
 	s->started = pthread_create(&s->thread, NULL, build, s) == 0;
-	if (!s->started)
+	if (!s->started) {
+		s->threaded = false;
 		build(s);
+	}
 	s->joined = !s->started;
 }
 
@@ -289,6 +301,7 @@ static struct names *names_get(struct target *t)
 	t->type_names = s;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->grew, NULL);
+	pthread_cond_init(&s->demand, NULL);
 	s->debug = getenv("HVKIT_DEBUG_TYPES") && *getenv("HVKIT_DEBUG_TYPES");
 	s->symfile = t->symfile;
 	if (!s->symfile) {
@@ -314,11 +327,20 @@ static void cache_row(void *arg, enum type_kind kind, const char *name, uint64_t
 }
 
 /* The whole index: from the cache (read now), or when the scan is done. */
+/* Types are wanted: the scan runs to its end (and the cache is written at exit). */
+static void want(struct names *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->wanted = true;
+	pthread_mutex_unlock(&s->lock);
+	pthread_cond_broadcast(&s->demand);
+}
+
 static struct names *names_all(struct target *t)
 {
 	struct names *s = names_get(t);
-	s->wanted = true;
 	struct err e;
+	want(s);
 	if (s->cache && !s->done) {
 		if (type_cache_each(s->cache, cache_row, s, &e) < 0) {
 			note(s, "cache dropped: %s", e.msg);
@@ -351,6 +373,8 @@ int dwarf_names_find(struct target *t, enum type_kind kind, const char *name, ui
 		return -1;
 	snprintf(full, sizeof(full), "%s%s%s", kind_word[kind] ? kind_word[kind] : "", kind_word[kind] ? " " : "", name);
 	pthread_mutex_lock(&s->lock);
+	s->waiting++;
+	pthread_cond_broadcast(&s->demand);
 	for (;;) {
 		if (s->done) {
 			struct type_name key = { .name = full };
@@ -363,6 +387,7 @@ int dwarf_names_find(struct target *t, enum type_kind kind, const char *name, ui
 			break; /* the scan has passed the first definition */
 		pthread_cond_wait(&s->grew, &s->lock);
 	}
+	s->waiting--;
 	if (hit)
 		*off = hit->off;
 	pthread_mutex_unlock(&s->lock);
@@ -380,7 +405,7 @@ void dwarf_names_distrust(struct target *t)
 
 void dwarf_names_wanted(struct target *t)
 {
-	names_get(t)->wanted = true;
+	want(names_get(t));
 }
 
 void dwarf_names_prefetch(struct target *t)
@@ -463,10 +488,13 @@ void dwarf_names_free(struct target *t)
 	if (!s)
 		return;
 	if (s->started && !s->joined) {
+		pthread_mutex_lock(&s->lock);
 		if (s->path[0] && s->wanted)
 			note(s, "waiting for the scan, to write the cache");
 		else
 			s->stop = true;
+		pthread_mutex_unlock(&s->lock);
+		pthread_cond_broadcast(&s->demand); /* a paused scan wakes to stop or to finish */
 		pthread_join(s->thread, NULL);
 	}
 	for (size_t i = 0; i < s->n; i++)
@@ -478,6 +506,7 @@ void dwarf_names_free(struct target *t)
 	if (s->obj)
 		dwarf_obj_close(s->obj);
 	pthread_cond_destroy(&s->grew);
+	pthread_cond_destroy(&s->demand);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	t->type_names = NULL;
