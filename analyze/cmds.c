@@ -473,6 +473,35 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 			snprintf(line, sizeof(line), "%s::sym", a);
 		return run_one(t, line, out);
 	}
+	/* crash's struct NAME[.MEMBER[,MEMBER...]] [ADDR] (union likewise): ADDR::print of the
+	 * type or its members; without ADDR, ::sizeof, or each member's ::offsetof */
+	if (!strncmp(cmd, "struct ", 7) || !strncmp(cmd, "union ", 6)) {
+		const char *kind = cmd[0] == 'u' ? "union" : "struct";
+		char spec[160] = "", a[128] = "", line[512], *members = NULL;
+		int r = 0;
+		if (sscanf(cmd + strlen(kind) + 1, "%159s %127s", spec, a) < 1)
+			return fail(out, "%s NAME[.MEMBER,...] [ADDR]", kind);
+		if ((members = strchr(spec, '.')) != NULL) {
+			*members++ = 0;
+			for (char *c = members; *c; c++)
+				if (*c == ',')
+					*c = ' ';
+		}
+		if (a[0]) {
+			snprintf(line, sizeof(line), "%s::print %s %s %s", a, kind, spec, members ? members : "");
+			return run_one(t, line, out);
+		}
+		if (!members) {
+			snprintf(line, sizeof(line), "::sizeof %s %s", kind, spec);
+			return run_one(t, line, out);
+		}
+		for (char *save = NULL, *m = strtok_r(members, " ", &save); m; m = strtok_r(NULL, " ", &save)) {
+			snprintf(line, sizeof(line), "::offsetof %s %s %s", kind, spec, m);
+			if (run_one(t, line, out) < 0)
+				r = -1;
+		}
+		return r;
+	}
 	if (!strcmp(cmd, "sys") || !strcmp(cmd, "mod"))
 		return !linux_is(t) ? fail(out, "%s: for Linux kernels (hvmdb -s vmlinux)", cmd)
 		       : cmd[0] == 's' ? linux_cmd_sys(t, out) : linux_cmd_mod(t, out);
@@ -608,6 +637,7 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		      "Linux: bt [-a] [-l] [PID | TASK] (ORC stacks; -a every CPU's, -l file:line)\n"
 		      "  sys (release, CPUs, uptime, memory, tasks, panic; also in ::status)  mod / ::modinfo (modules)\n"
 		      "ADDR::print TYPE [MEMBER[.MEMBER]...]  ::sizeof TYPE  ::offsetof TYPE MEMBER   (DWARF types)\n"
+		      "crash's spellings: rd ADDR [N]  dis ADDR [N]  sym ADDR|NAME  struct|union NAME[.M,M...] [ADDR]\n"
 		      "::ps -v / ::threads -v (with stacks)  ::walk thread [| ADDR-taking command]\n"
 		      "ADDR: hex number, 0tDECIMAL, symbol, <reg, and + - between them\n"
 		      "CMD --json (or hvmdb --json): ::status ::cpus $r ::nm ::walk ::ps ::msgbuf/log,\n"

@@ -437,3 +437,17 @@ def test_print_task_struct_members():
     assert re.search(r"^    sched_reset_on_fork = %s$" % got[0][2], whole, re.M)
     r = mdb("idle-vmci-paging.elf", "%s::print struct task_struct no_such_member" % picked[0][4])
     assert r.returncode == 1 and r.stdout == "mdb: no member no_such_member in that type\n", r.stdout
+
+
+def test_crash_struct_spelling():
+    """crash's `struct task_struct.pid,comm ADDR`: the members as ::print prints them;
+    without ADDR the size, or each member's offset; the same numbers as ::sizeof/::offsetof."""
+    task = [row for row in ps_rows(mdb("idle-vmci-paging.elf", "ps").stdout) if row[1] == 2][0][4]
+    r = mdb("idle-vmci-paging.elf", "struct task_struct.pid,comm,se.on_rq %s; struct task_struct; "
+                                    "struct task_struct.pid,comm" % task)
+    assert r.returncode == 0, r.stdout + r.stderr
+    mine = mdb("idle-vmci-paging.elf", "%s::print struct task_struct pid comm se.on_rq; ::sizeof struct task_struct; "
+                                       "::offsetof struct task_struct pid; ::offsetof struct task_struct comm" % task)
+    assert r.stdout == mine.stdout and r.stdout.startswith('pid = 2\ncomm = "kthreadd"\n'), (r.stdout, mine.stdout)
+    r = mdb("idle-vmci-paging.elf", "union no_such_union 0")
+    assert r.returncode == 1 and "no type 'union no_such_union'" in r.stdout
