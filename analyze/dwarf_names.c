@@ -51,13 +51,13 @@ struct names {
 __attribute__((format(printf, 2, 3))) static void note(const struct names *s, const char *fmt, ...)
 {
 	va_list ap;
+	char line[1200];
 	if (!s->debug)
 		return;
 	va_start(ap, fmt);
-	fputs("hvmdb: types: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	fprintf(stderr, "hvmdb: types: %s\n", line); /* one call: the scan thread's lines do not interleave */
 }
 
 static int by_name(const void *a, const void *b)
