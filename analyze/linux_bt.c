@@ -58,6 +58,7 @@ static size_t frame_inlines(struct target *t, uint64_t ip, bool is_return, struc
 
 static void frame_json(struct target *t, struct bt_out *o, int n, uint64_t at, uint64_t ip, bool is_return)
 {
+	const struct linux_module *m;
 	char sym[160], fl[BT_INLINE_MAX + 1][140];
 	struct target_inline inl[BT_INLINE_MAX];
 	char *plus;
@@ -82,6 +83,10 @@ static void frame_json(struct target *t, struct bt_out *o, int n, uint64_t at, u
 		fputs("null, \"offset\": null", out);
 	}
 	json_file_line(out, fl[ni][0] ? fl[ni] : NULL);
+	if ((m = linux_module_at(t, ip)) != NULL) { /* module code: its name, as crash's " [module]" */
+		fputs(", \"module\": ", out);
+		json_write_str(out, m->name);
+	}
 	if (o->regs_at)
 		fprintf(out, ", \"pt_regs\": \"0x%" PRIx64 "\"", o->regs_at);
 	o->regs_at = 0;

@@ -4,6 +4,7 @@ loaded as modules), where the SCSI error-handler threads sleep in module code. S
 unwind through the modules' ORC tables (read from the dump), module frames and `sym` name
 module symbols (kallsyms read from the dump) as crash does, `mod` is crash's. Skipped
 without that dump (a fixture made before it still passes --check)."""
+import json
 import os
 import re
 import subprocess
@@ -58,6 +59,11 @@ def test_scsi_eh_unwinds_through_scsi_mod():
         assert bt.stdout.count("[scsi_mod]") == 1
     bt = mdb(NAME, "bt %d" % rows["jbd2/sda-8"])
     assert functions(bt.stdout) == ["__schedule", "schedule", "kjournald2", "kthread", "ret_from_fork"], bt.stdout
+    # bt --json: the module frame names its module, the others none
+    frames = json.loads(mdb(NAME, "bt %d" % rows["scsi_eh_0"], "--json").stdout)[0]["frames"]
+    real = [(f["function"], f.get("module")) for f in frames if not f.get("inlined")]
+    assert real == [("__schedule", None), ("schedule", None), ("scsi_error_handler", "scsi_mod"), ("kthread", None),
+                    ("ret_from_fork", None)], frames
 
 
 def test_bt_equals_drgn():
