@@ -212,6 +212,9 @@ bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len);
 /* The .debug_info offset of the compile unit holding a code address (from .debug_aranges);
  * false when unknown. */
 bool target_addr_cu(struct target *t, uint64_t addr, uint64_t *cu);
+/* The JSON members ', "file": "file.c", "line": 123' of "file.c:123" (both null when fl is
+ * NULL or has no line). */
+void target_json_file_line(FILE *out, const char *fl);
 
 /* inline.c: the inlined calls holding a code address, innermost first: each the inlined
  * function and where it was called (in the next entry's function, or in the function the
@@ -222,6 +225,13 @@ struct target_inline {
 	unsigned call_line;
 };
 size_t target_inlined(struct target *t, uint64_t addr, struct target_inline *out, size_t max);
+/* A frame's lines for printing it with its inlined calls: those at pc (a call's address, not
+ * a return address) into inl, innermost first, and lines[0..n] the file:line of each and then
+ * of the real frame ("" when unknown): pc's own line for the innermost, each inlined call's
+ * line for the function around it. Returns n. */
+#define TARGET_LINE_LEN 140
+size_t target_frame_lines(struct target *t, uint64_t pc, struct target_inline *inl, size_t max,
+			  char lines[][TARGET_LINE_LEN]);
 void target_lines_free(struct target *t);
 
 /* run.c: the run-control and write commands of live targets (:c :s ::bp ::wp ::delete

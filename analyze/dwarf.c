@@ -365,10 +365,31 @@ int dwarf_cmd_sizeof(struct target *t, const char *spec, FILE *out)
 	return 0;
 }
 
+/* The member named name of struct or union ty (not inside an anonymous one), or NULL. */
+static Dwarf_Die direct_member(struct dw *d, Dwarf_Die ty, const char *name)
+{
+	Dwarf_Die m = NULL;
+	if (dwarf_child(ty, &m, NULL) != DW_DLV_OK)
+		return NULL;
+	for (int i = 0; m && i < 100000; i++) {
+		Dwarf_Die sib = NULL;
+		if (tag_of(m) == DW_TAG_member && name_is(m, name))
+			return m;
+		if (dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
+			sib = NULL;
+		dwarf_dealloc_die(m);
+		m = sib;
+	}
+	if (m)
+		dwarf_dealloc_die(m);
+	return NULL;
+}
+
 int dwarf_cmd_offsetof(struct target *t, const char *spec, const char *member, FILE *out)
 {
 	struct dw *d = dw_get(t, out);
-	Dwarf_Die ty, m = NULL;
+	Dwarf_Die ty, m;
+	Dwarf_Unsigned off;
 	int ret = -1;
 	if (!d)
 		return -1;
@@ -377,20 +398,12 @@ int dwarf_cmd_offsetof(struct target *t, const char *spec, const char *member, F
 		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", spec);
 		return -1;
 	}
-	if (dwarf_child(ty, &m, NULL) == DW_DLV_OK) {
-		while (m) {
-			Dwarf_Die sib = NULL;
-			Dwarf_Unsigned off;
-			if (ret < 0 && tag_of(m) == DW_TAG_member && name_is(m, member) &&
-			    udata(m, DW_AT_data_member_location, &off) == 0) {
-				fprintf(out, "offsetof (%s, %s) = 0x%llx\n", spec, member, (unsigned long long)off);
-				ret = 0;
-			}
-			if (dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
-				sib = NULL;
-			dwarf_dealloc_die(m);
-			m = sib;
+	if ((m = direct_member(d, ty, member)) != NULL) {
+		if (udata(m, DW_AT_data_member_location, &off) == 0) {
+			fprintf(out, "offsetof (%s, %s) = 0x%llx\n", spec, member, (unsigned long long)off);
+			ret = 0;
 		}
+		dwarf_dealloc_die(m);
 	}
 	if (ret < 0)
 		fprintf(out, "mdb: %s has no member %s\n", spec, member);
@@ -413,26 +426,6 @@ static const char *split_members(const char *spec, char *type, size_t len)
 	}
 	snprintf(type, len, "%.*s", (int)(p - spec), spec);
 	return p + strspn(p, " \t");
-}
-
-/* The member named name of struct or union ty (not inside an anonymous one), or NULL. */
-static Dwarf_Die direct_member(struct dw *d, Dwarf_Die ty, const char *name)
-{
-	Dwarf_Die m = NULL;
-	if (dwarf_child(ty, &m, NULL) != DW_DLV_OK)
-		return NULL;
-	for (int i = 0; m && i < 100000; i++) {
-		Dwarf_Die sib = NULL;
-		if (tag_of(m) == DW_TAG_member && name_is(m, name))
-			return m;
-		if (dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
-			sib = NULL;
-		dwarf_dealloc_die(m);
-		m = sib;
-	}
-	if (m)
-		dwarf_dealloc_die(m);
-	return NULL;
 }
 
 /* One member path ("ctx.rsp", "a->b" is not followed: members only) of the value at buf:

@@ -211,40 +211,29 @@ static void stack_unwind(struct target *t, unsigned cpu, struct cfi_regs r, bool
 	snprintf(s->stopped, sizeof(s->stopped), "more than %d frames", STACK_MAX);
 }
 
-/* "file", "line" members from "file.c:123" (null when unknown) */
-static void json_line(const char *fl, FILE *out)
+/* The frame's inlined calls and lines (target_frame_lines), from the call's address. */
+static size_t frame_lines(struct target *t, const struct frame *f, struct target_inline *inl,
+			  char fl[][TARGET_LINE_LEN])
 {
-	const char *colon = fl ? strrchr(fl, ':') : NULL;
-	char file[140];
-	if (!colon) {
-		fputs(", \"file\": null, \"line\": null", out);
-		return;
-	}
-	snprintf(file, sizeof(file), "%.*s", (int)(colon - fl), fl);
-	fputs(", \"file\": ", out);
-	json_write_str(out, file);
-	fprintf(out, ", \"line\": %lu", strtoul(colon + 1, NULL, 10));
+	fl[0][0] = 0;
+	return f->pc ? target_frame_lines(t, f->is_return ? f->pc - 1 : f->pc, inl, INLINE_MAX, fl) : 0;
 }
 
 /* The frame's inlined calls (innermost first, each an object of its own with "inlined":
  * true and the real frame's address), then the frame, whose line is then the call's. */
 static void frame_json(struct target *t, const struct frame *f, FILE *out)
 {
-	uint64_t pc = f->is_return ? f->pc - 1 : f->pc;
-	const struct symbol *sym = f->pc ? symtab_lookup_code(&t->syms, pc) : NULL;
+	const struct symbol *sym = f->pc ? symtab_lookup_code(&t->syms, f->is_return ? f->pc - 1 : f->pc) : NULL;
 	struct target_inline inl[INLINE_MAX];
-	size_t n = f->pc ? target_inlined(t, pc, inl, INLINE_MAX) : 0;
-	char fl[140];
-	bool have = f->pc && target_addr_line(t, pc, fl, sizeof(fl));
+	char fl[INLINE_MAX + 1][TARGET_LINE_LEN];
+	size_t n = frame_lines(t, f, inl, fl);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "{\"frame\": \"0x%llx\", \"pc\": \"0x%llx\", \"function\": ", (unsigned long long)f->frame,
 			(unsigned long long)f->pc);
 		json_write_str(out, inl[i].function);
 		fputs(", \"offset\": null", out);
-		json_line(have ? fl : NULL, out);
+		target_json_file_line(out, fl[i]);
 		fprintf(out, ", \"inlined\": true, \"unwinder\": \"%s\"}, ", f->unwinder);
-		snprintf(fl, sizeof(fl), "%s:%u", inl[i].call_file, inl[i].call_line);
-		have = inl[i].call_line != 0;
 	}
 	fprintf(out, "{\"frame\": \"0x%llx\", \"pc\": \"0x%llx\", \"function\": ", (unsigned long long)f->frame,
 		(unsigned long long)f->pc);
@@ -254,7 +243,7 @@ static void frame_json(struct target *t, const struct frame *f, FILE *out)
 	} else {
 		fputs("null, \"offset\": null", out);
 	}
-	json_line(have ? fl : NULL, out);
+	target_json_file_line(out, fl[n]);
 	fprintf(out, ", \"unwinder\": \"%s\"}", f->unwinder);
 }
 
@@ -273,11 +262,12 @@ static void stack_json(struct target *t, const struct stack *s, FILE *out)
 	fputs("]\n", out);
 }
 
-/* One line of $c: the first frame bare, each caller with its frame address. */
+/* One line of $c: the first frame bare, each caller with its frame address (fl: "file:line"
+ * or ""). */
 static void text_line(const struct frame *f, const char *name, bool inlined, const char *fl, FILE *out)
 {
 	char at[180] = "";
-	snprintf(at, sizeof(at), "%s%s%s", inlined ? " [inlined]" : "", fl ? " at " : "", fl ? fl : "");
+	snprintf(at, sizeof(at), "%s%s%s", inlined ? " [inlined]" : "", fl[0] ? " at " : "", fl);
 	if (f->kind == FRAME_TOP)
 		fprintf(out, "%s()%s\n", name, at);
 	else if (f->kind == FRAME_GUESS)
@@ -292,21 +282,16 @@ static void stack_text(struct target *t, const struct stack *s, FILE *out)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		const struct frame *f = &s->f[i];
-		uint64_t pc = f->is_return ? f->pc - 1 : f->pc;
 		struct target_inline inl[INLINE_MAX];
-		size_t n = f->pc ? target_inlined(t, pc, inl, INLINE_MAX) : 0;
-		char sym[128], fl[140];
-		bool have = target_addr_line(t, pc, fl, sizeof(fl));
+		char sym[128], fl[INLINE_MAX + 1][TARGET_LINE_LEN];
+		size_t n = frame_lines(t, f, inl, fl);
 		if (!target_symbolize(t, f->pc, f->is_return, sym, sizeof(sym)))
 			snprintf(sym, sizeof(sym), "0x%llx", (unsigned long long)f->pc);
 		if (f->interrupted)
 			fprintf(out, "  -- interrupted --\n");
-		for (size_t k = 0; k < n; k++) {
-			text_line(f, inl[k].function, true, have ? fl : NULL, out);
-			snprintf(fl, sizeof(fl), "%s:%u", inl[k].call_file, inl[k].call_line);
-			have = inl[k].call_line != 0;
-		}
-		text_line(f, sym, false, have ? fl : NULL, out);
+		for (size_t k = 0; k < n; k++)
+			text_line(f, inl[k].function, true, fl[k], out);
+		text_line(f, sym, false, fl[n], out);
 	}
 	if (s->leaves_text)
 		fprintf(out, "  0x%llx() (the frame chain leaves kernel text)\n", (unsigned long long)s->leaves_pc);

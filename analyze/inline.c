@@ -229,3 +229,18 @@ size_t target_inlined(struct target *t, uint64_t addr, struct target_inline *out
 	}
 	return w.n;
 }
+
+size_t target_frame_lines(struct target *t, uint64_t pc, struct target_inline *inl, size_t max,
+			  char lines[][TARGET_LINE_LEN])
+{
+	size_t n = target_inlined(t, pc, inl, max);
+	if (!target_addr_line(t, pc, lines[0], TARGET_LINE_LEN))
+		lines[0][0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (inl[i].call_line)
+			snprintf(lines[i + 1], TARGET_LINE_LEN, "%s:%u", inl[i].call_file, inl[i].call_line);
+		else
+			lines[i + 1][0] = 0;
+	}
+	return n;
+}

@@ -212,6 +212,18 @@ bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len)
 	return true;
 }
 
+void target_json_file_line(FILE *out, const char *fl)
+{
+	const char *colon = fl ? strrchr(fl, ':') : NULL;
+	if (!colon) {
+		fputs(", \"file\": null, \"line\": null", out);
+		return;
+	}
+	fputs(", \"file\": ", out);
+	json_write_strn(out, fl, (size_t)(colon - fl));
+	fprintf(out, ", \"line\": %ld", strtol(colon + 1, NULL, 10));
+}
+
 static void table_free(struct table *l)
 {
 	for (size_t i = 0; i < l->n; i++)

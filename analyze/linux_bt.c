@@ -20,56 +20,33 @@ struct bt_out {
 	uint64_t regs_at; /* JSON: the pt_regs crossed before the next frame */
 };
 
-/* "file": ..., "line": ... from "file.c:123" (null when fl is NULL or has no line) */
-static void json_file_line(FILE *out, const char *fl)
+/* The frame's inlined calls and lines (target_frame_lines); none for module code, which
+ * the vmlinux's DWARF does not describe. */
+static size_t frame_inlines(struct target *t, const struct linux_module *m, uint64_t ip, bool is_return,
+			    struct target_inline *inl, char fl[][TARGET_LINE_LEN])
 {
-	const char *colon = fl ? strrchr(fl, ':') : NULL;
-	if (!colon) {
-		fputs(", \"file\": null, \"line\": null", out);
-		return;
-	}
-	fputs(", \"file\": ", out);
-	json_write_strn(out, fl, (size_t)(colon - fl));
-	fprintf(out, ", \"line\": %ld", strtol(colon + 1, NULL, 10));
-}
-
-/* The inlined calls holding the frame's pc, innermost first (inline.c), and the file:line
- * of each and then of the frame itself: the pc's line for the innermost, the inlined
- * call's line for the one around it. fl[i] is "" when unknown. Returns how many inlined. */
-static size_t frame_inlines(struct target *t, uint64_t ip, bool is_return, struct target_inline *inl, size_t max,
-			    char fl[][140])
-{
-	uint64_t pc = is_return ? ip - 1 : ip;
-	size_t n;
-	fl[0][0] = 0;
-	if (linux_module_at(t, ip))
-		return 0; /* the vmlinux's DWARF does not describe module code */
-	n = target_inlined(t, pc, inl, max);
-	if (!target_addr_line(t, pc, fl[0], 140))
+	if (m) {
 		fl[0][0] = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (inl[i].call_line)
-			snprintf(fl[i + 1], 140, "%s:%u", inl[i].call_file, inl[i].call_line);
-		else
-			fl[i + 1][0] = 0;
+		return 0;
 	}
-	return n;
+	return target_frame_lines(t, is_return ? ip - 1 : ip, inl, BT_INLINE_MAX, fl);
 }
 
-static void frame_json(struct target *t, struct bt_out *o, int n, uint64_t at, uint64_t ip, bool is_return)
+/* m: the module whose code ip is in, or NULL */
+static void frame_json(struct target *t, struct bt_out *o, const struct linux_module *m, int n, uint64_t at, uint64_t ip,
+		       bool is_return)
 {
-	const struct linux_module *m;
-	char sym[160], fl[BT_INLINE_MAX + 1][140];
+	char sym[160], fl[BT_INLINE_MAX + 1][TARGET_LINE_LEN];
 	struct target_inline inl[BT_INLINE_MAX];
 	char *plus;
 	FILE *out = o->out;
-	size_t ni = frame_inlines(t, ip, is_return, inl, BT_INLINE_MAX, fl);
+	size_t ni = frame_inlines(t, m, ip, is_return, inl, fl);
 	fputs(n ? ", " : "", out);
 	for (size_t i = 0; i < ni; i++) { /* each inlined call: an element of its own, before its frame */
 		fprintf(out, "{\"level\": %d, \"sp\": \"0x%" PRIx64 "\", \"pc\": \"0x%" PRIx64 "\", \"function\": ", n, at, ip);
 		json_write_str(out, inl[i].function);
 		fputs(", \"offset\": null", out);
-		json_file_line(out, fl[i][0] ? fl[i] : NULL);
+		target_json_file_line(out, fl[i]);
 		fputs(", \"inlined\": true}, ", out);
 	}
 	fprintf(out, "{\"level\": %d, \"sp\": \"0x%" PRIx64 "\", \"pc\": \"0x%" PRIx64 "\", \"function\": ", n, at, ip);
@@ -82,8 +59,8 @@ static void frame_json(struct target *t, struct bt_out *o, int n, uint64_t at, u
 	} else {
 		fputs("null, \"offset\": null", out);
 	}
-	json_file_line(out, fl[ni][0] ? fl[ni] : NULL);
-	if ((m = linux_module_at(t, ip)) != NULL) { /* module code: its name, as crash's " [module]" */
+	target_json_file_line(out, fl[ni]);
+	if (m) { /* module code: its name, as crash's " [module]" */
 		fputs(", \"module\": ", out);
 		json_write_str(out, m->name);
 	}
@@ -98,19 +75,19 @@ static void frame_json(struct target *t, struct bt_out *o, int n, uint64_t at, u
  * innermost has the pc's line and the frame then the line of the call inlined. */
 static void frame_line(struct target *t, struct bt_out *o, int n, uint64_t at, uint64_t ip, bool is_return)
 {
-	char sym[160], fl[BT_INLINE_MAX + 1][140];
+	char sym[160], fl[BT_INLINE_MAX + 1][TARGET_LINE_LEN];
 	struct target_inline inl[BT_INLINE_MAX];
 	size_t ni = 0;
 	const struct linux_module *m = linux_module_at(t, ip); /* crash's " [module]" after the address */
 	if (o->json) {
-		frame_json(t, o, n, at, ip, is_return);
+		frame_json(t, o, m, n, at, ip, is_return);
 		return;
 	}
 	if (!target_symbolize(t, ip, is_return, sym, sizeof(sym)))
 		snprintf(sym, sizeof(sym), "0x%" PRIx64, ip);
 	fl[0][0] = 0;
 	if (o->lines) {
-		ni = frame_inlines(t, ip, is_return, inl, BT_INLINE_MAX, fl);
+		ni = frame_inlines(t, m, ip, is_return, inl, fl);
 		for (size_t i = 0; i < ni; i++)
 			fprintf(o->out, "    (inlined) %s%s%s\n", inl[i].function, fl[i][0] ? "  " : "", fl[i]);
 	}
