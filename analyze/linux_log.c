@@ -27,7 +27,7 @@ static struct log_layout *layout(struct target *t)
 {
 	struct linux_kernel *l = t->linux_kernel;
 	struct log_layout *y;
-	struct dwarf_field f[NFIELDS] = {
+	struct dwarf_field f[NEEDED] = {
 		[RB_DESC] = { .type = "printk_ringbuffer", .member = "desc_ring" },
 		[RB_TEXT] = { .type = "printk_ringbuffer", .member = "text_data_ring" },
 		[DR_BITS] = { .type = "prb_desc_ring", .member = "count_bits" },
@@ -45,7 +45,6 @@ static struct log_layout *layout(struct target *t)
 		[I_SIZE] = { .type = "printk_info", .member = NULL },
 		[TR_BITS] = { .type = "prb_data_ring", .member = "size_bits" },
 		[TR_DATA] = { .type = "prb_data_ring", .member = "data" },
-		[I_FACILITY] = { .type = "printk_info", .member = "facility" },
 	};
 	if (l->log)
 		return l->log;
