@@ -11,15 +11,29 @@ LDLIBS  := -lelf -ldwarf -lcapstone -lsqlite3 $(DUMP_LIBS) -pthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 PYTHON  := /usr/bin/python3
 
-UTIL_SRCS := $(wildcard util/*.c)
-HV_SRCS   := $(filter-out hv/main.c hv/hvctl.c,$(wildcard hv/*.c)) $(wildcard dbgkeys/*.c) $(filter-out dump/hvdump.c,$(wildcard dump/*.c)) $(filter-out kmdb-bridge/remote.c,$(wildcard kmdb-bridge/*.c))
-HV_SRCS   += $(filter-out analyze/hvmdb.c,$(wildcard analyze/*.c))
-HV_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
+# The libraries: one static archive per folder, named in link order (a folder uses only
+# the ones after it). scripts/layers.sh checks each archive's undefined symbols against
+# the folders it may use (LAYERS below), so an upward call fails the build.
+LIBS := dbgkeys kmdb mdb/os/linux mdb/os/guest mdb mdb/debuginfo hv gdb dump x86 util
+HV_LIBS   := $(LIBS)
+MDB_LIBS_ := mdb/os/linux mdb/os/guest mdb mdb/debuginfo gdb dump x86 util
+DUMP_LIBS_ := dump x86 util
+HDRS := $(wildcard */*.h */*/*.h */*/*/*.h include/hvkit/*.h)
+# $(call libs,OBJDIR,FOLDERS): the archives of FOLDERS in the tree OBJDIR
+libs = $(foreach d,$(2),$(1)/lib/lib$(subst /,_,$(d)).a)
+define archive
+$(1)/lib/lib$(subst /,_,$(2)).a: $(patsubst %.c,$(1)/%.o,$(wildcard $(2)/*.c))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach o,$(BUILD)/obj $(BUILD)/asan/obj $(BUILD)/fuzz/obj,$(foreach d,$(LIBS),$(eval $(call archive,$(o),$(d)))))
+ALL_SRCS := $(foreach d,$(LIBS),$(wildcard $(d)/*.c))
 TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wildcard tests/kernels/*.S))
-ASAN_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(HV_SRCS) $(UTIL_SRCS))
+PROGS := hv hvctl hvdump hvmdb
 
-.PHONY: all run test unit e2e bench clean deps fuzz
-all: $(BUILD)/hv $(BUILD)/hvctl $(BUILD)/hvdump $(BUILD)/hvmdb $(BUILD)/guest.elf $(BUILD)/guest-nofp.elf $(TEST_KERNELS)
+.PHONY: all run test unit e2e bench clean deps fuzz layers
+all: $(foreach p,$(PROGS),$(BUILD)/$(p)) $(BUILD)/guest.elf $(BUILD)/guest-nofp.elf $(TEST_KERNELS)
 
 # Dependencies: checked once per build tree, installed by scripts/deps.sh.
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -31,33 +45,45 @@ deps: $(DEPS_STAMP)
 
 include guest/guest.mk
 
-$(BUILD)/obj/%.o: %.c $(DEPS_STAMP) $(wildcard */*.h) include/hvkit/abi.h
+$(BUILD)/obj/%.o: %.c $(DEPS_STAMP) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(BUILD)/asan/obj/%.o: %.c $(DEPS_STAMP) $(wildcard */*.h) include/hvkit/abi.h
+$(BUILD)/asan/obj/%.o: %.c $(DEPS_STAMP) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -O1 -c $< -o $@
 $(BUILD)/obj/hv/builtin.o: hv/builtin.S $(BUILD)/guest.elf
 	@mkdir -p $(dir $@)
 	$(CC) -c -DGUEST_ELF='"$(BUILD)/guest.elf"' $< -o $@
 
-$(BUILD)/hv: $(BUILD)/obj/hv/main.o $(HV_OBJS) $(BUILD)/obj/hv/builtin.o
-	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
-DUMP_SRCS := $(filter-out dump/hvdump.c,$(wildcard dump/*.c))
-$(BUILD)/hvdump: $(BUILD)/obj/dump/hvdump.o $(patsubst %.c,$(BUILD)/obj/%.o,$(DUMP_SRCS)) $(BUILD)/obj/util/util.o $(BUILD)/obj/util/pagewalk.o
+# The layering check: which folders each folder's archive may call into.
+LAYERS := util: ;x86: util;dump: x86 util;gdb: x86 util;hv: dump x86 util; \
+	mdb/debuginfo: x86 util;mdb: mdb/debuginfo gdb dump x86 util; \
+	mdb/os/guest: mdb mdb/debuginfo x86 util;mdb/os/linux: mdb mdb/debuginfo dump x86 util; \
+	kmdb: mdb mdb/debuginfo hv gdb dump x86 util;dbgkeys: kmdb mdb mdb/debuginfo hv dump x86 util
+$(BUILD)/.layers-ok: scripts/layers.sh $(call libs,$(BUILD)/obj,$(LIBS))
+	@scripts/layers.sh $(BUILD)/obj/lib "$(LAYERS)"
+	@touch $@
+layers: $(BUILD)/.layers-ok
+
+# The programs: cmd/NAME/main.c and the archives, in layer order.
+# (transitional: the mdb archives still call each other both ways, so they link as a group)
+GROUP = -Wl,--start-group $(filter %/libmdb.a %/libmdb_debuginfo.a %/libmdb_os_linux.a %/libmdb_os_guest.a,$(1)) -Wl,--end-group
+NOGROUP = $(filter-out %/libmdb.a %/libmdb_debuginfo.a %/libmdb_os_linux.a %/libmdb_os_guest.a,$(1))
+$(BUILD)/hv: $(BUILD)/obj/cmd/hv/main.o $(call libs,$(BUILD)/obj,$(HV_LIBS)) $(BUILD)/obj/hv/builtin.o
+	$(CC) $(CFLAGS) $(filter %/main.o %/libdbgkeys.a %/libkmdb.a,$^) $(call GROUP,$^) $(filter-out %/main.o %/libdbgkeys.a %/libkmdb.a,$(call NOGROUP,$^)) $(LDLIBS) -o $@
+$(BUILD)/asan/hv: $(BUILD)/asan/obj/cmd/hv/main.o $(call libs,$(BUILD)/asan/obj,$(HV_LIBS)) $(BUILD)/obj/hv/builtin.o
+	$(CC) $(CFLAGS) $(SAN) $(filter %/main.o %/libdbgkeys.a %/libkmdb.a,$^) $(call GROUP,$^) $(filter-out %/main.o %/libdbgkeys.a %/libkmdb.a,$(call NOGROUP,$^)) $(LDLIBS) -o $@
+$(BUILD)/hvdump: $(BUILD)/obj/cmd/hvdump/main.o $(call libs,$(BUILD)/obj,$(DUMP_LIBS_))
 	$(CC) $(CFLAGS) $^ $(DUMP_LIBS) -o $@
-$(BUILD)/asan/hvdump: $(BUILD)/asan/obj/dump/hvdump.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DUMP_SRCS)) $(BUILD)/asan/obj/util/util.o $(BUILD)/asan/obj/util/pagewalk.o
+$(BUILD)/asan/hvdump: $(BUILD)/asan/obj/cmd/hvdump/main.o $(call libs,$(BUILD)/asan/obj,$(DUMP_LIBS_))
 	$(CC) $(CFLAGS) $(SAN) $^ $(DUMP_LIBS) -o $@
-ANALYZE_SRCS := $(filter-out analyze/hvmdb.c,$(wildcard analyze/*.c))
 MDB_LIBS := -ldwarf -lelf -lcapstone -lreadline -lsqlite3 $(DUMP_LIBS)
-$(BUILD)/hvmdb: $(BUILD)/obj/analyze/hvmdb.o $(BUILD)/obj/kmdb-bridge/remote.o $(patsubst %.c,$(BUILD)/obj/%.o,$(ANALYZE_SRCS)) $(patsubst %.c,$(BUILD)/obj/%.o,$(DUMP_SRCS)) $(patsubst %.c,$(BUILD)/obj/%.o,$(UTIL_SRCS))
-	$(CC) $(CFLAGS) $^ $(MDB_LIBS) -o $@
-$(BUILD)/asan/hvmdb: $(BUILD)/asan/obj/analyze/hvmdb.o $(BUILD)/asan/obj/kmdb-bridge/remote.o $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(ANALYZE_SRCS)) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(DUMP_SRCS)) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(UTIL_SRCS))
-	$(CC) $(CFLAGS) $(SAN) $^ $(MDB_LIBS) -o $@
-$(BUILD)/hvctl: $(BUILD)/obj/hv/hvctl.o $(BUILD)/obj/util/util.o
+$(BUILD)/hvmdb: $(BUILD)/obj/cmd/hvmdb/main.o $(call libs,$(BUILD)/obj,$(MDB_LIBS_))
+	$(CC) $(CFLAGS) $(filter %/main.o,$^) $(call GROUP,$^) $(filter-out %/main.o,$(call NOGROUP,$^)) $(MDB_LIBS) -o $@
+$(BUILD)/asan/hvmdb: $(BUILD)/asan/obj/cmd/hvmdb/main.o $(call libs,$(BUILD)/asan/obj,$(MDB_LIBS_))
+	$(CC) $(CFLAGS) $(SAN) $(filter %/main.o,$^) $(call GROUP,$^) $(filter-out %/main.o,$(call NOGROUP,$^)) $(MDB_LIBS) -o $@
+$(BUILD)/hvctl: $(BUILD)/obj/cmd/hvctl/main.o $(call libs,$(BUILD)/obj,util)
 	$(CC) $(CFLAGS) $^ -o $@
-$(BUILD)/asan/hv: $(BUILD)/asan/obj/hv/main.o $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o
-	$(CC) $(CFLAGS) $(SAN) $^ $(LDLIBS) -o $@
 
 # Small PVH kernels for tests and benchmarks.
 $(BUILD)/tests/kernels/%.elf: tests/kernels/%.S tests/kernels/kernel.ld tests/kernels/pvh.h include/hvkit/abi.h
@@ -71,22 +97,23 @@ run: $(BUILD)/hv
 # Unit tests: cmocka, built with ASan/UBSan.
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRCS))
-$(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o
+ASAN_LIBS := $(call libs,$(BUILD)/asan/obj,$(LIBS))
+$(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_LIBS) $(BUILD)/obj/hv/builtin.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) $< $(ASAN_OBJS) $(BUILD)/obj/hv/builtin.o $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $(SAN) $< -Wl,--start-group $(ASAN_LIBS) -Wl,--end-group $(BUILD)/obj/hv/builtin.o $(LDLIBS) -lcmocka -o $@
 
 # Fuzz targets: libFuzzer (clang) with ASan/UBSan over the readers of untrusted input.
 FUZZ_CC    := clang
 FUZZ_FLAGS := $(WARN) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -Iinclude -pthread -fsanitize=address,undefined
-FUZZ_OBJS  := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(sort $(HV_SRCS) $(UTIL_SRCS) $(ANALYZE_SRCS)))
+FUZZ_LIBS  := $(call libs,$(BUILD)/fuzz/obj,$(LIBS))
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-$(BUILD)/fuzz/obj/%.o: %.c $(DEPS_STAMP) $(wildcard */*.h) include/hvkit/abi.h
+$(BUILD)/fuzz/obj/%.o: %.c $(DEPS_STAMP) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(BUILD)/obj/hv/builtin.o
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(BUILD)/obj/hv/builtin.o $(LDLIBS) $(MDB_LIBS) -o $@
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBS) $(BUILD)/obj/hv/builtin.o
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< -Wl,--start-group $(FUZZ_LIBS) -Wl,--end-group $(BUILD)/obj/hv/builtin.o $(LDLIBS) $(MDB_LIBS) -o $@
 FUZZ_SECONDS ?= 8
-.SECONDARY: $(FUZZ_OBJS) $(ASAN_OBJS) $(HV_OBJS)
+.SECONDARY:
 
 FUZZ_TEST_BINS := $(FUZZ_BINS)
 
@@ -102,9 +129,9 @@ bench: all
 clean:
 	rm -rf $(BUILD)
 
-# The gdb stub (kmdb-bridge/gdb*.c, no hv/ in it): unit test, fake target for the
+# The gdb stub (gdb/, no hv/ in it): unit test, fake target for the
 # end-to-end tests, fuzz target; all three share the fake target's ops.
-GDBSTUB_SRCS := kmdb-bridge/gdbstub.c kmdb-bridge/gdbpkt.c kmdb-bridge/gdbregs.c kmdb-bridge/gdblisten.c util/util.c
+GDBSTUB_SRCS := $(wildcard gdb/*.c) util/util.c
 GDBFAKE      := tests/gdbstub_fake_ops.c tests/gdbstub_fake.h
 $(BUILD)/asan/tests/test_gdbstub: tests/unit/test_gdbstub.c $(GDBFAKE) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(GDBSTUB_SRCS))
 	@mkdir -p $(dir $@)

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "kmdb-bridge/kmdb.h"
+#include "kmdb/kmdb.h"
 
 /* The host CPU a thread last ran on: field 39 of /proc/self/task/TID/stat. */
 static int host_cpu(int tid)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "x86/x86.h"
 
 #define MAX_ALIASES 4096
 #define CHUNK (1u << 20)

@@ -8,6 +8,7 @@
  * stops as one. Guest events (crash, shutdown) while a session is attached are reported
  * to it as "exited" and handled by hv once the session ends. */
 #include "internal.h"
+#include "x86/x86.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -14,7 +14,7 @@
 
 #include "control.h"
 #include "dump/dump.h"
-#include "kmdb-bridge/kmdb.h"
+#include "kmdb/kmdb.h"
 #include "hvkit/abi.h"
 #include "props.h"
 #include "xlcfg.h"

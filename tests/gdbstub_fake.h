@@ -6,7 +6,7 @@
 #ifndef HVKIT_TESTS_GDBSTUB_FAKE_H
 #define HVKIT_TESTS_GDBSTUB_FAKE_H
 
-#include "kmdb-bridge/kmdb.h"
+#include "gdb/gdb.h"
 
 #define FAKE_CPUS 2
 #define FAKE_MEM_BASE 0xffffffff80100000ull

@@ -17,7 +17,7 @@ if not os.path.exists(HV):
     HV = os.path.join(BUILD, "hv")
 KERNELS = os.path.join(BUILD, "tests", "kernels")
 GUEST = os.path.join(BUILD, "guest.elf")
-# hvmdb's type cache (analyze/type_cache.c) in a directory of this run, not the user's ~/.cache.
+# hvmdb's type cache (mdb/debuginfo/type_cache.c) in a directory of this run, not the user's ~/.cache.
 TYPE_CACHE = tempfile.mkdtemp(prefix="hvkit-types-")
 atexit.register(shutil.rmtree, TYPE_CACHE, True)
 os.environ["HVKIT_TYPE_CACHE"] = TYPE_CACHE  # also for the tests that build their env from os.environ

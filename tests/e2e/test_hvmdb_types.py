@@ -1,4 +1,4 @@
-"""End to end: hvmdb's type index and its cache (analyze/dwarf_names.c, type_cache.c): the
+"""End to end: hvmdb's type index and its cache (mdb/debuginfo/dwarf_names.c, type_cache.c): the
 same answers with no cache (the scan), with the cache the first run wrote, and with the
 cache turned off; the second run reads the cache and writes nothing; a corrupt cache file
 is replaced. On a dump of the built-in guest, and on the Linux fixture when it is there.

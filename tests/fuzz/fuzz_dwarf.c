@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "analyze/analyze.h"
+#include "mdb/mdb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "analyze/analyze.h"
+#include "mdb/mdb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

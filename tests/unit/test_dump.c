@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "analyze/analyze.h"
+#include "mdb/mdb.h"
 #include "dump/dump.h"
 
 #define R0 (4u << 20)

@@ -19,7 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "kmdb-bridge/internal.h"
+#include "gdb/internal.h"
 #include "tests/gdbstub_fake.h"
 
 #define BP 0xffffffff80100400ull

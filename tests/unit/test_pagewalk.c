@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/util.h"
+#include "x86/x86.h"
 
 #define MEM_PAGES 16
 #define P 0x1ull

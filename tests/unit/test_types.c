@@ -1,4 +1,4 @@
-/* Unit tests for the type cache (analyze/type_cache.c) and the type index over it
+/* Unit tests for the type cache (mdb/debuginfo/type_cache.c) and the type index over it
  * (dwarf_names.c, dwarf.c), with build/guest.elf as the symbol file: a round trip, files
  * that are not ours or are made from another file, offsets outside .debug_info, a cache
  * that lies, an unwritable cache directory. */
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "analyze/analyze.h"
+#include "mdb/mdb.h"
 
 static char guest[512], dir[64], path[4200];
 static struct type_cache_key key;

@@ -1,0 +1,167 @@
+/* hv: the hypervisor program: parses the command line and boots dom0 with its console on
+ * this terminal. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dbgkeys/dbgkeys.h"
+#include "hv/hv.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: hv [options]\n"
+	      "Boots dom0 on KVM with its serial console on this terminal.\n"
+	      "  -m, --mem SIZE        guest RAM (default 128M; K/M/G suffixes, bare number = MiB)\n"
+	      "  -c, --vcpus N         virtual CPUs (default 2)\n"
+	      "  -k, --kernel FILE     PVH ELF kernel (default: the built-in guest kernel)\n"
+	      "  -i, --initrd FILE     initial ramdisk, passed as PVH module 0\n"
+	      "  -a, --cmdline STR     kernel command line\n"
+	      "  -n, --name NAME       domain name (default dom0)\n"
+	      "      --on-poweroff ACT destroy|restart|preserve (default destroy)\n"
+	      "      --on-reboot ACT   destroy|restart|preserve (default restart)\n"
+	      "      --on-crash ACT    destroy|restart|preserve|coredump-destroy|coredump-restart\n"
+	      "                        (default destroy; coredump-* dump into the dump-dir property's\n"
+	      "                        directory, /var/crash/hvkit by default, first)\n"
+	      "      --weight N        credit scheduler weight of dom0 (default 256)\n"
+	      "      --cap PCT         dom0 gets at most PCT%% of one CPU (default 0: no cap)\n"
+	      "      --pcpus N         physical-CPU slots the scheduler hands out (default: host CPUs)\n"
+	      "      --dom0-cpus N     most slots dom0 holds at once (default 0: all)\n"
+	      "      --daemon          no terminal: every console through `hvctl console`\n"
+	      "      --socket PATH     control socket (default $HVKIT_SOCKET or " HV_DEFAULT_SOCKET ")\n"
+	      "      --state-dir DIR   domain definitions and properties (default " HV_DEFAULT_STATE_DIR ")\n"
+	      "  -q, --quiet           only warnings and errors from hv itself\n"
+	      "      --count-insns     single-step every vCPU and report its instruction count\n"
+	      "                        when the domain stops (slow; for boot-cost measurements)\n"
+	      "      --mem-image FILE  fill dom0's RAM from FILE before its kernel loads (benchmarks:\n"
+	      "                        big guests with real content, without emulated guest writes)\n"
+	      "  -h, --help            this text\n"
+	      "Exit status: 0 dom0 shut off, 3 dom0 crashed, 1 error, 128+N signal N.\n",
+	      f);
+}
+
+static int die(const char *msg)
+{
+	fprintf(stderr, "hv: %s\n", msg);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_POWEROFF = 256, OPT_REBOOT, OPT_CRASH, OPT_COUNT, OPT_PCPUS, OPT_DOM0CPUS, OPT_WEIGHT, OPT_CAP, OPT_DAEMON, OPT_SOCKET, OPT_STATE, OPT_MEMIMAGE };
+	static const struct option opts[] = {
+		{ "mem", required_argument, NULL, 'm' },     { "vcpus", required_argument, NULL, 'c' },
+		{ "kernel", required_argument, NULL, 'k' },  { "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'a' }, { "name", required_argument, NULL, 'n' },
+		{ "on-poweroff", required_argument, NULL, OPT_POWEROFF },
+		{ "on-reboot", required_argument, NULL, OPT_REBOOT },
+		{ "on-crash", required_argument, NULL, OPT_CRASH },
+		{ "quiet", no_argument, NULL, 'q' },         { "count-insns", no_argument, NULL, OPT_COUNT },
+		{ "pcpus", required_argument, NULL, OPT_PCPUS },   { "dom0-cpus", required_argument, NULL, OPT_DOM0CPUS },
+		{ "weight", required_argument, NULL, OPT_WEIGHT }, { "cap", required_argument, NULL, OPT_CAP },
+		{ "daemon", no_argument, NULL, OPT_DAEMON },       { "socket", required_argument, NULL, OPT_SOCKET },
+		{ "state-dir", required_argument, NULL, OPT_STATE }, { "mem-image", required_argument, NULL, OPT_MEMIMAGE },         { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct domain_config cfg = {
+		.name = "dom0", .mem_bytes = 128ull << 20, .vcpus = 2, .kernel = NULL, .cmdline = "",
+		.on_poweroff = ACTION_DESTROY, .on_reboot = ACTION_RESTART, .on_crash = ACTION_DESTROY,
+	};
+	struct hv_options hopt = { 0 };
+	struct err e;
+	struct hv *hv;
+	char msg[600];
+	int c, status;
+	bool mem_given = false;
+
+	while ((c = getopt_long(argc, argv, "m:c:k:i:a:n:qh", opts, NULL)) != -1) {
+		enum domain_action *act = NULL;
+		switch (c) {
+		case 'm':
+			mem_given = true;
+			if (size_parse(optarg, 1ull << 20, &cfg.mem_bytes) < 0) {
+				snprintf(msg, sizeof(msg), "--mem %s: not a size (try 256M or 1G)", optarg);
+				return die(msg);
+			}
+			break;
+		case 'c': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > HV_MAX_VCPUS) {
+				snprintf(msg, sizeof(msg), "--vcpus %s: need a number from 1 to %d", optarg, HV_MAX_VCPUS);
+				return die(msg);
+			}
+			cfg.vcpus = (unsigned)n;
+			break;
+		}
+		case 'k': cfg.kernel = optarg; break;
+		case 'i': cfg.initrd = optarg; break;
+		case 'a': cfg.cmdline = optarg; break;
+		case 'n': cfg.name = optarg; break;
+		case 'q': hopt.quiet = true; break;
+		case 'h': usage(stdout); return 0;
+		case OPT_COUNT: hopt.count_insns = true; break;
+		case OPT_DAEMON: hopt.daemon = true; break;
+		case OPT_SOCKET: hopt.socket_path = optarg; break;
+		case OPT_STATE: hopt.state_dir = optarg; break;
+		case OPT_MEMIMAGE: cfg.mem_image = optarg; break;
+		case OPT_PCPUS:
+		case OPT_DOM0CPUS:
+		case OPT_WEIGHT:
+		case OPT_CAP: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			long lo = c == OPT_PCPUS || c == OPT_WEIGHT ? 1 : 0, hi = c == OPT_WEIGHT ? 65535 : c == OPT_CAP ? 25500 : 256;
+			if (*end || end == optarg || n < lo || n > hi) {
+				snprintf(msg, sizeof(msg), "--%s %s: need a number from %ld to %ld",
+					 c == OPT_PCPUS ? "pcpus" : c == OPT_DOM0CPUS ? "dom0-cpus" : c == OPT_WEIGHT ? "weight" : "cap",
+					 optarg, lo, hi);
+				return die(msg);
+			}
+			if (c == OPT_PCPUS)
+				hopt.pcpus = (unsigned)n;
+			else if (c == OPT_DOM0CPUS)
+				hopt.dom0_cpus = (unsigned)n;
+			else if (c == OPT_WEIGHT)
+				cfg.weight = (unsigned)n;
+			else
+				cfg.cap = (unsigned)n;
+			break;
+		}
+		case OPT_POWEROFF: act = &cfg.on_poweroff; break;
+		case OPT_REBOOT: act = &cfg.on_reboot; break;
+		case OPT_CRASH: act = &cfg.on_crash; break;
+		default: usage(stderr); return 2;
+		}
+		if (c == OPT_CRASH && !strncmp(optarg, "coredump-", 9)) {
+			cfg.coredump_on_crash = true;
+			optarg += 9;
+		}
+		if (act && domain_action_parse(optarg, act) < 0) {
+			snprintf(msg, sizeof(msg), "%s: unknown action (destroy, restart or preserve)", optarg);
+			return die(msg);
+		}
+	}
+	if (optind < argc) {
+		snprintf(msg, sizeof(msg), "unexpected argument '%s' (see hv --help)", argv[optind]);
+		return die(msg);
+	}
+	if (strlen(cfg.name) == 0 || strlen(cfg.name) > 63)
+		return die("--name: 1 to 63 characters");
+
+	if (!hopt.socket_path && getenv("HVKIT_SOCKET") && *getenv("HVKIT_SOCKET"))
+		hopt.socket_path = getenv("HVKIT_SOCKET");
+	dbgkeys_register_all();
+	hv = hv_create(&hopt, &e);
+	if (!hv)
+		return die(e.msg);
+	if (!mem_given) /* the dom0-mem property (hvctl setprop config/dom0-mem = N; MiB) */
+		cfg.mem_bytes = (uint64_t)hv_property_int(hv, "config/dom0-mem", 128) << 20;
+	if (hv_domain_start(hv, &cfg, &e) < 0) {
+		hv_destroy(hv);
+		return die(e.msg);
+	}
+	status = hv_run(hv);
+	hv_destroy(hv);
+	return status;
+}

@@ -1,0 +1,227 @@
+/* hvctl: the toolstack's command-line client. It sends one request over hv's control
+ * socket and prints the reply; `console` relays a domain's console until Ctrl-]. */
+#include <errno.h>
+#include <stdbool.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "hv/hv.h"
+
+static const char usage_text[] =
+	"usage: hvctl [-S SOCKET] COMMAND [ARGS]\n"
+	"Domains:\n"
+	"  list [--all] [--json]        domains and their states (--all: defined ones too)\n"
+	"  dominfo NAME [--json]        one domain\n"
+	"  vcpuinfo NAME [--json]       its vCPUs\n"
+	"  define FILE                  persist a domain defined in xl.cfg syntax\n"
+	"  undefine NAME                forget a definition\n"
+	"  create FILE                  start a domain from a config file (not persisted)\n"
+	"  start NAME                   start a defined domain\n"
+	"  shutdown NAME                ask the guest to power off (it goes through 'in shutdown')\n"
+	"  reboot NAME                  ask the guest to reboot (reset it if it cannot be asked)\n"
+	"  destroy NAME                 stop it at once\n"
+	"  suspend NAME / resume NAME   pause and unpause\n"
+	"  console NAME                 attach to its console; Ctrl-] detaches\n"
+	"  dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib] [--live|--crash|--reset]\n"
+	"                               consistent dump of a domain; it keeps running (--live), or\n"
+	"                               crashes (--crash) or is reset (--reset) after it; progress is\n"
+	"                               shown on a terminal, Ctrl-C cancels\n"
+	"  dump-cancel NAME             cancel the dump being written\n"
+	"Hypervisor:\n"
+	"  debug-keys KEYS              run debug keys (output goes to the console ring)\n"
+	"  dmesg [-c]                   the hypervisor's console ring (-c: clear it after)\n"
+	"  setprop config/NAME = [TYPE:] VALUE, listprop [PATTERN], delprop config/NAME, refresh\n"
+	"The socket is -S PATH, else $HVKIT_SOCKET, else " HV_DEFAULT_SOCKET ".\n";
+
+static int die(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "hvctl: ");
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static int connect_hv(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		die("socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "cannot reach hv at %s: %s (is hv running?)", path, strerror(errno));
+		die("%s", msg);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static struct termios saved;
+static bool raw_on;
+
+static void raw_off(void)
+{
+	if (raw_on)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+	raw_on = false;
+}
+
+static int console_relay(int fd, const char *pending, size_t npending)
+{
+	struct termios t;
+	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
+		t = saved;
+		cfmakeraw(&t);
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+		raw_on = true;
+		atexit(raw_off);
+	}
+	if (npending)
+		(void)!write(STDOUT_FILENO, pending, npending);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = STDIN_FILENO, .events = POLLIN } };
+		char buf[4096];
+		ssize_t n;
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = recv(fd, buf, sizeof(buf), 0);
+			if (n <= 0) {
+				raw_off();
+				fprintf(stderr, "\r\nhvctl: the console closed (domain gone or hv stopped)\n");
+				return 1;
+			}
+			(void)!write(STDOUT_FILENO, buf, (size_t)n);
+		}
+		if (p[1].revents & (POLLIN | POLLHUP)) {
+			n = read(STDIN_FILENO, buf, sizeof(buf));
+			if (n <= 0)
+				break; /* end of input: detach */
+			for (ssize_t i = 0; i < n; i++) {
+				if (buf[i] == 0x1d) { /* Ctrl-] */
+					if (i)
+						(void)!send(fd, buf, (size_t)i, MSG_NOSIGNAL);
+					raw_off();
+					fprintf(stderr, "\r\n");
+					return 0;
+				}
+			}
+			(void)!send(fd, buf, (size_t)n, MSG_NOSIGNAL);
+		}
+	}
+	raw_off();
+	return 0;
+}
+
+/* "DONE TOTAL" from a dump job: a progress line on a terminal. */
+static void show_progress(const char *s)
+{
+	static uint64_t t0;
+	unsigned long long done, total;
+	if (!isatty(STDERR_FILENO) || sscanf(s, "%llu %llu", &done, &total) != 2 || !total)
+		return;
+	if (!t0)
+		t0 = time_ns();
+	progress_print(stderr, done, total, time_ns() - t0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = getenv("HVKIT_SOCKET");
+	char req[65536], resolved[PATH_MAX], buf[8192], line[8192];
+	size_t len = 0, ll = 0;
+	int fd, argi = 1, status = -1;
+
+	if (!sock || !*sock)
+		sock = HV_DEFAULT_SOCKET;
+	while (argi < argc && argv[argi][0] == '-') {
+		if (!strcmp(argv[argi], "-S") && argi + 1 < argc) {
+			sock = argv[argi + 1];
+			argi += 2;
+		} else if (!strcmp(argv[argi], "-h") || !strcmp(argv[argi], "--help")) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else {
+			return die("unknown option %s (see hvctl --help)", argv[argi]);
+		}
+	}
+	if (argi >= argc) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	for (int i = argi; i < argc; i++) {
+		const char *a = argv[i];
+		/* files are read by hv: send absolute paths */
+		if (i == argi + 1 && (!strcmp(argv[argi], "create") || !strcmp(argv[argi], "define"))) {
+			if (!realpath(a, resolved))
+				return die("%s: no such file", a);
+			a = resolved;
+		}
+		if (i == argi + 2 && !strcmp(argv[argi], "dump") && a[0] != '/') {
+			/* the dump file, relative to here: hv writes it */
+			char cwd[PATH_MAX];
+			if (!getcwd(cwd, sizeof(cwd)) || snprintf(resolved, sizeof(resolved), "%s/%s", cwd, a) >= (int)sizeof(resolved))
+				return die("%s: path too long", a);
+			a = resolved;
+		}
+		if (strpbrk(a, "\t\n"))
+			return die("argument has a tab or newline: %s", a);
+		if (len + strlen(a) + 2 > sizeof(req))
+			return die("%s", "request too long");
+		len += (size_t)snprintf(req + len, sizeof(req) - len, "%s%s", i > argi ? "\t" : "", a);
+	}
+	req[len++] = '\n';
+	signal(SIGPIPE, SIG_IGN);
+	fd = connect_hv(sock);
+	if (fd < 0)
+		return 1;
+	/* hv may refuse us before reading: its answer is still there to read */
+	bool sent = send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] != '\n') {
+				if (ll < sizeof(line) - 1)
+					line[ll++] = buf[i];
+				continue;
+			}
+			line[ll] = 0;
+			ll = 0;
+			if (!strcmp(line, "c"))
+				return console_relay(fd, buf + i + 1, (size_t)(n - i - 1));
+			if (line[0] == 'o' && line[1] == ' ')
+				printf("%s\n", line + 2);
+			else if (line[0] == 'e' && line[1] == ' ')
+				fprintf(stderr, "hvctl: %s\n", line + 2);
+			else if (line[0] == '=' && line[1] == ' ')
+				status = atoi(line + 2);
+			else if (line[0] == 'p' && line[1] == ' ')
+				show_progress(line + 2);
+		}
+		if (status >= 0)
+			break;
+	}
+	close(fd);
+	if (status < 0)
+		return die("%s", sent ? "hv closed the connection without an answer" : "cannot send the request");
+	return status;
+}

@@ -1,0 +1,219 @@
+/* hvmdb: the post-mortem debugger: opens a dump (ours, or any x86-64 ELF core) with the
+ * kernel's symbols and runs mdb-style commands from -c, from standard input, or at an
+ * interactive readline prompt with history and completion. */
+#include <readline/history.h>
+#include <readline/readline.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mdb/mdb.h"
+#include "kmdb/kmdb.h"
+
+static struct target *tgt;
+
+static char *complete_gen(const char *text, int state)
+{
+	static size_t ci, si;
+	size_t len = strlen(text);
+	if (!state)
+		ci = si = 0;
+	while (mdb_command_names[ci]) {
+		const char *c = mdb_command_names[ci++];
+		if (!strncmp(c, text, len))
+			return strdup(c);
+	}
+	while (tgt && si < tgt->syms.n) {
+		const char *s = tgt->syms.syms[si++].name;
+		if (!strncmp(s, text, len))
+			return strdup(s);
+	}
+	return NULL;
+}
+
+/* What the word being completed is, from the words before it (of the command after the last ';'). */
+static enum { C_DEFAULT, C_TYPE, C_TAG, C_MEMBER } ctype;
+static char ctag[16];       /* C_TAG: "struct", "union", "enum" */
+static char cmember_of[160]; /* C_MEMBER: the type */
+
+static void complete_context(int start)
+{
+	char line[512], *words[8], *save = NULL, *cmd;
+	int n = 0, first = 0;
+	snprintf(line, sizeof(line), "%.*s", start, rl_line_buffer);
+	cmd = strrchr(line, ';') ? strrchr(line, ';') + 1 : line;
+	for (char *w = strtok_r(cmd, " \t", &save); w && n < 8; w = strtok_r(NULL, " \t", &save))
+		words[n++] = w;
+	ctype = C_DEFAULT;
+	while (first < n && !strstr(words[first], "::print") && !strstr(words[first], "::sizeof") &&
+	       !strstr(words[first], "::offsetof") && strcmp(words[first], "struct") && strcmp(words[first], "union") &&
+	       strcmp(words[first], "enum"))
+		first++;
+	if (first == n)
+		return;
+	if (!strcmp(words[n - 1], "struct") || !strcmp(words[n - 1], "union") || !strcmp(words[n - 1], "enum")) {
+		ctype = C_TAG; /* "::sizeof struct thr", and crash's "struct thr" */
+		snprintf(ctag, sizeof(ctag), "%s", words[n - 1]);
+	} else if (n == first + 1) {
+		ctype = C_TYPE; /* "::sizeof thr" */
+	} else if (strstr(words[first], "::offsetof")) { /* "::offsetof TYPE na" */
+		bool tagged = !strcmp(words[first + 1], "struct") || !strcmp(words[first + 1], "union");
+		if (n == first + 2 + tagged) {
+			ctype = C_MEMBER;
+			snprintf(cmember_of, sizeof(cmember_of), "%s%s%s", words[first + 1], tagged ? " " : "",
+				 tagged ? words[first + 2] : "");
+		}
+	}
+}
+
+/* Type names (C_TYPE: also bare tags and the keywords; C_TAG: that kind's tags) and members. */
+static char *complete_type(const char *text, int state)
+{
+	static const char *const *names;
+	static const char *const keywords[] = { "struct", "union", "enum" };
+	static char **members;
+	static size_t i, n, k;
+	size_t len = strlen(text), tl = strlen(ctag);
+	if (!state) {
+		i = k = 0;
+		for (size_t j = 0; members && members[j]; j++)
+			free(members[j]);
+		free(members);
+		members = NULL;
+		if (ctype == C_MEMBER)
+			members = dwarf_type_members(tgt, cmember_of, &n);
+		else
+			names = dwarf_type_names(tgt, &n, NULL);
+	}
+	if (ctype == C_MEMBER) {
+		while (members && i < n)
+			if (!strncmp(members[i++], text, len))
+				return strdup(members[i - 1]);
+		return NULL;
+	}
+	while (ctype == C_TYPE && k < 3)
+		if (!strncmp(keywords[k++], text, len))
+			return strdup(keywords[k - 1]);
+	while (i < n) {
+		const char *nm = names[i++], *sp = strchr(nm, ' ');
+		bool tag = sp && (!strncmp(nm, "struct ", 7) || !strncmp(nm, "union ", 6) || !strncmp(nm, "enum ", 5));
+		if (ctype == C_TAG && tag && !strncmp(nm, ctag, tl) && nm[tl] == ' ' && !strncmp(nm + tl + 1, text, len))
+			return strdup(nm + tl + 1);
+		if (ctype == C_TYPE && !tag && !strchr(nm, ' ') && !strncmp(nm, text, len))
+			return strdup(nm);
+		if (ctype == C_TYPE && tag && strncmp(nm, "enum ", 5) && !strncmp(sp + 1, text, len))
+			return strdup(sp + 1); /* ::sizeof thread: a struct or union by its tag alone */
+	}
+	return NULL;
+}
+
+static char **complete(const char *text, int start, int end)
+{
+	(void)end;
+	rl_attempted_completion_over = 1;
+	complete_context(start);
+	return rl_completion_matches(text, ctype == C_DEFAULT ? complete_gen : complete_type);
+}
+
+static int usage(FILE *f)
+{
+	fputs("usage: hvmdb [-s SYMFILE] [--kaslr OFFSET] [--json] DUMP [-c 'CMD; CMD...']\n"
+	      "       hvmdb [-s SYMFILE] [-w | --no-pause] [-S SOCKET] -d DOMAIN [-c 'CMD; CMD...']\n"
+	      "Reads a crash dump with the kernel's symbols, or attaches to a live domain of a running\n"
+	      "hv (-d: it stops while attached, :c runs it; -w allows writes); commands as in mdb (::help).\n",
+	      f);
+	return f == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+	const char *symfile = NULL, *cmds = NULL, *dump = NULL, *live = NULL, *sock = getenv("HVKIT_SOCKET"), *kaslr = NULL;
+	bool writable = false, nopause = false;
+	struct err e;
+	int status = 0;
+	bool json = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-s") && i + 1 < argc)
+			symfile = argv[++i];
+		else if (!strcmp(argv[i], "-c") && i + 1 < argc)
+			cmds = argv[++i];
+		else if (!strcmp(argv[i], "--kaslr") && i + 1 < argc)
+			kaslr = argv[++i];
+		else if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "-d") && i + 1 < argc)
+			live = argv[++i];
+		else if (!strcmp(argv[i], "-S") && i + 1 < argc)
+			sock = argv[++i];
+		else if (!strcmp(argv[i], "-w"))
+			writable = true;
+		else if (!strcmp(argv[i], "--no-pause"))
+			nopause = true;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return usage(stdout);
+		else if (argv[i][0] == '-' || dump)
+			return usage(stderr);
+		else
+			dump = argv[i];
+	}
+	if (!dump == !live)
+		return usage(stderr);
+	if (live)
+		tgt = target_remote_open(sock && *sock ? sock : "/run/hvkit/ctl.sock", live, nopause, &e);
+	else
+		tgt = target_dump_open(dump, &e);
+	if (!tgt) {
+		fprintf(stderr, "hvmdb: %s\n", e.msg);
+		return 1;
+	}
+	tgt->json = json;
+	if (!symfile && !live) {
+		static char found[4096];
+		if (target_find_symfile(tgt, found, sizeof(found))) {
+			symfile = found;
+			fprintf(stderr, "hvmdb: symbols from %s (its build-id is the dumped kernel's)\n", found);
+		}
+	}
+	tgt->writable = writable && live;
+	if ((kaslr && !symfile && err_set(&e, "--kaslr needs the vmlinux (-s)") < 0) ||
+	    (symfile && (target_add_symbols(tgt, symfile, &e) < 0 || target_check_build_id(tgt, symfile, &e) < 0 ||
+			 linux_attach(tgt, kaslr, &e) < 0))) {
+		fprintf(stderr, "hvmdb: %s\n", e.msg);
+		target_close(tgt);
+		return 1;
+	}
+	if (cmds) {
+		status = mdb_exec(tgt, cmds, stdout) < 0;
+	} else if (!isatty(STDIN_FILENO)) {
+		char line[4096];
+		while (fgets(line, sizeof(line), stdin)) {
+			if (mdb_exec(tgt, line, stdout) < 0)
+				status = 1;
+			fflush(stdout); /* a script reading us waits for each answer */
+		}
+	} else {
+		char *line;
+		rl_attempted_completion_function = complete;
+		if (symfile)
+			dwarf_names_prefetch(tgt); /* type names for completion, read while the user types */
+		if (!symfile)
+			printf("(no symbol file: give the kernel with -s for names)\n");
+		while ((line = readline("> ")) != NULL) {
+			if (*line) {
+				add_history(line);
+				if (!strcmp(line, "::quit") || !strcmp(line, "$q")) {
+					free(line);
+					break;
+				}
+				mdb_exec(tgt, line, stdout);
+				fflush(stdout);
+			}
+			free(line);
+		}
+	}
+	fflush(stdout); /* the answers first: closing may wait for the type scan to write its cache */
+	target_close(tgt);
+	return status;
+}

@@ -1,0 +1,96 @@
+/* gdb: the gdb remote serial protocol, target-independent: the stub (gdbstub_serve) reaches
+ * the debugged machine through an ops vector; listening sockets for it. */
+#ifndef HVKIT_GDB_H
+#define HVKIT_GDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+/* The registers of one vCPU as gdb sees them (target description i386:x86-64: the
+ * org.gnu.gdb.i386.core feature, org.gnu.gdb.i386.segments for fs_base/gs_base, and
+ * org.gnu.gdb.i386.sys for cr0, cr2, cr3, cr4, cr8 and efer). gdb's eflags and segment
+ * selectors are 32 bits wide. The x87 registers of the core feature read as zero and
+ * writes to them are ignored. */
+struct gdbstub_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp, r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rip, rflags;
+	uint32_t cs, ss, ds, es, fs, gs;
+	uint64_t fs_base, gs_base, cr0, cr2, cr3, cr4, cr8, efer;
+};
+
+/* Breakpoint kinds, in the order of gdb's Z0..Z4 packets. */
+enum gdbstub_bp { GDBSTUB_BP_SW, GDBSTUB_BP_HW, GDBSTUB_WP_WRITE, GDBSTUB_WP_READ, GDBSTUB_WP_ACCESS };
+
+/* Why the target stopped after a resume. */
+struct gdbstub_stop {
+	unsigned cpu;         /* the vCPU that stopped (0-based; gdb's thread is cpu + 1) */
+	int signal;           /* 5 SIGTRAP, 2 SIGINT; 0: the stub picks 2 after an interrupt, else 5 */
+	bool bp;              /* a breakpoint or watchpoint of kind `kind` was hit */
+	enum gdbstub_bp kind;
+	uint64_t addr;        /* watchpoints: the data address that triggered */
+	bool exited;          /* the target is gone: gdb is told "W00" and the session ends */
+};
+
+/* The debugged machine. A vCPU is a gdb thread (thread id = vCPU index + 1). Every
+ * member is called from the thread running gdbstub_serve, only while the target is
+ * stopped, except interrupt (while it runs) and stop_fd/wait_stop (after resume).
+ * Members marked optional may be NULL: the matching requests then get the empty reply
+ * ("not supported") or an error. */
+struct gdbstub_ops {
+	unsigned (*nr_threads)(void *o);
+	int (*get_regs)(void *o, unsigned cpu, struct gdbstub_regs *r);       /* 0 or -1 */
+	int (*set_regs)(void *o, unsigned cpu, const struct gdbstub_regs *r); /* optional */
+	/* Guest-virtual access through that vCPU's page tables; returns the bytes done
+	 * (short at an unmapped page). Requests are at most GDBSTUB_MAX_MEM bytes. */
+	size_t (*read_mem)(void *o, unsigned cpu, uint64_t va, void *buf, size_t len);
+	size_t (*write_mem)(void *o, unsigned cpu, uint64_t va, const void *buf, size_t len); /* optional */
+	/* Inserts or removes a breakpoint (len: gdb's kind, the instruction or watched
+	 * length). 0, or -1 with a message (sent to gdb as "E.message"). Optional: without
+	 * it gdb falls back to writing int3 itself. A software breakpoint's stop must report
+	 * rip at the breakpoint address (gdb is told swbreak, so it does not adjust). */
+	int (*set_bp)(void *o, enum gdbstub_bp kind, uint64_t addr, uint64_t len, bool insert, struct err *e);
+	/* Starts the target: step_cpu -1 continues every vCPU; otherwise single-steps that
+	 * vCPU (the others may stay stopped). Returns 0, or -1 (the target stays stopped). */
+	int (*resume)(void *o, int step_cpu);
+	int (*interrupt)(void *o);  /* asks the running target to stop all vCPUs (Ctrl-C) */
+	/* An fd that polls readable once the target has stopped after resume. Then
+	 * wait_stop is called: 0 with *s filled (the target is stopped), 1 when the target
+	 * is in fact still running (a spurious wake-up), -1 on error (the session ends). */
+	int (*stop_fd)(void *o);
+	int (*wait_stop)(void *o, struct gdbstub_stop *s);
+	const char *(*thread_name)(void *o, unsigned cpu); /* optional; default "vCPU N" */
+};
+
+#define GDBSTUB_PACKET_SIZE 16384 /* the largest packet body accepted (qSupported PacketSize) */
+#define GDBSTUB_MAX_MEM 8192      /* the largest memory read or write in one request */
+
+/* How a session ended. After GDBSTUB_END_DETACH the target runs; after every other end
+ * it is stopped (if the client vanished while the target ran, the stub interrupted it
+ * and waited for the stop), and the caller decides what to do with it (kill: gdb's
+ * "kill" command; destroy the domain, or resume it). */
+enum gdbstub_end { GDBSTUB_END_EOF, GDBSTUB_END_DETACH, GDBSTUB_END_KILL, GDBSTUB_END_EXITED };
+
+/* Serves one connected client on fd (a socket; not closed here) until it detaches,
+ * kills, disconnects or the target exits. The target must be stopped on entry. Returns
+ * an enum gdbstub_end, or -1 with a message (I/O error, wait_stop failed). Everything
+ * the peer sends is untrusted: malformed requests get an error reply or are dropped. */
+int gdbstub_serve(int fd, const struct gdbstub_ops *ops, void *opaque, struct err *e);
+const char *gdbstub_end_name(int end); /* "eof", "detach", "kill", "exited", "error" */
+
+/* Listening sockets (close-on-exec, backlog 1). TCP binds 127.0.0.1 only; port 0 picks
+ * one, returned in *bound when bound is not NULL. A Unix socket replaces a stale socket
+ * at path (never another kind of file) and is made mode 0600. */
+int gdbstub_listen_tcp(uint16_t port, uint16_t *bound, struct err *e);
+int gdbstub_listen_unix(const char *path, struct err *e);
+/* Accepts one client (close-on-exec; TCP_NODELAY on TCP): the fd, or -1 with a message. */
+int gdbstub_accept(int lfd, struct err *e);
+/* Turns away a client while another is served and closes fd: waits for its first
+ * request and answers "E.a debugger is already attached", which gdb shows as "Remote
+ * failure reply: E.a debugger is already attached"; then waits for gdb's ack. Blocks
+ * for at most a second: call it from a thread that may. */
+void gdbstub_refuse(int fd);
+
+#endif

@@ -1,0 +1,27 @@
+/* kmdb: live debugging inside hv: the engine's target over a debug session, the kmdb
+ * prompt that the q key opens, and gdb sessions on this hv's domains. */
+#ifndef HVKIT_KMDB_H
+#define HVKIT_KMDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/util.h"
+
+/* ---- inside hv: the engine's target over a debug session (target_hv.c) and the kmdb
+ * prompt on the console that the q key opens (prompt.c). */
+struct hv;
+struct hv_dbg;
+struct target *kmdb_target_hv(struct hv_dbg *g);
+void kmdb_prompt_enter(struct hv *hv);
+
+/* ---- on this hv's domains (hvgdb.c) */
+/* Serves gdb on the connected fd for domain domid (attach: the domain stops; gdb's
+ * detach or a vanished client lets it run on, kill leaves it paused). Blocks. */
+int kmdb_gdb_session(struct hv *hv, int domid, int fd, bool writable, bool nopause, struct err *e);
+/* Starts a one-shot server thread on a Unix socket (unix_path) or 127.0.0.1:port (0:
+ * any); where gets "PATH" or "127.0.0.1:PORT". */
+int kmdb_gdbserver_start(struct hv *hv, int domid, const char *unix_path, int port, bool writable, char *where,
+			 size_t wlen, struct err *e);
+
+#endif

@@ -1,0 +1,688 @@
+/* dwarf: DWARF types from the symbol file (libdwarf), opened lazily on the first command
+ * that needs them: type lookup by name, sizes, member offsets, and printing a value of
+ * any type (structs, unions, arrays, pointers, enums, bitfields) from target memory. */
+#include <libdwarf/dwarf.h>
+#include <libdwarf/libdwarf.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mdb/mdb.h"
+
+struct dw {
+	struct dwarf_obj *obj;
+	Dwarf_Debug dbg;
+};
+
+static struct dw *dw_get(struct target *t, FILE *out)
+{
+	struct dw *d = t->dwarf;
+	void *dbg;
+	if (d)
+		return d;
+	if (!t->symfile) {
+		if (out)
+			fprintf(out, "mdb: no symbol file (hvmdb -s FILE) for types\n");
+		return NULL;
+	}
+	d = xcalloc(1, sizeof(*d));
+	d->obj = dwarf_obj_open(t->symfile, &dbg);
+	if (!d->obj) {
+		if (out)
+			fprintf(out, "mdb: %s has no DWARF debugging information\n", t->symfile);
+		free(d);
+		return NULL;
+	}
+	d->dbg = dbg;
+	t->dwarf = d;
+	return d;
+}
+
+void *dwarf_debug_handle(struct target *t)
+{
+	struct dw *d = dw_get(t, NULL);
+	return d ? d->dbg : NULL;
+}
+
+void dwarf_close_target(struct target *t)
+{
+	struct dw *d = t->dwarf;
+	cfi_close_target(t); /* its lists belong to the handle */
+	if (!d)
+		return;
+	dwarf_obj_close(d->obj);
+	free(d);
+	t->dwarf = NULL;
+}
+
+static Dwarf_Half tag_of(Dwarf_Die die)
+{
+	Dwarf_Half tag = 0;
+	dwarf_tag(die, &tag, NULL);
+	return tag;
+}
+
+static bool name_is(Dwarf_Die die, const char *name)
+{
+	char *n = NULL;
+	return dwarf_diename(die, &n, NULL) == DW_DLV_OK && !strcmp(n, name);
+}
+
+static bool has_attr(Dwarf_Die die, Dwarf_Half at)
+{
+	Dwarf_Bool b = 0;
+	return dwarf_hasattr(die, at, &b, NULL) == DW_DLV_OK && b;
+}
+
+static int udata(Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *v)
+{
+	Dwarf_Attribute a;
+	int r;
+	if (dwarf_attr(die, at, &a, NULL) != DW_DLV_OK)
+		return -1;
+	r = dwarf_formudata(a, v, NULL) == DW_DLV_OK ? 0 : -1;
+	if (r < 0) {
+		Dwarf_Signed s;
+		if (dwarf_formsdata(a, &s, NULL) == DW_DLV_OK) {
+			*v = (Dwarf_Unsigned)s;
+			r = 0;
+		}
+	}
+	dwarf_dealloc_attribute(a);
+	return r;
+}
+
+static Dwarf_Die type_of(struct dw *d, Dwarf_Die die)
+{
+	Dwarf_Off off;
+	Dwarf_Die t = NULL;
+	if (dwarf_dietype_offset(die, &off, NULL) != DW_DLV_OK)
+		return NULL;
+	if (dwarf_offdie_b(d->dbg, off, 1, &t, NULL) != DW_DLV_OK)
+		return NULL;
+	return t;
+}
+
+/* The DIE at off if it is a definition of that type (an offset from the type cache is
+ * untrusted); NULL otherwise. */
+static Dwarf_Die die_if_type(struct dw *d, uint64_t off, enum type_kind kind, const char *name)
+{
+	static const Dwarf_Half tags[] = { 0, DW_TAG_structure_type, DW_TAG_union_type, DW_TAG_enumeration_type };
+	Dwarf_Die die = NULL;
+	Dwarf_Half tag;
+	if (dwarf_offdie_b(d->dbg, off, 1, &die, NULL) != DW_DLV_OK)
+		return NULL;
+	tag = tag_of(die);
+	if ((kind ? tag == tags[kind] : tag == DW_TAG_typedef || tag == DW_TAG_base_type) && name_is(die, name) &&
+	    !has_attr(die, DW_AT_declaration))
+		return die;
+	dwarf_dealloc_die(die);
+	return NULL;
+}
+
+/* The offset of the first defining DIE of a type, through the index (dwarf_names.c); 0 when
+ * there is none. */
+static uint64_t find_off(struct target *t, struct dw *d, enum type_kind kind, const char *name)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		uint64_t off;
+		Dwarf_Die die;
+		if (dwarf_names_find(t, kind, name, &off) != 1)
+			return 0;
+		if ((die = die_if_type(d, off, kind, name)) != NULL) {
+			dwarf_dealloc_die(die);
+			return off;
+		}
+		dwarf_names_distrust(t); /* the cache lied: scan, and ask again */
+	}
+	return 0;
+}
+
+/* Finds a complete type DIE by name: kind TYPE_STRUCT, _UNION, _ENUM or TYPE_OTHER
+ * (typedefs and base types). The caller deallocates it. */
+static Dwarf_Die find_type(struct target *t, struct dw *d, enum type_kind kind, const char *name)
+{
+	uint64_t off = find_off(t, d, kind, name);
+	return off ? die_if_type(d, off, kind, name) : NULL;
+}
+
+static uint64_t type_size(struct dw *d, Dwarf_Die t)
+{
+	Dwarf_Unsigned sz;
+	Dwarf_Half tag = tag_of(t);
+	if (dwarf_bytesize(t, &sz, NULL) == DW_DLV_OK)
+		return sz;
+	if (tag == DW_TAG_pointer_type)
+		return 8;
+	if (tag == DW_TAG_typedef || tag == DW_TAG_const_type || tag == DW_TAG_volatile_type) {
+		Dwarf_Die u = type_of(d, t);
+		uint64_t s = u ? type_size(d, u) : 0;
+		if (u)
+			dwarf_dealloc_die(u);
+		return s;
+	}
+	if (tag == DW_TAG_array_type) {
+		Dwarf_Die el = type_of(d, t), sub = NULL;
+		uint64_t n = 1, es = el ? type_size(d, el) : 0;
+		if (dwarf_child(t, &sub, NULL) == DW_DLV_OK) {
+			Dwarf_Unsigned ub, cnt;
+			if (udata(sub, DW_AT_count, &cnt) == 0)
+				n = cnt;
+			else if (udata(sub, DW_AT_upper_bound, &ub) == 0)
+				n = ub + 1;
+			dwarf_dealloc_die(sub);
+		}
+		if (el)
+			dwarf_dealloc_die(el);
+		return n * es;
+	}
+	return 0;
+}
+
+static void indent(FILE *out, int n)
+{
+	for (int i = 0; i < n; i++)
+		fputs("    ", out);
+}
+
+static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint8_t *p, size_t avail, int depth, FILE *out);
+
+/* The value of member m of the struct at p (a bitfield's bits, or its type's value). */
+static void print_member_value(struct target *t, struct dw *d, Dwarf_Die m, const uint8_t *p, size_t avail, int depth,
+			       FILE *out)
+{
+	Dwarf_Unsigned off = 0, bits = 0, bitoff = 0;
+	Dwarf_Die mt = type_of(d, m);
+	udata(m, DW_AT_data_member_location, &off);
+	if (udata(m, DW_AT_bit_size, &bits) == 0 && bits) {
+		uint64_t word = 0, sz = mt ? type_size(d, mt) : 4;
+		if (udata(m, DW_AT_data_bit_offset, &bitoff) == 0)
+			off = bitoff / 8, bitoff %= 8;
+		if (off + sz <= avail && sz <= 8)
+			memcpy(&word, p + off, sz);
+		fprintf(out, "0x%llx\n", (unsigned long long)((word >> bitoff) & ((1ull << bits) - 1)));
+	} else if (mt && off <= avail) {
+		print_value(t, d, mt, p + off, avail - off, depth, out);
+	} else {
+		fputs("?\n", out);
+	}
+	if (mt)
+		dwarf_dealloc_die(mt);
+}
+
+static void print_struct(struct target *t, struct dw *d, Dwarf_Die ty, const uint8_t *p, size_t avail, int depth, FILE *out)
+{
+	Dwarf_Die m = NULL;
+	fputs("{\n", out);
+	if (dwarf_child(ty, &m, NULL) == DW_DLV_OK) {
+		while (m) {
+			Dwarf_Die sib = NULL;
+			char *name = NULL;
+			if (tag_of(m) == DW_TAG_member) {
+				dwarf_diename(m, &name, NULL);
+				indent(out, depth + 1);
+				fprintf(out, "%s = ", name ? name : "<anon>");
+				print_member_value(t, d, m, p, avail, depth + 1, out);
+			}
+			if (dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
+				sib = NULL;
+			dwarf_dealloc_die(m);
+			m = sib;
+		}
+	}
+	indent(out, depth);
+	fputs("}\n", out);
+}
+
+static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint8_t *p, size_t avail, int depth, FILE *out)
+{
+	Dwarf_Half tag = tag_of(ty);
+	uint64_t sz = type_size(d, ty), v = 0;
+	char sym[128];
+	if (depth > 8) {
+		fputs("...\n", out);
+		return;
+	}
+	switch (tag) {
+	case DW_TAG_typedef:
+	case DW_TAG_const_type:
+	case DW_TAG_volatile_type: {
+		Dwarf_Die u = type_of(d, ty);
+		if (u) {
+			print_value(t, d, u, p, avail, depth, out);
+			dwarf_dealloc_die(u);
+		} else
+			fputs("void\n", out);
+		return;
+	}
+	case DW_TAG_structure_type:
+	case DW_TAG_union_type:
+		print_struct(t, d, ty, p, avail, depth, out);
+		return;
+	case DW_TAG_array_type: {
+		Dwarf_Die el = type_of(d, ty);
+		uint64_t es = el ? type_size(d, el) : 0, n = es ? sz / es : 0;
+		char *en = NULL;
+		if (el && es == 1 && tag_of(el) == DW_TAG_base_type && dwarf_diename(el, &en, NULL) == DW_DLV_OK && strstr(en, "char")) {
+			fprintf(out, "\"%.*s\"\n", (int)strnlen((const char *)p, sz < avail ? sz : avail), (const char *)p);
+		} else if (el) {
+			fputs("[\n", out);
+			for (uint64_t i = 0; i < n && i < 64 && (i + 1) * es <= avail; i++) {
+				indent(out, depth + 1);
+				fprintf(out, "[%llu] = ", (unsigned long long)i);
+				print_value(t, d, el, p + i * es, avail - i * es, depth + 1, out);
+			}
+			if (n > 64) {
+				indent(out, depth + 1);
+				fprintf(out, "... (%llu elements)\n", (unsigned long long)n);
+			}
+			indent(out, depth);
+			fputs("]\n", out);
+		}
+		if (el)
+			dwarf_dealloc_die(el);
+		return;
+	}
+	default:
+		break;
+	}
+	if (sz > 8 || sz > avail) {
+		fputs("?\n", out);
+		return;
+	}
+	memcpy(&v, p, sz);
+	if (tag == DW_TAG_pointer_type) {
+		if (v && target_symbolize(t, v, false, sym, sizeof(sym)))
+			fprintf(out, "0x%llx (%s)\n", (unsigned long long)v, sym);
+		else
+			fprintf(out, "0x%llx\n", (unsigned long long)v);
+	} else if (tag == DW_TAG_enumeration_type) {
+		Dwarf_Die e = NULL;
+		const char *found = NULL;
+		if (dwarf_child(ty, &e, NULL) == DW_DLV_OK) {
+			while (e) {
+				Dwarf_Die sib = NULL;
+				Dwarf_Unsigned ev;
+				char *en = NULL;
+				if (!found && udata(e, DW_AT_const_value, &ev) == 0 && ev == v && dwarf_diename(e, &en, NULL) == DW_DLV_OK)
+					found = en;
+				if (dwarf_siblingof_b(d->dbg, e, 1, &sib, NULL) != DW_DLV_OK)
+					sib = NULL;
+				dwarf_dealloc_die(e);
+				e = sib;
+			}
+		}
+		if (found)
+			fprintf(out, "%s (%llu)\n", found, (unsigned long long)v);
+		else
+			fprintf(out, "%llu\n", (unsigned long long)v);
+	} else {
+		Dwarf_Unsigned enc = 0;
+		udata(ty, DW_AT_encoding, &enc);
+		if (enc == DW_ATE_boolean)
+			fprintf(out, "%s\n", v ? "true" : "false");
+		else if (enc == DW_ATE_signed || enc == DW_ATE_signed_char) {
+			int64_t s = sz == 1 ? (int8_t)v : sz == 2 ? (int16_t)v : sz == 4 ? (int32_t)v : (int64_t)v;
+			fprintf(out, "%lld\n", (long long)s);
+		} else
+			fprintf(out, "0x%llx\n", (unsigned long long)v);
+	}
+}
+
+/* "struct thread", "thread" (struct, union or typedef), "uint64_t" */
+static Dwarf_Die lookup(struct target *t, struct dw *d, const char *spec)
+{
+	char kind[16] = "", name[128];
+	Dwarf_Die ty;
+	dwarf_names_wanted(t); /* a type command: the cache is worth its writing */
+	if (sscanf(spec, "%15s %127s", kind, name) == 2 &&
+	    (!strcmp(kind, "struct") || !strcmp(kind, "union") || !strcmp(kind, "enum")))
+		return find_type(t, d, !strcmp(kind, "struct") ? TYPE_STRUCT : !strcmp(kind, "union") ? TYPE_UNION : TYPE_ENUM,
+				 name);
+	if (sscanf(spec, "%127s", name) != 1)
+		return NULL;
+	ty = find_type(t, d, TYPE_OTHER, name);
+	if (!ty)
+		ty = find_type(t, d, TYPE_STRUCT, name);
+	if (!ty)
+		ty = find_type(t, d, TYPE_UNION, name);
+	return ty;
+}
+
+int dwarf_cmd_sizeof(struct target *t, const char *spec, FILE *out)
+{
+	struct dw *d = dw_get(t, out);
+	Dwarf_Die ty;
+	if (!d)
+		return -1;
+	ty = lookup(t, d, spec);
+	if (!ty) {
+		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", spec);
+		return -1;
+	}
+	fprintf(out, "sizeof (%s) = 0x%llx (%llu)\n", spec, (unsigned long long)type_size(d, ty),
+		(unsigned long long)type_size(d, ty));
+	dwarf_dealloc_die(ty);
+	return 0;
+}
+
+/* The member named name of struct or union ty (not inside an anonymous one), or NULL. */
+static Dwarf_Die direct_member(struct dw *d, Dwarf_Die ty, const char *name)
+{
+	Dwarf_Die m = NULL;
+	if (dwarf_child(ty, &m, NULL) != DW_DLV_OK)
+		return NULL;
+	for (int i = 0; m && i < 100000; i++) {
+		Dwarf_Die sib = NULL;
+		if (tag_of(m) == DW_TAG_member && name_is(m, name))
+			return m;
+		if (dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
+			sib = NULL;
+		dwarf_dealloc_die(m);
+		m = sib;
+	}
+	if (m)
+		dwarf_dealloc_die(m);
+	return NULL;
+}
+
+int dwarf_cmd_offsetof(struct target *t, const char *spec, const char *member, FILE *out)
+{
+	struct dw *d = dw_get(t, out);
+	Dwarf_Die ty, m;
+	Dwarf_Unsigned off;
+	int ret = -1;
+	if (!d)
+		return -1;
+	ty = lookup(t, d, spec);
+	if (!ty) {
+		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", spec);
+		return -1;
+	}
+	if ((m = direct_member(d, ty, member)) != NULL) {
+		if (udata(m, DW_AT_data_member_location, &off) == 0) {
+			fprintf(out, "offsetof (%s, %s) = 0x%llx\n", spec, member, (unsigned long long)off);
+			ret = 0;
+		}
+		dwarf_dealloc_die(m);
+	}
+	if (ret < 0)
+		fprintf(out, "mdb: %s has no member %s\n", spec, member);
+	dwarf_dealloc_die(ty);
+	return ret;
+}
+
+static Dwarf_Die member_type(struct dw *d, Dwarf_Die ty, const char *name, uint64_t *off, int depth);
+
+/* mdb's `::print TYPE [member...]`: the words of TYPE ("struct thread", "spinlock_t") into
+ * type; returns where the members start ("" when none). */
+static const char *split_members(const char *spec, char *type, size_t len)
+{
+	const char *p = spec + strspn(spec, " \t");
+	size_t words = !strncmp(p, "struct ", 7) || !strncmp(p, "union ", 6) || !strncmp(p, "enum ", 5) ? 2 : 1;
+	while (words--) {
+		p += strcspn(p, " \t");
+		if (words)
+			p += strspn(p, " \t");
+	}
+	snprintf(type, len, "%.*s", (int)(p - spec), spec);
+	return p + strspn(p, " \t");
+}
+
+/* One member path ("ctx.rsp", "a->b" is not followed: members only) of the value at buf:
+ * "path = value". */
+static int print_member(struct target *t, struct dw *d, Dwarf_Die ty, const char *path, const uint8_t *buf, uint64_t sz,
+			FILE *out)
+{
+	char name[128];
+	const char *p = path;
+	uint64_t off = 0;
+	Dwarf_Die cur = ty, next = NULL;
+	int ret = -1;
+	while (*p) {
+		size_t n = strcspn(p, ".");
+		Dwarf_Half tag = tag_of(cur);
+		if (!n || n >= sizeof(name) || (tag != DW_TAG_structure_type && tag != DW_TAG_union_type))
+			break;
+		snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		if (!p[n] && off < sz) { /* the last one: a direct member prints as in the whole struct (bitfields too) */
+			Dwarf_Die m = direct_member(d, cur, name);
+			if (m) {
+				fprintf(out, "%s = ", path);
+				print_member_value(t, d, m, buf + off, sz - off, 0, out);
+				dwarf_dealloc_die(m);
+				ret = 0;
+				break;
+			}
+		}
+		next = member_type(d, cur, name, &off, 0);
+		if (cur != ty)
+			dwarf_dealloc_die(cur);
+		cur = next;
+		if (!cur)
+			break;
+		p += n + (p[n] == '.');
+		if (!*p) {
+			uint64_t msz = type_size(d, cur);
+			if (off < sz && msz <= sz - off) {
+				fprintf(out, "%s = ", path);
+				print_value(t, d, cur, buf + off, sz - off, 0, out);
+				ret = 0;
+			}
+			break;
+		}
+	}
+	if (cur && cur != ty)
+		dwarf_dealloc_die(cur);
+	if (ret < 0)
+		fprintf(out, "mdb: no member %s in that type\n", path);
+	return ret;
+}
+
+int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, FILE *out)
+{
+	struct dw *d = dw_get(t, out);
+	Dwarf_Die ty;
+	uint64_t sz;
+	uint8_t *buf;
+	size_t got;
+	char type[160], member[160];
+	const char *members;
+	int ret = 0;
+	if (!d)
+		return -1;
+	members = split_members(spec, type, sizeof(type));
+	ty = lookup(t, d, type);
+	if (!ty) {
+		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", type);
+		return -1;
+	}
+	sz = type_size(d, ty);
+	if (!sz || sz > (16u << 20)) {
+		dwarf_dealloc_die(ty);
+		fprintf(out, "mdb: %s has no usable size\n", type);
+		return -1;
+	}
+	buf = xcalloc(1, sz);
+	got = target_read_virt(t, t->cpu, addr, buf, sz);
+	if (got < sz) {
+		fprintf(out, "mdb: cannot read %llu bytes at 0x%llx\n", (unsigned long long)sz, (unsigned long long)addr);
+		free(buf);
+		dwarf_dealloc_die(ty);
+		return -1;
+	}
+	if (!*members) {
+		fprintf(out, "%s at 0x%llx = ", type, (unsigned long long)addr);
+		print_value(t, d, ty, buf, sz, 0, out);
+	}
+	while (*members) { /* mdb: one "member = value" per member named */
+		size_t n = strcspn(members, " \t");
+		snprintf(member, sizeof(member), "%.*s", (int)(n < sizeof(member) ? n : sizeof(member) - 1), members);
+		if (print_member(t, d, ty, member, buf, sz, out) < 0)
+			ret = -1;
+		members += n;
+		members += strspn(members, " \t");
+	}
+	free(buf);
+	dwarf_dealloc_die(ty);
+	return ret;
+}
+
+/* ---- member offsets for guest-awareness modules (dwarf_fields) */
+
+/* Through typedefs and qualifiers to the type itself; consumes t. */
+static Dwarf_Die strip_type(struct dw *d, Dwarf_Die t)
+{
+	for (int i = 0; t && i < 16; i++) {
+		Dwarf_Half tag = tag_of(t);
+		Dwarf_Die u;
+		if (tag != DW_TAG_typedef && tag != DW_TAG_const_type && tag != DW_TAG_volatile_type)
+			return t;
+		u = type_of(d, t);
+		dwarf_dealloc_die(t);
+		t = u;
+	}
+	return t;
+}
+
+/* The type of member name of struct or union ty (also inside anonymous struct and union
+ * members), its offset added to *off; NULL when there is none. The caller frees it. */
+static Dwarf_Die member_type(struct dw *d, Dwarf_Die ty, const char *name, uint64_t *off, int depth)
+{
+	Dwarf_Die m = NULL, found = NULL;
+	if (depth > 8 || dwarf_child(ty, &m, NULL) != DW_DLV_OK)
+		return NULL;
+	while (m && !found) {
+		Dwarf_Die sib = NULL;
+		Dwarf_Unsigned moff = 0;
+		char *n = NULL;
+		if (tag_of(m) == DW_TAG_member) {
+			bool named = dwarf_diename(m, &n, NULL) == DW_DLV_OK;
+			udata(m, DW_AT_data_member_location, &moff);
+			if (named && !strcmp(n, name)) {
+				found = strip_type(d, type_of(d, m));
+				*off += moff;
+			} else if (!named) { /* an anonymous struct or union: its members are ours */
+				Dwarf_Die mt = strip_type(d, type_of(d, m));
+				uint64_t sub = moff;
+				if (mt && (tag_of(mt) == DW_TAG_structure_type || tag_of(mt) == DW_TAG_union_type) &&
+				    (found = member_type(d, mt, name, &sub, depth + 1)) != NULL)
+					*off += sub;
+				if (mt)
+					dwarf_dealloc_die(mt);
+			}
+		}
+		if (!found && dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
+			sib = NULL;
+		dwarf_dealloc_die(m);
+		m = sib;
+	}
+	if (m)
+		dwarf_dealloc_die(m);
+	return found;
+}
+
+/* Resolves the fields of struct type st that ask for it. */
+static void resolve_fields(struct dw *d, Dwarf_Die st, const char *name, struct dwarf_field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char path[128], *save = NULL;
+		Dwarf_Die cur = NULL;
+		uint64_t off = 0;
+		if (f[i].found || strcmp(f[i].type, name))
+			continue;
+		f[i].found = true;
+		if (!f[i].member) {
+			f[i].off = 0;
+			f[i].size = type_size(d, st);
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s", f[i].member);
+		for (char *c = strtok_r(path, ".", &save); c; c = strtok_r(NULL, ".", &save)) {
+			Dwarf_Die next = member_type(d, cur ? cur : st, c, &off, 0);
+			if (cur)
+				dwarf_dealloc_die(cur);
+			cur = next;
+			if (!cur)
+				break;
+		}
+		if (cur) {
+			f[i].off = (int64_t)off;
+			f[i].size = type_size(d, cur);
+			dwarf_dealloc_die(cur);
+		}
+	}
+}
+
+static int fields_by_index(struct target *t, struct dwarf_field *f, size_t n)
+{
+	struct dw *d = dw_get(t, NULL);
+	if (!d)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		enum type_kind kind = TYPE_STRUCT;
+		uint64_t off;
+		Dwarf_Die st;
+		if (f[i].found)
+			continue;
+		if (!(off = find_off(t, d, kind, f[i].type)))
+			off = find_off(t, d, kind = TYPE_UNION, f[i].type);
+		if (off && (st = die_if_type(d, off, kind, f[i].type)) != NULL) {
+			resolve_fields(d, st, f[i].type, f, n); /* every field of this type */
+			dwarf_dealloc_die(st);
+		}
+	}
+	return 0;
+}
+
+int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, size_t n)
+{
+	struct dw d;
+	Dwarf_Unsigned next = 0;
+	void *dbg;
+	size_t pending = n;
+	for (size_t i = 0; i < n; i++) {
+		f[i].off = -1;
+		f[i].size = 0;
+		f[i].found = false;
+	}
+	if (!cu_hint) /* through the index: struct first, then union, by that name */
+		return fields_by_index(t, f, n);
+	if (!t->symfile || !(d.obj = dwarf_obj_open(t->symfile, &dbg)))
+		return -1;
+	d.dbg = dbg;
+	/* a private handle: the units are read from the first, and only until all are found */
+	while (pending &&
+	       dwarf_next_cu_header_d(d.dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK) {
+		Dwarf_Die cu = NULL, child = NULL;
+		char *cuname = NULL;
+		if (dwarf_siblingof_b(d.dbg, NULL, 1, &cu, NULL) != DW_DLV_OK)
+			continue;
+		if (cu_hint && (dwarf_diename(cu, &cuname, NULL) != DW_DLV_OK || !strstr(cuname, cu_hint))) {
+			dwarf_dealloc_die(cu);
+			continue;
+		}
+		if (dwarf_child(cu, &child, NULL) != DW_DLV_OK)
+			child = NULL;
+		while (child && pending) {
+			Dwarf_Die sib = NULL;
+			Dwarf_Half tag = tag_of(child);
+			char *name = NULL;
+			if ((tag == DW_TAG_structure_type || tag == DW_TAG_union_type) &&
+			    dwarf_diename(child, &name, NULL) == DW_DLV_OK && !has_attr(child, DW_AT_declaration)) {
+				resolve_fields(&d, child, name, f, n);
+				pending = 0;
+				for (size_t i = 0; i < n; i++)
+					pending += !f[i].found;
+			}
+			if (dwarf_siblingof_b(d.dbg, child, 1, &sib, NULL) != DW_DLV_OK)
+				sib = NULL;
+			dwarf_dealloc_die(child);
+			child = sib;
+		}
+		if (child)
+			dwarf_dealloc_die(child);
+		dwarf_dealloc_die(cu);
+	}
+	dwarf_obj_close(d.obj);
+	return 0;
+}

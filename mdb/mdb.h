@@ -1,0 +1,281 @@
+/* mdb: the debugger engine behind hvmdb. A target is an ops vector (registers per
+ * CPU, physical reads; virtual reads go through the x86-64 page walk here); the dump
+ * target lives in this directory, the live one will come with the kmdb bridge. Commands
+ * are mdb's (::status, $r, $c, ADDR/FMT, ::dis, ...), with crash's aliases. */
+#ifndef HVKIT_MDB_H
+#define HVKIT_MDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/util.h"
+
+struct target_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp, r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rip, rflags, cr0, cr2, cr3, cr4, efer, fs_base, gs_base;
+	uint16_t cs, ss;
+	bool online, full; /* full: every field known (our dumps); else the NT_PRSTATUS subset */
+};
+
+struct target;
+/* A target's state for ::status --json ("" or -1: unknown). */
+struct target_status {
+	char format[64];     /* of the dump file */
+	int domain_id;
+	char domain[64], state[16];
+	char reason[256];    /* the panic message, or why the domain stopped */
+	char os_release[65];
+	unsigned nr_vcpus;
+	uint64_t mem_bytes;
+};
+enum target_bp_kind { TBP_EXEC, TBP_WRITE, TBP_ACCESS };
+enum target_stop_kind { TSTOP_STEP, TSTOP_BREAK, TSTOP_WATCH, TSTOP_INTERRUPT, TSTOP_EXITED };
+struct target_stop {
+	enum target_stop_kind kind;
+	unsigned cpu;
+	uint64_t addr; /* the breakpoint or watched address */
+	char why[256]; /* exited: why */
+};
+struct target_bp {
+	bool used;
+	enum target_bp_kind kind;
+	uint64_t addr;
+	unsigned len;
+};
+#define TARGET_MAX_BPS 4 /* the x86 debug registers */
+
+struct target_ops {
+	const char *kind;
+	unsigned (*nr_cpus)(struct target *t);
+	int (*regs)(struct target *t, unsigned cpu, struct target_regs *r);
+	/* guest-physical read; returns bytes read (short at a hole) */
+	size_t (*read_phys)(struct target *t, uint64_t pa, void *buf, size_t len);
+	void (*status)(struct target *t, FILE *out);
+	/* What status prints, as fields (for ::status --json); may be NULL. */
+	int (*status_info)(struct target *t, struct target_status *s);
+	const char *(*vmcoreinfo)(struct target *t); /* may be NULL */
+	void (*close)(struct target *t);
+	/* Live targets (all optional): they translate virtual addresses themselves, write
+	 * memory and registers, and run under control. */
+	size_t (*read_virt)(struct target *t, unsigned cpu, uint64_t va, void *buf, size_t len);
+	size_t (*write_virt)(struct target *t, unsigned cpu, uint64_t va, const void *buf, size_t len, struct err *e);
+	int (*set_reg)(struct target *t, unsigned cpu, const char *name, uint64_t v, struct err *e);
+	int (*set_bp)(struct target *t, enum target_bp_kind k, uint64_t addr, unsigned len, bool insert, struct err *e);
+	/* Resumes (step_cpu -1: every CPU; else one instruction on that CPU) and waits for
+	 * the stop (Ctrl-C interrupts). 0 with *s, or -1. */
+	int (*run)(struct target *t, int step_cpu, struct target_stop *s, struct err *e);
+};
+
+struct target {
+	const struct target_ops *ops;
+	void *priv;
+	struct symtab syms;
+	char *symfile; /* for DWARF, opened on first use */
+	void *dwarf;
+	void *lines;   /* lines.c */
+	void *cfi;     /* cfi.c: the FDE list, read on first use */
+	void *type_names; /* dwarf_names.c */
+	unsigned cpu; /* the current CPU (::switch) */
+	bool json;    /* listing commands print JSON (hvmdb --json) */
+	bool writable; /* ::set -w (or -w): memory and register writes allowed */
+	struct target_bp bps[TARGET_MAX_BPS];
+	/* A Linux kernel (linux.c): its own page tables for kernel addresses (physical address
+	 * of init_top_pgt; 0: the CPU's CR3), and the module's state. */
+	uint64_t kernel_pgt;
+	void *linux_kernel;
+};
+
+struct target *target_dump_open(const char *path, struct err *e);
+void target_close(struct target *t);
+int target_add_symbols(struct target *t, const char *path, struct err *e);
+/* The dump's kernel build-id (VMCOREINFO BUILD-ID=) against the symbol file's: -1 with
+ * a message when both are known and differ. */
+int target_check_build_id(struct target *t, const char *path, struct err *e);
+/* symfind.c: the symbol file whose build-id is the dumped kernel's, searched in
+ * $HVKIT_DEBUG_PATH (default /usr/lib/debug:build:.); false when none is found. */
+bool target_find_symfile(struct target *t, char *path, size_t len);
+/* Text of the target's VMCOREINFO, or NULL. */
+const char *target_vmcoreinfo(struct target *t);
+/* Virtual to physical through CPU cpu's CR3 (4-level paging); -1 if not mapped. */
+int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint64_t *page_size);
+/* Virtual read through CPU cpu's page tables; returns bytes read. */
+size_t target_read_virt(struct target *t, unsigned cpu, uint64_t va, void *buf, size_t len);
+/* "name+0x1c" for a code address (is_return: look one byte back); false when unknown. */
+bool target_symbolize(struct target *t, uint64_t addr, bool is_return, char *buf, size_t len);
+
+/* dwarf.c: DWARF types of the symbol file */
+int dwarf_cmd_print(struct target *t, const char *type, uint64_t addr, FILE *out);
+int dwarf_cmd_sizeof(struct target *t, const char *type, FILE *out);
+int dwarf_cmd_offsetof(struct target *t, const char *type, const char *member, FILE *out);
+void dwarf_close_target(struct target *t);
+/* The libdwarf handle of the symbol file (opened on first use), or NULL. */
+void *dwarf_debug_handle(struct target *t);
+/* dwarf.c: member offsets of structs for guest-awareness modules: each type (a struct, else
+ * a union, by that name) through the type index (dwarf_names_find); with cu_hint, on a
+ * private handle in one pass over the compile units whose name contains it, which stops
+ * once every type asked for is found. member: "thread_info.cpu" (a path through
+ * nested structs; anonymous structs and unions are looked into), or NULL for the size of
+ * the struct. -1 when the symbol file has no DWARF. */
+struct dwarf_field {
+	const char *type, *member;
+	int64_t off;   /* -1: no such member (or type) */
+	uint64_t size; /* of the member's type */
+	bool found;    /* the type was found */
+};
+int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, size_t n);
+/* dwarf_obj.c: a libdwarf handle (*dbg) over the symbol file mapped read-only; NULL when it
+ * has no DWARF. Each handle iterates the compile units on its own. */
+struct dwarf_obj;
+struct dwarf_obj *dwarf_obj_open(const char *path, void **dbg);
+/* A section of the mapped file by name (its link address and size), or NULL. */
+const uint8_t *dwarf_obj_section(struct dwarf_obj *o, const char *name, uint64_t *addr, size_t *size);
+void dwarf_obj_close(struct dwarf_obj *o);
+/* cfi.c: DWARF call frame information of the symbol file (.debug_frame, else .eh_frame),
+ * read on first use and kept per target (freed by dwarf_close_target, before the handle it
+ * came from). Registers are DWARF-numbered (x86-64: 0 rax 1 rdx 2 rcx 3 rbx 4 rsi 5 rdi
+ * 6 rbp 7 rsp 8-15 r8-r15 16 rip); `known` has a bit for each one whose value is known. */
+enum { CFI_RBX = 3, CFI_RBP = 6, CFI_RSP = 7, CFI_RIP = 16, CFI_NREGS = 17 };
+struct cfi_regs {
+	uint64_t r[CFI_NREGS];
+	uint32_t known;
+};
+/* Reads the 8-byte word at addr (the stack: untrusted, may be unmapped); false when it cannot. */
+typedef bool (*cfi_read_fn)(void *arg, uint64_t addr, uint64_t *v);
+/* One unwind step from the frame in r to its caller's, in place (is_return: r's rip is a
+ * return address, its call is one byte back): 1 (a caller's rip of 0: r was the outermost
+ * frame); 0 when no FDE covers rip (r untouched); -1 with a message when the FDE does not
+ * give the caller (r untouched). */
+int cfi_step(struct target *t, struct cfi_regs *r, bool is_return, cfi_read_fn rd, void *arg, struct err *e);
+bool cfi_covers(struct target *t, uint64_t pc);
+void cfi_close_target(struct target *t);
+/* guest_stack.c: our guest kernel's stack from the registers r of CPU cpu (or of a saved
+ * context), as text (mdb's $c) or as a JSON array of frames (t->json); CFI where an FDE
+ * covers a frame, else across trap frames or by frame pointer. leaf_check: guess a
+ * frameless leaf's caller from [rsp] when the top frame has no CFI. */
+void guest_stack_print(struct target *t, unsigned cpu, const struct cfi_regs *r, bool leaf_check, FILE *out);
+/* dwarf_names.c: for completion, the symbol file's type names ("struct thread", typedefs,
+ * base types), sorted, NULL-terminated, *n of them (none without DWARF); read once, in a
+ * thread from dwarf_names_prefetch on (the shell starts it), which the first use waits
+ * for. build_ns (may be NULL): how long reading them took. */
+void dwarf_names_prefetch(struct target *t);
+const char *const *dwarf_type_names(struct target *t, size_t *n, uint64_t *build_ns);
+/* The members of a struct or union ("struct thread", "thread", a typedef of one): a
+ * malloc()ed, NULL-terminated array of strdup()ed names, *n of them; NULL when none. */
+char **dwarf_type_members(struct target *t, const char *type, size_t *n);
+void dwarf_names_free(struct target *t);
+/* The index behind both (and behind type lookups): top-level type name and kind -> the
+ * .debug_info offset of the first DIE that defines it (no DW_AT_declaration), in unit
+ * order. It comes from the type cache when one is valid; else a thread scans the units (on
+ * the private handle) and writes the cache when done, and a lookup waits only until the
+ * scan has reached the name. dwarf_names_find: 1 and *off, 0 when there is no such type,
+ * -1 without DWARF. dwarf_names_distrust: the offset the cache gave is not that type (the
+ * caller checked the DIE): the cache is dropped and the units scanned. HVKIT_DEBUG_TYPES=1
+ * tells on stderr where the index came from. dwarf_names_free waits for a running scan
+ * that will write the cache, when the session asked for types itself (dwarf_names_wanted:
+ * ::print, ::sizeof, ::offsetof, completion); a scan only the Linux helpers' own lookups
+ * started is stopped instead, so `ps` or `bt` never wait for it. */
+enum type_kind { TYPE_OTHER, TYPE_STRUCT, TYPE_UNION, TYPE_ENUM }; /* other: typedefs and base types */
+int dwarf_names_find(struct target *t, enum type_kind kind, const char *name, uint64_t *off);
+void dwarf_names_distrust(struct target *t);
+void dwarf_names_wanted(struct target *t);
+/* type_cache.c: that index on disk, per build-id: $HVKIT_TYPE_CACHE/BUILD-ID.sqlite ("off":
+ * none), else ${HVKIT_CACHE:-${XDG_CACHE_HOME:-~/.cache}/hvkit}/types/BUILD-ID.sqlite. It
+ * is valid only for the file it was made from: the key. Each call: -1 with a message. */
+struct type_cache_key {
+	char build_id[41];
+	uint64_t file_size, info_size; /* of the symbol file and of its .debug_info */
+	int64_t mtime_ns;
+};
+struct type_cache_entry {
+	enum type_kind kind;
+	const char *name; /* without the tag: "task_struct" */
+	uint64_t off;
+};
+struct type_cache;
+int type_cache_key(const char *symfile, struct type_cache_key *k, struct err *e);
+int type_cache_path(const struct type_cache_key *k, char *out, size_t len, struct err *e);
+/* Written whole to a temporary file, then renamed over path (its directories made). */
+int type_cache_write(const char *path, const struct type_cache_key *k, const struct type_cache_entry *v, size_t n,
+		     struct err *e);
+/* NULL when missing, unreadable, not ours or made from another file. */
+struct type_cache *type_cache_open(const char *path, const struct type_cache_key *k, struct err *e);
+/* 1 and *off (inside .debug_info), 0 when not there, -1 (also for an offset out of bounds). */
+int type_cache_lookup(struct type_cache *c, enum type_kind kind, const char *name, uint64_t *off, struct err *e);
+typedef void (*type_cache_fn)(void *arg, enum type_kind kind, const char *name, uint64_t off);
+/* fn for every entry; -1 at the first bad row (fn may have seen some). */
+int type_cache_each(struct type_cache *c, type_cache_fn fn, void *arg, struct err *e);
+void type_cache_close(struct type_cache *c);
+/* lines.c: "file.c:123" for a code address; false when unknown. */
+bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len);
+/* The .debug_info offset of the compile unit holding a code address (from .debug_aranges);
+ * false when unknown. */
+bool target_addr_cu(struct target *t, uint64_t addr, uint64_t *cu);
+/* The JSON members ', "file": "file.c", "line": 123' of "file.c:123" (both null when fl is
+ * NULL or has no line). */
+void target_json_file_line(FILE *out, const char *fl);
+
+/* inline.c: the inlined calls holding a code address, innermost first: each the inlined
+ * function and where it was called (in the next entry's function, or in the function the
+ * address's symbol names). Returns how many were stored (0 when none or no DWARF). */
+struct target_inline {
+	char function[128];
+	char call_file[64];
+	unsigned call_line;
+};
+size_t target_inlined(struct target *t, uint64_t addr, struct target_inline *out, size_t max);
+/* A frame's lines for printing it with its inlined calls: those at pc (a call's address, not
+ * a return address) into inl, innermost first, and lines[0..n] the file:line of each and then
+ * of the real frame ("" when unknown): pc's own line for the innermost, each inlined call's
+ * line for the function around it. Returns n. */
+#define TARGET_LINE_LEN 140
+size_t target_frame_lines(struct target *t, uint64_t pc, struct target_inline *inl, size_t max,
+			  char lines[][TARGET_LINE_LEN]);
+void target_lines_free(struct target *t);
+
+/* run.c: the run-control and write commands of live targets (:c :s ::bp ::wp ::delete
+ * ::events ::set -w ADDR/[vwWZ] VALUE VALUE>REG); 1 when cmd is not one of them. */
+int mdb_run_cmd(struct target *t, char *cmd, FILE *out);
+/* An address expression (as in ADDR::dcmd): 0, or -1 after a message on out. */
+int mdb_parse_addr(struct target *t, const char *s, uint64_t *v, FILE *out);
+
+/* linux.c: Linux guests (a vmlinux as the symbol file: it has linux_banner). linux_attach
+ * works out the KASLR offset (kaslr: "--kaslr OFFSET", else from VMCOREINFO or the dump
+ * alone) and phys_base, relocates the symbols and checks the vmlinux's banner against the
+ * dump's: -1 with a message when it differs. 0 (and nothing done) for other kernels. */
+int linux_attach(struct target *t, const char *kaslr, struct err *e);
+void linux_close(struct target *t);
+bool linux_is(const struct target *t);
+/* The symbol file's (link) address of a relocated kernel address; addr itself otherwise. */
+uint64_t linux_link_addr(const struct target *t, uint64_t addr);
+/* The kernel's release and relocation for ::status (nothing for other kernels); with
+ * t->json, JSON members: ', "linux": {...}, "sys": {...}'. */
+void linux_status(struct target *t, FILE *out);
+/* linux_tasks.c: ps (crash's columns; -v: with stacks). linux_log.c: the printk ring.
+ * linux_bt.c: bt, $c: stacks unwound with the kernel's ORC tables; args: NULL or "" (the
+ * current CPU's task), "-a" (every CPU's), a PID or a task address, "-l" (file:line). */
+int linux_cmd_ps(struct target *t, const char *args, FILE *out);
+int linux_cmd_bt(struct target *t, const char *args, FILE *out);
+int linux_cmd_log(struct target *t, FILE *out);
+/* linux_sys.c: sys (crash's fields). linux_mod.c: mod (the loaded modules, crash's columns). */
+int linux_cmd_sys(struct target *t, FILE *out);
+void linux_sys_json(struct target *t, FILE *out); /* sys as one JSON object, no newline */
+int linux_cmd_mod(struct target *t, FILE *out);
+
+/* status.c: ::status: the target's state, the kernel's (Linux: also sys), and the CPUs;
+ * a JSON object with the panic message and the CPU that panicked when t->json. */
+int target_cmd_status(struct target *t, FILE *out);
+
+/* Runs one command line (several may be separated by ';'). Returns 0, or -1 after an
+ * error message on out. */
+int mdb_exec(struct target *t, const char *line, FILE *out);
+
+/* target_remote.c: hvmdb's live target: a domain of a running hv, through its control
+ * socket's gdb session. The domain stops while attached; closing the target detaches.
+ * nopause: the domain runs on; registers are read at an instant, memory while it runs. */
+struct target *target_remote_open(const char *sock, const char *domain, bool nopause, struct err *e);
+/* For completion: the command names, NULL-terminated. */
+extern const char *const mdb_command_names[];
+
+#endif

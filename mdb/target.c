@@ -1,0 +1,132 @@
+/* target: what every target shares: virtual reads through util's page walk (the CPU's
+ * paging mode, or the kernel's own tables), symbols, closing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mdb/os/linux/linux.h"
+#include "x86/x86.h"
+
+void target_close(struct target *t)
+{
+	if (!t)
+		return;
+	symtab_free(&t->syms);
+	linux_close(t);
+	target_lines_free(t);
+	dwarf_close_target(t);
+	dwarf_names_free(t);
+	free(t->symfile);
+	if (t->ops->close)
+		t->ops->close(t);
+	free(t);
+}
+
+int target_add_symbols(struct target *t, const char *path, struct err *e)
+{
+	symtab_free(&t->syms);
+	if (symtab_load_file(&t->syms, path, e) < 0)
+		return -1;
+	free(t->symfile);
+	t->symfile = xstrdup(path);
+	if (!t->syms.n)
+		return err_set(e, "%s: no symbol table", path);
+	return 0;
+}
+
+const char *target_vmcoreinfo(struct target *t)
+{
+	return t->ops->vmcoreinfo ? t->ops->vmcoreinfo(t) : NULL;
+}
+
+int target_check_build_id(struct target *t, const char *path, struct err *e)
+{
+	const char *vi = target_vmcoreinfo(t), *b = vi ? strstr(vi, "BUILD-ID=") : NULL;
+	size_t n;
+	if (!b || !t->syms.build_id[0])
+		return 0; /* nothing to compare */
+	b += 9;
+	n = strcspn(b, "\n");
+	if (n != strlen(t->syms.build_id) || strncmp(b, t->syms.build_id, n))
+		return err_set(e, "%s does not match the dump: its build-id is %s, the dumped kernel's %.*s", path,
+			       t->syms.build_id, (int)(n > 40 ? 40 : n), b);
+	return 0;
+}
+
+static int read_phys_all(void *opaque, uint64_t pa, void *buf, size_t len)
+{
+	struct target *t = opaque;
+	return t->ops->read_phys(t, pa, buf, len) == len ? 0 : -1;
+}
+
+/* A CPU's paging mode (pagewalk_levels) and CR3; -1 also when its control registers are
+ * unknown (NT_PRSTATUS only). */
+static int cpu_paging(struct target *t, unsigned cpu, uint64_t *cr3)
+{
+	struct target_regs r;
+	if (t->ops->regs(t, cpu, &r) < 0 || !r.full)
+		return -1;
+	*cr3 = r.cr3;
+	return pagewalk_levels(r.cr0, r.cr4, r.efer);
+}
+
+int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint64_t *page_size)
+{
+	struct pagewalk w = { .read = read_phys_all, .opaque = t };
+	int levels = cpu_paging(t, cpu, &w.top);
+	if (t->kernel_pgt && (va >> 63)) { /* a kernel address: the kernel's own tables */
+		uint64_t cr3;
+		const char *vi;
+		/* 5 levels when a CPU in long mode says CR4.LA57 (an offline one in real mode
+		 * says nothing), else when the VMCOREINFO does (Linux's pgtable_l5_enabled:
+		 * dumps with NT_PRSTATUS only); else 4 */
+		for (unsigned i = 0; levels < 4 && i < t->ops->nr_cpus(t); i++)
+			levels = cpu_paging(t, i, &cr3);
+		if (levels < 4 && (vi = target_vmcoreinfo(t)) && strstr(vi, "NUMBER(pgtable_l5_enabled)=1\n"))
+			levels = 5;
+		w.top = t->kernel_pgt;
+		w.levels = levels == 5 ? 5 : 4;
+	} else if (levels == 0) { /* paging off: physical */
+		*pa = va;
+		*page_size = 4096;
+		return 0;
+	} else if (levels < 0) { /* without CR3 only identity can be assumed; 32-bit paging: not walked */
+		return -1;
+	} else {
+		w.levels = levels;
+	}
+	return pagewalk_translate(&w, va, pa, page_size, NULL);
+}
+
+size_t target_read_virt(struct target *t, unsigned cpu, uint64_t va, void *buf, size_t len)
+{
+	size_t done = 0;
+	if (t->ops->read_virt)
+		return t->ops->read_virt(t, cpu, va, buf, len);
+	while (done < len) {
+		uint64_t pa, psz, n;
+		if (target_vtop(t, cpu, va + done, &pa, &psz) < 0)
+			break;
+		n = psz - ((va + done) & (psz - 1));
+		if (n > len - done)
+			n = len - done;
+		n = t->ops->read_phys(t, pa, (uint8_t *)buf + done, n);
+		if (!n)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+bool target_symbolize(struct target *t, uint64_t addr, bool is_return, char *buf, size_t len)
+{
+	const struct symbol *s = addr ? symtab_lookup_code(&t->syms, is_return ? addr - 1 : addr) : NULL;
+	if (!s && addr && linux_is(t)) /* a Linux module's code */
+		s = linux_module_sym(t, is_return ? addr - 1 : addr, true, NULL);
+	if (!s)
+		return false;
+	if (addr == s->addr)
+		snprintf(buf, len, "%s", s->name);
+	else
+		snprintf(buf, len, "%s+0x%llx", s->name, (unsigned long long)(addr - s->addr));
+	return true;
+}
