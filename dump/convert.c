@@ -69,7 +69,7 @@ int dump_source_from_file(struct dump_file *f, struct dump_source *src, struct d
 	src->nr_ranges = n;
 	src->read = file_read;
 	src->opaque = f;
-	src->read_mt = !f->kdump; /* ELF reads are plain copies from the mapping; kdump's share a page cache */
+	src->read_mt = dump_read_mt(f); /* ELF reads are plain copies from the mapping; kdump's share a page cache */
 	src->vmcoreinfo = f->vmcoreinfo;
 	src->notes = f->notes;
 	src->notes_len = f->notes_len;

@@ -128,8 +128,10 @@ int dump_qemu_cpu(const struct dump_file *f, unsigned i, struct dump_cpu *out);
 int dump_prstatus_regs(const struct dump_file *f, unsigned i, uint64_t *rip, uint64_t *rsp, uint64_t *rbp);
 const struct dump_domain *dump_domain_info(const struct dump_file *f);
 const char *dump_vmcoreinfo(const struct dump_file *f);
-/* Guest-physical read through the PT_LOAD segments (p_paddr); bytes read. */
+/* Guest-physical read (ELF: through the PT_LOAD segments' p_paddr); bytes read. */
 size_t dump_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len);
+/* dump_read_phys may be called from several threads at once. */
+bool dump_read_mt(const struct dump_file *f);
 /* A source that writes this dump out again (convert): its RAM, verbatim notes, VMCOREINFO.
  * ranges is filled (up to max) and must outlive the source. */
 int dump_source_from_file(struct dump_file *f, struct dump_source *src, struct dump_range *ranges, unsigned max,

@@ -1,6 +1,6 @@
-/* elf_read: opens ELF core dumps (ours, QEMU's dump-guest-memory, kdump's /proc/vmcore
- * saved as ELF) with every header, offset and size checked against the file; gives the
- * PT_LOAD segments, the notes (NT_PRSTATUS, HVKIT, VMCOREINFO) and physical reads. */
+/* elf_read: the ELF core reader (ours, QEMU's dump-guest-memory, kdump's /proc/vmcore saved
+ * as ELF), one row of open.c's reader table: every header, offset and size checked against
+ * the file; the PT_LOAD segments, the notes (NT_PRSTATUS, HVKIT, VMCOREINFO), physical reads. */
 #include <elf.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -16,22 +16,6 @@
 #define QEMU_SEG(i) (8 + 18 * 8 + (i) * 24)
 #define QEMU_CR (QEMU_SEG(10))
 #define QEMU_STATE_MIN (QEMU_CR + 5 * 8)
-
-void dump_close(struct dump_file *f)
-{
-	if (!f)
-		return;
-	for (unsigned i = 0; i < f->ncpus; i++)
-		free(f->cpus[i]);
-	free(f->domain);
-	free(f->vmcoreinfo);
-	free(f->loads);
-	free(f->notes);
-	kdump_free(f);
-	if (f->map && f->map != MAP_FAILED)
-		munmap(f->map, f->size);
-	free(f);
-}
 
 int dump_parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct err *e)
 {
@@ -90,100 +74,42 @@ int dump_parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct err
 	return 0;
 }
 
-struct dump_file *dump_open(const char *path, struct err *e)
+bool elf_probe(const uint8_t *map, uint64_t size)
 {
-	struct dump_file *f = calloc(1, sizeof(*f));
-	struct stat st;
+	return size >= SELFMAG && !memcmp(map, ELFMAG, SELFMAG);
+}
+
+int elf_open(struct dump_file *f, const char *path, struct err *e)
+{
 	Elf64_Ehdr eh;
-	int fd;
-
-	if (!f) {
-		err_set(e, "out of memory");
-		return NULL;
-	}
-	fd = file_open_regular(path, "", &st, e);
-	if (fd < 0) {
-		free(f);
-		return NULL;
-	}
-	f->size = (uint64_t)st.st_size;
-	if (f->size < sizeof(eh)) {
-		err_set(e, "%s: too short to be a dump (%llu bytes)", path, (unsigned long long)f->size);
-		goto fail_fd;
-	}
-	f->map = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (f->map == MAP_FAILED) {
-		err_errno(e, "%s: mmap", path);
-		free(f);
-		return NULL;
-	}
-	if (!memcmp(f->map, "makedumpfile", 12)) { /* flattened: replayed into a real file first */
-		if (dump_flat_unpack(f, path, e) < 0)
-			goto fail;
-		if (f->size < sizeof(eh)) {
-			err_set(e, "%s: too short to be a dump once unflattened", path);
-			goto fail;
-		}
-		f->flattened = true;
-	}
+	if (f->size < sizeof(eh))
+		return err_set(e, "%s: too short to be an ELF core (%llu bytes)", path, (unsigned long long)f->size);
 	memcpy(&eh, f->map, sizeof(eh));
-	if (!memcmp(f->map, "KDUMP   ", 8)) {
-		if (kdump_open(f, path, e) < 0)
-			goto fail;
-		return f;
-	}
-
-	if (memcmp(eh.e_ident, ELFMAG, SELFMAG)) {
-		err_set(e, "%s: not a dump this reader knows (no ELF header)", path);
-		goto fail;
-	}
-	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64) {
-		err_set(e, "%s: not a 64-bit little-endian x86-64 ELF file", path);
-		goto fail;
-	}
-	if (eh.e_type != ET_CORE) {
-		err_set(e, "%s: an ELF file, but not a core dump (type %u)", path, eh.e_type);
-		goto fail;
-	}
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64)
+		return err_set(e, "%s: not a 64-bit little-endian x86-64 ELF file", path);
+	if (eh.e_type != ET_CORE)
+		return err_set(e, "%s: an ELF file, but not a core dump (type %u)", path, eh.e_type);
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > f->size ||
-	    (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > f->size - eh.e_phoff) {
-		err_set(e, "%s: program headers lie outside the file (truncated?)", path);
-		goto fail;
-	}
+	    (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > f->size - eh.e_phoff)
+		return err_set(e, "%s: program headers lie outside the file (truncated?)", path);
 	f->loads = calloc(eh.e_phnum ? eh.e_phnum : 1, sizeof(*f->loads));
-	if (!f->loads) {
-		err_set(e, "out of memory");
-		goto fail;
-	}
+	if (!f->loads)
+		return err_set(e, "out of memory");
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
 		memcpy(&ph, f->map + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
-		if (ph.p_offset > f->size || ph.p_filesz > f->size - ph.p_offset) {
-			err_set(e, "%s: segment %u lies outside the file (truncated dump?)", path, i);
-			goto fail;
-		}
+		if (ph.p_offset > f->size || ph.p_filesz > f->size - ph.p_offset)
+			return err_set(e, "%s: segment %u lies outside the file (truncated dump?)", path, i);
 		if (ph.p_type == PT_NOTE) {
-			if (dump_parse_notes(f, ph.p_offset, ph.p_filesz, e) < 0) {
-				err_prefix(e, "%s", path);
-				goto fail;
-			}
+			if (dump_parse_notes(f, ph.p_offset, ph.p_filesz, e) < 0)
+				return err_prefix(e, "%s", path);
 		} else if (ph.p_type == PT_LOAD) {
-			if (ph.p_filesz > ph.p_memsz) {
-				err_set(e, "%s: segment %u has more file bytes than memory bytes", path, i);
-				goto fail;
-			}
+			if (ph.p_filesz > ph.p_memsz)
+				return err_set(e, "%s: segment %u has more file bytes than memory bytes", path, i);
 			f->loads[f->nloads++] = (struct dump_load){ ph.p_vaddr, ph.p_paddr, ph.p_filesz, ph.p_memsz, ph.p_offset };
 		}
 	}
-	return f;
-fail_fd:
-	close(fd);
-	free(f);
-	return NULL;
-fail:
-	dump_close(f);
-	return NULL;
+	return 0;
 }
 
 bool dump_load_is_physical(const struct dump_load *l)
@@ -192,10 +118,8 @@ bool dump_load_is_physical(const struct dump_load *l)
 	return !l->vaddr || l->vaddr == l->paddr;
 }
 
-const char *dump_format(const struct dump_file *f)
+const char *elf_describe(const struct dump_file *f)
 {
-	if (f->kdump)
-		return kdump_describe(f);
 	return f->domain ? "ELF core (hvkit)" : f->nqemu ? "ELF core (QEMU dump-guest-memory)" : "ELF core";
 }
 
@@ -306,11 +230,9 @@ const char *dump_vmcoreinfo(const struct dump_file *f)
 	return f->vmcoreinfo;
 }
 
-size_t dump_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len)
+size_t elf_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len)
 {
 	size_t done = 0;
-	if (f->kdump)
-		return kdump_read_phys(f, gpa, buf, len);
 	while (done < len) {
 		const struct dump_load *l = NULL;
 		uint64_t a = gpa + done, n;

@@ -7,8 +7,25 @@
 #define DUMP_MAX_CPUS 1024
 
 struct kdump_map; /* kdump_read.c */
+struct dump_file;
+
+/* A dump format's reader, one row of open.c's table. probe: the file (mapped, at least 64
+ * bytes) is this format's; open: fills the dump_file from the mapping (-1 with a message;
+ * dump_close then frees what it set); read_phys: guest-physical bytes read; close (may be
+ * NULL): frees the reader's own state; describe: the format as `hvdump info` names it;
+ * read_mt: read_phys may be called from several threads at once. */
+struct dump_reader {
+	const char *name;
+	bool (*probe)(const uint8_t *map, uint64_t size);
+	int (*open)(struct dump_file *f, const char *path, struct err *e);
+	size_t (*read_phys)(struct dump_file *f, uint64_t gpa, void *buf, size_t len);
+	void (*close)(struct dump_file *f);
+	const char *(*describe)(const struct dump_file *f);
+	bool read_mt;
+};
 
 struct dump_file {
+	const struct dump_reader *reader;
 	uint8_t *map;
 	uint64_t size;
 	struct dump_load *loads;
@@ -46,7 +63,13 @@ long dump_threads(void);
 /* flat.c: f->map holds a flattened stream: replaces it with the file it describes. */
 int dump_flat_unpack(struct dump_file *f, const char *path, struct err *e);
 int dump_parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct err *e);
-/* kdump_read.c: f->map holds a file that starts with "KDUMP   " */
+/* elf_read.c: the ELF core reader */
+bool elf_probe(const uint8_t *map, uint64_t size);
+int elf_open(struct dump_file *f, const char *path, struct err *e);
+size_t elf_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len);
+const char *elf_describe(const struct dump_file *f);
+/* kdump_read.c: the kdump-compressed reader (a file that starts with "KDUMP   ") */
+bool kdump_probe(const uint8_t *map, uint64_t size);
 int kdump_open(struct dump_file *f, const char *path, struct err *e);
 size_t kdump_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len);
 void kdump_free(struct dump_file *f);

@@ -95,6 +95,11 @@ static int load_runs(struct dump_file *f, struct err *e)
 	return 0;
 }
 
+bool kdump_probe(const uint8_t *map, uint64_t size)
+{
+	return size >= 8 && !memcmp(map, "KDUMP   ", 8);
+}
+
 int kdump_open(struct dump_file *f, const char *path, struct err *e)
 {
 	struct kdump_map *k;
