@@ -2,7 +2,7 @@
  * control bytes escaped, valid UTF-8 kept, any other byte as the \u00XX of its value. */
 #include <string.h>
 
-#include "util.h"
+#include "util/util.h"
 
 /* The length of the valid UTF-8 sequence at s (of n bytes), or 0. */
 static size_t utf8_len(const unsigned char *s, size_t n)

@@ -1,7 +1,7 @@
 /* symtab: an ELF file's .symtab (functions, objects, assembly labels), sorted for
  * address lookup, so hv and hvmdb can name guest RIPs and return addresses. Bounds come
  * from libelf. */
-#include "util.h"
+#include "util/util.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 /* util: error values, checked allocation, size parsing, time. */
-#include "util.h"
+#include "util/util.h"
 
 #include <ctype.h>
 #include <errno.h>
