@@ -175,8 +175,11 @@ int mdb_cmd_dcmds(struct target *t, struct mdb_args *a, FILE *out)
 int mdb_cmd_walkers(struct target *t, struct mdb_args *a, FILE *out)
 {
 	(void)a;
-	if (!t->os || !t->os->nr_walkers)
+	if (!t->os || !t->os->nr_walkers) {
+		if (t->os)
+			return fprintf(out, "no walkers (OS module %s has none)\n", t->os->name), 0;
 		return fprintf(out, "no walkers (no OS module has this kernel)\n"), 0;
+	}
 	fprintf(out, "walkers of OS module %s:\n", t->os->name);
 	for (size_t i = 0; i < t->os->nr_walkers; i++)
 		fprintf(out, "  %-28s - %s\n", t->os->walkers[i].name, t->os->walkers[i].desc);
@@ -194,6 +197,8 @@ int mdb_cmd_help(struct target *t, struct mdb_args *a, FILE *out)
 		if (!d)
 			return mdb_fail(out, "::help: no dcmd %s (::dcmds lists them)", a->arg);
 		fprintf(out, "%s%s%s\n  %s\n", d->name, d->usage && *d->usage ? " " : "", d->usage ? d->usage : "", d->desc);
+		if ((d->flags & MDB_STACK) && t->os && t->os->stack_usage)
+			fprintf(out, "  %s: %s\n", t->os->name, t->os->stack_usage);
 		return 0;
 	}
 	fputs("ADDR: hex number, 0tDECIMAL, symbol, <reg, and + - between them\n"
@@ -207,11 +212,13 @@ int mdb_cmd_help(struct target *t, struct mdb_args *a, FILE *out)
 	      "::help CMD: one command; ::walkers: the walkers\n",
 	      out);
 	mdb_cmd_dcmds(t, a, out);
-	for (size_t i = 0; i < nr_registered; i++) { /* what the other kernels would add */
+	for (size_t i = 0; i < nr_registered; i++) { /* each module's stacks, and what the others would add */
 		const struct mdb_os *os = registered[i];
+		if (os->stack_usage)
+			fprintf(out, "stacks of OS module %s ($c ::stack bt): %s\n", os->name, os->stack_usage);
 		if (os == t->os || !os->nr_dcmds)
 			continue;
-		fprintf(out, "OS module %s (when the kernel is its):", os->name);
+		fprintf(out, "OS module %s, %s:", os->name, os->hint ? os->hint : "for its kernels");
 		for (size_t j = 0; j < os->nr_dcmds; j++)
 			fprintf(out, " %s%s%s", os->dcmds[j].name, *os->dcmds[j].usage ? " " : "", os->dcmds[j].usage);
 		fputc('\n', out);

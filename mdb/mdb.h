@@ -142,6 +142,9 @@ struct dwarf_field {
 	bool found;    /* the type was found */
 };
 int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, size_t n);
+/* The value of enumerator name of enum type (through the type index): 1 and *v, 0 when
+ * there is no such enumerator, -1 without DWARF. */
+int dwarf_enum_value(struct target *t, const char *type, const char *name, int64_t *v);
 /* dwarf_obj.c: a libdwarf handle (*dbg) over the symbol file mapped read-only; NULL when it
  * has no DWARF. Each handle iterates the compile units on its own. */
 struct dwarf_obj;
@@ -280,6 +283,7 @@ enum {
 	MDB_ADDR_ARG = 1 << 2, /* "::dcmd ADDR [...]" is read as "ADDR::dcmd [...]" */
 	MDB_LINE = 1 << 3,     /* fn parses a->line itself (no address is parsed first) */
 	MDB_FALLBACK = 1 << 4, /* an engine row the OS module's row of that name replaces */
+	MDB_STACK = 1 << 5,    /* the OS module's stack op: ::help adds its stack_usage */
 };
 struct mdb_dcmd {
 	const char *name, *usage, *desc; /* usage: the arguments ("[-v]", "ADDR"), may be "" */
@@ -303,8 +307,10 @@ struct mdb_os {
 	size_t nr_dcmds;
 	const struct mdb_walker *walkers;
 	size_t nr_walkers;
-	/* $c, ::stack, bt: args NULL or the words after the command */
+	/* $c, ::stack, bt: args NULL or the words after the command; stack_usage: what the
+	 * arguments are and how the stacks are unwound (for ::help) */
 	int (*stack)(struct target *t, const char *args, FILE *out);
+	const char *stack_usage;
 	/* ::status: the kernel's lines (with t->json: JSON members ', "k": ...'); status_more:
 	 * what the text prints after the CPUs line */
 	void (*status)(struct target *t, FILE *out);

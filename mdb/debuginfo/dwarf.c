@@ -637,6 +637,34 @@ static int fields_by_index(struct target *t, struct dwarf_field *f, size_t n)
 	return 0;
 }
 
+int dwarf_enum_value(struct target *t, const char *type, const char *name, int64_t *v)
+{
+	struct dw *d = dw_get(t, NULL);
+	Dwarf_Die en, e = NULL;
+	uint64_t off;
+	int found = 0;
+	if (!d)
+		return -1;
+	if (!(off = find_off(t, d, TYPE_ENUM, type)) || !(en = die_if_type(d, off, TYPE_ENUM, type)))
+		return 0;
+	if (dwarf_child(en, &e, NULL) != DW_DLV_OK)
+		e = NULL;
+	while (e) {
+		Dwarf_Die sib = NULL;
+		Dwarf_Unsigned ev;
+		if (!found && tag_of(e) == DW_TAG_enumerator && name_is(e, name) && udata(e, DW_AT_const_value, &ev) == 0) {
+			*v = (int64_t)ev;
+			found = 1;
+		}
+		if (dwarf_siblingof_b(d->dbg, e, 1, &sib, NULL) != DW_DLV_OK)
+			sib = NULL;
+		dwarf_dealloc_die(e);
+		e = sib;
+	}
+	dwarf_dealloc_die(en);
+	return found;
+}
+
 int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, size_t n)
 {
 	struct dw d;

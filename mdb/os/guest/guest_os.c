@@ -16,17 +16,23 @@ enum {
 	NFIELDS
 };
 
-/* Not in the DWARF: HZ is a #define (the log's ticks are jiffies); thread_state's names are
- * ps's own words, in the order of enum thread_state, whose enumerators the debug info has
- * but mdb/debuginfo does not look up yet (dwarf_fields answers members only). */
+/* Not in the DWARF: HZ is a #define (the log's ticks are jiffies). */
 #define GUEST_HZ 100
-#define GUEST_THREAD_RUNNING 0
-static const char *const state_names[] = { "RUN", "READY", "SLEEP", "BLOCK", "DEAD" };
+
+/* ps's word for each enumerator of enum thread_state, whose values come from the DWARF */
+static const struct {
+	const char *enumerator, *word;
+} states[] = {
+	{ "THREAD_RUNNING", "RUN" }, { "THREAD_RUNNABLE", "READY" }, { "THREAD_SLEEPING", "SLEEP" },
+	{ "THREAD_BLOCKED", "BLOCK" }, { "THREAD_DEAD", "DEAD" },
+};
+#define NSTATES (sizeof(states) / sizeof(states[0]))
 
 struct guest_layout {
 	bool read;
 	char why[200]; /* "" when every member was found */
 	struct dwarf_field f[NFIELDS];
+	int64_t state_value[NSTATES]; /* -1: the DWARF has no such enumerator */
 };
 
 /* The layout, read from the DWARF on first use: NULL with e when the symbol file lacks it. */
@@ -62,7 +68,7 @@ static const struct guest_layout *layout(struct target *t, struct err *e)
 		for (size_t i = 0; i < NFIELDS && !y->why[0]; i++) {
 			const struct dwarf_field *f = &y->f[i];
 			if (f->off < 0 || f->size == 0 || f->size > 1u << 20)
-				snprintf(y->why, sizeof(y->why), "no %s%s%s in the symbol file's DWARF (is it our guest kernel?)",
+				snprintf(y->why, sizeof(y->why), "no struct %s%s%s in the symbol file's DWARF (is it our guest kernel, with -g?)",
 					 f->type, f->member ? "." : "", f->member ? f->member : "");
 		}
 		/* each member inside its struct (the reads below trust these bounds) */
@@ -72,6 +78,9 @@ static const struct guest_layout *layout(struct target *t, struct err *e)
 			if (y->f[i].member && (uint64_t)y->f[i].off + y->f[i].size > lim)
 				snprintf(y->why, sizeof(y->why), "%s.%s lies outside its struct in the DWARF", y->f[i].type, y->f[i].member);
 		}
+		for (size_t i = 0; i < NSTATES; i++)
+			if (y->why[0] || dwarf_enum_value(t, "thread_state", states[i].enumerator, &y->state_value[i]) != 1)
+				y->state_value[i] = -1;
 		if (!y->why[0] && (y->f[T_SIZE].size > 65536 || y->f[R_SIZE].size > 65536 || y->f[P_SIZE].size > 65536 ||
 				   y->f[L_REC].size % y->f[R_SIZE].size))
 			snprintf(y->why, sizeof(y->why), "our guest's structures have sizes the debugger does not expect");
@@ -173,11 +182,11 @@ static struct cfi_regs cpu_frame(const struct target_regs *r)
 
 /* A thread that is not running: context_switch left r15 r14 r13 r12 rbx rbp and the
  * return address on its stack, ctx.rsp pointing at r15 (guest/switch.S: code, not DWARF). */
-static void thread_stack(struct target *t, const struct guest_thread *th, FILE *out)
+static void thread_stack(struct target *t, const struct guest_layout *y, const struct guest_thread *th, FILE *out)
 {
 	struct cfi_regs f;
 	uint64_t w[7];
-	for (unsigned c = 0; th->state == GUEST_THREAD_RUNNING && c < t->ops->nr_cpus(t); c++) {
+	for (unsigned c = 0; y->state_value[0] >= 0 && th->state == (uint64_t)y->state_value[0] && c < t->ops->nr_cpus(t); c++) {
 		struct target_regs r;
 		if (t->ops->regs(t, c, &r) == 0 && r.online && (int)c == th->cpu) {
 			struct cfi_regs f = cpu_frame(&r);
@@ -201,9 +210,12 @@ static void thread_stack(struct target *t, const struct guest_thread *th, FILE *
 	guest_stack_print(t, t->cpu, &f, false, out);
 }
 
-static const char *state_name(unsigned s)
+static const char *state_name(const struct guest_layout *y, unsigned s)
 {
-	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+	for (size_t i = 0; i < NSTATES; i++)
+		if (y->state_value[i] == (int64_t)s)
+			return states[i].word;
+	return "?";
 }
 
 static int cmd_ps(struct target *t, bool verbose, FILE *out)
@@ -224,15 +236,15 @@ static int cmd_ps(struct target *t, bool verbose, FILE *out)
 			return mdb_fail(out, "%s", e.msg);
 		if (t->json) {
 			fprintf(out, "%s{\"thread\": \"0x%llx\", \"tid\": %d, \"state\": \"%s\", \"cpu\": %d, \"name\": ",
-				n > 1 ? ", " : "", (unsigned long long)p, th.tid, state_name(th.state), th.cpu);
+				n > 1 ? ", " : "", (unsigned long long)p, th.tid, state_name(y, th.state), th.cpu);
 			json_write_str(out, th.name);
 			fputs("}", out);
 			p = th.next;
 			continue;
 		}
-		fprintf(out, "%016llx %5d %-5s %3d %s\n", (unsigned long long)p, th.tid, state_name(th.state), th.cpu, th.name);
+		fprintf(out, "%016llx %5d %-5s %3d %s\n", (unsigned long long)p, th.tid, state_name(y, th.state), th.cpu, th.name);
 		if (verbose)
-			thread_stack(t, &th, out);
+			thread_stack(t, y, &th, out);
 		p = th.next;
 	}
 	if (t->json)
@@ -364,5 +376,6 @@ const struct mdb_os mdb_os_guest = {
 	.walkers = walkers,
 	.nr_walkers = sizeof(walkers) / sizeof(walkers[0]),
 	.stack = guest_stack,
+	.stack_usage = "no arguments: DWARF CFI where the symbol file has it, else trap frames and frame pointers",
 	.panic = guest_panic,
 };

@@ -56,6 +56,7 @@ const struct mdb_os mdb_os_linux = {
 	.dcmds = dcmds,
 	.nr_dcmds = sizeof(dcmds) / sizeof(dcmds[0]),
 	.stack = linux_cmd_bt,
+	.stack_usage = "[-a] [-l] [PID | TASK]: ORC stacks; -a every CPU's, -l file:line and inlined calls",
 	.status = linux_status,
 	.status_more = linux_cmd_sys,
 	.panic = linux_panic,
