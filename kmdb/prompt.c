@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mdb/mdb.h"
+#include "mdb/os/guest/guest_os.h"
 #include "hv/hv.h"
 #include "kmdb.h"
 
@@ -120,8 +121,19 @@ void kmdb_prompt_enter(struct hv *hv)
 	struct prompt *p;
 	int ids[MAX_DOMS];
 	unsigned n;
+	static bool registered;
 	if (prompt)
 		return;
+	/* the OS modules of the live prompt: our guest's (Linux domains under hv are not
+	 * debugged live yet, so its module is not registered here) */
+	if (!registered) {
+		struct err e;
+		if (mdb_os_register(&mdb_os_guest, &e) < 0) {
+			hv_console_write(hv, "kmdb: the guest module cannot be registered\n");
+			return;
+		}
+		registered = true;
+	}
 	p = xcalloc(1, sizeof(*p));
 	p->hv = hv;
 	n = hv_domain_ids(hv, ids, MAX_DOMS);
@@ -138,6 +150,10 @@ void kmdb_prompt_enter(struct hv *hv)
 		p->t[p->n] = kmdb_target_hv(g);
 		if (hv_domain_kernel_path(hv, ids[i], path, sizeof(path)) == 0 && target_add_symbols(p->t[p->n], path, &e) < 0) {
 			snprintf(msg, sizeof(msg), "kmdb: %s: no symbols (%s)\n", hv_dbg_domain_name(g), e.msg);
+			hv_console_write(hv, msg);
+		}
+		if (mdb_os_attach(p->t[p->n], NULL, &e) < 0) {
+			snprintf(msg, sizeof(msg), "kmdb: %s: %s\n", hv_dbg_domain_name(g), e.msg);
 			hv_console_write(hv, msg);
 		}
 		p->n++;

@@ -1,14 +1,14 @@
-/* cmds: hvmdb's commands in mdb's spelling (with crash's aliases): ::status ::cpus
- * ::switch $r $c ::nm ::sym ::vtop ::dis ADDR/FMT ADDR\FMT, and for our guest kernel
- * ::ps and ::msgbuf. Addresses are hexadecimal (mdb's default radix), symbols, symbol
- * offsets, or <reg. */
+/* cmds: the engine's commands in mdb's spelling (with crash's aliases), as the rows of
+ * mdb_engine_dcmds[] at the end: ::status ::cpus ::switch $r $c ::nm ::sym ::vtop ::dis
+ * ADDR/FMT ADDR\FMT ::print ..., and the dispatch of a command line to the rows (the
+ * active OS module's first: dcmd.c). Addresses are hexadecimal (mdb's default radix),
+ * symbols, symbol offsets, or <reg. */
 #include <capstone/capstone.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mdb/os/linux/linux.h"
-#include "guest/guest.h"
+#include "mdb/mdb.h"
 
 const char *const mdb_command_names[] = { "::status", "::cpus", "::switch", "::regs", "$r", "::stack", "$c", "bt",
 					  "::nm", "::sym", "::whatis", "::vtop", "::dis", "::ps", "ps", "::msgbuf", "log", "sys", "mod", "::modinfo", "::print", "::sizeof", "::offsetof", "::walk", "::threads",
@@ -152,25 +152,6 @@ static void print_regs(struct target *t, FILE *out)
 			(unsigned long long)r.cr4, (unsigned long long)r.efer);
 }
 
-/* The registers a CPU's stack unwinds from: every general register. */
-static struct cfi_regs cpu_frame(const struct target_regs *r)
-{
-	return (struct cfi_regs){ .r = { r->rax, r->rdx, r->rcx, r->rbx, r->rsi, r->rdi, r->rbp, r->rsp, r->r8, r->r9,
-					 r->r10, r->r11, r->r12, r->r13, r->r14, r->r15, r->rip },
-				  .known = (1u << CFI_NREGS) - 1 };
-}
-
-static int cmd_stack(struct target *t, FILE *out)
-{
-	struct target_regs r;
-	struct cfi_regs f;
-	if (t->ops->regs(t, t->cpu, &r) < 0)
-		return fail(out, "no registers for the current CPU%s", "");
-	f = cpu_frame(&r);
-	guest_stack_print(t, t->cpu, &f, true, out);
-	return 0;
-}
-
 static int cmd_cpus(struct target *t, FILE *out)
 {
 	if (t->json) {
@@ -282,115 +263,6 @@ static int cmd_format(struct target *t, uint64_t addr, const char *fmt, bool phy
 	return 0;
 }
 
-/* ---- our guest kernel (guest/guest.h gives the layouts until DWARF types arrive) */
-
-static int guest_sym(struct target *t, const char *name, uint64_t *a, FILE *out)
-{
-	const struct symbol *s = symtab_by_name(&t->syms, name);
-	if (!s)
-		return fail(out, "no symbol %s: is the symbol file our guest kernel (hvmdb -s build/guest.elf)?", name);
-	*a = s->addr;
-	return 0;
-}
-
-/* A thread that is not running: context_switch left r15 r14 r13 r12 rbx rbp and the
- * return address on its stack, ctx.rsp pointing at r15 (guest/switch.S). */
-static void thread_stack(struct target *t, const struct thread *th, FILE *out)
-{
-	struct cfi_regs f;
-	uint64_t w[7];
-	for (unsigned c = 0; th->state == THREAD_RUNNING && c < t->ops->nr_cpus(t); c++) {
-		struct target_regs r;
-		if (t->ops->regs(t, c, &r) == 0 && r.online && (int)c == th->cpu) {
-			struct cfi_regs f = cpu_frame(&r);
-			guest_stack_print(t, c, &f, true, out);
-			return;
-		}
-	}
-	if (target_read_virt(t, t->cpu, th->ctx.rsp, w, sizeof(w)) != sizeof(w)) {
-		fprintf(out, "    (saved context unreadable)\n");
-		return;
-	}
-	f = (struct cfi_regs){ .known = 1u << CFI_RBX | 1u << CFI_RBP | 1u << CFI_RSP | 1u << CFI_RIP | 0xfu << 12 };
-	f.r[15] = w[0];
-	f.r[14] = w[1];
-	f.r[13] = w[2];
-	f.r[12] = w[3];
-	f.r[CFI_RBX] = w[4];
-	f.r[CFI_RBP] = w[5];
-	f.r[CFI_RIP] = w[6];
-	f.r[CFI_RSP] = th->ctx.rsp + 56;
-	guest_stack_print(t, t->cpu, &f, false, out);
-}
-
-static int cmd_ps(struct target *t, bool verbose, FILE *out)
-{
-	static const char *const st[] = { "RUN", "READY", "SLEEP", "BLOCK", "DEAD" };
-	uint64_t head, p;
-	int n = 0;
-	if (guest_sym(t, "thread_list", &head, out) < 0)
-		return -1;
-	if (target_read_virt(t, t->cpu, head, &p, 8) != 8)
-		return fail(out, "cannot read thread_list%s", "");
-	if (t->json)
-		fputs("[", out);
-	else
-		fprintf(out, "%16s %5s %-5s %3s %s\n", "THREAD", "TID", "STATE", "CPU", "NAME");
-	while (p && n++ < 10000) {
-		struct thread th;
-		if (target_read_virt(t, t->cpu, p, &th, sizeof(th)) != sizeof(th))
-			return fail(out, "cannot read a thread (the list is corrupt?)%s", "");
-		th.name[sizeof(th.name) - 1] = 0;
-		if (t->json) {
-			fprintf(out, "%s{\"thread\": \"0x%llx\", \"tid\": %d, \"state\": \"%s\", \"cpu\": %d, \"name\": ",
-				n > 1 ? ", " : "", (unsigned long long)p, th.tid, (unsigned)th.state < 5 ? st[th.state] : "?",
-				th.cpu);
-			json_write_str(out, th.name);
-			fputs("}", out);
-			p = (uint64_t)(uintptr_t)th.next;
-			continue;
-		}
-		fprintf(out, "%016llx %5d %-5s %3d %s\n", (unsigned long long)p, th.tid,
-			(unsigned)th.state < 5 ? st[th.state] : "?", th.cpu, th.name);
-		if (verbose)
-			thread_stack(t, &th, out);
-		p = (uint64_t)(uintptr_t)th.next;
-	}
-	if (t->json)
-		fputs("]\n", out);
-	return 0;
-}
-
-static int cmd_msgbuf(struct target *t, FILE *out)
-{
-	uint64_t a, head, first;
-	if (guest_sym(t, "log_ring", &a, out) < 0)
-		return -1;
-	if (target_read_virt(t, t->cpu, a, &head, 8) != 8)
-		return fail(out, "cannot read log_ring%s", "");
-	first = head > LOG_RECORDS ? head - LOG_RECORDS : 0;
-	if (t->json)
-		fputc('[', out);
-	for (uint64_t i = first; i < head; i++) {
-		struct log_record r;
-		uint64_t ra = a + offsetof(struct logbuf, rec) + (i % LOG_RECORDS) * sizeof(r);
-		if (target_read_virt(t, t->cpu, ra, &r, sizeof(r)) != sizeof(r))
-			return fail(out, "cannot read a log record%s", "");
-		r.text[LOG_TEXT - 1] = 0;
-		if (t->json) {
-			fprintf(out, "%s{\"timestamp\": %llu.%02llu, \"ticks\": %llu, \"text\": ", i != first ? ", " : "",
-				(unsigned long long)(r.ticks / HZ), (unsigned long long)(r.ticks % HZ), (unsigned long long)r.ticks);
-			json_write_str(out, r.text);
-			fputc('}', out);
-			continue;
-		}
-		fprintf(out, "[%5llu.%02llu] %s\n", (unsigned long long)(r.ticks / HZ), (unsigned long long)(r.ticks % HZ), r.text);
-	}
-	if (t->json)
-		fputs("]\n", out);
-	return 0;
-}
-
 static int cmd_nm(struct target *t, const char *pat, FILE *out)
 {
 	size_t shown = 0;
@@ -428,11 +300,276 @@ static bool json_suffix(char *cmd)
 	return true;
 }
 
+
+static int run_one(struct target *t, char *cmd, FILE *out);
+
+/* ---- the rows' functions */
+
+static int row_regs(struct target *t, struct mdb_args *a, FILE *out)
+{
+	(void)a;
+	print_regs(t, out);
+	return 0;
+}
+
+/* $c, bt, ::stack: the OS module's unwinder */
+static int row_stack(struct target *t, struct mdb_args *a, FILE *out)
+{
+	if (!t->os || !t->os->stack)
+		return fail(out, "no OS module knows this kernel's stacks (is the symbol file its kernel?)%s", "");
+	return t->os->stack(t, a->arg && *a->arg ? a->arg : NULL, out);
+}
+
+static int row_status(struct target *t, struct mdb_args *a, FILE *out)
+{
+	(void)a;
+	return target_cmd_status(t, out);
+}
+
+static int row_cpus(struct target *t, struct mdb_args *a, FILE *out)
+{
+	(void)a;
+	return cmd_cpus(t, out);
+}
+
+static int row_nm(struct target *t, struct mdb_args *a, FILE *out)
+{
+	return cmd_nm(t, a->arg, out);
+}
+
+static int row_switch(struct target *t, struct mdb_args *a, FILE *out)
+{
+	if (!a->have_addr || a->addr >= t->ops->nr_cpus(t))
+		return fail(out, "::switch CPU: there are %s", "CPUs 0 to nr-1");
+	t->cpu = (unsigned)a->addr;
+	fprintf(out, "current CPU: %u\n", t->cpu);
+	return 0;
+}
+
+static int row_sym(struct target *t, struct mdb_args *a, FILE *out)
+{
+	const struct symbol *s;
+	const char *mod = NULL;
+	if (!a->have_addr)
+		return fail(out, "%s needs an address", strstr(a->line, "::whatis") ? "::whatis" : "::sym");
+	s = symtab_lookup(&t->syms, a->addr);
+	if (!s && t->os && t->os->symbolize) /* a loaded module's: "name+0x1c [module]" as crash's sym */
+		s = t->os->symbolize(t, a->addr, false, &mod);
+	if (!s)
+		return fprintf(out, "0x%llx: no symbol\n", (unsigned long long)a->addr), 0;
+	fprintf(out, "0x%llx is %s+0x%llx%s%s%s (%s, size 0x%llx)\n", (unsigned long long)a->addr, s->name,
+		(unsigned long long)(a->addr - s->addr), mod ? " [" : "", mod ? mod : "", mod ? "]" : "",
+		s->code ? "code" : "data", (unsigned long long)s->size);
+	return 0;
+}
+
+static int row_vtop(struct target *t, struct mdb_args *a, FILE *out)
+{
+	uint64_t pa, psz;
+	if (!a->have_addr)
+		return fail(out, "::vtop needs an address%s", "");
+	if (target_vtop(t, t->cpu, a->addr, &pa, &psz) < 0)
+		return fail(out, "that address is not mapped by the current CPU's page tables%s", "");
+	fprintf(out, "virtual 0x%llx mapped to physical 0x%llx (%llu KiB page)\n", (unsigned long long)a->addr,
+		(unsigned long long)pa, (unsigned long long)(psz >> 10));
+	return 0;
+}
+
+static int row_dis(struct target *t, struct mdb_args *a, FILE *out)
+{
+	uint64_t addr = a->addr;
+	if (!a->have_addr) {
+		struct target_regs r;
+		if (t->ops->regs(t, t->cpu, &r) < 0)
+			return fail(out, "no registers%s", "");
+		addr = r.rip;
+	}
+	return cmd_dis(t, addr, a->arg ? (unsigned)strtoul(a->arg, NULL, 0) : 0, out);
+}
+
+static size_t mem_read(void *arg, uint64_t va, void *buf, size_t len)
+{
+	struct target *t = arg;
+	return target_read_virt(t, t->cpu, va, buf, len);
+}
+
+static bool mem_symbolize(void *arg, uint64_t addr, char *buf, size_t len)
+{
+	return target_symbolize(arg, addr, false, buf, len);
+}
+
+/* ADDR::print TYPE [MEMBER...], or ::print TYPE ADDR */
+static int row_print(struct target *t, struct mdb_args *a, FILE *out)
+{
+	struct dwarf_mem m = { mem_read, mem_symbolize, t };
+	uint64_t addr = a->addr;
+	char *last;
+	if (!a->arg || !*a->arg)
+		return fail(out, "::%s needs a type", "print");
+	last = strrchr(a->arg, ' ');
+	if (!a->have_addr) {
+		if (!last)
+			return fail(out, "::print TYPE ADDR (or ADDR::print TYPE)%s", "");
+		*last = 0;
+		if (mdb_parse_addr(t, last + 1, &addr, out) < 0)
+			return -1;
+	}
+	return dwarf_cmd_print(t, a->arg, addr, &m, out);
+}
+
+static int row_offsetof(struct target *t, struct mdb_args *a, FILE *out)
+{
+	char *last;
+	if (!a->arg || !*a->arg)
+		return fail(out, "::%s needs a type", "offsetof");
+	last = strrchr(a->arg, ' ');
+	if (!last)
+		return fail(out, "::offsetof TYPE MEMBER%s", "");
+	*last = 0;
+	return dwarf_cmd_offsetof(t, a->arg, last + 1, out);
+}
+
+static int row_sizeof(struct target *t, struct mdb_args *a, FILE *out)
+{
+	if (!a->arg || !*a->arg)
+		return fail(out, "::sizeof needs a type%s", "");
+	return dwarf_cmd_sizeof(t, a->arg, out);
+}
+
+/* run.c's commands parse the line themselves */
+static int row_run(struct target *t, struct mdb_args *a, FILE *out)
+{
+	char *c = xstrdup(a->line);
+	int r = mdb_run_cmd(t, c, out);
+	free(c);
+	return r == 1 ? fail(out, "unknown command: %s (::help lists them)", a->line) : r;
+}
+
+/* crash's spellings of the memory commands: rd ADDR [COUNT] (64-bit words), dis ADDR
+ * [COUNT], sym ADDR|NAME */
+static int row_crash_mem(struct target *t, struct mdb_args *a, FILE *out)
+{
+	char x[128] = "", n[32] = "", line[200];
+	bool rd = a->line[0] == 'r', dis = a->line[0] == 'd';
+	if (sscanf(a->arg, "%127s %31s", x, n) < 1)
+		return fail(out, "%s ADDR [COUNT]", rd ? "rd" : dis ? "dis" : "sym");
+	if (rd)
+		snprintf(line, sizeof(line), "%s/%sJ", x, n);
+	else if (dis)
+		snprintf(line, sizeof(line), "%s::dis %s", x, n[0] ? n : "16");
+	else
+		snprintf(line, sizeof(line), "%s::sym", x);
+	return run_one(t, line, out);
+}
+
+/* crash's struct NAME[.MEMBER[,MEMBER...]] [ADDR] (union likewise): ADDR::print of the
+ * type or its members; without ADDR, ::sizeof, or each member's ::offsetof */
+static int row_crash_struct(struct target *t, struct mdb_args *a, FILE *out)
+{
+	const char *kind = a->line[0] == 'u' ? "union" : "struct";
+	char spec[160] = "", x[128] = "", line[512], *members = NULL;
+	int r = 0;
+	if (sscanf(a->arg, "%159s %127s", spec, x) < 1)
+		return fail(out, "%s NAME[.MEMBER,...] [ADDR]", kind);
+	if ((members = strchr(spec, '.')) != NULL) {
+		*members++ = 0;
+		for (char *c = members; *c; c++)
+			if (*c == ',')
+				*c = ' ';
+	}
+	if (x[0]) {
+		snprintf(line, sizeof(line), "%s::print %s %s %s", x, kind, spec, members ? members : "");
+		return run_one(t, line, out);
+	}
+	if (!members) {
+		snprintf(line, sizeof(line), "::sizeof %s %s", kind, spec);
+		return run_one(t, line, out);
+	}
+	for (char *save = NULL, *m = strtok_r(members, " ", &save); m; m = strtok_r(NULL, " ", &save)) {
+		snprintf(line, sizeof(line), "::offsetof %s %s %s", kind, spec, m);
+		if (run_one(t, line, out) < 0)
+			r = -1;
+	}
+	return r;
+}
+
+const struct mdb_dcmd mdb_engine_dcmds[] = {
+	{ "::status", "", "the target, the kernel (from its OS module) and the CPUs", row_status, 0 },
+	{ "::cpus", "", "each CPU's rip, rsp and symbol", row_cpus, 0 },
+	{ "::switch", "CPU", "make CPU the current one (also CPU::switch)", row_switch, MDB_ADDR_ARG },
+	{ "::regs", "", "the current CPU's registers", row_regs, 0 },
+	{ "$r", "", "the current CPU's registers (::regs)", row_regs, MDB_NOARGS },
+	{ "::stack", "[ARGS]", "the current CPU's stack, unwound by the OS module", row_stack, MDB_STACK },
+	{ "$c", "", "the current CPU's stack (::stack)", row_stack, MDB_NOARGS | MDB_STACK },
+	{ "bt", "[ARGS]", "crash's bt: the stack (ARGS: the OS module's, e.g. -a -l PID)", row_stack, MDB_STACK },
+	{ "::nm", "[PATTERN]", "the symbols (whose name contains PATTERN)", row_nm, 0 },
+	{ "::sym", "ADDR", "the symbol at ADDR (ADDR::sym)", row_sym, MDB_ADDR_ARG },
+	{ "::whatis", "ADDR", "the symbol at ADDR (ADDR::whatis)", row_sym, MDB_ADDR_ARG },
+	{ "::vtop", "ADDR", "ADDR's physical address through the current CPU's page tables", row_vtop, MDB_ADDR_ARG },
+	{ "::dis", "[ADDR] [N]", "disassemble N instructions at ADDR (ADDR::dis N; default rip)", row_dis, MDB_ADDR_ARG },
+	{ "::print", "TYPE [MEMBER[.MEMBER]...]", "ADDR::print: the DWARF type's value at ADDR (or ::print TYPE ADDR)",
+	  row_print, 0 },
+	{ "::sizeof", "TYPE", "the size of a DWARF type", row_sizeof, 0 },
+	{ "::offsetof", "TYPE MEMBER", "a member's offset in a DWARF type", row_offsetof, 0 },
+	{ "rd", "ADDR [N]", "crash's rd: N 64-bit words at ADDR (ADDR/NJ)", row_crash_mem, MDB_NEEDARGS },
+	{ "dis", "ADDR [N]", "crash's dis: N instructions at ADDR (ADDR::dis N)", row_crash_mem, MDB_NEEDARGS },
+	{ "sym", "ADDR|NAME", "crash's sym: the symbol at ADDR (ADDR::sym)", row_crash_mem, MDB_NEEDARGS },
+	{ "struct", "NAME[.M,M...] [ADDR]", "crash's struct: ADDR::print, ::sizeof or each ::offsetof", row_crash_struct,
+	  MDB_NEEDARGS },
+	{ "union", "NAME[.M,M...] [ADDR]", "crash's union, as struct", row_crash_struct, MDB_NEEDARGS },
+	{ "::walk", "WALKER [| CMD]", "the addresses the walker visits (each the address of CMD)", mdb_cmd_walk, 0 },
+	{ "::walkers", "", "the walkers, with what each visits", mdb_cmd_walkers, 0 },
+	{ "::dcmds", "", "the commands, with what each does", mdb_cmd_dcmds, 0 },
+	{ "::help", "[CMD]", "the syntax and the commands; ::help CMD: that one's usage", mdb_cmd_help, 0 },
+	{ ":c", "", "live: continue every CPU until a breakpoint, watchpoint or Ctrl-C", row_run, MDB_NOARGS | MDB_LINE },
+	{ ":s", "", "live: single-step the current CPU", row_run, MDB_NOARGS | MDB_LINE },
+	{ "::bp", "ADDR", "live: a breakpoint at ADDR (ADDR::bp; a debug register)", row_run, MDB_LINE },
+	{ "::wp", "ADDR [-a] [LEN]", "live: a watchpoint (write, -a access) of LEN bytes at ADDR", row_run, MDB_LINE },
+	{ "::delete", "N|all", "live: delete a breakpoint or watchpoint", row_run, MDB_LINE },
+	{ "::events", "", "live: the breakpoints and watchpoints", row_run, MDB_LINE },
+	{ "::set", "-w", "live: allow writes to memory and registers", row_run, MDB_LINE },
+};
+const size_t mdb_engine_nr_dcmds = sizeof(mdb_engine_dcmds) / sizeof(mdb_engine_dcmds[0]);
+
+/* ---- dispatch */
+
+/* "::name" of a spelling found nowhere: -1 after a message */
+static int unknown(struct target *t, const char *name, const char *shown, FILE *out)
+{
+	int r = mdb_dcmd_elsewhere(t, name, out);
+	if (r <= 0)
+		return r;
+	return shown ? fail(out, "unknown dcmd ::%s (::help lists them)", shown)
+		     : fail(out, "unknown command: %s (::help lists them)", name);
+}
+
+/* A bare word's row ("ps", "rd ADDR", ":c"): 1 when cmd is none. */
+static int run_bare(struct target *t, char *cmd, FILE *out)
+{
+	char word[32];
+	size_t n = strcspn(cmd, " \t");
+	const struct mdb_dcmd *d;
+	char *rest = cmd + n;
+	struct mdb_args a = { .line = cmd };
+	if (n >= sizeof(word) || !strncmp(cmd, "::", 2))
+		return 1;
+	memcpy(word, cmd, n);
+	word[n] = 0;
+	while (isspace((unsigned char)*rest))
+		rest++;
+	if (!(d = mdb_dcmd_find(t, word)) || ((d->flags & MDB_NOARGS) && *rest) || ((d->flags & MDB_NEEDARGS) && !*rest))
+		return 1;
+	a.arg = *rest ? rest : NULL;
+	return d->fn(t, &a, out);
+}
+
 static int run_one(struct target *t, char *cmd, FILE *out)
 {
-	char *dcmd, *arg = NULL, *slash;
-	uint64_t addr = 0;
-	bool have_addr = false;
+	char *dcmd, *arg = NULL, *slash, name[64];
+	const struct mdb_dcmd *d;
+	struct mdb_args a = { 0 };
+	char *line;
+	int r;
 
 	while (isspace((unsigned char)*cmd))
 		cmd++;
@@ -441,92 +578,39 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 	if (!*cmd)
 		return 0;
 	if (json_suffix(cmd) && !t->json) { /* CMD --json: this command's listing as JSON */
-		int r;
 		t->json = true;
 		r = run_one(t, cmd, out);
 		t->json = false;
 		return r;
 	}
-	if (!strcmp(cmd, "$r"))
-		return print_regs(t, out), 0;
-	if (!strcmp(cmd, "$c") || !strcmp(cmd, "bt") || !strncmp(cmd, "bt ", 3)) {
-		if (linux_is(t))
-			return linux_cmd_bt(t, cmd[0] == 'b' && cmd[2] ? cmd + 3 : NULL, out);
-		return cmd[2] ? fail(out, "bt %s: the options are for Linux kernels", cmd + 3) : cmd_stack(t, out);
-	}
-	if (!strcmp(cmd, "ps"))
-		return linux_is(t) ? linux_cmd_ps(t, NULL, out) : cmd_ps(t, false, out);
-	if (!strcmp(cmd, "log"))
-		return linux_is(t) ? linux_cmd_log(t, out) : cmd_msgbuf(t, out);
-	/* crash's spellings of the memory commands: rd ADDR [COUNT] (64-bit words), dis ADDR
-	 * [COUNT], sym ADDR|NAME */
-	if (!strncmp(cmd, "rd ", 3) || !strncmp(cmd, "dis ", 4) || !strncmp(cmd, "sym ", 4)) {
-		char a[128] = "", n[32] = "", line[200];
-		bool rd = cmd[0] == 'r', dis = cmd[0] == 'd';
-		if (sscanf(cmd + (rd ? 3 : 4), "%127s %31s", a, n) < 1)
-			return fail(out, "%s ADDR [COUNT]", rd ? "rd" : dis ? "dis" : "sym");
-		if (rd)
-			snprintf(line, sizeof(line), "%s/%sJ", a, n);
-		else if (dis)
-			snprintf(line, sizeof(line), "%s::dis %s", a, n[0] ? n : "16");
-		else
-			snprintf(line, sizeof(line), "%s::sym", a);
-		return run_one(t, line, out);
-	}
-	/* crash's struct NAME[.MEMBER[,MEMBER...]] [ADDR] (union likewise): ADDR::print of the
-	 * type or its members; without ADDR, ::sizeof, or each member's ::offsetof */
-	if (!strncmp(cmd, "struct ", 7) || !strncmp(cmd, "union ", 6)) {
-		const char *kind = cmd[0] == 'u' ? "union" : "struct";
-		char spec[160] = "", a[128] = "", line[512], *members = NULL;
-		int r = 0;
-		if (sscanf(cmd + strlen(kind) + 1, "%159s %127s", spec, a) < 1)
-			return fail(out, "%s NAME[.MEMBER,...] [ADDR]", kind);
-		if ((members = strchr(spec, '.')) != NULL) {
-			*members++ = 0;
-			for (char *c = members; *c; c++)
-				if (*c == ',')
-					*c = ' ';
-		}
-		if (a[0]) {
-			snprintf(line, sizeof(line), "%s::print %s %s %s", a, kind, spec, members ? members : "");
-			return run_one(t, line, out);
-		}
-		if (!members) {
-			snprintf(line, sizeof(line), "::sizeof %s %s", kind, spec);
-			return run_one(t, line, out);
-		}
-		for (char *save = NULL, *m = strtok_r(members, " ", &save); m; m = strtok_r(NULL, " ", &save)) {
-			snprintf(line, sizeof(line), "::offsetof %s %s %s", kind, spec, m);
-			if (run_one(t, line, out) < 0)
-				r = -1;
-		}
+	if ((r = run_bare(t, cmd, out)) != 1)
 		return r;
-	}
-	if (!strcmp(cmd, "sys") || !strcmp(cmd, "mod"))
-		return !linux_is(t) ? fail(out, "%s: for Linux kernels (hvmdb -s vmlinux)", cmd)
-		       : cmd[0] == 's' ? linux_cmd_sys(t, out) : linux_cmd_mod(t, out);
-	{
-		int r = mdb_run_cmd(t, cmd, out);
-		if (r != 1)
+	dcmd = strstr(cmd, "::");
+	if (!dcmd) { /* ADDR/[vwWZ] VALUE, VALUE>REG; ADDR/FMT and ADDR\FMT */
+		if ((r = mdb_run_cmd(t, cmd, out)) != 1)
 			return r;
-	}
-	/* ADDR/FMT and ADDR\FMT */
-	slash = strpbrk(cmd, "/\\");
-	if (slash && !strstr(cmd, "::")) {
+		slash = strpbrk(cmd, "/\\");
+		if (!slash)
+			return unknown(t, cmd, NULL, out);
 		bool phys = *slash == '\\';
 		*slash = 0;
-		if (mdb_parse_addr(t, cmd, &addr, out) < 0)
+		if (mdb_parse_addr(t, cmd, &a.addr, out) < 0)
 			return -1;
-		return cmd_format(t, addr, slash + 1, phys, out);
+		return cmd_format(t, a.addr, slash + 1, phys, out);
 	}
-	dcmd = strstr(cmd, "::");
-	if (!dcmd)
-		return fail(out, "unknown command: %s (::help lists them)", cmd);
+	snprintf(name, sizeof(name), "::%.*s", (int)strcspn(dcmd + 2, " \t"), dcmd + 2);
+	d = mdb_dcmd_find(t, name);
+	if (d && (d->flags & MDB_LINE)) {
+		a.line = cmd;
+		return d->fn(t, &a, out);
+	}
+	line = xstrdup(cmd);
+	a.line = line;
 	if (dcmd != cmd) {
 		*dcmd = 0;
-		if (mdb_parse_addr(t, cmd, &addr, out) < 0)
-			return -1;
-		have_addr = true;
+		if (mdb_parse_addr(t, cmd, &a.addr, out) < 0)
+			goto fail;
+		a.have_addr = true;
 	}
 	dcmd += 2;
 	arg = strchr(dcmd, ' ');
@@ -535,145 +619,34 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 		while (isspace((unsigned char)*arg))
 			arg++;
 	}
-	if (!have_addr && arg && *arg && (!strcmp(dcmd, "sym") || !strcmp(dcmd, "whatis") || !strcmp(dcmd, "vtop") ||
-					  !strcmp(dcmd, "dis") || !strcmp(dcmd, "switch"))) {
+	if (!d) {
+		r = unknown(t, name, dcmd, out);
+		free(line);
+		return r;
+	}
+	if (!a.have_addr && arg && *arg && (d->flags & MDB_ADDR_ARG)) {
 		char *rest = strchr(arg, ' ');
 		if (rest)
 			*rest++ = 0;
-		if (mdb_parse_addr(t, arg, &addr, out) < 0)
-			return -1;
-		have_addr = true;
+		if (mdb_parse_addr(t, arg, &a.addr, out) < 0)
+			goto fail;
+		a.have_addr = true;
 		arg = rest;
 	}
-	if (!strcmp(dcmd, "status"))
-		return target_cmd_status(t, out);
-	if (!strcmp(dcmd, "cpus"))
-		return cmd_cpus(t, out);
-	if (!strcmp(dcmd, "regs"))
-		return print_regs(t, out), 0;
-	if (!strcmp(dcmd, "stack"))
-		return linux_is(t) ? linux_cmd_bt(t, arg, out) : cmd_stack(t, out);
-	if ((!strcmp(dcmd, "ps") || !strcmp(dcmd, "threads")) && linux_is(t))
-		return linux_cmd_ps(t, arg, out);
-	if (!strcmp(dcmd, "ps") || !strcmp(dcmd, "threads"))
-		return cmd_ps(t, arg && !strcmp(arg, "-v"), out);
-	if (!strcmp(dcmd, "msgbuf"))
-		return linux_is(t) ? linux_cmd_log(t, out) : cmd_msgbuf(t, out);
-	if (!strcmp(dcmd, "modinfo") && linux_is(t))
-		return linux_cmd_mod(t, out);
-	if (!strcmp(dcmd, "nm"))
-		return cmd_nm(t, arg, out);
-	if (!strcmp(dcmd, "switch")) {
-		if (!have_addr || addr >= t->ops->nr_cpus(t))
-			return fail(out, "::switch CPU: there are %s", "CPUs 0 to nr-1");
-		t->cpu = (unsigned)addr;
-		fprintf(out, "current CPU: %u\n", t->cpu);
-		return 0;
-	}
-	if (!strcmp(dcmd, "sym") || !strcmp(dcmd, "whatis")) {
-		const struct symbol *s;
-		const char *mod = NULL;
-		if (!have_addr)
-			return fail(out, "::%s needs an address", dcmd);
-		s = symtab_lookup(&t->syms, addr);
-		if (!s && linux_is(t)) /* a Linux module's: "name+0x1c [module]" as crash's sym */
-			s = linux_module_sym(t, addr, false, &mod);
-		if (!s)
-			return fprintf(out, "0x%llx: no symbol\n", (unsigned long long)addr), 0;
-		fprintf(out, "0x%llx is %s+0x%llx%s%s%s (%s, size 0x%llx)\n", (unsigned long long)addr, s->name,
-			(unsigned long long)(addr - s->addr), mod ? " [" : "", mod ? mod : "", mod ? "]" : "",
-			s->code ? "code" : "data", (unsigned long long)s->size);
-		return 0;
-	}
-	if (!strcmp(dcmd, "vtop")) {
-		uint64_t pa, psz;
-		if (!have_addr)
-			return fail(out, "::vtop needs an address%s", "");
-		if (target_vtop(t, t->cpu, addr, &pa, &psz) < 0)
-			return fail(out, "that address is not mapped by the current CPU's page tables%s", "");
-		fprintf(out, "virtual 0x%llx mapped to physical 0x%llx (%llu KiB page)\n", (unsigned long long)addr,
-			(unsigned long long)pa, (unsigned long long)(psz >> 10));
-		return 0;
-	}
-	if (!strcmp(dcmd, "dis")) {
-		if (!have_addr) {
-			struct target_regs r;
-			if (t->ops->regs(t, t->cpu, &r) < 0)
-				return fail(out, "no registers%s", "");
-			addr = r.rip;
-		}
-		return cmd_dis(t, addr, arg ? (unsigned)strtoul(arg, NULL, 0) : 0, out);
-	}
-	if (!strcmp(dcmd, "print") || !strcmp(dcmd, "offsetof")) {
-		/* ADDR::print TYPE, or ::print TYPE ADDR; ::offsetof TYPE MEMBER */
-		char *last;
-		if (!arg || !*arg)
-			return fail(out, "::%s needs a type", dcmd);
-		last = strrchr(arg, ' ');
-		if (!strcmp(dcmd, "offsetof")) {
-			if (!last)
-				return fail(out, "::offsetof TYPE MEMBER%s", "");
-			*last = 0;
-			return dwarf_cmd_offsetof(t, arg, last + 1, out);
-		}
-		if (!have_addr) {
-			if (!last)
-				return fail(out, "::print TYPE ADDR (or ADDR::print TYPE)%s", "");
-			*last = 0;
-			if (mdb_parse_addr(t, last + 1, &addr, out) < 0)
-				return -1;
-		}
-		return dwarf_cmd_print(t, arg, addr, out);
-	}
-	if (!strcmp(dcmd, "sizeof")) {
-		if (!arg || !*arg)
-			return fail(out, "::sizeof needs a type%s", "");
-		return dwarf_cmd_sizeof(t, arg, out);
-	}
-	if (!strcmp(dcmd, "help")) {
-		fputs("::status ::cpus ::switch N ::regs ($r) ::stack ($c, bt) ::nm [PAT] ADDR::sym ADDR::vtop\n"
-		      "ADDR::dis [N] ADDR/[N]{B,X,J,K,c,s,i} ADDR\\[N]{B,X,J,K,c,s} ::ps (ps) ::msgbuf (log)\n"
-		      "  (our guest's, or a Linux kernel's with its vmlinux: hvmdb [--kaslr OFFSET] -s vmlinux)\n"
-		      "Linux: bt [-a] [-l] [PID | TASK] (ORC stacks; -a every CPU's, -l file:line)\n"
-		      "  sys (release, CPUs, uptime, memory, tasks, panic; also in ::status)  mod / ::modinfo (modules)\n"
-		      "ADDR::print TYPE [MEMBER[.MEMBER]...]  ::sizeof TYPE  ::offsetof TYPE MEMBER   (DWARF types)\n"
-		      "crash's spellings: rd ADDR [N]  dis ADDR [N]  sym ADDR|NAME  struct|union NAME[.M,M...] [ADDR]\n"
-		      "::ps -v / ::threads -v (with stacks)  ::walk thread [| ADDR-taking command]\n"
-		      "ADDR: hex number, 0tDECIMAL, symbol, <reg, and + - between them\n"
-		      "CMD --json (or hvmdb --json): ::status ::cpus $r ::nm ::walk ::ps ::msgbuf/log,\n"
-		      "  Linux bt sys mod, as one JSON document each (docs/hvmdb.md)\n"
-		      "TAB completes commands, symbols, type names (::print ::sizeof ::offsetof struct ...)\n"
-		      "  and ::offsetof TYPE's members\n"
-		      "live (hvmdb -d, the q prompt): :c  :s  ADDR::bp  ADDR::wp [-a] [LEN]  ::delete N|all  ::events\n"
-		      "  ::set -w (allow writes)  ADDR/[vwWZ] VALUE (1 2 4 8 bytes)  VALUE>REG\n",
-		      out);
-		return 0;
-	}
-	return fail(out, "unknown dcmd ::%s (::help lists them)", dcmd);
-}
-
-/* ::walk thread: the address of every thread of our guest */
-static int walk_threads(struct target *t, uint64_t *v, size_t max, size_t *n, FILE *out)
-{
-	uint64_t head, p;
-	*n = 0;
-	if (guest_sym(t, "thread_list", &head, out) < 0 || target_read_virt(t, t->cpu, head, &p, 8) != 8)
-		return -1;
-	while (p && *n < max) {
-		struct thread th;
-		v[(*n)++] = p;
-		if (target_read_virt(t, t->cpu, p, &th, sizeof(th)) != sizeof(th))
-			return fail(out, "cannot read a thread (the list is corrupt?)%s", "");
-		p = (uint64_t)(uintptr_t)th.next;
-	}
-	return 0;
+	a.arg = arg;
+	r = d->fn(t, &a, out);
+	free(line);
+	return r;
+fail:
+	free(line);
+	return -1;
 }
 
 /* "CMD | CMD": the walk's addresses become the address of each run of the next command */
 static int run_pipeline(struct target *t, char *cmd, FILE *out)
 {
 	char *bar = strchr(cmd, '|'), *first = cmd, *rest;
-	uint64_t addrs[4096];
+	uint64_t *addrs;
 	size_t n = 0;
 	int ret = 0;
 	if (!bar)
@@ -682,15 +655,16 @@ static int run_pipeline(struct target *t, char *cmd, FILE *out)
 	rest = bar + 1;
 	while (isspace((unsigned char)*first))
 		first++;
-	if (!strncmp(first, "::walk", 6)) {
+	if (strncmp(first, "::walk", 6))
+		return fail(out, "a pipeline starts with ::walk%s", "");
+	{
 		char what[32] = "";
 		sscanf(first + 6, "%31s", what);
-		if (strcmp(what, "thread"))
-			return fail(out, "::walk: walkers: thread (not '%s')", what);
-		if (walk_threads(t, addrs, 4096, &n, out) < 0)
+		addrs = xcalloc(4096, sizeof(*addrs));
+		if (mdb_walk(t, what, addrs, 4096, &n, out) < 0) {
+			free(addrs);
 			return -1;
-	} else {
-		return fail(out, "a pipeline starts with ::walk%s", "");
+		}
 	}
 	while (isspace((unsigned char)*rest))
 		rest++;
@@ -700,6 +674,7 @@ static int run_pipeline(struct target *t, char *cmd, FILE *out)
 		if (run_pipeline(t, c, out) < 0)
 			ret = -1;
 	}
+	free(addrs);
 	return ret;
 }
 
@@ -707,33 +682,9 @@ int mdb_exec(struct target *t, const char *line, FILE *out)
 {
 	char *copy = xstrdup(line), *save = NULL;
 	int ret = 0;
-	for (char *c = strtok_r(copy, ";", &save); c; c = strtok_r(NULL, ";", &save)) {
-		char *w = c;
-		while (isspace((unsigned char)*w))
-			w++;
-		if (!strncmp(w, "::walk", 6) && !strchr(w, '|')) {
-			uint64_t addrs[4096];
-			size_t n;
-			char what[32] = "";
-			bool json = t->json || json_suffix(w);
-			sscanf(w + 6, "%31s", what);
-			if (strcmp(what, "thread") || walk_threads(t, addrs, 4096, &n, out) < 0) {
-				if (strcmp(what, "thread"))
-					fail(out, "::walk: walkers: thread (not '%s')", what);
-				ret = -1;
-				continue;
-			}
-			if (json)
-				fputc('[', out);
-			for (size_t i = 0; i < n; i++)
-				fprintf(out, json ? "%s\"0x%llx\"" : "%s%llx\n", json && i ? ", " : "", (unsigned long long)addrs[i]);
-			if (json)
-				fputs("]\n", out);
-			continue;
-		}
+	for (char *c = strtok_r(copy, ";", &save); c; c = strtok_r(NULL, ";", &save))
 		if (run_pipeline(t, c, out) < 0)
 			ret = -1;
-	}
 	free(copy);
 	return ret;
 }

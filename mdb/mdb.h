@@ -81,10 +81,15 @@ struct target {
 	bool json;    /* listing commands print JSON (hvmdb --json) */
 	bool writable; /* ::set -w (or -w): memory and register writes allowed */
 	struct target_bp bps[TARGET_MAX_BPS];
-	/* A Linux kernel (linux.c): its own page tables for kernel addresses (physical address
-	 * of init_top_pgt; 0: the CPU's CR3), and the module's state. */
-	uint64_t kernel_pgt;
-	void *linux_kernel;
+	/* The active OS module (mdb_os_attach) and its state; NULL when none claimed the kernel. */
+	const struct mdb_os *os;
+	void *os_priv;
+	/* The kernel's own page tables for kernel addresses (physical address of the top
+	 * table, set by the OS module; 0: each CPU's CR3). */
+	uint64_t kernel_pt_root;
+	/* The symbol file's addresses from reloc_base up are relocated by reloc_off (a KASLR
+	 * slide, set by the OS module): target_link_addr undoes it for the debug info. */
+	uint64_t reloc_base, reloc_off;
 };
 
 struct target *target_dump_open(const char *path, struct err *e);
@@ -104,9 +109,21 @@ int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint6
 size_t target_read_virt(struct target *t, unsigned cpu, uint64_t va, void *buf, size_t len);
 /* "name+0x1c" for a code address (is_return: look one byte back); false when unknown. */
 bool target_symbolize(struct target *t, uint64_t addr, bool is_return, char *buf, size_t len);
+/* The symbol file's (link) address of a relocated kernel address; addr itself otherwise. */
+static inline uint64_t target_link_addr(const struct target *t, uint64_t addr)
+{
+	return t->reloc_off && addr >= t->reloc_base + t->reloc_off ? addr - t->reloc_off : addr;
+}
 
 /* dwarf.c: DWARF types of the symbol file */
-int dwarf_cmd_print(struct target *t, const char *type, uint64_t addr, FILE *out);
+/* How ::print reaches the target's memory (the engine's virtual reads and symbols): read
+ * returns the bytes read; symbolize is target_symbolize's contract. */
+struct dwarf_mem {
+	size_t (*read)(void *arg, uint64_t va, void *buf, size_t len);
+	bool (*symbolize)(void *arg, uint64_t addr, char *buf, size_t len);
+	void *arg;
+};
+int dwarf_cmd_print(struct target *t, const char *type, uint64_t addr, const struct dwarf_mem *m, FILE *out);
 int dwarf_cmd_sizeof(struct target *t, const char *type, FILE *out);
 int dwarf_cmd_offsetof(struct target *t, const char *type, const char *member, FILE *out);
 void dwarf_close_target(struct target *t);
@@ -125,6 +142,9 @@ struct dwarf_field {
 	bool found;    /* the type was found */
 };
 int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, size_t n);
+/* The value of enumerator name of enum type (through the type index): 1 and *v, 0 when
+ * there is no such enumerator, -1 without DWARF. */
+int dwarf_enum_value(struct target *t, const char *type, const char *name, int64_t *v);
 /* dwarf_obj.c: a libdwarf handle (*dbg) over the symbol file mapped read-only; NULL when it
  * has no DWARF. Each handle iterates the compile units on its own. */
 struct dwarf_obj;
@@ -150,11 +170,6 @@ typedef bool (*cfi_read_fn)(void *arg, uint64_t addr, uint64_t *v);
 int cfi_step(struct target *t, struct cfi_regs *r, bool is_return, cfi_read_fn rd, void *arg, struct err *e);
 bool cfi_covers(struct target *t, uint64_t pc);
 void cfi_close_target(struct target *t);
-/* guest_stack.c: our guest kernel's stack from the registers r of CPU cpu (or of a saved
- * context), as text (mdb's $c) or as a JSON array of frames (t->json); CFI where an FDE
- * covers a frame, else across trap frames or by frame pointer. leaf_check: guess a
- * frameless leaf's caller from [rsp] when the top frame has no CFI. */
-void guest_stack_print(struct target *t, unsigned cpu, const struct cfi_regs *r, bool leaf_check, FILE *out);
 /* dwarf_names.c: for completion, the symbol file's type names ("struct thread", typedefs,
  * base types), sorted, NULL-terminated, *n of them (none without DWARF); read once, in a
  * thread from dwarf_names_prefetch on (the shell starts it), which the first use waits
@@ -240,29 +255,6 @@ int mdb_run_cmd(struct target *t, char *cmd, FILE *out);
 /* An address expression (as in ADDR::dcmd): 0, or -1 after a message on out. */
 int mdb_parse_addr(struct target *t, const char *s, uint64_t *v, FILE *out);
 
-/* linux.c: Linux guests (a vmlinux as the symbol file: it has linux_banner). linux_attach
- * works out the KASLR offset (kaslr: "--kaslr OFFSET", else from VMCOREINFO or the dump
- * alone) and phys_base, relocates the symbols and checks the vmlinux's banner against the
- * dump's: -1 with a message when it differs. 0 (and nothing done) for other kernels. */
-int linux_attach(struct target *t, const char *kaslr, struct err *e);
-void linux_close(struct target *t);
-bool linux_is(const struct target *t);
-/* The symbol file's (link) address of a relocated kernel address; addr itself otherwise. */
-uint64_t linux_link_addr(const struct target *t, uint64_t addr);
-/* The kernel's release and relocation for ::status (nothing for other kernels); with
- * t->json, JSON members: ', "linux": {...}, "sys": {...}'. */
-void linux_status(struct target *t, FILE *out);
-/* linux_tasks.c: ps (crash's columns; -v: with stacks). linux_log.c: the printk ring.
- * linux_bt.c: bt, $c: stacks unwound with the kernel's ORC tables; args: NULL or "" (the
- * current CPU's task), "-a" (every CPU's), a PID or a task address, "-l" (file:line). */
-int linux_cmd_ps(struct target *t, const char *args, FILE *out);
-int linux_cmd_bt(struct target *t, const char *args, FILE *out);
-int linux_cmd_log(struct target *t, FILE *out);
-/* linux_sys.c: sys (crash's fields). linux_mod.c: mod (the loaded modules, crash's columns). */
-int linux_cmd_sys(struct target *t, FILE *out);
-void linux_sys_json(struct target *t, FILE *out); /* sys as one JSON object, no newline */
-int linux_cmd_mod(struct target *t, FILE *out);
-
 /* status.c: ::status: the target's state, the kernel's (Linux: also sys), and the CPUs;
  * a JSON object with the panic message and the CPU that panicked when t->json. */
 int target_cmd_status(struct target *t, FILE *out);
@@ -275,7 +267,86 @@ int mdb_exec(struct target *t, const char *line, FILE *out);
  * socket's gdb session. The domain stops while attached; closing the target detaches.
  * nopause: the domain runs on; registers are read at an instant, memory while it runs. */
 struct target *target_remote_open(const char *sock, const char *domain, bool nopause, struct err *e);
-/* For completion: the command names, NULL-terminated. */
-extern const char *const mdb_command_names[];
+/* dcmd.c: the command and walker tables (mdb's dcmds[] and walkers[]). The engine has its
+ * own (cmds.c); the active OS module adds its rows, which take the place of an engine row
+ * only when that row is flagged MDB_FALLBACK. A row's name is its spelling: "::status",
+ * "$c", or a bare word ("bt", "ps": crash's). */
+struct mdb_args {
+	const char *line; /* the command as typed (without a trailing --json) */
+	char *arg;        /* the words after the name (may be modified), or NULL */
+	uint64_t addr;    /* ADDR::dcmd (or ::dcmd ADDR for MDB_ADDR_ARG rows) */
+	bool have_addr;
+};
+enum {
+	MDB_NOARGS = 1 << 0,   /* a bare word only matches alone ("ps", not "ps -v") */
+	MDB_NEEDARGS = 1 << 1, /* a bare word only matches with arguments ("rd ADDR") */
+	MDB_ADDR_ARG = 1 << 2, /* "::dcmd ADDR [...]" is read as "ADDR::dcmd [...]" */
+	MDB_LINE = 1 << 3,     /* fn parses a->line itself (no address is parsed first) */
+	MDB_FALLBACK = 1 << 4, /* an engine row the OS module's row of that name replaces */
+	MDB_STACK = 1 << 5,    /* the OS module's stack op: ::help adds its stack_usage */
+};
+struct mdb_dcmd {
+	const char *name, *usage, *desc; /* usage: the arguments ("[-v]", "ADDR"), may be "" */
+	int (*fn)(struct target *t, struct mdb_args *a, FILE *out); /* 0, or -1 after a message */
+	unsigned flags;
+};
+struct mdb_walker {
+	const char *name, *desc;
+	/* The addresses the walk visits, at most max into v, *n of them: 0, or -1 with e. */
+	int (*walk)(struct target *t, uint64_t *v, size_t max, size_t *n, struct err *e);
+};
+/* An OS module: what the engine knows of a kernel only through it. Every op may be NULL. */
+struct mdb_os {
+	const char *name;
+	const char *hint; /* what its commands need: "for Linux kernels (hvmdb -s vmlinux)" */
+	/* 1 when the kernel (t's symbols and dump) is this module's, after setting t->os_priv
+	 * and relocation (reloc: --kaslr's text, or NULL); 0 when not; -1 with e. */
+	int (*attach)(struct target *t, const char *reloc, struct err *e);
+	void (*close)(struct target *t); /* frees t->os_priv */
+	const struct mdb_dcmd *dcmds;
+	size_t nr_dcmds;
+	const struct mdb_walker *walkers;
+	size_t nr_walkers;
+	/* $c, ::stack, bt: args NULL or the words after the command; stack_usage: what the
+	 * arguments are and how the stacks are unwound (for ::help) */
+	int (*stack)(struct target *t, const char *args, FILE *out);
+	const char *stack_usage;
+	/* ::status: the kernel's lines (with t->json: JSON members ', "k": ...'); status_more:
+	 * what the text prints after the CPUs line */
+	void (*status)(struct target *t, FILE *out);
+	int (*status_more)(struct target *t, FILE *out);
+	/* The panic message and CPU (-1: unknown): false when the kernel did not panic. */
+	bool (*panic)(struct target *t, char *msg, size_t len, int *cpu);
+	/* A symbol for an address the symbol file has none for (code: code symbols only), its
+	 * module's name in *module (may be NULL); NULL when unknown. */
+	const struct symbol *(*symbolize)(struct target *t, uint64_t addr, bool code, const char **module);
+};
+/* The program's OS modules, tried in the order registered: -1 with e when the module's
+ * name, or one of its dcmd or walker names, is registered already (its own rows included;
+ * engine rows only MDB_FALLBACK ones may be repeated). */
+int mdb_os_register(const struct mdb_os *os, struct err *e);
+void mdb_os_unregister_all(void); /* for tests */
+/* The first registered module that claims t's kernel becomes t->os (none: t->os NULL). */
+int mdb_os_attach(struct target *t, const char *reloc, struct err *e);
+void mdb_os_detach(struct target *t);
+/* The row for a spelling (the OS module's first, then the engine's), or NULL. */
+const struct mdb_dcmd *mdb_dcmd_find(struct target *t, const char *name);
+const struct mdb_walker *mdb_walker_find(struct target *t, const char *name);
+/* A command only an inactive module has, said so ("sys: for Linux kernels ..."): -1 after
+ * the message; 1 when no module has it. */
+int mdb_dcmd_elsewhere(struct target *t, const char *name, FILE *out);
+/* For completion: the i-th command name of t (OS module and engine rows), NULL past the end. */
+const char *mdb_dcmd_name(struct target *t, size_t i);
+/* cmds.c: the engine's rows; dcmd.c's listing commands (::help ::dcmds ::walkers ::walk). */
+extern const struct mdb_dcmd mdb_engine_dcmds[];
+extern const size_t mdb_engine_nr_dcmds;
+int mdb_cmd_help(struct target *t, struct mdb_args *a, FILE *out);
+int mdb_cmd_dcmds(struct target *t, struct mdb_args *a, FILE *out);
+int mdb_cmd_walkers(struct target *t, struct mdb_args *a, FILE *out);
+int mdb_cmd_walk(struct target *t, struct mdb_args *a, FILE *out);
+/* The addresses of walker name (as ::walk NAME), *n of them: 0, or -1 after a message. */
+int mdb_walk(struct target *t, const char *name, uint64_t *v, size_t max, size_t *n, FILE *out);
+/* "mdb: " and the message; -1 */
+int mdb_fail(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -1,23 +1,10 @@
 /* status: ::status: what the target is (the dump's domain and state, or the live domain),
- * the kernel (Linux: its relocation and sys), the CPUs; with --json one object that also
- * says why it stopped: the panic message and the CPU that panicked, when known. */
+ * the kernel (its OS module's status op), the CPUs; with --json one object that also says why
+ * it stopped: the panic message and the CPU that panicked (the OS module's panic op). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "guest/guest.h"
-#include "mdb/os/linux/linux.h"
-
-/* Our guest's panic_info: false when the kernel is not ours or did not panic. */
-static bool guest_panic(struct target *t, char *msg, size_t len, int *cpu)
-{
-	const struct symbol *s = symtab_by_name(&t->syms, "panic_info");
-	struct panic_info p;
-	if (!s || target_read_virt(t, t->cpu, s->addr, &p, sizeof(p)) != sizeof(p) || !p.active)
-		return false;
-	snprintf(msg, len, "%.*s", (int)strnlen(p.msg, sizeof(p.msg)), p.msg);
-	*cpu = p.cpu;
-	return true;
-}
+#include "mdb/mdb.h"
 
 static void status_json(struct target *t, FILE *out)
 {
@@ -57,7 +44,7 @@ static void status_json(struct target *t, FILE *out)
 			json_write_str(out, s.os_release);
 		}
 	}
-	panicked = linux_is(t) ? linux_panic(t, msg, sizeof(msg), &cpu) : guest_panic(t, msg, sizeof(msg), &cpu);
+	panicked = t->os && t->os->panic && t->os->panic(t, msg, sizeof(msg), &cpu);
 	fputs(", \"panic\": ", out);
 	if (panicked) {
 		fputs("{\"message\": ", out);
@@ -70,7 +57,8 @@ static void status_json(struct target *t, FILE *out)
 		fputs("null", out);
 	}
 	fprintf(out, ", \"cpus\": %u, \"current_cpu\": %u", t->ops->nr_cpus(t), t->cpu);
-	linux_status(t, out);
+	if (t->os && t->os->status)
+		t->os->status(t, out);
 	fputs("}\n", out);
 }
 
@@ -81,7 +69,8 @@ int target_cmd_status(struct target *t, FILE *out)
 		return 0;
 	}
 	t->ops->status(t, out);
-	linux_status(t, out);
+	if (t->os && t->os->status)
+		t->os->status(t, out);
 	fprintf(out, "CPUs: %u, current %u\n", t->ops->nr_cpus(t), t->cpu);
-	return linux_is(t) ? linux_cmd_sys(t, out) : 0;
+	return t->os && t->os->status_more ? t->os->status_more(t, out) : 0;
 }

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mdb/os/linux/linux.h"
+#include "mdb/mdb.h"
 #include "x86/x86.h"
 
 void target_close(struct target *t)
@@ -11,7 +11,7 @@ void target_close(struct target *t)
 	if (!t)
 		return;
 	symtab_free(&t->syms);
-	linux_close(t);
+	mdb_os_detach(t);
 	target_lines_free(t);
 	dwarf_close_target(t);
 	dwarf_names_free(t);
@@ -73,7 +73,7 @@ int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint6
 {
 	struct pagewalk w = { .read = read_phys_all, .opaque = t };
 	int levels = cpu_paging(t, cpu, &w.top);
-	if (t->kernel_pgt && (va >> 63)) { /* a kernel address: the kernel's own tables */
+	if (t->kernel_pt_root && (va >> 63)) { /* a kernel address: the kernel's own tables */
 		uint64_t cr3;
 		const char *vi;
 		/* 5 levels when a CPU in long mode says CR4.LA57 (an offline one in real mode
@@ -83,7 +83,7 @@ int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint6
 			levels = cpu_paging(t, i, &cr3);
 		if (levels < 4 && (vi = target_vmcoreinfo(t)) && strstr(vi, "NUMBER(pgtable_l5_enabled)=1\n"))
 			levels = 5;
-		w.top = t->kernel_pgt;
+		w.top = t->kernel_pt_root;
 		w.levels = levels == 5 ? 5 : 4;
 	} else if (levels == 0) { /* paging off: physical */
 		*pa = va;
@@ -120,8 +120,8 @@ size_t target_read_virt(struct target *t, unsigned cpu, uint64_t va, void *buf, 
 bool target_symbolize(struct target *t, uint64_t addr, bool is_return, char *buf, size_t len)
 {
 	const struct symbol *s = addr ? symtab_lookup_code(&t->syms, is_return ? addr - 1 : addr) : NULL;
-	if (!s && addr && linux_is(t)) /* a Linux module's code */
-		s = linux_module_sym(t, is_return ? addr - 1 : addr, true, NULL);
+	if (!s && addr && t->os && t->os->symbolize) /* e.g. a loaded module's code, known to the OS module */
+		s = t->os->symbolize(t, is_return ? addr - 1 : addr, true, NULL);
 	if (!s)
 		return false;
 	if (addr == s->addr)

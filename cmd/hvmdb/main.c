@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "mdb/mdb.h"
+#include "mdb/os/guest/guest_os.h"
+#include "mdb/os/linux/linux_os.h"
 #include "kmdb/kmdb.h"
 
 static struct target *tgt;
@@ -19,8 +21,8 @@ static char *complete_gen(const char *text, int state)
 	size_t len = strlen(text);
 	if (!state)
 		ci = si = 0;
-	while (mdb_command_names[ci]) {
-		const char *c = mdb_command_names[ci++];
+	for (const char *c; (c = mdb_dcmd_name(tgt, ci)) != NULL;) {
+		ci++;
 		if (!strncmp(c, text, len))
 			return strdup(c);
 	}
@@ -134,6 +136,11 @@ int main(int argc, char **argv)
 	int status = 0;
 	bool json = false;
 
+	/* the OS modules, in the order they are tried: the guest's takes what Linux's does not */
+	if (mdb_os_register(&mdb_os_linux, &e) < 0 || mdb_os_register(&mdb_os_guest, &e) < 0) {
+		fprintf(stderr, "hvmdb: %s\n", e.msg);
+		return 1;
+	}
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-s") && i + 1 < argc)
 			symfile = argv[++i];
@@ -178,8 +185,8 @@ int main(int argc, char **argv)
 	}
 	tgt->writable = writable && live;
 	if ((kaslr && !symfile && err_set(&e, "--kaslr needs the vmlinux (-s)") < 0) ||
-	    (symfile && (target_add_symbols(tgt, symfile, &e) < 0 || target_check_build_id(tgt, symfile, &e) < 0 ||
-			 linux_attach(tgt, kaslr, &e) < 0))) {
+	    (symfile && (target_add_symbols(tgt, symfile, &e) < 0 || target_check_build_id(tgt, symfile, &e) < 0)) ||
+	    mdb_os_attach(tgt, kaslr, &e) < 0) {
 		fprintf(stderr, "hvmdb: %s\n", e.msg);
 		target_close(tgt);
 		return 1;

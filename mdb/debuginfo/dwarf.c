@@ -11,6 +11,7 @@
 struct dw {
 	struct dwarf_obj *obj;
 	Dwarf_Debug dbg;
+	const struct dwarf_mem *mem; /* during dwarf_cmd_print: the target's memory and symbols */
 };
 
 static struct dw *dw_get(struct target *t, FILE *out)
@@ -291,7 +292,7 @@ static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint
 	}
 	memcpy(&v, p, sz);
 	if (tag == DW_TAG_pointer_type) {
-		if (v && target_symbolize(t, v, false, sym, sizeof(sym)))
+		if (v && d->mem && d->mem->symbolize(d->mem->arg, v, sym, sizeof(sym)))
 			fprintf(out, "0x%llx (%s)\n", (unsigned long long)v, sym);
 		else
 			fprintf(out, "0x%llx\n", (unsigned long long)v);
@@ -478,7 +479,7 @@ static int print_member(struct target *t, struct dw *d, Dwarf_Die ty, const char
 	return ret;
 }
 
-int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, FILE *out)
+int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, const struct dwarf_mem *m, FILE *out)
 {
 	struct dw *d = dw_get(t, out);
 	Dwarf_Die ty;
@@ -503,13 +504,14 @@ int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, FILE *out
 		return -1;
 	}
 	buf = xcalloc(1, sz);
-	got = target_read_virt(t, t->cpu, addr, buf, sz);
+	got = m->read(m->arg, addr, buf, sz);
 	if (got < sz) {
 		fprintf(out, "mdb: cannot read %llu bytes at 0x%llx\n", (unsigned long long)sz, (unsigned long long)addr);
 		free(buf);
 		dwarf_dealloc_die(ty);
 		return -1;
 	}
+	d->mem = m;
 	if (!*members) {
 		fprintf(out, "%s at 0x%llx = ", type, (unsigned long long)addr);
 		print_value(t, d, ty, buf, sz, 0, out);
@@ -522,6 +524,7 @@ int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, FILE *out
 		members += n;
 		members += strspn(members, " \t");
 	}
+	d->mem = NULL;
 	free(buf);
 	dwarf_dealloc_die(ty);
 	return ret;
@@ -632,6 +635,34 @@ static int fields_by_index(struct target *t, struct dwarf_field *f, size_t n)
 		}
 	}
 	return 0;
+}
+
+int dwarf_enum_value(struct target *t, const char *type, const char *name, int64_t *v)
+{
+	struct dw *d = dw_get(t, NULL);
+	Dwarf_Die en, e = NULL;
+	uint64_t off;
+	int found = 0;
+	if (!d)
+		return -1;
+	if (!(off = find_off(t, d, TYPE_ENUM, type)) || !(en = die_if_type(d, off, TYPE_ENUM, type)))
+		return 0;
+	if (dwarf_child(en, &e, NULL) != DW_DLV_OK)
+		e = NULL;
+	while (e) {
+		Dwarf_Die sib = NULL;
+		Dwarf_Unsigned ev;
+		if (!found && tag_of(e) == DW_TAG_enumerator && name_is(e, name) && udata(e, DW_AT_const_value, &ev) == 0) {
+			*v = (int64_t)ev;
+			found = 1;
+		}
+		if (dwarf_siblingof_b(d->dbg, e, 1, &sib, NULL) != DW_DLV_OK)
+			sib = NULL;
+		dwarf_dealloc_die(e);
+		e = sib;
+	}
+	dwarf_dealloc_die(en);
+	return found;
 }
 
 int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, size_t n)

@@ -208,7 +208,7 @@ size_t target_inlined(struct target *t, uint64_t addr, struct target_inline *out
 	if (!max || !target_addr_cu(t, addr, &cu_off) || !(w.dbg = dwarf_debug_handle(t)) ||
 	    dwarf_offdie_b(w.dbg, cu_off, 1, &cu, NULL) != DW_DLV_OK)
 		return 0;
-	w.pc = linux_link_addr(t, addr);
+	w.pc = target_link_addr(t, addr);
 	dwarf_get_version_of_die(cu, &w.version, &offsz);
 	if (dwarf_lowpc(cu, &base, NULL) == DW_DLV_OK)
 		w.cu_base = base;

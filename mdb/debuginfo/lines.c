@@ -181,7 +181,7 @@ bool target_addr_cu(struct target *t, uint64_t addr, uint64_t *cu)
 		return false;
 	if (!t->lines)
 		t->lines = load(t);
-	return ((struct lines *)t->lines)->ranges && cu_of(t->lines, linux_link_addr(t, addr), cu);
+	return ((struct lines *)t->lines)->ranges && cu_of(t->lines, target_link_addr(t, addr), cu);
 }
 
 bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len)
@@ -192,7 +192,7 @@ bool target_addr_line(struct target *t, uint64_t addr, char *buf, size_t len)
 		return false;
 	if (!t->lines)
 		t->lines = load(t);
-	addr = linux_link_addr(t, addr);
+	addr = target_link_addr(t, addr);
 	l = table_for(t, t->lines, addr);
 	if (!l)
 		return false;

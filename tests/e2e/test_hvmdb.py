@@ -356,6 +356,42 @@ def test_symbol_file_found_by_build_id(hung_dump, tmp_path):
     assert "symbols from" not in r.stderr and "hang_forever" not in r.stdout, r.stdout + r.stderr
 
 
+def test_dcmds_walkers_and_help_from_the_tables(hung_dump):
+    """::dcmds lists every command once with a description (the engine's and the guest
+    module's), ::walkers the walkers, ::help CMD one row's usage and description; ::help
+    keeps the syntax notes and says what the Linux module would add."""
+    r = mdb(hung_dump, "::dcmds")
+    assert r.returncode == 0, r.stdout
+    rows = re.findall(r"^  (\S+)(.*?) +- (.+)$", r.stdout, re.M)
+    names = [n for n, _, _ in rows]
+    assert len(names) == len(set(names)), names
+    assert all(d.strip() for _, _, d in rows)
+    for n in ("::status", "::cpus", "::switch", "$r", "$c", "bt", "::stack", "::nm", "::sym", "::vtop", "::dis",
+              "::print", "::sizeof", "::offsetof", "rd", "dis", "sym", "struct", "union", "::walk", "::walkers",
+              "::dcmds", "::help", ":c", ":s", "::bp", "::wp", "::delete", "::events", "::set",
+              "::ps", "ps", "::threads", "::msgbuf", "log"):
+        assert n in names, (n, r.stdout)
+    r = mdb(hung_dump, "::walkers")
+    assert re.search(r"^  thread +- every thread", r.stdout, re.M), r.stdout
+    r = mdb(hung_dump, "::help ::ps; ::help log; ::help rd; ::help status")
+    assert r.returncode == 0, r.stdout
+    assert r.stdout.splitlines() == [
+        "::ps [-v]", "  the threads: address, TID, state, CPU, name (-v: with their stacks)",
+        "log", "  crash's log: the kernel's log ring (::msgbuf)",
+        "rd ADDR [N]", "  crash's rd: N 64-bit words at ADDR (ADDR/NJ)",
+        "::status", "  the target, the kernel (from its OS module) and the CPUs"]
+    r = mdb(hung_dump, "::help")
+    assert r.returncode == 0
+    for s in ("ADDR: hex number, 0tDECIMAL, symbol, <reg", "ADDR/[N]{B,X,J,K,c,s,i}", "CMD --json", "TAB completes",
+              "VALUE>REG", "::offsetof TYPE MEMBER", "::walk WALKER [| CMD]"):
+        assert s in r.stdout, (s, r.stdout)
+    assert re.search(r"^OS module linux, for Linux kernels \(hvmdb -s vmlinux\):.* sys .*mod", r.stdout, re.M), r.stdout
+    assert re.search(r"^stacks of OS module linux \(\$c ::stack bt\): \[-a\] \[-l\] \[PID \| TASK\]", r.stdout, re.M)
+    r = mdb(hung_dump, "::help frob; sys")
+    assert r.returncode == 1
+    assert "::help: no dcmd frob" in r.stdout and "mdb: sys: for Linux kernels (hvmdb -s vmlinux)" in r.stdout
+
+
 def test_crash_spellings_rd_dis_sym(hung_dump):
     r = mdb(hung_dump, "sym ncpus; rd ncpus 1; dis cmd_ps 2; rd")
     assert re.search(r"0xffffffff801[0-9a-f]+ is ncpus\+0x0 \(data, size 0x4\)", r.stdout), r.stdout

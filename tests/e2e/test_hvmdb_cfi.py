@@ -144,6 +144,30 @@ def section(path, name):
     raise KeyError(name)
 
 
+def test_guest_module_reads_the_nofp_build_through_dwarf(nofp_dump, tmp_path):
+    """The guest module takes struct thread, the log ring and panic_info from the symbol
+    file's DWARF: the guest built without frame pointers reads as the default one, and a
+    symbol file of the same guest without DWARF says so instead of guessing a layout."""
+    r = mdb(nofp_dump, "::ps; ::walk thread; log; ::status --json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = re.findall(r"^([0-9a-f]{16}) +(\d+) (\w+) +(-?\d+) (\S+)$", r.stdout, re.M)
+    assert any(name == "shell" and st == "RUN" and cpu == "0" for _, _, st, cpu, name in rows), r.stdout
+    walked = re.findall(r"^([0-9a-f]{12,16})$", r.stdout, re.M)
+    assert [a for a, _, _, _, _ in rows] == [w.rjust(16, "0") for w in walked]
+    assert re.search(r"^\[ *\d+\.\d\d\] \S", r.stdout, re.M), r.stdout
+    status = json.loads(r.stdout.splitlines()[-1])
+    assert status["panic"] is None
+    # each thread's tid, as ::print reads it with the same DWARF
+    printed = mdb(nofp_dump, "::walk thread | ::print struct thread tid").stdout
+    assert re.findall(r"^tid = (\d+)$", printed, re.M) == [t for _, t, _, _, _ in rows], printed
+    nodwarf = tmp_path / "nodwarf.elf"
+    subprocess.run(["objcopy", "--strip-debug", NOFP, str(nodwarf)], check=True)
+    r = mdb(nofp_dump, "::ps; ::msgbuf; ::walk thread", sym=str(nodwarf))
+    assert r.returncode == 1
+    # one layout for the module: ::msgbuf says what it lacks first too
+    assert r.stdout.count("mdb: no struct thread in the symbol file's DWARF (is it our guest kernel, with -g?)") == 3
+
+
 def test_corrupt_eh_frame_ends_with_a_note(nofp_dump, tmp_path):
     off, size = section(NOFP, b".eh_frame")
     data = bytearray(open(NOFP, "rb").read())

@@ -364,6 +364,22 @@ def test_mod(name):
     assert lines[1].endswith("  (not loaded)  [CONFIG_KALLSYMS]"), lines[1]
 
 
+def test_linux_module_rows():
+    """The Linux module's rows take the place of the guest's: ::dcmds lists them with the
+    engine's, ::help CMD gives one, and the guest's walker is not there."""
+    r = mdb("idle-vmci.elf", "::dcmds; ::help mod; ::walkers; ::help bt")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "OS module linux" in r.stdout
+    names = re.findall(r"^  (\S+)", r.stdout, re.M)
+    for n in ("ps", "::ps", "log", "::msgbuf", "sys", "mod", "::modinfo", "bt", "$c", "::status", "struct"):
+        assert n in names, (n, r.stdout)
+    assert "mod\n  crash's mod: the loaded modules\n" in r.stdout
+    assert "no walkers (OS module linux has none)" in r.stdout
+    assert "  linux: [-a] [-l] [PID | TASK]: ORC stacks" in r.stdout
+    r = mdb("idle-vmci.elf", "::walk thread")
+    assert r.returncode == 1 and "walkers: none (not 'thread')" in r.stdout, r.stdout
+
+
 def test_sys_mod_need_linux():
     """sys and mod on a dump opened without a vmlinux: one message, not a crash."""
     r = mdb("idle-vmci.elf", "sys", sym=None)

@@ -410,7 +410,7 @@ static void test_elf_aliases_five_level(void **state)
 	assert_int_equal(target_vtop(t, 0, 0xffffffff80203000ull, &pa, &psz), -1);
 	assert_int_equal(target_vtop(t, 1, 0xffffffff80201234ull, &pa, &psz), 0); /* CPU 1: paging off */
 	assert_int_equal(pa, 0xffffffff80201234ull);
-	t->kernel_pgt = T; /* the kernel's tables: 5 levels from CPU 0's CR4, asked for CPU 1 */
+	t->kernel_pt_root = T; /* the kernel's tables: 5 levels from CPU 0's CR4, asked for CPU 1 */
 	assert_int_equal(target_vtop(t, 1, 0xffffffff80201234ull, &pa, &psz), 0);
 	assert_int_equal(pa, 0x6234);
 	target_close(t);

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mdb/mdb.h"
 #include "guest/guest.h"
+#include "guest_priv.h"
 
 #define STACK_MAX 64
 #define INLINE_MAX 8

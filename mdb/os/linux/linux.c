@@ -12,14 +12,9 @@
 
 #include "linux.h"
 
-bool linux_is(const struct target *t)
-{
-	return t->linux_kernel != NULL;
-}
-
 void linux_close(struct target *t)
 {
-	struct linux_kernel *l = t->linux_kernel;
+	struct linux_kernel *l = t->os_priv;
 	if (!l)
 		return;
 	free(l->vmcoreinfo);
@@ -28,13 +23,8 @@ void linux_close(struct target *t)
 	linux_orc_free(l->orc);
 	linux_modules_free(l);
 	free(l);
-	t->linux_kernel = NULL;
-}
-
-uint64_t linux_link_addr(const struct target *t, uint64_t addr)
-{
-	const struct linux_kernel *l = t->linux_kernel;
-	return l && addr >= LINUX_KERNEL_MAP + l->kaslr ? addr - l->kaslr : addr;
+	t->os_priv = NULL;
+	t->reloc_base = t->reloc_off = 0;
 }
 
 uint64_t linux_sym(struct target *t, const char *name)
@@ -51,7 +41,7 @@ bool linux_read(struct target *t, uint64_t va, void *buf, size_t len)
 const char *linux_vmcoreinfo(struct target *t)
 {
 	const char *vi = target_vmcoreinfo(t);
-	struct linux_kernel *l = t->linux_kernel;
+	struct linux_kernel *l = t->os_priv;
 	return vi ? vi : l ? l->vmcoreinfo : NULL;
 }
 
@@ -187,16 +177,16 @@ static int check_banner(struct target *t, struct linux_kernel *l, uint64_t at, s
 /* The kernel's own page tables (init_top_pgt), when phys_base puts them where they work. */
 static void use_kernel_pgt(struct target *t, struct linux_kernel *l, uint64_t banner_at)
 {
-	uint64_t pgt = linux_sym(t, "init_top_pgt"), saved = t->kernel_pgt;
+	uint64_t pgt = linux_sym(t, "init_top_pgt"), saved = t->kernel_pt_root;
 	char got[sizeof(l->banner)];
 	size_t n = strlen(l->banner);
 	if (!pgt)
 		pgt = linux_sym(t, "swapper_pg_dir");
 	if (!pgt || !l->phys_base_known)
 		return;
-	t->kernel_pgt = pgt - LINUX_KERNEL_MAP + (uint64_t)l->phys_base;
+	t->kernel_pt_root = pgt - LINUX_KERNEL_MAP + (uint64_t)l->phys_base;
 	if (target_read_virt(t, t->cpu, banner_at, got, n) != n || memcmp(got, l->banner, n))
-		t->kernel_pgt = saved;
+		t->kernel_pt_root = saved;
 }
 
 static void relocate(struct target *t, uint64_t off)
@@ -252,7 +242,9 @@ int linux_attach(struct target *t, const char *kaslr, struct err *e)
 		l->phys_base_known = true;
 	}
 	relocate(t, l->kaslr);
-	t->linux_kernel = l;
+	t->os_priv = l;
+	t->reloc_base = LINUX_KERNEL_MAP; /* the debug info's addresses: target_link_addr */
+	t->reloc_off = l->kaslr;
 	if (!l->phys_base_known) { /* --kaslr without VMCOREINFO: from the text mapping */
 		uint64_t pa, psz;
 		if (target_vtop(t, t->cpu, link + l->kaslr, &pa, &psz) == 0) {
@@ -263,13 +255,13 @@ int linux_attach(struct target *t, const char *kaslr, struct err *e)
 	use_kernel_pgt(t, l, link + l->kaslr);
 	if (check_banner(t, l, link + l->kaslr, e) < 0) {
 		relocate(t, -l->kaslr);
-		t->kernel_pgt = 0;
+		t->kernel_pt_root = 0;
 		linux_close(t);
 		return -1;
 	}
 	if (!vi)
 		l->vmcoreinfo = linux_read_vmcoreinfo(t);
-	return 0;
+	return 1;
 }
 
 /* ::status --json's members: ', "linux": {...}, "sys": {...}' */
@@ -284,15 +276,15 @@ static void status_json(struct target *t, const struct linux_kernel *l, const ch
 			l->phys_base < 0 ? -(uint64_t)l->phys_base : (uint64_t)l->phys_base);
 	else
 		fputs(", \"phys_base\": null", out);
-	if (t->kernel_pgt)
-		fprintf(out, ", \"init_top_pgt\": \"0x%" PRIx64 "\"", t->kernel_pgt);
+	if (t->kernel_pt_root)
+		fprintf(out, ", \"init_top_pgt\": \"0x%" PRIx64 "\"", t->kernel_pt_root);
 	fputs("}, \"sys\": ", out);
 	linux_sys_json(t, out);
 }
 
 void linux_status(struct target *t, FILE *out)
 {
-	struct linux_kernel *l = t->linux_kernel;
+	struct linux_kernel *l = t->os_priv;
 	char rel[80];
 	if (!l)
 		return;
@@ -308,7 +300,7 @@ void linux_status(struct target *t, FILE *out)
 			l->phys_base < 0 ? -(uint64_t)l->phys_base : (uint64_t)l->phys_base);
 	else
 		fprintf(out, "unknown\n");
-	if (t->kernel_pgt)
+	if (t->kernel_pt_root)
 		fprintf(out, "kernel addresses through the kernel's page tables (init_top_pgt at physical 0x%" PRIx64 ")\n",
-			t->kernel_pgt);
+			t->kernel_pt_root);
 }

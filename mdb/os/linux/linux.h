@@ -24,6 +24,27 @@ struct linux_kernel {
 	long nmods;
 };
 
+/* linux.c: the module's life (linux_os.c's ops). linux_attach works out the KASLR offset
+ * (kaslr: "--kaslr OFFSET", else from VMCOREINFO or the dump alone) and phys_base,
+ * relocates the symbols and checks the vmlinux's banner against the dump's: -1 with a
+ * message when it differs; 0 (and nothing done) for other kernels, 1 for a Linux kernel
+ * (t->os_priv is then its struct linux_kernel). */
+int linux_attach(struct target *t, const char *kaslr, struct err *e);
+void linux_close(struct target *t);
+/* The kernel's release and relocation for ::status; with t->json, JSON members:
+ * ', "linux": {...}, "sys": {...}'. */
+void linux_status(struct target *t, FILE *out);
+/* linux_tasks.c: ps (crash's columns; -v: with stacks). linux_log.c: the printk ring.
+ * linux_bt.c: bt, $c: stacks unwound with the kernel's ORC tables; args: NULL or "" (the
+ * current CPU's task), "-a" (every CPU's), a PID or a task address, "-l" (file:line). */
+int linux_cmd_ps(struct target *t, const char *args, FILE *out);
+int linux_cmd_bt(struct target *t, const char *args, FILE *out);
+int linux_cmd_log(struct target *t, FILE *out);
+/* linux_sys.c: sys (crash's fields). linux_mod.c: mod (the loaded modules, crash's columns). */
+int linux_cmd_sys(struct target *t, FILE *out);
+void linux_sys_json(struct target *t, FILE *out); /* sys as one JSON object, no newline */
+int linux_cmd_mod(struct target *t, FILE *out);
+
 /* linux_kaslr.c: the offset and phys_base from the dump alone (the kernel text mapping
  * through a vCPU's CR3, else the kernel's VMCOREINFO text in RAM); -1 when neither, with
  * the release of another kernel's VMCOREINFO seen in RAM in seen_rel (or ""). */

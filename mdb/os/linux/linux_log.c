@@ -25,7 +25,7 @@ struct log_layout {
 
 static struct log_layout *layout(struct target *t)
 {
-	struct linux_kernel *l = t->linux_kernel;
+	struct linux_kernel *l = t->os_priv;
 	struct log_layout *y;
 	struct dwarf_field f[NEEDED] = {
 		[RB_DESC] = { .type = "printk_ringbuffer", .member = "desc_ring" },

@@ -98,7 +98,7 @@ static struct linux_module *mods_read(struct target *t, size_t *n, FILE *out)
 
 struct linux_module *linux_module_at(struct target *t, uint64_t addr)
 {
-	struct linux_kernel *l = t->linux_kernel;
+	struct linux_kernel *l = t->os_priv;
 	if (!l || symtab_lookup(&t->syms, addr)) /* the vmlinux's: the list is not read for it */
 		return NULL;
 	if (!l->mods && l->nmods >= 0) {

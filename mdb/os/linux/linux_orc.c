@@ -65,7 +65,7 @@ void linux_orc_free(void *p)
 
 static struct linux_orc *orc_load(struct target *t, char *why, size_t len)
 {
-	struct linux_kernel *l = t->linux_kernel;
+	struct linux_kernel *l = t->os_priv;
 	struct linux_orc *o;
 	struct dwarf_field f[] = { { .type = "orc_entry", .member = "signal" } };
 	uint64_t ea;
@@ -234,7 +234,7 @@ static int cfa_of(struct target *t, const struct linux_unwind *s, const struct o
 int linux_orc_step(struct target *t, struct linux_unwind *s, char *why, size_t len)
 {
 	struct linux_orc *o = orc_load(t, why, len);
-	struct linux_kernel *l = t->linux_kernel;
+	struct linux_kernel *l = t->os_priv;
 	struct orc_entry e;
 	uint64_t cfa, ip, sp, bp = s->bp;
 	if (!o)

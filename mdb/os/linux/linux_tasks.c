@@ -31,7 +31,7 @@ struct task_set {
 
 static struct task_layout *layout(struct target *t)
 {
-	struct linux_kernel *l = t->linux_kernel;
+	struct linux_kernel *l = t->os_priv;
 	struct task_layout *y;
 	enum { TASKS, PID, TGID, COMM, STATE_NEW, STATE_OLD, EXIT_STATE, PARENT, TI_CPU, CPU, THREAD_GROUP, SIGNAL,
 	       THREAD_NODE, MM, THREAD_HEAD, THREAD_SP, HOT_CURRENT, NF };
