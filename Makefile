@@ -104,7 +104,7 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_LIBS) $(BUILD)/obj/hv/builtin.o
 
 # Fuzz targets: libFuzzer (clang) with ASan/UBSan over the readers of untrusted input.
 FUZZ_CC    := clang
-FUZZ_FLAGS := $(WARN) -g -O1 -std=gnu11 -fms-extensions -D_GNU_SOURCE -I. -Iinclude -pthread -fsanitize=address,undefined
+FUZZ_FLAGS := $(WARN) -Wno-microsoft-anon-tag -g -O1 -std=gnu11 -fms-extensions -D_GNU_SOURCE -I. -Iinclude -pthread -fsanitize=address,undefined
 FUZZ_LIBS  := $(call libs,$(BUILD)/fuzz/obj,$(LIBS))
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(BUILD)/fuzz/obj/%.o: %.c $(DEPS_STAMP) $(HDRS)

@@ -153,6 +153,8 @@ bool conn_fill(struct gdbstub *s)
 		}
 		if ((p[1].revents & POLLIN) && read(s->intr_fd, &c, 1) == 1 && conn_write(s, "\x03", 1) < 0)
 			return false;
+		if (!(p[1].revents & POLLIN) && p[1].revents)
+			s->intr_fd = -1; /* closed or bad: wait for the peer alone */
 		if (p[0].revents)
 			break;
 	}
