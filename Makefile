@@ -5,7 +5,7 @@
 CC      ?= gcc
 BUILD   := build
 WARN    := -Wall -Wextra -Werror
-CFLAGS  := $(WARN) -O2 -g -std=gnu11 -D_GNU_SOURCE -I. -Iinclude -pthread
+CFLAGS  := $(WARN) -O2 -g -std=gnu11 -fms-extensions -D_GNU_SOURCE -I. -Iinclude -pthread
 DUMP_LIBS := -lzstd -llz4 -lz -llzo2 -lsnappy
 LDLIBS  := -lelf -ldwarf -lcapstone -lsqlite3 $(DUMP_LIBS) -pthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -104,7 +104,7 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_LIBS) $(BUILD)/obj/hv/builtin.o
 
 # Fuzz targets: libFuzzer (clang) with ASan/UBSan over the readers of untrusted input.
 FUZZ_CC    := clang
-FUZZ_FLAGS := $(WARN) -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -Iinclude -pthread -fsanitize=address,undefined
+FUZZ_FLAGS := $(WARN) -Wno-microsoft-anon-tag -g -O1 -std=gnu11 -fms-extensions -D_GNU_SOURCE -I. -Iinclude -pthread -fsanitize=address,undefined
 FUZZ_LIBS  := $(call libs,$(BUILD)/fuzz/obj,$(LIBS))
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(BUILD)/fuzz/obj/%.o: %.c $(DEPS_STAMP) $(HDRS)
@@ -131,7 +131,7 @@ clean:
 
 # The gdb stub (gdb/, no hv/ in it): unit test, fake target for the
 # end-to-end tests, fuzz target; all three share the fake target's ops.
-GDBSTUB_SRCS := $(wildcard gdb/*.c) util/util.c
+GDBSTUB_SRCS := $(wildcard gdb/*.c x86/*.c) util/util.c
 GDBFAKE      := tests/gdbstub_fake_ops.c tests/gdbstub_fake.h
 $(BUILD)/asan/tests/test_gdbstub: tests/unit/test_gdbstub.c $(GDBFAKE) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(GDBSTUB_SRCS))
 	@mkdir -p $(dir $@)

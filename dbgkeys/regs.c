@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "x86/x86.h"
 
 static const char *cpu_mode(const struct kvm_sregs *s)
 {
@@ -22,11 +23,6 @@ static void sym(struct hv *hv, int id, uint64_t a, char *buf, size_t len)
 {
 	if (!hv_symbolize_code(hv, id, a, false, buf, len))
 		snprintf(buf, len, "?");
-}
-
-static bool canonical(uint64_t a)
-{
-	return (a >> 47) == 0 || (a >> 47) == 0x1ffff;
 }
 
 static void dump_stack(struct hv *hv, int id, const struct vcpu_snapshot *s)
@@ -58,7 +54,7 @@ static void dump_stack(struct hv *hv, int id, const struct vcpu_snapshot *s)
 	}
 	for (int depth = 0; depth < 16; depth++) {
 		uint64_t frame[2];
-		if (!rbp || !canonical(rbp) || (rbp & 7) ||
+		if (!rbp || !x86_canonical(rbp) || (rbp & 7) ||
 		    hv_read_virt(hv, id, s->index, rbp, frame, sizeof(frame)) != sizeof(frame))
 			break;
 		if (!frame[1] || !hv_symbolize_code(hv, id, frame[1], true, name, sizeof(name))) {

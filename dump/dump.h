@@ -39,6 +39,11 @@ struct dump_cpu {
 	uint32_t exception_error;
 	uint8_t lapic[1024];
 };
+/* A vCPU state's registers as x86/'s register set, and back (cpu.c; back fills only what
+ * struct x86_regs has: the selectors, not the segments' descriptors). */
+struct x86_regs;
+void dump_cpu_to_x86(const struct dump_cpu *c, struct x86_regs *r);
+void dump_cpu_from_x86(struct dump_cpu *c, const struct x86_regs *r);
 
 struct dump_domain {
 	uint32_t version;

@@ -1,5 +1,6 @@
 /* gdb: the gdb remote serial protocol, target-independent: the stub (gdbstub_serve) reaches
- * the debugged machine through an ops vector; listening sockets for it. */
+ * the debugged machine through an ops vector; listening sockets for it; the client half
+ * (gdbclient_*, hvmdb -d). Registers travel in the layout of x86/'s register table. */
 #ifndef HVKIT_GDB_H
 #define HVKIT_GDB_H
 
@@ -8,18 +9,13 @@
 #include <stdint.h>
 
 #include "util/util.h"
+#include "x86/x86.h"
 
-/* The registers of one vCPU as gdb sees them (target description i386:x86-64: the
- * org.gnu.gdb.i386.core feature, org.gnu.gdb.i386.segments for fs_base/gs_base, and
- * org.gnu.gdb.i386.sys for cr0, cr2, cr3, cr4, cr8 and efer). gdb's eflags and segment
- * selectors are 32 bits wide. The x87 registers of the core feature read as zero and
- * writes to them are ignored. */
-struct gdbstub_regs {
-	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp, r8, r9, r10, r11, r12, r13, r14, r15;
-	uint64_t rip, rflags;
-	uint32_t cs, ss, ds, es, fs, gs;
-	uint64_t fs_base, gs_base, cr0, cr2, cr3, cr4, cr8, efer;
-};
+/* A vCPU's registers are x86/'s struct x86_regs; the stub shows them to gdb as target
+ * description i386:x86-64 (the org.gnu.gdb.i386.core feature, org.gnu.gdb.i386.segments
+ * for fs_base/gs_base, and org.gnu.gdb.i386.sys for cr0, cr2, cr3, cr4, cr8 and efer), in
+ * the layout of x86/'s register table. The x87 registers of the core feature read as zero
+ * and writes to them are ignored. */
 
 /* Breakpoint kinds, in the order of gdb's Z0..Z4 packets. */
 enum gdbstub_bp { GDBSTUB_BP_SW, GDBSTUB_BP_HW, GDBSTUB_WP_WRITE, GDBSTUB_WP_READ, GDBSTUB_WP_ACCESS };
@@ -41,8 +37,8 @@ struct gdbstub_stop {
  * ("not supported") or an error. */
 struct gdbstub_ops {
 	unsigned (*nr_threads)(void *o);
-	int (*get_regs)(void *o, unsigned cpu, struct gdbstub_regs *r);       /* 0 or -1 */
-	int (*set_regs)(void *o, unsigned cpu, const struct gdbstub_regs *r); /* optional */
+	int (*get_regs)(void *o, unsigned cpu, struct x86_regs *r);       /* 0 or -1 */
+	int (*set_regs)(void *o, unsigned cpu, const struct x86_regs *r); /* optional */
 	/* Guest-virtual access through that vCPU's page tables; returns the bytes done
 	 * (short at an unmapped page). Requests are at most GDBSTUB_MAX_MEM bytes. */
 	size_t (*read_mem)(void *o, unsigned cpu, uint64_t va, void *buf, size_t len);
@@ -92,5 +88,34 @@ int gdbstub_accept(int lfd, struct err *e);
  * failure reply: E.a debugger is already attached"; then waits for gdb's ack. Blocks
  * for at most a second: call it from a thread that may. */
 void gdbstub_refuse(int fd);
+
+/* ---- gdbclient.c: the client half, on a connected socket to a stub (ours, in hv): the
+ * same framing as the stub's (checksums, acks until no-ack mode), replies bounded by
+ * GDBSTUB_PACKET_SIZE, the register packets decoded through x86/'s table. */
+struct gdbclient;
+struct gdbclient *gdbclient_open(int fd); /* takes fd: gdbclient_close closes it */
+void gdbclient_close(struct gdbclient *c);
+/* Sends one packet (waits for its ack in ack mode, resending on a nak). 0 or -1. */
+int gdbclient_send(struct gdbclient *c, const char *body, struct err *e);
+/* The next packet's body (acked in ack mode; valid until the next call), or NULL with a
+ * message. intr_fd >= 0: while waiting, a byte readable there is read and ^C sent. */
+const char *gdbclient_recv(struct gdbclient *c, int intr_fd, struct err *e);
+/* send, then recv; an error reply ("E.message" or "Exx") is returned as an error. */
+const char *gdbclient_request(struct gdbclient *c, const char *body, struct err *e);
+/* QStartNoAckMode: 1 when the stub took it (no more acks either way), 0 when it did not,
+ * -1 with a message. */
+int gdbclient_noack(struct gdbclient *c, struct err *e);
+/* 'g' decoded into r (registers the layout lacks stay zero); 0 or -1. */
+int gdbclient_read_regs(struct gdbclient *c, struct x86_regs *r, struct err *e);
+/* 'P' for one register of the table (its gdb number and width); 0, or -1 (also when the
+ * stub does not answer OK). */
+int gdbclient_write_reg(struct gdbclient *c, const struct x86_reg_desc *d, uint64_t v, struct err *e);
+/* 'm' in chunks: the bytes read from addr (short at the first error or short reply). */
+size_t gdbclient_read_mem(struct gdbclient *c, uint64_t addr, void *buf, size_t len);
+
+/* Hex on the wire: pairs to bytes (n even; the bytes, or -1 on a non-hex digit), and
+ * bytes to 2n chars (no NUL). */
+long gdb_hex_decode(const char *s, size_t n, uint8_t *out);
+void gdb_hex_encode(const void *in, size_t n, char *out);
 
 #endif

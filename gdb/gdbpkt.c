@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +32,7 @@ int hex_digit(int c)
 	return -1;
 }
 
-long hex_decode(const char *s, size_t n, uint8_t *out)
+long gdb_hex_decode(const char *s, size_t n, uint8_t *out)
 {
 	if (n % 2)
 		return -1;
@@ -44,7 +45,7 @@ long hex_decode(const char *s, size_t n, uint8_t *out)
 	return (long)(n / 2);
 }
 
-void hex_encode(const void *in, size_t n, char *out)
+void gdb_hex_encode(const void *in, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
 	const uint8_t *b = in;
@@ -141,6 +142,22 @@ bool conn_fill(struct gdbstub *s)
 	ssize_t n;
 	if (s->eof)
 		return false;
+	while (s->intr_fd >= 0) { /* the client waiting for a stop: Ctrl-C becomes ^C */
+		struct pollfd p[2] = { { .fd = s->fd, .events = POLLIN }, { .fd = s->intr_fd, .events = POLLIN } };
+		char c;
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			s->eof = true;
+			return false;
+		}
+		if ((p[1].revents & POLLIN) && read(s->intr_fd, &c, 1) == 1 && conn_write(s, "\x03", 1) < 0)
+			return false;
+		if (!(p[1].revents & POLLIN) && p[1].revents)
+			s->intr_fd = -1; /* closed or bad: wait for the peer alone */
+		if (p[0].revents)
+			break;
+	}
 	do
 		n = read(s->fd, s->rbuf, sizeof(s->rbuf));
 	while (n < 0 && errno == EINTR);
@@ -313,6 +330,6 @@ void reply_hex(struct gdbstub *s, const void *p, size_t n)
 		s->overflow = true;
 		return;
 	}
-	hex_encode(p, n, s->out + 1 + s->outlen);
+	gdb_hex_encode(p, n, s->out + 1 + s->outlen);
 	s->outlen += 2 * n;
 }

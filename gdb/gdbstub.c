@@ -89,7 +89,7 @@ static void stop_reply(struct gdbstub *s)
 		reply_fmt(s, "%s:%llx;", watch[st->kind], (unsigned long long)st->addr);
 }
 
-static int get_regs(struct gdbstub *s, unsigned cpu, struct gdbstub_regs *r)
+static int get_regs(struct gdbstub *s, unsigned cpu, struct x86_regs *r)
 {
 	memset(r, 0, sizeof(*r));
 	return s->ops->get_regs(s->o, cpu, r);
@@ -98,7 +98,7 @@ static int get_regs(struct gdbstub *s, unsigned cpu, struct gdbstub_regs *r)
 static void cmd_read_regs(struct gdbstub *s)
 {
 	uint8_t buf[1024];
-	struct gdbstub_regs r;
+	struct x86_regs r;
 	if (get_regs(s, s->g_cpu, &r) < 0) {
 		reply_error(s, 1);
 		return;
@@ -110,11 +110,11 @@ static void cmd_read_regs(struct gdbstub *s)
 static void cmd_write_regs(struct gdbstub *s, struct req *q)
 {
 	uint8_t buf[1024];
-	struct gdbstub_regs r;
+	struct x86_regs r;
 	size_t n = (size_t)(q->end - q->p);
 	if (!s->ops->set_regs)
 		return;
-	if (n != 2 * regs_g_size() || hex_decode(q->p, n, buf) < 0) {
+	if (n != 2 * regs_g_size() || gdb_hex_decode(q->p, n, buf) < 0) {
 		reply_error(s, 1);
 		return;
 	}
@@ -134,7 +134,7 @@ static void cmd_write_regs(struct gdbstub *s, struct req *q)
 static void cmd_reg(struct gdbstub *s, struct req *q, bool write)
 {
 	uint8_t buf[16];
-	struct gdbstub_regs r;
+	struct x86_regs r;
 	uint64_t n;
 	size_t size;
 	if (!hex_u64(&q->p, q->end, &n) || !(size = regs_size(n < 0x10000 ? (unsigned)n : ~0u))) {
@@ -143,7 +143,7 @@ static void cmd_reg(struct gdbstub *s, struct req *q, bool write)
 	}
 	if (write && !s->ops->set_regs)
 		return;
-	if (write && (!eat(q, "=") || (size_t)(q->end - q->p) != 2 * size || hex_decode(q->p, 2 * size, buf) < 0)) {
+	if (write && (!eat(q, "=") || (size_t)(q->end - q->p) != 2 * size || gdb_hex_decode(q->p, 2 * size, buf) < 0)) {
 		reply_error(s, 1);
 		return;
 	}
@@ -208,7 +208,7 @@ static void cmd_write_mem(struct gdbstub *s, struct req *q, bool binary)
 			return;
 		}
 		memcpy(buf, q->p, len);
-	} else if ((size_t)(q->end - q->p) != 2 * len || hex_decode(q->p, 2 * len, buf) != (long)len) {
+	} else if ((size_t)(q->end - q->p) != 2 * len || gdb_hex_decode(q->p, 2 * len, buf) != (long)len) {
 		reply_error(s, 1);
 		return;
 	}
@@ -309,7 +309,7 @@ static int cmd_continue(struct gdbstub *s, struct req *q, bool step)
 {
 	unsigned cpu = step && s->c_cpu >= 0 ? (unsigned)s->c_cpu : s->g_cpu;
 	if (!at_end(q)) {
-		struct gdbstub_regs r;
+		struct x86_regs r;
 		uint64_t addr;
 		if (!hex_u64(&q->p, q->end, &addr) || !at_end(q) || !s->ops->set_regs ||
 		    get_regs(s, cpu, &r) < 0) {
@@ -534,6 +534,7 @@ int gdbstub_serve(int fd, const struct gdbstub_ops *ops, void *opaque, struct er
 	s->o = opaque;
 	s->e = e;
 	s->c_cpu = -1;
+	s->intr_fd = -1;
 	s->last.signal = SIGTRAP_;
 	if (!ops->nr_threads || !ops->get_regs || !ops->read_mem) {
 		free(s);

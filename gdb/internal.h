@@ -30,15 +30,13 @@ struct gdbstub {
 	unsigned thread_iter;              /* qsThreadInfo's next vCPU */
 	struct gdbstub_stop last;          /* for '?' */
 	bool interrupted;
+	int intr_fd;                       /* the client's: see conn_fill; -1 none */
 };
 
 /* ---- gdbpkt.c: bytes on the wire */
 enum { PKT_EOF = -1, PKT_TOOLONG = -2 };
 uint8_t pkt_checksum(const void *p, size_t n);
 int hex_digit(int c); /* 0..15, or -1 */
-/* Hex pairs to bytes: n must be even; returns the bytes, or -1 on a non-hex digit. */
-long hex_decode(const char *s, size_t n, uint8_t *out);
-void hex_encode(const void *in, size_t n, char *out); /* 2n chars, no NUL */
 /* At least one hex digit at *p (below end), the value below 2^64; advances *p. */
 bool hex_u64(const char **p, const char *end, uint64_t *v);
 /* A thread id: hex N, "-1" (all, as -1), "0" (any), or "pPID.TID" (TID taken). */
@@ -52,7 +50,8 @@ size_t bin_escape(const uint8_t *in, size_t n, char *out, size_t cap, size_t *us
 
 int conn_getc(struct gdbstub *s); /* the next byte from the client, or -1 at EOF */
 bool conn_buffered(const struct gdbstub *s);
-/* Reads bytes into the buffer (one read); false at EOF or error (then s->eof). */
+/* Reads bytes into the buffer (one read); false at EOF or error (then s->eof). While it
+ * waits, a byte readable on s->intr_fd (when >= 0) is consumed and ^C sent to the peer. */
 bool conn_fill(struct gdbstub *s);
 int conn_write(struct gdbstub *s, const void *buf, size_t n);
 /* The next packet into s->pkt, acked in ack mode (a bad checksum is nak'ed there and
@@ -75,10 +74,10 @@ size_t reply_room(const struct gdbstub *s);
 size_t regs_count(void);
 size_t regs_g_size(void);                /* bytes of a 'g' reply */
 size_t regs_size(unsigned n);            /* bytes of register n, 0 if no such register */
-void regs_to_g(const struct gdbstub_regs *r, uint8_t *out);
-void regs_from_g(struct gdbstub_regs *r, const uint8_t *in);
-void regs_get_one(const struct gdbstub_regs *r, unsigned n, uint8_t *out);
-void regs_set_one(struct gdbstub_regs *r, unsigned n, const uint8_t *in);
+void regs_to_g(const struct x86_regs *r, uint8_t *out);
+void regs_from_g(struct x86_regs *r, const uint8_t *in);
+void regs_get_one(const struct x86_regs *r, unsigned n, uint8_t *out);
+void regs_set_one(struct x86_regs *r, unsigned n, const uint8_t *in);
 const char *regs_target_xml(size_t *len);
 
 #endif

@@ -123,6 +123,11 @@ struct vcpu_snapshot {
 	uint64_t host_ns; /* CLOCK_MONOTONIC at the snapshot */
 	int host_tid;
 };
+/* KVM's registers as x86/'s register set, the one conversion (hv/regs.c); and back to
+ * kvm_regs (the general registers, rip and rflags), the part KVM_SET_REGS sets. */
+struct x86_regs;
+void hv_regs_from_kvm(const struct kvm_regs *k, const struct kvm_sregs *s, struct x86_regs *r);
+void hv_regs_to_kvm(const struct x86_regs *r, struct kvm_regs *k);
 
 /* Domain ids in use, ascending; returns the count (at most max). */
 unsigned hv_domain_ids(struct hv *hv, int *ids, unsigned max);

@@ -28,37 +28,22 @@ static unsigned op_nr_threads(void *o)
 	return hv_dbg_nr_vcpus(((struct hvgdb *)o)->g);
 }
 
-int kmdb_hv_regs(struct hv_dbg *g, unsigned cpu, struct gdbstub_regs *r)
+static int op_get_regs(void *o, unsigned cpu, struct x86_regs *r)
 {
 	struct kvm_regs k;
 	struct kvm_sregs s;
-	if (hv_dbg_get_regs(g, cpu, &k, &s) < 0)
+	if (hv_dbg_get_regs(((struct hvgdb *)o)->g, cpu, &k, &s) < 0)
 		return -1;
-	*r = (struct gdbstub_regs){
-		.rax = k.rax, .rbx = k.rbx, .rcx = k.rcx, .rdx = k.rdx, .rsi = k.rsi, .rdi = k.rdi, .rbp = k.rbp,
-		.rsp = k.rsp, .r8 = k.r8, .r9 = k.r9, .r10 = k.r10, .r11 = k.r11, .r12 = k.r12, .r13 = k.r13,
-		.r14 = k.r14, .r15 = k.r15, .rip = k.rip, .rflags = k.rflags, .cs = s.cs.selector,
-		.ss = s.ss.selector, .ds = s.ds.selector, .es = s.es.selector, .fs = s.fs.selector,
-		.gs = s.gs.selector, .fs_base = s.fs.base, .gs_base = s.gs.base, .cr0 = s.cr0, .cr2 = s.cr2,
-		.cr3 = s.cr3, .cr4 = s.cr4, .cr8 = s.cr8, .efer = s.efer,
-	};
+	hv_regs_from_kvm(&k, &s, r);
 	return 0;
 }
 
-static int op_get_regs(void *o, unsigned cpu, struct gdbstub_regs *r)
+static int op_set_regs(void *o, unsigned cpu, const struct x86_regs *r)
 {
-	return kmdb_hv_regs(((struct hvgdb *)o)->g, cpu, r);
-}
-
-static int op_set_regs(void *o, unsigned cpu, const struct gdbstub_regs *r)
-{
-	struct hvgdb *h = o;
-	struct kvm_regs k = { .rax = r->rax, .rbx = r->rbx, .rcx = r->rcx, .rdx = r->rdx, .rsi = r->rsi, .rdi = r->rdi,
-			      .rsp = r->rsp, .rbp = r->rbp, .r8 = r->r8, .r9 = r->r9, .r10 = r->r10, .r11 = r->r11,
-			      .r12 = r->r12, .r13 = r->r13, .r14 = r->r14, .r15 = r->r15, .rip = r->rip,
-			      .rflags = r->rflags };
+	struct kvm_regs k;
 	struct err e;
-	return hv_dbg_set_regs(h->g, cpu, &k, &e);
+	hv_regs_to_kvm(r, &k);
+	return hv_dbg_set_regs(((struct hvgdb *)o)->g, cpu, &k, &e);
 }
 
 static size_t op_read_mem(void *o, unsigned cpu, uint64_t va, void *buf, size_t len)

@@ -1,6 +1,5 @@
 /* target_hv: the engine's live target inside hv (the q prompt): a debug session on one
  * domain (hv_dbg_*), so every hvmdb command works on it with the same code. */
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,22 +12,14 @@ static unsigned h_nr_cpus(struct target *t)
 	return hv_dbg_nr_vcpus(t->priv);
 }
 
-/* The general registers, rip and rflags lead both structures in the same order. */
-_Static_assert(offsetof(struct target_regs, rflags) == offsetof(struct gdbstub_regs, rflags) &&
-		       offsetof(struct target_regs, rflags) == 17 * 8 && offsetof(struct target_regs, cr0) == 18 * 8,
-	       "struct target_regs and struct gdbstub_regs start alike");
-
 static int h_regs(struct target *t, unsigned cpu, struct target_regs *r)
 {
-	struct gdbstub_regs g;
-	if (kmdb_hv_regs(t->priv, cpu, &g) < 0)
+	struct kvm_regs k;
+	struct kvm_sregs s;
+	if (hv_dbg_get_regs(t->priv, cpu, &k, &s) < 0)
 		return -1;
-	*r = (struct target_regs){
-		.cr0 = g.cr0, .cr2 = g.cr2, .cr3 = g.cr3, .cr4 = g.cr4, .efer = g.efer, .fs_base = g.fs_base,
-		.gs_base = g.gs_base, .cs = (uint16_t)g.cs, .ss = (uint16_t)g.ss, .online = hv_dbg_online(t->priv, cpu),
-		.full = true,
-	};
-	memcpy(r, &g, offsetof(struct target_regs, cr0));
+	*r = (struct target_regs){ .online = hv_dbg_online(t->priv, cpu), .full = true };
+	hv_regs_from_kvm(&k, &s, &r->x86);
 	return 0;
 }
 
@@ -50,26 +41,19 @@ static size_t h_write_virt(struct target *t, unsigned cpu, uint64_t va, const vo
 
 static int h_set_reg(struct target *t, unsigned cpu, const char *name, uint64_t v, struct err *e)
 {
-	static const char *const names[] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9",
-					     "r10", "r11", "r12", "r13", "r14", "r15", "rip", "rflags" };
+	const struct x86_reg_desc *d = x86_reg_by_name(name);
 	struct kvm_regs k;
-	uint64_t *slot[18];
-	if (hv_dbg_get_regs(t->priv, cpu, &k, NULL) < 0)
+	struct kvm_sregs s;
+	struct x86_regs x;
+	if (hv_dbg_get_regs(t->priv, cpu, &k, &s) < 0)
 		return err_set(e, "no stopped vCPU %u", cpu);
-	slot[0] = (uint64_t *)&k.rax; slot[1] = (uint64_t *)&k.rbx; slot[2] = (uint64_t *)&k.rcx;
-	slot[3] = (uint64_t *)&k.rdx; slot[4] = (uint64_t *)&k.rsi; slot[5] = (uint64_t *)&k.rdi;
-	slot[6] = (uint64_t *)&k.rbp; slot[7] = (uint64_t *)&k.rsp; slot[8] = (uint64_t *)&k.r8;
-	slot[9] = (uint64_t *)&k.r9; slot[10] = (uint64_t *)&k.r10; slot[11] = (uint64_t *)&k.r11;
-	slot[12] = (uint64_t *)&k.r12; slot[13] = (uint64_t *)&k.r13; slot[14] = (uint64_t *)&k.r14;
-	slot[15] = (uint64_t *)&k.r15; slot[16] = (uint64_t *)&k.rip; slot[17] = (uint64_t *)&k.rflags;
-	for (int i = 0; i < 18; i++) {
-		if (!strcmp(name, names[i])) {
-			*slot[i] = v;
-			hv_dbg_set_writable(t->priv, t->writable);
-			return hv_dbg_set_regs(t->priv, cpu, &k, e);
-		}
-	}
-	return err_set(e, "%s: only the general registers, rip and rflags can be set", name);
+	if (!d || !(d->flags & X86_REG_KVM))
+		return err_set(e, "%s: only the general registers, rip and rflags can be set", name);
+	hv_regs_from_kvm(&k, &s, &x);
+	x86_reg_set(&x, d, v);
+	hv_regs_to_kvm(&x, &k);
+	hv_dbg_set_writable(t->priv, t->writable);
+	return hv_dbg_set_regs(t->priv, cpu, &k, e);
 }
 
 static int h_set_bp(struct target *t, enum target_bp_kind k, uint64_t addr, unsigned len, bool insert, struct err *e)

@@ -24,17 +24,9 @@ static int fail(FILE *out, const char *fmt, const char *arg)
 
 static uint64_t reg_value(const struct target_regs *r, const char *name, bool *ok)
 {
-	static const char *const names[] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10",
-					     "r11", "r12", "r13", "r14", "r15", "rip", "rflags", "cr0", "cr2", "cr3", "cr4" };
-	const uint64_t vals[] = { r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->rsp, r->r8, r->r9, r->r10,
-				  r->r11, r->r12, r->r13, r->r14, r->r15, r->rip, r->rflags, r->cr0, r->cr2, r->cr3, r->cr4 };
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(name, names[i])) {
-			*ok = true;
-			return vals[i];
-		}
-	*ok = false;
-	return 0;
+	const struct x86_reg_desc *d = x86_reg_by_name(name);
+	*ok = d && !(d->flags & X86_REG_ZERO);
+	return *ok ? x86_reg_get(&r->x86, d) : 0;
 }
 
 /* term: hex number, 0t decimal, symbol, <reg */
@@ -109,16 +101,15 @@ int mdb_parse_addr(struct target *t, const char *s, uint64_t *v, FILE *out)
 /* $r --json: {"rax": "0x...", ...}; the control registers only when the dump has them */
 static void regs_json(const struct target_regs *r, FILE *out)
 {
-	const char *const names[] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12",
-				      "r13", "r14", "r15", "rip", "rflags", "cr0", "cr2", "cr3", "cr4", "efer", "fs_base",
-				      "gs_base", "cs", "ss" };
-	const uint64_t vals[] = { r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->rsp, r->r8, r->r9, r->r10,
-				  r->r11, r->r12, r->r13, r->r14, r->r15, r->rip, r->rflags, r->cr0, r->cr2, r->cr3,
-				  r->cr4, r->efer, r->fs_base, r->gs_base, r->cs, r->ss };
-	size_t n = r->full ? sizeof(names) / sizeof(names[0]) : 18;
+	const char *sep = "";
 	fputc('{', out);
-	for (size_t i = 0; i < n; i++)
-		fprintf(out, "%s\"%s\": \"0x%llx\"", i ? ", " : "", names[i], (unsigned long long)vals[i]);
+	for (size_t i = 0; i < x86_reg_count; i++) {
+		const struct x86_reg_desc *d = &x86_reg_table[i];
+		if (!(d->flags & X86_REG_SHOWN) || (!r->full && (d->flags & X86_REG_FULL)))
+			continue;
+		fprintf(out, "%s\"%s\": \"0x%llx\"", sep, d->name, (unsigned long long)x86_reg_get(&r->x86, d));
+		sep = ", ";
+	}
 	fputs("}\n", out);
 }
 

@@ -11,11 +11,15 @@
 #include <stdio.h>
 
 #include "util/util.h"
+#include "x86/x86.h"
 
+/* A CPU's registers: x86/'s register set (its fields read as r.rip: an anonymous member,
+ * -fms-extensions; the whole as r.x86), and what the target knows of them. */
 struct target_regs {
-	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp, r8, r9, r10, r11, r12, r13, r14, r15;
-	uint64_t rip, rflags, cr0, cr2, cr3, cr4, efer, fs_base, gs_base;
-	uint16_t cs, ss;
+	union {
+		struct x86_regs x86;
+		struct x86_regs;
+	};
 	bool online, full; /* full: every field known (our dumps); else the NT_PRSTATUS subset */
 };
 

@@ -19,11 +19,7 @@ static int d_regs(struct target *t, unsigned cpu, struct target_regs *r)
 	if (!c && dump_qemu_cpu(t->priv, cpu, &q) == 0)
 		c = &q;
 	if (c) {
-		r->rax = c->rax; r->rbx = c->rbx; r->rcx = c->rcx; r->rdx = c->rdx; r->rsi = c->rsi; r->rdi = c->rdi;
-		r->rbp = c->rbp; r->rsp = c->rsp; r->r8 = c->r8; r->r9 = c->r9; r->r10 = c->r10; r->r11 = c->r11;
-		r->r12 = c->r12; r->r13 = c->r13; r->r14 = c->r14; r->r15 = c->r15; r->rip = c->rip; r->rflags = c->rflags;
-		r->cr0 = c->cr0; r->cr2 = c->cr2; r->cr3 = c->cr3; r->cr4 = c->cr4; r->efer = c->efer;
-		r->fs_base = c->fs.base; r->gs_base = c->gs.base; r->cs = c->cs.selector; r->ss = c->ss.selector;
+		dump_cpu_to_x86(c, &r->x86);
 		r->online = c->online;
 		r->full = true;
 		return 0;

@@ -19,7 +19,7 @@ struct fake_bp {
 };
 
 struct fake {
-	struct gdbstub_regs regs[FAKE_CPUS];
+	struct x86_regs regs[FAKE_CPUS];
 	uint8_t mem[FAKE_MEM_SIZE];
 	struct fake_bp bps[FAKE_MAX_BPS];
 	unsigned nbps;

@@ -24,8 +24,8 @@ uint64_t fake_gpr(unsigned cpu, unsigned k)
 void fake_reset(struct fake *f)
 {
 	for (unsigned c = 0; c < FAKE_CPUS; c++) {
-		struct gdbstub_regs *r = &f->regs[c];
-		_Static_assert(offsetof(struct gdbstub_regs, r15) == 15 * 8, "rax..r15 in a row");
+		struct x86_regs *r = &f->regs[c];
+		_Static_assert(offsetof(struct x86_regs, r15) == 15 * 8, "rax..r15 in a row");
 		for (unsigned k = 0; k < 16; k++) {
 			uint64_t v = fake_gpr(c, k);
 			memcpy((char *)r + 8 * k, &v, 8);
@@ -87,7 +87,7 @@ static unsigned nr_threads(void *o)
 	return FAKE_CPUS;
 }
 
-static int get_regs(void *o, unsigned cpu, struct gdbstub_regs *r)
+static int get_regs(void *o, unsigned cpu, struct x86_regs *r)
 {
 	struct fake *f = o;
 	if (cpu >= FAKE_CPUS)
@@ -96,7 +96,7 @@ static int get_regs(void *o, unsigned cpu, struct gdbstub_regs *r)
 	return 0;
 }
 
-static int set_regs(void *o, unsigned cpu, const struct gdbstub_regs *r)
+static int set_regs(void *o, unsigned cpu, const struct x86_regs *r)
 {
 	struct fake *f = o;
 	if (cpu >= FAKE_CPUS)

@@ -1,5 +1,5 @@
-/* x86: the one model of the x86-64 machine that every layer shares: the page walk
- * (4 and 5 levels) and canonical addresses. */
+/* x86: the one model of the x86-64 machine that every layer shares: the register set and
+ * its description table, the page walk (4 and 5 levels) and canonical addresses. */
 #ifndef HVKIT_X86_H
 #define HVKIT_X86_H
 
@@ -8,6 +8,58 @@
 #include <stdint.h>
 
 #include "util/util.h"
+
+/* ---- regs.c: the registers of one vCPU, the one type every layer converts to (KVM's
+ * kvm_regs/kvm_sregs in hv/, dump_cpu in dump/, gdb's 'g' packet in gdb/, the debugger's
+ * target_regs), and the one table that describes them. */
+struct x86_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp, r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rip, rflags;
+	uint64_t cr0, cr2, cr3, cr4, cr8, efer;
+	uint64_t fs_base, gs_base;
+	uint16_t cs, ss, ds, es, fs, gs; /* selectors */
+};
+
+/* The gdb target description's features (gdb/gdbregs.c names them in target.xml). */
+enum x86_gdb_feature { X86_GDB_CORE, X86_GDB_SEGMENTS, X86_GDB_SYS, X86_GDB_NFEATURES };
+
+enum x86_reg_flags {
+	X86_REG_KVM = 1u << 0,   /* in KVM's struct kvm_regs (the GPRs, rip, rflags): settable live */
+	X86_REG_FULL = 1u << 1,  /* known from a full vCPU state only, not an ELF core's NT_PRSTATUS */
+	X86_REG_SHOWN = 1u << 2, /* listed by hvmdb's $r --json, in table order */
+	X86_REG_ZERO = 1u << 3,  /* no storage here: gdb's x87 registers, read as zero, writes ignored */
+};
+
+/* One register. The table's order is hvmdb's ($r --json); gdb's order is the gdb column. */
+struct x86_reg_desc {
+	const char *name;      /* "rflags", "fs_base", "st0" */
+	int off;               /* in struct x86_regs; -1 with X86_REG_ZERO */
+	uint8_t size;          /* bytes there: 8, or 2 for a selector */
+	int gdb;               /* number in our target.xml ('p'/'P', the order of 'g'); -1: none */
+	uint8_t gdb_size;      /* bytes on gdb's wire: 8; 4 for eflags and selectors; 10 for st0-7 */
+	int dwarf;             /* DWARF number (x86-64 psABI); -1: none */
+	uint8_t gdb_feature;   /* enum x86_gdb_feature */
+	const char *gdb_name;  /* gdb's name when it differs ("eflags"), else NULL */
+	const char *gdb_type;  /* target.xml type: "int64", "code_ptr", "i386_eflags" ... */
+	const char *gdb_group; /* target.xml group, or NULL */
+	unsigned flags;        /* enum x86_reg_flags */
+};
+
+extern const struct x86_reg_desc x86_reg_table[];
+extern const size_t x86_reg_count;
+#define X86_GDB_NREGS 48 /* registers in our target.xml: gdb numbers 0..47 */
+
+/* Lookups; NULL when there is no such register. */
+const struct x86_reg_desc *x86_reg_by_name(const char *name);
+const struct x86_reg_desc *x86_reg_by_gdb(unsigned n);
+const struct x86_reg_desc *x86_reg_by_dwarf(unsigned n);
+/* The value (zero-extended; 0 without storage), and setting it (truncated to the
+ * register's size; ignored without storage). */
+uint64_t x86_reg_get(const struct x86_regs *r, const struct x86_reg_desc *d);
+void x86_reg_set(struct x86_regs *r, const struct x86_reg_desc *d, uint64_t v);
+/* va canonical under 4-level paging (bits 48-63 copy bit 47): what a stack walker that
+ * does not know the paging mode asks of a frame pointer. */
+bool x86_canonical(uint64_t va);
 
 /* ---- pagewalk.c: the x86-64 page walk, 4-level and 5-level (CR4.LA57), over a reader of
  * guest-physical memory (0, or -1 when [pa, pa + len) cannot be read). */

@@ -1,7 +1,8 @@
 /* Unit tests for the gdb stub: hex, escapes, checksums and thread ids; the register
  * layout against target.xml; then whole sessions over a socketpair against the fake
  * target: acks and no-ack mode, every request gdb makes, stops (breakpoints, watchpoints,
- * steps, ^C, exit), bad input, the session's ends, and the listening sockets. */
+ * steps, ^C, exit), bad input, the session's ends, and the listening sockets; and the
+ * client half (gdbclient.c) against the stub. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,7 +161,7 @@ static const char *hexstr(const void *p, size_t n)
 {
 	static char buf[2 * 64 + 1];
 	assert_true(n <= 64);
-	hex_encode(p, n, buf);
+	gdb_hex_encode(p, n, buf);
 	buf[2 * n] = 0;
 	return buf;
 }
@@ -174,13 +175,13 @@ static void test_hex_and_checksum(void **state)
 	(void)state;
 	assert_int_equal(pkt_checksum("OK", 2), 0x9a);
 	assert_int_equal(pkt_checksum("", 0), 0);
-	assert_int_equal(hex_decode("0aFf", 4, b), 2);
+	assert_int_equal(gdb_hex_decode("0aFf", 4, b), 2);
 	assert_int_equal(b[0], 0x0a);
 	assert_int_equal(b[1], 0xff);
-	assert_int_equal(hex_decode("0a1", 3, b), -1);
-	assert_int_equal(hex_decode("zz", 2, b), -1);
-	assert_int_equal(hex_decode("1 ", 2, b), -1);
-	hex_encode("\x01\xab\xff\x00", 4, h);
+	assert_int_equal(gdb_hex_decode("0a1", 3, b), -1);
+	assert_int_equal(gdb_hex_decode("zz", 2, b), -1);
+	assert_int_equal(gdb_hex_decode("1 ", 2, b), -1);
+	gdb_hex_encode("\x01\xab\xff\x00", 4, h);
 	assert_string_equal(h, "01abff00");
 	assert_int_equal(hex_digit('g'), -1);
 	assert_int_equal(hex_digit('F'), 15);
@@ -246,7 +247,7 @@ static void test_binary_escapes(void **state)
 
 static void test_register_layout(void **state)
 {
-	struct gdbstub_regs r, back;
+	struct x86_regs r, back;
 	uint8_t g[512];
 	size_t len, n = 0;
 	const char *xml = regs_target_xml(&len), *p;
@@ -319,7 +320,7 @@ static void test_no_ack_mode(void **state)
 static void test_registers(void **state)
 {
 	struct session *s = *state;
-	struct gdbstub_regs *c0 = &s->fake.regs[0];
+	struct x86_regs *c0 = &s->fake.regs[0];
 	char g[1024], rip[17], cmd[1100];
 	strcpy(g, xchg(s, "g"));
 	assert_int_equal(strlen(g), 2 * regs_g_size());
@@ -607,7 +608,7 @@ static void test_session_ends(void **state)
 	assert_string_equal(gdbstub_end_name(-1), "error");
 }
 
-static int failing_get_regs(void *o, unsigned cpu, struct gdbstub_regs *r)
+static int failing_get_regs(void *o, unsigned cpu, struct x86_regs *r)
 {
 	(void)o, (void)cpu, (void)r;
 	return -1;
@@ -700,6 +701,72 @@ static void test_listen_and_refuse(void **state)
 	assert_non_null(strstr(e.msg, "too long"));
 }
 
+/* ---- the client half (gdbclient.c) against the stub: framing in ack and no-ack mode,
+ * 'g' decoded through x86/'s table, 'P', chunked 'm', error replies, ^C while it runs */
+
+static void expect_regs(const struct x86_regs *got, const struct x86_regs *want)
+{
+	for (size_t i = 0; i < x86_reg_count; i++)
+		if (x86_reg_get(got, &x86_reg_table[i]) != x86_reg_get(want, &x86_reg_table[i]))
+			fail_msg("%s: got %llx, want %llx", x86_reg_table[i].name,
+				 (unsigned long long)x86_reg_get(got, &x86_reg_table[i]),
+				 (unsigned long long)x86_reg_get(want, &x86_reg_table[i]));
+}
+
+static void test_client_round_trip(void **state)
+{
+	struct session *s = session_open(&fake_ops);
+	struct gdbclient *c = gdbclient_open(s->fd);
+	static uint8_t mem[3 * 4096 + 100];
+	struct x86_regs r;
+	struct err e;
+	const char *p;
+	int pfd[2];
+	(void)state;
+	s->fd = -1; /* the client's now */
+	/* ack mode first */
+	assert_int_equal(gdbclient_read_regs(c, &r, &e), 0);
+	expect_regs(&r, &s->fake.regs[0]);
+	assert_int_equal(gdbclient_noack(c, &e), 1);
+	assert_non_null(gdbclient_request(c, "Hg2", &e));
+	assert_int_equal(gdbclient_read_regs(c, &r, &e), 0);
+	expect_regs(&r, &s->fake.regs[1]);
+	assert_int_equal(r.rip, FAKE_MEM_BASE + 0x2000);
+	assert_int_equal(r.ds, 0x21);
+	/* P with each register's own width: rip 8 bytes, eflags 4, a selector 4 */
+	assert_int_equal(gdbclient_write_reg(c, x86_reg_by_name("rip"), 0xffffffff80101234ull, &e), 0);
+	assert_int_equal(gdbclient_write_reg(c, x86_reg_by_name("rflags"), 0x202, &e), 0);
+	assert_int_equal(gdbclient_write_reg(c, x86_reg_by_name("ss"), 0x2b, &e), 0);
+	assert_int_equal(gdbclient_read_regs(c, &r, &e), 0);
+	assert_int_equal(r.rip, 0xffffffff80101234ull);
+	assert_int_equal(r.rflags, 0x202);
+	assert_int_equal(r.ss, 0x2b);
+	assert_int_equal(s->fake.regs[1].rip, 0xffffffff80101234ull);
+	/* memory in several 'm' chunks, short at the end of the fake's memory */
+	assert_int_equal(gdbclient_read_mem(c, FAKE_MEM_BASE + 16, mem, sizeof(mem)), sizeof(mem));
+	for (size_t i = 0; i < sizeof(mem); i++)
+		assert_int_equal(mem[i], fake_mem_byte(16 + i));
+	assert_int_equal(gdbclient_read_mem(c, FAKE_MEM_BASE + FAKE_MEM_SIZE - 8, mem, 64), 8);
+	/* an error reply is an error */
+	assert_null(gdbclient_request(c, "p999", &e));
+	assert_string_equal(e.msg, "the request failed");
+	/* a continue that only ^C ends: the byte on intr_fd becomes 0x03 */
+	assert_int_equal(pipe(pfd), 0);
+	assert_int_equal(gdbclient_send(c, "vCont;c", &e), 0);
+	assert_int_equal(write(pfd[1], "x", 1), 1);
+	assert_non_null(p = gdbclient_recv(c, pfd[0], &e));
+	assert_true(!strncmp(p, "T02", 3));
+	assert_int_equal(s->fake.interrupts, 1);
+	close(pfd[0]);
+	close(pfd[1]);
+	/* detach */
+	assert_int_equal(gdbclient_send(c, "D", &e), 0);
+	assert_non_null(p = gdbclient_recv(c, -1, &e));
+	assert_string_equal(p, "OK");
+	gdbclient_close(c);
+	assert_int_equal(session_close(s), GDBSTUB_END_DETACH);
+}
+
 #define SESSION_TEST(f) cmocka_unit_test_setup_teardown(f, session_setup, session_teardown)
 
 int main(void)
@@ -713,7 +780,7 @@ int main(void)
 		SESSION_TEST(test_stops),                    SESSION_TEST(test_ctrl_c),
 		SESSION_TEST(test_bad_input),                SESSION_TEST(test_target_xml),
 		cmocka_unit_test(test_session_ends),         cmocka_unit_test(test_limited_targets),
-		cmocka_unit_test(test_listen_and_refuse),
+		cmocka_unit_test(test_listen_and_refuse),    cmocka_unit_test(test_client_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
