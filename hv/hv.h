@@ -270,6 +270,18 @@ struct heap_item {
 	uint64_t count, bytes;
 };
 unsigned hv_heap_info(struct hv *hv, struct heap_item *items, unsigned max);
+/* The gdb servers behind the gdb and gdbserver control verbs. The live-debugging layer
+ * (kmdb/) registers them at start-up, so hv's core calls it without naming it; without
+ * them the verbs answer that live debugging is not built in. */
+struct hv_gdb_ops {
+	/* Serves gdb on the connected fd for domain domid; blocks. */
+	int (*session)(struct hv *hv, int domid, int fd, bool writable, bool nopause, struct err *e);
+	/* A one-shot server thread on a Unix socket or 127.0.0.1:port; where: its address. */
+	int (*server_start)(struct hv *hv, int domid, const char *unix_path, int port, bool writable, char *where,
+			    size_t wlen, struct err *e);
+};
+/* -1 when ops were registered already (a second registration is an error, not an overwrite). */
+int hv_set_gdb_ops(const struct hv_gdb_ops *ops);
 /* Ends hv's event loop (the domains are destroyed). */
 void hv_quit(struct hv *hv, int status);
 

@@ -14,7 +14,6 @@
 
 #include "control.h"
 #include "dump/dump.h"
-#include "kmdb/kmdb.h"
 #include "hvkit/abi.h"
 #include "props.h"
 #include "xlcfg.h"
@@ -468,6 +467,16 @@ static int cmd_dump(struct hv *hv, struct ctl_client *c, struct reply *r, int ar
 }
 
 /* gdbserver NAME [--socket PATH | --port N] [-w]: a one-shot gdb stub on the domain. */
+static const struct hv_gdb_ops *gdb_ops;
+
+int hv_set_gdb_ops(const struct hv_gdb_ops *ops)
+{
+	if (gdb_ops || !ops)
+		return -1;
+	gdb_ops = ops;
+	return 0;
+}
+
 static int cmd_gdbserver(struct hv *hv, struct reply *r, int argc, char **argv)
 {
 	struct domain *d;
@@ -497,7 +506,9 @@ static int cmd_gdbserver(struct hv *hv, struct reply *r, int argc, char **argv)
 		return reply_error(r, "gdbserver: --socket or --port, not both");
 	if (__atomic_load_n(&d->dbg, __ATOMIC_ACQUIRE))
 		return reply_error(r, "a debugger is already attached to %s", d->name);
-	if (kmdb_gdbserver_start(hv, d->id, path, port < 0 ? 0 : (int)port, writable, where, sizeof(where), &e) < 0)
+	if (!gdb_ops)
+		return reply_error(r, "gdbserver: this hv has no live debugging built in");
+	if (gdb_ops->server_start(hv, d->id, path, port < 0 ? 0 : (int)port, writable, where, sizeof(where), &e) < 0)
 		return reply_error(r, "gdbserver: %s", e.msg);
 	reply_line(r, "gdbserver for %s on %s (one client; in gdb: target remote %s)%s", d->name, where, where,
 		   writable ? ", memory and registers writable" : ", read-only (-w to allow writes)");
@@ -514,7 +525,7 @@ static void *gdb_conn_thread(void *arg)
 {
 	struct gdb_conn *c = arg;
 	struct err e;
-	if (kmdb_gdb_session(c->hv, c->domid, c->fd, c->writable, c->nopause, &e) < 0)
+	if (gdb_ops->session(c->hv, c->domid, c->fd, c->writable, c->nopause, &e) < 0)
 		hv_log(c->hv, "debug session: %s", e.msg);
 	close(c->fd);
 	free(c);
@@ -530,6 +541,8 @@ static int cmd_gdb(struct hv *hv, struct ctl_client *cl, struct reply *r, int ar
 	pthread_t th;
 	if (!d)
 		return -1;
+	if (!gdb_ops)
+		return reply_error(r, "gdb: this hv has no live debugging built in");
 	if (__atomic_load_n(&d->dbg, __ATOMIC_ACQUIRE))
 		return reply_error(r, "a debugger is already attached to %s", d->name);
 	c = calloc(1, sizeof(*c));

@@ -255,3 +255,9 @@ int kmdb_gdbserver_start(struct hv *hv, int domid, const char *unix_path, int po
 	pthread_attr_destroy(&a);
 	return 0;
 }
+
+int kmdb_register(void)
+{
+	static const struct hv_gdb_ops ops = { .session = kmdb_gdb_session, .server_start = kmdb_gdbserver_start };
+	return hv_set_gdb_ops(&ops);
+}

@@ -24,4 +24,8 @@ int kmdb_gdb_session(struct hv *hv, int domid, int fd, bool writable, bool nopau
 int kmdb_gdbserver_start(struct hv *hv, int domid, const char *unix_path, int port, bool writable, char *where,
 			 size_t wlen, struct err *e);
 
+/* Registers the gdb servers above with hv (hv_set_gdb_ops); the hv program calls it once
+ * at start-up. 0, or -1 when something registered them already. */
+int kmdb_register(void);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "dbgkeys/dbgkeys.h"
 #include "hv/hv.h"
+#include "kmdb/kmdb.h"
 
 static void usage(FILE *f)
 {
@@ -152,6 +153,7 @@ int main(int argc, char **argv)
 	if (!hopt.socket_path && getenv("HVKIT_SOCKET") && *getenv("HVKIT_SOCKET"))
 		hopt.socket_path = getenv("HVKIT_SOCKET");
 	dbgkeys_register_all();
+	kmdb_register();
 	hv = hv_create(&hopt, &e);
 	if (!hv)
 		return die(e.msg);
