@@ -33,7 +33,7 @@ TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wild
 PROGS := hv hvctl hvdump hvmdb
 
 .PHONY: all run test unit e2e bench clean deps fuzz layers
-all: $(foreach p,$(PROGS),$(BUILD)/$(p)) $(BUILD)/guest.elf $(BUILD)/guest-nofp.elf $(TEST_KERNELS)
+all: $(foreach p,$(PROGS),$(BUILD)/$(p)) $(BUILD)/guest.elf $(BUILD)/guest-nofp.elf $(TEST_KERNELS) $(BUILD)/.layers-ok
 
 # Dependencies: checked once per build tree, installed by scripts/deps.sh.
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -66,8 +66,8 @@ $(BUILD)/.layers-ok: scripts/layers.sh $(call libs,$(BUILD)/obj,$(LIBS))
 layers: $(BUILD)/.layers-ok
 
 # The programs: cmd/NAME/main.c and the archives, in layer order.
-# (transitional: the mdb archives still call each other both ways, so they link as a group)
-GROUP = -Wl,--start-group $(filter %/libmdb.a %/libmdb_debuginfo.a %/libmdb_os_linux.a %/libmdb_os_guest.a,$(1)) -Wl,--end-group
+# (the mdb archives, in layer order)
+GROUP = $(filter %/libmdb.a %/libmdb_debuginfo.a %/libmdb_os_linux.a %/libmdb_os_guest.a,$(1))
 NOGROUP = $(filter-out %/libmdb.a %/libmdb_debuginfo.a %/libmdb_os_linux.a %/libmdb_os_guest.a,$(1))
 $(BUILD)/hv: $(BUILD)/obj/cmd/hv/main.o $(call libs,$(BUILD)/obj,$(HV_LIBS)) $(BUILD)/obj/hv/builtin.o
 	$(CC) $(CFLAGS) $(filter %/main.o %/libdbgkeys.a %/libkmdb.a,$^) $(call GROUP,$^) $(filter-out %/main.o %/libdbgkeys.a %/libkmdb.a,$(call NOGROUP,$^)) $(LDLIBS) -o $@
