@@ -185,28 +185,16 @@ size_t hv_read_phys(struct hv *hv, int id, uint64_t gpa, void *buf, size_t len)
 	return len;
 }
 
-/* "name" or "name+0xoff"; false when there is no symbol */
-static bool sym_format(const struct symbol *s, uint64_t addr, char *buf, size_t len)
-{
-	if (!s)
-		return false;
-	if (addr == s->addr)
-		snprintf(buf, len, "%s", s->name);
-	else
-		snprintf(buf, len, "%s+0x%llx", s->name, (unsigned long long)(addr - s->addr));
-	return true;
-}
-
 bool hv_symbolize(struct hv *hv, int id, uint64_t addr, char *buf, size_t len)
 {
 	struct domain *d = lookup(hv, id, NULL);
-	return sym_format(d ? symtab_lookup(&d->kernel.symtab, addr) : NULL, addr, buf, len);
+	return symtab_format(d ? symtab_lookup(&d->kernel.symtab, addr) : NULL, addr, buf, len);
 }
 
 bool hv_symbolize_code(struct hv *hv, int id, uint64_t addr, bool is_return, char *buf, size_t len)
 {
 	struct domain *d = lookup(hv, id, NULL);
-	return sym_format(d && addr ? symtab_lookup_code(&d->kernel.symtab, is_return ? addr - 1 : addr) : NULL, addr,
+	return symtab_format(d && addr ? symtab_lookup_code(&d->kernel.symtab, is_return ? addr - 1 : addr) : NULL, addr,
 			  buf, len);
 }
 

@@ -122,11 +122,5 @@ bool target_symbolize(struct target *t, uint64_t addr, bool is_return, char *buf
 	const struct symbol *s = addr ? symtab_lookup_code(&t->syms, is_return ? addr - 1 : addr) : NULL;
 	if (!s && addr && t->os && t->os->symbolize) /* e.g. a loaded module's code, known to the OS module */
 		s = t->os->symbolize(t, is_return ? addr - 1 : addr, true, NULL);
-	if (!s)
-		return false;
-	if (addr == s->addr)
-		snprintf(buf, len, "%s", s->name);
-	else
-		snprintf(buf, len, "%s+0x%llx", s->name, (unsigned long long)(addr - s->addr));
-	return true;
+	return symtab_format(s, addr, buf, len);
 }

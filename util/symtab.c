@@ -176,3 +176,14 @@ const struct symbol *symtab_by_name(const struct symtab *t, const char *name)
 			return &t->syms[i];
 	return NULL;
 }
+
+bool symtab_format(const struct symbol *s, uint64_t addr, char *buf, size_t len)
+{
+	if (!s)
+		return false;
+	if (addr == s->addr)
+		snprintf(buf, len, "%s", s->name);
+	else
+		snprintf(buf, len, "%s+0x%llx", s->name, (unsigned long long)(addr - s->addr));
+	return true;
+}

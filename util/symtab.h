@@ -29,5 +29,8 @@ const struct symbol *symtab_lookup(const struct symtab *t, uint64_t addr);
 /* Code symbols only; a size-less symbol reaches at most 64 KiB or to the next one. */
 const struct symbol *symtab_lookup_code(const struct symtab *t, uint64_t addr);
 const struct symbol *symtab_by_name(const struct symtab *t, const char *name);
+/* addr as "name" or "name+0x1c" against symbol s (the one that holds addr); false when s
+ * is NULL. */
+bool symtab_format(const struct symbol *s, uint64_t addr, char *buf, size_t len);
 
 #endif
