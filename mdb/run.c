@@ -145,16 +145,25 @@ static int del(struct target *t, const char *arg, FILE *out)
 	return 0;
 }
 
+/* The write policy, in one place: the target must support the write (notsup says why
+ * not) and writes must have been allowed (::set -w or hvmdb -w). 0, or -1 after a message. */
+static int may_write(struct target *t, bool supported, const char *notsup, FILE *out)
+{
+	if (!supported)
+		return fail(out, notsup);
+	if (!t->writable)
+		return fail(out, "the target is read-only: ::set -w (or -w) first");
+	return 0;
+}
+
 static int write_mem(struct target *t, uint64_t addr, char fmt, const char *val, FILE *out)
 {
 	unsigned len = fmt == 'v' ? 1 : fmt == 'w' ? 2 : fmt == 'W' ? 4 : 8;
 	uint64_t v;
 	struct err e;
 	uint8_t buf[8];
-	if (!t->ops->write_virt)
-		return fail(out, "this target cannot be written (a dump is read-only)");
-	if (!t->writable)
-		return fail(out, "the target is read-only: ::set -w (or -w) first");
+	if (may_write(t, t->ops->write_virt, "this target cannot be written (a dump is read-only)", out) < 0)
+		return -1;
 	if (mdb_parse_addr(t, val, &v, out) < 0)
 		return -1;
 	if (len < 8 && v >> (8 * len))
@@ -237,10 +246,8 @@ int mdb_run_cmd(struct target *t, char *cmd, FILE *out)
 		uint64_t v;
 		struct err e;
 		*p = 0;
-		if (!t->ops->set_reg)
-			return fail(out, "this target's registers cannot be written (a dump is read-only)");
-		if (!t->writable)
-			return fail(out, "the target is read-only: ::set -w (or -w) first");
+		if (may_write(t, t->ops->set_reg, "this target's registers cannot be written (a dump is read-only)", out) < 0)
+			return -1;
 		if (mdb_parse_addr(t, cmd, &v, out) < 0)
 			return -1;
 		if (t->ops->set_reg(t, t->cpu, p + 1, v, &e) < 0)
