@@ -44,6 +44,12 @@ struct dump_cpu {
 struct x86_regs;
 void dump_cpu_to_x86(const struct dump_cpu *c, struct x86_regs *r);
 void dump_cpu_from_x86(struct dump_cpu *c, const struct x86_regs *r);
+/* KVM's general and special registers into a vCPU state (cpu.c): the registers, all
+ * segments with their descriptors, the descriptor tables, control registers, EFER and
+ * the APIC base; the other fields are left as they are. */
+struct kvm_regs;
+struct kvm_sregs;
+void dump_cpu_from_kvm(struct dump_cpu *c, const struct kvm_regs *r, const struct kvm_sregs *sr);
 
 struct dump_domain {
 	uint32_t version;

@@ -217,28 +217,14 @@ static void cow_stop(struct snap *s)
 	s->uffd = -1;
 }
 
-static void seg_from(struct dump_seg *o, const struct kvm_segment *k)
-{
-	*o = (struct dump_seg){ k->selector, k->base, k->limit, k->type, k->present, k->dpl, k->db, k->s, k->l, k->g, k->avl };
-}
-
 static void cpu_from(struct dump_cpu *c, const struct vcpu_snapshot *v)
 {
-	const struct kvm_regs *r = &v->regs;
-	const struct kvm_sregs *sr = &v->sregs;
 	memset(c, 0, sizeof(*c));
 	c->version = DUMP_VERSION;
 	c->index = v->index;
 	c->online = v->online;
 	c->mp_state = v->mp.mp_state;
-	c->rax = r->rax; c->rbx = r->rbx; c->rcx = r->rcx; c->rdx = r->rdx; c->rsi = r->rsi; c->rdi = r->rdi;
-	c->rsp = r->rsp; c->rbp = r->rbp; c->r8 = r->r8; c->r9 = r->r9; c->r10 = r->r10; c->r11 = r->r11;
-	c->r12 = r->r12; c->r13 = r->r13; c->r14 = r->r14; c->r15 = r->r15; c->rip = r->rip; c->rflags = r->rflags;
-	seg_from(&c->cs, &sr->cs); seg_from(&c->ds, &sr->ds); seg_from(&c->es, &sr->es); seg_from(&c->fs, &sr->fs);
-	seg_from(&c->gs, &sr->gs); seg_from(&c->ss, &sr->ss); seg_from(&c->tr, &sr->tr); seg_from(&c->ldt, &sr->ldt);
-	c->gdt_base = sr->gdt.base; c->gdt_limit = sr->gdt.limit; c->idt_base = sr->idt.base; c->idt_limit = sr->idt.limit;
-	c->cr0 = sr->cr0; c->cr2 = sr->cr2; c->cr3 = sr->cr3; c->cr4 = sr->cr4; c->cr8 = sr->cr8; c->efer = sr->efer;
-	c->apic_base = sr->apic_base;
+	dump_cpu_from_kvm(c, &v->regs, &v->sregs);
 	c->msr_star = v->msr_star; c->msr_lstar = v->msr_lstar; c->msr_kernel_gs_base = v->msr_kernel_gs_base;
 	c->msr_sysenter_cs = v->msr_sysenter_cs; c->msr_sysenter_esp = v->msr_sysenter_esp;
 	c->msr_sysenter_eip = v->msr_sysenter_eip; c->msr_pat = v->msr_pat; c->msr_tsc = v->msr_tsc;

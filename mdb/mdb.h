@@ -72,6 +72,12 @@ struct target_ops {
 	int (*run)(struct target *t, int step_cpu, struct target_stop *s, struct err *e);
 };
 
+/* What a target may lack, and the one place that says so (target.c): target_lacks gives
+ * the message for a capability the target's ops do not have, or NULL when it has it. */
+enum target_cap { TCAP_RUN, TCAP_BREAKPOINTS, TCAP_WRITE_MEM, TCAP_WRITE_REGS };
+struct target;
+const char *target_lacks(const struct target *t, enum target_cap c);
+
 struct target {
 	const struct target_ops *ops;
 	void *priv;

@@ -34,9 +34,8 @@ static void where(struct target *t, unsigned cpu, FILE *out)
 
 static int need_live(struct target *t, FILE *out)
 {
-	if (!t->ops->run)
-		return fail(out, "this target is a dump: run control needs a live domain (hvmdb -d NAME)");
-	return 0;
+	const char *lacks = target_lacks(t, TCAP_RUN);
+	return lacks ? fail(out, lacks) : 0;
 }
 
 static int do_run(struct target *t, int step_cpu, FILE *out)
@@ -92,8 +91,11 @@ static int add_bp(struct target *t, enum target_bp_kind k, uint64_t addr, unsign
 		}
 	if (slot < 0)
 		return fail(out, "all 4 debug registers are in use (::events lists them, ::delete frees one)");
-	if (!t->ops->set_bp || t->ops->set_bp(t, k, addr, len, true, &e) < 0)
-		return fail(out, t->ops->set_bp ? e.msg : "this target has no breakpoints");
+	const char *lacks = target_lacks(t, TCAP_BREAKPOINTS);
+	if (lacks)
+		return fail(out, lacks);
+	if (t->ops->set_bp(t, k, addr, len, true, &e) < 0)
+		return fail(out, e.msg);
 	t->bps[slot] = (struct target_bp){ true, k, addr, len };
 	if (!target_symbolize(t, addr, false, sym, sizeof(sym)))
 		snprintf(sym, sizeof(sym), "0x%llx", (unsigned long long)addr);
@@ -145,12 +147,13 @@ static int del(struct target *t, const char *arg, FILE *out)
 	return 0;
 }
 
-/* The write policy, in one place: the target must support the write (notsup says why
- * not) and writes must have been allowed (::set -w or hvmdb -w). 0, or -1 after a message. */
-static int may_write(struct target *t, bool supported, const char *notsup, FILE *out)
+/* The write policy, in one place: the target must support the write and writes must have
+ * been allowed (::set -w or hvmdb -w). 0, or -1 after a message. */
+static int may_write(struct target *t, enum target_cap c, FILE *out)
 {
-	if (!supported)
-		return fail(out, notsup);
+	const char *lacks = target_lacks(t, c);
+	if (lacks)
+		return fail(out, lacks);
 	if (!t->writable)
 		return fail(out, "the target is read-only: ::set -w (or -w) first");
 	return 0;
@@ -162,7 +165,7 @@ static int write_mem(struct target *t, uint64_t addr, char fmt, const char *val,
 	uint64_t v;
 	struct err e;
 	uint8_t buf[8];
-	if (may_write(t, t->ops->write_virt, "this target cannot be written (a dump is read-only)", out) < 0)
+	if (may_write(t, TCAP_WRITE_MEM, out) < 0)
 		return -1;
 	if (mdb_parse_addr(t, val, &v, out) < 0)
 		return -1;
@@ -195,8 +198,9 @@ int mdb_run_cmd(struct target *t, char *cmd, FILE *out)
 		while (*a == ' ')
 			a++;
 		if (!strcmp(a, "-w")) {
-			if (!t->ops->write_virt)
-				return fail(out, "this target cannot be written (a dump is read-only)");
+			const char *lacks = target_lacks(t, TCAP_WRITE_MEM);
+			if (lacks)
+				return fail(out, lacks);
 			t->writable = true;
 			fprintf(out, "writes allowed\n");
 			return 0;
@@ -246,7 +250,7 @@ int mdb_run_cmd(struct target *t, char *cmd, FILE *out)
 		uint64_t v;
 		struct err e;
 		*p = 0;
-		if (may_write(t, t->ops->set_reg, "this target's registers cannot be written (a dump is read-only)", out) < 0)
+		if (may_write(t, TCAP_WRITE_REGS, out) < 0)
 			return -1;
 		if (mdb_parse_addr(t, cmd, &v, out) < 0)
 			return -1;

@@ -124,3 +124,19 @@ bool target_symbolize(struct target *t, uint64_t addr, bool is_return, char *buf
 		s = t->os->symbolize(t, is_return ? addr - 1 : addr, true, NULL);
 	return symtab_format(s, addr, buf, len);
 }
+
+const char *target_lacks(const struct target *t, enum target_cap c)
+{
+	const struct target_ops *o = t->ops;
+	switch (c) {
+	case TCAP_RUN:
+		return o->run ? NULL : "this target is a dump: run control needs a live domain (hvmdb -d NAME)";
+	case TCAP_BREAKPOINTS:
+		return o->set_bp ? NULL : "this target has no breakpoints";
+	case TCAP_WRITE_MEM:
+		return o->write_virt ? NULL : "this target cannot be written (a dump is read-only)";
+	case TCAP_WRITE_REGS:
+		return o->set_reg ? NULL : "this target's registers cannot be written (a dump is read-only)";
+	}
+	return "the target cannot do that";
+}
