@@ -212,3 +212,47 @@ size_t uart_rx_pending(struct uart *u)
 	pthread_mutex_unlock(&u->lock);
 	return n;
 }
+
+void uart_get_state(struct uart *u, struct uart_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&u->lock);
+	s->ier = u->ier;
+	s->lcr = u->lcr;
+	s->mcr = u->mcr;
+	s->lsr_sticky = u->lsr_sticky;
+	s->msr = u->msr;
+	s->scr = u->scr;
+	s->dll = u->dll;
+	s->dlm = u->dlm;
+	s->fcr = u->fcr;
+	s->thri_pending = u->thri_pending;
+	s->rx_count = (uint32_t)u->rx_count;
+	for (size_t i = 0; i < u->rx_count; i++)
+		s->rx[i] = u->rx[(u->rx_head + i) % UART_INPUT_SIZE];
+	pthread_mutex_unlock(&u->lock);
+}
+
+int uart_set_state(struct uart *u, const struct uart_state *s)
+{
+	if (s->rx_count > UART_INPUT_SIZE)
+		return -1;
+	pthread_mutex_lock(&u->lock);
+	u->ier = s->ier;
+	u->lcr = s->lcr;
+	u->mcr = s->mcr;
+	u->lsr_sticky = s->lsr_sticky;
+	u->msr = s->msr;
+	u->scr = s->scr;
+	u->dll = s->dll;
+	u->dlm = s->dlm;
+	u->fcr = s->fcr;
+	u->thri_pending = s->thri_pending != 0;
+	memcpy(u->rx, s->rx, s->rx_count);
+	u->rx_head = 0;
+	u->rx_count = s->rx_count;
+	u->irq_level = false; /* a new VM's line is low: raised again if the state asks */
+	update_irq_locked(u);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}

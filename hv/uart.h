@@ -35,6 +35,19 @@ uint8_t uart_read(struct uart *u, unsigned offset);
 void uart_write(struct uart *u, unsigned offset, uint8_t val);
 /* Host input for the guest. Returns how many bytes were queued (the rest dropped). */
 size_t uart_receive(struct uart *u, const uint8_t *buf, size_t n);
+/* The model's state for a domain image (save, checkpoint, migration): registers, the
+ * pending THR-empty interrupt and the receive queue, oldest byte first. Fixed-size
+ * fields, so hv writes it as one record (hv/vmstate.c). */
+struct uart_state {
+	uint8_t ier, lcr, mcr, lsr_sticky, msr, scr, dll, dlm, fcr;
+	uint8_t thri_pending, pad[2];
+	uint32_t rx_count;
+	uint8_t rx[UART_INPUT_SIZE];
+};
+void uart_get_state(struct uart *u, struct uart_state *s);
+/* Sets it (the counters stay) and drives the interrupt line as the state says. -1 when
+ * the state is not one this model can be in (rx_count too big). */
+int uart_set_state(struct uart *u, const struct uart_state *s);
 /* Bytes waiting in the receive queue (for tests and flow control). */
 size_t uart_rx_pending(struct uart *u);
 

@@ -1,0 +1,66 @@
+/* vmstate: a domain's whole machine state in host memory (private to hv/): what KVM holds
+ * per vCPU and per VM, and hv's own devices, taken from a held domain and put into a new
+ * VM. The domain image (save files, checkpoints, migration: hv/save.c) is this, with RAM,
+ * written as records of dump/image.h. */
+#ifndef HVKIT_HV_VMSTATE_H
+#define HVKIT_HV_VMSTATE_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "uart.h"
+#include "util/err.h"
+
+/* hv's own part of a vCPU (the port block, a start request pending from another vCPU). */
+struct vcpu_hvstate {
+	uint8_t online, boot_pending, pad[2];
+	uint32_t port_arg[3], port_status;
+	uint32_t boot_entry, boot_ebx;
+};
+
+struct vcpu_state {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	bool has_xsave, has_xcrs;
+	struct kvm_xsave xsave; /* with KVM_CAP_XSAVE */
+	struct kvm_fpu fpu;     /* without it */
+	struct kvm_xcrs xcrs;
+	struct kvm_lapic_state lapic;
+	struct kvm_vcpu_events events;
+	struct kvm_mp_state mp;
+	struct kvm_debugregs dregs;
+	uint32_t nmsrs;
+	struct kvm_msr_entry *msrs; /* every MSR of KVM_GET_MSR_INDEX_LIST this vCPU could read */
+	struct kvm_cpuid2 *cpuid;   /* what the guest sees (KVM_GET_CPUID2) */
+	struct vcpu_hvstate hv;
+};
+
+/* hv's own part of a domain: the guest's notification vector and a pending request. */
+struct dom_hvstate {
+	uint32_t event_vector, event_apic, request, pad;
+};
+
+struct vm_state {
+	unsigned nr_vcpus;
+	struct vcpu_state *vcpus;
+	struct kvm_irqchip chip[3]; /* KVM_IRQCHIP_PIC_MASTER, _PIC_SLAVE, _IOAPIC */
+	struct kvm_pit_state2 pit;
+	struct kvm_clock_data clock;
+	struct uart_state uart;
+	struct dom_hvstate hv;
+};
+
+struct domain;
+/* Takes the state of a domain whose vCPUs are all held (paused, or frozen for a
+ * checkpoint). Pending port and MMIO reads are completed first (a KVM_RUN with
+ * immediate_exit), as the KVM API asks before state is saved. */
+int vmstate_get(struct domain *d, struct vm_state *s, struct err *e);
+/* Puts it into the domain's new VM: its vCPUs created, their threads not started. The
+ * vCPU count must match. An MSR KVM refuses is logged and skipped. */
+int vmstate_set(struct domain *d, const struct vm_state *s, struct err *e);
+void vmstate_free(struct vm_state *s);
+/* Refuses (naming the feature) a CPUID the guest saw that this host's KVM cannot give. */
+int vmstate_cpuid_check(const struct kvm_cpuid2 *host, const struct kvm_cpuid2 *guest, struct err *e);
+
+#endif
