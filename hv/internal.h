@@ -172,6 +172,26 @@ __attribute__((format(printf, 3, 4))) void domain_post_event(struct domain *d, e
 /* Guest-virtual (or physical with paging off) to host pointer via KVM_TRANSLATE. */
 void *domain_gva_ptr(struct vcpu *v, uint64_t gva, uint64_t len);
 
+/* ---- instant.c: the instant of a running domain, paused only for an instant (the
+ * two-phase userfaultfd write protection described there): dumps, checkpoints, saves. */
+struct instant;
+/* Called in the pause, every vCPU held: take the vCPU and device state here. */
+typedef int (*instant_fn)(struct domain *d, void *opaque, struct err *e);
+/* Arms, holds the domain, calls in_pause, freezes, and releases the domain again when
+ * copy-on-write works (else it stays held until instant_end). NULL after in_pause failed
+ * (the domain released). */
+struct instant *instant_freeze(struct domain *d, instant_fn in_pause, void *opaque, struct err *e);
+/* RAM as it was at the instant (a dump_read_fn; safe from several threads). */
+int instant_read(void *inst, uint64_t gpa, void *buf, size_t len);
+struct instant_stats {
+	bool cow;                 /* the domain ran while the instant was read */
+	uint64_t pause_ns;        /* from the hold to the release */
+	uint64_t pages_reprotected, pages_copied;
+};
+void instant_stats(const struct instant *s, struct instant_stats *st);
+/* Ends it: protection off, saved pages freed, the domain released if still held. */
+void instant_end(struct instant *s);
+
 /* ---- console.c: the terminal, raw mode, input routing, the hypervisor console ring */
 struct console {
 	int in_fd, out_fd;
