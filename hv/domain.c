@@ -122,7 +122,7 @@ fail:
 	return NULL;
 }
 
-static int vm_create(struct domain *d, struct err *e)
+int domain_vm_create(struct domain *d, struct err *e)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	d->vm_fd = ioctl(d->hv->kvm.fd, KVM_CREATE_VM, 0);
@@ -148,7 +148,7 @@ int domain_boot(struct domain *d, struct err *e)
 	d->event_vector = 0;
 	d->pause_count = 0;
 	symtab_free(&d->kernel.symtab);
-	if (vm_create(d, e) < 0)
+	if (domain_vm_create(d, e) < 0)
 		goto fail;
 	if (d->cfg.mem_image && mem_fill_from(&d->mem, d->cfg.mem_image, e) < 0)
 		goto fail;

@@ -106,23 +106,48 @@ struct domain *hv_domain_by_name(struct hv *hv, const char *name)
 	return NULL;
 }
 
+/* A free slot in hv->domains, or -1 after a message; the name must be free too. */
+static int free_slot(struct hv *hv, const char *name, struct err *e)
+{
+	if (name && hv_domain_by_name(hv, name))
+		return err_set(e, "a domain named %s is already running", name);
+	for (int i = 0; i < HV_MAX_DOMAINS; i++)
+		if (!hv->domains[i])
+			return i;
+	return err_set(e, "too many domains (at most %d)", HV_MAX_DOMAINS);
+}
+
+int hv_domain_new_id(struct hv *hv, const char *name, struct err *e)
+{
+	if (free_slot(hv, name, e) < 0)
+		return -1;
+	/* Like Xen, ids are not reused: dom0 is 0, each new domain gets the next. */
+	return hv->next_id;
+}
+
+int hv_domain_insert(struct hv *hv, struct domain *d, struct err *e)
+{
+	int slot = free_slot(hv, d->name, e);
+	if (slot < 0)
+		return -1;
+	hv->domains[slot] = d;
+	d->slot = slot;
+	if (d->id >= hv->next_id)
+		hv->next_id = d->id + 1;
+	ring_fit(hv);
+	if (hv->kvm.pvm && !hv->pvm_warned) {
+		hv->pvm_warned = true;
+		hv_log(hv, "host KVM is kvm_pvm (no hardware virtualization): guests run under instruction emulation, about 1.5M instructions/s");
+	}
+	return 0;
+}
+
 int hv_domain_start(struct hv *hv, const struct domain_config *cfg, struct err *e)
 {
-	int slot = -1, id;
+	int id = hv_domain_new_id(hv, cfg->name, e);
 	struct domain *d;
-
-	for (int i = 0; i < HV_MAX_DOMAINS; i++) {
-		if (!hv->domains[i]) {
-			slot = i;
-			break;
-		}
-	}
-	if (slot < 0)
-		return err_set(e, "too many domains (at most %d)", HV_MAX_DOMAINS);
-	if (cfg->name && hv_domain_by_name(hv, cfg->name))
-		return err_set(e, "a domain named %s is already running", cfg->name);
-	/* Like Xen, ids are not reused: dom0 is 0, each new domain gets the next. */
-	id = hv->next_id;
+	if (id < 0)
+		return -1;
 	d = domain_create(hv, id, cfg, e);
 	if (!d)
 		return -1;
@@ -130,14 +155,7 @@ int hv_domain_start(struct hv *hv, const struct domain_config *cfg, struct err *
 		domain_destroy(d);
 		return -1;
 	}
-	hv->domains[slot] = d;
-	d->slot = slot;
-	hv->next_id++;
-	ring_fit(hv);
-	if (hv->kvm.pvm && !hv->pvm_warned) {
-		hv->pvm_warned = true;
-		hv_log(hv, "host KVM is kvm_pvm (no hardware virtualization): guests run under instruction emulation, about 1.5M instructions/s");
-	}
+	hv_domain_insert(hv, d, e); /* the slot was free and only this thread fills slots */
 	if (!hv->opt.quiet)
 		hv_log(hv, "%s (domain %d) started: %u vCPU%s, %llu MiB, kernel %s", d->name, id, d->nr_vcpus,
 		       d->nr_vcpus == 1 ? "" : "s", (unsigned long long)(d->mem.size >> 20),

@@ -53,6 +53,8 @@ struct kernel_image {
 	uint64_t lowest, highest;  /* physical extent of the loaded segments */
 	struct symtab symtab;      /* functions and objects from .symtab, if any */
 };
+/* m NULL: the kernel is only read (entry, extent, symbols), nothing is loaded: a restored
+ * domain's RAM comes from its image. */
 int loader_load_pvh(struct guest_mem *m, const char *path, struct kernel_image *ki, struct err *e);
 
 /* ---- boot.c: start_info, memory map, command line, initrd, ACPI tables */
@@ -159,6 +161,7 @@ struct domain {
 };
 struct domain *domain_create(struct hv *hv, int id, const struct domain_config *cfg, struct err *e);
 int domain_boot(struct domain *d, struct err *e);   /* fresh VM, load, start vCPU threads */
+int domain_vm_create(struct domain *d, struct err *e); /* the VM: irqchip, PIT, RAM slots */
 void domain_halt(struct domain *d);                 /* stop and join the vCPU threads */
 void domain_teardown(struct domain *d);             /* close the vCPUs and the VM (after halt) */
 void domain_destroy(struct domain *d);
@@ -242,6 +245,10 @@ void hv_wake(struct hv *hv);
 bool debug_exit(struct vcpu *v);
 void debug_notify_event(struct domain *d);
 struct domain *hv_domain_by_id(struct hv *hv, int id);
+/* The id a new domain named name gets (-1 after a message: no slot, or the name is
+ * taken), and putting a built domain into the table (the control thread only). */
+int hv_domain_new_id(struct hv *hv, const char *name, struct err *e);
+int hv_domain_insert(struct hv *hv, struct domain *d, struct err *e);
 /* Applies the refreshed (running) property values to this hv. */
 void hv_props_apply(struct hv *hv);
 void hv_props_load(struct hv *hv);

@@ -148,14 +148,16 @@ int loader_load_pvh(struct guest_mem *m, const char *kpath, struct kernel_image 
 				(unsigned long long)ph.p_paddr);
 			goto out;
 		}
-		dst = mem_ptr(m, ph.p_paddr, ph.p_memsz);
-		if (!dst) {
+		dst = m ? mem_ptr(m, ph.p_paddr, ph.p_memsz) : NULL;
+		if (m && !dst) {
 			err_set(e, "%s: segment %zu (0x%llx-0x%llx) does not fit in guest RAM", path, i,
 				(unsigned long long)ph.p_paddr, (unsigned long long)(ph.p_paddr + ph.p_memsz));
 			goto out;
 		}
-		memcpy(dst, file + ph.p_offset, ph.p_filesz);
-		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+		if (dst) {
+			memcpy(dst, file + ph.p_offset, ph.p_filesz);
+			memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+		}
 		if (ph.p_paddr < ki->lowest)
 			ki->lowest = ph.p_paddr;
 		if (ph.p_paddr + ph.p_memsz > ki->highest)
