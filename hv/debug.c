@@ -312,9 +312,10 @@ static size_t virt_rw(struct hv_dbg *g, unsigned cpu, uint64_t va, void *buf, si
 		p = walk(g, v, &sr, a, n);
 		if (!p)
 			break;
-		if (write)
+		if (write) {
 			memcpy(p, (const uint8_t *)buf + done, n);
-		else
+			mem_mark_dirty(&g->d->mem, p, n);
+		} else
 			memcpy((uint8_t *)buf + done, p, n);
 		done += n;
 	}

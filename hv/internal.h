@@ -36,7 +36,14 @@ struct guest_mem {
 	uint8_t *base; /* mapping of the whole memfd */
 	struct mem_range ranges[2];
 	int nr_ranges;
+	/* Dirty logging (incremental checkpoints, rollback): KVM logs the guest's writes per
+	 * slot; hv's own writes into guest RAM (a debugger's) are noted in hv_dirty (a bit per
+	 * page of the memfd), which KVM does not see. */
+	bool dirty_logging;
+	uint64_t *hv_dirty;
+	pthread_mutex_t dirty_lock;
 };
+#define MEM_BITMAP_WORDS(m) (((m)->size / 4096 + 63) / 64)
 int mem_create(struct guest_mem *m, const char *name, uint64_t size, struct err *e);
 void mem_destroy(struct guest_mem *m);
 /* Copies a file over the RAM, from its first byte (benchmarks: big guests with content). */
@@ -44,6 +51,15 @@ int mem_fill_from(struct guest_mem *m, const char *path, struct err *e);
 int mem_map_into(struct guest_mem *m, int vm_fd, struct err *e);
 /* Zeroes all RAM (reboot) by punching the memfd: pages go back to the host. */
 void mem_clear(struct guest_mem *m);
+/* Turns KVM's dirty log on or off for every RAM slot (on: the log starts empty). */
+int mem_dirty_log(struct guest_mem *m, int vm_fd, bool on, struct err *e);
+/* ORs into bitmap (MEM_BITMAP_WORDS words, a bit per page of the memfd) the pages written
+ * since the last fetch, the guest's and hv's, and starts the next interval. */
+int mem_dirty_fetch(struct guest_mem *m, int vm_fd, uint64_t *bitmap, struct err *e);
+/* hv wrote len bytes of guest RAM at hva itself (the dirty log does not see it). */
+void mem_mark_dirty(struct guest_mem *m, const void *hva, uint64_t len);
+/* The memfd page of a guest-physical address; false outside RAM. */
+bool mem_page_of(const struct guest_mem *m, uint64_t gpa, uint64_t *page);
 /* Host pointer for [gpa, gpa+len) if it lies inside one RAM range, else NULL. */
 void *mem_ptr(struct guest_mem *m, uint64_t gpa, uint64_t len);
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -31,6 +32,7 @@ int mem_create(struct guest_mem *m, const char *name, uint64_t size, struct err 
 		return -1;
 	}
 	m->size = size;
+	pthread_mutex_init(&m->dirty_lock, NULL);
 	if (size <= MEM_LOW_LIMIT) {
 		m->ranges[0] = (struct mem_range){ 0, size, m->base };
 		m->nr_ranges = 1;
@@ -44,6 +46,9 @@ int mem_create(struct guest_mem *m, const char *name, uint64_t size, struct err 
 
 void mem_destroy(struct guest_mem *m)
 {
+	if (m->size)
+		pthread_mutex_destroy(&m->dirty_lock);
+	free(m->hv_dirty);
 	if (m->base && m->base != MAP_FAILED)
 		munmap(m->base, m->size);
 	if (m->memfd > 0)
@@ -57,6 +62,7 @@ int mem_map_into(struct guest_mem *m, int vm_fd, struct err *e)
 	for (int i = 0; i < m->nr_ranges; i++) {
 		struct kvm_userspace_memory_region r = {
 			.slot = (uint32_t)i,
+			.flags = m->dirty_logging ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 			.guest_phys_addr = m->ranges[i].gpa,
 			.memory_size = m->ranges[i].size,
 			.userspace_addr = (uintptr_t)m->ranges[i].hva,
@@ -71,6 +77,7 @@ void mem_clear(struct guest_mem *m)
 {
 	if (fallocate(m->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)m->size) < 0)
 		memset(m->base, 0, m->size);
+	mem_mark_dirty(m, m->base, m->size); /* every page changed, unseen by KVM */
 }
 
 void *mem_ptr(struct guest_mem *m, uint64_t gpa, uint64_t len)
@@ -104,4 +111,76 @@ int mem_fill_from(struct guest_mem *m, const char *path, struct err *e)
 	}
 	close(fd);
 	return 0;
+}
+
+int mem_dirty_log(struct guest_mem *m, int vm_fd, bool on, struct err *e)
+{
+	bool was = m->dirty_logging;
+	m->dirty_logging = on;
+	if (on && !m->hv_dirty)
+		m->hv_dirty = xcalloc(MEM_BITMAP_WORDS(m), sizeof(uint64_t));
+	if (mem_map_into(m, vm_fd, e) < 0) {
+		m->dirty_logging = was;
+		return err_prefix(e, "dirty logging");
+	}
+	pthread_mutex_lock(&m->dirty_lock);
+	if (m->hv_dirty)
+		memset(m->hv_dirty, 0, MEM_BITMAP_WORDS(m) * sizeof(uint64_t));
+	pthread_mutex_unlock(&m->dirty_lock);
+	return 0;
+}
+
+int mem_dirty_fetch(struct guest_mem *m, int vm_fd, uint64_t *bitmap, struct err *e)
+{
+	if (!m->dirty_logging)
+		return err_set(e, "dirty logging is off");
+	for (int i = 0; i < m->nr_ranges; i++) {
+		uint64_t pages = m->ranges[i].size / 4096, first = (uint64_t)(m->ranges[i].hva - m->base) / 4096;
+		uint64_t *log = xcalloc((pages + 63) / 64, sizeof(uint64_t));
+		struct kvm_dirty_log d = { .slot = (uint32_t)i, .dirty_bitmap = log };
+		if (ioctl(vm_fd, KVM_GET_DIRTY_LOG, &d) < 0) {
+			free(log);
+			return err_errno(e, "KVM_GET_DIRTY_LOG (slot %d)", i);
+		}
+		if (first % 64 == 0) {
+			for (uint64_t w = 0; w < (pages + 63) / 64; w++)
+				bitmap[first / 64 + w] |= log[w];
+		} else {
+			for (uint64_t p = 0; p < pages; p++)
+				if (log[p / 64] >> (p % 64) & 1)
+					bitmap[(first + p) / 64] |= 1ull << ((first + p) % 64);
+		}
+		free(log);
+	}
+	pthread_mutex_lock(&m->dirty_lock);
+	for (uint64_t w = 0; m->hv_dirty && w < MEM_BITMAP_WORDS(m); w++) {
+		bitmap[w] |= m->hv_dirty[w];
+		m->hv_dirty[w] = 0;
+	}
+	pthread_mutex_unlock(&m->dirty_lock);
+	return 0;
+}
+
+bool mem_page_of(const struct guest_mem *m, uint64_t gpa, uint64_t *page)
+{
+	for (int i = 0; i < m->nr_ranges; i++) {
+		if (gpa >= m->ranges[i].gpa && gpa - m->ranges[i].gpa < m->ranges[i].size) {
+			*page = (uint64_t)(m->ranges[i].hva - m->base + (gpa - m->ranges[i].gpa)) / 4096;
+			return true;
+		}
+	}
+	return false;
+}
+
+void mem_mark_dirty(struct guest_mem *m, const void *hva, uint64_t len)
+{
+	const uint8_t *p = hva;
+	if (!m->dirty_logging || !len || p < m->base || p >= m->base + m->size)
+		return;
+	pthread_mutex_lock(&m->dirty_lock);
+	for (uint64_t page = (uint64_t)(p - m->base) / 4096; page <= (uint64_t)(p - m->base + len - 1) / 4096 &&
+							     page < m->size / 4096; page++)
+		if (m->hv_dirty)
+			m->hv_dirty[page / 64] |= 1ull << (page % 64);
+	pthread_mutex_unlock(&m->dirty_lock);
 }
