@@ -16,8 +16,10 @@
 #define MAX_FILE (1 << 20)
 #define MAX_DEPTH 8 /* nested lists */
 
+/* The last two, back to the domain's latest checkpoint (issue 13), are for on_crash only. */
 static const char *const actions[] = { "destroy", "restart", "preserve", "rename-restart", "coredump-destroy",
-				       "coredump-restart" };
+				       "coredump-restart", "rollback", "coredump-rollback" };
+#define NR_ACTIONS_NOT_CRASH 6
 
 /* What a key wants. Aliases share a slot, so setting both is a duplicate. */
 enum kind { K_STR, K_INT, K_ACTION, K_IGNORE };
@@ -284,7 +286,9 @@ static int apply(struct parser *ps, const struct key *k, const struct value *v, 
 		char *dst = k->slot == S_POWEROFF ? c->on_poweroff : k->slot == S_REBOOT ? c->on_reboot : c->on_crash;
 		if (v->kind != V_STR)
 			return err_set(ps->e, "%s:%d: %s: expected a quoted string", ps->file, v->line, k->name);
-		for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		bool crash = dst == c->on_crash;
+		size_t n = crash ? sizeof(actions) / sizeof(actions[0]) : NR_ACTIONS_NOT_CRASH;
+		for (size_t i = 0; i < n; i++) {
 			if (!strcmp(ps->str, actions[i])) {
 				snprintf(dst, sizeof(c->on_crash), "%s", actions[i]);
 				return 0;
@@ -292,8 +296,8 @@ static int apply(struct parser *ps, const struct key *k, const struct value *v, 
 		}
 		return err_set(ps->e,
 			       "%s:%d: %s: unknown action '%.64s' (destroy, restart, preserve, rename-restart, "
-			       "coredump-destroy, coredump-restart)",
-			       ps->file, v->line, k->name, ps->str);
+			       "coredump-destroy, coredump-restart%s)",
+			       ps->file, v->line, k->name, ps->str, crash ? ", rollback, coredump-rollback" : "");
 	}
 	default:
 		break;

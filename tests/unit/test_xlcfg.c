@@ -94,6 +94,7 @@ static void test_errors(void **state)
 		{ "name = \"x\"\nkernel = \"/a\\qb\"\n", "x.cfg:2: kernel: unknown escape '\\q'" },
 		{ "name = \"x\"\nkernel = \"/a\033b\"\n", "x.cfg:2: kernel: control character 0x1b" },
 		{ "name = \"x\"\n\non_crash = \"explode\"\n", "x.cfg:3: on_crash: unknown action 'explode'" },
+		{ "name = \"x\"\non_poweroff = \"rollback\"\n", "x.cfg:2: on_poweroff: unknown action 'rollback'" },
 		{ "name = \"x\"\non_reboot = 1\n", "x.cfg:2: on_reboot: expected a quoted string" },
 		{ "name = \"x\"\nvcpus = 1\nvcpus = 2\n", "x.cfg:3: vcpus is set twice (first on line 2)" },
 		{ "name = \"x\"\ninitrd = \"/a\"\nramdisk = \"/b\"\n", "x.cfg:3: ramdisk is set twice (first on line 2)" },
@@ -213,6 +214,12 @@ static void test_round_trip(void **state)
 	assert_int_equal((size_t)n, strlen(buf));
 	if (xlcfg_parse(buf, (size_t)n, "db.cfg", &b, &e) < 0)
 		fail_msg("%s in:\n%s", e.msg, buf);
+	assert_memory_equal(&a, &b, sizeof(a));
+	/* on_crash's rollbacks (issue 13) read back too */
+	assert_int_equal(xlcfg_parse("name='r'\non_crash='coredump-rollback'", 37, "r.cfg", &a, &e), 0);
+	assert_string_equal(a.on_crash, "coredump-rollback");
+	n = xlcfg_format(&a, buf, sizeof(buf));
+	assert_int_equal(xlcfg_parse(buf, (size_t)n, "r.cfg", &b, &e), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
 	/* the defaults too */
 	assert_int_equal(xlcfg_parse("name='d'", 8, "d.cfg", &a, &e), 0);
