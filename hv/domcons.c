@@ -67,3 +67,11 @@ void domcons_detach(struct domcons *c, int fd)
 	}
 	pthread_mutex_unlock(&c->lock);
 }
+
+size_t domcons_tail(struct domcons *c, uint8_t *buf, size_t len)
+{
+	pthread_mutex_lock(&c->lock);
+	size_t n = tail_locked(c, buf, len);
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}

@@ -27,5 +27,7 @@ void domcons_out(struct domcons *c, const uint8_t *buf, size_t n);
  * them; -1 when there are too many clients. */
 int domcons_attach(struct domcons *c, int fd, const char *hello, size_t history);
 void domcons_detach(struct domcons *c, int fd);
+/* The last up-to-len bytes of the ring (the domain image's console tail). */
+size_t domcons_tail(struct domcons *c, uint8_t *buf, size_t len);
 
 #endif

@@ -37,6 +37,7 @@ struct domain_config {
 	const char *cmdline; /* optional */
 	enum domain_action on_poweroff, on_reboot, on_crash;
 	bool coredump_on_crash; /* on_crash=coredump-destroy|coredump-restart: dump into dump-dir first */
+	bool rollback_on_crash; /* on_crash=rollback|coredump-rollback: back to the latest checkpoint */
 	unsigned weight;     /* credit scheduler weight (default 256) */
 	unsigned cap;        /* the whole domain gets at most this % of one CPU; 0 = no cap */
 	const char *mem_image; /* benchmarks: RAM filled from this file (offset order) before the kernel loads */

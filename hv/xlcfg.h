@@ -34,4 +34,8 @@ int xlcfg_load(const char *path, struct xlcfg *out, struct err *e); /* reads the
  * when buf is too small or a string could not be read back (unterminated, control chars). */
 int xlcfg_format(const struct xlcfg *c, char *buf, size_t len);
 
+/* hv's domain configuration from xl settings (strings point into x) and back (domcfg.c). */
+struct domain_config;
+void xlcfg_to_config(const struct xlcfg *x, struct domain_config *c);
+void xlcfg_from_config(const struct domain_config *c, struct xlcfg *x);
 #endif
