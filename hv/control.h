@@ -4,7 +4,9 @@
 #define HVKIT_HV_CONTROL_H
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CONTROL_MAX_CLIENTS 32
 #define CONTROL_MAX_LINE 65536
@@ -12,6 +14,7 @@
 
 struct hv;
 struct err;
+struct domain;
 
 struct ctl_client {
 	int fd;
@@ -46,6 +49,18 @@ void control_handle(struct hv *hv, const struct pollfd *p, int n);
 /* toolstack.c: runs one request. Returns 1 when the connection became a console stream,
  * 2 when a job thread took it over (control forgets it without closing it). */
 int toolstack_run(struct hv *hv, struct ctl_client *c, int argc, char **argv);
+
+/* job.c: a long request run by a thread of its own, which owns the client connection
+ * (progress lines, then the reply and the status). fn runs in the thread and replies to r;
+ * arg (malloc'd) is freed after it. job_start returns 2 when started, -1 after an error
+ * reply; d (may be NULL) is kept from teardown until the job ends. */
+struct job;
+typedef void (*job_fn)(struct job *j, void *arg, struct reply *r);
+int job_start(struct hv *hv, struct ctl_client *c, struct domain *d, job_fn fn, void *arg, struct reply *r);
+/* Progress for the client ("p DONE TOTAL", at most 5 a second); non-zero: cancel (the
+ * client went away, or hvctl dump-cancel). A dump_progress_fn's shape with j as opaque. */
+int job_progress(struct job *j, uint64_t done, uint64_t total);
+bool job_client_gone(const struct job *j);
 
 /* dumpjob.c: a dump written by its own thread, which owns the client connection: it sends
  * "p DONE TOTAL" progress lines, then the reply. Returns 2 when started, -1 after an error

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 /* KVM_GET_MSR_INDEX_LIST, read once per hv. */
 static struct kvm_msr_list *msr_index_list(struct kvm *k)
@@ -172,6 +173,13 @@ int vmstate_get(struct domain *d, struct vm_state *s, struct err *e)
 		goto fail;
 	}
 	uart_get_state(&d->uart, &s->uart);
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		s->realtime_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	}
+	s->state = domain_state_now(d);
+	s->uptime_ns = time_ns() - d->start_ns;
 	pthread_mutex_lock(&d->lock);
 	s->hv = (struct dom_hvstate){ .event_vector = d->event_vector, .event_apic = d->event_apic, .request = d->request };
 	pthread_mutex_unlock(&d->lock);

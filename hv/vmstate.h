@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hv.h"
 #include "uart.h"
 #include "util/err.h"
 
@@ -49,6 +50,10 @@ struct vm_state {
 	struct kvm_clock_data clock;
 	struct uart_state uart;
 	struct dom_hvstate hv;
+	/* when it was taken */
+	enum domain_state state; /* the domain's, as hvctl list showed it */
+	uint64_t uptime_ns;      /* the domain's uptime then (a restore goes on from it) */
+	uint64_t realtime_ns;    /* CLOCK_REALTIME */
 };
 
 struct domain;
@@ -62,5 +67,40 @@ int vmstate_set(struct domain *d, const struct vm_state *s, struct err *e);
 void vmstate_free(struct vm_state *s);
 /* Refuses (naming the feature) a CPUID the guest saw that this host's KVM cannot give. */
 int vmstate_cpuid_check(const struct kvm_cpuid2 *host, const struct kvm_cpuid2 *guest, struct err *e);
+
+/* ---- image.c: a domain as a domain image (dump/image.h) and back */
+#define HV_IMAGE_LAYOUT 1 /* the layout of hv's own records: UART, HV_VCPU, HV_DOMAIN */
+#define HV_DOM_DEFINED 0x1u
+/* IMAGE_HV_DOMAIN: what hv keeps of a domain beside KVM's state. */
+struct hv_domain_rec {
+	uint32_t layout; /* HV_IMAGE_LAYOUT */
+	uint32_t event_vector, event_apic, request;
+	int32_t id;
+	uint32_t flags; /* HV_DOM_* */
+	uint64_t mem_bytes, uptime_ns;
+	uint32_t reboots, pad;
+};
+/* What to write: the state taken in the pause, RAM through read (an instant's, or the
+ * held domain's own), all of it or only gfns (an incremental image). */
+struct image_src {
+	const struct vm_state *vs;
+	int (*read)(void *opaque, uint64_t gpa, void *buf, size_t len);
+	void *opaque;
+	bool read_mt;
+	const uint64_t *gfns;
+	size_t ngfns;
+	int (*progress)(void *opaque, uint64_t done, uint64_t total);
+	void *popaque;
+};
+struct image_header;
+int image_write_domain(struct domain *d, int fd, struct image_header *h, const struct image_src *src, struct err *e);
+struct image_restore_opts {
+	const char *name; /* NULL: the image's */
+	bool paused;
+};
+/* A new domain from a full image on fd, running (or paused), in hv's table; its header
+ * into *h. NULL with a message, and nothing is left behind. */
+struct domain *image_restore(struct hv *hv, int fd, const struct image_restore_opts *o, struct image_header *h,
+			     struct err *e);
 
 #endif
