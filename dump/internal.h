@@ -43,6 +43,7 @@ struct dump_file {
 	size_t notes_len;
 	struct kdump_map *kdump; /* set for kdump-compressed files */
 	bool flattened;          /* read from makedumpfile's flattened stream */
+	struct image_file *image; /* set for domain images (image_open.c) */
 };
 
 /* A growing byte buffer (aborts when out of memory: notes are small). */
@@ -74,5 +75,66 @@ int kdump_open(struct dump_file *f, const char *path, struct err *e);
 size_t kdump_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len);
 void kdump_free(struct dump_file *f);
 const char *kdump_describe(const struct dump_file *f);
+
+
+/* pool: n work items on up to nthreads threads (the caller's among them). work(ctx, slot,
+ * item) runs in parallel, slot being the thread's index (its own buffers); emit(ctx, slot,
+ * item) then runs under a lock, in item order. The first -1 stops the rest; its message
+ * is returned in e. */
+typedef int (*dump_pool_fn)(void *ctx, unsigned slot, size_t item, struct err *e);
+int dump_pool_run(unsigned nthreads, size_t n, dump_pool_fn work, dump_pool_fn emit, void *ctx, struct err *e);
+
+/* ---- the domain image (image_*.c; public API in image.h) */
+#include "image.h"
+
+/* The header's byte offsets (IMAGE_HEADER_SIZE bytes, little-endian). */
+enum {
+	IH_MAGIC = 0, IH_VERSION = 8, IH_SIZE = 12, IH_FLAGS = 16, IH_PAGE_SIZE = 20, IH_IMAGE_ID = 24,
+	IH_PARENT_ID = 32, IH_CREATED = 40, IH_CPU_VENDOR = 48, IH_CPU_FAMILY = 64, IH_CPU_MODEL = 68,
+	IH_CPU_STEPPING = 72, IH_HV_VERSION = 80, IH_CRC = 124,
+};
+void image_header_encode(uint8_t out[IMAGE_HEADER_SIZE], const struct image_header *h);
+int image_header_decode(const uint8_t in[IMAGE_HEADER_SIZE], struct image_header *h, struct err *e);
+/* The record checksum: zlib's CRC-32 (as gzip's) of the record from its type to the end
+ * of its padding. */
+uint32_t image_crc(const void *p, size_t n);
+#define IMAGE_REC_HDR 8u  /* u32 type, u32 length */
+#define IMAGE_REC_TAIL 8u /* u32 crc, u32 zero */
+#define IMAGE_PAD8(n) (((uint64_t)(n) + 7) & ~7ull)
+
+/* One known record type: its name, how many may appear (scope), its payload size rule
+ * (min..max bytes; entry: bytes per entry of a vCPU record's counted array, at most
+ * max_count of them; for keyed records max_count bounds the key). */
+enum image_scope {
+	IMAGE_SCOPE_END,    /* END */
+	IMAGE_SCOPE_DOMAIN, /* once per image */
+	IMAGE_SCOPE_VCPU,   /* once per vCPU (struct image_vcpu_hdr first) */
+	IMAGE_SCOPE_KEYED,  /* once per instance (a u32 key first: chip id, UART index) */
+	IMAGE_SCOPE_ANY,    /* any number (PAGE_DATA) */
+};
+struct image_rule {
+	uint32_t type;
+	const char *name;
+	enum image_scope scope;
+	uint32_t min, max, entry, max_count;
+};
+extern const struct image_rule image_rules[];
+extern const unsigned image_nr_rules;
+const struct image_rule *image_rule_of(uint32_t type);
+/* A payload against its rule: sizes, counts, the vCPU id below nr_vcpus; *key is the
+ * vCPU or instance it is for (for the duplicate check). */
+int image_rule_check(const struct image_rule *rule, const uint8_t *p, uint32_t len, uint32_t nr_vcpus,
+		     uint32_t *key, struct err *e);
+/* A reader over a mapped file instead of an fd (image_open.c). */
+struct image_reader *image_reader_open_map(const uint8_t *map, uint64_t size, struct image_header *h,
+					   struct err *e);
+
+/* image_open.c: the image as a dump file (a row of open.c's table). */
+struct image_file;
+bool image_probe(const uint8_t *map, uint64_t size);
+int image_open(struct dump_file *f, const char *path, struct err *e);
+size_t image_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len);
+void image_free(struct dump_file *f);
+const char *image_describe(const struct dump_file *f);
 
 #endif

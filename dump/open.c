@@ -10,6 +10,8 @@
 #include "internal.h"
 
 static const struct dump_reader readers[] = {
+	{ .name = "domain image", .probe = image_probe, .open = image_open, .read_phys = image_read_phys,
+	  .close = image_free, .describe = image_describe, .read_mt = false },
 	{ .name = "kdump-compressed", .probe = kdump_probe, .open = kdump_open, .read_phys = kdump_read_phys,
 	  .close = kdump_free, .describe = kdump_describe, .read_mt = false },
 	{ .name = "ELF core", .probe = elf_probe, .open = elf_open, .read_phys = elf_read_phys,
