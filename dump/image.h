@@ -64,12 +64,14 @@ enum image_type {
 	IMAGE_VCPU_MP_STATE = 0x18,  /* struct kvm_mp_state */
 	IMAGE_VCPU_DEBUGREGS = 0x19, /* struct kvm_debugregs */
 	IMAGE_VCPU_CPUID = 0x1a,     /* count in the vCPU header, struct kvm_cpuid_entry2[count] (what the guest saw) */
+	IMAGE_HV_VCPU = 0x1b,        /* hv's own part of a vCPU (its port block): opaque here, hv/vmstate.h */
 	/* per domain */
 	IMAGE_IRQCHIP = 0x20, /* struct kvm_irqchip, one per chip (its chip_id: PIC master, slave, IOAPIC) */
 	IMAGE_PIT = 0x21,     /* struct kvm_pit_state2 */
 	IMAGE_CLOCK = 0x22,   /* struct kvm_clock_data */
 	IMAGE_UART = 0x23,    /* u32 index, u32 layout version, then hv's opaque 16550 state */
 	IMAGE_CONSOLE_TAIL = 0x24, /* bytes: the console ring's tail */
+	IMAGE_HV_DOMAIN = 0x25,    /* hv's own part of a domain (event vector, uptime): opaque here, hv/vmstate.h */
 	IMAGE_DOMAIN_INFO = IMAGE_OPTIONAL | 0x01, /* struct image_domain_info: what the debugger shows */
 	IMAGE_VMCOREINFO = IMAGE_OPTIONAL | 0x02,  /* text: the kernel's VMCOREINFO, as a dump's note */
 };
@@ -160,6 +162,22 @@ int image_pages(struct image_reader *r, const void *payload, uint32_t len, image
 const struct image_range *image_reader_layout(const struct image_reader *r, uint32_t *nr_vcpus, unsigned *nr_ranges);
 uint64_t image_reader_offset(const struct image_reader *r); /* bytes consumed */
 void image_reader_close(struct image_reader *r);
+
+/* ---- random access to one image file's pages (image_index.c), incremental ones too: a
+ * checkpoint chain is read newest first, each page from the first image that has it. */
+struct image_index;
+/* Maps and checks the whole file (every record, END); its header into *h (may be NULL). */
+struct image_index *image_index_open(const char *path, struct image_header *h, struct err *e);
+void image_index_close(struct image_index *x);
+const struct image_header *image_index_header(const struct image_index *x);
+/* 1 with the page in buf (zeros for a ZERO descriptor), 0 when this image does not hold
+ * the page (a full image: it was all zeros), -1 when its data does not decompress. */
+int image_index_page(struct image_index *x, uint64_t gfn, void *buf);
+/* The pages it holds, ascending: for i < count. */
+size_t image_index_count(const struct image_index *x);
+uint64_t image_index_gfn(const struct image_index *x, size_t i);
+/* A fresh reader over the mapped file (its records again, e.g. the vCPU state). */
+struct image_reader *image_index_reader(const struct image_index *x, struct err *e);
 
 /* A vCPU's KVM state as our dump_cpu (the registers the debugger shows); events, mp,
  * lapic and dregs may be NULL. */

@@ -62,6 +62,11 @@ int job_start(struct hv *hv, struct ctl_client *c, struct domain *d, job_fn fn, 
 int job_progress(struct job *j, uint64_t done, uint64_t total);
 bool job_client_gone(const struct job *j);
 
+/* contain_verbs.c: save, restore, checkpoint, checkpoint-list, checkpoint-delete,
+ * rollback; contain_run returns 2 when a job took the connection. */
+bool contain_verb(const char *v);
+int contain_run(struct hv *hv, struct ctl_client *c, struct reply *r, int argc, char **argv);
+
 /* dumpjob.c: a dump written by its own thread, which owns the client connection: it sends
  * "p DONE TOTAL" progress lines, then the reply. Returns 2 when started, -1 after an error
  * reply. */

@@ -78,6 +78,7 @@ struct domain *domain_create(struct hv *hv, int id, const struct domain_config *
 	d->cfg.initrd = cfg->initrd ? xstrdup(cfg->initrd) : NULL;
 	d->cfg.cmdline = xstrdup(cfg->cmdline ? cfg->cmdline : "");
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->ckpt.lock, NULL);
 	uart_init(&d->uart, &uart_ops, d);
 	domcons_init(&d->cons);
 	d->state = DOMAIN_SHUTOFF;
@@ -178,6 +179,20 @@ fail:
 	return -1;
 }
 
+int domain_resume(struct domain *d, struct err *e)
+{
+	atomic_store(&d->stopping, false);
+	pthread_mutex_lock(&d->lock);
+	d->event = EVENT_NONE;
+	d->crash_reason[0] = 0;
+	d->state = DOMAIN_RUNNING;
+	pthread_mutex_unlock(&d->lock);
+	for (unsigned i = 0; i < d->nr_vcpus; i++)
+		if (!d->vcpus[i].thread_started && vcpu_start_thread(&d->vcpus[i], e) < 0)
+			return -1;
+	return 0;
+}
+
 void domain_halt(struct domain *d)
 {
 	atomic_store(&d->stopping, true);
@@ -229,6 +244,8 @@ void domain_destroy(struct domain *d)
 	free((char *)d->cfg.initrd);
 	free((char *)d->cfg.cmdline);
 	pthread_mutex_destroy(&d->lock);
+	pthread_mutex_destroy(&d->ckpt.lock);
+	free(d->ckpt.dirty);
 	free(d);
 }
 

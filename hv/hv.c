@@ -1,6 +1,7 @@
 /* hv: the hypervisor object and its event loop: terminal input to dom0's console,
  * domain events (poweroff, reboot, crash) applied by policy, and signals. */
 #include "internal.h"
+#include "contain.h"
 
 #include "control.h"
 #include "props.h"
@@ -194,6 +195,11 @@ static void handle_event(struct hv *hv, struct domain *d)
 		return;
 	domain_halt(d); /* joins the vCPU threads; they stopped when the event was posted */
 
+	if (ev == EVENT_SAVED) {
+		hv_log(hv, "%s %s; destroyed", d->name, reason);
+		remove_domain(hv, d);
+		return;
+	}
 	switch (ev) {
 	case EVENT_CRASH:
 		act = d->cfg.on_crash;
@@ -223,6 +229,20 @@ static void handle_event(struct hv *hv, struct domain *d)
 	d->state = ev == EVENT_CRASH ? DOMAIN_CRASHED : DOMAIN_SHUTOFF;
 	pthread_mutex_unlock(&d->lock);
 
+	if (ev == EVENT_CRASH && d->cfg.rollback_on_crash) {
+		char tag[64];
+		struct hv_rollback_stats rs;
+		if (!hv_domain_latest_checkpoint(d, tag, sizeof(tag)))
+			hv_log(hv, "%s: no checkpoint to roll back to (on_crash=rollback): destroyed", d->name);
+		else if (hv_domain_rollback(hv, d, tag, &rs, &e) < 0 || domain_resume(d, &e) < 0)
+			hv_log(hv, "%s: rollback to checkpoint %s failed: %s", d->name, tag, e.msg);
+		else {
+			hv_log(hv, "%s rolled back to checkpoint %s (%llu pages copied back) and running", d->name, tag,
+			       (unsigned long long)rs.pages);
+			return;
+		}
+		act = ACTION_DESTROY;
+	}
 	if (act == ACTION_RESTART) {
 		domain_teardown(d);
 		mem_clear(&d->mem);

@@ -114,6 +114,7 @@ struct vcpu {
 	atomic_bool dbg_selfheld;  /* held itself at a debug exit (debug.c) */
 	bool held, thread_live;
 	struct sched_vcpu sched;
+	struct kvm_cpuid2 *cpuid; /* what hv set (KVM_GET_CPUID2 is not it on every KVM) */
 };
 /* Kicks the vCPU out of the guest and waits until its thread is parked (or not running);
  * the caller may then issue ioctls on v->fd. Pair with vcpu_release. */
@@ -122,6 +123,8 @@ void vcpu_release(struct vcpu *v);
 int vcpu_create(struct domain *d, unsigned index, struct err *e);
 void vcpu_destroy(struct vcpu *v);
 int vcpu_set_pvh_state(struct vcpu *v, uint32_t entry, uint32_t ebx, struct err *e);
+/* KVM_SET_CPUID2, before the vCPU first runs; c (malloc'd) becomes v->cpuid, or is freed. */
+int vcpu_set_cpuid(struct vcpu *v, struct kvm_cpuid2 *c, struct err *e);
 int vcpu_start_thread(struct vcpu *v, struct err *e);
 /* Makes the vCPU leave KVM_RUN soon (flags are read by its thread). */
 void vcpu_kick(struct vcpu *v);
@@ -139,6 +142,18 @@ enum domain_event {
 	EVENT_POWEROFF,
 	EVENT_REBOOT,
 	EVENT_CRASH,
+	EVENT_SAVED, /* hvctl save wrote it: the loop destroys it */
+};
+/* A domain's checkpoints as hv tracks them (checkpoint.c): the latest one, and the pages
+ * written since (the dirty log's, accumulated across fetches). */
+struct ckpt_state {
+	pthread_mutex_t lock; /* one checkpoint or rollback at a time */
+	bool valid;           /* latest and dirty describe the domain's RAM */
+	char tag[64];
+	uint64_t id;          /* the latest's image id */
+	uint64_t *dirty;      /* MEM_BITMAP_WORDS: written since the latest */
+	unsigned count;
+	atomic_int busy;      /* a save, checkpoint or restore is writing (hvctl list shows it) */
 };
 struct domain {
 	struct hv *hv;
@@ -174,11 +189,13 @@ struct domain {
 	atomic_int dump_active;   /* a dump job is writing this domain: it is not torn down meanwhile */
 	atomic_int dump_cancel;   /* hvctl dump-cancel */
 	uint16_t logged_ports[16];
+	struct ckpt_state ckpt;
 };
 struct domain *domain_create(struct hv *hv, int id, const struct domain_config *cfg, struct err *e);
 int domain_boot(struct domain *d, struct err *e);   /* fresh VM, load, start vCPU threads */
 int domain_vm_create(struct domain *d, struct err *e); /* the VM: irqchip, PIT, RAM slots */
 void domain_halt(struct domain *d);                 /* stop and join the vCPU threads */
+int domain_resume(struct domain *d, struct err *e);  /* halted: its vCPU threads start again, running */
 void domain_teardown(struct domain *d);             /* close the vCPUs and the VM (after halt) */
 void domain_destroy(struct domain *d);
 int domain_pause(struct domain *d, struct err *e);   /* holds every vCPU: state paused */
@@ -188,6 +205,8 @@ int domain_request(struct domain *d, uint32_t req, struct err *e);
 /* Called from a vCPU thread: records the event, stops the domain's vCPUs, wakes the loop. */
 __attribute__((format(printf, 3, 4))) void domain_post_event(struct domain *d, enum domain_event ev,
 							     const char *fmt, ...);
+/* VMCOREINFO for the domain's kernel: what its symbols say (snapshot.c; dumps and images). */
+void domain_vmcoreinfo(struct domain *d, char *buf, size_t len);
 /* Guest-virtual (or physical with paging off) to host pointer via KVM_TRANSLATE. */
 void *domain_gva_ptr(struct vcpu *v, uint64_t gva, uint64_t len);
 

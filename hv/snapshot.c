@@ -32,7 +32,7 @@ static void cpu_from(struct dump_cpu *c, const struct vcpu_snapshot *v)
 }
 
 /* VMCOREINFO for the kernel: what is known from its symbols. */
-static void vmcoreinfo(struct domain *d, char *buf, size_t len)
+void domain_vmcoreinfo(struct domain *d, char *buf, size_t len)
 {
 	static const char *const syms[] = { "thread_list", "cpus", "ncpus", "log_ring", "panic_info", "jiffies", "pml4",
 					    "_text", "swapper_pg_dir", "init_uts_ns", "phys_base", "_stext" };
@@ -139,7 +139,7 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 	src.read = instant_read;
 	src.opaque = in;
 	src.read_mt = true; /* instant_read is safe from several threads */
-	vmcoreinfo(d, info, sizeof(info));
+	domain_vmcoreinfo(d, info, sizeof(info));
 	src.vmcoreinfo = info;
 	if (dump_write(file.fd, &src, opts ? (enum dump_fmt)opts->format : DUMP_FMT_ELF, progress_cb,
 		       &(struct progress){ d, opts }, e) < 0)

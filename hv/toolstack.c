@@ -687,7 +687,10 @@ int toolstack_run(struct hv *hv, struct ctl_client *c, int argc, char **argv)
 		cmd_dmesg(hv, &r, argc, argv);
 	else if (!strcmp(v, "setprop") || !strcmp(v, "listprop") || !strcmp(v, "delprop") || !strcmp(v, "refresh"))
 		cmd_props(hv, &r, argc, argv);
-	else
+	else if (contain_verb(v)) {
+		if (contain_run(hv, c, &r, argc, argv) == 2)
+			return 2; /* a job owns the connection now */
+	} else
 		reply_error(&r, "unknown command '%s'", v);
 	SEND_STATUS(&r);
 	return 0;

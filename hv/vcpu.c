@@ -67,10 +67,17 @@ static int setup_cpuid(struct vcpu *v, struct err *e)
 		.function = HVKIT_CPUID_TIMING, .eax = tsc_khz, .ebx = 1000000,
 	};
 	c->nent = out;
-	r = ioctl(v->fd, KVM_SET_CPUID2, c);
-	free(c);
-	if (r < 0)
+	return vcpu_set_cpuid(v, c, e);
+}
+
+int vcpu_set_cpuid(struct vcpu *v, struct kvm_cpuid2 *c, struct err *e)
+{
+	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
+		free(c);
 		return err_errno(e, "KVM_SET_CPUID2");
+	}
+	free(v->cpuid);
+	v->cpuid = c;
 	return 0;
 }
 
@@ -102,6 +109,8 @@ int vcpu_create(struct domain *d, unsigned index, struct err *e)
 
 void vcpu_destroy(struct vcpu *v)
 {
+	free(v->cpuid);
+	v->cpuid = NULL;
 	pthread_mutex_destroy(&v->hold_lock);
 	pthread_cond_destroy(&v->hold_cond);
 	if (v->run)

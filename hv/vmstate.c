@@ -90,18 +90,12 @@ static int msrs_set(struct vcpu *v, const struct vcpu_state *s, struct err *e)
 	return 0;
 }
 
-static struct kvm_cpuid2 *cpuid_get(struct vcpu *v)
+static struct kvm_cpuid2 *cpuid_copy(const struct kvm_cpuid2 *c)
 {
-	for (uint32_t n = 64; n <= 4096; n *= 2) {
-		struct kvm_cpuid2 *c = xcalloc(1, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
-		c->nent = n;
-		if (ioctl(v->fd, KVM_GET_CPUID2, c) == 0)
-			return c;
-		free(c);
-		if (errno != E2BIG)
-			break;
-	}
-	return NULL;
+	size_t n = sizeof(*c) + c->nent * sizeof(c->entries[0]);
+	struct kvm_cpuid2 *o = xcalloc(1, n);
+	memcpy(o, c, n);
+	return o;
 }
 
 /* A port or MMIO read the thread handled is completed by the next KVM_RUN: do it now,
@@ -124,7 +118,7 @@ static int vcpu_get(struct vcpu *v, struct vcpu_state *s, struct err *e)
 	if (ioctl(v->fd, KVM_GET_SREGS, &s->sregs) < 0)
 		return err_errno(e, "KVM_GET_SREGS (vCPU %u)", v->index);
 	s->has_xsave = ioctl(k->fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0 &&
-		       ioctl(v->fd, KVM_GET_XSAVE, &s->xsave) == 0;
+		       ioctl(v->fd, KVM_GET_XSAVE, s->xsave) == 0;
 	if (!s->has_xsave && ioctl(v->fd, KVM_GET_FPU, &s->fpu) < 0)
 		return err_errno(e, "KVM_GET_FPU (vCPU %u)", v->index);
 	s->has_xcrs = ioctl(k->fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0 && ioctl(v->fd, KVM_GET_XCRS, &s->xcrs) == 0;
@@ -138,9 +132,9 @@ static int vcpu_get(struct vcpu *v, struct vcpu_state *s, struct err *e)
 		return err_errno(e, "KVM_GET_DEBUGREGS (vCPU %u)", v->index);
 	if (msrs_get(v, s, e) < 0)
 		return -1;
-	s->cpuid = cpuid_get(v);
-	if (!s->cpuid)
-		return err_errno(e, "KVM_GET_CPUID2 (vCPU %u)", v->index);
+	if (!v->cpuid)
+		return err_set(e, "vCPU %u has no CPUID", v->index);
+	s->cpuid = cpuid_copy(v->cpuid);
 	s->hv = (struct vcpu_hvstate){
 		.online = atomic_load(&v->online), .boot_pending = atomic_load(&v->boot_pending),
 		.port_status = v->port_status, .boot_entry = v->boot_entry, .boot_ebx = v->boot_ebx,
@@ -189,15 +183,15 @@ fail:
 	return -1;
 }
 
-static int vcpu_set(struct vcpu *v, const struct vcpu_state *s, struct err *e)
+static int vcpu_set(struct vcpu *v, const struct vcpu_state *s, bool fresh, struct err *e)
 {
-	if (s->cpuid && ioctl(v->fd, KVM_SET_CPUID2, s->cpuid) < 0)
-		return err_errno(e, "KVM_SET_CPUID2 (vCPU %u)", v->index);
+	if (fresh && s->cpuid && vcpu_set_cpuid(v, cpuid_copy(s->cpuid), e) < 0)
+		return err_prefix(e, "vCPU %u", v->index);
 	if (ioctl(v->fd, KVM_SET_SREGS, &s->sregs) < 0)
 		return err_errno(e, "KVM_SET_SREGS (vCPU %u)", v->index);
 	if (ioctl(v->fd, KVM_SET_REGS, &s->regs) < 0)
 		return err_errno(e, "KVM_SET_REGS (vCPU %u)", v->index);
-	if (s->has_xsave ? ioctl(v->fd, KVM_SET_XSAVE, &s->xsave) < 0 : ioctl(v->fd, KVM_SET_FPU, &s->fpu) < 0)
+	if (s->has_xsave ? ioctl(v->fd, KVM_SET_XSAVE, s->xsave) < 0 : ioctl(v->fd, KVM_SET_FPU, &s->fpu) < 0)
 		return err_errno(e, "%s (vCPU %u)", s->has_xsave ? "KVM_SET_XSAVE" : "KVM_SET_FPU", v->index);
 	if (s->has_xcrs && ioctl(v->fd, KVM_SET_XCRS, &s->xcrs) < 0)
 		return err_errno(e, "KVM_SET_XCRS (vCPU %u)", v->index);
@@ -224,7 +218,7 @@ static int vcpu_set(struct vcpu *v, const struct vcpu_state *s, struct err *e)
 	return 0;
 }
 
-int vmstate_set(struct domain *d, const struct vm_state *s, struct err *e)
+int vmstate_set(struct domain *d, const struct vm_state *s, bool fresh, struct err *e)
 {
 	if (s->nr_vcpus != d->nr_vcpus)
 		return err_set(e, "the state has %u vCPUs, the domain %u", s->nr_vcpus, d->nr_vcpus);
@@ -234,7 +228,7 @@ int vmstate_set(struct domain *d, const struct vm_state *s, struct err *e)
 	if (ioctl(d->vm_fd, KVM_SET_PIT2, &s->pit) < 0)
 		return err_errno(e, "KVM_SET_PIT2");
 	for (unsigned i = 0; i < d->nr_vcpus; i++)
-		if (vcpu_set(&d->vcpus[i], &s->vcpus[i], e) < 0)
+		if (vcpu_set(&d->vcpus[i], &s->vcpus[i], fresh, e) < 0)
 			return -1;
 	struct kvm_clock_data c = { .clock = s->clock.clock };
 	if (ioctl(d->vm_fd, KVM_SET_CLOCK, &c) < 0)

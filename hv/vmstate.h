@@ -24,7 +24,8 @@ struct vcpu_state {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	bool has_xsave, has_xcrs;
-	struct kvm_xsave xsave; /* with KVM_CAP_XSAVE */
+	uint32_t xsave[1024];   /* struct kvm_xsave's region, with KVM_CAP_XSAVE (the struct ends in a
+				 * flexible array: not a member of another struct) */
 	struct kvm_fpu fpu;     /* without it */
 	struct kvm_xcrs xcrs;
 	struct kvm_lapic_state lapic;
@@ -61,9 +62,10 @@ struct domain;
  * checkpoint). Pending port and MMIO reads are completed first (a KVM_RUN with
  * immediate_exit), as the KVM API asks before state is saved. */
 int vmstate_get(struct domain *d, struct vm_state *s, struct err *e);
-/* Puts it into the domain's new VM: its vCPUs created, their threads not started. The
- * vCPU count must match. An MSR KVM refuses is logged and skipped. */
-int vmstate_set(struct domain *d, const struct vm_state *s, struct err *e);
+/* Puts it into the domain's VM, its vCPUs created and not running (threads not started,
+ * or held). fresh: a new VM (CPUID is set too; KVM refuses to change it once a vCPU ran).
+ * The vCPU count must match. An MSR KVM refuses is logged and skipped. */
+int vmstate_set(struct domain *d, const struct vm_state *s, bool fresh, struct err *e);
 void vmstate_free(struct vm_state *s);
 /* Refuses (naming the feature) a CPUID the guest saw that this host's KVM cannot give. */
 int vmstate_cpuid_check(const struct kvm_cpuid2 *host, const struct kvm_cpuid2 *guest, struct err *e);
@@ -102,5 +104,8 @@ struct image_restore_opts {
  * into *h. NULL with a message, and nothing is left behind. */
 struct domain *image_restore(struct hv *hv, int fd, const struct image_restore_opts *o, struct image_header *h,
 			     struct err *e);
+/* The machine state an image holds (a rollback's target). */
+struct image_index;
+int image_read_state(struct image_index *x, struct vm_state *vs, struct err *e);
 
 #endif

@@ -18,6 +18,7 @@ __attribute__((format(printf, 2, 3))) int err_errno(struct err *e, const char *f
 __attribute__((format(printf, 2, 3))) int err_prefix(struct err *e, const char *fmt, ...);
 
 void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
 
 /* Parses "512", "512M", "2G", "64K", "1T" (binary units; bare number = MiB when

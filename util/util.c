@@ -75,6 +75,16 @@ void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
+void *xrealloc(void *p, size_t size)
+{
+	void *n = realloc(p, size ? size : 1);
+	if (!n) {
+		fputs("hvkit: out of memory\n", stderr);
+		abort();
+	}
+	return n;
+}
+
 char *xstrdup(const char *s)
 {
 	char *p = strdup(s ? s : "");

@@ -35,6 +35,15 @@ static const char usage_text[] =
 	"                               crashes (--crash) or is reset (--reset) after it; progress is\n"
 	"                               shown on a terminal, Ctrl-C cancels\n"
 	"  dump-cancel NAME             cancel the dump being written\n"
+	"Containment:\n"
+	"  save NAME FILE [--keep] [--paused]\n"
+	"                               write the domain to FILE and destroy it (--keep: it runs on,\n"
+	"                               as xl save -c; --paused: kept, paused)\n"
+	"  restore FILE [--paused] [--name NEW]\n"
+	"                               a domain from a save file (or a full checkpoint), running on\n"
+	"  checkpoint NAME [TAG]        a live checkpoint (the first full, then only what changed)\n"
+	"  checkpoint-list NAME [--json], checkpoint-delete NAME TAG\n"
+	"  rollback NAME TAG            back to a checkpoint, copying back only what changed\n"
 	"Hypervisor:\n"
 	"  debug-keys KEYS              run debug keys (output goes to the console ring)\n"
 	"  dmesg [-c]                   the hypervisor's console ring (-c: clear it after)\n"
@@ -169,12 +178,13 @@ int main(int argc, char **argv)
 	for (int i = argi; i < argc; i++) {
 		const char *a = argv[i];
 		/* files are read by hv: send absolute paths */
-		if (i == argi + 1 && (!strcmp(argv[argi], "create") || !strcmp(argv[argi], "define"))) {
+		if (i == argi + 1 && (!strcmp(argv[argi], "create") || !strcmp(argv[argi], "define") ||
+				      !strcmp(argv[argi], "restore"))) {
 			if (!realpath(a, resolved))
 				return die("%s: no such file", a);
 			a = resolved;
 		}
-		if (i == argi + 2 && !strcmp(argv[argi], "dump") && a[0] != '/') {
+		if (i == argi + 2 && (!strcmp(argv[argi], "dump") || !strcmp(argv[argi], "save")) && a[0] != '/') {
 			/* the dump file, relative to here: hv writes it */
 			char cwd[PATH_MAX];
 			if (!getcwd(cwd, sizeof(cwd)) || snprintf(resolved, sizeof(resolved), "%s/%s", cwd, a) >= (int)sizeof(resolved))

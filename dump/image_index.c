@@ -1,0 +1,182 @@
+/* image_index: random access to the pages of one image file, incremental ones too (a
+ * checkpoint chain is read newest first, each page from the first image that has it):
+ * the file is mapped, read once through the checking reader, and its page descriptors
+ * kept sorted by gfn (the last one sent for a gfn wins, as in a migration stream). */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "internal.h"
+
+struct ix_ent {
+	uint64_t gfn, off; /* off: the page's data in the file */
+	uint32_t len, kind;
+};
+
+struct image_index {
+	const uint8_t *map;
+	uint64_t size;
+	struct image_header h;
+	struct ix_ent *pages;
+	size_t npages;
+	ZSTD_DCtx *zd;
+};
+
+static int ent_cmp(const void *a, const void *b)
+{
+	const struct ix_ent *x = a, *y = b;
+	if (x->gfn != y->gfn)
+		return x->gfn < y->gfn ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static int add_batch(struct image_index *x, size_t *cap, const uint8_t *p, struct err *e)
+{
+	uint32_t count;
+	uint64_t data;
+	memcpy(&count, p, 4);
+	data = (uint64_t)(p - x->map) + 8 + (uint64_t)count * 16;
+	for (uint32_t i = 0; i < count; i++) { /* the reader checked the descriptors and lengths */
+		struct image_page d;
+		memcpy(&d, p + 8 + (size_t)i * 16, sizeof(d));
+		if (x->npages == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 1024;
+			struct ix_ent *n = realloc(x->pages, ncap * sizeof(*n));
+			if (!n)
+				return err_set(e, "out of memory");
+			x->pages = n;
+			*cap = ncap;
+		}
+		x->pages[x->npages++] = (struct ix_ent){ d.gfn, data, d.len, d.kind };
+		data += d.len;
+	}
+	return 0;
+}
+
+struct image_index *image_index_open(const char *path, struct image_header *h, struct err *e)
+{
+	struct image_index *x = calloc(1, sizeof(*x));
+	struct image_reader *r = NULL;
+	struct stat st;
+	size_t cap = 0, m = 0;
+	int fd, rc;
+	if (!x) {
+		err_set(e, "out of memory");
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < IMAGE_HEADER_SIZE) {
+		if (fd < 0)
+			err_errno(e, "%s", path);
+		else
+			err_set(e, "%s: not a domain image", path);
+		goto fail;
+	}
+	x->size = (uint64_t)st.st_size;
+	x->map = mmap(NULL, x->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (x->map == MAP_FAILED) {
+		x->map = NULL;
+		err_errno(e, "%s: mmap", path);
+		goto fail;
+	}
+	close(fd);
+	fd = -1;
+	r = image_reader_open_map(x->map, x->size, &x->h, e);
+	if (!r)
+		goto fail_prefix;
+	for (;;) {
+		uint32_t type, len;
+		const void *p;
+		rc = image_next(r, &type, &p, &len, e);
+		if (rc < 0)
+			goto fail_prefix;
+		if (rc == 0)
+			break;
+		if (type == IMAGE_PAGE_DATA && add_batch(x, &cap, p, e) < 0)
+			goto fail;
+	}
+	image_reader_close(r);
+	r = NULL;
+	qsort(x->pages, x->npages, sizeof(*x->pages), ent_cmp);
+	for (size_t i = 0; i < x->npages; i++) {
+		if (m && x->pages[m - 1].gfn == x->pages[i].gfn)
+			m--;
+		x->pages[m++] = x->pages[i];
+	}
+	x->npages = m;
+	x->zd = ZSTD_createDCtx();
+	if (!x->zd) {
+		err_set(e, "out of memory");
+		goto fail;
+	}
+	if (h)
+		*h = x->h;
+	return x;
+fail_prefix:
+	err_prefix(e, "%s", path);
+fail:
+	if (fd >= 0)
+		close(fd);
+	image_reader_close(r);
+	image_index_close(x);
+	return NULL;
+}
+
+void image_index_close(struct image_index *x)
+{
+	if (!x)
+		return;
+	if (x->map)
+		munmap((void *)x->map, x->size);
+	ZSTD_freeDCtx(x->zd);
+	free(x->pages);
+	free(x);
+}
+
+size_t image_index_count(const struct image_index *x)
+{
+	return x->npages;
+}
+
+uint64_t image_index_gfn(const struct image_index *x, size_t i)
+{
+	return i < x->npages ? x->pages[i].gfn : UINT64_MAX;
+}
+
+int image_index_page(struct image_index *x, uint64_t gfn, void *buf)
+{
+	size_t lo = 0, hi = x->npages;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct ix_ent *p = &x->pages[mid];
+		if (p->gfn < gfn) {
+			lo = mid + 1;
+		} else if (p->gfn > gfn) {
+			hi = mid;
+		} else if (p->kind == IMAGE_PAGE_ZERO) {
+			memset(buf, 0, IMAGE_PAGE_SIZE);
+			return 1;
+		} else if (p->kind == IMAGE_PAGE_RAW) {
+			memcpy(buf, x->map + p->off, IMAGE_PAGE_SIZE);
+			return 1;
+		} else {
+			size_t z = ZSTD_decompressDCtx(x->zd, buf, IMAGE_PAGE_SIZE, x->map + p->off, p->len);
+			return ZSTD_isError(z) || z != IMAGE_PAGE_SIZE ? -1 : 1;
+		}
+	}
+	return 0;
+}
+
+const struct image_header *image_index_header(const struct image_index *x)
+{
+	return &x->h;
+}
+
+struct image_reader *image_index_reader(const struct image_index *x, struct err *e)
+{
+	return image_reader_open_map(x->map, x->size, NULL, e);
+}

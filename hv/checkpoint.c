@@ -1,0 +1,564 @@
+/* checkpoint: live checkpoints of a running domain and rollback to them (hvctl
+ * checkpoint, checkpoint-list, checkpoint-delete, rollback; on_crash = "rollback").
+ *
+ * A checkpoint is a domain image in STATE_DIR/checkpoints/NAME/TAG.hvimg. Taking one
+ * pauses the domain only for the instant (instant.c) and writes while it runs. The first
+ * is a full image and turns KVM's dirty log on; each later one holds only the pages
+ * written since the one before (IMAGE_F_INCREMENTAL, its parent's image id), so a chain
+ * of them restores exactly.
+ *
+ * A rollback to TAG copies back only what changed: the pages written since the latest
+ * checkpoint (the dirty log), plus, when TAG is older, the pages the checkpoints after it
+ * hold; each page is read from the newest image of TAG's chain that has it. So its cost
+ * follows the dirty set, not the RAM size. Without that history (after hv restarted, or
+ * TAG on another branch) every page is read back from the chain. */
+#include "internal.h"
+#include "contain.h"
+#include "vmstate.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dump/dump.h"
+#include "dump/image.h"
+
+#define CKPT_SUFFIX ".hvimg"
+#define CKPT_MAX 4096 /* checkpoints of one domain */
+
+static int ckpt_dir(struct hv *hv, const char *name, char *dir, size_t len, bool create, struct err *e)
+{
+	char top[4096];
+	const char *sd = hv->opt.state_dir ? hv->opt.state_dir : HV_DEFAULT_STATE_DIR;
+	if (snprintf(top, sizeof(top), "%s/checkpoints", sd) >= (int)sizeof(top) ||
+	    snprintf(dir, len, "%s/%s", top, name) >= (int)len)
+		return err_set(e, "%s: checkpoint directory path too long", name);
+	if (create) {
+		if (mkdir(sd, 0700) < 0 && errno != EEXIST)
+			return err_errno(e, "%s", sd);
+		if (mkdir(top, 0700) < 0 && errno != EEXIST)
+			return err_errno(e, "%s", top);
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return err_errno(e, "%s", dir);
+	}
+	return 0;
+}
+
+static bool ckpt_tag_ok(const char *tag)
+{
+	size_t n = strlen(tag);
+	if (n < 1 || n > 63 || tag[0] == '.' || tag[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(tag[i] >= 'a' && tag[i] <= 'z') && !(tag[i] >= 'A' && tag[i] <= 'Z') &&
+		    !(tag[i] >= '0' && tag[i] <= '9') && tag[i] != '.' && tag[i] != '_' && tag[i] != '-')
+			return false;
+	return true;
+}
+
+/* One checkpoint file's header and tag. */
+struct ckpt_ent {
+	char tag[64];
+	struct image_header h;
+	uint64_t bytes;
+};
+
+static int read_header(const char *path, struct image_header *h, struct err *e)
+{
+	struct image_reader *r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_errno(e, "%s", path);
+	r = image_reader_open(fd, h, e);
+	close(fd);
+	if (!r)
+		return err_prefix(e, "%s", path);
+	image_reader_close(r);
+	return 0;
+}
+
+/* The domain's checkpoints, oldest first. Unreadable files are skipped. */
+static int ckpt_scan(struct hv *hv, const char *name, struct ckpt_ent **out, struct err *e)
+{
+	char dir[4200], path[4600];
+	struct ckpt_ent *v = NULL;
+	struct dirent *de;
+	size_t n = 0;
+	DIR *dp;
+	*out = NULL;
+	if (ckpt_dir(hv, name, dir, sizeof(dir), false, e) < 0)
+		return -1;
+	dp = opendir(dir);
+	if (!dp)
+		return errno == ENOENT ? 0 : err_errno(e, "%s", dir);
+	while ((de = readdir(dp)) && n < CKPT_MAX) {
+		size_t l = strlen(de->d_name);
+		struct err ie;
+		struct stat sb;
+		if (l <= strlen(CKPT_SUFFIX) || strcmp(de->d_name + l - strlen(CKPT_SUFFIX), CKPT_SUFFIX) ||
+		    l - strlen(CKPT_SUFFIX) > 63)
+			continue;
+		v = xrealloc(v, (n + 1) * sizeof(*v));
+		snprintf(v[n].tag, sizeof(v[n].tag), "%.*s", (int)(l - strlen(CKPT_SUFFIX)), de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (!ckpt_tag_ok(v[n].tag) || read_header(path, &v[n].h, &ie) < 0 || stat(path, &sb) < 0)
+			continue;
+		v[n].bytes = (uint64_t)sb.st_size;
+		n++;
+	}
+	closedir(dp);
+	for (size_t i = 1; i < n; i++) /* oldest first: insertion sort by creation time */
+		for (size_t j = i; j > 0 && v[j - 1].h.created_ns > v[j].h.created_ns; j--) {
+			struct ckpt_ent t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	*out = v;
+	return (int)n;
+}
+
+static const struct ckpt_ent *by_id(const struct ckpt_ent *v, int n, uint64_t id)
+{
+	for (int i = 0; i < n; i++)
+		if (v[i].h.image_id == id)
+			return &v[i];
+	return NULL;
+}
+
+static const struct ckpt_ent *by_tag(const struct ckpt_ent *v, int n, const char *tag)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(v[i].tag, tag))
+			return &v[i];
+	return NULL;
+}
+
+/* ---- taking one */
+
+struct ckpt_pause {
+	struct vm_state vs;
+	uint64_t *changed; /* incremental: the pages written since the parent */
+	bool incremental;
+};
+
+static int ckpt_in_pause(struct domain *d, void *opaque, struct err *e)
+{
+	struct ckpt_pause *p = opaque;
+	if (vmstate_get(d, &p->vs, e) < 0)
+		return -1;
+	if (d->ckpt.valid && d->mem.dirty_logging) {
+		p->changed = xcalloc(MEM_BITMAP_WORDS(&d->mem), sizeof(uint64_t));
+		if (mem_dirty_fetch(&d->mem, d->vm_fd, p->changed, e) < 0)
+			return -1;
+		for (uint64_t w = 0; w < MEM_BITMAP_WORDS(&d->mem); w++) {
+			p->changed[w] |= d->ckpt.dirty[w];
+			d->ckpt.dirty[w] = 0;
+		}
+		p->incremental = true;
+		return 0;
+	}
+	/* the first: a full image, and the log starts now */
+	if (mem_dirty_log(&d->mem, d->vm_fd, true, e) < 0)
+		return -1;
+	free(d->ckpt.dirty);
+	d->ckpt.dirty = xcalloc(MEM_BITMAP_WORDS(&d->mem), sizeof(uint64_t));
+	return 0;
+}
+
+/* The gfns of the memfd pages set in a bitmap (the RAM ranges' gpas). */
+static uint64_t *gfns_of(struct domain *d, const uint64_t *bm, size_t *n)
+{
+	uint64_t *g = NULL;
+	size_t cap = 0;
+	*n = 0;
+	for (int r = 0; r < d->mem.nr_ranges; r++) {
+		uint64_t first = (uint64_t)(d->mem.ranges[r].hva - d->mem.base) / 4096, pages = d->mem.ranges[r].size / 4096;
+		for (uint64_t p = 0; p < pages; p++) {
+			uint64_t page = first + p;
+			if (!(bm[page / 64] >> (page % 64) & 1))
+				continue;
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				g = xrealloc(g, cap * sizeof(*g));
+			}
+			g[(*n)++] = d->mem.ranges[r].gpa / 4096 + p;
+		}
+	}
+	return g;
+}
+
+int hv_domain_checkpoint(struct hv *hv, struct domain *d, const char *tag_in, const struct hv_save_opts *o,
+			 struct hv_ckpt_stats *st, struct err *e)
+{
+	char dir[4200], path[4600], tag[64];
+	struct ckpt_pause p = { 0 };
+	struct image_header h;
+	struct instant *in = NULL;
+	struct image_src src = { .vs = &p.vs, .read = instant_read, .read_mt = true, .progress = o->progress,
+				 .popaque = o->opaque };
+	struct dump_out file = { .fd = -1 };
+	uint64_t *gfns = NULL, t0 = time_ns();
+	size_t ngfns = 0;
+	enum domain_state was = domain_state_now(d);
+	int ret = -1;
+
+	memset(st, 0, sizeof(*st));
+	if (!d->vcpus || d->vm_fd < 0 ||
+	    (was != DOMAIN_RUNNING && was != DOMAIN_BLOCKED && was != DOMAIN_PAUSED && was != DOMAIN_SHUTDOWN))
+		return err_set(e, "%s is %s: only a running or paused domain can be checkpointed", d->name,
+			       domain_state_name(was));
+	if (tag_in && !ckpt_tag_ok(tag_in))
+		return err_set(e, "'%.80s' is not a checkpoint name (1 to 63 of A-Z a-z 0-9 . _ -, not starting with . or -)",
+			       tag_in);
+	pthread_mutex_lock(&d->ckpt.lock);
+	if (ckpt_dir(hv, d->name, dir, sizeof(dir), true, e) < 0)
+		goto unlock;
+	if (tag_in) {
+		snprintf(tag, sizeof(tag), "%s", tag_in);
+	} else { /* as virsh: the time; a counter when two come in one second */
+		time_t now = time(NULL);
+		struct tm tm;
+		localtime_r(&now, &tm);
+		strftime(tag, sizeof(tag), "%Y%m%d-%H%M%S", &tm);
+		for (int i = 2; i < 1000; i++) {
+			snprintf(path, sizeof(path), "%s/%s%s", dir, tag, CKPT_SUFFIX);
+			if (access(path, F_OK) < 0)
+				break;
+			strftime(tag, sizeof(tag), "%Y%m%d-%H%M%S", &tm);
+			snprintf(tag + strlen(tag), sizeof(tag) - strlen(tag), "-%d", i);
+		}
+	}
+	snprintf(path, sizeof(path), "%s/%s%s", dir, tag, CKPT_SUFFIX);
+	if (access(path, F_OK) == 0) {
+		err_set(e, "%s already has a checkpoint named %s", d->name, tag);
+		goto unlock;
+	}
+	if (dump_out_create(&file, path, e) < 0)
+		goto unlock;
+	atomic_fetch_add(&d->dump_active, 1);
+	in = instant_freeze(d, ckpt_in_pause, &p, e);
+	if (!in)
+		goto out;
+	image_header_init(&h, HV_VERSION);
+	h.flags |= IMAGE_F_CHECKPOINT;
+	if (p.incremental) {
+		h.flags |= IMAGE_F_INCREMENTAL;
+		h.parent_id = d->ckpt.id;
+		gfns = gfns_of(d, p.changed, &ngfns);
+		src.gfns = gfns ? gfns : (uint64_t[1]){ 0 };
+		src.ngfns = ngfns;
+	}
+	src.opaque = in;
+	p.vs.state = was;
+	{
+		struct instant_stats is;
+		instant_stats(in, &is);
+		st->pause_ns = is.pause_ns;
+		st->cow = is.cow;
+	}
+	if (image_write_domain(d, file.fd, &h, &src, e) < 0 || dump_out_commit(&file, e) < 0)
+		goto out;
+	{
+		struct stat sb;
+		if (stat(path, &sb) == 0)
+			st->file_bytes = (uint64_t)sb.st_size;
+	}
+	st->incremental = p.incremental;
+	st->pages = p.incremental ? ngfns : d->mem.size / 4096;
+	snprintf(st->tag, sizeof(st->tag), "%s", tag);
+	snprintf(d->ckpt.tag, sizeof(d->ckpt.tag), "%s", tag);
+	d->ckpt.id = h.image_id;
+	d->ckpt.valid = true;
+	d->ckpt.count++;
+	ret = 0;
+out:
+	instant_end(in);
+	if (ret < 0 && p.changed) /* not taken: those pages still differ from the latest checkpoint */
+		for (uint64_t w = 0; w < MEM_BITMAP_WORDS(&d->mem); w++)
+			d->ckpt.dirty[w] |= p.changed[w];
+	if (ret < 0 && !p.incremental && !d->ckpt.valid && d->mem.dirty_logging)
+		mem_dirty_log(&d->mem, d->vm_fd, false, &(struct err){ 0 });
+	dump_out_abort(&file);
+	vmstate_free(&p.vs);
+	free(p.changed);
+	free(gfns);
+	st->total_ns = time_ns() - t0;
+	if (atomic_fetch_sub(&d->dump_active, 1) == 1)
+		hv_wake(hv);
+unlock:
+	pthread_mutex_unlock(&d->ckpt.lock);
+	return ret;
+}
+
+/* ---- listing and deleting */
+
+int hv_checkpoint_list(struct hv *hv, const char *name, struct hv_ckpt_info **out, struct err *e)
+{
+	struct ckpt_ent *v;
+	int n = ckpt_scan(hv, name, &v, e);
+	struct hv_ckpt_info *o;
+	*out = NULL;
+	if (n <= 0) {
+		free(v);
+		return n;
+	}
+	o = xcalloc((size_t)n, sizeof(*o));
+	for (int i = 0; i < n; i++) {
+		const struct ckpt_ent *parent = v[i].h.parent_id ? by_id(v, n, v[i].h.parent_id) : NULL;
+		snprintf(o[i].tag, sizeof(o[i].tag), "%s", v[i].tag);
+		snprintf(o[i].parent, sizeof(o[i].parent), "%s",
+			 parent ? parent->tag : v[i].h.parent_id ? "(missing)" : "");
+		o[i].created_ns = v[i].h.created_ns;
+		o[i].bytes = v[i].bytes;
+		o[i].incremental = (v[i].h.flags & IMAGE_F_INCREMENTAL) != 0;
+	}
+	free(v);
+	*out = o;
+	return n;
+}
+
+int hv_checkpoint_delete(struct hv *hv, const char *name, const char *tag, struct err *e)
+{
+	struct ckpt_ent *v;
+	const struct ckpt_ent *c;
+	char dir[4200], path[4600];
+	int n, children = 0;
+	struct domain *d = hv_domain_by_name(hv, name);
+	if (!ckpt_tag_ok(tag))
+		return err_set(e, "'%.80s' is not a checkpoint name", tag);
+	n = ckpt_scan(hv, name, &v, e);
+	if (n < 0)
+		return -1;
+	c = by_tag(v, n, tag);
+	if (!c) {
+		free(v);
+		return err_set(e, "%s has no checkpoint named %s", name, tag);
+	}
+	for (int i = 0; i < n; i++)
+		children += v[i].h.parent_id == c->h.image_id;
+	free(v);
+	if (children)
+		return err_set(e, "%s's checkpoint %s has %d incremental checkpoint%s on top of it: delete %s first", name,
+			       tag, children, children == 1 ? "" : "s", children == 1 ? "it" : "them");
+	if (ckpt_dir(hv, name, dir, sizeof(dir), false, e) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s%s", dir, tag, CKPT_SUFFIX);
+	if (d)
+		pthread_mutex_lock(&d->ckpt.lock);
+	if (unlink(path) < 0) {
+		if (d)
+			pthread_mutex_unlock(&d->ckpt.lock);
+		return err_errno(e, "%s", path);
+	}
+	if (d && d->ckpt.valid && !strcmp(d->ckpt.tag, tag)) {
+		/* the latest is gone: the next checkpoint is a full one */
+		d->ckpt.valid = false;
+		mem_dirty_log(&d->mem, d->vm_fd, false, &(struct err){ 0 });
+	}
+	if (d) {
+		d->ckpt.count = d->ckpt.count ? d->ckpt.count - 1 : 0;
+		pthread_mutex_unlock(&d->ckpt.lock);
+	}
+	return 0;
+}
+
+/* ---- rollback */
+
+/* TAG's chain, newest first: TAG, its parent, ..., the full image. */
+struct chain {
+	struct image_index *ix[64];
+	const struct ckpt_ent *ent[64];
+	unsigned n;
+};
+
+static void chain_close(struct chain *c)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		image_index_close(c->ix[i]);
+	c->n = 0;
+}
+
+static int chain_open(struct chain *c, const char *dir, const struct ckpt_ent *v, int n, const struct ckpt_ent *tag,
+		      struct err *e)
+{
+	const struct ckpt_ent *cur = tag;
+	char path[4600];
+	c->n = 0;
+	while (cur) {
+		if (c->n == sizeof(c->ix) / sizeof(c->ix[0])) {
+			chain_close(c);
+			return err_set(e, "checkpoint %s: its chain is longer than %zu", tag->tag, sizeof(c->ix) / sizeof(c->ix[0]));
+		}
+		snprintf(path, sizeof(path), "%s/%s%s", dir, cur->tag, CKPT_SUFFIX);
+		c->ix[c->n] = image_index_open(path, NULL, e);
+		if (!c->ix[c->n]) {
+			chain_close(c);
+			return -1;
+		}
+		c->ent[c->n++] = cur;
+		if (!(cur->h.flags & IMAGE_F_INCREMENTAL))
+			return 0;
+		const struct ckpt_ent *parent = by_id(v, n, cur->h.parent_id);
+		if (!parent) {
+			chain_close(c);
+			return err_set(e, "checkpoint %s: its parent image %016llx is missing", cur->tag,
+				       (unsigned long long)cur->h.parent_id);
+		}
+		cur = parent;
+	}
+	return 0;
+}
+
+/* Marks in bm (memfd pages) the pages an image holds. */
+static void mark_image_pages(struct domain *d, struct image_index *ix, uint64_t *bm)
+{
+	size_t n = image_index_count(ix);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t page;
+		if (mem_page_of(&d->mem, image_index_gfn(ix, i) * 4096, &page))
+			bm[page / 64] |= 1ull << (page % 64);
+	}
+}
+
+static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, struct hv_rollback_stats *st,
+			      struct err *e)
+{
+	char dir[4200];
+	struct ckpt_ent *v = NULL;
+	const struct ckpt_ent *target, *latest = NULL;
+	struct chain c = { 0 };
+	struct vm_state vs = { 0 };
+	uint64_t *set = NULL, words = MEM_BITMAP_WORDS(&d->mem), t0 = time_ns(), pages = 0;
+	uint8_t buf[4096];
+	int n, ret = -1;
+	bool full = true;
+
+	memset(st, 0, sizeof(*st));
+	if (!tag || !ckpt_tag_ok(tag))
+		return err_set(e, "'%.80s' is not a checkpoint name", tag ? tag : "");
+	n = ckpt_scan(hv, d->name, &v, e);
+	if (n < 0)
+		return -1;
+	target = by_tag(v, n, tag);
+	if (!target) {
+		err_set(e, "%s has no checkpoint named %s", d->name, tag);
+		goto out;
+	}
+	if (ckpt_dir(hv, d->name, dir, sizeof(dir), false, e) < 0 || chain_open(&c, dir, v, n, target, e) < 0)
+		goto out;
+	if (image_read_state(c.ix[0], &vs, e) < 0)
+		goto out;
+	if (vs.nr_vcpus != d->nr_vcpus) {
+		err_set(e, "checkpoint %s has %u vCPUs, %s has %u", tag, vs.nr_vcpus, d->name, d->nr_vcpus);
+		goto out;
+	}
+	set = xcalloc(words, sizeof(uint64_t));
+	/* what changed since TAG: since the latest checkpoint, and the checkpoints between */
+	if (d->ckpt.valid && d->mem.dirty_logging && (latest = by_id(v, n, d->ckpt.id))) {
+		const struct ckpt_ent *cur = latest;
+		unsigned hops = 0;
+		while (cur && cur != target && (cur->h.flags & IMAGE_F_INCREMENTAL) && hops++ < CKPT_MAX) {
+			char path[4600];
+			struct image_index *ix;
+			snprintf(path, sizeof(path), "%s/%s%s", dir, cur->tag, CKPT_SUFFIX);
+			ix = image_index_open(path, NULL, e);
+			if (!ix)
+				goto out;
+			mark_image_pages(d, ix, set);
+			image_index_close(ix);
+			cur = by_id(v, n, cur->h.parent_id);
+		}
+		full = cur != target; /* TAG is not behind the latest: everything */
+	}
+	hv_domain_hold(hv, d->id);
+	if (!full) {
+		if (mem_dirty_fetch(&d->mem, d->vm_fd, set, e) < 0) {
+			hv_domain_release(hv, d->id);
+			goto out;
+		}
+		for (uint64_t w = 0; w < words; w++)
+			set[w] |= d->ckpt.dirty[w];
+	} else {
+		memset(set, 0xff, words * sizeof(uint64_t));
+	}
+	/* the pages, each from the newest image of TAG's chain that has it */
+	for (int r = 0; r < d->mem.nr_ranges; r++) {
+		uint64_t first = (uint64_t)(d->mem.ranges[r].hva - d->mem.base) / 4096, np = d->mem.ranges[r].size / 4096;
+		for (uint64_t p = 0; p < np; p++) {
+			uint64_t page = first + p, gfn = d->mem.ranges[r].gpa / 4096 + p;
+			int got = 0;
+			if (!(set[page / 64] >> (page % 64) & 1))
+				continue;
+			for (unsigned k = 0; k < c.n && !got; k++) {
+				got = image_index_page(c.ix[k], gfn, buf);
+				if (got < 0) {
+					err_set(e, "checkpoint %s: page 0x%llx cannot be read", c.ent[k]->tag, (unsigned long long)gfn);
+					hv_domain_release(hv, d->id);
+					goto out;
+				}
+			}
+			if (got)
+				memcpy(d->mem.base + page * 4096, buf, 4096);
+			else
+				memset(d->mem.base + page * 4096, 0, 4096);
+			pages++;
+		}
+	}
+	if (vmstate_set(d, &vs, false, e) < 0) {
+		hv_domain_release(hv, d->id);
+		goto out;
+	}
+	/* the domain is TAG now: the log starts again from it */
+	if (d->mem.dirty_logging) {
+		memset(set, 0, words * sizeof(uint64_t));
+		mem_dirty_fetch(&d->mem, d->vm_fd, set, &(struct err){ 0 });
+		memset(d->ckpt.dirty, 0, words * sizeof(uint64_t));
+		d->ckpt.valid = true;
+	} else {
+		d->ckpt.valid = mem_dirty_log(&d->mem, d->vm_fd, true, &(struct err){ 0 }) == 0;
+		free(d->ckpt.dirty);
+		d->ckpt.dirty = xcalloc(words, sizeof(uint64_t));
+	}
+	snprintf(d->ckpt.tag, sizeof(d->ckpt.tag), "%s", tag);
+	d->ckpt.id = target->h.image_id;
+	d->start_ns = time_ns() - vs.uptime_ns;
+	hv_domain_release(hv, d->id);
+	st->pages = pages;
+	st->full = full;
+	st->chain = c.n;
+	ret = 0;
+out:
+	st->total_ns = time_ns() - t0;
+	chain_close(&c);
+	vmstate_free(&vs);
+	free(set);
+	free(v);
+	return ret;
+}
+
+int hv_domain_rollback(struct hv *hv, struct domain *d, const char *tag, struct hv_rollback_stats *st, struct err *e)
+{
+	int ret;
+	pthread_mutex_lock(&d->ckpt.lock);
+	ret = rollback_locked(hv, d, tag, st, e);
+	pthread_mutex_unlock(&d->ckpt.lock);
+	return ret;
+}
+
+const char *hv_domain_latest_checkpoint(struct domain *d, char *buf, size_t len)
+{
+	const char *ret = NULL;
+	pthread_mutex_lock(&d->ckpt.lock);
+	if (d->ckpt.valid) {
+		snprintf(buf, len, "%s", d->ckpt.tag);
+		ret = buf;
+	}
+	pthread_mutex_unlock(&d->ckpt.lock);
+	return ret;
+}

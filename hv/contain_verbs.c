@@ -1,0 +1,310 @@
+/* contain_verbs: hvctl's containment verbs (save, restore, checkpoint, checkpoint-list,
+ * checkpoint-delete, rollback) over hv/contain.h. Saves, checkpoints and rollbacks run as
+ * jobs (job.c): progress lines while they write, and hv's loop goes on. */
+#include "internal.h"
+#include "contain.h"
+#include "control.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Options: the words that start with "--" must be in allowed (a NULL-terminated list);
+ * the others are the positional arguments, at most max of them. */
+static int parse(struct reply *r, int argc, char **argv, const char *const *allowed, bool *seen, const char **pos,
+		 int max, int *npos, const char *usage)
+{
+	*npos = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "--", 2)) {
+			int k = 0;
+			while (allowed[k] && strcmp(allowed[k], argv[i]))
+				k++;
+			if (!allowed[k])
+				return reply_error(r, "%s: unknown option %s (usage: %s)", argv[0], argv[i], usage);
+			if (!strcmp(argv[i], "--name")) { /* the one option with a value */
+				if (i + 1 >= argc)
+					return reply_error(r, "%s: --name needs a name (usage: %s)", argv[0], usage);
+				pos[max] = argv[++i];
+			}
+			seen[k] = true;
+			continue;
+		}
+		if (*npos == max)
+			return reply_error(r, "%s: unexpected argument '%s' (usage: %s)", argv[0], argv[i], usage);
+		pos[(*npos)++] = argv[i];
+	}
+	return 0;
+}
+
+static struct domain *find(struct hv *hv, struct reply *r, const char *name)
+{
+	struct domain *d = hv_domain_by_name(hv, name);
+	char *end;
+	long id = strtol(name, &end, 10);
+	if (!d && !*end && end != name)
+		d = hv_domain_by_id(hv, (int)id);
+	if (!d)
+		reply_error(r, "no running domain named '%s'", name);
+	return d;
+}
+
+static bool busy(struct domain *d, struct reply *r)
+{
+	if (!atomic_load(&d->dump_active))
+		return false;
+	reply_error(r, "%s is being dumped, saved or checkpointed: wait for it (or hvctl dump-cancel %s)", d->name,
+		    d->name);
+	return true;
+}
+
+static int progress(void *opaque, uint64_t done, uint64_t total)
+{
+	return job_progress(opaque, done, total);
+}
+
+/* ---- save */
+
+struct save_job {
+	struct hv *hv;
+	struct domain *d;
+	struct hv_save_opts o;
+	char path[4096];
+};
+
+static void save_run(struct job *j, void *arg, struct reply *r)
+{
+	struct save_job *s = arg;
+	struct hv_save_stats st;
+	struct err e;
+	s->o.progress = progress;
+	s->o.opaque = j;
+	atomic_fetch_add(&s->d->ckpt.busy, 1);
+	if (hv_domain_save(s->hv, s->d, s->path, &s->o, &st, &e) < 0) {
+		atomic_fetch_sub(&s->d->ckpt.busy, 1);
+		reply_error(r, "%s%s; %s runs on", e.msg, job_client_gone(j) ? " (the client went away)" : "", s->d->name);
+		return;
+	}
+	atomic_fetch_sub(&s->d->ckpt.busy, 1);
+	reply_line(r, "Domain %s saved to %s: %llu MiB of RAM in %.1f MiB of file, %s %.3f ms, total %.1f ms", s->d->name,
+		   s->path, (unsigned long long)(st.ram_bytes >> 20), st.file_bytes / 1048576.0,
+		   st.cow ? "paused (copy-on-write, it ran meanwhile)" : "paused", st.pause_ns / 1e6, st.total_ns / 1e6);
+	reply_line(r, "%s", !s->o.keep ? "The domain is destroyed; hvctl restore FILE brings it back"
+		   : s->o.paused ? "The domain is kept, paused"
+				 : "The domain runs on");
+}
+
+static int cmd_save(struct hv *hv, struct ctl_client *c, struct reply *r, int argc, char **argv)
+{
+	static const char *const opts[] = { "--keep", "--paused", NULL };
+	static const char usage[] = "save NAME FILE [--keep] [--paused]";
+	bool seen[2] = { 0 };
+	const char *pos[3] = { 0 };
+	int n;
+	struct domain *d;
+	struct save_job *s;
+	if (parse(r, argc, argv, opts, seen, pos, 2, &n, usage) < 0)
+		return -1;
+	if (n != 2)
+		return reply_error(r, "usage: %s", usage);
+	d = find(hv, r, pos[0]);
+	if (!d || busy(d, r))
+		return -1;
+	s = xcalloc(1, sizeof(*s));
+	s->hv = hv;
+	s->d = d;
+	s->o.paused = seen[1];
+	s->o.keep = seen[0] || seen[1];
+	if (snprintf(s->path, sizeof(s->path), "%s", pos[1]) >= (int)sizeof(s->path)) {
+		free(s);
+		return reply_error(r, "save: path too long");
+	}
+	return job_start(hv, c, d, save_run, s, r);
+}
+
+/* ---- restore */
+
+static int cmd_restore(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	static const char *const opts[] = { "--paused", "--name", NULL };
+	static const char usage[] = "restore FILE [--paused] [--name NEW]";
+	bool seen[2] = { 0 };
+	const char *pos[2] = { 0 };
+	int n, id;
+	struct err e;
+	struct domain *d;
+	uint64_t t0 = time_ns();
+	if (parse(r, argc, argv, opts, seen, pos, 1, &n, usage) < 0)
+		return -1;
+	if (n != 1)
+		return reply_error(r, "usage: %s", usage);
+	id = hv_domain_restore(hv, pos[0], pos[1], seen[0], &e);
+	if (id < 0)
+		return reply_error(r, "%s", e.msg);
+	d = hv_domain_by_id(hv, id);
+	reply_line(r, "Domain %s restored from %s (id %d)%s in %.1f ms", d ? d->name : "?", pos[0], id,
+		   seen[0] ? ", paused" : "", (time_ns() - t0) / 1e6);
+	return 0;
+}
+
+/* ---- checkpoints */
+
+struct ckpt_job {
+	struct hv *hv;
+	struct domain *d;
+	bool rollback;
+	char tag[64];
+	bool has_tag;
+};
+
+static void ckpt_run(struct job *j, void *arg, struct reply *r)
+{
+	struct ckpt_job *k = arg;
+	struct err e;
+	if (k->rollback) {
+		struct hv_rollback_stats st;
+		if (hv_domain_rollback(k->hv, k->d, k->tag, &st, &e) < 0) {
+			reply_error(r, "%s", e.msg);
+			return;
+		}
+		reply_line(r, "Domain %s rolled back to checkpoint %s: %llu pages copied back (%s, %u image%s), %.3f ms",
+			   k->d->name, k->tag, (unsigned long long)st.pages, st.full ? "every page" : "what changed since",
+			   st.chain, st.chain == 1 ? "" : "s", st.total_ns / 1e6);
+		return;
+	}
+	struct hv_save_opts o = { .progress = progress, .opaque = j };
+	struct hv_ckpt_stats st;
+	atomic_fetch_add(&k->d->ckpt.busy, 1);
+	int rc = hv_domain_checkpoint(k->hv, k->d, k->has_tag ? k->tag : NULL, &o, &st, &e);
+	atomic_fetch_sub(&k->d->ckpt.busy, 1);
+	if (rc < 0) {
+		reply_error(r, "%s%s", e.msg, job_client_gone(j) ? " (the client went away)" : "");
+		return;
+	}
+	reply_line(r, "Domain %s checkpoint %s taken: %s, %llu pages in %.1f MiB of file, paused %.3f ms, total %.1f ms",
+		   k->d->name, st.tag, st.incremental ? "incremental (the pages written since the last one)" : "full",
+		   (unsigned long long)st.pages, st.file_bytes / 1048576.0, st.pause_ns / 1e6, st.total_ns / 1e6);
+}
+
+static int cmd_checkpoint(struct hv *hv, struct ctl_client *c, struct reply *r, int argc, char **argv, bool rollback)
+{
+	static const char *const opts[] = { NULL };
+	const char *usage = rollback ? "rollback NAME TAG" : "checkpoint NAME [TAG]";
+	bool seen[1];
+	const char *pos[3] = { 0 };
+	int n;
+	struct domain *d;
+	struct ckpt_job *k;
+	if (parse(r, argc, argv, opts, seen, pos, 2, &n, usage) < 0)
+		return -1;
+	if (n < 1 + rollback)
+		return reply_error(r, "usage: %s", usage);
+	d = find(hv, r, pos[0]);
+	if (!d || busy(d, r))
+		return -1;
+	k = xcalloc(1, sizeof(*k));
+	k->hv = hv;
+	k->d = d;
+	k->rollback = rollback;
+	if (pos[1]) {
+		snprintf(k->tag, sizeof(k->tag), "%.63s", pos[1]);
+		k->has_tag = true;
+		if (strlen(pos[1]) > 63) {
+			free(k);
+			return reply_error(r, "'%.80s...' is not a checkpoint name (at most 63 characters)", pos[1]);
+		}
+	}
+	return job_start(hv, c, d, ckpt_run, k, r);
+}
+
+static int cmd_checkpoint_list(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	static const char *const opts[] = { "--json", NULL };
+	static const char usage[] = "checkpoint-list NAME [--json]";
+	bool seen[1] = { 0 };
+	const char *pos[2] = { 0 };
+	struct hv_ckpt_info *v;
+	struct err e;
+	char line[512];
+	int n, k;
+	if (parse(r, argc, argv, opts, seen, pos, 1, &n, usage) < 0)
+		return -1;
+	if (n != 1)
+		return reply_error(r, "usage: %s", usage);
+	k = hv_checkpoint_list(hv, pos[0], &v, &e);
+	if (k < 0)
+		return reply_error(r, "%s", e.msg);
+	if (seen[0])
+		reply_line(r, "[");
+	else
+		reply_line(r, "%-24s %-20s %-12s %-24s %10s", "Tag", "Taken", "Kind", "Parent", "Size");
+	for (int i = 0; i < k; i++) {
+		time_t t = (time_t)(v[i].created_ns / 1000000000ull);
+		struct tm tm;
+		char when[32] = "?";
+		if (localtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		if (seen[0]) {
+			char tag[160], parent[160];
+			json_quote(tag, sizeof(tag), v[i].tag);
+			json_quote(parent, sizeof(parent), v[i].parent);
+			snprintf(line, sizeof(line),
+				 "  {\"tag\": %s, \"created_ns\": %llu, \"incremental\": %s, \"parent\": %s, \"bytes\": %llu}%s",
+				 tag, (unsigned long long)v[i].created_ns, v[i].incremental ? "true" : "false", parent,
+				 (unsigned long long)v[i].bytes, i + 1 < k ? "," : "");
+			reply_line(r, "%s", line);
+		} else {
+			reply_line(r, "%-24s %-20s %-12s %-24s %9.1fM", v[i].tag, when, v[i].incremental ? "incremental" : "full",
+				   v[i].parent[0] ? v[i].parent : "-", v[i].bytes / 1048576.0);
+		}
+	}
+	if (seen[0])
+		reply_line(r, "]");
+	free(v);
+	return 0;
+}
+
+static int cmd_checkpoint_delete(struct hv *hv, struct reply *r, int argc, char **argv)
+{
+	static const char *const opts[] = { NULL };
+	static const char usage[] = "checkpoint-delete NAME TAG";
+	bool seen[1];
+	const char *pos[3] = { 0 };
+	struct err e;
+	int n;
+	if (parse(r, argc, argv, opts, seen, pos, 2, &n, usage) < 0)
+		return -1;
+	if (n != 2)
+		return reply_error(r, "usage: %s", usage);
+	if (hv_checkpoint_delete(hv, pos[0], pos[1], &e) < 0)
+		return reply_error(r, "%s", e.msg);
+	reply_line(r, "Checkpoint %s of %s deleted", pos[1], pos[0]);
+	return 0;
+}
+
+bool contain_verb(const char *v)
+{
+	static const char *const verbs[] = { "save", "restore", "checkpoint", "checkpoint-list", "checkpoint-delete",
+					     "rollback" };
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(v, verbs[i]))
+			return true;
+	return false;
+}
+
+int contain_run(struct hv *hv, struct ctl_client *c, struct reply *r, int argc, char **argv)
+{
+	const char *v = argv[0];
+	if (!strcmp(v, "save"))
+		return cmd_save(hv, c, r, argc, argv);
+	if (!strcmp(v, "restore"))
+		return cmd_restore(hv, r, argc, argv);
+	if (!strcmp(v, "checkpoint"))
+		return cmd_checkpoint(hv, c, r, argc, argv, false);
+	if (!strcmp(v, "rollback"))
+		return cmd_checkpoint(hv, c, r, argc, argv, true);
+	if (!strcmp(v, "checkpoint-list"))
+		return cmd_checkpoint_list(hv, r, argc, argv);
+	return cmd_checkpoint_delete(hv, r, argc, argv);
+}

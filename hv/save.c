@@ -1,0 +1,130 @@
+/* save: a domain into a save file (hvctl save), and back (hvctl restore). A save stops
+ * the domain for the write (as xl save suspends it) unless it is kept running (--keep,
+ * xl save -c): then only the instant is paused and the domain runs while the file is
+ * written from the instant's copy-on-write view. The file is written under a temporary
+ * name, fsynced and linked to its name, never over an existing file; a failed or
+ * cancelled save leaves no file and the domain running. */
+#include "internal.h"
+#include "contain.h"
+#include "vmstate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dump/dump.h"
+#include "dump/image.h"
+
+/* The held domain's own RAM (it does not run while this reads). */
+static int read_ram(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+	struct domain *d = opaque;
+	const void *p = mem_ptr(&d->mem, gpa, len);
+	if (!p)
+		return -1;
+	memcpy(buf, p, len);
+	return 0;
+}
+
+static int state_in_pause(struct domain *d, void *opaque, struct err *e)
+{
+	return vmstate_get(d, opaque, e);
+}
+
+int hv_domain_save(struct hv *hv, struct domain *d, const char *path, const struct hv_save_opts *o,
+		   struct hv_save_stats *st, struct err *e)
+{
+	struct dump_out file;
+	struct vm_state vs = { 0 };
+	struct image_header h;
+	struct instant *in = NULL;
+	struct image_src src = { .vs = &vs, .progress = o->progress, .popaque = o->opaque };
+	enum domain_state was = domain_state_now(d);
+	bool paused_here = false, live = o->keep && !o->paused;
+	uint64_t t0 = time_ns();
+	int ret = -1;
+
+	(void)hv;
+	memset(st, 0, sizeof(*st));
+	if (!d->vcpus || d->vm_fd < 0 ||
+	    (was != DOMAIN_RUNNING && was != DOMAIN_BLOCKED && was != DOMAIN_PAUSED && was != DOMAIN_SHUTDOWN))
+		return err_set(e, "%s is %s: only a running or paused domain can be saved", d->name, domain_state_name(was));
+	if (dump_out_create(&file, path, e) < 0)
+		return -1;
+	atomic_fetch_add(&d->dump_active, 1); /* no reboot or teardown while it is written */
+	image_header_init(&h, HV_VERSION);
+	if (live) {
+		h.flags |= IMAGE_F_CHECKPOINT;
+		in = instant_freeze(d, state_in_pause, &vs, e);
+		if (!in)
+			goto out;
+		src.read = instant_read;
+		src.opaque = in;
+		src.read_mt = true;
+	} else {
+		if (!d->pause_count) {
+			if (domain_pause(d, e) < 0)
+				goto out;
+			paused_here = true;
+		}
+		if (vmstate_get(d, &vs, e) < 0)
+			goto out;
+		src.read = read_ram;
+		src.opaque = d;
+		src.read_mt = true;
+	}
+	vs.state = was;
+	if (in) {
+		struct instant_stats is;
+		instant_stats(in, &is);
+		st->pause_ns = is.pause_ns;
+		st->cow = is.cow;
+	}
+	if (image_write_domain(d, file.fd, &h, &src, e) < 0 || dump_out_commit(&file, e) < 0)
+		goto out;
+	{
+		struct stat sb;
+		if (stat(path, &sb) == 0)
+			st->file_bytes = (uint64_t)sb.st_size;
+	}
+	st->ram_bytes = d->mem.size;
+	ret = 0;
+out:
+	instant_end(in);
+	vmstate_free(&vs);
+	dump_out_abort(&file);
+	if (!live)
+		st->pause_ns = time_ns() - t0; /* held for the whole write */
+	/* a failed save leaves the domain as it was; a saved one stays paused until the loop
+	 * destroys it, a kept --paused one stays paused */
+	if (paused_here && ret < 0)
+		domain_unpause(d, &(struct err){ 0 });
+	if (ret == 0 && !o->keep)
+		domain_post_event(d, EVENT_SAVED, "saved to %s", path);
+	st->total_ns = time_ns() - t0;
+	if (atomic_fetch_sub(&d->dump_active, 1) == 1)
+		hv_wake(d->hv);
+	return ret;
+}
+
+int hv_domain_restore(struct hv *hv, const char *path, const char *name, bool paused, struct err *e)
+{
+	struct image_restore_opts o = { .name = name, .paused = paused };
+	struct image_header h;
+	struct domain *d;
+	struct stat st;
+	int fd = file_open_regular(path, "", &st, e);
+	if (fd < 0)
+		return -1;
+	d = image_restore(hv, fd, &o, &h, e);
+	close(fd);
+	if (!d)
+		return err_prefix(e, "%s", path);
+	hv_log(hv, "%s (domain %d) restored from %s: %u vCPU%s, %llu MiB%s", d->name, d->id, path, d->nr_vcpus,
+	       d->nr_vcpus == 1 ? "" : "s", (unsigned long long)(d->mem.size >> 20), paused ? ", paused" : "");
+	return d->id;
+}
