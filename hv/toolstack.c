@@ -71,31 +71,13 @@ static struct domain *need_domain(struct hv *hv, struct reply *r, const char *na
 	return NULL;
 }
 
-static void config_from_xl(const struct xlcfg *x, struct domain_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->name = x->name;
-	c->mem_bytes = x->memory_mib << 20;
-	c->vcpus = x->vcpus;
-	c->kernel = x->kernel[0] ? x->kernel : NULL;
-	c->initrd = x->initrd[0] ? x->initrd : NULL;
-	c->cmdline = x->cmdline;
-	c->weight = x->weight;
-	c->cap = x->cap;
-	/* rename-restart acts as restart; coredump-* dump into dump-dir, then destroy/restart */
-	c->on_poweroff = strstr(x->on_poweroff, "restart") ? ACTION_RESTART : !strcmp(x->on_poweroff, "preserve") ? ACTION_PRESERVE : ACTION_DESTROY;
-	c->on_reboot = strstr(x->on_reboot, "restart") ? ACTION_RESTART : !strcmp(x->on_reboot, "preserve") ? ACTION_PRESERVE : ACTION_DESTROY;
-	c->on_crash = strstr(x->on_crash, "restart") ? ACTION_RESTART : !strcmp(x->on_crash, "preserve") ? ACTION_PRESERVE : ACTION_DESTROY;
-	c->coredump_on_crash = !strncmp(x->on_crash, "coredump-", 9);
-}
-
 static int start_from_xl(struct hv *hv, struct reply *r, const struct xlcfg *x, bool defined)
 {
 	struct domain_config cfg;
 	struct err e;
 	int id;
 	struct domain *d;
-	config_from_xl(x, &cfg);
+	xlcfg_to_config(x, &cfg);
 	id = hv_domain_start(hv, &cfg, &e);
 	if (id < 0)
 		return reply_error(r, "%s", e.msg);
