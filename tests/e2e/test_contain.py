@@ -16,6 +16,7 @@ from operator import xor
 import pytest
 
 from conftest import BUILD, GUEST, ASAN_ENV
+from test_dump import core_phys_reader
 from test_toolstack import daemon, guest_console  # noqa: F401 (fixture)
 
 HVDUMP = os.path.join(BUILD, "hvdump")
@@ -28,25 +29,6 @@ def domu(d, name="g", vcpus=2, mem=32, extra=""):
     d.ctl("create", cfg)
     guest_console(d, name, "echo up", "guest> ")
     return cfg
-
-
-def core_reader(path):
-    """Physical reads of an ELF core (its PT_LOADs with p_vaddr 0)."""
-    data = open(path, "rb").read()
-    phoff, = struct.unpack_from("<Q", data, 32)
-    phnum, = struct.unpack_from("<H", data, 56)
-    segs = []
-    for i in range(phnum):
-        t, fl, off, va, pa, fsz, msz, al = struct.unpack_from("<IIQQQQQQ", data, phoff + 56 * i)
-        if t == 1 and va == 0:
-            segs.append((pa, off, fsz))
-
-    def read(pa, n):
-        for base, off, size in segs:
-            if base <= pa and pa + n <= base + size:
-                return data[off + pa - base: off + pa - base + n]
-        raise KeyError(hex(pa))
-    return read, segs, data
 
 
 def churn_consistent(read, state_pa):
@@ -84,7 +66,7 @@ def test_save_restore_round_trip(daemon):
     time.sleep(0.3)
     core = os.path.join(d.tmp, "after.core")
     d.ctl("dump", "g", core)
-    read, _, _ = core_reader(core)
+    read = core_phys_reader(core)
     ok, updates = churn_consistent(read, state_pa)
     assert ok and updates > 0
 
@@ -251,8 +233,7 @@ def test_incremental_chain_equals_a_full_image(daemon):
         core = f + ".core"
         r = subprocess.run([HVDUMP, "convert", f, core, "--format", "elf", "-q"], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
-        read, segs, _ = core_reader(core)
-        cores.append(b"".join(read(base, size) for base, _, size in segs))
+        cores.append(core_phys_reader(core)(0, 32 << 20))
     assert len(cores[0]) == 32 << 20 and cores[0] == cores[1]
 
 
