@@ -4,6 +4,19 @@
 
 #include "mdb/unwind.h"
 
+struct cfi_regs unwind_regs_from_x86(const struct x86_regs *x)
+{
+	struct cfi_regs r = { 0 };
+	for (unsigned i = 0; i < CFI_NREGS; i++) {
+		const struct x86_reg_desc *d = x86_reg_by_dwarf(i);
+		if (d) {
+			r.r[i] = x86_reg_get(x, d);
+			r.known |= 1u << i;
+		}
+	}
+	return r;
+}
+
 void unwind_add(struct unwind_stack *s, const struct unwind_frame *f)
 {
 	if (s->n < (s->max ? s->max : UNWIND_MAX))

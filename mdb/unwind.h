@@ -52,6 +52,10 @@ struct unwind_stack {
 	uint64_t stopped_pc;  /* the address the walk stopped at when a step said so, or 0 */
 };
 
+/* The registers a walk starts from: every register of x that has a DWARF number below
+ * CFI_NREGS (x86/'s table says which), all known. */
+struct cfi_regs unwind_regs_from_x86(const struct x86_regs *x);
+
 /* Appends a frame (dropped past the limit). */
 void unwind_add(struct unwind_stack *s, const struct unwind_frame *f);
 /* Walks from st (its frame already in s, or not: first says to add it as the top frame),

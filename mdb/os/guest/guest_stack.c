@@ -24,11 +24,6 @@ static bool read_word(void *arg, uint64_t addr, uint64_t *v)
 	return target_read_virt(r->t, r->cpu, addr, v, 8) == 8;
 }
 
-static bool canonical(uint64_t a)
-{
-	return (a >> 47) == 0 || (a >> 47) == 0x1ffff;
-}
-
 /* Our guest's interrupt entry (trap_stub_N, then trap_common) before it has built the
  * frame unwinders follow: the pushes between the entry symbol and rip tell where the
  * CPU's interrupt frame (rip, cs, rflags, rsp, ss) is. false when rip is not there. */
@@ -78,7 +73,7 @@ static int trap_step(struct target *t, unsigned cpu, struct cfi_regs *r, struct 
 		return 0;
 	if (target_read_virt(t, cpu, rbp + 16, &tf, sizeof(tf)) != sizeof(tf))
 		return err_set(e, "cannot read the trap frame at 0x%llx", (unsigned long long)(rbp + 16));
-	if (!canonical(tf.rsp) || tf.rsp <= rbp)
+	if (!x86_canonical(tf.rsp) || tf.rsp <= rbp)
 		return err_set(e, "the trap frame at 0x%llx has a bad stack pointer", (unsigned long long)(rbp + 16));
 	*r = (struct cfi_regs){ .r = { tf.rax, tf.rdx, tf.rcx, tf.rbx, tf.rsi, tf.rdi, tf.rbp, tf.rsp, tf.r8, tf.r9,
 				       tf.r10, tf.r11, tf.r12, tf.r13, tf.r14, tf.r15, tf.rip },
@@ -92,7 +87,7 @@ static int fp_step(struct target *t, unsigned cpu, struct cfi_regs *r, uint64_t 
 	uint64_t rbp = r->r[CFI_RBP], f[2];
 	if (!(r->known & (1u << CFI_RBP)) || !rbp)
 		return 0; /* the outermost frame (thread_start and the entry clear rbp) */
-	if (!canonical(rbp) || (rbp & 7))
+	if (!x86_canonical(rbp) || (rbp & 7))
 		return err_set(e, "no CFI for 0x%llx and the frame pointer 0x%llx is not an address",
 			       (unsigned long long)r->r[CFI_RIP], (unsigned long long)rbp);
 	if ((r->known & (1u << CFI_RSP)) && rbp < r->r[CFI_RSP])
