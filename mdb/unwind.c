@@ -34,20 +34,26 @@ void unwind_walk(struct unwind_state *st, const unwind_step_fn *steps, size_t n,
 		for (size_t i = 0; i < n; i++)
 			if ((rc = steps[i](st, &f, &e)) != UNWIND_CANNOT)
 				break;
-		if (rc == UNWIND_CANNOT || rc == UNWIND_END)
+		s->stop = f;
+		if (rc == UNWIND_CANNOT || rc == UNWIND_END) {
+			s->why = UNWIND_STOP_END;
 			return;
+		}
 		if (rc == UNWIND_ERROR) {
+			s->why = UNWIND_STOP_ERROR;
 			snprintf(s->stopped, sizeof(s->stopped), "%s", e.msg[0] ? e.msg : "unwinding failed");
-			s->stopped_pc = f.pc;
 			return;
 		}
 		if (f.kind == UNWIND_CALLER && st->r.r[CFI_RIP] == pc && st->r.r[CFI_RSP] == sp) {
+			s->why = UNWIND_STOP_STILL;
 			snprintf(s->stopped, sizeof(s->stopped), "the stack does not move at 0x%llx", (unsigned long long)pc);
 			return;
 		}
 		st->top = f.kind == UNWIND_TOP;
 		unwind_add(s, &f);
 	}
+	s->why = UNWIND_STOP_LIMIT;
+	s->stop = (struct unwind_frame){ 0 };
 	snprintf(s->stopped, sizeof(s->stopped), "more than %zu frames", max);
 }
 
@@ -127,8 +133,8 @@ void unwind_print_text(struct target *t, const struct unwind_stack *s, const str
 			text_line(f, inl[k].function, true, fl[k], out);
 		text_line(f, sym, false, fl[n], out);
 	}
-	if (s->stopped_pc && p && p->leaves_text) {
-		fprintf(out, "  0x%llx() %s\n", (unsigned long long)s->stopped_pc, p->leaves_text);
+	if (s->why == UNWIND_STOP_ERROR && s->stop.pc && p && p->leaves_text) {
+		fprintf(out, "  0x%llx() %s\n", (unsigned long long)s->stop.pc, p->leaves_text);
 	} else if (s->stopped[0]) {
 		fprintf(out, "  (unwinding stopped: %s)\n", s->stopped);
 	}

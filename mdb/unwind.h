@@ -12,6 +12,8 @@ enum unwind_kind {
 	UNWIND_TOP,    /* where the registers are: shown without a frame address */
 	UNWIND_GUESS,  /* beside the chain (a frameless leaf's return address at [rsp]): the registers stay */
 	UNWIND_CALLER, /* a caller the steps found */
+	UNWIND_USER,   /* only as unwind_stack.stop: the stack ends in a return to user mode, whose
+			* pc and stack pointer (cfa) these are */
 };
 
 /* One frame row. */
@@ -22,6 +24,7 @@ struct unwind_frame {
 	bool interrupted;     /* the first frame after an interrupt entry */
 	const char *how;      /* how it was found: "regs", "cfi", "trap", "fp", "orc", "guess", ... */
 	const char *module;   /* the module its code is in, or NULL */
+	uint64_t regs_at;     /* the register frame (pt_regs, trap frame) crossed to reach it, or 0 */
 	uint32_t regs_known;  /* bits of cfi_regs.known the frame's registers had */
 };
 
@@ -44,12 +47,23 @@ enum unwind_rc {
 };
 typedef enum unwind_rc (*unwind_step_fn)(struct unwind_state *st, struct unwind_frame *f, struct err *e);
 
-/* A walked stack: the frames, and why the walk stopped ("" when the stack ended). */
+/* Why a walk ended. */
+enum unwind_stop {
+	UNWIND_STOP_END,   /* the outermost frame (no step knew a caller, or one said the end) */
+	UNWIND_STOP_ERROR, /* a step could not unwind: stopped says why */
+	UNWIND_STOP_STILL, /* a caller had the pc and stack pointer of its callee */
+	UNWIND_STOP_LIMIT, /* the frame limit */
+};
+
+/* A walked stack: the frames, why the walk stopped, and its message ("" when the stack
+ * ended); stop: the frame the last step gave when the walk ended on it (an error's pc, a
+ * caller that did not move, a return to user mode), else zero. */
 struct unwind_stack {
 	struct unwind_frame f[UNWIND_MAX];
 	size_t n, max;        /* max: the walk's frame limit (0: UNWIND_MAX) */
+	enum unwind_stop why;
 	char stopped[sizeof(((struct err *)0)->msg)];
-	uint64_t stopped_pc;  /* the address the walk stopped at when a step said so, or 0 */
+	struct unwind_frame stop;
 };
 
 /* The registers a walk starts from: every register of x that has a DWARF number below
@@ -58,15 +72,15 @@ struct cfi_regs unwind_regs_from_x86(const struct x86_regs *x);
 
 /* Appends a frame (dropped past the limit). */
 void unwind_add(struct unwind_stack *s, const struct unwind_frame *f);
-/* Walks from st (its frame already in s, or not: first says to add it as the top frame),
- * asking steps[0..n) in order for each caller, until one says the end or an error, the
- * stack does not move, or the limit. */
+/* Walks from st (its top frame already in s), asking steps[0..n) in order for each caller:
+ * the first that does not answer UNWIND_CANNOT gives it. Ends when one says the end or an
+ * error, when a caller does not move, or at the limit (s->why says which). */
 void unwind_walk(struct unwind_state *st, const unwind_step_fn *steps, size_t n, struct unwind_stack *s);
 
 /* The printers. mdb's $c: the top frame bare, guesses "  ? f()", callers with their frame
  * address; inlined calls "f() [inlined] at file:line" above their frame. */
 struct unwind_print {
-	const char *leaves_text; /* a walk stopped at stopped_pc: "  0x...() leaves_text", or NULL */
+	const char *leaves_text; /* a step's error with a pc (stop.pc): "  0x...() leaves_text", or NULL */
 };
 void unwind_print_text(struct target *t, const struct unwind_stack *s, const struct unwind_print *p, FILE *out);
 /* A JSON array of frames ({"frame", "pc", "function", "offset", "file", "line", "unwinder"},
