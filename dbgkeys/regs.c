@@ -1,11 +1,14 @@
 /* regs: 'd' dumps the registers of every vCPU of every domain, '0' those of dom0: each
  * vCPU is held out of the guest for the snapshot, so hung guests answer too. RIP and
  * return addresses are named from the kernel's symbols; the call trace follows frame
- * pointers through guest memory, best effort. */
+ * pointers through guest memory, best effort (kmdb_stack_fp: the engine's unwinder). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "kmdb/kmdb.h"
+#include "mdb/unwind.h"
 #include "x86/x86.h"
 
 static const char *cpu_mode(const struct kvm_sregs *s)
@@ -27,10 +30,12 @@ static void sym(struct hv *hv, int id, uint64_t a, char *buf, size_t len)
 
 static void dump_stack(struct hv *hv, int id, const struct vcpu_snapshot *s)
 {
-	uint64_t words[12], rbp = s->regs.rbp, rsp = s->regs.rsp;
+	uint64_t words[12], rsp = s->regs.rsp;
 	size_t n = hv_read_virt(hv, id, s->index, rsp, words, sizeof(words)) / 8;
 	char line[256], name[128];
 	int len = 0;
+	struct unwind_stack *st = xcalloc(1, sizeof(*st));
+	struct x86_regs x;
 
 	out(hv, "Guest stack at rsp %016llx:", (unsigned long long)rsp);
 	if (!n)
@@ -43,30 +48,19 @@ static void dump_stack(struct hv *hv, int id, const struct vcpu_snapshot *s)
 		}
 	}
 	out(hv, "Call trace (frame pointers):");
-	sym(hv, id, s->regs.rip, name, sizeof(name));
-	out(hv, "   [<%016llx>] %s", (unsigned long long)s->regs.rip, name);
-	/* A frameless leaf (or a function before its prologue) keeps its return address at
-	 * [rsp], outside the rbp chain: show it, marked unreliable as Linux does. */
-	if (n && hv_symbolize_code(hv, id, words[0], true, name, sizeof(name))) {
-		uint64_t frame[2];
-		if (!rbp || hv_read_virt(hv, id, s->index, rbp, frame, sizeof(frame)) != sizeof(frame) || frame[1] != words[0])
-			out(hv, "   [<%016llx>] ? %s", (unsigned long long)words[0], name);
+	hv_regs_from_kvm(&s->regs, &s->sregs, &x);
+	kmdb_stack_fp(hv, id, s->index, &x, st);
+	for (size_t i = 0; i < st->n; i++) {
+		const struct unwind_frame *f = &st->f[i];
+		if (f->kind == UNWIND_TOP)
+			sym(hv, id, f->pc, name, sizeof(name));
+		else if (!hv_symbolize_code(hv, id, f->pc, true, name, sizeof(name)))
+			snprintf(name, sizeof(name), "?");
+		out(hv, "   [<%016llx>] %s%s", (unsigned long long)f->pc, f->kind == UNWIND_GUESS ? "? " : "", name);
 	}
-	for (int depth = 0; depth < 16; depth++) {
-		uint64_t frame[2];
-		if (!rbp || !x86_canonical(rbp) || (rbp & 7) ||
-		    hv_read_virt(hv, id, s->index, rbp, frame, sizeof(frame)) != sizeof(frame))
-			break;
-		if (!frame[1] || !hv_symbolize_code(hv, id, frame[1], true, name, sizeof(name))) {
-			if (frame[1])
-				out(hv, "   [<%016llx>] ? (trace ends: not a kernel text address)", (unsigned long long)frame[1]);
-			break;
-		}
-		out(hv, "   [<%016llx>] %s", (unsigned long long)frame[1], name);
-		if (frame[0] <= rbp)
-			break; /* frames grow upwards; anything else ends the walk */
-		rbp = frame[0];
-	}
+	if (st->why == UNWIND_STOP_ERROR && st->stop.pc)
+		out(hv, "   [<%016llx>] ? (trace ends: not a kernel text address)", (unsigned long long)st->stop.pc);
+	free(st);
 }
 
 void dbgkeys_dump_vcpu(struct hv *hv, int id, const char *dname, const struct vcpu_snapshot *s)

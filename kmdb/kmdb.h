@@ -15,6 +15,15 @@ struct hv_dbg;
 struct target *kmdb_target_hv(struct hv_dbg *g);
 void kmdb_prompt_enter(struct hv *hv);
 
+/* ---- the d key's call trace (stack.c): vCPU vcpu of domain id (the caller holds it) from
+ * its registers r, by frame pointers through guest memory, as the engine's frame rows
+ * (mdb/unwind.h): the top frame, a frameless leaf's guessed caller (UNWIND_GUESS), then up
+ * to 16 callers. s->why is UNWIND_STOP_ERROR with s->stop.pc when a return address
+ * outside the kernel's text ended it. */
+struct unwind_stack;
+struct x86_regs;
+void kmdb_stack_fp(struct hv *hv, int id, unsigned vcpu, const struct x86_regs *r, struct unwind_stack *s);
+
 /* ---- on this hv's domains (hvgdb.c) */
 /* Serves gdb on the connected fd for domain domid (attach: the domain stops; gdb's
  * detach or a vanished client lets it run on, kill leaves it paused). Blocks. */

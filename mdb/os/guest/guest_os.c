@@ -172,16 +172,9 @@ static int walk_threads(struct target *t, uint64_t *v, size_t max, size_t *n, st
 	return 0;
 }
 
-/* The registers a CPU's stack unwinds from: every general register. */
-static struct cfi_regs cpu_frame(const struct target_regs *r)
-{
-	return (struct cfi_regs){ .r = { r->rax, r->rdx, r->rcx, r->rbx, r->rsi, r->rdi, r->rbp, r->rsp, r->r8, r->r9,
-					 r->r10, r->r11, r->r12, r->r13, r->r14, r->r15, r->rip },
-				  .known = (1u << CFI_NREGS) - 1 };
-}
-
 /* A thread that is not running: context_switch left r15 r14 r13 r12 rbx rbp and the
  * return address on its stack, ctx.rsp pointing at r15 (guest/switch.S: code, not DWARF). */
+static const char *const switch_saved[] = { "r15", "r14", "r13", "r12", "rbx", "rbp", "rip", "rsp" };
 static void thread_stack(struct target *t, const struct guest_layout *y, const struct guest_thread *th, FILE *out)
 {
 	struct cfi_regs f;
@@ -189,7 +182,7 @@ static void thread_stack(struct target *t, const struct guest_layout *y, const s
 	for (unsigned c = 0; y->state_value[0] >= 0 && th->state == (uint64_t)y->state_value[0] && c < t->ops->nr_cpus(t); c++) {
 		struct target_regs r;
 		if (t->ops->regs(t, c, &r) == 0 && r.online && (int)c == th->cpu) {
-			struct cfi_regs f = cpu_frame(&r);
+			struct cfi_regs f = unwind_regs_from_x86(&r.x86);
 			guest_stack_print(t, c, &f, true, out);
 			return;
 		}
@@ -198,15 +191,11 @@ static void thread_stack(struct target *t, const struct guest_layout *y, const s
 		fprintf(out, "    (saved context unreadable)\n");
 		return;
 	}
-	f = (struct cfi_regs){ .known = 1u << CFI_RBX | 1u << CFI_RBP | 1u << CFI_RSP | 1u << CFI_RIP | 0xfu << 12 };
-	f.r[15] = w[0];
-	f.r[14] = w[1];
-	f.r[13] = w[2];
-	f.r[12] = w[3];
-	f.r[CFI_RBX] = w[4];
-	f.r[CFI_RBP] = w[5];
-	f.r[CFI_RIP] = w[6];
-	f.r[CFI_RSP] = th->rsp + 56;
+	f = unwind_regs_from_x86(&(struct x86_regs){ .r15 = w[0], .r14 = w[1], .r13 = w[2], .r12 = w[3], .rbx = w[4],
+						     .rbp = w[5], .rip = w[6], .rsp = th->rsp + 56 });
+	f.known = 0; /* only those the switch saved (and rsp) */
+	for (size_t i = 0; i < sizeof(switch_saved) / sizeof(switch_saved[0]); i++)
+		f.known |= 1u << x86_reg_by_name(switch_saved[i])->dwarf;
 	guest_stack_print(t, t->cpu, &f, false, out);
 }
 
@@ -322,7 +311,7 @@ static int guest_stack(struct target *t, const char *args, FILE *out)
 		return mdb_fail(out, "bt %s: the options are for Linux kernels", args);
 	if (t->ops->regs(t, t->cpu, &r) < 0)
 		return mdb_fail(out, "no registers for the current CPU");
-	f = cpu_frame(&r);
+	f = unwind_regs_from_x86(&r.x86);
 	guest_stack_print(t, t->cpu, &f, true, out);
 	return 0;
 }

@@ -2,7 +2,7 @@
 #ifndef HVKIT_MDB_OS_GUEST_PRIV_H
 #define HVKIT_MDB_OS_GUEST_PRIV_H
 
-#include "mdb/mdb.h"
+#include "mdb/unwind.h"
 
 /* guest_stack.c: our guest kernel's stack from the registers r of CPU cpu (or of a saved
  * context), as text (mdb's $c) or as a JSON array of frames (t->json); CFI where an FDE

@@ -1,38 +1,17 @@
 /* guest_stack: our guest kernel's stacks ($c, ::stack, bt, ::ps -v). Each frame is unwound
  * with the symbol file's DWARF CFI when an FDE covers its pc (cfi.c), else across the trap
- * entry's frame, else by its frame pointer; the frames are collected first, then printed as
- * mdb's text or as JSON. A frame that cannot be unwound ends the trace with a note. */
+ * entry's frame, else by its frame pointer: the steps the engine's loop (mdb/unwind.c) asks
+ * in order, which also prints the frames as mdb's text or as JSON. A frame that cannot be
+ * unwound ends the trace with a note. */
 #include <capstone/capstone.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mdb/unwind.h"
 #include "guest/guest.h"
 #include "guest_priv.h"
 
 #define STACK_MAX 64
-#define INLINE_MAX 8
-
-enum frame_kind {
-	FRAME_TOP,    /* where the registers are: no frame address */
-	FRAME_GUESS,  /* a frameless leaf's return address at [rsp]: "? caller()" */
-	FRAME_CALLER, /* "frame caller()" */
-};
-
-struct frame {
-	enum frame_kind kind;
-	uint64_t frame, pc;
-	bool is_return;   /* pc is a return address: its line is the call's */
-	bool interrupted; /* the first frame after an interrupt entry */
-	const char *unwinder;
-};
-
-struct stack {
-	struct frame f[STACK_MAX];
-	size_t n;
-	char stopped[sizeof(((struct err *)0)->msg)]; /* why the unwind ended early, or "" */
-	bool leaves_text;  /* the text form's own wording for a return address outside the kernel */
-	uint64_t leaves_pc;
-};
 
 struct reader {
 	struct target *t;
@@ -43,11 +22,6 @@ static bool read_word(void *arg, uint64_t addr, uint64_t *v)
 {
 	struct reader *r = arg;
 	return target_read_virt(r->t, r->cpu, addr, v, 8) == 8;
-}
-
-static bool canonical(uint64_t a)
-{
-	return (a >> 47) == 0 || (a >> 47) == 0x1ffff;
 }
 
 /* Our guest's interrupt entry (trap_stub_N, then trap_common) before it has built the
@@ -87,12 +61,6 @@ static bool in_trap_entry(struct target *t, unsigned cpu, uint64_t rip, uint64_t
 	return true;
 }
 
-static void add(struct stack *s, enum frame_kind kind, uint64_t frame, uint64_t pc, bool is_return, const char *unwinder)
-{
-	if (s->n < STACK_MAX)
-		s->f[s->n++] = (struct frame){ kind, frame, pc, is_return, false, unwinder };
-}
-
 /* A return address into trap_common after it built its frame for unwinders (guest/vectors.S:
  * rbp points at it, the struct trapframe just above): every register of the interrupted
  * code. 1, 0 when pc is not there, -1 with a message. */
@@ -105,7 +73,7 @@ static int trap_step(struct target *t, unsigned cpu, struct cfi_regs *r, struct 
 		return 0;
 	if (target_read_virt(t, cpu, rbp + 16, &tf, sizeof(tf)) != sizeof(tf))
 		return err_set(e, "cannot read the trap frame at 0x%llx", (unsigned long long)(rbp + 16));
-	if (!canonical(tf.rsp) || tf.rsp <= rbp)
+	if (!x86_canonical(tf.rsp) || tf.rsp <= rbp)
 		return err_set(e, "the trap frame at 0x%llx has a bad stack pointer", (unsigned long long)(rbp + 16));
 	*r = (struct cfi_regs){ .r = { tf.rax, tf.rdx, tf.rcx, tf.rbx, tf.rsi, tf.rdi, tf.rbp, tf.rsp, tf.r8, tf.r9,
 				       tf.r10, tf.r11, tf.r12, tf.r13, tf.r14, tf.r15, tf.rip },
@@ -119,7 +87,7 @@ static int fp_step(struct target *t, unsigned cpu, struct cfi_regs *r, uint64_t 
 	uint64_t rbp = r->r[CFI_RBP], f[2];
 	if (!(r->known & (1u << CFI_RBP)) || !rbp)
 		return 0; /* the outermost frame (thread_start and the entry clear rbp) */
-	if (!canonical(rbp) || (rbp & 7))
+	if (!x86_canonical(rbp) || (rbp & 7))
 		return err_set(e, "no CFI for 0x%llx and the frame pointer 0x%llx is not an address",
 			       (unsigned long long)r->r[CFI_RIP], (unsigned long long)rbp);
 	if ((r->known & (1u << CFI_RSP)) && rbp < r->r[CFI_RSP])
@@ -137,175 +105,113 @@ static int fp_step(struct target *t, unsigned cpu, struct cfi_regs *r, uint64_t 
 	return 1;
 }
 
-/* One step from the frame in r to its caller's: 1 with how it was done, 0 at the outermost
- * frame, -1 with a message. */
-static int step(struct target *t, unsigned cpu, struct cfi_regs *r, bool is_return, uint64_t *frame, const char **how,
-		struct err *e)
-{
-	struct reader rd = { t, cpu };
-	uint64_t rbp = r->r[CFI_RBP];
-	int rc = cfi_step(t, r, is_return, read_word, &rd, e);
-	if (rc) {
-		*frame = r->r[CFI_RSP] - 16; /* the CFA less a return address and a saved rbp: where rbp would point */
-		*how = "cfi";
-		return rc;
-	}
-	rc = is_return ? trap_step(t, cpu, r, e) : 0;
-	if (rc) {
-		*frame = rbp;
-		*how = "trap";
-		return rc;
-	}
-	*how = "fp";
-	return fp_step(t, cpu, r, frame, e);
-}
+/* The guest's own state of a walk: whether a frameless leaf's caller is guessed. */
+struct guest_walk {
+	bool leaf_check;
+};
 
-static void stack_unwind(struct target *t, unsigned cpu, struct cfi_regs r, bool leaf_check, struct stack *s)
+/* A caller found (frame: its frame address; how: the step): the end at a pc of 0, an
+ * error when it is outside the kernel's text. */
+static enum unwind_rc found(struct unwind_state *st, struct unwind_frame *f, uint64_t frame, const char *how,
+			    struct err *e)
 {
-	struct reader rd = { t, cpu };
-	bool top = true, is_return = false, interrupted = false;
-	struct err e = { 0 };
+	uint64_t pc = st->r.r[CFI_RIP];
+	bool is_return = strcmp(how, "trap") != 0; /* a trap frame's pc is the interrupted instruction */
 	char sym[128];
-	while (s->n < STACK_MAX) {
-		uint64_t pc = r.r[CFI_RIP], sp = r.r[CFI_RSP], frame = 0, hw, ret, f[4];
-		const char *how;
-		int rc;
-		if (top) {
-			add(s, FRAME_TOP, sp, pc, false, interrupted ? "trap" : "regs");
-			s->f[s->n - 1].interrupted = interrupted;
-			interrupted = false;
-			/* caught entering an interrupt: go on from where it came */
-			if (in_trap_entry(t, cpu, pc, sp, &hw) && target_read_virt(t, cpu, hw, f, sizeof(f)) == sizeof(f) &&
-			    target_symbolize(t, f[0], false, sym, sizeof(sym))) {
-				r.r[CFI_RIP] = f[0];
-				r.r[CFI_RSP] = f[3];
-				interrupted = leaf_check = true;
-				continue;
-			}
-			/* a frameless leaf keeps its return address at [rsp]: a guess, when no CFI knows better */
-			if (leaf_check && !cfi_covers(t, pc) && read_word(&rd, sp, &ret) &&
-			    target_symbolize(t, ret, true, sym, sizeof(sym))) {
-				uint64_t rbp = r.r[CFI_RBP];
-				if (!rbp || target_read_virt(t, cpu, rbp, f, 16) != 16 || f[1] != ret)
-					add(s, FRAME_GUESS, sp, ret, true, "guess");
-			}
-		}
-		rc = step(t, cpu, &r, is_return, &frame, &how, &e);
-		if (rc < 0) {
-			snprintf(s->stopped, sizeof(s->stopped), "%s", e.msg);
-			return;
-		}
-		if (rc == 0 || !r.r[CFI_RIP])
-			return; /* the outermost frame */
-		is_return = strcmp(how, "trap") != 0; /* a trap frame's pc is the interrupted instruction */
-		if (!target_symbolize(t, r.r[CFI_RIP], is_return, sym, sizeof(sym))) {
-			s->leaves_text = true;
-			s->leaves_pc = r.r[CFI_RIP];
-			snprintf(s->stopped, sizeof(s->stopped), "the frame chain leaves kernel text at 0x%llx",
-				 (unsigned long long)r.r[CFI_RIP]);
-			return;
-		}
-		add(s, FRAME_CALLER, frame, r.r[CFI_RIP], is_return, how);
-		top = false;
+	if (!pc)
+		return UNWIND_END; /* the outermost frame */
+	if (!target_symbolize(st->t, pc, is_return, sym, sizeof(sym))) {
+		f->pc = pc;
+		err_set(e, "the frame chain leaves kernel text at 0x%llx", (unsigned long long)pc);
+		return UNWIND_ERROR;
 	}
-	snprintf(s->stopped, sizeof(s->stopped), "more than %d frames", STACK_MAX);
+	*f = (struct unwind_frame){ .kind = UNWIND_CALLER, .cfa = frame, .pc = pc, .is_return = is_return, .how = how,
+				    .regs_known = st->r.known };
+	st->is_return = is_return;
+	return UNWIND_FOUND;
 }
 
-/* The frame's inlined calls and lines (target_frame_lines), from the call's address. */
-static size_t frame_lines(struct target *t, const struct frame *f, struct target_inline *inl,
-			  char fl[][TARGET_LINE_LEN])
+/* Caught entering an interrupt: a new top frame where it came from. */
+static enum unwind_rc step_trap_entry(struct unwind_state *st, struct unwind_frame *f, struct err *e)
 {
-	fl[0][0] = 0;
-	return f->pc ? target_frame_lines(t, f->is_return ? f->pc - 1 : f->pc, inl, INLINE_MAX, fl) : 0;
+	struct guest_walk *g = st->os;
+	uint64_t hw, w[4];
+	char sym[128];
+	(void)e;
+	if (!st->top || !in_trap_entry(st->t, st->cpu, st->r.r[CFI_RIP], st->r.r[CFI_RSP], &hw) ||
+	    target_read_virt(st->t, st->cpu, hw, w, sizeof(w)) != sizeof(w) ||
+	    !target_symbolize(st->t, w[0], false, sym, sizeof(sym)))
+		return UNWIND_CANNOT;
+	st->r.r[CFI_RIP] = w[0];
+	st->r.r[CFI_RSP] = w[3];
+	g->leaf_check = true;
+	*f = (struct unwind_frame){ .kind = UNWIND_TOP, .cfa = w[3], .pc = w[0], .interrupted = true, .how = "trap",
+				    .regs_known = st->r.known };
+	return UNWIND_FOUND;
 }
 
-/* The frame's inlined calls (innermost first, each an object of its own with "inlined":
- * true and the real frame's address), then the frame, whose line is then the call's. */
-static void frame_json(struct target *t, const struct frame *f, FILE *out)
+/* A frameless leaf keeps its return address at [rsp]: a guess beside the chain, when no CFI
+ * knows better and the frame pointer's frame does not hold it. */
+static enum unwind_rc step_guess(struct unwind_state *st, struct unwind_frame *f, struct err *e)
 {
-	const struct symbol *sym = f->pc ? symtab_lookup_code(&t->syms, f->is_return ? f->pc - 1 : f->pc) : NULL;
-	struct target_inline inl[INLINE_MAX];
-	char fl[INLINE_MAX + 1][TARGET_LINE_LEN];
-	size_t n = frame_lines(t, f, inl, fl);
-	for (size_t i = 0; i < n; i++) {
-		fprintf(out, "{\"frame\": \"0x%llx\", \"pc\": \"0x%llx\", \"function\": ", (unsigned long long)f->frame,
-			(unsigned long long)f->pc);
-		json_write_str(out, inl[i].function);
-		fputs(", \"offset\": null", out);
-		target_json_file_line(out, fl[i]);
-		fprintf(out, ", \"inlined\": true, \"unwinder\": \"%s\"}, ", f->unwinder);
-	}
-	fprintf(out, "{\"frame\": \"0x%llx\", \"pc\": \"0x%llx\", \"function\": ", (unsigned long long)f->frame,
-		(unsigned long long)f->pc);
-	if (sym) {
-		json_write_str(out, sym->name);
-		fprintf(out, ", \"offset\": %llu", (unsigned long long)(f->pc - sym->addr));
-	} else {
-		fputs("null, \"offset\": null", out);
-	}
-	target_json_file_line(out, fl[n]);
-	fprintf(out, ", \"unwinder\": \"%s\"}", f->unwinder);
+	struct guest_walk *g = st->os;
+	struct reader rd = { st->t, st->cpu };
+	uint64_t sp = st->r.r[CFI_RSP], rbp = st->r.r[CFI_RBP], ret, w[2];
+	char sym[128];
+	(void)e;
+	if (!st->top || !g->leaf_check || cfi_covers(st->t, st->r.r[CFI_RIP]) || !read_word(&rd, sp, &ret) ||
+	    !target_symbolize(st->t, ret, true, sym, sizeof(sym)))
+		return UNWIND_CANNOT;
+	if (rbp && target_read_virt(st->t, st->cpu, rbp, w, 16) == 16 && w[1] == ret)
+		return UNWIND_CANNOT;
+	*f = (struct unwind_frame){ .kind = UNWIND_GUESS, .cfa = sp, .pc = ret, .is_return = true, .how = "guess" };
+	return UNWIND_FOUND;
 }
 
-static void stack_json(struct target *t, const struct stack *s, FILE *out)
+/* The symbol file's DWARF CFI, when an FDE covers the pc. */
+static enum unwind_rc step_cfi(struct unwind_state *st, struct unwind_frame *f, struct err *e)
 {
-	fputs("[", out);
-	for (size_t i = 0; i < s->n; i++) {
-		fputs(i ? ", " : "", out);
-		frame_json(t, &s->f[i], out);
-	}
-	if (s->stopped[0]) {
-		fputs(s->n ? ", {\"stopped\": " : "{\"stopped\": ", out);
-		json_write_str(out, s->stopped);
-		fputs("}", out);
-	}
-	fputs("]\n", out);
+	struct reader rd = { st->t, st->cpu };
+	int rc = cfi_step(st->t, &st->r, st->is_return, read_word, &rd, e);
+	if (rc <= 0)
+		return rc ? UNWIND_ERROR : UNWIND_CANNOT;
+	/* the CFA less a return address and a saved rbp: where rbp would point */
+	return found(st, f, st->r.r[CFI_RSP] - 16, "cfi", e);
 }
 
-/* One line of $c: the first frame bare, each caller with its frame address (fl: "file:line"
- * or ""). */
-static void text_line(const struct frame *f, const char *name, bool inlined, const char *fl, FILE *out)
+static enum unwind_rc step_trap(struct unwind_state *st, struct unwind_frame *f, struct err *e)
 {
-	char at[180] = "";
-	snprintf(at, sizeof(at), "%s%s%s", inlined ? " [inlined]" : "", fl[0] ? " at " : "", fl);
-	if (f->kind == FRAME_TOP)
-		fprintf(out, "%s()%s\n", name, at);
-	else if (f->kind == FRAME_GUESS)
-		fprintf(out, "  ? %s()%s\n", name, at);
-	else
-		fprintf(out, "%016llx %s()%s\n", (unsigned long long)f->frame, name, at);
+	uint64_t rbp = st->r.r[CFI_RBP];
+	int rc = st->is_return ? trap_step(st->t, st->cpu, &st->r, e) : 0;
+	if (rc <= 0)
+		return rc ? UNWIND_ERROR : UNWIND_CANNOT;
+	return found(st, f, rbp, "trap", e);
 }
 
-/* mdb's $c; a call the compiler inlined shows as "func() [inlined] at file:line" above the
- * frame it is in, whose line is then the inlined call's. */
-static void stack_text(struct target *t, const struct stack *s, FILE *out)
+static enum unwind_rc step_fp(struct unwind_state *st, struct unwind_frame *f, struct err *e)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		const struct frame *f = &s->f[i];
-		struct target_inline inl[INLINE_MAX];
-		char sym[128], fl[INLINE_MAX + 1][TARGET_LINE_LEN];
-		size_t n = frame_lines(t, f, inl, fl);
-		if (!target_symbolize(t, f->pc, f->is_return, sym, sizeof(sym)))
-			snprintf(sym, sizeof(sym), "0x%llx", (unsigned long long)f->pc);
-		if (f->interrupted)
-			fprintf(out, "  -- interrupted --\n");
-		for (size_t k = 0; k < n; k++)
-			text_line(f, inl[k].function, true, fl[k], out);
-		text_line(f, sym, false, fl[n], out);
-	}
-	if (s->leaves_text)
-		fprintf(out, "  0x%llx() (the frame chain leaves kernel text)\n", (unsigned long long)s->leaves_pc);
-	else if (s->stopped[0])
-		fprintf(out, "  (unwinding stopped: %s)\n", s->stopped);
+	uint64_t frame = 0;
+	int rc = fp_step(st->t, st->cpu, &st->r, &frame, e);
+	if (rc <= 0)
+		return rc ? UNWIND_ERROR : UNWIND_END;
+	return found(st, f, frame, "fp", e);
 }
+
+static const unwind_step_fn guest_steps[] = { step_trap_entry, step_guess, step_cfi, step_trap, step_fp };
 
 void guest_stack_print(struct target *t, unsigned cpu, const struct cfi_regs *r, bool leaf_check, FILE *out)
 {
-	struct stack *s = xcalloc(1, sizeof(*s));
-	stack_unwind(t, cpu, *r, leaf_check, s);
+	struct unwind_stack *s = xcalloc(1, sizeof(*s));
+	struct guest_walk g = { .leaf_check = leaf_check };
+	struct unwind_state st = { .t = t, .cpu = cpu, .r = *r, .top = true, .os = &g };
+	static const struct unwind_print style = { .leaves_text = "(the frame chain leaves kernel text)" };
+	s->max = STACK_MAX;
+	unwind_add(s, &(struct unwind_frame){ .kind = UNWIND_TOP, .cfa = r->r[CFI_RSP], .pc = r->r[CFI_RIP], .how = "regs",
+					      .regs_known = r->known });
+	unwind_walk(&st, guest_steps, sizeof(guest_steps) / sizeof(guest_steps[0]), s);
 	if (t->json)
-		stack_json(t, s, out);
+		unwind_print_json(t, s, out);
 	else
-		stack_text(t, s, out);
+		unwind_print_text(t, s, &style, out);
 	free(s);
 }

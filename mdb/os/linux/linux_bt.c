@@ -1,6 +1,7 @@
 /* linux_bt: bt / $c for Linux: a task's kernel stack unwound with the kernel's ORC tables
- * (linux_orc.c), from its vCPU's registers when it is running on a CPU, else from the
- * inactive_task_frame its last context switch left at thread.sp; crash's frame lines
+ * (linux_orc.c: the one step of the engine's loop, mdb/unwind.c), from its vCPU's registers
+ * when it is running on a CPU, else from the inactive_task_frame its last context switch
+ * left at thread.sp; crash's frame lines
  * (" #N [where the return address is] function+offset at address"), the pt_regs frames
  * crossed, and where the unwinding stopped. */
 #include <inttypes.h>
@@ -8,39 +9,36 @@
 #include <string.h>
 
 #include "linux.h"
+#include "mdb/unwind.h"
 
-#define MAX_FRAMES 96
-#define BT_INLINE_MAX 8
 #define INACTIVE_FRAME 56 /* struct inactive_task_frame: r15 r14 r13 r12 bx bp ret_addr */
 
 /* Where the frames go: crash's lines, or the members of a JSON task object. */
 struct bt_out {
 	FILE *out;
 	bool json, lines;
-	uint64_t regs_at; /* JSON: the pt_regs crossed before the next frame */
 };
 
 /* The frame's inlined calls and lines (target_frame_lines); none for module code, which
  * the vmlinux's DWARF does not describe. */
-static size_t frame_inlines(struct target *t, const struct linux_module *m, uint64_t ip, bool is_return,
-			    struct target_inline *inl, char fl[][TARGET_LINE_LEN])
+static size_t frame_inlines(struct target *t, const struct unwind_frame *f, struct target_inline *inl,
+			    char fl[][TARGET_LINE_LEN])
 {
-	if (m) {
+	if (f->module) {
 		fl[0][0] = 0;
 		return 0;
 	}
-	return target_frame_lines(t, is_return ? ip - 1 : ip, inl, BT_INLINE_MAX, fl);
+	return unwind_frame_lines(t, f, inl, fl);
 }
 
-/* m: the module whose code ip is in, or NULL */
-static void frame_json(struct target *t, struct bt_out *o, const struct linux_module *m, int n, uint64_t at, uint64_t ip,
-		       bool is_return)
+static void frame_json(struct target *t, struct bt_out *o, int n, const struct unwind_frame *f)
 {
-	char sym[160], fl[BT_INLINE_MAX + 1][TARGET_LINE_LEN];
-	struct target_inline inl[BT_INLINE_MAX];
+	char sym[160], fl[UNWIND_INLINE_MAX + 1][TARGET_LINE_LEN];
+	struct target_inline inl[UNWIND_INLINE_MAX];
 	char *plus;
 	FILE *out = o->out;
-	size_t ni = frame_inlines(t, m, ip, is_return, inl, fl);
+	uint64_t at = f->cfa, ip = f->pc;
+	size_t ni = frame_inlines(t, f, inl, fl);
 	fputs(n ? ", " : "", out);
 	for (size_t i = 0; i < ni; i++) { /* each inlined call: an element of its own, before its frame */
 		fprintf(out, "{\"level\": %d, \"sp\": \"0x%" PRIx64 "\", \"pc\": \"0x%" PRIx64 "\", \"function\": ", n, at, ip);
@@ -50,7 +48,7 @@ static void frame_json(struct target *t, struct bt_out *o, const struct linux_mo
 		fputs(", \"inlined\": true}, ", out);
 	}
 	fprintf(out, "{\"level\": %d, \"sp\": \"0x%" PRIx64 "\", \"pc\": \"0x%" PRIx64 "\", \"function\": ", n, at, ip);
-	if (target_symbolize(t, ip, is_return, sym, sizeof(sym))) {
+	if (target_symbolize(t, ip, f->is_return, sym, sizeof(sym))) {
 		plus = strrchr(sym, '+');
 		if (plus)
 			*plus++ = 0;
@@ -60,39 +58,39 @@ static void frame_json(struct target *t, struct bt_out *o, const struct linux_mo
 		fputs("null, \"offset\": null", out);
 	}
 	target_json_file_line(out, fl[ni]);
-	if (m) { /* module code: its name, as crash's " [module]" */
+	if (f->module) { /* module code: its name, as crash's " [module]" */
 		fputs(", \"module\": ", out);
-		json_write_str(out, m->name);
+		json_write_str(out, f->module);
 	}
-	if (o->regs_at)
-		fprintf(out, ", \"pt_regs\": \"0x%" PRIx64 "\"", o->regs_at);
-	o->regs_at = 0;
+	if (f->regs_at && n) /* the pt_regs crossed to reach it */
+		fprintf(out, ", \"pt_regs\": \"0x%" PRIx64 "\"", f->regs_at);
 	fputc('}', out);
 }
 
 /* crash's frame line; with -l, the file:line after it, and the inlined calls the pc is in
  * on lines of their own above it ("    (inlined) context_switch  core.c:5257"), whose
  * innermost has the pc's line and the frame then the line of the call inlined. */
-static void frame_line(struct target *t, struct bt_out *o, int n, uint64_t at, uint64_t ip, bool is_return)
+static void frame_line(struct target *t, struct bt_out *o, int n, const struct unwind_frame *f)
 {
-	char sym[160], fl[BT_INLINE_MAX + 1][TARGET_LINE_LEN];
-	struct target_inline inl[BT_INLINE_MAX];
+	char sym[160], fl[UNWIND_INLINE_MAX + 1][TARGET_LINE_LEN];
+	struct target_inline inl[UNWIND_INLINE_MAX];
 	size_t ni = 0;
-	const struct linux_module *m = linux_module_at(t, ip); /* crash's " [module]" after the address */
+	const char *m = f->module; /* crash's " [module]" after the address */
+	uint64_t at = f->cfa, ip = f->pc;
 	if (o->json) {
-		frame_json(t, o, m, n, at, ip, is_return);
+		frame_json(t, o, n, f);
 		return;
 	}
-	if (!target_symbolize(t, ip, is_return, sym, sizeof(sym)))
+	if (!target_symbolize(t, ip, f->is_return, sym, sizeof(sym)))
 		snprintf(sym, sizeof(sym), "0x%" PRIx64, ip);
 	fl[0][0] = 0;
 	if (o->lines) {
-		ni = frame_inlines(t, m, ip, is_return, inl, fl);
+		ni = frame_inlines(t, f, inl, fl);
 		for (size_t i = 0; i < ni; i++)
 			fprintf(o->out, "    (inlined) %s%s%s\n", inl[i].function, fl[i][0] ? "  " : "", fl[i]);
 	}
 	fprintf(o->out, "%s#%d [%016" PRIx64 "] %s at %016" PRIx64 "%s%s%s%s%s\n", n < 10 ? " " : "", n, at, sym, ip,
-		m ? " [" : "", m ? m->name : "", m ? "]" : "", fl[ni][0] ? "  " : "", fl[ni]);
+		m ? " [" : "", m ? m : "", m ? "]" : "", fl[ni][0] ? "  " : "", fl[ni]);
 }
 
 /* How a stack ends: in JSON, closes the frames and adds "user" and "stopped". */
@@ -119,39 +117,87 @@ static void stack_end(struct bt_out *o, const struct linux_unwind *user, const c
 	fputc('}', out);
 }
 
-static void unwind(struct target *t, struct linux_unwind *s, struct bt_out *o)
+/* A frame row from the ORC state: at is where its return address is (the stack pointer
+ * itself at the top and after a pt_regs frame, where ip is where the CPU was). */
+static struct unwind_frame orc_frame(struct target *t, const struct linux_unwind *s, enum unwind_kind kind, uint64_t at)
 {
-	char why[200], msg[240];
-	frame_line(t, o, 0, s->sp, s->ip, !s->signal);
-	for (int n = 1; n < MAX_FRAMES; n++) {
-		uint64_t ip = s->ip, sp = s->sp;
-		int r = linux_orc_step(t, s, why, sizeof(why));
-		if (r < 0) {
-			snprintf(msg, sizeof(msg), "stopped: %s", why);
-			stack_end(o, NULL, msg);
-			return;
-		}
-		if (s->regs_at && s->user) {
-			stack_end(o, s, NULL);
-			return;
-		}
-		if (r == 0) {
-			stack_end(o, NULL, NULL);
-			return;
-		}
-		if (s->regs_at && o->json)
-			o->regs_at = s->regs_at;
-		else if (s->regs_at)
-			fprintf(o->out, "    --- interrupted (pt_regs at %016" PRIx64 ") ---\n", s->regs_at);
-		if (s->ip == ip && s->sp == sp) {
-			snprintf(msg, sizeof(msg), "stopped: the stack does not move at 0x%" PRIx64, ip);
-			stack_end(o, NULL, msg);
-			return;
-		}
-		frame_line(t, o, n, s->signal ? s->sp : s->sp - 8, s->ip, !s->signal);
+	const struct linux_module *m = linux_module_at(t, s->ip);
+	return (struct unwind_frame){ .kind = kind, .pc = s->ip, .cfa = at, .is_return = !s->signal, .how = "orc",
+				      .module = m ? m->name : NULL, .regs_at = s->regs_at };
+}
+
+static void orc_sync(struct unwind_state *st, const struct linux_unwind *s)
+{
+	st->r.r[CFI_RIP] = s->ip;
+	st->r.r[CFI_RSP] = s->sp;
+	st->r.r[CFI_RBP] = s->bp;
+	st->r.known = 1u << CFI_RIP | 1u << CFI_RSP | 1u << CFI_RBP;
+	st->is_return = !s->signal;
+}
+
+/* The ORC step (the walk's only one on Linux): the caller from the kernel's or a module's
+ * ORC table, across pt_regs frames; a return to user mode ends the stack. */
+static enum unwind_rc step_orc(struct unwind_state *st, struct unwind_frame *f, struct err *e)
+{
+	struct linux_unwind *s = st->os;
+	char why[200];
+	int r = linux_orc_step(st->t, s, why, sizeof(why));
+	if (r < 0) {
+		err_set(e, "%s", why);
+		return UNWIND_ERROR;
 	}
-	snprintf(msg, sizeof(msg), "stopped after %d frames", MAX_FRAMES);
-	stack_end(o, NULL, msg);
+	if (s->regs_at && s->user) {
+		*f = (struct unwind_frame){ .kind = UNWIND_USER, .pc = s->ip, .cfa = s->sp, .how = "orc", .regs_at = s->regs_at };
+		return UNWIND_END;
+	}
+	if (r == 0)
+		return UNWIND_END;
+	orc_sync(st, s);
+	*f = orc_frame(st->t, s, UNWIND_CALLER, s->signal ? s->sp : s->sp - 8);
+	return UNWIND_FOUND;
+}
+
+static const unwind_step_fn linux_steps[] = { step_orc };
+
+/* The pt_regs line before a frame found across one (JSON: the frame's "pt_regs"). */
+static void regs_line(const struct bt_out *o, const struct unwind_frame *f)
+{
+	if (f->regs_at && !o->json)
+		fprintf(o->out, "    --- interrupted (pt_regs at %016" PRIx64 ") ---\n", f->regs_at);
+}
+
+static void unwind(struct target *t, struct linux_unwind *ls, struct bt_out *o)
+{
+	struct unwind_stack *s = xcalloc(1, sizeof(*s));
+	struct unwind_state st = { .t = t, .top = true, .os = ls };
+	struct unwind_frame top = orc_frame(t, ls, UNWIND_TOP, ls->sp);
+	char msg[sizeof(s->stopped) + 16];
+	orc_sync(&st, ls);
+	unwind_add(s, &top);
+	unwind_walk(&st, linux_steps, sizeof(linux_steps) / sizeof(linux_steps[0]), s);
+	for (size_t n = 0; n < s->n; n++) {
+		regs_line(o, &s->f[n]);
+		frame_line(t, o, (int)n, &s->f[n]);
+	}
+	switch (s->why) {
+	case UNWIND_STOP_END: {
+		struct linux_unwind user = { .ip = s->stop.pc, .sp = s->stop.cfa };
+		stack_end(o, s->stop.kind == UNWIND_USER ? &user : NULL, NULL);
+		break;
+	}
+	case UNWIND_STOP_STILL:
+		regs_line(o, &s->stop);
+		/* fall through */
+	case UNWIND_STOP_ERROR:
+		snprintf(msg, sizeof(msg), "stopped: %s", s->stopped);
+		stack_end(o, NULL, msg);
+		break;
+	case UNWIND_STOP_LIMIT:
+		snprintf(msg, sizeof(msg), "stopped after %d frames", UNWIND_MAX);
+		stack_end(o, NULL, msg);
+		break;
+	}
+	free(s);
 }
 
 /* The task's stack: from its CPU's registers when it runs there, else from thread.sp. */
