@@ -340,11 +340,13 @@ def main_all():
     import linux  # noqa: E402 (bench/linux.py: hvmdb on a Linux dump against drgn and crash)
     import hvmdb_guest  # noqa: E402 (bench/hvmdb_guest.py: hvmdb against gdb on our guest's dump)
     import hvmdb_types  # noqa: E402 (bench/hvmdb_types.py: type lookups, cold and warm cache, against drgn)
+    import contain  # noqa: E402 (bench/contain.py: save, restore, checkpoints, rollback against QEMU)
     dump.main(["--build", b])
     live.main(["--build", b])
     hvmdb_guest.main(["--build", b])
     linux.main(["--build", b])
     hvmdb_types.main(["--build", b])
+    contain.main(["--build", b])
     return rc
 
 

@@ -123,6 +123,8 @@ static int ckpt_scan(struct hv *hv, const char *name, struct ckpt_ent **out, str
 	return (int)n;
 }
 
+static void cache_drop(struct ckpt_state *c, uint64_t id);
+
 static const struct ckpt_ent *by_id(const struct ckpt_ent *v, int n, uint64_t id)
 {
 	for (int i = 0; i < n; i++)
@@ -342,6 +344,7 @@ int hv_checkpoint_delete(struct hv *hv, const char *name, const char *tag, struc
 	}
 	for (int i = 0; i < n; i++)
 		children += v[i].h.parent_id == c->h.image_id;
+	uint64_t c_id = c->h.image_id;
 	free(v);
 	if (children)
 		return err_set(e, "%s's checkpoint %s has %d incremental checkpoint%s on top of it: delete %s first", name,
@@ -349,8 +352,10 @@ int hv_checkpoint_delete(struct hv *hv, const char *name, const char *tag, struc
 	if (ckpt_dir(hv, name, dir, sizeof(dir), false, e) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s%s", dir, tag, CKPT_SUFFIX);
-	if (d)
+	if (d) {
 		pthread_mutex_lock(&d->ckpt.lock);
+		cache_drop(&d->ckpt, c_id);
+	}
 	if (unlink(path) < 0) {
 		if (d)
 			pthread_mutex_unlock(&d->ckpt.lock);
@@ -368,6 +373,58 @@ int hv_checkpoint_delete(struct hv *hv, const char *name, const char *tag, struc
 	return 0;
 }
 
+/* ---- the index cache: a rollback opens the same files again and again; reading a file
+ * once (checksums, page descriptors) is what costs, not the pages it copies */
+
+void ckpt_cache_free(struct ckpt_state *c)
+{
+	for (size_t i = 0; i < sizeof(c->cache) / sizeof(c->cache[0]); i++) {
+		image_index_close(c->cache[i].ix);
+		c->cache[i] = (struct ckpt_cached){ 0 };
+	}
+}
+
+static void cache_drop(struct ckpt_state *c, uint64_t id)
+{
+	for (size_t i = 0; i < sizeof(c->cache) / sizeof(c->cache[0]); i++)
+		if (c->cache[i].ix && c->cache[i].id == id) {
+			image_index_close(c->cache[i].ix);
+			c->cache[i] = (struct ckpt_cached){ 0 };
+		}
+}
+
+/* The index of checkpoint file path, whose header said image id (the domain's lock held). */
+static struct image_index *cache_get(struct ckpt_state *c, const char *path, uint64_t id, struct err *e)
+{
+	size_t n = sizeof(c->cache) / sizeof(c->cache[0]), victim = 0;
+	struct image_header h;
+	struct image_index *ix;
+	for (size_t i = 0; i < n; i++) {
+		if (c->cache[i].ix && c->cache[i].id == id) {
+			c->cache[i].used = ++c->tick;
+			return c->cache[i].ix;
+		}
+		if (!c->cache[i].ix || c->cache[i].used < c->cache[victim].used)
+			victim = c->cache[i].ix ? (c->cache[victim].ix ? victim : i) : i;
+	}
+	for (size_t i = 0; i < n; i++) /* a free slot first, else the least recently used */
+		if (!c->cache[i].ix) {
+			victim = i;
+			break;
+		}
+	ix = image_index_open(path, &h, e);
+	if (!ix)
+		return NULL;
+	if (h.image_id != id) {
+		image_index_close(ix);
+		err_set(e, "%s changed while it was read", path);
+		return NULL;
+	}
+	image_index_close(c->cache[victim].ix);
+	c->cache[victim] = (struct ckpt_cached){ .id = id, .used = ++c->tick, .ix = ix };
+	return ix;
+}
+
 /* ---- rollback */
 
 /* TAG's chain, newest first: TAG, its parent, ..., the full image. */
@@ -379,13 +436,11 @@ struct chain {
 
 static void chain_close(struct chain *c)
 {
-	for (unsigned i = 0; i < c->n; i++)
-		image_index_close(c->ix[i]);
-	c->n = 0;
+	c->n = 0; /* the indexes stay in the domain's cache */
 }
 
-static int chain_open(struct chain *c, const char *dir, const struct ckpt_ent *v, int n, const struct ckpt_ent *tag,
-		      struct err *e)
+static int chain_open(struct ckpt_state *cs, struct chain *c, const char *dir, const struct ckpt_ent *v, int n,
+		      const struct ckpt_ent *tag, struct err *e)
 {
 	const struct ckpt_ent *cur = tag;
 	char path[4600];
@@ -396,7 +451,7 @@ static int chain_open(struct chain *c, const char *dir, const struct ckpt_ent *v
 			return err_set(e, "checkpoint %s: its chain is longer than %zu", tag->tag, sizeof(c->ix) / sizeof(c->ix[0]));
 		}
 		snprintf(path, sizeof(path), "%s/%s%s", dir, cur->tag, CKPT_SUFFIX);
-		c->ix[c->n] = image_index_open(path, NULL, e);
+		c->ix[c->n] = cache_get(cs, path, cur->h.image_id, e);
 		if (!c->ix[c->n]) {
 			chain_close(c);
 			return -1;
@@ -450,7 +505,7 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 		err_set(e, "%s has no checkpoint named %s", d->name, tag);
 		goto out;
 	}
-	if (ckpt_dir(hv, d->name, dir, sizeof(dir), false, e) < 0 || chain_open(&c, dir, v, n, target, e) < 0)
+	if (ckpt_dir(hv, d->name, dir, sizeof(dir), false, e) < 0 || chain_open(&d->ckpt, &c, dir, v, n, target, e) < 0)
 		goto out;
 	if (image_read_state(c.ix[0], &vs, e) < 0)
 		goto out;
@@ -467,11 +522,10 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 			char path[4600];
 			struct image_index *ix;
 			snprintf(path, sizeof(path), "%s/%s%s", dir, cur->tag, CKPT_SUFFIX);
-			ix = image_index_open(path, NULL, e);
+			ix = cache_get(&d->ckpt, path, cur->h.image_id, e);
 			if (!ix)
 				goto out;
 			mark_image_pages(d, ix, set);
-			image_index_close(ix);
 			cur = by_id(v, n, cur->h.parent_id);
 		}
 		full = cur != target; /* TAG is not behind the latest: everything */

@@ -244,6 +244,7 @@ void domain_destroy(struct domain *d)
 	free((char *)d->cfg.initrd);
 	free((char *)d->cfg.cmdline);
 	pthread_mutex_destroy(&d->lock);
+	ckpt_cache_free(&d->ckpt);
 	pthread_mutex_destroy(&d->ckpt.lock);
 	free(d->ckpt.dirty);
 	free(d);

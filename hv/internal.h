@@ -146,6 +146,7 @@ enum domain_event {
 };
 /* A domain's checkpoints as hv tracks them (checkpoint.c): the latest one, and the pages
  * written since (the dirty log's, accumulated across fetches). */
+struct image_index;
 struct ckpt_state {
 	pthread_mutex_t lock; /* one checkpoint or rollback at a time */
 	bool valid;           /* latest and dirty describe the domain's RAM */
@@ -154,7 +155,15 @@ struct ckpt_state {
 	uint64_t *dirty;      /* MEM_BITMAP_WORDS: written since the latest */
 	unsigned count;
 	atomic_int busy;      /* a save, checkpoint or restore is writing (hvctl list shows it) */
+	/* checkpoint files opened for rollbacks (they never change once written), by image id */
+	struct ckpt_cached {
+		uint64_t id, used;
+		struct image_index *ix;
+	} cache[16];
+	uint64_t tick;
 };
+/* Closes the cached checkpoint indexes (checkpoint.c; the domain's destruction). */
+void ckpt_cache_free(struct ckpt_state *c);
 struct domain {
 	struct hv *hv;
 	int id;
