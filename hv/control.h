@@ -6,6 +6,8 @@
 #include <poll.h>
 #include <stddef.h>
 
+#include "ctl.h"
+
 #define CONTROL_MAX_CLIENTS 32
 #define CONTROL_MAX_LINE 65536
 #define CONTROL_MAX_ARGS 64
@@ -27,25 +29,20 @@ struct control {
 	unsigned nclients;
 };
 
-/* A reply being written to one client. */
-struct reply {
-	int fd;
-	int status;
-	char *out; /* captured output when fd < 0 (debug keys from a client) */
-};
-
-__attribute__((format(printf, 2, 3))) void reply_line(struct reply *r, const char *fmt, ...);
-__attribute__((format(printf, 2, 3))) int reply_error(struct reply *r, const char *fmt, ...);
-
 int control_open(struct hv *hv, const char *path, struct err *e);
 void control_close(struct hv *hv);
 /* Adds the listening socket and clients to p; returns how many. */
 int control_pollfds(struct hv *hv, struct pollfd *p, int max);
 void control_handle(struct hv *hv, const struct pollfd *p, int n);
 
-/* toolstack.c: runs one request. Returns 1 when the connection became a console stream,
- * 2 when a job thread took it over (control forgets it without closing it). */
-int toolstack_run(struct hv *hv, struct ctl_client *c, int argc, char **argv);
+/* Runs one request through the verb table (ctl.h): the verb's reply and status, or
+ * "unknown command 'X'". Returns enum ctl_result: CTL_STREAM when the connection became a
+ * console stream, CTL_HANDED when a thread took it over, else CTL_DONE. */
+int ctl_run(struct hv *hv, struct ctl_client *c, int argc, char **argv);
+
+/* toolstack.c: registers the built-in verbs (list, dominfo, ..., refresh) once; -1 with
+ * the message when one of their names is taken. hv_create calls it. */
+int toolstack_register(struct err *e);
 
 /* dumpjob.c: a dump written by its own thread, which owns the client connection: it sends
  * "p DONE TOTAL" progress lines, then the reply. Returns 2 when started, -1 after an error

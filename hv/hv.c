@@ -36,9 +36,12 @@ void hv_wake(struct hv *hv)
 
 struct hv *hv_create(const struct hv_options *opt, struct err *e)
 {
-	struct hv *hv = xcalloc(1, sizeof(*hv));
+	struct hv *hv;
 	sigset_t set;
 
+	if (toolstack_register(e) < 0) /* the control verbs: a name taken twice fails here */
+		return NULL;
+	hv = xcalloc(1, sizeof(*hv));
 	hv->opt = *opt;
 	hv->kvm.fd = -1;
 	hv->input_to = 0;
