@@ -32,7 +32,7 @@ static void clocks_domain(struct hv *hv, const struct domain_info *di, struct vc
 	out(hv, "%s: max TSC skew between vCPUs %.0f ns", di->name, max_skew);
 }
 
-static void key_clocks(struct hv *hv, unsigned char key)
+void dbgkeys_key_clocks(struct hv *hv, unsigned char key)
 {
 	out(hv, "'%c' pressed -> displaying multi-cpu clock info", key);
 	dbgkeys_each_domain(hv, true, clocks_domain, NULL);
@@ -62,7 +62,7 @@ static void timers_domain(struct hv *hv, const struct domain_info *di, struct vc
 	}
 }
 
-static void key_timers(struct hv *hv, unsigned char key)
+void dbgkeys_key_timers(struct hv *hv, unsigned char key)
 {
 	struct sched_info *si = calloc(1, sizeof(*si));
 	out(hv, "'%c' pressed -> dumping timer queues", key);
@@ -77,10 +77,4 @@ static void key_timers(struct hv *hv, unsigned char key)
 		free(si);
 	}
 	dbgkeys_each_domain(hv, true, timers_domain, NULL);
-}
-
-void dbgkeys_clock_register(void)
-{
-	keys_register('t', key_clocks, "display multi-cpu clock info", true);
-	keys_register('a', key_timers, "dump timer queues", true);
 }

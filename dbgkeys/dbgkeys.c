@@ -1,21 +1,42 @@
-/* dbgkeys: registration of every key family, and helpers they share. */
+/* dbgkeys: the key table (every key, its handler, description and diagnostic flag), its
+ * registration, and helpers the handlers share. */
 #include "dbgkeys.h"
 
 #include <stdio.h>
 
 #include "internal.h"
 
-void dbgkeys_register_all(void)
+/* The keys: one row each (Xen's key_table[]). 'h' lists them in key order and '*' runs
+ * the diagnostic ones, so the order here is only for reading. */
+static const struct key_info dbgkeys_table[] = {
+	{ .key = 'h', .fn = dbgkeys_key_help, .desc = "show this message" },
+	{ .key = 'w', .fn = dbgkeys_key_ring, .desc = "synchronously dump the console ring buffer (dmesg)" },
+	{ .key = '*', .fn = dbgkeys_key_all, .desc = "print all diagnostics" },
+	{ .key = 'd', .fn = dbgkeys_key_regs, .desc = "dump registers", .diagnostic = true },
+	{ .key = '0', .fn = dbgkeys_key_regs0, .desc = "dump dom0 registers", .diagnostic = true },
+	{ .key = 'v', .fn = dbgkeys_key_vmcs, .desc = "dump VMCS-equivalent guest state", .diagnostic = true },
+	{ .key = 'z', .fn = dbgkeys_key_ioapic, .desc = "print ioapic info", .diagnostic = true },
+	{ .key = 'i', .fn = dbgkeys_key_irqs, .desc = "dump interrupt bindings", .diagnostic = true },
+	{ .key = 'n', .fn = dbgkeys_key_nmi, .desc = "trigger an NMI" },
+	{ .key = 'N', .fn = dbgkeys_key_nmi_stats, .desc = "NMI statistics", .diagnostic = true },
+	{ .key = 'q', .fn = dbgkeys_key_domains, .desc = "dump domain (and guest debug) info", .diagnostic = true },
+	{ .key = 'R', .fn = dbgkeys_key_reboot, .desc = "reboot dom0" },
+	{ .key = 'C', .fn = dbgkeys_key_crashdump, .desc = "trigger a crashdump" },
+	{ .key = '%', .fn = dbgkeys_key_gdbstub, .desc = "trap to the debugger" },
+	{ .key = 'm', .fn = dbgkeys_key_memory, .desc = "memory info", .diagnostic = true },
+	{ .key = 'H', .fn = dbgkeys_key_heap, .desc = "dump heap info", .diagnostic = true },
+	{ .key = 'u', .fn = dbgkeys_key_numa, .desc = "dump numa info", .diagnostic = true },
+	{ .key = 't', .fn = dbgkeys_key_clocks, .desc = "display multi-cpu clock info", .diagnostic = true },
+	{ .key = 'a', .fn = dbgkeys_key_timers, .desc = "dump timer queues", .diagnostic = true },
+	{ .key = 'r', .fn = dbgkeys_key_runq, .desc = "dump run queues", .diagnostic = true },
+};
+
+int dbgkeys_register_all(struct err *e)
 {
-	dbgkeys_help_register();
-	dbgkeys_regs_register();
-	dbgkeys_vmcs_register();
-	dbgkeys_irq_register();
-	dbgkeys_nmi_register();
-	dbgkeys_domains_register();
-	dbgkeys_memory_register();
-	dbgkeys_clock_register();
-	dbgkeys_sched_register();
+	for (size_t i = 0; i < sizeof(dbgkeys_table) / sizeof(dbgkeys_table[0]); i++)
+		if (keys_register(&dbgkeys_table[i], e) < 0)
+			return -1;
+	return 0;
 }
 
 unsigned dbgkeys_domains(struct hv *hv, int *ids, unsigned max)

@@ -51,7 +51,7 @@ static void domain_q(struct hv *hv, const struct domain_info *di, struct vcpu_sn
 	}
 }
 
-static void key_domains(struct hv *hv, unsigned char key)
+void dbgkeys_key_domains(struct hv *hv, unsigned char key)
 {
 	out(hv, "'%c' pressed -> dumping domain info (and entering the kmdb prompt)", key);
 	dbgkeys_each_domain(hv, false, domain_q, NULL);
@@ -61,7 +61,7 @@ static void key_domains(struct hv *hv, unsigned char key)
 		out(hv, "(the kmdb prompt opens on hv's serial console; hvmdb -d NAME debugs a domain from here)");
 }
 
-static void key_reboot(struct hv *hv, unsigned char key)
+void dbgkeys_key_reboot(struct hv *hv, unsigned char key)
 {
 	struct err e;
 	out(hv, "'%c' pressed -> rebooting dom0", key);
@@ -70,7 +70,7 @@ static void key_reboot(struct hv *hv, unsigned char key)
 }
 
 /* '%': a gdb stub on dom0 (Xen traps to its debugger; ours waits for gdb). */
-static void key_gdbstub(struct hv *hv, unsigned char key)
+void dbgkeys_key_gdbstub(struct hv *hv, unsigned char key)
 {
 	char where[200];
 	struct err e;
@@ -85,7 +85,7 @@ static void key_gdbstub(struct hv *hv, unsigned char key)
 }
 
 /* 'C': a dom0 dump into the dump-dir property's directory, savecore-style. */
-static void key_crashdump(struct hv *hv, unsigned char key)
+void dbgkeys_key_crashdump(struct hv *hv, unsigned char key)
 {
 	char dir[1024], path[1200];
 	struct hv_dump_stats st;
@@ -98,12 +98,4 @@ static void key_crashdump(struct hv *hv, unsigned char key)
 	}
 	out(hv, "dom0 dumped to %s (%llu MiB, paused %.3f ms, %.1f ms in all)", path, (unsigned long long)(st.bytes >> 20),
 	    st.pause_ns / 1e6, st.total_ns / 1e6);
-}
-
-void dbgkeys_domains_register(void)
-{
-	keys_register('q', key_domains, "dump domain (and guest debug) info", true);
-	keys_register('R', key_reboot, "reboot dom0", false);
-	keys_register('C', key_crashdump, "trigger a crashdump", false);
-	keys_register('%', key_gdbstub, "trap to the debugger", false);
 }

@@ -5,7 +5,7 @@
 
 #include "internal.h"
 
-static void key_help(struct hv *hv, unsigned char key)
+void dbgkeys_key_help(struct hv *hv, unsigned char key)
 {
 	struct key_info k[256];
 	unsigned n = keys_list(k, 256);
@@ -14,7 +14,7 @@ static void key_help(struct hv *hv, unsigned char key)
 		out(hv, "key '%c' (ascii '%02x') => %s", k[i].key, k[i].key, k[i].desc);
 }
 
-static void key_ring(struct hv *hv, unsigned char key)
+void dbgkeys_key_ring(struct hv *hv, unsigned char key)
 {
 	size_t cap = hv_console_ring_size(hv);
 	char *buf = malloc(cap + 1), *line, *save = NULL;
@@ -30,7 +30,7 @@ static void key_ring(struct hv *hv, unsigned char key)
 	free(buf);
 }
 
-static void key_all(struct hv *hv, unsigned char key)
+void dbgkeys_key_all(struct hv *hv, unsigned char key)
 {
 	struct key_info k[256];
 	unsigned n = keys_list(k, 256);
@@ -39,11 +39,4 @@ static void key_all(struct hv *hv, unsigned char key)
 		if (k[i].diagnostic && k[i].key != key)
 			keys_handle(hv, k[i].key);
 	out(hv, "*** done with all diagnostic keyhandlers");
-}
-
-void dbgkeys_help_register(void)
-{
-	keys_register('h', key_help, "show this message", false);
-	keys_register('w', key_ring, "synchronously dump the console ring buffer (dmesg)", false);
-	keys_register('*', key_all, "print all diagnostics", false);
 }

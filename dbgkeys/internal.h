@@ -1,4 +1,5 @@
-/* dbgkeys internals: per-file registration functions and small output helpers. */
+/* dbgkeys internals: the key handlers (the table in dbgkeys.c names them) and small
+ * output helpers. */
 #ifndef HVKIT_DBGKEYS_INTERNAL_H
 #define HVKIT_DBGKEYS_INTERNAL_H
 
@@ -7,15 +8,28 @@
 #define out(hv, ...) hv_log(hv, __VA_ARGS__)
 #define MAX_SNAP 256
 
-void dbgkeys_help_register(void);
-void dbgkeys_regs_register(void);
-void dbgkeys_vmcs_register(void);
-void dbgkeys_irq_register(void);
-void dbgkeys_nmi_register(void);
-void dbgkeys_domains_register(void);
-void dbgkeys_memory_register(void);
-void dbgkeys_clock_register(void);
-void dbgkeys_sched_register(void);
+/* The key handlers, one per key of the table in dbgkeys.c (each prints its own
+ * "'k' pressed -> ..." line first, as Xen's do). */
+void dbgkeys_key_help(struct hv *hv, unsigned char key);      /* help.c */
+void dbgkeys_key_ring(struct hv *hv, unsigned char key);
+void dbgkeys_key_all(struct hv *hv, unsigned char key);
+void dbgkeys_key_regs(struct hv *hv, unsigned char key);      /* regs.c */
+void dbgkeys_key_regs0(struct hv *hv, unsigned char key);
+void dbgkeys_key_vmcs(struct hv *hv, unsigned char key);      /* vmcs.c */
+void dbgkeys_key_ioapic(struct hv *hv, unsigned char key);    /* irq.c */
+void dbgkeys_key_irqs(struct hv *hv, unsigned char key);
+void dbgkeys_key_nmi(struct hv *hv, unsigned char key);       /* nmi.c */
+void dbgkeys_key_nmi_stats(struct hv *hv, unsigned char key);
+void dbgkeys_key_domains(struct hv *hv, unsigned char key);   /* domains.c */
+void dbgkeys_key_reboot(struct hv *hv, unsigned char key);
+void dbgkeys_key_crashdump(struct hv *hv, unsigned char key);
+void dbgkeys_key_gdbstub(struct hv *hv, unsigned char key);
+void dbgkeys_key_memory(struct hv *hv, unsigned char key);    /* memory.c */
+void dbgkeys_key_heap(struct hv *hv, unsigned char key);
+void dbgkeys_key_numa(struct hv *hv, unsigned char key);
+void dbgkeys_key_clocks(struct hv *hv, unsigned char key);    /* clock.c */
+void dbgkeys_key_timers(struct hv *hv, unsigned char key);
+void dbgkeys_key_runq(struct hv *hv, unsigned char key);      /* sched.c */
 
 /* Calls fn for every domain in id order with its info and, when snap is true, a snapshot
  * of all its vCPUs taken at one instant (domains whose snapshot fails are reported and

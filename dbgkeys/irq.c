@@ -32,7 +32,7 @@ static void dump_ioapic(struct hv *hv, int id, const char *dname)
 	}
 }
 
-static void key_ioapic(struct hv *hv, unsigned char key)
+void dbgkeys_key_ioapic(struct hv *hv, unsigned char key)
 {
 	int ids[64];
 	unsigned n = dbgkeys_domains(hv, ids, 64);
@@ -54,7 +54,7 @@ static const char *device_on(unsigned gsi)
 	return "-";
 }
 
-static void key_irqs(struct hv *hv, unsigned char key)
+void dbgkeys_key_irqs(struct hv *hv, unsigned char key)
 {
 	int ids[64];
 	unsigned n = dbgkeys_domains(hv, ids, 64);
@@ -79,10 +79,4 @@ static void key_irqs(struct hv *hv, unsigned char key)
 		}
 		out(hv, "%s: no MSI routes (no PCI devices)", di.name);
 	}
-}
-
-void dbgkeys_irq_register(void)
-{
-	keys_register('z', key_ioapic, "print ioapic info", true);
-	keys_register('i', key_irqs, "dump interrupt bindings", true);
 }

@@ -30,7 +30,7 @@ static unsigned long long meminfo(const char *path, const char *key)
 	return v; /* kB */
 }
 
-static void key_memory(struct hv *hv, unsigned char key)
+void dbgkeys_key_memory(struct hv *hv, unsigned char key)
 {
 	int ids[64];
 	unsigned nd = dbgkeys_domains(hv, ids, 64);
@@ -54,7 +54,7 @@ static void key_memory(struct hv *hv, unsigned char key)
 	    meminfo("/proc/self/status", "RssAnon"), meminfo("/proc/self/status", "RssFile"));
 }
 
-static void key_heap(struct hv *hv, unsigned char key)
+void dbgkeys_key_heap(struct hv *hv, unsigned char key)
 {
 	struct mallinfo2 m = mallinfo2();
 	struct heap_item items[16];
@@ -74,7 +74,7 @@ static void key_heap(struct hv *hv, unsigned char key)
 	    m.keepcost >> 10);
 }
 
-static void key_numa(struct hv *hv, unsigned char key)
+void dbgkeys_key_numa(struct hv *hv, unsigned char key)
 {
 	int ids[64];
 	unsigned nd = dbgkeys_domains(hv, ids, 64), nodes = 0;
@@ -154,11 +154,4 @@ static void key_numa(struct hv *hv, unsigned char key)
 			}
 		}
 	}
-}
-
-void dbgkeys_memory_register(void)
-{
-	keys_register('m', key_memory, "memory info", true);
-	keys_register('H', key_heap, "dump heap info", true);
-	keys_register('u', key_numa, "dump numa info", true);
 }

@@ -1,7 +1,7 @@
 /* nmi: 'n' injects an NMI into dom0's vCPU 0; 'N' prints NMI statistics per vCPU. */
 #include "internal.h"
 
-static void key_nmi(struct hv *hv, unsigned char key)
+void dbgkeys_key_nmi(struct hv *hv, unsigned char key)
 {
 	struct err e;
 	out(hv, "'%c' pressed -> triggering an NMI on dom0 vCPU 0", key);
@@ -17,15 +17,9 @@ static void nmi_stats(struct hv *hv, const struct domain_info *di, struct vcpu_s
 		    s[v].events.nmi.pending, s[v].events.nmi.masked, s[v].events.nmi.injected ? "yes" : "no");
 }
 
-static void key_nmi_stats(struct hv *hv, unsigned char key)
+void dbgkeys_key_nmi_stats(struct hv *hv, unsigned char key)
 {
 	out(hv, "'%c' pressed -> NMI statistics", key);
 	out(hv, " domain           vCPU  injected  pending  masked  in service");
 	dbgkeys_each_domain(hv, true, nmi_stats, NULL);
-}
-
-void dbgkeys_nmi_register(void)
-{
-	keys_register('n', key_nmi, "trigger an NMI", false);
-	keys_register('N', key_nmi_stats, "NMI statistics", true);
 }

@@ -116,7 +116,7 @@ static void dump_domain(struct hv *hv, int id)
 	hv_domain_release(hv, id);
 }
 
-static void key_regs(struct hv *hv, unsigned char key)
+void dbgkeys_key_regs(struct hv *hv, unsigned char key)
 {
 	int ids[64];
 	unsigned n = dbgkeys_domains(hv, ids, 64);
@@ -125,14 +125,8 @@ static void key_regs(struct hv *hv, unsigned char key)
 		dump_domain(hv, ids[i]);
 }
 
-static void key_regs0(struct hv *hv, unsigned char key)
+void dbgkeys_key_regs0(struct hv *hv, unsigned char key)
 {
 	out(hv, "'%c' pressed -> dumping dom0's registers", key);
 	dump_domain(hv, 0);
-}
-
-void dbgkeys_regs_register(void)
-{
-	keys_register('d', key_regs, "dump registers", true);
-	keys_register('0', key_regs0, "dump dom0 registers", true);
 }

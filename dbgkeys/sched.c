@@ -12,7 +12,7 @@ static void line(struct hv *hv, const char *lead, const struct sched_vcpu_info *
 	    v->under ? "UNDER" : "OVER", v->credit, v->weight, v->cap, v->state, v->cpu_ns / 1e9);
 }
 
-static void key_runq(struct hv *hv, unsigned char key)
+void dbgkeys_key_runq(struct hv *hv, unsigned char key)
 {
 	struct sched_info *si = calloc(1, sizeof(*si));
 	if (!si)
@@ -55,9 +55,4 @@ static void key_runq(struct hv *hv, unsigned char key)
 		if (si->v[i].slot < 0 && (si->v[i].state[0] == 'b' || si->v[i].state[0] == 'i'))
 			line(hv, "    ", &si->v[i]);
 	free(si);
-}
-
-void dbgkeys_sched_register(void)
-{
-	keys_register('r', key_runq, "dump run queues", true);
 }

@@ -69,14 +69,9 @@ static void vmcs_domain(struct hv *hv, const struct domain_info *di, struct vcpu
 		dump_vcpu(hv, di->name, &s[v]);
 }
 
-static void key_vmcs(struct hv *hv, unsigned char key)
+void dbgkeys_key_vmcs(struct hv *hv, unsigned char key)
 {
 	out(hv, "'%c' pressed -> dumping VMCS-equivalent guest state", key);
 	out(hv, "(host-state and VM-execution control fields belong to KVM and are not visible to hv)");
 	dbgkeys_each_domain(hv, true, vmcs_domain, NULL);
-}
-
-void dbgkeys_vmcs_register(void)
-{
-	keys_register('v', key_vmcs, "dump VMCS-equivalent guest state", true);
 }

@@ -1,5 +1,6 @@
 /* console: the terminal hv runs on: raw mode (restored on every exit path), guest bytes
- * out, and hypervisor lines with the "(hv) " prefix, kept in a ring as well. */
+ * out, hypervisor lines with the "(hv) " prefix, kept in a ring as well, and input routing:
+ * the three-Ctrl-A switch between dom0, hv (its keys or the debugger prompt) and domUs. */
 #include "internal.h"
 
 #include <errno.h>
@@ -162,4 +163,86 @@ void hv_set_prompt_input(struct hv *hv, void (*fn)(struct hv *hv, const uint8_t 
 	hv->prompt_input = fn;
 	if (fn)
 		hv->input_to = -1;
+}
+
+/* ---- input routing */
+
+#define SWITCH_CODE 0x01 /* Ctrl-A */
+
+static const char *input_name(struct hv *hv, int target)
+{
+	struct domain *d = target < 0 ? NULL : hv_domain_by_id(hv, target);
+	return d ? d->name : "hv";
+}
+
+/* The rotation: dom0 -> hv -> each other domain in id order -> dom0. */
+static int input_next(struct hv *hv, int cur)
+{
+	int best = -1;
+	if (cur == 0)
+		return -1;
+	for (int i = 0; i < HV_MAX_DOMAINS; i++) {
+		struct domain *d = hv->domains[i];
+		if (d && d->id > (cur < 0 ? 0 : cur) && (best < 0 || d->id < best))
+			best = d->id;
+	}
+	if (best >= 0)
+		return best;
+	return hv_domain_by_id(hv, 0) ? 0 : -1;
+}
+
+static void input_switch(struct hv *hv)
+{
+	hv->input_to = input_next(hv, hv->input_to);
+	hv_log(hv, "*** Serial input -> %s (type 'CTRL-a' three times to switch input to %s)",
+	       input_name(hv, hv->input_to), input_name(hv, input_next(hv, hv->input_to)));
+}
+
+static void input_deliver(struct hv *hv, const uint8_t *buf, size_t n)
+{
+	struct domain *d;
+	if (!n)
+		return;
+	if (hv->input_to < 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (hv->prompt_input) {
+				hv->prompt_input(hv, buf + i, n - i);
+				break;
+			}
+			hv->key_from_console = true;
+			keys_handle(hv, buf[i]);
+			hv->key_from_console = false;
+		}
+		return;
+	}
+	d = hv_domain_by_id(hv, hv->input_to);
+	if (d && (d->state == DOMAIN_RUNNING || d->state == DOMAIN_BLOCKED))
+		uart_receive(&d->uart, buf, n);
+}
+
+/* Like Xen's serial_rx: three Ctrl-A in a row switch; a broken sequence hands the
+ * swallowed Ctrl-A bytes on unchanged. */
+void console_input(struct hv *hv, const uint8_t *buf, size_t n)
+{
+	static const uint8_t ctrl_a[2] = { SWITCH_CODE, SWITCH_CODE };
+	size_t run = 0;
+	if (hv->input_to >= 0 && !hv_domain_by_id(hv, hv->input_to))
+		hv->input_to = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == SWITCH_CODE) {
+			input_deliver(hv, buf + i - run, run);
+			run = 0;
+			if (++hv->con.ctrl_a == 3) {
+				hv->con.ctrl_a = 0;
+				input_switch(hv);
+			}
+			continue;
+		}
+		if (hv->con.ctrl_a) {
+			input_deliver(hv, ctrl_a, hv->con.ctrl_a);
+			hv->con.ctrl_a = 0;
+		}
+		run++;
+	}
+	input_deliver(hv, buf + n - run, run);
 }

@@ -38,18 +38,6 @@ static int parse(struct reply *r, int argc, char **argv, const char *const *allo
 	return 0;
 }
 
-static struct domain *find(struct hv *hv, struct reply *r, const char *name)
-{
-	struct domain *d = hv_domain_by_name(hv, name);
-	char *end;
-	long id = strtol(name, &end, 10);
-	if (!d && !*end && end != name)
-		d = hv_domain_by_id(hv, (int)id);
-	if (!d)
-		reply_error(r, "no running domain named '%s'", name);
-	return d;
-}
-
 static bool busy(struct domain *d, struct reply *r)
 {
 	if (!atomic_load(&d->dump_active))
@@ -95,8 +83,12 @@ static void save_run(struct job *j, void *arg, struct reply *r)
 				 : "The domain runs on");
 }
 
-static int cmd_save(struct hv *hv, struct ctl_client *c, struct reply *r, int argc, char **argv)
+static int cmd_save(struct ctl_req *q)
 {
+	struct hv *hv = q->hv;
+	struct reply *r = q->r;
+	int argc = q->argc;
+	char **argv = q->argv;
 	static const char *const opts[] = { "--keep", "--paused", NULL };
 	static const char usage[] = "save NAME FILE [--keep] [--paused]";
 	bool seen[2] = { 0 };
@@ -108,7 +100,7 @@ static int cmd_save(struct hv *hv, struct ctl_client *c, struct reply *r, int ar
 		return -1;
 	if (n != 2)
 		return reply_error(r, "usage: %s", usage);
-	d = find(hv, r, pos[0]);
+	d = ctl_need_domain(hv, r, pos[0]);
 	if (!d || busy(d, r))
 		return -1;
 	s = xcalloc(1, sizeof(*s));
@@ -120,13 +112,17 @@ static int cmd_save(struct hv *hv, struct ctl_client *c, struct reply *r, int ar
 		free(s);
 		return reply_error(r, "save: path too long");
 	}
-	return job_start(hv, c, d, save_run, s, r);
+	return job_start(hv, q->client, d, save_run, s, r);
 }
 
 /* ---- restore */
 
-static int cmd_restore(struct hv *hv, struct reply *r, int argc, char **argv)
+static int cmd_restore(struct ctl_req *q)
 {
+	struct hv *hv = q->hv;
+	struct reply *r = q->r;
+	int argc = q->argc;
+	char **argv = q->argv;
 	static const char *const opts[] = { "--paused", "--name", NULL };
 	static const char usage[] = "restore FILE [--paused] [--name NEW]";
 	bool seen[2] = { 0 };
@@ -187,8 +183,12 @@ static void ckpt_run(struct job *j, void *arg, struct reply *r)
 		   (unsigned long long)st.pages, st.file_bytes / 1048576.0, st.pause_ns / 1e6, st.total_ns / 1e6);
 }
 
-static int cmd_checkpoint(struct hv *hv, struct ctl_client *c, struct reply *r, int argc, char **argv, bool rollback)
+static int checkpoint_or_rollback(struct ctl_req *q, bool rollback)
 {
+	struct hv *hv = q->hv;
+	struct reply *r = q->r;
+	int argc = q->argc;
+	char **argv = q->argv;
 	static const char *const opts[] = { NULL };
 	const char *usage = rollback ? "rollback NAME TAG" : "checkpoint NAME [TAG]";
 	bool seen[1];
@@ -200,7 +200,7 @@ static int cmd_checkpoint(struct hv *hv, struct ctl_client *c, struct reply *r, 
 		return -1;
 	if (n < 1 + rollback)
 		return reply_error(r, "usage: %s", usage);
-	d = find(hv, r, pos[0]);
+	d = ctl_need_domain(hv, r, pos[0]);
 	if (!d || busy(d, r))
 		return -1;
 	k = xcalloc(1, sizeof(*k));
@@ -215,11 +215,25 @@ static int cmd_checkpoint(struct hv *hv, struct ctl_client *c, struct reply *r, 
 			return reply_error(r, "'%.80s...' is not a checkpoint name (at most 63 characters)", pos[1]);
 		}
 	}
-	return job_start(hv, c, d, ckpt_run, k, r);
+	return job_start(hv, q->client, d, ckpt_run, k, r);
 }
 
-static int cmd_checkpoint_list(struct hv *hv, struct reply *r, int argc, char **argv)
+static int cmd_checkpoint(struct ctl_req *q)
 {
+	return checkpoint_or_rollback(q, false);
+}
+
+static int cmd_rollback(struct ctl_req *q)
+{
+	return checkpoint_or_rollback(q, true);
+}
+
+static int cmd_checkpoint_list(struct ctl_req *q)
+{
+	struct hv *hv = q->hv;
+	struct reply *r = q->r;
+	int argc = q->argc;
+	char **argv = q->argv;
 	static const char *const opts[] = { "--json", NULL };
 	static const char usage[] = "checkpoint-list NAME [--json]";
 	bool seen[1] = { 0 };
@@ -265,8 +279,12 @@ static int cmd_checkpoint_list(struct hv *hv, struct reply *r, int argc, char **
 	return 0;
 }
 
-static int cmd_checkpoint_delete(struct hv *hv, struct reply *r, int argc, char **argv)
+static int cmd_checkpoint_delete(struct ctl_req *q)
 {
+	struct hv *hv = q->hv;
+	struct reply *r = q->r;
+	int argc = q->argc;
+	char **argv = q->argv;
 	static const char *const opts[] = { NULL };
 	static const char usage[] = "checkpoint-delete NAME TAG";
 	bool seen[1];
@@ -283,28 +301,20 @@ static int cmd_checkpoint_delete(struct hv *hv, struct reply *r, int argc, char 
 	return 0;
 }
 
-bool contain_verb(const char *v)
-{
-	static const char *const verbs[] = { "save", "restore", "checkpoint", "checkpoint-list", "checkpoint-delete",
-					     "rollback" };
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (!strcmp(v, verbs[i]))
-			return true;
-	return false;
-}
+static const struct ctl_verb contain_verbs[] = {
+	{ .name = "save", .run = cmd_save, .flags = CTL_CHANGES, .usage = "save NAME FILE [--keep] [--paused]" },
+	{ .name = "restore", .run = cmd_restore, .flags = CTL_CHANGES, .usage = "restore FILE [--paused] [--name NEW]" },
+	{ .name = "checkpoint", .run = cmd_checkpoint, .flags = CTL_CHANGES, .usage = "checkpoint NAME [TAG]" },
+	{ .name = "checkpoint-list", .run = cmd_checkpoint_list, .usage = "checkpoint-list NAME [--json]" },
+	{ .name = "checkpoint-delete", .run = cmd_checkpoint_delete, .flags = CTL_CHANGES,
+	  .usage = "checkpoint-delete NAME TAG" },
+	{ .name = "rollback", .run = cmd_rollback, .flags = CTL_CHANGES, .usage = "rollback NAME TAG" },
+};
 
-int contain_run(struct hv *hv, struct ctl_client *c, struct reply *r, int argc, char **argv)
+int contain_register(struct err *e)
 {
-	const char *v = argv[0];
-	if (!strcmp(v, "save"))
-		return cmd_save(hv, c, r, argc, argv);
-	if (!strcmp(v, "restore"))
-		return cmd_restore(hv, r, argc, argv);
-	if (!strcmp(v, "checkpoint"))
-		return cmd_checkpoint(hv, c, r, argc, argv, false);
-	if (!strcmp(v, "rollback"))
-		return cmd_checkpoint(hv, c, r, argc, argv, true);
-	if (!strcmp(v, "checkpoint-list"))
-		return cmd_checkpoint_list(hv, r, argc, argv);
-	return cmd_checkpoint_delete(hv, r, argc, argv);
+	for (size_t i = 0; i < sizeof(contain_verbs) / sizeof(contain_verbs[0]); i++)
+		if (ctl_register(&contain_verbs[i], e) < 0)
+			return -1;
+	return 0;
 }

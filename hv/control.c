@@ -1,7 +1,8 @@
 /* control: the control socket. A client connects, its peer credentials are checked
  * (hv's own uid or root), it sends one request line of tab-separated arguments and reads
  * reply lines ("o TEXT", "e MESSAGE") up to a status line ("= N"); `console` turns the
- * connection into a raw byte stream instead. */
+ * connection into a raw byte stream instead. The verb table: ctl_register adds a row,
+ * ctl_run looks argv[0] up in it and runs the row's handler. */
 #include "internal.h"
 
 #include <errno.h>
@@ -63,6 +64,90 @@ int reply_error(struct reply *r, const char *fmt, ...)
 	va_end(ap);
 	r->status = 1;
 	return -1;
+}
+
+/* ---- the verb table */
+
+#define CTL_MAX_VERBS 128
+
+static const struct ctl_verb *verbs[CTL_MAX_VERBS];
+static unsigned nverbs;
+
+const struct ctl_verb *ctl_lookup(const char *name)
+{
+	for (unsigned i = 0; name && i < nverbs; i++)
+		if (!strcmp(verbs[i]->name, name))
+			return verbs[i];
+	return NULL;
+}
+
+int ctl_register(const struct ctl_verb *v, struct err *e)
+{
+	if (!v || !v->name || !*v->name || !v->run)
+		return err_set(e, "a control verb needs a name and a handler");
+	if (ctl_lookup(v->name))
+		return err_set(e, "control verb '%s' is registered twice", v->name);
+	if (nverbs == CTL_MAX_VERBS)
+		return err_set(e, "too many control verbs (at most %d): '%s' not registered", CTL_MAX_VERBS, v->name);
+	verbs[nverbs++] = v;
+	return 0;
+}
+
+struct domain *ctl_need_domain(struct hv *hv, struct reply *r, const char *name)
+{
+	struct domain *d;
+	char *end;
+	long id;
+	if (!name) {
+		reply_error(r, "which domain? (give its name or id)");
+		return NULL;
+	}
+	d = hv_domain_by_name(hv, name);
+	if (d)
+		return d;
+	id = strtol(name, &end, 10);
+	if (!*end && end != name && (d = hv_domain_by_id(hv, (int)id)))
+		return d;
+	reply_error(r, "no running domain named '%s'", name);
+	return NULL;
+}
+
+const char *ctl_first_arg(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], "--", 2))
+			return argv[i];
+	return NULL;
+}
+
+static void send_status(struct reply *r)
+{
+	char st[16];
+	int n = snprintf(st, sizeof(st), "= %d\n", r->status);
+	send_all(r->fd, st, (size_t)n);
+}
+
+int ctl_run(struct hv *hv, struct ctl_client *c, int argc, char **argv)
+{
+	struct reply r = { .fd = c->fd };
+	struct ctl_req q = { .hv = hv, .client = c, .r = &r, .argc = argc, .argv = argv };
+	int ret;
+
+	q.verb = argc > 0 ? ctl_lookup(argv[0]) : NULL;
+	if (!q.verb) {
+		reply_error(&r, "unknown command '%s'", argc > 0 ? argv[0] : "");
+		send_status(&r);
+		return CTL_DONE;
+	}
+	if ((q.verb->flags & CTL_DOMAIN) && !(q.dom = ctl_need_domain(hv, &r, ctl_first_arg(argc, argv)))) {
+		send_status(&r);
+		return CTL_DONE;
+	}
+	ret = q.verb->run(&q);
+	if (ret == CTL_STREAM || ret == CTL_HANDED)
+		return ret;
+	send_status(&r);
+	return CTL_DONE;
 }
 
 int control_open(struct hv *hv, const char *path, struct err *e)
@@ -218,12 +303,12 @@ static int client_read(struct hv *hv, struct ctl_client *cl)
 			*tab = 0;
 		argv[argc++] = p;
 	}
-	switch (toolstack_run(hv, cl, argc, argv)) {
-	case 0:
+	switch (ctl_run(hv, cl, argc, argv)) {
+	case CTL_DONE:
 		return 1;
-	case 2:
+	case CTL_HANDED:
 		return 2;
-	default:
+	default: /* CTL_STREAM */
 		return 0;
 	}
 }

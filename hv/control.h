@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctl.h"
+
 #define CONTROL_MAX_CLIENTS 32
 #define CONTROL_MAX_LINE 65536
 #define CONTROL_MAX_ARGS 64
@@ -30,25 +32,20 @@ struct control {
 	unsigned nclients;
 };
 
-/* A reply being written to one client. */
-struct reply {
-	int fd;
-	int status;
-	char *out; /* captured output when fd < 0 (debug keys from a client) */
-};
-
-__attribute__((format(printf, 2, 3))) void reply_line(struct reply *r, const char *fmt, ...);
-__attribute__((format(printf, 2, 3))) int reply_error(struct reply *r, const char *fmt, ...);
-
 int control_open(struct hv *hv, const char *path, struct err *e);
 void control_close(struct hv *hv);
 /* Adds the listening socket and clients to p; returns how many. */
 int control_pollfds(struct hv *hv, struct pollfd *p, int max);
 void control_handle(struct hv *hv, const struct pollfd *p, int n);
 
-/* toolstack.c: runs one request. Returns 1 when the connection became a console stream,
- * 2 when a job thread took it over (control forgets it without closing it). */
-int toolstack_run(struct hv *hv, struct ctl_client *c, int argc, char **argv);
+/* Runs one request through the verb table (ctl.h): the verb's reply and status, or
+ * "unknown command 'X'". Returns enum ctl_result: CTL_STREAM when the connection became a
+ * console stream, CTL_HANDED when a thread took it over, else CTL_DONE. */
+int ctl_run(struct hv *hv, struct ctl_client *c, int argc, char **argv);
+
+/* toolstack.c: registers the built-in verbs (list, dominfo, ..., refresh) once; -1 with
+ * the message when one of their names is taken. hv_create calls it. */
+int toolstack_register(struct err *e);
 
 /* job.c: a long request run by a thread of its own, which owns the client connection
  * (progress lines, then the reply and the status). fn runs in the thread and replies to r;
@@ -62,10 +59,9 @@ int job_start(struct hv *hv, struct ctl_client *c, struct domain *d, job_fn fn, 
 int job_progress(struct job *j, uint64_t done, uint64_t total);
 bool job_client_gone(const struct job *j);
 
-/* contain_verbs.c: save, restore, checkpoint, checkpoint-list, checkpoint-delete,
- * rollback; contain_run returns 2 when a job took the connection. */
-bool contain_verb(const char *v);
-int contain_run(struct hv *hv, struct ctl_client *c, struct reply *r, int argc, char **argv);
+/* contain_verbs.c: the rows of save, restore, checkpoint, checkpoint-list,
+ * checkpoint-delete and rollback (toolstack_register adds them). */
+int contain_register(struct err *e);
 
 /* dumpjob.c: a dump written by its own thread, which owns the client connection: it sends
  * "p DONE TOTAL" progress lines, then the reply. Returns 2 when started, -1 after an error

@@ -244,6 +244,7 @@ struct console {
 	int in_fd, out_fd;
 	bool is_tty, raw;
 	bool at_line_start;
+	unsigned ctrl_a; /* consecutive Ctrl-A bytes seen (input routing) */
 	pthread_mutex_t lock;
 	char *ring;
 	size_t ring_size;
@@ -258,6 +259,10 @@ void console_guest_out(struct console *c, const uint8_t *buf, size_t n);
 void console_hv_line(struct console *c, const char *line);
 /* Grows (never shrinks) the hypervisor console ring, keeping its contents. */
 void console_ring_resize(struct console *c, size_t size);
+/* Bytes typed on the terminal: three Ctrl-A in a row move the input on (dom0 -> hv ->
+ * each other domain -> dom0, hv->input_to); the rest goes to that domain's UART or, for
+ * hv, to the prompt hook (hv_set_prompt_input) or the debug keys. */
+void console_input(struct hv *hv, const uint8_t *buf, size_t n);
 #define CONSOLE_RING_MIN 65536
 #define CONSOLE_RING_PER_VCPU 16384
 
@@ -273,9 +278,8 @@ struct hv {
 	struct domain *domains[HV_MAX_DOMAINS];
 	int exit_status;
 	bool pvm_warned;
-	unsigned ctrl_a;   /* consecutive Ctrl-A bytes seen */
 	bool quit;
-	int input_to;      /* -1: the hypervisor reads keys; else the domain id that gets input */
+	int input_to;      /* -1: the hypervisor reads keys; else the domain id that gets input (console.c) */
 	bool key_from_console; /* the key being handled was typed on the console */
 	/* the debugger prompt (the q key) takes the hypervisor's console input while set */
 	void (*prompt_input)(struct hv *hv, const uint8_t *buf, size_t n);

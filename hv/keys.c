@@ -4,25 +4,32 @@
 
 #include <stdio.h>
 
-struct key_entry {
-	key_handler_fn fn;
-	const char *desc;
-	bool diagnostic;
-};
+static struct key_info table[256]; /* by key; fn NULL: free */
 
-static struct key_entry table[256];
-
-int keys_register(unsigned char key, key_handler_fn fn, const char *desc, bool diagnostic)
+static void key_name(unsigned char key, char *buf, size_t len)
 {
-	if (!fn || !desc)
-		return -1;
-	table[key] = (struct key_entry){ fn, desc, diagnostic };
+	if (key >= 0x20 && key < 0x7f)
+		snprintf(buf, len, "'%c'", key);
+	else
+		snprintf(buf, len, "0x%02x", key);
+}
+
+int keys_register(const struct key_info *k, struct err *e)
+{
+	char name[8];
+	if (!k || !k->fn || !k->desc)
+		return err_set(e, "a debug key needs a handler and a description");
+	key_name(k->key, name, sizeof(name));
+	if (table[k->key].fn)
+		return err_set(e, "debug key %s is registered twice (\"%s\" and \"%s\")", name, table[k->key].desc,
+			       k->desc);
+	table[k->key] = *k;
 	return 0;
 }
 
 void keys_handle(struct hv *hv, unsigned char key)
 {
-	struct key_entry *k = &table[key];
+	struct key_info *k = &table[key];
 	if (!k->fn) {
 		if (key >= 0x20 && key < 0x7f)
 			hv_log(hv, "'%c' pressed -> no such key ('h' lists the keys)", key);
@@ -49,7 +56,7 @@ unsigned keys_list(struct key_info *out, unsigned max)
 		if (!table[k].fn)
 			continue;
 		if (n < max)
-			out[n] = (struct key_info){ (unsigned char)k, table[k].desc, table[k].diagnostic };
+			out[n] = table[k];
 		n++;
 	}
 	return n;

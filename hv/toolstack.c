@@ -1,6 +1,7 @@
 /* toolstack: the verbs hvctl sends over the control socket (virsh/xl style): list,
  * dominfo, vcpuinfo, define/undefine/create/start, shutdown/reboot/destroy,
- * suspend/resume, console, debug-keys, dmesg, and the property store. */
+ * suspend/resume, console, debug-keys, dmesg, dumps, gdb, and the property store; one
+ * row each in toolstack_verbs[] at the end. */
 #include "internal.h"
 
 #include <dirent.h>
@@ -18,28 +19,12 @@
 #include "props.h"
 #include "xlcfg.h"
 
-#define SEND_STATUS(r)                                                                                           \
-	do {                                                                                                     \
-		char st_[16];                                                                                    \
-		int n_ = snprintf(st_, sizeof(st_), "= %d\n", (r)->status);                                     \
-		(void)!send((r)->fd, st_, (size_t)n_, MSG_NOSIGNAL);                                             \
-	} while (0)
-
 static bool has_flag(int argc, char **argv, const char *flag)
 {
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], flag))
 			return true;
 	return false;
-}
-
-/* The first argument that is not a --flag. */
-static const char *arg1(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (strncmp(argv[i], "--", 2))
-			return argv[i];
-	return NULL;
 }
 
 static const char *state_dir(struct hv *hv)
@@ -52,24 +37,6 @@ static void def_path(struct hv *hv, const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s/domains/%s.cfg", state_dir(hv), name);
 }
 
-static struct domain *need_domain(struct hv *hv, struct reply *r, const char *name)
-{
-	struct domain *d;
-	char *end;
-	long id;
-	if (!name) {
-		reply_error(r, "which domain? (give its name or id)");
-		return NULL;
-	}
-	d = hv_domain_by_name(hv, name);
-	if (d)
-		return d;
-	id = strtol(name, &end, 10);
-	if (!*end && end != name && (d = hv_domain_by_id(hv, (int)id)))
-		return d;
-	reply_error(r, "no running domain named '%s'", name);
-	return NULL;
-}
 
 static int start_from_xl(struct hv *hv, struct reply *r, const struct xlcfg *x, bool defined)
 {
@@ -106,12 +73,14 @@ static int cmp_listed(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static int cmd_list(struct hv *hv, struct reply *r, int argc, char **argv)
+static int cmd_list(struct ctl_req *q)
 {
+	struct hv *hv = q->hv;
+	struct reply *r = q->r;
 	struct listed l[HV_MAX_DOMAINS * 2];
 	unsigned n = 0;
-	bool all = has_flag(argc, argv, "--all"), json = has_flag(argc, argv, "--json");
-	char path[512], q[160];
+	bool all = has_flag(q->argc, q->argv, "--all"), json = has_flag(q->argc, q->argv, "--json");
+	char path[512], qn[160];
 
 	for (int i = 0; i < HV_MAX_DOMAINS; i++) {
 		struct domain *d = hv->domains[i];
@@ -146,12 +115,12 @@ static int cmd_list(struct hv *hv, struct reply *r, int argc, char **argv)
 	if (json) {
 		reply_line(r, "[");
 		for (unsigned i = 0; i < n; i++) {
-			json_quote(q, sizeof(q), l[i].name);
+			json_quote(qn, sizeof(qn), l[i].name);
 			if (l[i].id >= 0)
-				reply_line(r, "  {\"id\": %d, \"name\": %s, \"state\": \"%s\"}%s", l[i].id, q,
+				reply_line(r, "  {\"id\": %d, \"name\": %s, \"state\": \"%s\"}%s", l[i].id, qn,
 					   domain_state_name(l[i].st), i + 1 < n ? "," : "");
 			else
-				reply_line(r, "  {\"id\": null, \"name\": %s, \"state\": \"%s\"}%s", q,
+				reply_line(r, "  {\"id\": null, \"name\": %s, \"state\": \"%s\"}%s", qn,
 					   domain_state_name(l[i].st), i + 1 < n ? "," : "");
 		}
 		reply_line(r, "]");
@@ -169,20 +138,22 @@ static int cmd_list(struct hv *hv, struct reply *r, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_dominfo(struct hv *hv, struct reply *r, int argc, char **argv)
+static int cmd_dominfo(struct ctl_req *q)
 {
-	struct domain *d = need_domain(hv, r, arg1(argc, argv));
+	struct hv *hv = q->hv;
+	struct reply *r = q->r;
+	struct domain *d = q->dom;
 	struct domain_info di;
-	char q[1200];
-	if (!d || hv_domain_info(hv, d->id, &di, NULL) < 0)
+	char qn[1200];
+	if (hv_domain_info(hv, d->id, &di, NULL) < 0)
 		return -1;
-	if (has_flag(argc, argv, "--json")) {
-		json_quote(q, sizeof(q), di.name);
-		reply_line(r, "{\"id\": %d, \"name\": %s, \"state\": \"%s\", \"vcpus\": %u, \"memory_kib\": %llu,", di.id, q,
+	if (has_flag(q->argc, q->argv, "--json")) {
+		json_quote(qn, sizeof(qn), di.name);
+		reply_line(r, "{\"id\": %d, \"name\": %s, \"state\": \"%s\", \"vcpus\": %u, \"memory_kib\": %llu,", di.id, qn,
 			   domain_state_name(di.state), di.vcpus, (unsigned long long)(di.mem_bytes >> 10));
-		json_quote(q, sizeof(q), di.reason);
+		json_quote(qn, sizeof(qn), di.reason);
 		reply_line(r, " \"uptime_s\": %.3f, \"pause_count\": %u, \"reboots\": %u, \"weight\": %u, \"cap\": %u, \"last_event\": %s}",
-			   di.uptime_ns / 1e9, di.pause_count, di.reboots, d->cfg.weight, d->cfg.cap, q);
+			   di.uptime_ns / 1e9, di.pause_count, di.reboots, d->cfg.weight, d->cfg.cap, qn);
 		return 0;
 	}
 	reply_line(r, "Id:             %d", di.id);
@@ -203,15 +174,14 @@ static int cmd_dominfo(struct hv *hv, struct reply *r, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_vcpuinfo(struct hv *hv, struct reply *r, int argc, char **argv)
+static int cmd_vcpuinfo(struct ctl_req *q)
 {
-	struct domain *d = need_domain(hv, r, arg1(argc, argv));
+	struct reply *r = q->r;
+	struct domain *d = q->dom;
 	struct sched_info *si;
-	bool json = has_flag(argc, argv, "--json");
-	if (!d)
-		return -1;
+	bool json = has_flag(q->argc, q->argv, "--json");
 	si = xcalloc(1, sizeof(*si));
-	hv_sched_info(hv, si);
+	hv_sched_info(q->hv, si);
 	if (json)
 		reply_line(r, "[");
 	for (unsigned v = 0; v < d->nr_vcpus; v++) {
@@ -241,9 +211,12 @@ static int cmd_vcpuinfo(struct hv *hv, struct reply *r, int argc, char **argv)
 
 /* ---- life cycle */
 
-static int cmd_define(struct hv *hv, struct reply *r, int argc, char **argv, bool start)
+/* define FILE persists the definition; create FILE starts it without persisting. */
+static int define_or_create(struct ctl_req *q, bool start)
 {
-	const char *file = arg1(argc, argv);
+	struct hv *hv = q->hv;
+	struct reply *r = q->r;
+	const char *file = ctl_first_arg(q->argc, q->argv);
 	struct xlcfg x;
 	struct err e;
 	char path[600], tmp[620], buf[16384];
@@ -251,62 +224,74 @@ static int cmd_define(struct hv *hv, struct reply *r, int argc, char **argv, boo
 	int n;
 
 	if (!file)
-		return reply_error(r, "usage: %s FILE", argv[0]);
+		return reply_error(r, "usage: %s", q->verb->usage);
 	if (xlcfg_load(file, &x, &e) < 0)
 		return reply_error(r, "%s", e.msg);
 	if (!strcmp(x.name, "dom0"))
 		return reply_error(r, "dom0 is not a name a domU can take");
-	if (!start || !strcmp(argv[0], "define")) {
-		def_path(hv, x.name, path, sizeof(path));
-		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-		snprintf(buf, sizeof(buf), "%s/domains", state_dir(hv));
-		mkdir(state_dir(hv), 0700);
-		mkdir(buf, 0700);
-		n = xlcfg_format(&x, buf, sizeof(buf));
-		f = fopen(tmp, "w");
-		if (n < 0 || !f || fwrite(buf, 1, (size_t)n, f) != (size_t)n || fflush(f) || fsync(fileno(f))) {
-			if (f)
-				fclose(f);
-			unlink(tmp);
-			return reply_error(r, "cannot write %s: %s", path, strerror(errno));
-		}
-		fclose(f);
-		if (rename(tmp, path) < 0) {
-			unlink(tmp);
-			return reply_error(r, "cannot write %s: %s", path, strerror(errno));
-		}
-		reply_line(r, "Domain %s defined from %s", x.name, file);
-		return 0;
+	if (start)
+		return start_from_xl(hv, r, &x, false);
+	def_path(hv, x.name, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	snprintf(buf, sizeof(buf), "%s/domains", state_dir(hv));
+	mkdir(state_dir(hv), 0700);
+	mkdir(buf, 0700);
+	n = xlcfg_format(&x, buf, sizeof(buf));
+	f = fopen(tmp, "w");
+	if (n < 0 || !f || fwrite(buf, 1, (size_t)n, f) != (size_t)n || fflush(f) || fsync(fileno(f))) {
+		if (f)
+			fclose(f);
+		unlink(tmp);
+		return reply_error(r, "cannot write %s: %s", path, strerror(errno));
 	}
-	return start_from_xl(hv, r, &x, false);
+	fclose(f);
+	if (rename(tmp, path) < 0) {
+		unlink(tmp);
+		return reply_error(r, "cannot write %s: %s", path, strerror(errno));
+	}
+	reply_line(r, "Domain %s defined from %s", x.name, file);
+	return 0;
 }
 
-static int cmd_undefine(struct hv *hv, struct reply *r, int argc, char **argv)
+static int cmd_define(struct ctl_req *q)
 {
-	const char *name = arg1(argc, argv);
+	return define_or_create(q, false);
+}
+
+static int cmd_create(struct ctl_req *q)
+{
+	return define_or_create(q, true);
+}
+
+static int cmd_undefine(struct ctl_req *q)
+{
+	struct reply *r = q->r;
+	const char *name = ctl_first_arg(q->argc, q->argv);
 	char path[600];
 	struct domain *d;
 	if (!name)
-		return reply_error(r, "usage: undefine NAME");
-	def_path(hv, name, path, sizeof(path));
+		return reply_error(r, "usage: %s", q->verb->usage);
+	def_path(q->hv, name, path, sizeof(path));
 	if (strchr(name, '/') || access(path, F_OK) < 0)
 		return reply_error(r, "no defined domain named '%s'", name);
 	if (unlink(path) < 0)
 		return reply_error(r, "cannot remove %s: %s", path, strerror(errno));
-	if ((d = hv_domain_by_name(hv, name)))
+	if ((d = hv_domain_by_name(q->hv, name)))
 		d->defined = false;
 	reply_line(r, "Domain %s has been undefined", name);
 	return 0;
 }
 
-static int cmd_start(struct hv *hv, struct reply *r, int argc, char **argv)
+static int cmd_start(struct ctl_req *q)
 {
-	const char *name = arg1(argc, argv);
+	struct hv *hv = q->hv;
+	struct reply *r = q->r;
+	const char *name = ctl_first_arg(q->argc, q->argv);
 	char path[600];
 	struct xlcfg x;
 	struct err e;
 	if (!name)
-		return reply_error(r, "usage: start NAME");
+		return reply_error(r, "usage: %s", q->verb->usage);
 	if (hv_domain_by_name(hv, name))
 		return reply_error(r, "domain %s is already running", name);
 	def_path(hv, name, path, sizeof(path));
@@ -317,93 +302,101 @@ static int cmd_start(struct hv *hv, struct reply *r, int argc, char **argv)
 	return start_from_xl(hv, r, &x, true);
 }
 
-static int cmd_destroy(struct hv *hv, struct reply *r, int argc, char **argv)
+static int cmd_destroy(struct ctl_req *q)
 {
-	struct domain *d = need_domain(hv, r, arg1(argc, argv));
+	struct reply *r = q->r;
+	struct domain *d = q->dom;
 	char name[64];
-	if (!d)
-		return -1;
 	snprintf(name, sizeof(name), "%s", d->name);
 	if (atomic_load(&d->dump_active))
 		return reply_error(r, "a dump of %s is being written: hvctl dump-cancel %s first", name, name);
 	if (__atomic_load_n(&d->dbg, __ATOMIC_ACQUIRE))
 		return reply_error(r, "a debugger is attached to %s: detach it first", name);
-	if (d->id == 0 && !has_flag(argc, argv, "--force"))
+	if (d->id == 0 && !has_flag(q->argc, q->argv, "--force"))
 		return reply_error(r, "destroying dom0 ends hv; add --force to do it");
 	while (d->pause_count)
 		domain_unpause(d, NULL);
-	hv->domains[d->slot] = NULL;
+	q->hv->domains[d->slot] = NULL;
 	domain_destroy(d);
 	reply_line(r, "Domain %s destroyed", name);
 	return 0;
 }
 
-static int cmd_simple(struct hv *hv, struct reply *r, int argc, char **argv)
+static int cmd_suspend(struct ctl_req *q)
 {
-	struct domain *d = need_domain(hv, r, arg1(argc, argv));
 	struct err e;
-	if (!d)
-		return -1;
-	if (!strcmp(argv[0], "suspend")) {
-		if (domain_pause(d, &e) < 0)
-			return reply_error(r, "%s", e.msg);
-		reply_line(r, "Domain %s suspended", d->name);
-	} else if (!strcmp(argv[0], "resume")) {
-		if (domain_unpause(d, &e) < 0)
-			return reply_error(r, "%s", e.msg);
-		reply_line(r, "Domain %s resumed", d->name);
-	} else if (!strcmp(argv[0], "shutdown")) {
-		if (domain_request(d, HVKIT_REQ_SHUTDOWN, &e) < 0)
-			return reply_error(r, "%s", e.msg);
-		reply_line(r, "Domain %s is being shutdown", d->name);
-	} else if (!strcmp(argv[0], "reboot")) {
-		if (domain_state_now(d) == DOMAIN_CRASHED || domain_state_now(d) == DOMAIN_SHUTOFF ||
-		    domain_request(d, HVKIT_REQ_REBOOT, &e) < 0) {
-			/* no guest to ask: reset it */
-			if (hv_domain_reboot(hv, d->id, &e) < 0)
-				return reply_error(r, "%s", e.msg);
-		}
-		reply_line(r, "Domain %s is being rebooted", d->name);
+	if (domain_pause(q->dom, &e) < 0)
+		return reply_error(q->r, "%s", e.msg);
+	reply_line(q->r, "Domain %s suspended", q->dom->name);
+	return 0;
+}
+
+static int cmd_resume(struct ctl_req *q)
+{
+	struct err e;
+	if (domain_unpause(q->dom, &e) < 0)
+		return reply_error(q->r, "%s", e.msg);
+	reply_line(q->r, "Domain %s resumed", q->dom->name);
+	return 0;
+}
+
+static int cmd_shutdown(struct ctl_req *q)
+{
+	struct err e;
+	if (domain_request(q->dom, HVKIT_REQ_SHUTDOWN, &e) < 0)
+		return reply_error(q->r, "%s", e.msg);
+	reply_line(q->r, "Domain %s is being shutdown", q->dom->name);
+	return 0;
+}
+
+static int cmd_reboot(struct ctl_req *q)
+{
+	struct domain *d = q->dom;
+	struct err e;
+	if (domain_state_now(d) == DOMAIN_CRASHED || domain_state_now(d) == DOMAIN_SHUTOFF ||
+	    domain_request(d, HVKIT_REQ_REBOOT, &e) < 0) {
+		/* no guest to ask: reset it */
+		if (hv_domain_reboot(q->hv, d->id, &e) < 0)
+			return reply_error(q->r, "%s", e.msg);
 	}
+	reply_line(q->r, "Domain %s is being rebooted", d->name);
 	return 0;
 }
 
 /* ---- console, keys, log */
 
-static int cmd_console(struct hv *hv, struct ctl_client *c, struct reply *r, int argc, char **argv)
+static int cmd_console(struct ctl_req *q)
 {
-	struct domain *d = need_domain(hv, r, arg1(argc, argv));
-	if (!d)
-		return -1;
+	struct domain *d = q->dom;
 	/* "c", then the last lines, so the attacher sees where the guest is (like a real
 	 * console's screen), then what the guest writes from then on */
-	if (domcons_attach(&d->cons, c->fd, "c\n", has_flag(argc, argv, "--no-history") ? 0 : 2048) < 0)
-		return reply_error(r, "%s has too many console clients", d->name);
-	c->console_dom = d->id;
-	return 1;
+	if (domcons_attach(&d->cons, q->client->fd, "c\n", has_flag(q->argc, q->argv, "--no-history") ? 0 : 2048) < 0)
+		return reply_error(q->r, "%s has too many console clients", d->name);
+	q->client->console_dom = d->id;
+	return CTL_STREAM;
 }
 
-static int cmd_debug_keys(struct hv *hv, struct reply *r, int argc, char **argv)
+static int cmd_debug_keys(struct ctl_req *q)
 {
-	const char *keys = arg1(argc, argv);
+	const char *keys = ctl_first_arg(q->argc, q->argv);
 	if (!keys || !*keys)
-		return reply_error(r, "usage: debug-keys KEYS");
+		return reply_error(q->r, "usage: %s", q->verb->usage);
 	for (const char *k = keys; *k; k++)
-		keys_handle(hv, (unsigned char)*k);
-	(void)argc;
+		keys_handle(q->hv, (unsigned char)*k);
 	return 0;
 }
 
-static int cmd_dmesg(struct hv *hv, struct reply *r, int argc, char **argv)
+static int cmd_dmesg(struct ctl_req *q)
 {
+	struct hv *hv = q->hv;
 	char *buf = xcalloc(1, hv->con.ring_size + 1);
 	size_t n = hv_console_ring(hv, buf, hv->con.ring_size);
 	char *line, *save = NULL;
 	buf[n] = 0;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		reply_line(r, "%s", line);
+		reply_line(q->r, "%s", line);
 	free(buf);
-	if (has_flag(argc, argv, "-c")) {
+	if (has_flag(q->argc, q->argv, "-c")) {
 		pthread_mutex_lock(&hv->con.lock);
 		hv->con.ring_head = 0;
 		pthread_mutex_unlock(&hv->con.lock);
@@ -413,8 +406,11 @@ static int cmd_dmesg(struct hv *hv, struct reply *r, int argc, char **argv)
 
 /* ---- dumps */
 
-static int cmd_dump(struct hv *hv, struct ctl_client *c, struct reply *r, int argc, char **argv)
+static int cmd_dump(struct ctl_req *q)
 {
+	struct reply *r = q->r;
+	int argc = q->argc;
+	char **argv = q->argv;
 	struct domain *d;
 	const char *file = NULL;
 	int nonflag = 0, fmt = DUMP_FMT_ELF;
@@ -438,17 +434,28 @@ static int cmd_dump(struct hv *hv, struct ctl_client *c, struct reply *r, int ar
 		if (++nonflag == 2)
 			file = argv[i];
 	}
-	d = need_domain(hv, r, arg1(argc, argv));
+	d = ctl_need_domain(q->hv, r, ctl_first_arg(argc, argv));
 	if (!d)
 		return -1;
 	if (!file || nonflag > 2)
-		return reply_error(r, "usage: dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib] [--live|--crash|--reset]");
+		return reply_error(r, "usage: %s", q->verb->usage);
 	if (atomic_load(&d->dump_active))
 		return reply_error(r, "a dump of %s is already being written", d->name);
-	return dumpjob_start(hv, c, d, file, fmt, after, r);
+	return dumpjob_start(q->hv, q->client, d, file, fmt, after, r); /* CTL_HANDED: the job owns the connection */
 }
 
-/* gdbserver NAME [--socket PATH | --port N] [-w]: a one-shot gdb stub on the domain. */
+static int cmd_dump_cancel(struct ctl_req *q)
+{
+	struct domain *d = q->dom;
+	if (!atomic_load(&d->dump_active))
+		return reply_error(q->r, "no dump of %s is being written", d->name);
+	atomic_store(&d->dump_cancel, 1);
+	reply_line(q->r, "Dump of %s cancelled", d->name);
+	return 0;
+}
+
+/* ---- live debugging: the gdb servers kmdb/ registers (hv_set_gdb_ops) */
+
 static const struct hv_gdb_ops *gdb_ops;
 
 int hv_set_gdb_ops(const struct hv_gdb_ops *ops)
@@ -459,8 +466,12 @@ int hv_set_gdb_ops(const struct hv_gdb_ops *ops)
 	return 0;
 }
 
-static int cmd_gdbserver(struct hv *hv, struct reply *r, int argc, char **argv)
+/* gdbserver NAME [--socket PATH | --port N] [-w]: a one-shot gdb stub on the domain. */
+static int cmd_gdbserver(struct ctl_req *q)
 {
+	struct reply *r = q->r;
+	int argc = q->argc;
+	char **argv = q->argv;
 	struct domain *d;
 	const char *path = NULL;
 	long port = -1;
@@ -478,10 +489,10 @@ static int cmd_gdbserver(struct hv *hv, struct reply *r, int argc, char **argv)
 		} else if (!strcmp(argv[i], "-w")) {
 			writable = true;
 		} else {
-			return reply_error(r, "usage: gdbserver NAME [--socket PATH | --port N] [-w]");
+			return reply_error(r, "usage: %s", q->verb->usage);
 		}
 	}
-	d = need_domain(hv, r, arg1(argc, argv));
+	d = ctl_need_domain(q->hv, r, ctl_first_arg(argc, argv));
 	if (!d)
 		return -1;
 	if (path && port >= 0)
@@ -490,7 +501,7 @@ static int cmd_gdbserver(struct hv *hv, struct reply *r, int argc, char **argv)
 		return reply_error(r, "a debugger is already attached to %s", d->name);
 	if (!gdb_ops)
 		return reply_error(r, "gdbserver: this hv has no live debugging built in");
-	if (gdb_ops->server_start(hv, d->id, path, port < 0 ? 0 : (int)port, writable, where, sizeof(where), &e) < 0)
+	if (gdb_ops->server_start(q->hv, d->id, path, port < 0 ? 0 : (int)port, writable, where, sizeof(where), &e) < 0)
 		return reply_error(r, "gdbserver: %s", e.msg);
 	reply_line(r, "gdbserver for %s on %s (one client; in gdb: target remote %s)%s", d->name, where, where,
 		   writable ? ", memory and registers writable" : ", read-only (-w to allow writes)");
@@ -515,14 +526,13 @@ static void *gdb_conn_thread(void *arg)
 }
 
 /* gdb NAME [-w]: this connection becomes a gdb remote-protocol session (hvmdb -d). */
-static int cmd_gdb(struct hv *hv, struct ctl_client *cl, struct reply *r, int argc, char **argv)
+static int cmd_gdb(struct ctl_req *q)
 {
-	struct domain *d = need_domain(hv, r, arg1(argc, argv));
+	struct reply *r = q->r;
+	struct domain *d = q->dom;
 	struct gdb_conn *c;
 	pthread_attr_t a;
 	pthread_t th;
-	if (!d)
-		return -1;
 	if (!gdb_ops)
 		return reply_error(r, "gdb: this hv has no live debugging built in");
 	if (__atomic_load_n(&d->dbg, __ATOMIC_ACQUIRE))
@@ -530,8 +540,9 @@ static int cmd_gdb(struct hv *hv, struct ctl_client *cl, struct reply *r, int ar
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return reply_error(r, "out of memory");
-	*c = (struct gdb_conn){ hv, d->id, cl->fd, has_flag(argc, argv, "-w"), has_flag(argc, argv, "--no-pause") };
-	(void)!send(cl->fd, "g\n", 2, MSG_NOSIGNAL);
+	*c = (struct gdb_conn){ q->hv, d->id, q->client->fd, has_flag(q->argc, q->argv, "-w"),
+				has_flag(q->argc, q->argv, "--no-pause") };
+	(void)!send(q->client->fd, "g\n", 2, MSG_NOSIGNAL);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&th, &a, gdb_conn_thread, c)) {
@@ -540,19 +551,7 @@ static int cmd_gdb(struct hv *hv, struct ctl_client *cl, struct reply *r, int ar
 		return reply_error(r, "cannot start the debug session thread");
 	}
 	pthread_attr_destroy(&a);
-	return 2;
-}
-
-static int cmd_dump_cancel(struct hv *hv, struct reply *r, int argc, char **argv)
-{
-	struct domain *d = need_domain(hv, r, arg1(argc, argv));
-	if (!d)
-		return -1;
-	if (!atomic_load(&d->dump_active))
-		return reply_error(r, "no dump of %s is being written", d->name);
-	atomic_store(&d->dump_cancel, 1);
-	reply_line(r, "Dump of %s cancelled", d->name);
-	return 0;
+	return CTL_HANDED; /* the session thread owns the connection now */
 }
 
 /* ---- properties */
@@ -571,109 +570,121 @@ static struct props *props_of(struct hv *hv, struct reply *r)
 	return hv->props;
 }
 
-static int cmd_props(struct hv *hv, struct reply *r, int argc, char **argv)
+/* setprop NAME = VALUE (the '=' optional) */
+static int cmd_setprop(struct ctl_req *q)
 {
-	struct props *p = props_of(hv, r);
+	struct props *p = props_of(q->hv, q->r);
+	int argc = q->argc;
+	char **argv = q->argv;
+	const char *val = argc >= 4 && !strcmp(argv[2], "=") ? argv[3] : argc >= 3 ? argv[2] : NULL;
 	struct err e;
 	if (!p)
 		return -1;
-	if (!strcmp(argv[0], "setprop")) {
-		/* setprop NAME = VALUE (the '=' optional) */
-		const char *val = argc >= 4 && !strcmp(argv[2], "=") ? argv[3] : argc >= 3 ? argv[2] : NULL;
-		if (argc < 3 || !val || argc > 4)
-			return reply_error(r, "usage: setprop config/NAME = [TYPE:] VALUE");
-		if (props_set(p, argv[1], val, &e) < 0)
-			return reply_error(r, "%s", e.msg);
-		return 0;
-	}
-	if (!strcmp(argv[0], "delprop")) {
-		if (argc != 2)
-			return reply_error(r, "usage: delprop config/NAME");
-		if (props_delete(p, argv[1], &e) < 0)
-			return reply_error(r, "%s", e.msg);
-		return 0;
-	}
-	if (!strcmp(argv[0], "listprop")) {
-		struct prop_entry *l = xcalloc(128, sizeof(*l));
-		int n = props_list(p, argc > 1 ? argv[1] : NULL, l, 128, &e);
-		if (n < 0) {
-			free(l);
-			return reply_error(r, "%s", e.msg);
-		}
-		for (int i = 0; i < n; i++) {
-			if (l[i].has_pending && strcmp(l[i].pending, l[i].value))
-				reply_line(r, "%-40s %-8s %s (pending: %s)", l[i].name, prop_type_name(l[i].type), l[i].value,
-					   l[i].pending);
-			else
-				reply_line(r, "%-40s %-8s %s", l[i].name, prop_type_name(l[i].type), l[i].value);
-		}
-		free(l);
-		return 0;
-	}
-	/* refresh */
-	{
-		char changed[2048] = "";
-		int n = props_refresh(p, changed, sizeof(changed), &e);
-		if (n < 0)
-			return reply_error(r, "%s", e.msg);
-		hv_props_apply(hv);
-		if (n)
-			reply_line(r, "refreshed: %s", changed);
-		else
-			reply_line(r, "refreshed: nothing changed");
-		return 0;
-	}
+	if (argc < 3 || !val || argc > 4)
+		return reply_error(q->r, "usage: %s", q->verb->usage);
+	if (props_set(p, argv[1], val, &e) < 0)
+		return reply_error(q->r, "%s", e.msg);
+	return 0;
 }
 
-int toolstack_run(struct hv *hv, struct ctl_client *c, int argc, char **argv)
+static int cmd_delprop(struct ctl_req *q)
 {
-	struct reply r = { .fd = c->fd };
-	const char *v = argv[0];
-	int ret = 0;
+	struct props *p = props_of(q->hv, q->r);
+	struct err e;
+	if (!p)
+		return -1;
+	if (q->argc != 2)
+		return reply_error(q->r, "usage: %s", q->verb->usage);
+	if (props_delete(p, q->argv[1], &e) < 0)
+		return reply_error(q->r, "%s", e.msg);
+	return 0;
+}
 
-	if (!strcmp(v, "list"))
-		cmd_list(hv, &r, argc, argv);
-	else if (!strcmp(v, "dominfo"))
-		cmd_dominfo(hv, &r, argc, argv);
-	else if (!strcmp(v, "vcpuinfo"))
-		cmd_vcpuinfo(hv, &r, argc, argv);
-	else if (!strcmp(v, "define"))
-		cmd_define(hv, &r, argc, argv, false);
-	else if (!strcmp(v, "create"))
-		cmd_define(hv, &r, argc, argv, true);
-	else if (!strcmp(v, "undefine"))
-		cmd_undefine(hv, &r, argc, argv);
-	else if (!strcmp(v, "start"))
-		cmd_start(hv, &r, argc, argv);
-	else if (!strcmp(v, "destroy"))
-		cmd_destroy(hv, &r, argc, argv);
-	else if (!strcmp(v, "suspend") || !strcmp(v, "resume") || !strcmp(v, "shutdown") || !strcmp(v, "reboot"))
-		cmd_simple(hv, &r, argc, argv);
-	else if (!strcmp(v, "console")) {
-		ret = cmd_console(hv, c, &r, argc, argv);
-		if (ret == 1)
-			return 1;
-	} else if (!strcmp(v, "dump")) {
-		if (cmd_dump(hv, c, &r, argc, argv) == 2)
-			return 2; /* the dump job owns the connection now */
-	} else if (!strcmp(v, "gdb")) {
-		if (cmd_gdb(hv, c, &r, argc, argv) == 2)
-			return 2; /* the session thread owns the connection now */
-	} else if (!strcmp(v, "gdbserver"))
-		cmd_gdbserver(hv, &r, argc, argv);
-	else if (!strcmp(v, "dump-cancel"))
-		cmd_dump_cancel(hv, &r, argc, argv);
-	else if (!strcmp(v, "debug-keys"))
-		cmd_debug_keys(hv, &r, argc, argv);
-	else if (!strcmp(v, "dmesg"))
-		cmd_dmesg(hv, &r, argc, argv);
-	else if (!strcmp(v, "setprop") || !strcmp(v, "listprop") || !strcmp(v, "delprop") || !strcmp(v, "refresh"))
-		cmd_props(hv, &r, argc, argv);
-	else if (contain_verb(v)) {
-		if (contain_run(hv, c, &r, argc, argv) == 2)
-			return 2; /* a job owns the connection now */
-	} else
-		reply_error(&r, "unknown command '%s'", v);
-	SEND_STATUS(&r);
+static int cmd_listprop(struct ctl_req *q)
+{
+	struct props *p = props_of(q->hv, q->r);
+	struct prop_entry *l;
+	struct err e;
+	int n;
+	if (!p)
+		return -1;
+	l = xcalloc(128, sizeof(*l));
+	n = props_list(p, q->argc > 1 ? q->argv[1] : NULL, l, 128, &e);
+	if (n < 0) {
+		free(l);
+		return reply_error(q->r, "%s", e.msg);
+	}
+	for (int i = 0; i < n; i++) {
+		if (l[i].has_pending && strcmp(l[i].pending, l[i].value))
+			reply_line(q->r, "%-40s %-8s %s (pending: %s)", l[i].name, prop_type_name(l[i].type), l[i].value,
+				   l[i].pending);
+		else
+			reply_line(q->r, "%-40s %-8s %s", l[i].name, prop_type_name(l[i].type), l[i].value);
+	}
+	free(l);
+	return 0;
+}
+
+static int cmd_refresh(struct ctl_req *q)
+{
+	struct props *p = props_of(q->hv, q->r);
+	char changed[2048] = "";
+	struct err e;
+	int n;
+	if (!p)
+		return -1;
+	n = props_refresh(p, changed, sizeof(changed), &e);
+	if (n < 0)
+		return reply_error(q->r, "%s", e.msg);
+	hv_props_apply(q->hv);
+	if (n)
+		reply_line(q->r, "refreshed: %s", changed);
+	else
+		reply_line(q->r, "refreshed: nothing changed");
+	return 0;
+}
+
+/* ---- the table: one row per verb (a verb in another file is one more row here, or a
+ * ctl_register call of its own). CTL_DOMAIN: the dispatcher resolves the domain first. */
+
+static const struct ctl_verb toolstack_verbs[] = {
+	{ .name = "list", .run = cmd_list, .usage = "list [--all] [--json]" },
+	{ .name = "dominfo", .run = cmd_dominfo, .flags = CTL_DOMAIN, .usage = "dominfo NAME [--json]" },
+	{ .name = "vcpuinfo", .run = cmd_vcpuinfo, .flags = CTL_DOMAIN, .usage = "vcpuinfo NAME [--json]" },
+	{ .name = "define", .run = cmd_define, .flags = CTL_CHANGES, .usage = "define FILE" },
+	{ .name = "create", .run = cmd_create, .flags = CTL_CHANGES, .usage = "create FILE" },
+	{ .name = "undefine", .run = cmd_undefine, .flags = CTL_CHANGES, .usage = "undefine NAME" },
+	{ .name = "start", .run = cmd_start, .flags = CTL_CHANGES, .usage = "start NAME" },
+	{ .name = "destroy", .run = cmd_destroy, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "destroy NAME [--force]" },
+	{ .name = "suspend", .run = cmd_suspend, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "suspend NAME" },
+	{ .name = "resume", .run = cmd_resume, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "resume NAME" },
+	{ .name = "shutdown", .run = cmd_shutdown, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "shutdown NAME" },
+	{ .name = "reboot", .run = cmd_reboot, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "reboot NAME" },
+	{ .name = "console", .run = cmd_console, .flags = CTL_DOMAIN, .usage = "console NAME [--no-history]" },
+	{ .name = "debug-keys", .run = cmd_debug_keys, .flags = CTL_CHANGES, .usage = "debug-keys KEYS" },
+	{ .name = "dmesg", .run = cmd_dmesg, .usage = "dmesg [-c]" },
+	{ .name = "dump", .run = cmd_dump, .flags = CTL_CHANGES,
+	  .usage = "dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib] [--live|--crash|--reset]" },
+	{ .name = "dump-cancel", .run = cmd_dump_cancel, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "dump-cancel NAME" },
+	{ .name = "gdbserver", .run = cmd_gdbserver, .flags = CTL_CHANGES,
+	  .usage = "gdbserver NAME [--socket PATH | --port N] [-w]" },
+	{ .name = "gdb", .run = cmd_gdb, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "gdb NAME [-w]" },
+	{ .name = "setprop", .run = cmd_setprop, .flags = CTL_CHANGES, .usage = "setprop config/NAME = [TYPE:] VALUE" },
+	{ .name = "listprop", .run = cmd_listprop, .usage = "listprop [PATTERN]" },
+	{ .name = "delprop", .run = cmd_delprop, .flags = CTL_CHANGES, .usage = "delprop config/NAME" },
+	{ .name = "refresh", .run = cmd_refresh, .flags = CTL_CHANGES, .usage = "refresh" },
+};
+
+int toolstack_register(struct err *e)
+{
+	static bool done;
+	if (done)
+		return 0;
+	for (size_t i = 0; i < sizeof(toolstack_verbs) / sizeof(toolstack_verbs[0]); i++)
+		if (ctl_register(&toolstack_verbs[i], e) < 0)
+			return -1;
+	if (contain_register(e) < 0)
+		return -1;
+	done = true;
 	return 0;
 }

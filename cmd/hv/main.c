@@ -152,7 +152,8 @@ int main(int argc, char **argv)
 
 	if (!hopt.socket_path && getenv("HVKIT_SOCKET") && *getenv("HVKIT_SOCKET"))
 		hopt.socket_path = getenv("HVKIT_SOCKET");
-	dbgkeys_register_all();
+	if (dbgkeys_register_all(&e) < 0)
+		return die(e.msg);
 	kmdb_register();
 	hv = hv_create(&hopt, &e);
 	if (!hv)

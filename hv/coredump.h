@@ -1,0 +1,33 @@
+/* coredump: a consistent dump of a running domain (snapshot.c, dumpjob.c): the call,
+ * its options and figures, and the savecore-style naming of the dump-dir's files. */
+#ifndef HVKIT_HV_COREDUMP_H
+#define HVKIT_HV_COREDUMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hv;
+struct err;
+
+/* A consistent ELF core dump of a domain into path (never overwritten; written under a
+ * temporary name, fsync'd, then linked into place). */
+struct hv_dump_stats {
+	uint64_t pause_ns, total_ns, bytes, pages_copied, file_bytes /* allocated on disk */;
+	uint64_t pages_reprotected; /* written between arming and the instant, protected again in the pause */
+	bool cow; /* the domain ran during the write (userfaultfd write-protection) */
+};
+struct hv_dump_opts {
+	int format;                                        /* enum dump_fmt (dump/dump.h); 0 = ELF */
+	int (*progress)(void *opaque, uint64_t done, uint64_t total); /* non-zero: cancel */
+	void *opaque;
+};
+/* opts may be NULL (ELF, no progress). */
+int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump_opts *opts, struct hv_dump_stats *st,
+		   struct err *e);
+/* The config/dump-format property (for the 'C' key and coredump-* actions). */
+int hv_dump_default_format(struct hv *hv);
+/* savecore-style: the next DIR/vmcore.N (N from DIR/bounds, which is then advanced). */
+int hv_dump_next_path(const char *dir, char *path, size_t len, struct err *e);
+
+#endif
