@@ -1,9 +1,11 @@
 /* domains: 'q' domain info (state, memory, each vCPU's state, host CPU and run time);
  * 'R' force-reboots dom0; 'C' and '%' are the dump and debugger keys, wired by their issues. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "hv/contain.h"
 #include "kmdb/kmdb.h"
 
 /* The host CPU a thread last ran on: field 39 of /proc/self/task/TID/stat. */
@@ -40,6 +42,15 @@ static void domain_q(struct hv *hv, const struct domain_info *di, struct vcpu_sn
 	    (unsigned long long)(hv_domain_resident(hv, di->id) >> 10), di->kernel);
 	if (di->reason[0])
 		out(hv, "    last event: %s", di->reason);
+	{
+		struct hv_ckpt_info *ck;
+		struct err e;
+		int nc = hv_checkpoint_list(hv, di->name, &ck, &e);
+		if (nc > 0)
+			out(hv, "    checkpoints: %d, the newest %s (%s)", nc, ck[nc - 1].tag,
+			    ck[nc - 1].incremental ? "incremental" : "full");
+		free(ck);
+	}
 	if (!(s = dbgkeys_snapshot(hv, di->id, &n)))
 		return;
 	out(hv, "VCPU information and callbacks for domain %d:", di->id);

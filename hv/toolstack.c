@@ -3,6 +3,7 @@
  * suspend/resume, console, debug-keys, dmesg, dumps, gdb, and the property store; one
  * row each in toolstack_verbs[] at the end. */
 #include "internal.h"
+#include "contain.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -166,9 +167,21 @@ static int cmd_dominfo(struct ctl_req *q)
 	reply_line(r, "Uptime:         %.1f s", di.uptime_ns / 1e9);
 	reply_line(r, "Kernel:         %s", di.kernel);
 	reply_line(r, "Scheduler:      weight %u, cap %u", d->cfg.weight, d->cfg.cap);
-	reply_line(r, "On poweroff/reboot/crash: %s/%s/%s", domain_action_name(d->cfg.on_poweroff),
-		   domain_action_name(d->cfg.on_reboot), domain_action_name(d->cfg.on_crash));
+	reply_line(r, "On poweroff/reboot/crash: %s/%s/%s%s", domain_action_name(d->cfg.on_poweroff),
+		   domain_action_name(d->cfg.on_reboot), d->cfg.coredump_on_crash ? "coredump-" : "",
+		   d->cfg.rollback_on_crash ? "rollback" : domain_action_name(d->cfg.on_crash));
 	reply_line(r, "Persistent:     %s", d->defined ? "yes" : "no");
+	{
+		struct hv_ckpt_info *ck;
+		char tag[64];
+		int n = hv_checkpoint_list(hv, d->name, &ck, &(struct err){ 0 });
+		const char *latest = hv_domain_latest_checkpoint(d, tag, sizeof(tag));
+		if (n > 0)
+			reply_line(r, "Checkpoints:    %d (the domain is at or after %s)", n, latest ? latest : "none of them");
+		free(ck);
+	}
+	if (atomic_load(&d->ckpt.busy))
+		reply_line(r, "Job:            a save or checkpoint is being written");
 	if (di.reason[0])
 		reply_line(r, "Last event:     %s", di.reason);
 	return 0;

@@ -174,6 +174,9 @@ def test_checkpoint_marker_rollback(daemon):
     assert re.search(r"^before +\S+ \S+ +full +- ", lst, re.M) and re.search(r"^mid +\S+ \S+ +incremental +before ", lst, re.M), lst
     r = d.ctl("rollback", "g", "mid")
     assert "rolled back to checkpoint mid" in r.stdout and "what changed since" in r.stdout, r.stdout
+    assert "Checkpoints:    2 (the domain is at or after mid)" in d.ctl("dominfo", "g").stdout
+    d.ctl("debug-keys", "q")
+    assert "checkpoints: 2, the newest mid (incremental)" in d.ctl("dmesg").stdout
     log = guest_console(d, "g", "dmesg", "guest> ")
     assert "MARKER-1" in log and "MARKER-2" not in log, log
     r = d.ctl("rollback", "g", "before")
