@@ -255,3 +255,43 @@ def test_on_crash_rollback(daemon):
     assert "c rolled back to checkpoint good" in log, log
     assert d.rows()["c"][1] in ("running", "blocked")
     assert "after-the-panic" in guest_console(d, "c", "echo after-the-panic", "guest> ")
+
+
+def test_full_disk_save_leaves_no_file_and_the_domain_running(daemon, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)]).returncode:
+        pytest.skip("cannot mount tmpfs")
+    try:
+        d = daemon("--vcpus", "1", "--mem", "32M")
+        domu(d, "g", vcpus=1, mem=64)
+        guest_console(d, "g", "mem 8", "offset / 8)")  # 8 MiB written: more than 64 KiB, compressed
+        r = d.ctl("save", "g", str(small / "g.save"), check=False)
+        assert r.returncode == 1 and "No space left on device" in r.stderr and "g runs on" in r.stderr, r.stderr
+        r = d.ctl("checkpoint", "g", check=False)
+        assert r.returncode == 0  # the state directory is elsewhere
+        assert os.listdir(small) == []
+        assert d.rows()["g"][1] in ("running", "blocked")
+        assert "unharmed" in guest_console(d, "g", "echo unharmed", "guest> ")
+    finally:
+        subprocess.run(["umount", str(small)])
+
+
+def test_hv_killed_during_a_save_leaves_nothing_that_reads_as_complete(daemon, tmp_path):
+    img = tmp_path / "ram.img"
+    img.write_bytes(os.urandom(256 << 20))  # random pages: the save writes 256 MiB
+    d = daemon("--vcpus", "1", "--mem", "256M", "--mem-image", str(img))
+    out = os.path.join(d.tmp, "dom0.save")
+    p = subprocess.Popen([os.path.join(BUILD, "hvctl"), "-S", d.sock, "save", "dom0", out, "--keep"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.3)
+    d.p.kill()
+    p.communicate(timeout=30)
+    d.p.wait(timeout=30)
+    assert not os.path.exists(out)
+    for f in os.listdir(d.tmp):
+        if f.startswith("dom0.save"):  # the partial file: our readers refuse it
+            r = subprocess.run([HVDUMP, "info", os.path.join(d.tmp, f)], capture_output=True, text=True)
+            assert r.returncode != 0 and r.stderr.count("\n") == 1, r.stdout
