@@ -158,6 +158,13 @@ int image_next(struct image_reader *r, uint32_t *type, const void **payload, uin
 typedef int (*image_page_fn)(void *opaque, uint64_t gfn, const void *data, struct err *e);
 int image_pages(struct image_reader *r, const void *payload, uint32_t len, image_page_fn fn, void *opaque,
 		struct err *e);
+/* A reader over a mapped file (image_index_reader) may leave PAGE_DATA checksums to its
+ * consumer, who checks each batch with image_record_intact before using it (a lazy
+ * restore reads a page's batch only when the page is first needed). */
+void image_reader_trust_pages(struct image_reader *r);
+/* The checksum of the record whose payload image_next returned holds (the mapping must
+ * still be there). */
+bool image_record_intact(const void *payload);
 /* The LAYOUT record once read (NULL before): nr_vcpus, ranges. */
 const struct image_range *image_reader_layout(const struct image_reader *r, uint32_t *nr_vcpus, unsigned *nr_ranges);
 uint64_t image_reader_offset(const struct image_reader *r); /* bytes consumed */
@@ -166,8 +173,12 @@ void image_reader_close(struct image_reader *r);
 /* ---- random access to one image file's pages (image_index.c), incremental ones too: a
  * checkpoint chain is read newest first, each page from the first image that has it. */
 struct image_index;
-/* Maps and checks the whole file (every record, END); its header into *h (may be NULL). */
+/* Maps and checks the whole file (every record, END); its header into *h (may be NULL).
+ * lazy: the page batches' checksums are checked when a page of the batch is first read
+ * (image_index_page then returns -1 for a corrupt one), so opening costs the record
+ * headers and page descriptors, not the data. */
 struct image_index *image_index_open(const char *path, struct image_header *h, struct err *e);
+struct image_index *image_index_open_lazy(const char *path, struct image_header *h, struct err *e);
 void image_index_close(struct image_index *x);
 const struct image_header *image_index_header(const struct image_index *x);
 /* 1 with the page in buf (zeros for a ZERO descriptor), 0 when this image does not hold

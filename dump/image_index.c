@@ -15,6 +15,12 @@
 struct ix_ent {
 	uint64_t gfn, off; /* off: the page's data in the file */
 	uint32_t len, kind;
+	uint32_t batch; /* its PAGE_DATA record, in batches[] */
+};
+
+struct ix_batch {
+	const uint8_t *payload;
+	bool checked; /* its checksum held (always, unless the index is lazy) */
 };
 
 struct image_index {
@@ -23,6 +29,9 @@ struct image_index {
 	struct image_header h;
 	struct ix_ent *pages;
 	size_t npages;
+	struct ix_batch *batches;
+	size_t nbatches, batch_cap;
+	bool lazy;
 	ZSTD_DCtx *zd;
 };
 
@@ -38,6 +47,15 @@ static int add_batch(struct image_index *x, size_t *cap, const uint8_t *p, struc
 {
 	uint32_t count;
 	uint64_t data;
+	if (x->nbatches == x->batch_cap) {
+		size_t ncap = x->batch_cap ? x->batch_cap * 2 : 64;
+		struct ix_batch *n = realloc(x->batches, ncap * sizeof(*n));
+		if (!n)
+			return err_set(e, "out of memory");
+		x->batches = n;
+		x->batch_cap = ncap;
+	}
+	x->batches[x->nbatches++] = (struct ix_batch){ p, !x->lazy };
 	memcpy(&count, p, 4);
 	data = (uint64_t)(p - x->map) + 8 + (uint64_t)count * 16;
 	for (uint32_t i = 0; i < count; i++) { /* the reader checked the descriptors and lengths */
@@ -51,13 +69,13 @@ static int add_batch(struct image_index *x, size_t *cap, const uint8_t *p, struc
 			x->pages = n;
 			*cap = ncap;
 		}
-		x->pages[x->npages++] = (struct ix_ent){ d.gfn, data, d.len, d.kind };
+		x->pages[x->npages++] = (struct ix_ent){ d.gfn, data, d.len, d.kind, (uint32_t)(x->nbatches - 1) };
 		data += d.len;
 	}
 	return 0;
 }
 
-struct image_index *image_index_open(const char *path, struct image_header *h, struct err *e)
+static struct image_index *index_open(const char *path, struct image_header *h, bool lazy, struct err *e)
 {
 	struct image_index *x = calloc(1, sizeof(*x));
 	struct image_reader *r = NULL;
@@ -77,6 +95,7 @@ struct image_index *image_index_open(const char *path, struct image_header *h, s
 		goto fail;
 	}
 	x->size = (uint64_t)st.st_size;
+	x->lazy = lazy;
 	x->map = mmap(NULL, x->size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (x->map == MAP_FAILED) {
 		x->map = NULL;
@@ -88,6 +107,8 @@ struct image_index *image_index_open(const char *path, struct image_header *h, s
 	r = image_reader_open_map(x->map, x->size, &x->h, e);
 	if (!r)
 		goto fail_prefix;
+	if (lazy)
+		image_reader_trust_pages(r);
 	for (;;) {
 		uint32_t type, len;
 		const void *p;
@@ -126,10 +147,21 @@ fail:
 	return NULL;
 }
 
+struct image_index *image_index_open(const char *path, struct image_header *h, struct err *e)
+{
+	return index_open(path, h, false, e);
+}
+
+struct image_index *image_index_open_lazy(const char *path, struct image_header *h, struct err *e)
+{
+	return index_open(path, h, true, e);
+}
+
 void image_index_close(struct image_index *x)
 {
 	if (!x)
 		return;
+	free(x->batches);
 	if (x->map)
 		munmap((void *)x->map, x->size);
 	ZSTD_freeDCtx(x->zd);
@@ -157,6 +189,9 @@ int image_index_page(struct image_index *x, uint64_t gfn, void *buf)
 			lo = mid + 1;
 		} else if (p->gfn > gfn) {
 			hi = mid;
+		} else if (!x->batches[p->batch].checked && !(x->batches[p->batch].checked =
+								    image_record_intact(x->batches[p->batch].payload))) {
+			return -1; /* its batch is corrupt */
 		} else if (p->kind == IMAGE_PAGE_ZERO) {
 			memset(buf, 0, IMAGE_PAGE_SIZE);
 			return 1;
@@ -178,5 +213,8 @@ const struct image_header *image_index_header(const struct image_index *x)
 
 struct image_reader *image_index_reader(const struct image_index *x, struct err *e)
 {
-	return image_reader_open_map(x->map, x->size, NULL, e);
+	struct image_reader *r = image_reader_open_map(x->map, x->size, NULL, e);
+	if (r && x->lazy)
+		image_reader_trust_pages(r);
+	return r;
 }

@@ -217,6 +217,7 @@ void domain_halt(struct domain *d)
 void domain_teardown(struct domain *d)
 {
 	domain_halt(d);
+	lazy_stop(d);
 	for (unsigned i = 0; i < d->nr_vcpus; i++) {
 		if (d->hv->opt.count_insns && d->vcpus[i].fd >= 0)
 			hv_log(d->hv, "%s: vCPU %u executed %llu instructions", d->name, i,

@@ -128,6 +128,7 @@ struct restore {
 	struct hv_domain_rec hr;
 	bool have_hr, have_uart, have_pit, have_clock, chips[3];
 	bool (*seen)[S_N]; /* per vCPU: which of its records came */
+	struct image_index *lazy; /* RAM comes from here on demand, not from PAGE_DATA now */
 	uint8_t tail[4096];
 	size_t ntail;
 };
@@ -337,7 +338,8 @@ static int complete(struct restore *rs, struct err *e)
 }
 
 /* One record of the stream into the restore (with_domain: a new domain is built and its
- * RAM filled; else only the machine state is taken, for a rollback). */
+ * RAM filled, unless the RAM comes lazily; else only the machine state is taken, for a
+ * rollback). */
 static int got_record(struct restore *rs, struct image_reader *r, uint32_t type, const void *p, uint32_t len,
 		      bool with_domain, struct err *e)
 {
@@ -346,7 +348,7 @@ static int got_record(struct restore *rs, struct image_reader *r, uint32_t type,
 	if (type == IMAGE_DOMAIN_CONFIG)
 		return with_domain ? got_config(rs, r, p, len, e) : 0;
 	if (type == IMAGE_PAGE_DATA) {
-		if (!with_domain)
+		if (!with_domain || rs->lazy)
 			return 0;
 		return rs->d ? image_pages(r, p, len, put_page, rs, e) : err_set(e, "pages before the configuration");
 	}
@@ -386,19 +388,15 @@ int image_read_state(struct image_index *x, struct vm_state *vs, struct err *e)
 	return 0;
 }
 
-struct domain *image_restore(struct hv *hv, int fd, const struct image_restore_opts *o, struct image_header *h,
-			     struct err *e)
+struct domain *image_restore(struct hv *hv, struct image_reader *r, struct image_index *lazy,
+			     const struct image_restore_opts *o, const struct image_header *h, struct err *e)
 {
-	struct restore rs = { .hv = hv, .o = o };
-	struct image_reader *r;
+	struct restore rs = { .hv = hv, .o = o, .lazy = lazy };
 	struct domain *d = NULL;
 	uint32_t type, len;
 	const void *p;
 	int n;
 
-	r = image_reader_open(fd, h, e);
-	if (!r)
-		return NULL;
 	if (h->flags & IMAGE_F_INCREMENTAL) {
 		err_set(e, "an incremental image (its parent is image %016llx): only a rollback restores it",
 			(unsigned long long)h->parent_id);
@@ -429,6 +427,12 @@ struct domain *image_restore(struct hv *hv, int fd, const struct image_restore_o
 	for (unsigned i = 0; i < d->nr_vcpus; i++)
 		if (vcpu_create(d, i, e) < 0)
 			goto fail;
+	/* RAM on demand from here: KVM may touch it while the state goes in */
+	if (lazy) {
+		if (lazy_start(d, lazy, e) < 0)
+			goto fail;
+		rs.lazy = NULL; /* the domain owns it now */
+	}
 	if (vmstate_set(d, &rs.vs, true, e) < 0)
 		goto fail;
 	d->start_ns = time_ns() - rs.hr.uptime_ns;
@@ -445,12 +449,11 @@ struct domain *image_restore(struct hv *hv, int fd, const struct image_restore_o
 			goto fail;
 	if (hv_domain_insert(hv, d, e) < 0)
 		goto fail;
-	image_reader_close(r);
 	restore_free(&rs);
 	return d;
 fail:
-	image_reader_close(r);
 	restore_free(&rs);
+	image_index_close(rs.lazy); /* not taken by a domain yet */
 	if (rs.d)
 		domain_destroy(rs.d);
 	return NULL;

@@ -199,6 +199,7 @@ struct domain {
 	atomic_int dump_cancel;   /* hvctl dump-cancel */
 	uint16_t logged_ports[16];
 	struct ckpt_state ckpt;
+	struct lazy *lazy; /* a restore still filling RAM (lazy.c) */
 };
 struct domain *domain_create(struct hv *hv, int id, const struct domain_config *cfg, struct err *e);
 int domain_boot(struct domain *d, struct err *e);   /* fresh VM, load, start vCPU threads */
@@ -238,6 +239,15 @@ struct instant_stats {
 void instant_stats(const struct instant *s, struct instant_stats *st);
 /* Ends it: protection off, saved pages freed, the domain released if still held. */
 void instant_end(struct instant *s);
+
+/* ---- lazy.c: a restored domain's RAM filled from its image on demand and behind */
+struct lazy;
+/* Registers the domain's RAM (all holes) for missing faults served from ix (taken over,
+ * closed by lazy_stop) and starts the filler; before the vCPU threads start. */
+int lazy_start(struct domain *d, struct image_index *ix, struct err *e);
+/* Stops it (the pages not in yet read as zeros): at teardown. */
+void lazy_stop(struct domain *d);
+bool lazy_filling(const struct domain *d);
 
 /* ---- console.c: the terminal, raw mode, input routing, the hypervisor console ring */
 struct console {

@@ -115,13 +115,25 @@ int hv_domain_restore(struct hv *hv, const char *path, const char *name, bool pa
 {
 	struct image_restore_opts o = { .name = name, .paused = paused };
 	struct image_header h;
+	struct image_reader *r;
 	struct domain *d;
 	struct stat st;
+	/* the file checked and indexed (record headers, page descriptors), its RAM read
+	 * on demand once the domain runs (lazy.c) */
 	int fd = file_open_regular(path, "", &st, e);
 	if (fd < 0)
 		return -1;
-	d = image_restore(hv, fd, &o, &h, e);
 	close(fd);
+	struct image_index *ix = image_index_open_lazy(path, &h, e);
+	if (!ix)
+		return -1;
+	r = image_index_reader(ix, e);
+	if (!r) {
+		image_index_close(ix);
+		return err_prefix(e, "%s", path);
+	}
+	d = image_restore(hv, r, ix, &o, &h, e);
+	image_reader_close(r);
 	if (!d)
 		return err_prefix(e, "%s", path);
 	hv_log(hv, "%s (domain %d) restored from %s: %u vCPU%s, %llu MiB%s", d->name, d->id, path, d->nr_vcpus,

@@ -100,12 +100,15 @@ struct image_restore_opts {
 	const char *name; /* NULL: the image's */
 	bool paused;
 };
-/* A new domain from a full image on fd, running (or paused), in hv's table; its header
- * into *h. NULL with a message, and nothing is left behind. */
-struct domain *image_restore(struct hv *hv, int fd, const struct image_restore_opts *o, struct image_header *h,
-			     struct err *e);
-/* The machine state an image holds (a rollback's target). */
+/* A new domain from a full image read through r (its header h), running (or paused), in
+ * hv's table. lazy (the same file's lazy index, or NULL): RAM comes from it on demand
+ * (lazy.c); else from the PAGE_DATA records. lazy is taken over in every case. NULL with
+ * a message, and nothing is left behind. */
 struct image_index;
+struct image_reader;
+struct domain *image_restore(struct hv *hv, struct image_reader *r, struct image_index *lazy,
+			     const struct image_restore_opts *o, const struct image_header *h, struct err *e);
+/* The machine state an image holds (a rollback's target). */
 int image_read_state(struct image_index *x, struct vm_state *vs, struct err *e);
 
 #endif
