@@ -109,7 +109,13 @@ struct image_page {
 	uint32_t len;  /* bytes of data: 0 (zero), page size (raw), < page size (zstd) */
 };
 
-/* ---- writing: records go out in order with write(2), so fd may be a pipe or a socket. */
+/* A chain of images: next must be incremental to prev (its parent_id is prev's image_id)
+ * and taken after it; prev is the previous link (a full image or an incremental one).
+ * 0, or -1 naming both ids. */
+int image_chain_check(const struct image_header *prev, const struct image_header *next, struct err *e);
+
+/* ---- writing: records go out in order with write(2), so fd may be a pipe or a socket
+ * (a non-blocking one is waited for with poll). */
 struct image_writer;
 /* Writes the header; NULL with a message on error. */
 struct image_writer *image_writer_open(int fd, const struct image_header *h, struct err *e);

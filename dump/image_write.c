@@ -2,6 +2,7 @@
  * stream may be a file, a pipe or a socket; page batches are read and zstd-compressed by
  * a thread per CPU (up to 4, dump_pool_run) and written in order. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,11 @@ static int fd_write(struct image_writer *w, const void *p, size_t n, struct err 
 		ssize_t r = write(w->fd, q, n);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) { /* a non-blocking socket: wait */
+			struct pollfd pf = { .fd = w->fd, .events = POLLOUT };
+			if (poll(&pf, 1, -1) >= 0 || errno == EINTR)
+				continue;
+		}
 		if (r <= 0) {
 			err_errno(e, "writing the domain image");
 			w->err = *e;
