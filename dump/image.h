@@ -119,7 +119,8 @@ int image_chain_check(const struct image_header *prev, const struct image_header
 struct image_writer;
 /* Writes the header; NULL with a message on error. */
 struct image_writer *image_writer_open(int fd, const struct image_header *h, struct err *e);
-/* One record: type, payload (len bytes, at most IMAGE_RECORD_MAX). */
+/* One record: type, payload (len bytes, at most IMAGE_RECORD_MAX). A known type whose
+ * size or vCPU id a reader would refuse is refused here. */
 int image_put(struct image_writer *w, uint32_t type, const void *payload, uint32_t len, struct err *e);
 /* A per-vCPU record: the vCPU header {vcpu, count}, then payload. */
 int image_put_vcpu(struct image_writer *w, uint32_t type, uint32_t vcpu, uint32_t count, const void *payload,

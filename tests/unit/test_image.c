@@ -747,6 +747,11 @@ static void test_writer_rules(void **state)
 	assert_non_null(strstr(e.msg, "first domain image record must be LAYOUT"));
 	assert_int_equal(image_put_layout(w, 2, ranges, 2, &e), 0);
 	assert_int_equal(image_put(w, IMAGE_END, NULL, 0, &e), -1);
+	assert_int_equal(image_put_vcpu(w, IMAGE_VCPU_REGS, 0, 0, &regs[0], 100, &e), -1);
+	assert_non_null(strstr(e.msg, "VCPU_REGS record of 108 bytes (expected 152..152)"));
+	assert_int_equal(image_put_vcpu(w, IMAGE_VCPU_REGS, 2, 0, &regs[0], sizeof(regs[0]), &e), -1);
+	assert_non_null(strstr(e.msg, "for vCPU 2, but the layout has 2 vCPUs"));
+	assert_int_equal(image_put(w, IMAGE_LAYOUT, "12345678", 8, &e), -1);
 	image_writer_progress(w, cancel, NULL);
 	assert_int_equal(image_put_ram(w, ranges, 2, mem_read, NULL, false, &e), -1);
 	assert_non_null(strstr(e.msg, "cancelled"));
