@@ -49,7 +49,7 @@ void image_header_init(struct image_header *h, const char *hv_version);
 #define IMAGE_OPTIONAL 0x80000000u
 enum image_type {
 	IMAGE_END = 0x00,
-	IMAGE_LAYOUT = 0x01,        /* u32 nr_vcpus, u32 nr_ranges, {u64 gpa, u64 size}[]: before pages and vCPUs */
+	IMAGE_LAYOUT = 0x01,        /* the first record: u32 nr_vcpus, u32 nr_ranges, {u64 gpa, u64 size}[] */
 	IMAGE_DOMAIN_CONFIG = 0x02, /* text: the domain's xl-style configuration */
 	IMAGE_PAGE_DATA = 0x03,     /* a batch of pages (below) */
 	/* per vCPU: struct image_vcpu_hdr, then the KVM structure */
