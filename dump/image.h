@@ -49,7 +49,7 @@ void image_header_init(struct image_header *h, const char *hv_version);
 #define IMAGE_OPTIONAL 0x80000000u
 enum image_type {
 	IMAGE_END = 0x00,
-	IMAGE_LAYOUT = 0x01,        /* u32 nr_vcpus, u32 nr_ranges, {u64 gpa, u64 size}[]: before pages and vCPUs */
+	IMAGE_LAYOUT = 0x01,        /* the first record: u32 nr_vcpus, u32 nr_ranges, {u64 gpa, u64 size}[] */
 	IMAGE_DOMAIN_CONFIG = 0x02, /* text: the domain's xl-style configuration */
 	IMAGE_PAGE_DATA = 0x03,     /* a batch of pages (below) */
 	/* per vCPU: struct image_vcpu_hdr, then the KVM structure */
@@ -111,11 +111,18 @@ struct image_page {
 	uint32_t len;  /* bytes of data: 0 (zero), page size (raw), < page size (zstd) */
 };
 
-/* ---- writing: records go out in order with write(2), so fd may be a pipe or a socket. */
+/* A chain of images: next must be incremental to prev (its parent_id is prev's image_id)
+ * and taken after it; prev is the previous link (a full image or an incremental one).
+ * 0, or -1 naming both ids. */
+int image_chain_check(const struct image_header *prev, const struct image_header *next, struct err *e);
+
+/* ---- writing: records go out in order with write(2), so fd may be a pipe or a socket
+ * (a non-blocking one is waited for with poll). */
 struct image_writer;
 /* Writes the header; NULL with a message on error. */
 struct image_writer *image_writer_open(int fd, const struct image_header *h, struct err *e);
-/* One record: type, payload (len bytes, at most IMAGE_RECORD_MAX). */
+/* One record: type, payload (len bytes, at most IMAGE_RECORD_MAX). A known type whose
+ * size or vCPU id a reader would refuse is refused here. */
 int image_put(struct image_writer *w, uint32_t type, const void *payload, uint32_t len, struct err *e);
 /* A per-vCPU record: the vCPU header {vcpu, count}, then payload. */
 int image_put_vcpu(struct image_writer *w, uint32_t type, uint32_t vcpu, uint32_t count, const void *payload,

@@ -218,6 +218,21 @@ void image_header_init(struct image_header *h, const char *hv_version)
 	snprintf(h->hv_version, sizeof(h->hv_version), "%s", hv_version ? hv_version : "");
 }
 
+int image_chain_check(const struct image_header *prev, const struct image_header *next, struct err *e)
+{
+	if (!(next->flags & IMAGE_F_INCREMENTAL))
+		return err_set(e, "image %016llx is a full image, not an increment of %016llx",
+			       (unsigned long long)next->image_id, (unsigned long long)prev->image_id);
+	if (next->parent_id != prev->image_id)
+		return err_set(e, "image %016llx is an increment of %016llx, not of %016llx",
+			       (unsigned long long)next->image_id, (unsigned long long)next->parent_id,
+			       (unsigned long long)prev->image_id);
+	if (next->created_ns < prev->created_ns)
+		return err_set(e, "image %016llx was taken before its parent %016llx", (unsigned long long)next->image_id,
+			       (unsigned long long)prev->image_id);
+	return 0;
+}
+
 static void seg_from(struct dump_seg *o, const struct kvm_segment *k)
 {
 	*o = (struct dump_seg){ k->selector, k->base, k->limit, k->type, k->present, k->dpl, k->db, k->s, k->l, k->g, k->avl };

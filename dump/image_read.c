@@ -3,6 +3,7 @@
  * record's checksum is checked, and the stream rules (docs/save-format.md) hold: LAYOUT
  * first, no state twice, pages inside the RAM ranges, END last. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,6 +74,11 @@ static int take(struct image_reader *r, size_t n, size_t keep, const uint8_t **o
 		ssize_t k = read(r->fd, r->buf + keep + got, n - got);
 		if (k < 0 && errno == EINTR)
 			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) { /* a non-blocking socket: wait */
+			struct pollfd pf = { .fd = r->fd, .events = POLLIN };
+			if (poll(&pf, 1, -1) >= 0 || errno == EINTR)
+				continue;
+		}
 		if (k < 0)
 			return err_errno(e, "reading the domain image at offset %llu", (unsigned long long)(r->off + got));
 		if (k == 0) {

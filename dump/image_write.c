@@ -2,6 +2,7 @@
  * stream may be a file, a pipe or a socket; page batches are read and zstd-compressed by
  * a thread per CPU (up to 4, dump_pool_run) and written in order. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ struct image_writer {
 	int fd;
 	uint32_t flags;
 	uint64_t bytes;
+	uint32_t nr_vcpus; /* the layout's */
 	bool layout, failed;
 	struct err err; /* the first failure */
 	dump_progress_fn progress;
@@ -31,6 +33,11 @@ static int fd_write(struct image_writer *w, const void *p, size_t n, struct err 
 		ssize_t r = write(w->fd, q, n);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) { /* a non-blocking socket: wait */
+			struct pollfd pf = { .fd = w->fd, .events = POLLOUT };
+			if (poll(&pf, 1, -1) >= 0 || errno == EINTR)
+				continue;
+		}
 		if (r <= 0) {
 			err_errno(e, "writing the domain image");
 			w->err = *e;
@@ -101,7 +108,8 @@ static int put_parts(struct image_writer *w, uint32_t type, const void *a, uint3
 {
 	static const uint8_t zero[8];
 	uint8_t hdr[IMAGE_REC_HDR], tail[IMAGE_REC_TAIL] = { 0 };
-	uint32_t len, crc, pad;
+	const struct image_rule *rule;
+	uint32_t len, crc, pad, key;
 	if (check_usable(w, e) < 0)
 		return -1;
 	if ((uint64_t)alen + blen > IMAGE_RECORD_MAX)
@@ -112,6 +120,11 @@ static int put_parts(struct image_writer *w, uint32_t type, const void *a, uint3
 	if (!w->layout && type != IMAGE_LAYOUT)
 		return err_set(e, "the first domain image record must be LAYOUT");
 	len = alen + blen;
+	/* what a reader would refuse by its size or vCPU id is refused here, at the cause */
+	rule = image_rule_of(type);
+	if (rule && type != IMAGE_LAYOUT && type != IMAGE_PAGE_DATA &&
+	    image_rule_check(rule, a, len, w->nr_vcpus, &key, e) < 0)
+		return -1;
 	pad = (uint32_t)(IMAGE_PAD8(len) - len);
 	memcpy(hdr, &type, 4);
 	memcpy(hdr + 4, &len, 4);
@@ -133,6 +146,8 @@ static int put_parts(struct image_writer *w, uint32_t type, const void *a, uint3
 
 int image_put(struct image_writer *w, uint32_t type, const void *payload, uint32_t len, struct err *e)
 {
+	if (type == IMAGE_LAYOUT)
+		return err_set(e, "the LAYOUT record is written by image_put_layout");
 	return put_parts(w, type, payload, len, NULL, 0, e);
 }
 
@@ -157,6 +172,7 @@ int image_put_layout(struct image_writer *w, uint32_t nr_vcpus, const struct ima
 			return err_set(e, "RAM range 0x%llx+0x%llx is not page-aligned, empty or out of order",
 				       (unsigned long long)r[i].gpa, (unsigned long long)r[i].size);
 	w->layout = true; /* put_parts' check: this is the LAYOUT */
+	w->nr_vcpus = nr_vcpus;
 	if (put_parts(w, IMAGE_LAYOUT, h, sizeof(h), r, (uint32_t)(n * sizeof(*r)), e) < 0) {
 		w->layout = false;
 		return -1;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -217,10 +218,9 @@ static int page_to_ram(void *opaque, uint64_t gfn, const void *data, struct err 
 	return 0;
 }
 
-/* Writes through a pipe while reading: no seek, no size known in advance. */
-static void test_stream_through_pipe(void **state)
+/* Writes into wfd while reading rfd: no seek, no size known in advance. */
+static void stream_round_trip(int rfd, int wfd)
 {
-	int p[2];
 	pthread_t th;
 	struct pipe_writer pw;
 	struct err e = { "" };
@@ -232,11 +232,9 @@ static void test_stream_through_pipe(void **state)
 	unsigned nr;
 	const void *pl;
 	int rc;
-	(void)state;
-	assert_int_equal(pipe(p), 0);
-	pw.fd = p[1];
+	pw.fd = wfd;
 	assert_int_equal(pthread_create(&th, NULL, writer_thread, &pw), 0);
-	r = image_reader_open(p[0], &h, &e);
+	r = image_reader_open(rfd, &h, &e);
 	if (!r)
 		fail_msg("%s", e.msg);
 	assert_int_equal(h.version, IMAGE_VERSION);
@@ -282,11 +280,28 @@ static void test_stream_through_pipe(void **state)
 	assert_memory_equal(mirror + r0_size, ram1, r1_size);
 	assert_int_equal(image_next(r, &type, &pl, &len, &e), 0); /* END stays the end */
 	image_reader_close(r);
-	close(p[0]);
+	close(rfd);
 	pthread_join(th, NULL);
 	if (pw.rc < 0)
 		fail_msg("writer: %s", pw.e.msg);
 	free(mirror);
+}
+
+static void test_stream_through_pipe(void **state)
+{
+	int p[2];
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	stream_round_trip(p[0], p[1]);
+}
+
+/* Live migration's case: a socket, non-blocking at both ends. */
+static void test_stream_through_nonblocking_socket(void **state)
+{
+	int s[2];
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, s), 0);
+	stream_round_trip(s[0], s[1]);
 }
 
 static void tmp_path(char *buf, size_t len, const char *tag)
@@ -691,6 +706,20 @@ static void test_incremental(void **state)
 	assert_null(dump_open(path, &e));
 	assert_non_null(strstr(e.msg, "incremental image (parent 000000001234abcd)"));
 	unlink(path);
+	/* the chain: h is an increment of 0x1234abcd */
+	{
+		struct image_header full = h, other = h;
+		full.flags = 0;
+		full.parent_id = 0;
+		full.image_id = 0x1234abcdull;
+		full.created_ns = h.created_ns - 1;
+		assert_int_equal(image_chain_check(&full, &h, &e), 0);
+		other.image_id = 0x999;
+		assert_int_equal(image_chain_check(&other, &h, &e), -1);
+		assert_non_null(strstr(e.msg, "is an increment of 000000001234abcd, not of 0000000000000999"));
+		assert_int_equal(image_chain_check(&h, &full, &e), -1);
+		assert_non_null(strstr(e.msg, "is a full image"));
+	}
 	/* a full image with a parent, an incremental one without: the writer refuses */
 	h.flags = IMAGE_F_INCREMENTAL;
 	h.parent_id = 0;
@@ -718,6 +747,11 @@ static void test_writer_rules(void **state)
 	assert_non_null(strstr(e.msg, "first domain image record must be LAYOUT"));
 	assert_int_equal(image_put_layout(w, 2, ranges, 2, &e), 0);
 	assert_int_equal(image_put(w, IMAGE_END, NULL, 0, &e), -1);
+	assert_int_equal(image_put_vcpu(w, IMAGE_VCPU_REGS, 0, 0, &regs[0], 100, &e), -1);
+	assert_non_null(strstr(e.msg, "VCPU_REGS record of 108 bytes (expected 152..152)"));
+	assert_int_equal(image_put_vcpu(w, IMAGE_VCPU_REGS, 2, 0, &regs[0], sizeof(regs[0]), &e), -1);
+	assert_non_null(strstr(e.msg, "for vCPU 2, but the layout has 2 vCPUs"));
+	assert_int_equal(image_put(w, IMAGE_LAYOUT, "12345678", 8, &e), -1);
 	image_writer_progress(w, cancel, NULL);
 	assert_int_equal(image_put_ram(w, ranges, 2, mem_read, NULL, false, &e), -1);
 	assert_non_null(strstr(e.msg, "cancelled"));
@@ -731,6 +765,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream_through_pipe),
+		cmocka_unit_test(test_stream_through_nonblocking_socket),
 		cmocka_unit_test(test_open_as_dump),
 		cmocka_unit_test(test_truncated_and_flipped),
 		cmocka_unit_test(test_stream_rules),
