@@ -233,11 +233,6 @@ int image_chain_check(const struct image_header *prev, const struct image_header
 	return 0;
 }
 
-static void seg_from(struct dump_seg *o, const struct kvm_segment *k)
-{
-	*o = (struct dump_seg){ k->selector, k->base, k->limit, k->type, k->present, k->dpl, k->db, k->s, k->l, k->g, k->avl };
-}
-
 void image_cpu_from_kvm(struct dump_cpu *c, unsigned index, const struct kvm_regs *r, const struct kvm_sregs *sr,
 			const struct kvm_vcpu_events *ev, const struct kvm_mp_state *mp,
 			const struct kvm_lapic_state *lapic, const struct kvm_debugregs *dr)
@@ -248,14 +243,7 @@ void image_cpu_from_kvm(struct dump_cpu *c, unsigned index, const struct kvm_reg
 	/* a vCPU the guest never started waits for its INIT/SIPI */
 	c->online = !mp || (mp->mp_state != KVM_MP_STATE_UNINITIALIZED && mp->mp_state != KVM_MP_STATE_INIT_RECEIVED);
 	c->mp_state = mp ? mp->mp_state : 0;
-	c->rax = r->rax; c->rbx = r->rbx; c->rcx = r->rcx; c->rdx = r->rdx; c->rsi = r->rsi; c->rdi = r->rdi;
-	c->rsp = r->rsp; c->rbp = r->rbp; c->r8 = r->r8; c->r9 = r->r9; c->r10 = r->r10; c->r11 = r->r11;
-	c->r12 = r->r12; c->r13 = r->r13; c->r14 = r->r14; c->r15 = r->r15; c->rip = r->rip; c->rflags = r->rflags;
-	seg_from(&c->cs, &sr->cs); seg_from(&c->ds, &sr->ds); seg_from(&c->es, &sr->es); seg_from(&c->fs, &sr->fs);
-	seg_from(&c->gs, &sr->gs); seg_from(&c->ss, &sr->ss); seg_from(&c->tr, &sr->tr); seg_from(&c->ldt, &sr->ldt);
-	c->gdt_base = sr->gdt.base; c->gdt_limit = sr->gdt.limit; c->idt_base = sr->idt.base; c->idt_limit = sr->idt.limit;
-	c->cr0 = sr->cr0; c->cr2 = sr->cr2; c->cr3 = sr->cr3; c->cr4 = sr->cr4; c->cr8 = sr->cr8; c->efer = sr->efer;
-	c->apic_base = sr->apic_base;
+	dump_cpu_from_kvm(c, r, sr);
 	if (dr) {
 		c->dr6 = dr->dr6;
 		c->dr7 = dr->dr7;

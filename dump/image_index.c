@@ -31,7 +31,7 @@ struct image_index {
 	size_t npages;
 	struct ix_batch *batches;
 	size_t nbatches, batch_cap;
-	bool lazy;
+	bool lazy, owns_map;
 	ZSTD_DCtx *zd;
 };
 
@@ -75,17 +75,53 @@ static int add_batch(struct image_index *x, size_t *cap, const uint8_t *p, struc
 	return 0;
 }
 
+/* Reads the mapped image through the checking reader: the page descriptors, sorted. */
+static int index_build(struct image_index *x, struct err *e)
+{
+	struct image_reader *r = image_reader_open_map(x->map, x->size, &x->h, e);
+	size_t cap = 0, m = 0;
+	int rc;
+	if (!r)
+		return -1;
+	if (x->lazy)
+		image_reader_trust_pages(r);
+	for (;;) {
+		uint32_t type, len;
+		const void *p;
+		rc = image_next(r, &type, &p, &len, e);
+		if (rc <= 0)
+			break;
+		if (type == IMAGE_PAGE_DATA && add_batch(x, &cap, p, e) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	image_reader_close(r);
+	if (rc < 0)
+		return -1;
+	if (x->npages)
+		qsort(x->pages, x->npages, sizeof(*x->pages), ent_cmp);
+	for (size_t i = 0; i < x->npages; i++) { /* one per gfn: the last one sent */
+		if (m && x->pages[m - 1].gfn == x->pages[i].gfn)
+			m--;
+		x->pages[m++] = x->pages[i];
+	}
+	x->npages = m;
+	x->zd = ZSTD_createDCtx();
+	return x->zd ? 0 : err_set(e, "out of memory");
+}
+
 static struct image_index *index_open(const char *path, struct image_header *h, bool lazy, struct err *e)
 {
 	struct image_index *x = calloc(1, sizeof(*x));
-	struct image_reader *r = NULL;
 	struct stat st;
-	size_t cap = 0, m = 0;
-	int fd, rc;
+	int fd;
 	if (!x) {
 		err_set(e, "out of memory");
 		return NULL;
 	}
+	x->lazy = lazy;
+	x->owns_map = true;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < IMAGE_HEADER_SIZE) {
 		if (fd < 0)
@@ -95,7 +131,6 @@ static struct image_index *index_open(const char *path, struct image_header *h, 
 		goto fail;
 	}
 	x->size = (uint64_t)st.st_size;
-	x->lazy = lazy;
 	x->map = mmap(NULL, x->size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (x->map == MAP_FAILED) {
 		x->map = NULL;
@@ -104,47 +139,34 @@ static struct image_index *index_open(const char *path, struct image_header *h, 
 	}
 	close(fd);
 	fd = -1;
-	r = image_reader_open_map(x->map, x->size, &x->h, e);
-	if (!r)
-		goto fail_prefix;
-	if (lazy)
-		image_reader_trust_pages(r);
-	for (;;) {
-		uint32_t type, len;
-		const void *p;
-		rc = image_next(r, &type, &p, &len, e);
-		if (rc < 0)
-			goto fail_prefix;
-		if (rc == 0)
-			break;
-		if (type == IMAGE_PAGE_DATA && add_batch(x, &cap, p, e) < 0)
-			goto fail;
-	}
-	image_reader_close(r);
-	r = NULL;
-	qsort(x->pages, x->npages, sizeof(*x->pages), ent_cmp);
-	for (size_t i = 0; i < x->npages; i++) {
-		if (m && x->pages[m - 1].gfn == x->pages[i].gfn)
-			m--;
-		x->pages[m++] = x->pages[i];
-	}
-	x->npages = m;
-	x->zd = ZSTD_createDCtx();
-	if (!x->zd) {
-		err_set(e, "out of memory");
+	if (index_build(x, e) < 0) {
+		err_prefix(e, "%s", path);
 		goto fail;
 	}
 	if (h)
 		*h = x->h;
 	return x;
-fail_prefix:
-	err_prefix(e, "%s", path);
 fail:
 	if (fd >= 0)
 		close(fd);
-	image_reader_close(r);
 	image_index_close(x);
 	return NULL;
+}
+
+struct image_index *image_index_from_map(const uint8_t *map, uint64_t size, struct err *e)
+{
+	struct image_index *x = calloc(1, sizeof(*x));
+	if (!x) {
+		err_set(e, "out of memory");
+		return NULL;
+	}
+	x->map = map;
+	x->size = size;
+	if (index_build(x, e) < 0) {
+		image_index_close(x);
+		return NULL;
+	}
+	return x;
 }
 
 struct image_index *image_index_open(const char *path, struct image_header *h, struct err *e)
@@ -162,7 +184,7 @@ void image_index_close(struct image_index *x)
 	if (!x)
 		return;
 	free(x->batches);
-	if (x->map)
+	if (x->map && x->owns_map)
 		munmap((void *)x->map, x->size);
 	ZSTD_freeDCtx(x->zd);
 	free(x->pages);

@@ -6,26 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zstd.h>
 
 #include "internal.h"
 
 #define PG IMAGE_PAGE_SIZE
 #define CACHE 64
 
-struct page_ent {
-	uint64_t gfn, off; /* off: the page's data in the file */
-	uint32_t len, kind;
-};
-
 struct image_file {
 	struct image_header h;
-	struct page_ent *pages; /* by gfn, one per gfn (the last one the stream sent) */
-	size_t npages;
+	struct image_index *ix; /* the pages (image_index.c) */
 	struct image_range ranges[IMAGE_MAX_RANGES];
 	unsigned nr_ranges;
-	ZSTD_DCtx *zd;
-	uint8_t *cache; /* CACHE decompressed pages */
+	uint8_t *cache; /* CACHE pages read */
 	uint64_t tag[CACHE];
 	char desc[192];
 };
@@ -45,44 +37,10 @@ void image_free(struct dump_file *f)
 {
 	if (!f->image)
 		return;
-	free(f->image->pages);
+	image_index_close(f->image->ix);
 	free(f->image->cache);
-	ZSTD_freeDCtx(f->image->zd);
 	free(f->image);
 	f->image = NULL;
-}
-
-static int ent_cmp(const void *a, const void *b)
-{
-	const struct page_ent *x = a, *y = b;
-	if (x->gfn != y->gfn)
-		return x->gfn < y->gfn ? -1 : 1;
-	return x->off < y->off ? -1 : x->off > y->off; /* stream order: the later one wins */
-}
-
-static int index_batch(struct image_file *im, size_t *cap, const uint8_t *map, const uint8_t *p, uint32_t len,
-		       struct err *e)
-{
-	uint32_t count;
-	uint64_t data;
-	memcpy(&count, p, 4);
-	data = (uint64_t)(p - map) + 8 + (uint64_t)count * 16;
-	(void)len; /* the reader checked the descriptors against it */
-	for (uint32_t i = 0; i < count; i++) {
-		struct image_page d;
-		memcpy(&d, p + 8 + (size_t)i * 16, sizeof(d));
-		if (im->npages == *cap) {
-			size_t ncap = *cap ? *cap * 2 : 1024;
-			struct page_ent *n = realloc(im->pages, ncap * sizeof(*n));
-			if (!n)
-				return err_set(e, "out of memory");
-			im->pages = n;
-			*cap = ncap;
-		}
-		im->pages[im->npages++] = (struct page_ent){ d.gfn, data, d.len, d.kind };
-		data += d.len;
-	}
-	return 0;
 }
 
 static void msr_value(const struct vcpu_recs *v, uint32_t index, uint64_t *out)
@@ -175,8 +133,6 @@ static void describe(struct image_file *im)
 static int scan(struct dump_file *f, struct image_reader *r, struct vcpu_recs *v, const uint8_t **info,
 		struct err *e)
 {
-	struct image_file *im = f->image;
-	size_t cap = 0;
 	for (;;) {
 		uint32_t type, len, vcpu = 0, count = 0;
 		const void *pv;
@@ -190,10 +146,6 @@ static int scan(struct dump_file *f, struct image_reader *r, struct vcpu_recs *v
 			memcpy(&count, p + 4, 4);
 		}
 		switch (type) {
-		case IMAGE_PAGE_DATA:
-			if (index_batch(im, &cap, f->map, p, len, e) < 0)
-				return -1;
-			break;
 		case IMAGE_VCPU_REGS: v[vcpu].regs = p + 8; break;
 		case IMAGE_VCPU_SREGS: v[vcpu].sregs = p + 8; break;
 		case IMAGE_VCPU_EVENTS: v[vcpu].events = p + 8; break;
@@ -225,7 +177,6 @@ int image_open(struct dump_file *f, const char *path, struct err *e)
 	const struct image_range *ranges;
 	const uint8_t *info = NULL;
 	uint32_t nr_vcpus = 0;
-	size_t m = 0;
 	int rc = -1;
 
 	im = f->image = calloc(1, sizeof(*im));
@@ -234,12 +185,21 @@ int image_open(struct dump_file *f, const char *path, struct err *e)
 	r = image_reader_open_map(f->map, f->size, &im->h, e);
 	if (!r)
 		return err_prefix(e, "%s", path);
+
 	if (im->h.flags & IMAGE_F_INCREMENTAL) {
 		err_set(e, "%s: an incremental image (parent %016llx): it holds only the pages written since its parent "
 			   "and cannot be read on its own",
 			path, (unsigned long long)im->h.parent_id);
 		goto out;
 	}
+	/* every record checked once (checksums, rules, END) as the pages are indexed; the
+	 * scan for the rest then need not check the page data again */
+	im->ix = image_index_from_map(f->map, f->size, e);
+	if (!im->ix) {
+		err_prefix(e, "%s", path);
+		goto out;
+	}
+	image_reader_trust_pages(r);
 	v = calloc(IMAGE_MAX_VCPUS, sizeof(*v));
 	if (!v) {
 		err_set(e, "out of memory");
@@ -256,18 +216,9 @@ int image_open(struct dump_file *f, const char *path, struct err *e)
 	}
 	ranges = image_reader_layout(r, &nr_vcpus, &im->nr_ranges);
 	memcpy(im->ranges, ranges, im->nr_ranges * sizeof(*ranges));
-	if (im->npages)
-		qsort(im->pages, im->npages, sizeof(*im->pages), ent_cmp);
-	for (size_t i = 0; i < im->npages; i++) { /* one per gfn: the last sent */
-		if (m && im->pages[m - 1].gfn == im->pages[i].gfn)
-			m--;
-		im->pages[m++] = im->pages[i];
-	}
-	im->npages = m;
 	f->loads = calloc(im->nr_ranges, sizeof(*f->loads));
 	im->cache = malloc((size_t)CACHE * PG);
-	im->zd = ZSTD_createDCtx();
-	if (!f->loads || !im->cache || !im->zd) {
+	if (!f->loads || !im->cache) {
 		err_set(e, "out of memory");
 		goto out;
 	}
@@ -291,21 +242,6 @@ out:
 	return rc;
 }
 
-static const struct page_ent *page_find(const struct image_file *im, uint64_t gfn)
-{
-	size_t lo = 0, hi = im->npages;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (im->pages[mid].gfn < gfn)
-			lo = mid + 1;
-		else if (im->pages[mid].gfn > gfn)
-			hi = mid;
-		else
-			return &im->pages[mid];
-	}
-	return NULL;
-}
-
 static bool in_ram(const struct image_file *im, uint64_t gpa)
 {
 	for (unsigned i = 0; i < im->nr_ranges; i++)
@@ -321,28 +257,22 @@ size_t image_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len)
 	size_t done = 0;
 	while (done < len) {
 		uint64_t a = gpa + done, gfn = a / PG, in = a % PG, n = PG - in;
-		const struct page_ent *p;
+		uint8_t *c = im->cache + (size_t)(gfn % CACHE) * PG;
 		if (a < gpa || !in_ram(im, a))
 			break;
 		if (n > len - done)
 			n = len - done;
-		p = page_find(im, gfn);
-		if (!p || p->kind == IMAGE_PAGE_ZERO) {
-			memset(out + done, 0, n);
-		} else if (p->kind == IMAGE_PAGE_RAW) {
-			memcpy(out + done, f->map + p->off + in, n);
-		} else {
-			uint8_t *c = im->cache + (size_t)(gfn % CACHE) * PG;
-			if (im->tag[gfn % CACHE] != gfn) {
-				size_t z = ZSTD_decompressDCtx(im->zd, c, PG, f->map + p->off, p->len);
-				if (ZSTD_isError(z) || z != PG) {
-					im->tag[gfn % CACHE] = UINT64_MAX;
-					break;
-				}
-				im->tag[gfn % CACHE] = gfn;
+		if (im->tag[gfn % CACHE] != gfn) {
+			int got = image_index_page(im->ix, gfn, c);
+			if (got < 0) {
+				im->tag[gfn % CACHE] = UINT64_MAX;
+				break;
 			}
-			memcpy(out + done, c + in, n);
+			if (!got) /* not in the image: it was all zeros */
+				memset(c, 0, PG);
+			im->tag[gfn % CACHE] = gfn;
 		}
+		memcpy(out + done, c + in, n);
 		done += n;
 	}
 	return done;

@@ -129,6 +129,9 @@ int image_rule_check(const struct image_rule *rule, const uint8_t *p, uint32_t l
 struct image_reader *image_reader_open_map(const uint8_t *map, uint64_t size, struct image_header *h,
 					   struct err *e);
 
+/* image_index.c: an index over an image already mapped (the map stays the caller's). */
+struct image_index *image_index_from_map(const uint8_t *map, uint64_t size, struct err *e);
+
 /* image_open.c: the image as a dump file (a row of open.c's table). */
 struct image_file;
 bool image_probe(const uint8_t *map, uint64_t size);

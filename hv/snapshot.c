@@ -12,23 +12,15 @@
 #include <unistd.h>
 
 #include "dump/dump.h"
+#include "dump/image.h"
 
 static void cpu_from(struct dump_cpu *c, const struct vcpu_snapshot *v)
 {
-	memset(c, 0, sizeof(*c));
-	c->version = DUMP_VERSION;
-	c->index = v->index;
-	c->online = v->online;
-	c->mp_state = v->mp.mp_state;
-	dump_cpu_from_kvm(c, &v->regs, &v->sregs);
+	image_cpu_from_kvm(c, v->index, &v->regs, &v->sregs, &v->events, &v->mp, &v->lapic, &v->dregs);
+	c->online = v->online; /* hv knows: started by the guest */
 	c->msr_star = v->msr_star; c->msr_lstar = v->msr_lstar; c->msr_kernel_gs_base = v->msr_kernel_gs_base;
 	c->msr_sysenter_cs = v->msr_sysenter_cs; c->msr_sysenter_esp = v->msr_sysenter_esp;
 	c->msr_sysenter_eip = v->msr_sysenter_eip; c->msr_pat = v->msr_pat; c->msr_tsc = v->msr_tsc;
-	c->dr6 = v->dregs.dr6; c->dr7 = v->dregs.dr7;
-	c->nmi_pending = v->events.nmi.pending; c->nmi_masked = v->events.nmi.masked;
-	c->irq_shadow = v->events.interrupt.shadow; c->exception_pending = v->events.exception.pending;
-	c->exception_nr = v->events.exception.nr; c->exception_error = v->events.exception.error_code;
-	memcpy(c->lapic, v->lapic.regs, sizeof(c->lapic));
 }
 
 /* VMCOREINFO for the kernel: what is known from its symbols. */
