@@ -125,6 +125,8 @@ struct dump_load {
 struct dump_file *dump_open(const char *path, struct err *e);
 void dump_close(struct dump_file *f);
 const char *dump_format(const struct dump_file *f);
+/* A domain image (a save file or checkpoint, dump/image.h), not a crash dump. */
+bool dump_is_image(const struct dump_file *f);
 unsigned dump_nr_loads(const struct dump_file *f);
 const struct dump_load *dump_loadseg(const struct dump_file *f, unsigned i);
 /* A segment of guest-physical memory (as opposed to a virtual alias). */

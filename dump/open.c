@@ -101,3 +101,8 @@ bool dump_read_mt(const struct dump_file *f)
 {
 	return f->reader->read_mt;
 }
+
+bool dump_is_image(const struct dump_file *f)
+{
+	return f->image != NULL;
+}

@@ -38,7 +38,8 @@ static size_t d_read_phys(struct target *t, uint64_t pa, void *buf, size_t len)
 static void d_status(struct target *t, FILE *out)
 {
 	const struct dump_domain *d = dump_domain_info(t->priv);
-	fprintf(out, "debugging crash dump (%s)\n", dump_format(t->priv));
+	fprintf(out, "debugging %s (%s)\n", dump_is_image(t->priv) ? "a saved domain" : "crash dump",
+		dump_format(t->priv));
 	if (d) {
 		fprintf(out, "domain: %d (%s), %u vCPUs, %llu MiB\n", d->id, d->name, d->nr_vcpus,
 			(unsigned long long)(d->mem_bytes >> 20));
