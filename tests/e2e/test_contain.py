@@ -295,3 +295,26 @@ def test_hv_killed_during_a_save_leaves_nothing_that_reads_as_complete(daemon, t
         if f.startswith("dom0.save"):  # the partial file: our readers refuse it
             r = subprocess.run([HVDUMP, "info", os.path.join(d.tmp, f)], capture_output=True, text=True)
             assert r.returncode != 0 and r.stderr.count("\n") == 1, r.stdout
+
+
+def test_restore_of_corrupt_page_data_never_runs_on_wrong_memory(daemon, tmp_path):
+    """A restore reads RAM on demand; a page batch whose checksum fails is found when the
+    domain or the filler first needs it, and the domain is crashed, naming the page."""
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    domu(d, "g", vcpus=1)
+    guest_console(d, "g", "mem 4", "offset / 8)")
+    save = str(tmp_path / "g.save")
+    d.ctl("save", "g", save)
+    data = bytearray(open(save, "rb").read())
+    data[len(data) * 2 // 3] ^= 0x01  # inside the page data (the 4 MiB written come last)
+    bad = tmp_path / "bad.save"
+    bad.write_bytes(bytes(data))
+    r = d.ctl("restore", str(bad), check=False)
+    if r.returncode:  # refused up front: fine too
+        assert r.stderr.count("\n") == 1 and list(d.rows()) == ["dom0"], r.stderr
+        return
+    end = time.time() + 20
+    while time.time() < end and d.rows().get("g", ("", ""))[1] != "crashed" and "g" in d.rows():
+        time.sleep(0.05)
+    log = d.ctl("dmesg").stdout
+    assert re.search(r"g crashed: restored RAM: the image's data for page 0x[0-9a-f]+ is corrupt", log), log
