@@ -303,7 +303,8 @@ int hv_run(struct hv *hv)
 			{ .fd = stdin_open && !hv->opt.daemon ? hv->con.in_fd : -1, .events = POLLIN },
 		};
 		int nctl = control_pollfds(hv, p + 3, 1 + CONTROL_MAX_CLIENTS);
-		if (poll(p, (nfds_t)(3 + nctl), -1) < 0) {
+		int wait_ms = autockpt_tick(hv); /* scheduled checkpoints (config/checkpoint-interval) */
+		if (poll(p, (nfds_t)(3 + nctl), wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			hv_log(hv, "poll: %s", strerror(errno));

@@ -161,7 +161,11 @@ struct ckpt_state {
 		struct image_index *ix;
 	} cache[16];
 	uint64_t tick;
+	uint64_t auto_next;   /* autockpt.c: when the next scheduled one is due */
+	unsigned auto_count;  /* scheduled ones in the current chain */
 };
+/* autockpt.c: hv's loop calls it; the poll timeout it wants (ms), or -1 when off. */
+int autockpt_tick(struct hv *hv);
 /* Closes the cached checkpoint indexes (checkpoint.c; the domain's destruction). */
 void ckpt_cache_free(struct ckpt_state *c);
 struct domain {

@@ -318,3 +318,28 @@ def test_restore_of_corrupt_page_data_never_runs_on_wrong_memory(daemon, tmp_pat
         time.sleep(0.05)
     log = d.ctl("dmesg").stdout
     assert re.search(r"g crashed: restored RAM: the image's data for page 0x[0-9a-f]+ is corrupt", log), log
+
+
+def test_scheduled_checkpoints_keep_their_number(daemon):
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    domu(d, "g", vcpus=1)
+    d.ctl("checkpoint", "g", "by-hand")
+    d.ctl("setprop", "config/checkpoint-interval", "=", "1")
+    d.ctl("setprop", "config/checkpoint-keep", "=", "2")
+    d.ctl("refresh")
+    end = time.time() + 30
+    seen = []
+    while time.time() < end:
+        tags = re.findall(r"^(auto-\S+) +\S+ \S+ +(full|incremental)", d.ctl("checkpoint-list", "g").stdout, re.M)
+        seen.append(len(tags))
+        if len(seen) > 2 and max(seen) >= 3 and len(tags) == 2:
+            break
+        time.sleep(0.3)
+    assert max(seen) >= 3 and 2 <= len(tags) <= 3, (seen, tags)  # old chains went, whole
+    assert "by-hand" in d.ctl("checkpoint-list", "g").stdout  # never deleted by the schedule
+    assert "g: checkpoint auto-" in d.ctl("dmesg").stdout
+    d.ctl("setprop", "config/checkpoint-interval", "=", "0")
+    d.ctl("refresh")
+    time.sleep(1.5)  # a job in flight ends
+    r = d.ctl("rollback", "g", tags[-1][0])
+    assert "rolled back" in r.stdout, r.stdout
