@@ -119,15 +119,25 @@ def test_bad_save_files_are_refused(daemon, tmp_path):
     d.ctl("save", "g", save)
     data = open(save, "rb").read()
     bad = tmp_path / "bad"
-    cases = [data[:n] for n in (0, 7, 127, 128, 200, len(data) // 2, len(data) - 24, len(data) - 1)]
+    cases = [(data[:n], False) for n in (0, 7, 127, 128, 200, len(data) // 2, len(data) - 24, len(data) - 1)]
     for off in (9, 130, 300, len(data) // 3, len(data) - 30):
         b = bytearray(data)
         b[off] ^= 0x10
-        cases.append(bytes(b))
-    cases.append(b"\x7fELF" + b"\0" * 200)
-    for c in cases:
+        cases.append((bytes(b), True))
+    cases.append((b"\x7fELF" + b"\0" * 200, False))
+    for c, flipped in cases:
         bad.write_bytes(c)
         r = d.ctl("restore", str(bad), check=False)
+        if r.returncode == 0 and flipped:
+            # a flip inside page data: RAM comes on demand, each batch's checksum checked
+            # when first needed; the domain crashes naming the page, never runs on it
+            end = time.time() + 20
+            while time.time() < end and d.rows().get("g", ("", ""))[1] != "crashed" and "g" in d.rows():
+                time.sleep(0.05)
+            assert re.search(r"is corrupt", d.ctl("dmesg").stdout), r.stdout
+            if "g" in d.rows():
+                d.ctl("destroy", "g")
+            continue
         assert r.returncode == 1 and r.stderr.count("\n") == 1 and "hvctl: " in r.stderr, (len(c), r.stderr)
         assert list(d.rows()) == ["dom0"], r.stderr
     # the sweep over every record boundary and many offsets, through the same reader
