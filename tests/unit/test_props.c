@@ -64,6 +64,8 @@ static void test_defaults(void **state)
 		enum prop_type type;
 		const char *value;
 	} want[] = {
+		{ "config/checkpoint-interval", PROP_COUNT, "0" },
+		{ "config/checkpoint-keep", PROP_COUNT, "8" },
 		{ "config/console-ring-size", PROP_COUNT, "65536" },
 		{ "config/default-weight", PROP_COUNT, "256" },
 		{ "config/dom0-cpus", PROP_COUNT, "0" },
@@ -85,7 +87,7 @@ static void test_defaults(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	n = props_list(p, NULL, l, 32, &e);
-	assert_int_equal(n, 10);
+	assert_int_equal(n, 12);
 	for (int i = 0; i < n; i++) { /* in name order */
 		assert_string_equal(l[i].name, want[i].name);
 		assert_int_equal(l[i].type, want[i].type);
@@ -103,7 +105,7 @@ static void test_defaults(void **state)
 	assert_string_equal(prop_type_name(PROP_INTEGER), "integer");
 	/* a short list */
 	assert_int_equal(props_list(p, NULL, l, 2, &e), 2);
-	assert_string_equal(l[1].name, "config/default-weight");
+	assert_string_equal(l[1].name, "config/checkpoint-keep");
 	props_close(p);
 }
 
@@ -208,7 +210,7 @@ static void test_errors_leave_the_store_unchanged(void **state)
 	int n;
 	(void)state;
 	assert_non_null(p);
-	assert_int_equal(props_list(p, NULL, before, 32, &e), 10);
+	assert_int_equal(props_list(p, NULL, before, 32, &e), 12);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		e.msg[0] = 0;
 		assert_int_equal(props_set(p, bad[i][0], bad[i][1], &e), -1);
@@ -221,8 +223,8 @@ static void test_errors_leave_the_store_unchanged(void **state)
 	assert_int_equal(props_set(p, "config/dump-dir", longval, &e), -1);
 	assert_non_null(strstr(e.msg, "too long"));
 	n = props_list(p, NULL, after, 32, &e);
-	assert_int_equal(n, 10);
-	assert_memory_equal(before, after, sizeof(before[0]) * 10);
+	assert_int_equal(n, 12);
+	assert_memory_equal(before, after, sizeof(before[0]) * 12);
 	props_close(p);
 	/* booleans: no property has the type yet; the type's own check */
 	{
@@ -279,8 +281,8 @@ static void test_patterns(void **state)
 	assert_int_equal(props_list(p, "*-size", l, 32, &e), 1);
 	assert_int_equal(props_list(p, "config/dom0-[cm]*", l, 32, &e), 2);
 	assert_int_equal(props_list(p, "config/dom0-?pus", l, 32, &e), 1);
-	assert_int_equal(props_list(p, "config", l, 32, &e), 10);
-	assert_int_equal(props_list(p, "*", l, 32, &e), 10);
+	assert_int_equal(props_list(p, "config", l, 32, &e), 12);
+	assert_int_equal(props_list(p, "*", l, 32, &e), 12);
 	assert_int_equal(props_list(p, "nosuch*", l, 32, &e), 0);
 	assert_int_equal(props_list(p, "other/*", l, 32, &e), 0);
 	assert_int_equal(props_list(p, NULL, l, -1, &e), -1);
