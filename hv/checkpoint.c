@@ -211,10 +211,8 @@ int hv_domain_checkpoint(struct hv *hv, struct domain *d, const char *tag_in, co
 	int ret = -1;
 
 	memset(st, 0, sizeof(*st));
-	if (!d->vcpus || d->vm_fd < 0 ||
-	    (was != DOMAIN_RUNNING && was != DOMAIN_BLOCKED && was != DOMAIN_PAUSED && was != DOMAIN_SHUTDOWN))
-		return err_set(e, "%s is %s: only a running or paused domain can be checkpointed", d->name,
-			       domain_state_name(was));
+	if (image_save_check(d, "checkpointed", e) < 0)
+		return -1;
 	if (tag_in && !ckpt_tag_ok(tag_in))
 		return err_set(e, "'%.80s' is not a checkpoint name (1 to 63 of A-Z a-z 0-9 . _ -, not starting with . or -)",
 			       tag_in);
@@ -264,13 +262,8 @@ int hv_domain_checkpoint(struct hv *hv, struct domain *d, const char *tag_in, co
 		st->pause_ns = is.pause_ns;
 		st->cow = is.cow;
 	}
-	if (image_write_domain(d, file.fd, &h, &src, e) < 0 || dump_out_commit(&file, e) < 0)
+	if (image_write_file(d, &file, path, &h, &src, &st->file_bytes, e) < 0)
 		goto out;
-	{
-		struct stat sb;
-		if (stat(path, &sb) == 0)
-			st->file_bytes = (uint64_t)sb.st_size;
-	}
 	st->incremental = p.incremental;
 	st->pages = p.incremental ? ngfns : d->mem.size / 4096;
 	snprintf(st->tag, sizeof(st->tag), "%s", tag);

@@ -30,6 +30,26 @@ static int read_ram(void *opaque, uint64_t gpa, void *buf, size_t len)
 	return 0;
 }
 
+int image_save_check(struct domain *d, const char *what, struct err *e)
+{
+	enum domain_state was = domain_state_now(d);
+	if (!d->vcpus || d->vm_fd < 0 ||
+	    (was != DOMAIN_RUNNING && was != DOMAIN_BLOCKED && was != DOMAIN_PAUSED && was != DOMAIN_SHUTDOWN))
+		return err_set(e, "%s is %s: only a running or paused domain can be %s", d->name, domain_state_name(was),
+			       what);
+	return 0;
+}
+
+int image_write_file(struct domain *d, struct dump_out *file, const char *path, struct image_header *h,
+		     const struct image_src *src, uint64_t *bytes, struct err *e)
+{
+	struct stat sb;
+	if (image_write_domain(d, file->fd, h, src, e) < 0 || dump_out_commit(file, e) < 0)
+		return -1;
+	*bytes = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+	return 0;
+}
+
 static int state_in_pause(struct domain *d, void *opaque, struct err *e)
 {
 	return vmstate_get(d, opaque, e);
@@ -50,9 +70,8 @@ int hv_domain_save(struct hv *hv, struct domain *d, const char *path, const stru
 
 	(void)hv;
 	memset(st, 0, sizeof(*st));
-	if (!d->vcpus || d->vm_fd < 0 ||
-	    (was != DOMAIN_RUNNING && was != DOMAIN_BLOCKED && was != DOMAIN_PAUSED && was != DOMAIN_SHUTDOWN))
-		return err_set(e, "%s is %s: only a running or paused domain can be saved", d->name, domain_state_name(was));
+	if (image_save_check(d, "saved", e) < 0)
+		return -1;
 	if (dump_out_create(&file, path, e) < 0)
 		return -1;
 	atomic_fetch_add(&d->dump_active, 1); /* no reboot or teardown while it is written */
@@ -84,13 +103,8 @@ int hv_domain_save(struct hv *hv, struct domain *d, const char *path, const stru
 		st->pause_ns = is.pause_ns;
 		st->cow = is.cow;
 	}
-	if (image_write_domain(d, file.fd, &h, &src, e) < 0 || dump_out_commit(&file, e) < 0)
+	if (image_write_file(d, &file, path, &h, &src, &st->file_bytes, e) < 0)
 		goto out;
-	{
-		struct stat sb;
-		if (stat(path, &sb) == 0)
-			st->file_bytes = (uint64_t)sb.st_size;
-	}
 	st->ram_bytes = d->mem.size;
 	ret = 0;
 out:

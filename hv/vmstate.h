@@ -96,6 +96,12 @@ struct image_src {
 };
 struct image_header;
 int image_write_domain(struct domain *d, int fd, struct image_header *h, const struct image_src *src, struct err *e);
+/* save.c: may d be saved or checkpointed now (running, blocked, paused, in shutdown)? */
+int image_save_check(struct domain *d, const char *what, struct err *e);
+/* The image into a file made by dump_out_create, committed (fsync, its name); its size. */
+struct dump_out;
+int image_write_file(struct domain *d, struct dump_out *file, const char *path, struct image_header *h,
+		     const struct image_src *src, uint64_t *bytes, struct err *e);
 struct image_restore_opts {
 	const char *name; /* NULL: the image's */
 	bool paused;
