@@ -141,6 +141,9 @@ int image_put_ram(struct image_writer *w, const struct image_range *r, unsigned 
 		  bool read_mt, struct err *e);
 /* Progress and cancel: called after each page batch; non-zero cancels ("cancelled"). */
 void image_writer_progress(struct image_writer *w, dump_progress_fn fn, void *opaque);
+/* From now on all-zero pages go out as ZERO descriptors too (a live migration's later
+ * rounds: the page may have held data the receiver has); an incremental image does so always. */
+void image_writer_zero_pages(struct image_writer *w, bool on);
 /* Bytes written so far. */
 uint64_t image_writer_bytes(const struct image_writer *w);
 /* Writes END (unless a write failed) and frees w; fd stays open. 0, or -1 when END could
@@ -155,6 +158,9 @@ void image_writer_abort(struct image_writer *w);
 struct image_reader;
 /* Reads and checks the header into *h (may be NULL). */
 struct image_reader *image_reader_open(int fd, struct image_header *h, struct err *e);
+/* The same over a non-blocking fd (a socket): fails ("no data for N s") when nothing
+ * comes for timeout_ms. */
+struct image_reader *image_reader_open_timeout(int fd, int timeout_ms, struct image_header *h, struct err *e);
 /* The next record: 1 with *type, *payload (valid until the next call) and *len; 0 at END
  * (and nothing after it is read); -1 with a message. Unknown optional records are
  * skipped; an unknown mandatory one is refused, naming its type. */

@@ -23,6 +23,7 @@ struct image_reader {
 	struct image_header h;
 	bool have_layout, ended, failed;
 	bool trust_pages; /* PAGE_DATA checksums left to the consumer (a lazy restore) */
+	int timeout_ms;   /* a non-blocking fd: how long to wait for more (0: for ever) */
 	struct err err; /* sticky: the first failure */
 	uint32_t nr_vcpus;
 	unsigned nr_ranges;
@@ -76,7 +77,11 @@ static int take(struct image_reader *r, size_t n, size_t keep, const uint8_t **o
 			continue;
 		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) { /* a non-blocking socket: wait */
 			struct pollfd pf = { .fd = r->fd, .events = POLLIN };
-			if (poll(&pf, 1, -1) >= 0 || errno == EINTR)
+			int pr = poll(&pf, 1, r->timeout_ms > 0 ? r->timeout_ms : -1);
+			if (pr == 0)
+				return err_set(e, "no data for %d s at offset %llu", r->timeout_ms / 1000,
+					       (unsigned long long)(r->off + got));
+			if (pr > 0 || errno == EINTR)
 				continue;
 		}
 		if (k < 0)
@@ -94,8 +99,8 @@ static int take(struct image_reader *r, size_t n, size_t keep, const uint8_t **o
 	return 0;
 }
 
-static struct image_reader *reader_new(int fd, const uint8_t *map, uint64_t size, struct image_header *h,
-				       struct err *e)
+static struct image_reader *reader_new(int fd, const uint8_t *map, uint64_t size, int timeout_ms,
+				       struct image_header *h, struct err *e)
 {
 	struct image_reader *r = calloc(1, sizeof(*r));
 	const uint8_t *p;
@@ -107,6 +112,7 @@ static struct image_reader *reader_new(int fd, const uint8_t *map, uint64_t size
 	r->fd = fd;
 	r->map = map;
 	r->size = size;
+	r->timeout_ms = timeout_ms;
 	rc = take(r, IMAGE_HEADER_SIZE, 0, &p, e);
 	if (rc > 0)
 		err_set(e, "empty: not a domain image");
@@ -124,12 +130,17 @@ fail:
 
 struct image_reader *image_reader_open(int fd, struct image_header *h, struct err *e)
 {
-	return reader_new(fd, NULL, 0, h, e);
+	return reader_new(fd, NULL, 0, 0, h, e);
+}
+
+struct image_reader *image_reader_open_timeout(int fd, int timeout_ms, struct image_header *h, struct err *e)
+{
+	return reader_new(fd, NULL, 0, timeout_ms, h, e);
 }
 
 struct image_reader *image_reader_open_map(const uint8_t *map, uint64_t size, struct image_header *h, struct err *e)
 {
-	return reader_new(-1, map, size, h, e);
+	return reader_new(-1, map, size, 0, h, e);
 }
 
 void image_reader_close(struct image_reader *r)
@@ -363,3 +374,4 @@ bool image_record_intact(const void *payload)
 	uint64_t body = IMAGE_PAD8(get32(p + 4));
 	return get32(p + IMAGE_REC_HDR + body) == image_crc(p, IMAGE_REC_HDR + body);
 }
+

@@ -21,6 +21,7 @@ struct image_writer {
 	uint64_t bytes;
 	uint32_t nr_vcpus; /* the layout's */
 	bool layout, failed;
+	bool zeros; /* all-zero pages go out as ZERO descriptors (an incremental image, a live round) */
 	struct err err; /* the first failure */
 	dump_progress_fn progress;
 	void *popaque;
@@ -231,7 +232,7 @@ static int pages_work(void *ctx, unsigned si, size_t bi, struct err *e)
 	struct pages *p = ctx;
 	struct slot *s = &p->slots[si];
 	const struct batch *b = &p->batches[bi];
-	bool incremental = p->w->flags & IMAGE_F_INCREMENTAL;
+	bool incremental = (p->w->flags & IMAGE_F_INCREMENTAL) || p->w->zeros;
 	struct image_page_batch bh = { 0 };
 	struct image_page *desc = (struct image_page *)(s->rec + IMAGE_REC_HDR + sizeof(bh));
 	uint8_t *data = (uint8_t *)(desc + b->n), *at = data;
@@ -406,4 +407,9 @@ int image_writer_close(struct image_writer *w, struct err *e)
 void image_writer_abort(struct image_writer *w)
 {
 	free(w);
+}
+
+void image_writer_zero_pages(struct image_writer *w, bool on)
+{
+	w->zeros = on;
 }

@@ -120,6 +120,34 @@ const char *ctl_first_arg(int argc, char **argv)
 	return NULL;
 }
 
+int ctl_parse(struct reply *r, int argc, char **argv, const struct ctl_opt *opts, int n, const char **vals,
+	      const char **pos, int max, int *npos, const char *usage)
+{
+	*npos = 0;
+	for (int k = 0; k < n; k++)
+		vals[k] = NULL;
+	for (int i = 1; i < argc; i++) {
+		int k = 0;
+		if (strncmp(argv[i], "--", 2)) {
+			if (*npos == max)
+				return reply_error(r, "%s: unexpected argument '%s' (usage: %s)", argv[0], argv[i], usage);
+			pos[(*npos)++] = argv[i];
+			continue;
+		}
+		while (k < n && strcmp(opts[k].name, argv[i]))
+			k++;
+		if (k == n)
+			return reply_error(r, "%s: unknown option %s (usage: %s)", argv[0], argv[i], usage);
+		if (opts[k].value) {
+			if (i + 1 >= argc)
+				return reply_error(r, "%s: %s needs a value (usage: %s)", argv[0], argv[i], usage);
+			vals[k] = argv[++i];
+		} else
+			vals[k] = "";
+	}
+	return 0;
+}
+
 static void send_status(struct reply *r)
 {
 	char st[16];

@@ -62,6 +62,7 @@ bool job_client_gone(const struct job *j);
 /* contain_verbs.c: the rows of save, restore, checkpoint, checkpoint-list,
  * checkpoint-delete and rollback (toolstack_register adds them). */
 int contain_register(struct err *e);
+int migrate_register(struct err *e); /* migrate_verbs.c */
 
 /* dumpjob.c: a dump written by its own thread, which owns the client connection: it sends
  * "p DONE TOTAL" progress lines, then the reply. Returns 2 when started, -1 after an error

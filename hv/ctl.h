@@ -63,6 +63,16 @@ int ctl_register(const struct ctl_verb *v, struct err *e);
 const struct ctl_verb *ctl_lookup(const char *name);
 /* The first argument after the verb that is not a --flag (a verb's NAME or FILE), or NULL. */
 const char *ctl_first_arg(int argc, char **argv);
+/* A verb's options, as a table: "--live" (a flag) or "--downtime" with a value. */
+struct ctl_opt {
+	const char *name;
+	bool value;
+};
+/* Splits argv[1..] into options of opts (n of them; vals[i]: the value, "" for a flag seen,
+ * NULL when absent) and at most max positional arguments (pos, *npos). An unknown option,
+ * a missing value or one argument too many: an error reply naming it and the usage, -1. */
+int ctl_parse(struct reply *r, int argc, char **argv, const struct ctl_opt *opts, int n, const char **vals,
+	      const char **pos, int max, int *npos, const char *usage);
 /* The running domain a verb's argument names (its name or its id); NULL after an error
  * reply ("which domain? ...", "no running domain named ..."). */
 struct domain *ctl_need_domain(struct hv *hv, struct reply *r, const char *name);

@@ -4,6 +4,7 @@
 #include "contain.h"
 
 #include "control.h"
+#include "migrate.h"
 #include "props.h"
 
 #include <errno.h>
@@ -91,6 +92,7 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 		fprintf(stderr, "hv: warning: %s; hvctl cannot reach this hv\n", e->msg);
 	}
 	hv_props_load(hv);
+	reloc_apply(hv);
 	return hv;
 }
 
@@ -108,6 +110,16 @@ struct domain *hv_domain_by_name(struct hv *hv, const char *name)
 		if (hv->domains[i] && !strcmp(hv->domains[i]->name, name))
 			return hv->domains[i];
 	return NULL;
+}
+
+bool hv_name_in_use(struct hv *hv, const char *name)
+{
+	bool used = false;
+	pthread_mutex_lock(&hv->lock);
+	for (int i = 0; i < HV_MAX_DOMAINS && !used; i++)
+		used = hv->domains[i] && !strcmp(hv->domains[i]->name, name);
+	pthread_mutex_unlock(&hv->lock);
+	return used;
 }
 
 /* A free slot in hv->domains, or -1 after a message; the name must be free too. */
@@ -134,7 +146,9 @@ int hv_domain_insert(struct hv *hv, struct domain *d, struct err *e)
 	int slot = free_slot(hv, d->name, e);
 	if (slot < 0)
 		return -1;
+	pthread_mutex_lock(&hv->lock);
 	hv->domains[slot] = d;
+	pthread_mutex_unlock(&hv->lock);
 	d->slot = slot;
 	if (d->id >= hv->next_id)
 		hv->next_id = d->id + 1;
@@ -173,7 +187,9 @@ static void remove_domain(struct hv *hv, struct domain *d)
 	atomic_store(&d->dump_cancel, 1);
 	for (int i = 0; i < 3000 && atomic_load(&d->dump_active); i++)
 		usleep(10000);
+	pthread_mutex_lock(&hv->lock);
 	hv->domains[d->slot] = NULL;
+	pthread_mutex_unlock(&hv->lock);
 	domain_destroy(d);
 }
 
@@ -297,14 +313,15 @@ int hv_run(struct hv *hv)
 		hv_log(hv, "console: %s (continuing in line mode)", e.msg);
 
 	while ((hv->opt.daemon || any_domain(hv)) && !hv->quit) {
-		struct pollfd p[3 + 1 + CONTROL_MAX_CLIENTS] = {
+		struct pollfd p[3 + 1 + CONTROL_MAX_CLIENTS + RELOC_MAX_FDS] = {
 			{ .fd = hv->event_fd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = stdin_open && !hv->opt.daemon ? hv->con.in_fd : -1, .events = POLLIN },
 		};
 		int nctl = control_pollfds(hv, p + 3, 1 + CONTROL_MAX_CLIENTS);
+		int nrel = reloc_pollfds(hv, p + 3 + nctl, RELOC_MAX_FDS);
 		int wait_ms = autockpt_tick(hv); /* scheduled checkpoints (config/checkpoint-interval) */
-		if (poll(p, (nfds_t)(3 + nctl), wait_ms) < 0) {
+		if (poll(p, (nfds_t)(3 + nctl + nrel), wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			hv_log(hv, "poll: %s", strerror(errno));
@@ -318,6 +335,7 @@ int hv_run(struct hv *hv)
 			for (int i = 0; i < HV_MAX_DOMAINS; i++)
 				if (hv->domains[i])
 					handle_event(hv, hv->domains[i]);
+			reloc_arrivals(hv); /* migrations received: their domains start here */
 		}
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
@@ -336,6 +354,7 @@ int hv_run(struct hv *hv)
 				stdin_open = false; /* end of input: the domains run on */
 		}
 		control_handle(hv, p + 3, nctl);
+		reloc_handle(hv, p + 3 + nctl, nrel);
 	}
 	for (int i = 0; i < HV_MAX_DOMAINS; i++)
 		if (hv->domains[i])
@@ -397,6 +416,7 @@ static void ring_fit(struct hv *hv)
 void hv_props_apply(struct hv *hv)
 {
 	int64_t v;
+	reloc_apply(hv); /* a no-op unless the relocation settings changed */
 	if (!hv->props)
 		return;
 	ring_fit(hv);
@@ -422,6 +442,7 @@ void hv_destroy(struct hv *hv)
 		if (hv->domains[i])
 			remove_domain(hv, hv->domains[i]);
 	console_raw_leave(&hv->con);
+	reloc_close(hv);
 	control_close(hv);
 	if (hv->props)
 		props_close(hv->props);

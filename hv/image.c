@@ -45,22 +45,11 @@ static int put_vcpus(struct image_writer *w, const struct vm_state *vs, struct e
 	return 0;
 }
 
-static int put_domain(struct image_writer *w, struct domain *d, const struct vm_state *vs, struct err *e)
+int image_put_config(struct image_writer *w, struct domain *d, const struct vm_state *vs, struct err *e)
 {
 	struct xlcfg x;
 	char cfg[16384], vmci[2048];
 	struct image_domain_info info;
-	struct hv_domain_rec hr = {
-		.layout = HV_IMAGE_LAYOUT, .event_vector = vs->hv.event_vector, .event_apic = vs->hv.event_apic,
-		.request = vs->hv.request, .id = d->id, .flags = d->defined ? HV_DOM_DEFINED : 0,
-		.mem_bytes = d->mem.size, .uptime_ns = vs->uptime_ns, .reboots = d->reboots,
-	};
-	struct {
-		uint32_t index, layout;
-		struct uart_state s;
-	} uart = { 0, HV_IMAGE_LAYOUT, vs->uart };
-	uint8_t tail[4096];
-	size_t ntail = domcons_tail(&d->cons, tail, sizeof(tail));
 	int n;
 
 	xlcfg_from_config(&d->cfg, &x);
@@ -78,8 +67,26 @@ static int put_domain(struct image_writer *w, struct domain *d, const struct vm_
 	domain_vmcoreinfo(d, vmci, sizeof(vmci));
 	if (image_put(w, IMAGE_DOMAIN_CONFIG, cfg, (uint32_t)n, e) < 0 ||
 	    image_put(w, IMAGE_DOMAIN_INFO, &info, sizeof(info), e) < 0 ||
-	    image_put(w, IMAGE_VMCOREINFO, vmci, (uint32_t)strlen(vmci), e) < 0 ||
-	    image_put(w, IMAGE_HV_DOMAIN, &hr, sizeof(hr), e) < 0 || put_vcpus(w, vs, e) < 0)
+	    image_put(w, IMAGE_VMCOREINFO, vmci, (uint32_t)strlen(vmci), e) < 0)
+		return -1;
+	return 0;
+}
+
+int image_put_state(struct image_writer *w, struct domain *d, const struct vm_state *vs, struct err *e)
+{
+	struct hv_domain_rec hr = {
+		.layout = HV_IMAGE_LAYOUT, .event_vector = vs->hv.event_vector, .event_apic = vs->hv.event_apic,
+		.request = vs->hv.request, .id = d->id, .flags = d->defined ? HV_DOM_DEFINED : 0,
+		.mem_bytes = d->mem.size, .uptime_ns = vs->uptime_ns, .reboots = d->reboots,
+	};
+	struct {
+		uint32_t index, layout;
+		struct uart_state s;
+	} uart = { 0, HV_IMAGE_LAYOUT, vs->uart };
+	uint8_t tail[4096];
+	size_t ntail = domcons_tail(&d->cons, tail, sizeof(tail));
+
+	if (image_put(w, IMAGE_HV_DOMAIN, &hr, sizeof(hr), e) < 0 || put_vcpus(w, vs, e) < 0)
 		return -1;
 	for (unsigned i = 0; i < 3; i++)
 		if (image_put(w, IMAGE_IRQCHIP, &vs->chip[i], sizeof(vs->chip[i]), e) < 0)
@@ -104,7 +111,7 @@ int image_write_domain(struct domain *d, int fd, struct image_header *h, const s
 	if (src->progress)
 		image_writer_progress(w, src->progress, src->popaque);
 	if (image_put_layout(w, src->vs->nr_vcpus, ranges, (unsigned)d->mem.nr_ranges, e) < 0 ||
-	    put_domain(w, d, src->vs, e) < 0 ||
+	    image_put_config(w, d, src->vs, e) < 0 || image_put_state(w, d, src->vs, e) < 0 ||
 	    (src->gfns ? image_put_pages(w, src->gfns, src->ngfns, src->read, src->opaque, src->read_mt, e)
 		       : image_put_ram(w, ranges, (unsigned)d->mem.nr_ranges, src->read, src->opaque, src->read_mt, e)) < 0) {
 		image_writer_abort(w);
@@ -169,8 +176,10 @@ static int got_config(struct restore *rs, struct image_reader *r, const void *p,
 	if (!rg || nv != x.vcpus)
 		return err_set(e, "the image's layout (%u vCPUs) does not match its configuration (%u)", nv, x.vcpus);
 	cfg.mem_bytes = mem;
-	id = hv_domain_new_id(rs->hv, cfg.name, e);
-	if (id < 0)
+	if (rs->o->check && rs->o->check(rs->o->check_opaque, &cfg, e) < 0)
+		return -1;
+	id = rs->o->detached ? -1 : hv_domain_new_id(rs->hv, cfg.name, e);
+	if (id < 0 && !rs->o->detached)
 		return -1;
 	rs->d = domain_create(rs->hv, id, &cfg, e);
 	if (!rs->d)
@@ -442,12 +451,7 @@ struct domain *image_restore(struct hv *hv, struct image_reader *r, struct image
 	pthread_mutex_lock(&d->lock);
 	d->state = DOMAIN_RUNNING;
 	pthread_mutex_unlock(&d->lock);
-	if (o->paused && domain_pause(d, e) < 0)
-		goto fail;
-	for (unsigned i = 0; i < d->nr_vcpus; i++)
-		if (vcpu_start_thread(&d->vcpus[i], e) < 0)
-			goto fail;
-	if (hv_domain_insert(hv, d, e) < 0)
+	if (!o->detached && image_restore_attach(hv, d, o->paused, e) < 0)
 		goto fail;
 	restore_free(&rs);
 	return d;
@@ -457,4 +461,19 @@ fail:
 	if (rs.d)
 		domain_destroy(rs.d);
 	return NULL;
+}
+
+int image_restore_attach(struct hv *hv, struct domain *d, bool paused, struct err *e)
+{
+	if (d->id < 0) {
+		d->id = hv_domain_new_id(hv, d->name, e);
+		if (d->id < 0)
+			return -1;
+	}
+	if (paused && domain_pause(d, e) < 0)
+		return -1;
+	for (unsigned i = 0; i < d->nr_vcpus; i++)
+		if (vcpu_start_thread(&d->vcpus[i], e) < 0)
+			return -1;
+	return hv_domain_insert(hv, d, e);
 }

@@ -56,6 +56,12 @@ int mem_dirty_log(struct guest_mem *m, int vm_fd, bool on, struct err *e);
 /* ORs into bitmap (MEM_BITMAP_WORDS words, a bit per page of the memfd) the pages written
  * since the last fetch, the guest's and hv's, and starts the next interval. */
 int mem_dirty_fetch(struct guest_mem *m, int vm_fd, uint64_t *bitmap, struct err *e);
+/* The gfns (the RAM ranges' gpas / 4096, ascending) of the memfd pages set in bm; *n of
+ * them, malloc'd (NULL when none). */
+uint64_t *mem_gfns_of(const struct guest_mem *m, const uint64_t *bm, size_t *n);
+/* A dump_read_fn over a domain's own RAM (opaque: the struct domain); a running domain's
+ * may change meanwhile (a held one's does not). */
+int domain_ram_read(void *opaque, uint64_t gpa, void *buf, size_t len);
 /* hv wrote len bytes of guest RAM at hva itself (the dirty log does not see it). */
 void mem_mark_dirty(struct guest_mem *m, const void *hva, uint64_t len);
 /* The memfd page of a guest-physical address; false outside RAM. */
@@ -201,6 +207,8 @@ struct domain {
 	struct hv_dbg *dbg;       /* an attached live debugger (debug.c) */
 	atomic_int dump_active;   /* a dump job is writing this domain: it is not torn down meanwhile */
 	atomic_int dump_cancel;   /* hvctl dump-cancel */
+	atomic_int mig_fd;        /* a migration's socket + 1 (0: none): hvctl migrate-cancel shuts it */
+	char origin[160];         /* "HOST (ADDRESS) at TIME": where it migrated from (dominfo) */
 	uint16_t logged_ports[16];
 	struct ckpt_state ckpt;
 	struct lazy *lazy; /* a restore still filling RAM (lazy.c) */
@@ -299,6 +307,7 @@ struct hv {
 	void (*prompt_input)(struct hv *hv, const uint8_t *buf, size_t n);
 	int next_id;
 	struct control *ctl;
+	struct reloc *reloc; /* the relocation server (reloc.c), or NULL */
 	struct props *props;
 };
 void hv_wake(struct hv *hv);
@@ -315,6 +324,8 @@ int hv_domain_insert(struct hv *hv, struct domain *d, struct err *e);
 void hv_props_apply(struct hv *hv);
 void hv_props_load(struct hv *hv);
 struct domain *hv_domain_by_name(struct hv *hv, const char *name);
+/* Whether a domain of that name runs, from any thread (hv->lock: the table's writers take it). */
+bool hv_name_in_use(struct hv *hv, const char *name);
 /* The state now: running/blocked derived from the vCPUs, paused, in shutdown, ... */
 enum domain_state domain_state_now(struct domain *d);
 bool sched_domain_busy(struct sched *s, struct domain *d);

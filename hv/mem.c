@@ -184,3 +184,34 @@ void mem_mark_dirty(struct guest_mem *m, const void *hva, uint64_t len)
 			m->hv_dirty[page / 64] |= 1ull << (page % 64);
 	pthread_mutex_unlock(&m->dirty_lock);
 }
+
+uint64_t *mem_gfns_of(const struct guest_mem *m, const uint64_t *bm, size_t *n)
+{
+	uint64_t *g = NULL;
+	size_t cap = 0;
+	*n = 0;
+	for (int r = 0; r < m->nr_ranges; r++) {
+		uint64_t first = (uint64_t)(m->ranges[r].hva - m->base) / 4096, pages = m->ranges[r].size / 4096;
+		for (uint64_t p = 0; p < pages; p++) {
+			uint64_t page = first + p;
+			if (!(bm[page / 64] >> (page % 64) & 1))
+				continue;
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				g = xrealloc(g, cap * sizeof(*g));
+			}
+			g[(*n)++] = m->ranges[r].gpa / 4096 + p;
+		}
+	}
+	return g;
+}
+
+int domain_ram_read(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+	struct domain *d = opaque;
+	const void *p = mem_ptr(&d->mem, gpa, len);
+	if (!p)
+		return -1;
+	memcpy(buf, p, len);
+	return 0;
+}

@@ -41,10 +41,18 @@ static const struct prop_def defs[] = {
 	{ "config/dom0-mem", PROP_COUNT, "128", 8, 1ll << 20, false, false, false },
 	{ "config/dump-dir", PROP_ASTRING, "/var/crash/hvkit", 0, 0, false, false, true },
 	{ "config/dump-format", PROP_ASTRING, "kdump-zstd", 0, 0, false, false, false },
+	{ "config/migration-downtime", PROP_COUNT, "30", 1, 60000, false, false, false },
 	{ "config/vncpasswd", PROP_ASTRING, "", 0, 0, true, false, false },
-	{ "config/xend-relocation-address", PROP_ASTRING, "", 0, 0, false, false, false },
-	{ "config/xend-relocation-hosts-allow", PROP_ASTRING, "^localhost$", 0, 0, false, true, false },
+	{ "config/xend-relocation-address", PROP_ASTRING, "127.0.0.1", 0, 0, false, false, false },
+	{ "config/xend-relocation-hosts-allow", PROP_ASTRING, "^localhost$ ^127\\.0\\.0\\.1$ ^::1$", 0, 0, false, true,
+	  false },
 	{ "config/xend-relocation-port", PROP_COUNT, "8002", 1, 65535, false, false, false },
+	{ "config/xend-relocation-server", PROP_BOOLEAN, "true", 0, 0, false, false, false },
+	{ "config/xend-relocation-ssl", PROP_BOOLEAN, "false", 0, 0, false, false, false },
+	{ "config/xend-relocation-ssl-ca", PROP_ASTRING, "", 0, 0, false, false, true },
+	{ "config/xend-relocation-ssl-cert", PROP_ASTRING, "", 0, 0, false, false, true },
+	{ "config/xend-relocation-ssl-key", PROP_ASTRING, "", 0, 0, false, false, true },
+	{ "config/xend-relocation-ssl-psk-file", PROP_ASTRING, "", 0, 0, false, false, true },
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
@@ -162,7 +170,7 @@ static int check_value(const struct prop_def *d, const char *v, char *out, size_
 	}
 	if (!strcmp(d->name, "config/dump-format") && dump_fmt_parse(out) < 0)
 		return err_set(e, "%s is elf, kdump-zstd, kdump-lz4, kdump-zlib or kdump, not '%.64s'", d->name, out);
-	if (d->abs_path && out[0] != '/')
+	if (d->abs_path && (out[0] || d->dflt[0]) && out[0] != '/')
 		return err_set(e, "%s must be an absolute path (starting with /), not '%.64s'", d->name, out);
 	if (d->regex_list) {
 		char copy[VALUE_MAX], *save = NULL;

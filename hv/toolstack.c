@@ -153,8 +153,10 @@ static int cmd_dominfo(struct ctl_req *q)
 		reply_line(r, "{\"id\": %d, \"name\": %s, \"state\": \"%s\", \"vcpus\": %u, \"memory_kib\": %llu,", di.id, qn,
 			   domain_state_name(di.state), di.vcpus, (unsigned long long)(di.mem_bytes >> 10));
 		json_quote(qn, sizeof(qn), di.reason);
-		reply_line(r, " \"uptime_s\": %.3f, \"pause_count\": %u, \"reboots\": %u, \"weight\": %u, \"cap\": %u, \"last_event\": %s}",
+		reply_line(r, " \"uptime_s\": %.3f, \"pause_count\": %u, \"reboots\": %u, \"weight\": %u, \"cap\": %u, \"last_event\": %s,",
 			   di.uptime_ns / 1e9, di.pause_count, di.reboots, d->cfg.weight, d->cfg.cap, qn);
+		json_quote(qn, sizeof(qn), d->origin);
+		reply_line(r, " \"migrated_from\": %s}", qn);
 		return 0;
 	}
 	reply_line(r, "Id:             %d", di.id);
@@ -180,7 +182,11 @@ static int cmd_dominfo(struct ctl_req *q)
 			reply_line(r, "Checkpoints:    %d (the domain is at or after %s)", n, latest ? latest : "none of them");
 		free(ck);
 	}
-	if (atomic_load(&d->ckpt.busy))
+	if (d->origin[0])
+		reply_line(r, "Migrated from:  %s", d->origin);
+	if (atomic_load(&d->mig_fd))
+		reply_line(r, "Job:            being migrated (hvctl migrate-cancel %s)", d->name);
+	else if (atomic_load(&d->ckpt.busy))
 		reply_line(r, "Job:            a save or checkpoint is being written");
 	if (di.reason[0])
 		reply_line(r, "Last event:     %s", di.reason);
@@ -696,7 +702,7 @@ int toolstack_register(struct err *e)
 	for (size_t i = 0; i < sizeof(toolstack_verbs) / sizeof(toolstack_verbs[0]); i++)
 		if (ctl_register(&toolstack_verbs[i], e) < 0)
 			return -1;
-	if (contain_register(e) < 0)
+	if (contain_register(e) < 0 || migrate_register(e) < 0)
 		return -1;
 	done = true;
 	return 0;

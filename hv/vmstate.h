@@ -105,7 +105,23 @@ int image_write_file(struct domain *d, struct dump_out *file, const char *path, 
 struct image_restore_opts {
 	const char *name; /* NULL: the image's */
 	bool paused;
+	/* detached: the domain is built (RAM, vCPUs, state) but not started nor put into hv's
+	 * table, and has no id yet: image_restore_attach does that, in hv's loop (a migration
+	 * arriving in a thread of its own). */
+	bool detached;
+	/* called with the image's configuration before any domain exists; -1 refuses it */
+	int (*check)(void *opaque, const struct domain_config *cfg, struct err *e);
+	void *check_opaque;
 };
+/* A detached restore's domain into hv's table (an id, then its vCPU threads, paused or
+ * not); hv's loop only. On failure the caller still owns d. */
+int image_restore_attach(struct hv *hv, struct domain *d, bool paused, struct err *e);
+/* The image's records one part at a time (a live migration sends the RAM in between):
+ * the configuration (and what the debugger shows: state and time from vs), then the
+ * machine state of the pause. */
+struct image_writer;
+int image_put_config(struct image_writer *w, struct domain *d, const struct vm_state *vs, struct err *e);
+int image_put_state(struct image_writer *w, struct domain *d, const struct vm_state *vs, struct err *e);
 /* A new domain from a full image read through r (its header h), running (or paused), in
  * hv's table. lazy (the same file's lazy index, or NULL): RAM comes from it on demand
  * (lazy.c); else from the PAGE_DATA records. lazy is taken over in every case. NULL with

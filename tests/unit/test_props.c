@@ -72,10 +72,17 @@ static void test_defaults(void **state)
 		{ "config/dom0-mem", PROP_COUNT, "128" },
 		{ "config/dump-dir", PROP_ASTRING, "/var/crash/hvkit" },
 		{ "config/dump-format", PROP_ASTRING, "kdump-zstd" },
+		{ "config/migration-downtime", PROP_COUNT, "30" },
 		{ "config/vncpasswd", PROP_ASTRING, "********" },
-		{ "config/xend-relocation-address", PROP_ASTRING, "" },
-		{ "config/xend-relocation-hosts-allow", PROP_ASTRING, "^localhost$" },
+		{ "config/xend-relocation-address", PROP_ASTRING, "127.0.0.1" },
+		{ "config/xend-relocation-hosts-allow", PROP_ASTRING, "^localhost$ ^127\\.0\\.0\\.1$ ^::1$" },
 		{ "config/xend-relocation-port", PROP_COUNT, "8002" },
+		{ "config/xend-relocation-server", PROP_BOOLEAN, "true" },
+		{ "config/xend-relocation-ssl", PROP_BOOLEAN, "false" },
+		{ "config/xend-relocation-ssl-ca", PROP_ASTRING, "" },
+		{ "config/xend-relocation-ssl-cert", PROP_ASTRING, "" },
+		{ "config/xend-relocation-ssl-key", PROP_ASTRING, "" },
+		{ "config/xend-relocation-ssl-psk-file", PROP_ASTRING, "" },
 	};
 	struct err e;
 	struct prop_entry l[32];
@@ -87,7 +94,7 @@ static void test_defaults(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	n = props_list(p, NULL, l, 32, &e);
-	assert_int_equal(n, 12);
+	assert_int_equal(n, 19);
 	for (int i = 0; i < n; i++) { /* in name order */
 		assert_string_equal(l[i].name, want[i].name);
 		assert_int_equal(l[i].type, want[i].type);
@@ -210,7 +217,7 @@ static void test_errors_leave_the_store_unchanged(void **state)
 	int n;
 	(void)state;
 	assert_non_null(p);
-	assert_int_equal(props_list(p, NULL, before, 32, &e), 12);
+	assert_int_equal(props_list(p, NULL, before, 32, &e), 19);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		e.msg[0] = 0;
 		assert_int_equal(props_set(p, bad[i][0], bad[i][1], &e), -1);
@@ -223,8 +230,8 @@ static void test_errors_leave_the_store_unchanged(void **state)
 	assert_int_equal(props_set(p, "config/dump-dir", longval, &e), -1);
 	assert_non_null(strstr(e.msg, "too long"));
 	n = props_list(p, NULL, after, 32, &e);
-	assert_int_equal(n, 12);
-	assert_memory_equal(before, after, sizeof(before[0]) * 12);
+	assert_int_equal(n, 19);
+	assert_memory_equal(before, after, sizeof(before[0]) * 19);
 	props_close(p);
 	/* booleans: no property has the type yet; the type's own check */
 	{
@@ -274,15 +281,15 @@ static void test_patterns(void **state)
 	struct prop_entry l[32];
 	struct props *p = props_open(path, &e);
 	(void)state;
-	assert_int_equal(props_list(p, "config/xend-*", l, 32, &e), 3);
+	assert_int_equal(props_list(p, "config/xend-*", l, 32, &e), 9);
 	assert_string_equal(l[0].name, "config/xend-relocation-address");
 	assert_string_equal(l[2].name, "config/xend-relocation-port");
 	assert_int_equal(props_list(p, "dom0-*", l, 32, &e), 2);
 	assert_int_equal(props_list(p, "*-size", l, 32, &e), 1);
 	assert_int_equal(props_list(p, "config/dom0-[cm]*", l, 32, &e), 2);
 	assert_int_equal(props_list(p, "config/dom0-?pus", l, 32, &e), 1);
-	assert_int_equal(props_list(p, "config", l, 32, &e), 12);
-	assert_int_equal(props_list(p, "*", l, 32, &e), 12);
+	assert_int_equal(props_list(p, "config", l, 32, &e), 19);
+	assert_int_equal(props_list(p, "*", l, 32, &e), 19);
 	assert_int_equal(props_list(p, "nosuch*", l, 32, &e), 0);
 	assert_int_equal(props_list(p, "other/*", l, 32, &e), 0);
 	assert_int_equal(props_list(p, NULL, l, -1, &e), -1);

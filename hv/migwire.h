@@ -1,0 +1,51 @@
+/* migwire: the migration wire shared by the sender (migrate.c) and the relocation server
+ * (reloc.c), private to hv/: the hello that comes before the domain image, the short
+ * reply lines, and reads and writes with deadlines on a non-blocking socket
+ * (docs/migration.md). */
+#ifndef HVKIT_HV_MIGWIRE_H
+#define HVKIT_HV_MIGWIRE_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define MIGR_MAGIC "HVMIGRT" /* 8 bytes with its NUL */
+#define MIGR_VERSION 1
+#define MIGR_F_LIVE 0x1u
+#define MIGR_F_POSTCOPY 0x2u
+#define MIGR_HELLO_SIZE 176u
+#define MIGR_MAX_CPUID 256u
+#define MIGR_LINE_MAX 600
+
+/* What the sender says first: who it sends, so that the receiver can refuse before a
+ * domain exists (version, name, memory, CPU features). */
+struct migr_hello {
+	uint32_t version, flags, image_version, nr_vcpus;
+	uint64_t mem_bytes;
+	char name[64];
+	char source[64]; /* the sender's host name, for the receiver's log and dominfo */
+	uint32_t ncpuid; /* then ncpuid struct kvm_cpuid_entry2: what the guest sees */
+};
+
+/* The hello and its CPUID entries: encoded into buf (MIGR_HELLO_SIZE + ncpuid entries). */
+size_t migr_hello_encode(const struct migr_hello *h, const struct kvm_cpuid_entry2 *ent, uint8_t *buf, size_t len);
+/* Reads and checks a hello from fd (every field bounded); *ent malloc'd (ncpuid of them).
+ * -1 with the reason a receiver gives (a foreign stream, another version, a bad name). */
+int migr_hello_read(int fd, int timeout_ms, struct migr_hello *h, struct kvm_cpuid_entry2 **ent, struct err *e);
+
+/* Whole buffers with a deadline (a non-blocking fd). */
+int migr_write_all(int fd, const void *p, size_t n, int timeout_ms, struct err *e);
+int migr_read_all(int fd, void *p, size_t n, int timeout_ms, struct err *e);
+/* One "\n"-ended line (without it), at most MIGR_LINE_MAX bytes; EOF before it is an error. */
+int migr_read_line(int fd, char *buf, size_t len, int timeout_ms, struct err *e);
+int migr_send_line(int fd, int timeout_ms, struct err *e, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* A TCP connection to host:port within timeout_ms, non-blocking, no Nagle; the fd or -1. */
+int migr_connect(const char *host, unsigned port, int timeout_ms, struct err *e);
+/* "1.2.3.4" or "::1" of a socket address. */
+void migr_addr_str(const void *sa, unsigned salen, char *buf, size_t len);
+
+#endif
