@@ -56,14 +56,18 @@ static int batch_done(void *opaque, uint64_t done, uint64_t total)
 			snprintf(m->peer_msg, sizeof(m->peer_msg), "%s", e.msg);
 		return 1;
 	}
-	if (m->bw) {
-		uint64_t sent = image_writer_bytes(m->w), el = time_ns() - m->start_ns;
-		uint64_t due = sent * 1000000000ull / m->bw;
-		if (due > el + 1000000) {
-			uint64_t ns = due - el;
-			struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
-			nanosleep(&ts, NULL);
-		}
+	/* the bandwidth limit: wait until the bytes sent are due, in slices, so that a cancel
+	 * or a client that went away is seen within 20 ms */
+	while (m->bw) {
+		uint64_t due = image_writer_bytes(m->w) * 1000000000ull / m->bw, el = time_ns() - m->start_ns;
+		struct timespec ts = { 0, 20000000 };
+		if (due <= el + 1000000)
+			break;
+		if (due - el < 20000000ull)
+			ts.tv_nsec = (long)(due - el);
+		nanosleep(&ts, NULL);
+		if (atomic_load(&m->d->dump_cancel) || (m->o->progress && m->o->progress(m->o->opaque, done, total)))
+			return 1;
 	}
 	return m->o->progress ? m->o->progress(m->o->opaque, done, total) : 0;
 }
@@ -246,8 +250,12 @@ int hv_domain_migrate(struct hv *hv, struct domain *d, const struct hv_migrate_o
 	m.start_ns = time_ns();
 	if (image_save_check(d, "migrated", e) < 0)
 		return -1;
+	if (d->id == 0)
+		return err_set(e, "dom0 cannot be migrated: it is this host's own domain (as in Xen)");
 	if (o->postcopy)
 		return err_set(e, "--postcopy is not implemented yet: use --live (pre-copy)");
+	if (o->ssl)
+		return err_set(e, "--ssl is not implemented yet: migrations go in plain TCP");
 	if (atomic_load(&d->mig_fd))
 		return err_set(e, "%s is being migrated already", d->name);
 	atomic_store(&d->dump_cancel, 0);
@@ -343,6 +351,7 @@ out:
 		image_writer_abort(m.w);
 	}
 	atomic_store(&d->mig_fd, 0);
+	atomic_store(&d->dump_cancel, 0); /* a cancel was for this migration only */
 	close(m.fd);
 	free(m.bm);
 	vmstate_free(&vs);

@@ -46,7 +46,7 @@ struct reloc {
 	char addr[256], allow[1024];
 	unsigned port;
 	char where[300]; /* "127.0.0.1:8002" */
-	bool warned_plain;
+	bool warned_plain, ssl;
 	atomic_int receivers;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -62,6 +62,7 @@ struct conn {
 	socklen_t salen;
 	char ip[INET6_ADDRSTRLEN + 8], host[NI_MAXHOST];
 	char allow[1024];
+	bool ssl;
 	int name_slot;
 };
 
@@ -134,6 +135,7 @@ void reloc_apply(struct hv *hv)
 	}
 	pthread_mutex_lock(&rl->lock);
 	snprintf(rl->allow, sizeof(rl->allow), "%s", allow); /* new connections check the new list */
+	rl->ssl = hv_property_int(hv, "config/xend-relocation-ssl", 0) != 0;
 	pthread_mutex_unlock(&rl->lock);
 	if (rl->on == on && (!on || (rl->port == port && !strcmp(rl->addr, addr) && rl->nfd)))
 		return;
@@ -347,6 +349,10 @@ static void *receive(void *arg)
 		refuse(c, "refused", why);
 		goto out;
 	}
+	if (c->ssl) { /* never a plain stream where TLS was asked for */
+		refuse(c, "refused", "config/xend-relocation-ssl is true, and this hv cannot do TLS yet");
+		goto out;
+	}
 	if (migr_hello_read(c->fd, HELLO_MS, &h, &ent, &e) < 0 || check_hello(c, &h, ent, &e) < 0) {
 		refuse(c, "refused", e.msg);
 		goto out;
@@ -431,6 +437,7 @@ void reloc_handle(struct hv *hv, struct pollfd *p, int n)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		pthread_mutex_lock(&rl->lock);
 		snprintf(c->allow, sizeof(c->allow), "%s", rl->allow);
+		c->ssl = rl->ssl;
 		pthread_mutex_unlock(&rl->lock);
 		c->sa = sa;
 		c->salen = sl;

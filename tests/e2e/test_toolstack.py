@@ -21,7 +21,7 @@ class Daemon:
         self.tmp = tmp
         self.sock = os.path.join(tmp, "ctl.sock")
         self.state = os.path.join(tmp, "state")
-        self.p = subprocess.Popen([HV, "--daemon", "--socket", self.sock, "--state-dir", self.state] + list(args),
+        self.p = subprocess.Popen(list(getattr(self, "prefix", [])) + [HV, "--daemon", "--socket", self.sock, "--state-dir", self.state] + list(args),
                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True, env=ASAN_ENV)
         for _ in range(100):

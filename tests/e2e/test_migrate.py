@@ -1,0 +1,320 @@
+"""End to end: migration between two hv daemons (issue 14). A built-in guest running churn
+migrates live and runs on at the receiver (its checksum, threads, uptime, log, console,
+hvmdb -d), the source keeps nothing; the relocation server's hosts-allow, address and
+port are obeyed and a refusal leaves the domain running at the source and nothing at the
+receiver; garbage and half streams sent to the port leave hv running; a migration cut at
+any point leaves exactly one copy. The two-namespace tests run as root only (they make
+their own network namespaces joined by a veth pair)."""
+import os
+import random
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import BUILD, GUEST, ASAN_ENV
+from test_contain import churn_consistent, domu
+from test_dump import core_phys_reader
+from test_toolstack import Daemon, guest_console, wait_state
+
+HVMDB = os.path.join(BUILD, "hvmdb")
+HV = os.path.join(BUILD, "hv")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Host(Daemon):
+    """An hv daemon in a directory of its own, its relocation server on a port of its own
+    (and, as root, optionally inside a network namespace)."""
+
+    def __init__(self, tmp, *args, netns=None, address=None, allow=None):
+        os.makedirs(tmp, exist_ok=True)
+        os.chmod(tmp, 0o755)
+        state = os.path.join(tmp, "state")
+        self.port = free_port()
+        self.netns = netns
+        pre = {"config/xend-relocation-port": str(self.port)}
+        if address is not None:
+            pre["config/xend-relocation-address"] = address
+        if allow is not None:
+            pre["config/xend-relocation-hosts-allow"] = allow
+        self.prefix = ["ip", "netns", "exec", netns] if netns else []
+        Daemon.__init__(self, tmp, *args)
+        for k, v in pre.items():
+            self.ctl("setprop", k, "=", '"%s"' % v if k.endswith(("address", "allow")) else v)
+        self.ctl("refresh")
+
+
+@pytest.fixture
+def hosts():
+    tmp = tempfile.mkdtemp()
+    os.chmod(tmp, 0o755)
+    hs = []
+
+    def start(name, *args, **kw):
+        h = Host(os.path.join(tmp, name), "--vcpus", "1", "--mem", "32M", *args, **kw)
+        hs.append(h)
+        return h
+
+    yield start
+    for h in hs:
+        out, err = h.stop()
+        assert "ERROR: AddressSanitizer" not in err and "runtime error" not in err, err
+    shutil.rmtree(tmp)
+
+
+def test_live_migration_runs_on_at_the_receiver(hosts):
+    a, b = hosts("a"), hosts("b")
+    domu(a, "g", vcpus=2)
+    out = guest_console(a, "g", "churn 2", "guest> ")
+    state_pa = int(re.search(r"churn_state at ([0-9a-f]+)", out).group(1), 16)
+    guest_console(a, "g", "echo written-before-the-move", "guest> ")
+    up1 = float(re.search(r"up ([0-9.]+) s", guest_console(a, "g", "uptime", "guest> ")).group(1))
+    r = a.ctl("migrate", "g", "127.0.0.1:%d" % b.port, "--live", timeout=60)
+    m = re.search(r"Domain g migrated to 127.0.0.1 \(live\): downtime ([0-9.]+) ms, total ([0-9.]+) ms, "
+                  r"([0-9.]+) MiB sent in (\d+) rounds?", r.stdout)
+    assert m, r.stdout
+    assert re.search(r"^round 1: 8192 pages", r.stdout, re.M), r.stdout  # all of the 32 MiB went first
+    assert "g" not in a.rows()                       # exactly one copy: the source has none
+    assert b.rows()["g"][1] in ("running", "blocked")
+    ps = guest_console(b, "g", "ps", "guest> ")
+    assert re.search(r"churn", ps) and re.search(r"shell", ps), ps
+    up2 = float(re.search(r"up ([0-9.]+) s", guest_console(b, "g", "uptime", "guest> ")).group(1))
+    assert up2 > up1
+    assert "written-before-the-move" in guest_console(b, "g", "dmesg", "guest> ")
+    assert "hello-there" in guest_console(b, "g", "echo hello-there", "guest> ")
+    info = b.ctl("dominfo", "g").stdout
+    assert re.search(r"^Migrated from: +\S+ \(127\.0\.0\.1\) at \d{4}-", info, re.M), info
+    # churn's invariant held through the move: a dump at the receiver checks it
+    time.sleep(0.3)
+    core = os.path.join(b.tmp, "after.core")
+    b.ctl("dump", "g", core)
+    ok, updates = churn_consistent(core_phys_reader(core), state_pa)
+    assert ok and updates > 0
+    # the debugger attaches to it at the receiver
+    env = dict(os.environ, HVKIT_SOCKET=b.sock)
+    r = subprocess.run([HVMDB, "-s", GUEST, "-d", "g", "-c", "::ps"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert "churn" in r.stdout, r.stdout + r.stderr
+    # and it can go back, stopped-and-copied this time
+    r = b.ctl("migrate", "g", "127.0.0.1:%d" % a.port, "--json", timeout=60)
+    assert re.search(r'"domain": "g", "host": "127.0.0.1", "live": false, "downtime_ms": [0-9.]+', r.stdout), r.stdout
+    assert "g" not in b.rows() and a.rows()["g"][1] in ("running", "blocked")
+    assert "hello-back" in guest_console(a, "g", "echo hello-back", "guest> ")
+
+
+def test_refusals_leave_the_domain_at_the_source(hosts):
+    a = hosts("a")
+    b = hosts("b", allow="^10\\.99\\.99\\.99$")
+    domu(a, "g", vcpus=1)
+    r = a.ctl("migrate", "g", "127.0.0.1:%d" % b.port, "--live", check=False)
+    assert r.returncode == 1, r.stdout
+    assert "refused: 127.0.0.1" in r.stderr and "config/xend-relocation-hosts-allow" in r.stderr, r.stderr
+    assert "it runs on here" in r.stderr
+    assert a.rows()["g"][1] in ("running", "blocked") and "g" not in b.rows()
+    assert "still-here" in guest_console(a, "g", "echo still-here", "guest> ")
+    # allowed by address now; but a domain of that name runs there: refused before any domain
+    b.ctl("setprop", "config/xend-relocation-hosts-allow", "=", '"^127\\.0\\.0\\.1$"')
+    b.ctl("refresh")
+    domu(b, "g", vcpus=1)
+    r = a.ctl("migrate", "g", "127.0.0.1:%d" % b.port, check=False)
+    assert r.returncode == 1 and "a domain named g is already running here" in r.stderr, r.stderr
+    assert a.rows()["g"][1] in ("running", "blocked")
+    b.ctl("destroy", "g")
+    # nobody listening
+    r = a.ctl("migrate", "g", "127.0.0.1:%d" % free_port(), check=False)
+    assert r.returncode == 1 and "cannot reach the relocation server" in r.stderr, r.stderr
+    # bad arguments: one line each
+    for args, msg in [(("g", "127.0.0.1:0"), "bad port"), (("g", "h", "--downtime", "x"), "--downtime"),
+                      (("g", "h", "--frob"), "unknown option --frob"), (("g",), "usage: migrate NAME HOST")]:
+        r = a.ctl("migrate", *args, check=False)
+        assert r.returncode == 1 and msg in r.stderr, (args, r.stderr)
+    r = a.ctl("migrate-cancel", "g", check=False)
+    assert r.returncode == 1 and "g is not being migrated" in r.stderr
+    # the server off: nothing listens
+    b.ctl("setprop", "config/xend-relocation-server", "=", "false")
+    b.ctl("refresh")
+    r = a.ctl("migrate", "g", "127.0.0.1:%d" % b.port, check=False)
+    assert r.returncode == 1 and "cannot reach" in r.stderr, r.stderr
+    # allowed again, by the name a reverse lookup gives (localhost, from /etc/hosts)
+    b.ctl("setprop", "config/xend-relocation-server", "=", "true")
+    b.ctl("setprop", "config/xend-relocation-hosts-allow", "=", '"^localhost$"')
+    b.ctl("refresh")
+    a.ctl("migrate", "g", "127.0.0.1:%d" % b.port, "--live", timeout=60)
+    assert "g" not in a.rows() and b.rows()["g"][1] in ("running", "blocked")
+
+
+def hello(name=b"g", version=1, mem=32 << 20, vcpus=1, ncpuid=1, magic=b"HVMIGRT\0"):
+    h = magic + struct.pack("<IIII", version, 0, 1, vcpus) + struct.pack("<Q", mem)
+    h += name.ljust(64, b"\0") + b"fuzz".ljust(64, b"\0") + struct.pack("<I", ncpuid) + b"\0" * 12
+    return h + b"\0" * 40 * ncpuid
+
+
+def test_garbage_and_half_streams_leave_hv_running(hosts):
+    b = hosts("b")
+    cases = [
+        (b"", None), (b"GET / HTTP/1.0\r\n\r\n" + b"x" * 200, "not a migration stream"),
+        (hello(version=7), "migration stream version 7"), (hello(name=b"bad name"), "bad domain or host name"),
+        (hello(mem=1 << 50), "bytes of RAM"), (hello(ncpuid=100000)[:176], "CPUID entries"),
+        (hello(mem=1 << 45), "not enough memory"),
+        (hello()[:100], "reading the migration hello"),
+    ]
+    for data, want in cases:
+        s = socket.create_connection(("127.0.0.1", b.port))
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(15)
+        got = b""
+        try:
+            while True:
+                k = s.recv(4096)
+                if not k:
+                    break
+                got += k
+        except (socket.timeout, ConnectionResetError):
+            pass
+        s.close()
+        if want:
+            assert want.encode() in got, (data[:40], got)
+    # a good hello, then half an image, then the connection cut
+    s = socket.create_connection(("127.0.0.1", b.port))
+    s.sendall(hello())
+    s.settimeout(15)
+    line = s.recv(100)
+    if line == b"ok\n":
+        s.sendall(b"HVIMAGE\0" + os.urandom(500))
+    s.close()
+    time.sleep(0.5)
+    assert list(b.rows()) == ["dom0"]
+    assert "alive" in guest_console(b, "dom0", "echo alive", "alive")
+
+
+def test_cut_migrations_leave_exactly_one_copy(hosts):
+    """The connection cut at points through a live migration (the receiver killed, the
+    sender cancelled, the client gone): each time one running copy, churn's invariant whole."""
+    a, b = hosts("a"), hosts("b")
+    domu(a, "g", vcpus=1)
+    guest_console(a, "g", "mem 6", "guest> ", timeout=30)  # something to send: 6 MiB of data
+    out = guest_console(a, "g", "churn 1", "guest> ")
+    state_pa = int(re.search(r"churn_state at ([0-9a-f]+)", out).group(1), 16)
+    where = a
+    rng = random.Random(14)
+    moved = 0
+    for i in range(8):
+        delay = rng.uniform(0, 1.2)
+        other = b if where is a else a
+        p = subprocess.Popen([os.path.join(BUILD, "hvctl"), "-S", where.sock, "migrate", "g",
+                              "127.0.0.1:%d" % other.port, "--live", "--bandwidth", "1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        if i % 2:
+            where.ctl("migrate-cancel", "g", check=False)
+        else:
+            p.kill()  # the client gone cancels the job
+        p.communicate(timeout=60)
+        end = time.time() + 30  # a job whose client went away ends at its next batch
+        while time.time() < end and "being migrated" in where.ctl("dominfo", "g", check=False).stdout:
+            time.sleep(0.1)
+        ra, rb = a.rows().get("g"), b.rows().get("g")
+        running = [h for h, r in ((a, ra), (b, rb)) if r and r[1] in ("running", "blocked")]
+        assert len(running) == 1, (i, ra, rb)
+        moved += running[0] is not where
+        where = running[0]
+    assert moved < 8  # some were cut before the end (a cut after the commit completes it)
+    core = os.path.join(where.tmp, "cut.core")
+    where.ctl("dump", "g", core)
+    ok, updates = churn_consistent(core_phys_reader(core), state_pa)
+    assert ok and updates > 0
+
+
+def test_receiver_killed_mid_stream_leaves_the_source_running(hosts):
+    a, b = hosts("a"), hosts("b")
+    domu(a, "g", vcpus=1)
+    guest_console(a, "g", "mem 6", "guest> ", timeout=30)
+    p = subprocess.Popen([os.path.join(BUILD, "hvctl"), "-S", a.sock, "migrate", "g", "127.0.0.1:%d" % b.port,
+                          "--live", "--bandwidth", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    b.p.kill()
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 1 and "it runs on here" in err, (out, err)
+    assert a.rows()["g"][1] in ("running", "blocked")
+    assert "survived" in guest_console(a, "g", "echo survived", "guest> ")
+
+
+# ---- two hosts in network namespaces (root)
+
+NS = ("hvkit-mig-a", "hvkit-mig-b")
+ADDR = ("10.77.0.1", "10.77.0.2")
+
+
+@pytest.fixture
+def netns():
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        pytest.skip("network namespaces need root and iproute2")
+    sh = lambda *c: subprocess.run(c, capture_output=True, text=True)  # noqa: E731
+    for n in NS:
+        sh("ip", "netns", "del", n)
+    r = sh("ip", "netns", "add", NS[0])
+    if r.returncode:
+        pytest.skip("cannot make a network namespace: " + r.stderr)
+    sh("ip", "netns", "add", NS[1])
+    sh("ip", "link", "add", "hvmig0", "netns", NS[0], "type", "veth", "peer", "name", "hvmig1", "netns", NS[1])
+    for n, dev, addr in ((NS[0], "hvmig0", ADDR[0]), (NS[1], "hvmig1", ADDR[1])):
+        sh("ip", "-n", n, "addr", "add", addr + "/24", "dev", dev)
+        sh("ip", "-n", n, "link", "set", dev, "up")
+        sh("ip", "-n", n, "link", "set", "lo", "up")
+    # the name a reverse lookup gives for A's address inside B's namespace (ip netns exec
+    # bind-mounts /etc/netns/NAME/hosts over /etc/hosts)
+    os.makedirs("/etc/netns/%s" % NS[1], exist_ok=True)
+    open("/etc/netns/%s/hosts" % NS[1], "w").write("127.0.0.1 localhost\n%s flax\n%s hvmig-b\n" % ADDR)
+    yield
+    for n in NS:
+        sh("ip", "netns", "del", n)
+    shutil.rmtree("/etc/netns/%s" % NS[1], ignore_errors=True)
+
+
+def ns_daemon(tmp, ns, **kw):
+    """An hv daemon inside namespace ns (its control socket is a path: hvctl reaches it)."""
+    return Host(tmp, "--vcpus", "1", "--mem", "32M", netns=ns, **kw)
+
+
+def test_two_namespaces_address_hosts_allow_by_name(netns):
+    tmp = tempfile.mkdtemp()
+    os.chmod(tmp, 0o755)
+    a = ns_daemon(os.path.join(tmp, "a"), NS[0])
+    b = ns_daemon(os.path.join(tmp, "b"), NS[1], allow="^flax$")  # loopback-only address by default
+    try:
+        domu(a, "g", vcpus=1)
+        dest = "%s:%d" % (ADDR[1], b.port)
+        r = a.ctl("migrate", "g", dest, "--live", check=False)
+        assert r.returncode == 1 and "cannot reach" in r.stderr, r.stderr  # 127.0.0.1 only: not from outside
+        b.ctl("setprop", "config/xend-relocation-address", "=", '""')
+        b.ctl("refresh")
+        assert "without TLS" in b.ctl("dmesg").stdout
+        r = a.ctl("migrate", "g", dest, "--live", timeout=60)
+        assert "Domain g migrated to %s (live)" % ADDR[1] in r.stdout, r.stdout
+        assert "g" not in a.rows() and b.rows()["g"][1] in ("running", "blocked")
+        assert "over-there" in guest_console(b, "g", "echo over-there", "guest> ")
+        # back, but B's name for A is not allowed at A: refused, g stays at B
+        a.ctl("setprop", "config/xend-relocation-address", "=", '""')
+        a.ctl("setprop", "config/xend-relocation-hosts-allow", "=", '"^10\\.77\\.0\\.9$"')
+        a.ctl("refresh")
+        r = b.ctl("migrate", "g", "%s:%d" % (ADDR[0], a.port), check=False)
+        assert r.returncode == 1 and "refused: %s" % ADDR[1] in r.stderr, r.stderr
+        assert b.rows()["g"][1] in ("running", "blocked") and "g" not in a.rows()
+        assert "relocation: refused %s" % ADDR[1] in a.ctl("dmesg").stdout
+    finally:
+        for h in (a, b):
+            h.stop()
+        shutil.rmtree(tmp)
