@@ -7,7 +7,7 @@ BUILD   := build
 WARN    := -Wall -Wextra -Werror
 CFLAGS  := $(WARN) -O2 -g -std=gnu11 -fms-extensions -D_GNU_SOURCE -I. -Iinclude -pthread
 DUMP_LIBS := -lzstd -llz4 -lz -llzo2 -lsnappy
-LDLIBS  := -lelf -ldwarf -lcapstone -lsqlite3 $(DUMP_LIBS) -pthread
+LDLIBS  := -lelf -ldwarf -lcapstone -lsqlite3 -lssl -lcrypto $(DUMP_LIBS) -pthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 PYTHON  := /usr/bin/python3
 

@@ -243,6 +243,8 @@ int hv_domain_migrate(struct hv *hv, struct domain *d, const struct hv_migrate_o
 	unsigned downtime_ms = o->downtime_ms ? o->downtime_ms
 					      : (unsigned)hv_property_int(hv, "config/migration-downtime", 30);
 	bool log_here = false, paused = false, committed = false;
+	struct migr_tls *tls = NULL;
+	int net;
 	uint64_t t_pause = 0;
 	int ret = -1;
 
@@ -254,14 +256,22 @@ int hv_domain_migrate(struct hv *hv, struct domain *d, const struct hv_migrate_o
 		return err_set(e, "dom0 cannot be migrated: it is this host's own domain (as in Xen)");
 	if (o->postcopy)
 		return err_set(e, "--postcopy is not implemented yet: use --live (pre-copy)");
-	if (o->ssl)
-		return err_set(e, "--ssl is not implemented yet: migrations go in plain TCP");
 	if (atomic_load(&d->mig_fd))
 		return err_set(e, "%s is being migrated already", d->name);
 	atomic_store(&d->dump_cancel, 0);
-	m.fd = migr_connect(o->host, o->port ? o->port : HV_RELOC_PORT, CONNECT_MS, e);
-	if (m.fd < 0)
+	net = migr_connect(o->host, o->port ? o->port : HV_RELOC_PORT, CONNECT_MS, e);
+	if (net < 0)
 		return err_prefix(e, "cannot reach the relocation server");
+	m.fd = net;
+	if (o->ssl) {
+		struct migr_tls_cfg c;
+		migr_tls_props(hv, &c);
+		tls = migr_tls_client(net, &c, o->host, &m.fd, e);
+		if (!tls) {
+			close(net);
+			return err_prefix(e, "%s", o->host);
+		}
+	}
 	atomic_store(&d->mig_fd, m.fd + 1);
 	m.bm = xcalloc(MEM_BITMAP_WORDS(&d->mem), sizeof(uint64_t));
 
@@ -353,6 +363,9 @@ out:
 	atomic_store(&d->mig_fd, 0);
 	atomic_store(&d->dump_cancel, 0); /* a cancel was for this migration only */
 	close(m.fd);
+	migr_tls_close(tls);
+	if (tls)
+		close(net);
 	free(m.bm);
 	vmstate_free(&vs);
 	unset_cap(&m);

@@ -48,4 +48,22 @@ int migr_connect(const char *host, unsigned port, int timeout_ms, struct err *e)
 /* "1.2.3.4" or "::1" of a socket address. */
 void migr_addr_str(const void *sa, unsigned salen, char *buf, size_t len);
 
+/* ---- TLS (migtls.c): the handshake on a connected TCP socket within 10 s, then a plain
+ * fd (*plain, non-blocking) whose bytes a thread carries over TLS. Certificates: our cert
+ * and key, and the CA the peer's certificate must chain to (a server requires one from
+ * the client; a client checks that the server's names host). Or a pre-shared key file
+ * ("IDENTITY:HEXKEY", as psktool writes). */
+struct migr_tls_cfg {
+	char key[512], cert[512], ca[512], psk_file[512];
+};
+struct migr_tls;
+struct migr_tls *migr_tls_client(int net, const struct migr_tls_cfg *c, const char *host, int *plain, struct err *e);
+struct migr_tls *migr_tls_server(int net, const struct migr_tls_cfg *c, int *plain, struct err *e);
+/* The TLS settings of config/xend-relocation-ssl-* (reloc.c). */
+struct hv;
+void migr_tls_props(struct hv *hv, struct migr_tls_cfg *c);
+/* After the caller closed *plain: waits (at most 2 s) for the rest to go, then frees. The
+ * TCP socket stays the caller's. */
+void migr_tls_close(struct migr_tls *t);
+
 #endif

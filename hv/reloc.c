@@ -47,6 +47,7 @@ struct reloc {
 	unsigned port;
 	char where[300]; /* "127.0.0.1:8002" */
 	bool warned_plain, ssl;
+	struct migr_tls_cfg tls;
 	atomic_int receivers;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -63,6 +64,7 @@ struct conn {
 	char ip[INET6_ADDRSTRLEN + 8], host[NI_MAXHOST];
 	char allow[1024];
 	bool ssl;
+	struct migr_tls_cfg tls;
 	int name_slot;
 };
 
@@ -136,6 +138,7 @@ void reloc_apply(struct hv *hv)
 	pthread_mutex_lock(&rl->lock);
 	snprintf(rl->allow, sizeof(rl->allow), "%s", allow); /* new connections check the new list */
 	rl->ssl = hv_property_int(hv, "config/xend-relocation-ssl", 0) != 0;
+	migr_tls_props(hv, &rl->tls);
 	pthread_mutex_unlock(&rl->lock);
 	if (rl->on == on && (!on || (rl->port == port && !strcmp(rl->addr, addr) && rl->nfd)))
 		return;
@@ -341,16 +344,24 @@ static void *receive(void *arg)
 	struct err e;
 	char why[512], line[MIGR_LINE_MAX];
 	uint64_t t0 = time_ns();
+	struct migr_tls *tls = NULL;
+	int plain = -1, net = -1;
 
 	/* the name for hosts-allow (a reverse lookup: /etc/hosts, DNS), here, not in hv's loop */
 	if (getnameinfo((struct sockaddr *)&c->sa, c->salen, c->host, sizeof(c->host), NULL, 0, NI_NAMEREQD) != 0)
 		c->host[0] = 0;
+	if (c->ssl) { /* every byte from here on goes through TLS (a refusal too) */
+		tls = migr_tls_server(c->fd, &c->tls, &plain, &e);
+		if (!tls) {
+			hv_log(hv, "relocation: refused %s%s%s%s: %s", c->ip, c->host[0] ? " (" : "", c->host,
+			       c->host[0] ? ")" : "", e.msg);
+			goto out;
+		}
+		net = c->fd;
+		c->fd = plain;
+	}
 	if (!allowed(c, why, sizeof(why))) {
 		refuse(c, "refused", why);
-		goto out;
-	}
-	if (c->ssl) { /* never a plain stream where TLS was asked for */
-		refuse(c, "refused", "config/xend-relocation-ssl is true, and this hv cannot do TLS yet");
 		goto out;
 	}
 	if (migr_hello_read(c->fd, HELLO_MS, &h, &ent, &e) < 0 || check_hello(c, &h, ent, &e) < 0) {
@@ -404,6 +415,9 @@ out:
 		pthread_mutex_unlock(&c->rl->lock);
 	}
 	close(c->fd);
+	migr_tls_close(tls);
+	if (net >= 0)
+		close(net);
 	atomic_fetch_sub(&c->rl->receivers, 1);
 	free(c);
 	return NULL;
@@ -438,6 +452,7 @@ void reloc_handle(struct hv *hv, struct pollfd *p, int n)
 		pthread_mutex_lock(&rl->lock);
 		snprintf(c->allow, sizeof(c->allow), "%s", rl->allow);
 		c->ssl = rl->ssl;
+		c->tls = rl->tls;
 		pthread_mutex_unlock(&rl->lock);
 		c->sa = sa;
 		c->salen = sl;
@@ -458,4 +473,12 @@ void reloc_close(struct hv *hv)
 		return;
 	close_listeners(hv->reloc);
 	/* receivers still running keep the struct (they end with the process) */
+}
+
+void migr_tls_props(struct hv *hv, struct migr_tls_cfg *c)
+{
+	hv_property_str(hv, "config/xend-relocation-ssl-key", "", c->key, sizeof(c->key));
+	hv_property_str(hv, "config/xend-relocation-ssl-cert", "", c->cert, sizeof(c->cert));
+	hv_property_str(hv, "config/xend-relocation-ssl-ca", "", c->ca, sizeof(c->ca));
+	hv_property_str(hv, "config/xend-relocation-ssl-psk-file", "", c->psk_file, sizeof(c->psk_file));
 }

@@ -45,7 +45,7 @@ static const char usage_text[] =
 	"  checkpoint-list NAME [--json], checkpoint-delete NAME TAG\n"
 	"  rollback NAME TAG            back to a checkpoint, copying back only what changed\n"
 	"Migration:\n"
-	"  migrate NAME HOST[:PORT] [--live] [--downtime MS] [--bandwidth MIB/S] [--json]\n"
+	"  migrate NAME HOST[:PORT] [--live] [--ssl] [--downtime MS] [--bandwidth MIB/S] [--json]\n"
 	"                               send the domain to HOST's relocation server (port 8002);\n"
 	"                               --live: pre-copy while it runs, paused only at the end\n"
 	"  migrate-cancel NAME          cancel it; the domain runs on here\n"

@@ -318,3 +318,116 @@ def test_two_namespaces_address_hosts_allow_by_name(netns):
         for h in (a, b):
             h.stop()
         shutil.rmtree(tmp)
+
+
+# ---- TLS
+
+def make_certs(d):
+    """A CA that signs a server (B, for 127.0.0.1) and a client (A) certificate, and a
+    second CA with a client certificate of its own (the wrong one)."""
+    def run(*c):
+        subprocess.run(c, check=True, capture_output=True, cwd=d)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for ca in ("ca", "evilca"):
+        run("openssl", "req", "-x509", *ec, "-keyout", ca + ".key", "-out", ca + ".crt", "-days", "2",
+            "-subj", "/CN=hvkit test " + ca)
+    open(os.path.join(d, "san.ext"), "w").write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for name, ca in (("b", "ca"), ("a", "ca"), ("evil", "evilca")):
+        run("openssl", "req", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=host-" + name)
+        run("openssl", "x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
+            "-CAcreateserial", "-out", name + ".crt", "-days", "2", "-extfile", "san.ext")
+    return {k: os.path.join(d, k) for k in os.listdir(d)}
+
+
+class Capture:
+    """A TCP relay on loopback that records what goes from the client to the server."""
+
+    def __init__(self, port):
+        import threading
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1)
+        self.port = self.ls.getsockname()[1]
+        self.data = bytearray()
+        self.target = port
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        import threading
+        c, _ = self.ls.accept()
+        s = socket.create_connection(("127.0.0.1", self.target))
+
+        def back():
+            try:
+                while True:
+                    k = s.recv(65536)
+                    if not k:
+                        break
+                    c.sendall(k)
+            except OSError:
+                pass
+            c.close()
+        threading.Thread(target=back, daemon=True).start()
+        try:
+            while True:
+                k = c.recv(65536)
+                if not k:
+                    break
+                self.data += k
+                s.sendall(k)
+        except OSError:
+            pass
+        s.shutdown(socket.SHUT_WR)
+
+
+def setprops(h, **kv):
+    for k, v in kv.items():
+        h.ctl("setprop", "config/xend-relocation-" + k.replace("_", "-"), "=", v if v in ("true", "false") else '"%s"' % v)
+    h.ctl("refresh")
+
+
+def test_tls_certificates_and_psk(hosts):
+    a, b = hosts("a"), hosts("b")
+    c = make_certs(tempfile.mkdtemp(dir=a.tmp))
+    setprops(b, ssl="true", ssl_key=c["b.key"], ssl_cert=c["b.crt"], ssl_ca=c["ca.crt"])
+    setprops(a, ssl_key=c["a.key"], ssl_cert=c["a.crt"], ssl_ca=c["ca.crt"])
+    domu(a, "g", vcpus=1)
+    guest_console(a, "g", "echo secret-console-text", "guest> ")
+    # plain text to a TLS server: refused, g runs on at A
+    r = a.ctl("migrate", "g", "127.0.0.1:%d" % b.port, check=False)
+    assert r.returncode == 1 and "it runs on here" in r.stderr, r.stderr
+    # matching certificates: it goes, and the wire holds no plain text
+    cap = Capture(b.port)
+    r = a.ctl("migrate", "g", "127.0.0.1:%d" % cap.port, "--ssl", "--live", timeout=60)
+    assert "Domain g migrated to 127.0.0.1 (live)" in r.stdout, r.stdout
+    cap.t.join(10)
+    assert len(cap.data) > 4096
+    for plain in (b"HVMIGRT", b"HVIMAGE", b'name = "g"', b"secret-console-text"):
+        assert plain not in cap.data, plain
+    assert "secret-console-text" in guest_console(b, "g", "dmesg", "guest> ")
+    # back to A needs A to serve TLS too; B's client certificate is a's CA's: fine
+    setprops(a, ssl="true", ssl_key=c["b.key"], ssl_cert=c["b.crt"])
+    setprops(b, ssl_key=c["evil.key"], ssl_cert=c["evil.crt"])  # B now presents the wrong CA's
+    r = b.ctl("migrate", "g", "127.0.0.1:%d" % a.port, "--ssl", check=False)
+    assert r.returncode == 1 and "it runs on here" in r.stderr, r.stderr
+    assert re.search(r"relocation: refused 127\.0\.0\.1.*TLS handshake", a.ctl("dmesg").stdout)
+    # no client certificate at all: refused by the server
+    b.ctl("delprop", "config/xend-relocation-ssl-key")
+    b.ctl("delprop", "config/xend-relocation-ssl-cert")
+    b.ctl("refresh")
+    r = b.ctl("migrate", "g", "127.0.0.1:%d" % a.port, "--ssl", check=False)
+    assert r.returncode == 1 and "g" not in a.rows() and b.rows()["g"][1] in ("running", "blocked"), r.stderr
+    # a pre-shared key on both sides: it goes; a wrong one is refused
+    key = os.path.join(a.tmp, "psk")
+    open(key, "w").write("hvkit:" + "5a" * 32 + "\n")
+    bad = os.path.join(a.tmp, "psk.bad")
+    open(bad, "w").write("hvkit:" + "77" * 32 + "\n")
+    setprops(a, ssl_psk_file=key)
+    setprops(b, ssl_psk_file=bad)
+    r = b.ctl("migrate", "g", "127.0.0.1:%d" % a.port, "--ssl", check=False)
+    assert r.returncode == 1 and b.rows()["g"][1] in ("running", "blocked"), r.stderr
+    setprops(b, ssl_psk_file=key)
+    r = b.ctl("migrate", "g", "127.0.0.1:%d" % a.port, "--ssl", timeout=60)
+    assert "Domain g migrated to 127.0.0.1" in r.stdout, r.stdout
+    assert "g" not in b.rows() and "psk-ok" in guest_console(a, "g", "echo psk-ok", "guest> ")
