@@ -341,12 +341,14 @@ def main_all():
     import hvmdb_guest  # noqa: E402 (bench/hvmdb_guest.py: hvmdb against gdb on our guest's dump)
     import hvmdb_types  # noqa: E402 (bench/hvmdb_types.py: type lookups, cold and warm cache, against drgn)
     import contain  # noqa: E402 (bench/contain.py: save, restore, checkpoints, rollback against QEMU)
+    import migrate  # noqa: E402 (bench/migrate.py: live migration on loopback against QEMU)
     dump.main(["--build", b])
     live.main(["--build", b])
     hvmdb_guest.main(["--build", b])
     linux.main(["--build", b])
     hvmdb_types.main(["--build", b])
     contain.main(["--build", b])
+    migrate.main(["--build", b])
     return rc
 
 

@@ -74,6 +74,8 @@ enum image_type {
 	IMAGE_HV_DOMAIN = 0x25,    /* hv's own part of a domain (event vector, uptime): opaque here, hv/vmstate.h */
 	IMAGE_DOMAIN_INFO = IMAGE_OPTIONAL | 0x01, /* struct image_domain_info: what the debugger shows */
 	IMAGE_VMCOREINFO = IMAGE_OPTIONAL | 0x02,  /* text: the kernel's VMCOREINFO, as a dump's note */
+	IMAGE_SYNC = IMAGE_OPTIONAL | 0x03,        /* u64: a live migration's marker; the receiver answers
+						    * "synced N" once it has read everything before it */
 };
 /* The record's name ("VCPU_REGS"), or NULL for a type this reader does not know. */
 const char *image_type_name(uint32_t type);

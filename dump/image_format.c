@@ -62,6 +62,7 @@ const struct image_rule image_rules[] = {
 	{ IMAGE_DOMAIN_INFO, "DOMAIN_INFO", IMAGE_SCOPE_DOMAIN, sizeof(struct image_domain_info),
 	  sizeof(struct image_domain_info), 0, 0 },
 	{ IMAGE_VMCOREINFO, "VMCOREINFO", IMAGE_SCOPE_DOMAIN, 0, 1u << 20, 0, 0 },
+	{ IMAGE_SYNC, "SYNC", IMAGE_SCOPE_ANY, 8, 8, 0, 0 },
 };
 const unsigned image_nr_rules = sizeof(image_rules) / sizeof(image_rules[0]);
 

@@ -77,6 +77,7 @@ struct domain *domain_create(struct hv *hv, int id, const struct domain_config *
 	d->cfg.kernel = cfg->kernel ? xstrdup(cfg->kernel) : NULL;
 	d->cfg.initrd = cfg->initrd ? xstrdup(cfg->initrd) : NULL;
 	d->cfg.cmdline = xstrdup(cfg->cmdline ? cfg->cmdline : "");
+	d->cfg.mem_image = cfg->mem_image ? xstrdup(cfg->mem_image) : NULL;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->ckpt.lock, NULL);
 	uart_init(&d->uart, &uart_ops, d);
@@ -244,6 +245,7 @@ void domain_destroy(struct domain *d)
 	free((char *)d->cfg.kernel);
 	free((char *)d->cfg.initrd);
 	free((char *)d->cfg.cmdline);
+	free((char *)d->cfg.mem_image);
 	pthread_mutex_destroy(&d->lock);
 	ckpt_cache_free(&d->ckpt);
 	pthread_mutex_destroy(&d->ckpt.lock);

@@ -19,6 +19,7 @@ void xlcfg_to_config(const struct xlcfg *x, struct domain_config *c)
 	c->vcpus = x->vcpus;
 	c->kernel = x->kernel[0] ? x->kernel : NULL;
 	c->initrd = x->initrd[0] ? x->initrd : NULL;
+	c->mem_image = x->mem_image[0] ? x->mem_image : NULL;
 	c->cmdline = x->cmdline;
 	c->weight = x->weight;
 	c->cap = x->cap;

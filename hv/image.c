@@ -361,6 +361,11 @@ static int got_record(struct restore *rs, struct image_reader *r, uint32_t type,
 			return 0;
 		return rs->d ? image_pages(r, p, len, put_page, rs, e) : err_set(e, "pages before the configuration");
 	}
+	if (type == IMAGE_SYNC) {
+		uint64_t seq;
+		memcpy(&seq, p, sizeof(seq)); /* the reader checked its size */
+		return rs->o && rs->o->sync ? rs->o->sync(rs->o->check_opaque, seq, e) : 0;
+	}
 	if ((type >= IMAGE_VCPU_REGS && type <= IMAGE_VCPU_CPUID) || type == IMAGE_HV_VCPU)
 		return got_vcpu(rs, type, p, len, e);
 	return got_domain_rec(rs, type, p, len, e);

@@ -137,6 +137,27 @@ static void unset_cap(struct mig *m)
 	m->capped = false;
 }
 
+/* The receiver's answer: want, or its "refused: ..."/"failed: ..." as the error. */
+static int expect(struct mig *m, const char *want, struct err *e)
+{
+	char line[MIGR_LINE_MAX];
+	if (migr_read_line(m->fd, line, sizeof(line), ANSWER_MS, e) < 0)
+		return err_prefix(e, "%s", m->o->host);
+	if (strcmp(line, want))
+		return err_set(e, "%s: %s", m->o->host, line);
+	return 0;
+}
+
+static int sync_receiver(struct mig *m, unsigned seq, struct err *e)
+{
+	uint64_t v = seq;
+	char want[32];
+	snprintf(want, sizeof(want), "synced %u", seq);
+	if (image_put(m->w, IMAGE_SYNC, &v, sizeof(v), e) < 0)
+		return -1;
+	return expect(m, want, e);
+}
+
 /* Pre-copy rounds while the domain runs; returns with the last dirty set in m->bm. */
 static int precopy(struct mig *m, struct hv_migrate_stats *st, unsigned downtime_ms, struct err *e)
 {
@@ -175,8 +196,19 @@ static int precopy(struct mig *m, struct hv_migrate_stats *st, unsigned downtime
 		if (m->o->round)
 			m->o->round(m->o->opaque, &r);
 		st->rounds = round;
-		if (eta_ms <= downtime_ms || round >= MAX_ROUNDS)
+		if (round >= MAX_ROUNDS)
 			return 0;
+		if (eta_ms <= downtime_ms) {
+			/* the receiver may still be taking in what the socket buffers hold: the
+			 * downtime would include that. Wait until it has read it all, then look at
+			 * what the guest wrote meanwhile. */
+			if (sync_receiver(m, round, e) < 0 || fetch(m, e) < 0)
+				return -1;
+			left = count_bits(m->bm, words);
+			eta_ms = speed ? left * 4096 * 1000 / speed : 0;
+			if (eta_ms <= downtime_ms)
+				return 0;
+		}
 		/* auto-converge: rounds that stop shrinking throttle the guest, harder each time */
 		if (left * 10 >= prev * 9) {
 			if (++stuck >= 2) {
@@ -208,17 +240,6 @@ static void hello_of(struct domain *d, bool live, struct migr_hello *h)
 	h->ncpuid = d->vcpus[0].cpuid ? d->vcpus[0].cpuid->nent : 0;
 	if (h->ncpuid > MIGR_MAX_CPUID)
 		h->ncpuid = MIGR_MAX_CPUID;
-}
-
-/* The receiver's answer: want, or its "refused: ..."/"failed: ..." as the error. */
-static int expect(struct mig *m, const char *want, struct err *e)
-{
-	char line[MIGR_LINE_MAX];
-	if (migr_read_line(m->fd, line, sizeof(line), ANSWER_MS, e) < 0)
-		return err_prefix(e, "%s", m->o->host);
-	if (strcmp(line, want))
-		return err_set(e, "%s: %s", m->o->host, line);
-	return 0;
 }
 
 int hv_migrate_cancel(struct domain *d, struct err *e)
@@ -317,11 +338,13 @@ int hv_domain_migrate(struct hv *hv, struct domain *d, const struct hv_migrate_o
 		paused = true;
 	}
 	t_pause = time_ns();
+	m.bw = 0; /* the last pages go at the link's speed: the guest is stopped (QEMU does so too) */
 	if (o->live) {
 		uint64_t n;
 		if (fetch(&m, e) < 0 || send_dirty(&m, &n, e) < 0)
 			goto out;
 		st->pages += n;
+		st->last_pages = n;
 	} else {
 		struct image_range rg[2];
 		for (int i = 0; i < d->mem.nr_ranges; i++)
@@ -331,6 +354,7 @@ int hv_domain_migrate(struct hv *hv, struct domain *d, const struct hv_migrate_o
 		st->pages = d->mem.size / 4096;
 		st->rounds = 1;
 	}
+	st->stop_pages_ns = time_ns() - t_pause;
 	if (vmstate_get(d, &vs, e) < 0)
 		goto out;
 	vs.state = DOMAIN_RUNNING;
@@ -343,8 +367,10 @@ int hv_domain_migrate(struct hv *hv, struct domain *d, const struct hv_migrate_o
 		if (image_writer_close(w, e) < 0)
 			goto out;
 	}
+	st->stop_sent_ns = time_ns() - t_pause;
 	if (expect(&m, "ready", e) < 0)
 		goto out;
+	st->stop_ready_ns = time_ns() - t_pause;
 	if (migr_send_line(m.fd, ANSWER_MS, e, "commit") < 0)
 		goto out;
 	committed = true;

@@ -45,6 +45,9 @@ struct hv_migrate_stats {
 	uint64_t total_ns, bytes, pages;
 	unsigned rounds, cap; /* cap: the strongest throttle used (0: none) */
 	bool unknown;         /* the link failed after the commit: the domain is kept paused here */
+	/* the downtime's parts, from the pause: the last pages sent, the machine state sent
+	 * too, the receiver's "ready" (it built the domain); the rest is the commit */
+	uint64_t stop_pages_ns, stop_sent_ns, stop_ready_ns, last_pages;
 };
 
 /* Sends d to o->host. On success the receiver runs it and hv's loop destroys it here. A

@@ -69,6 +69,10 @@ static void mig_run(struct job *j, void *arg, struct reply *r)
 	reply_line(r, "Domain %s migrated to %s%s: downtime %.3f ms, total %.1f ms, %.1f MiB sent in %u round%s%s", m->d->name,
 		   m->host, m->o.live ? " (live)" : "", st.downtime_ns / 1e6, st.total_ns / 1e6, st.bytes / 1048576.0,
 		   st.rounds, st.rounds == 1 ? "" : "s", st.cap ? " (auto-converge throttled it)" : "");
+	reply_line(r, "Downtime: %.3f ms for the last %llu pages, %.3f ms the machine state, %.3f ms the receiver's "
+		      "build, %.3f ms the commit",
+		   st.stop_pages_ns / 1e6, (unsigned long long)st.last_pages, (st.stop_sent_ns - st.stop_pages_ns) / 1e6,
+		   (st.stop_ready_ns - st.stop_sent_ns) / 1e6, (st.downtime_ns - st.stop_ready_ns) / 1e6);
 }
 
 /* "HOST", "HOST:PORT", "[V6]:PORT", "V6". */

@@ -277,6 +277,13 @@ static int check_cfg(void *opaque, const struct domain_config *cfg, struct err *
 	return 0;
 }
 
+/* The sender waits for this before it pauses the domain: what it sent so far is in. */
+static int synced(void *opaque, uint64_t seq, struct err *e)
+{
+	struct cfg_check *k = opaque;
+	return migr_send_line(k->c->fd, STREAM_MS, e, "synced %llu", (unsigned long long)seq);
+}
+
 /* hv's loop starts it; 0 or -1 with its message. */
 static int hand_over(struct conn *c, struct domain *d, struct err *e)
 {
@@ -375,7 +382,7 @@ static void *receive(void *arg)
 		goto failed;
 	{
 		struct cfg_check k = { c, &h };
-		struct image_restore_opts o = { .detached = true, .check = check_cfg, .check_opaque = &k };
+		struct image_restore_opts o = { .detached = true, .check = check_cfg, .sync = synced, .check_opaque = &k };
 		d = image_restore(hv, r, NULL, &o, &ih, &e);
 	}
 	if (!d)

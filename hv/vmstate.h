@@ -111,7 +111,9 @@ struct image_restore_opts {
 	bool detached;
 	/* called with the image's configuration before any domain exists; -1 refuses it */
 	int (*check)(void *opaque, const struct domain_config *cfg, struct err *e);
-	void *check_opaque;
+	/* a SYNC record (live migration) read: everything before it is in the domain's RAM */
+	int (*sync)(void *opaque, uint64_t seq, struct err *e);
+	void *check_opaque; /* both callbacks' */
 };
 /* A detached restore's domain into hv's table (an id, then its vCPU threads, paused or
  * not); hv's loop only. On failure the caller still owns d. */

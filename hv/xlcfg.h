@@ -12,6 +12,7 @@ struct xlcfg {
 	char name[64];
 	char kernel[1024];   /* "" = the built-in guest */
 	char initrd[1024];   /* "ramdisk" is an alias */
+	char mem_image[1024]; /* hvkit's "mem_image": RAM filled from this file at boot (benchmarks); not written back */
 	char cmdline[4096];  /* "cmdline", or "extra" (and "root" prepended as "root=..." like xl) */
 	uint64_t memory_mib; /* "memory", default 128 */
 	unsigned vcpus;      /* default 1 */
