@@ -364,6 +364,21 @@ static int seed(struct props *p, struct err *e)
 	return r;
 }
 
+/* A store from before the relocation server existed holds the old seeded defaults of its
+ * address ("") and hosts-allow ("^localhost$"), which meant nothing then; now "" means
+ * every address. Such untouched values become the new, loopback-only defaults. */
+static int upgrade_relocation(struct props *p, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE props SET value = CASE name WHEN 'config/xend-relocation-address' THEN '127.0.0.1' "
+		"ELSE '^localhost$ ^127\\.0\\.0\\.1$ ^::1$' END "
+		"WHERE ((name = 'config/xend-relocation-address' AND value = '') OR "
+		"(name = 'config/xend-relocation-hosts-allow' AND value = '^localhost$')) AND pending IS NULL "
+		"AND NOT EXISTS (SELECT 1 FROM props WHERE name = 'config/xend-relocation-server') "
+		"AND EXISTS (SELECT 1 FROM props WHERE name = 'config/dump-dir')";
+	return exec(p, sql, e);
+}
+
 struct props *props_open(const char *path, struct err *e)
 {
 	struct props *p;
@@ -397,7 +412,7 @@ struct props *props_open(const char *path, struct err *e)
 		props_close(p);
 		return NULL;
 	}
-	if (check_schema(p, e) < 0 || seed(p, e) < 0 || exec(p, "COMMIT", e) < 0) {
+	if (check_schema(p, e) < 0 || upgrade_relocation(p, e) < 0 || seed(p, e) < 0 || exec(p, "COMMIT", e) < 0) {
 		if (sqlite3_errcode(p->db) == SQLITE_NOTADB || sqlite3_errcode(p->db) == SQLITE_CORRUPT)
 			err_set(e, "%s: not a property store (%s)", path, sqlite3_errmsg(p->db));
 		exec(p, "ROLLBACK", NULL);

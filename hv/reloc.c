@@ -479,7 +479,14 @@ void reloc_close(struct hv *hv)
 	if (!hv->reloc)
 		return;
 	close_listeners(hv->reloc);
-	/* receivers still running keep the struct (they end with the process) */
+	/* a receiver still running keeps the struct (it ends with the process); the
+	 * decrement is each receiver's last touch of it */
+	if (atomic_load(&hv->reloc->receivers) == 0) {
+		pthread_mutex_destroy(&hv->reloc->lock);
+		pthread_cond_destroy(&hv->reloc->cond);
+		free(hv->reloc);
+		hv->reloc = NULL;
+	}
 }
 
 void migr_tls_props(struct hv *hv, struct migr_tls_cfg *c)

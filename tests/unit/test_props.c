@@ -339,6 +339,41 @@ static void test_not_a_store(void **state)
 	props_close(NULL);
 }
 
+/* A store from before the relocation server: its untouched address and hosts-allow (the
+ * old seeded "" and "^localhost$") become the loopback-only defaults; a value the
+ * administrator set stays. */
+static void test_old_store_upgraded(void **state)
+{
+	struct err e;
+	char v[256];
+	sqlite3 *db;
+	struct props *p = props_open(path, &e);
+	(void)state;
+	assert_non_null(p);
+	props_close(p);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM props WHERE name LIKE 'config/xend-relocation-s%' OR "
+				      "name = 'config/migration-downtime'; UPDATE props SET value = '' WHERE name = "
+				      "'config/xend-relocation-address'; UPDATE props SET value = '^flax$' WHERE name = "
+				      "'config/xend-relocation-hosts-allow'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	p = props_open(path, &e);
+	assert_non_null(p);
+	assert_int_equal(props_get(p, "config/xend-relocation-address", v, sizeof(v), &e), 0);
+	assert_string_equal(v, "127.0.0.1");
+	assert_int_equal(props_get(p, "config/xend-relocation-hosts-allow", v, sizeof(v), &e), 0);
+	assert_string_equal(v, "^flax$"); /* set by hand: kept */
+	assert_int_equal(props_get_int(p, "config/xend-relocation-server", -1), 1);
+	/* once upgraded, "" set by hand means every address and stays */
+	assert_int_equal(props_set(p, "config/xend-relocation-address", "\"\"", &e), 0);
+	assert_int_equal(props_refresh(p, NULL, 0, &e), 1);
+	props_close(p);
+	p = props_open(path, &e);
+	assert_int_equal(props_get(p, "config/xend-relocation-address", v, sizeof(v), &e), 0);
+	assert_string_equal(v, "");
+	props_close(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +383,7 @@ int main(void)
 		cmocka_unit_test_setup(test_secret, fresh),
 		cmocka_unit_test_setup(test_patterns, fresh),
 		cmocka_unit_test_setup(test_not_a_store, fresh),
+		cmocka_unit_test_setup(test_old_store_upgraded, fresh),
 	};
 	return cmocka_run_group_tests_name("props", tests, setup, teardown);
 }
