@@ -52,6 +52,8 @@ enum image_type {
 	IMAGE_LAYOUT = 0x01,        /* the first record: u32 nr_vcpus, u32 nr_ranges, {u64 gpa, u64 size}[] */
 	IMAGE_DOMAIN_CONFIG = 0x02, /* text: the domain's xl-style configuration */
 	IMAGE_PAGE_DATA = 0x03,     /* a batch of pages (below) */
+	IMAGE_PENDING = 0x04,       /* u64 gfns[]: a post-copy migration's pages whose data here is
+				     * stale; they come after the domain runs on the receiver */
 	/* per vCPU: struct image_vcpu_hdr, then the KVM structure */
 	IMAGE_VCPU_REGS = 0x10,      /* struct kvm_regs */
 	IMAGE_VCPU_SREGS = 0x11,     /* struct kvm_sregs */

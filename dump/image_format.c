@@ -63,6 +63,7 @@ const struct image_rule image_rules[] = {
 	  sizeof(struct image_domain_info), 0, 0 },
 	{ IMAGE_VMCOREINFO, "VMCOREINFO", IMAGE_SCOPE_DOMAIN, 0, 1u << 20, 0, 0 },
 	{ IMAGE_SYNC, "SYNC", IMAGE_SCOPE_ANY, 8, 8, 0, 0 },
+	{ IMAGE_PENDING, "PENDING", IMAGE_SCOPE_ANY, 8, IMAGE_RECORD_MAX, 0, 0 },
 };
 const unsigned image_nr_rules = sizeof(image_rules) / sizeof(image_rules[0]);
 

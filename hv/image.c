@@ -366,6 +366,22 @@ static int got_record(struct restore *rs, struct image_reader *r, uint32_t type,
 		memcpy(&seq, p, sizeof(seq)); /* the reader checked its size */
 		return rs->o && rs->o->sync ? rs->o->sync(rs->o->check_opaque, seq, e) : 0;
 	}
+	if (type == IMAGE_PENDING) {
+		if (!with_domain || !rs->o || !rs->o->pending)
+			return err_set(e, "a post-copy migration's PENDING record: only a relocation server reads it");
+		if (!rs->d)
+			return err_set(e, "pending pages before the configuration");
+		if (len % 8)
+			return err_set(e, "a PENDING record of %u bytes (not whole gfns)", len);
+		{
+			uint64_t *g = xcalloc(len / 8, 8);
+			int rc;
+			memcpy(g, p, len); /* the payload may not be aligned for u64 */
+			rc = rs->o->pending(rs->o->check_opaque, rs->d, g, len / 8, e);
+			free(g);
+			return rc;
+		}
+	}
 	if ((type >= IMAGE_VCPU_REGS && type <= IMAGE_VCPU_CPUID) || type == IMAGE_HV_VCPU)
 		return got_vcpu(rs, type, p, len, e);
 	return got_domain_rec(rs, type, p, len, e);

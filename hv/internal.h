@@ -43,6 +43,10 @@ struct guest_mem {
 	uint64_t *hv_dirty;
 	pthread_mutex_t dirty_lock;
 };
+/* A userfaultfd with all of m's RAM registered in missing mode (a restore's lazy RAM, a
+ * post-copy migration's): non-blocking; -1 after a message. Close unregisters it. */
+int mem_uffd_open(struct guest_mem *m, struct err *e);
+void mem_uffd_close(struct guest_mem *m, int fd);
 #define MEM_BITMAP_WORDS(m) (((m)->size / 4096 + 63) / 64)
 int mem_create(struct guest_mem *m, const char *name, uint64_t size, struct err *e);
 void mem_destroy(struct guest_mem *m);
@@ -208,6 +212,7 @@ struct domain {
 	atomic_int dump_active;   /* a dump job is writing this domain: it is not torn down meanwhile */
 	atomic_int dump_cancel;   /* hvctl dump-cancel */
 	atomic_int mig_fd;        /* a migration's socket + 1 (0: none): hvctl migrate-cancel shuts it */
+	atomic_bool mig_post;     /* it runs at the receiver, its last pages go from here (post-copy) */
 	char origin[160];         /* "HOST (ADDRESS) at TIME": where it migrated from (dominfo) */
 	uint16_t logged_ports[16];
 	struct ckpt_state ckpt;

@@ -115,38 +115,22 @@ static void *lazy_thread(void *arg)
 int lazy_start(struct domain *d, struct image_index *ix, struct err *e)
 {
 	struct lazy *l = xcalloc(1, sizeof(*l));
-	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_MISSING_SHMEM };
-	struct uffdio_register reg = { .range = { (uint64_t)(uintptr_t)d->mem.base, d->mem.size },
-				       .mode = UFFDIO_REGISTER_MODE_MISSING };
 	l->d = d;
 	l->ix = ix;
 	l->npages = d->mem.size / 4096;
 	l->t0 = time_ns();
 	l->stop_fd[0] = l->stop_fd[1] = -1;
-	/* KVM reads guest RAM from the kernel: the faults of kernel mode are ours too */
-	l->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (l->uffd < 0) {
-		err_errno(e, "userfaultfd");
+	l->uffd = mem_uffd_open(&d->mem, e);
+	if (l->uffd < 0)
 		goto fail;
-	}
-	if (ioctl(l->uffd, UFFDIO_API, &api) < 0 || !(api.features & UFFD_FEATURE_MISSING_SHMEM)) {
-		err_set(e, "userfaultfd cannot serve shared memory here");
-		goto fail;
-	}
-	if (ioctl(l->uffd, UFFDIO_REGISTER, &reg) < 0) {
-		err_errno(e, "userfaultfd register");
-		goto fail;
-	}
 	if (pipe2(l->stop_fd, O_CLOEXEC) < 0 || pthread_create(&l->thread, NULL, lazy_thread, l)) {
 		err_errno(e, "cannot start the restore thread");
-		ioctl(l->uffd, UFFDIO_UNREGISTER, &reg.range);
 		goto fail;
 	}
 	d->lazy = l;
 	return 0;
 fail:
-	if (l->uffd >= 0)
-		close(l->uffd);
+	mem_uffd_close(&d->mem, l->uffd);
 	if (l->stop_fd[0] >= 0) {
 		close(l->stop_fd[0]);
 		close(l->stop_fd[1]);

@@ -10,6 +10,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
 #include <unistd.h>
 
 int mem_create(struct guest_mem *m, const char *name, uint64_t size, struct err *e)
@@ -214,4 +216,34 @@ int domain_ram_read(void *opaque, uint64_t gpa, void *buf, size_t len)
 		return -1;
 	memcpy(buf, p, len);
 	return 0;
+}
+
+int mem_uffd_open(struct guest_mem *m, struct err *e)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_MISSING_SHMEM };
+	struct uffdio_register reg = { .range = { (uint64_t)(uintptr_t)m->base, m->size },
+				       .mode = UFFDIO_REGISTER_MODE_MISSING };
+	/* KVM reads guest RAM from the kernel: the faults of kernel mode are ours too */
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return err_errno(e, "userfaultfd");
+	if (ioctl(fd, UFFDIO_API, &api) < 0 || !(api.features & UFFD_FEATURE_MISSING_SHMEM)) {
+		close(fd);
+		return err_set(e, "userfaultfd cannot serve shared memory here");
+	}
+	if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0) {
+		err_errno(e, "userfaultfd register");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void mem_uffd_close(struct guest_mem *m, int fd)
+{
+	struct uffdio_range r = { (uint64_t)(uintptr_t)m->base, m->size };
+	if (fd < 0)
+		return;
+	ioctl(fd, UFFDIO_UNREGISTER, &r);
+	close(fd);
 }

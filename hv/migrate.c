@@ -196,8 +196,8 @@ static int precopy(struct mig *m, struct hv_migrate_stats *st, unsigned downtime
 		if (m->o->round)
 			m->o->round(m->o->opaque, &r);
 		st->rounds = round;
-		if (round >= MAX_ROUNDS)
-			return 0;
+		if (round >= MAX_ROUNDS || m->o->postcopy)
+			return 0; /* post-copy: the rest goes after the switch */
 		if (eta_ms <= downtime_ms) {
 			/* the receiver may still be taking in what the socket buffers hold: the
 			 * downtime would include that. Wait until it has read it all, then look at
@@ -223,11 +223,25 @@ static int precopy(struct mig *m, struct hv_migrate_stats *st, unsigned downtime
 	}
 }
 
-static void hello_of(struct domain *d, bool live, struct migr_hello *h)
+/* Post-copy: the pages in m->bm are stale on the receiver (PENDING records; they go after
+ * the switch). m->bm is kept. */
+static int send_pending(struct mig *m, struct err *e)
+{
+	size_t k;
+	uint64_t *g = mem_gfns_of(&m->d->mem, m->bm, &k);
+	const size_t per = IMAGE_RECORD_MAX / 8;
+	int rc = 0;
+	for (size_t i = 0; i < k && rc == 0; i += per)
+		rc = image_put(m->w, IMAGE_PENDING, g + i, (uint32_t)((k - i < per ? k - i : per) * 8), e);
+	free(g);
+	return rc;
+}
+
+static void hello_of(struct domain *d, const struct hv_migrate_opts *o, struct migr_hello *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->version = MIGR_VERSION;
-	h->flags = live ? MIGR_F_LIVE : 0;
+	h->flags = (o->live ? MIGR_F_LIVE : 0) | (o->postcopy ? MIGR_F_POSTCOPY : 0);
 	h->image_version = IMAGE_VERSION;
 	h->nr_vcpus = d->nr_vcpus;
 	h->mem_bytes = d->mem.size;
@@ -247,6 +261,9 @@ int hv_migrate_cancel(struct domain *d, struct err *e)
 	int fd = atomic_load(&d->mig_fd) - 1;
 	if (fd < 0)
 		return err_set(e, "%s is not being migrated", d->name);
+	if (atomic_load(&d->mig_post))
+		return err_set(e, "%s runs at the receiver already and its last pages are on their way (post-copy): a "
+			      "cancel now would lose it", d->name);
 	atomic_store(&d->dump_cancel, 1);
 	shutdown(fd, SHUT_RDWR); /* the writer and the waits see it at once */
 	return 0;
@@ -275,8 +292,6 @@ int hv_domain_migrate(struct hv *hv, struct domain *d, const struct hv_migrate_o
 		return -1;
 	if (d->id == 0)
 		return err_set(e, "dom0 cannot be migrated: it is this host's own domain (as in Xen)");
-	if (o->postcopy)
-		return err_set(e, "--postcopy is not implemented yet: use --live (pre-copy)");
 	if (atomic_load(&d->mig_fd))
 		return err_set(e, "%s is being migrated already", d->name);
 	atomic_store(&d->dump_cancel, 0);
@@ -296,7 +311,7 @@ int hv_domain_migrate(struct hv *hv, struct domain *d, const struct hv_migrate_o
 	atomic_store(&d->mig_fd, m.fd + 1);
 	m.bm = xcalloc(MEM_BITMAP_WORDS(&d->mem), sizeof(uint64_t));
 
-	hello_of(d, o->live, &hello);
+	hello_of(d, o, &hello);
 	hlen = migr_hello_encode(&hello, d->vcpus[0].cpuid ? d->vcpus[0].cpuid->entries : NULL, hbuf, sizeof(hbuf));
 	if (!hlen || migr_write_all(m.fd, hbuf, hlen, ANSWER_MS, e) < 0 || expect(&m, "ok", e) < 0)
 		goto out;
@@ -339,7 +354,10 @@ int hv_domain_migrate(struct hv *hv, struct domain *d, const struct hv_migrate_o
 	}
 	t_pause = time_ns();
 	m.bw = 0; /* the last pages go at the link's speed: the guest is stopped (QEMU does so too) */
-	if (o->live) {
+	if (o->postcopy) {
+		if (fetch(&m, e) < 0 || send_pending(&m, e) < 0)
+			goto out;
+	} else if (o->live) {
 		uint64_t n;
 		if (fetch(&m, e) < 0 || send_dirty(&m, &n, e) < 0)
 			goto out;
@@ -377,6 +395,20 @@ int hv_domain_migrate(struct hv *hv, struct domain *d, const struct hv_migrate_o
 	if (expect(&m, "running", e) < 0)
 		goto out;
 	st->downtime_ns = time_ns() - t_pause;
+	if (o->postcopy) {
+		struct postcopy_stats ps;
+		int rc;
+		atomic_store(&d->mig_post, true);
+		rc = postcopy_send(d, m.fd, m.bm, (uint64_t)o->bandwidth << 20, &ps, e);
+		atomic_store(&d->mig_post, false);
+		st->post_pages = ps.pages;
+		st->post_faults = ps.faults;
+		st->post_ns = ps.ns;
+		st->pages += ps.pages;
+		st->bytes += ps.bytes;
+		if (rc < 0)
+			goto out;
+	}
 	ret = 0;
 out:
 	if (m.w) {
@@ -399,6 +431,14 @@ out:
 	if (ret == 0) {
 		domain_post_event(d, EVENT_SAVED, "migrated to %s", o->host);
 		return 0;
+	}
+	if (committed && o->postcopy && st->downtime_ns) {
+		/* it ran there, and some of its RAM is still only here: neither copy can go on */
+		st->unknown = true;
+		err_prefix(e, "post-copy broke off: %s ran on %s without all its RAM and is crashed there; the copy of "
+			      "the moment of the switch is kept paused here (hvctl resume %s runs it from then)",
+			   d->name, o->host, d->name);
+		return -1;
 	}
 	if (committed) {
 		/* the receiver may run it: never two copies; the administrator decides */

@@ -48,6 +48,9 @@ struct hv_migrate_stats {
 	/* the downtime's parts, from the pause: the last pages sent, the machine state sent
 	 * too, the receiver's "ready" (it built the domain); the rest is the commit */
 	uint64_t stop_pages_ns, stop_sent_ns, stop_ready_ns, last_pages;
+	/* --postcopy: the pages sent after the switch, how many the receiver asked for, the
+	 * phase's time (from "running" to the receiver's "done") */
+	uint64_t post_pages, post_faults, post_ns;
 };
 
 /* Sends d to o->host. On success the receiver runs it and hv's loop destroys it here. A

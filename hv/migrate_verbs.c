@@ -61,18 +61,24 @@ static void mig_run(struct job *j, void *arg, struct reply *r)
 	atomic_fetch_sub(&m->d->ckpt.busy, 1);
 	if (m->json) {
 		reply_line(r, "{\"domain\": \"%s\", \"host\": \"%s\", \"live\": %s, \"downtime_ms\": %.3f, \"total_ms\": %.1f, "
-			      "\"bytes\": %llu, \"pages\": %llu, \"rounds\": %u, \"cap\": %u}",
+			      "\"bytes\": %llu, \"pages\": %llu, \"rounds\": %u, \"cap\": %u, \"postcopy\": %s, "
+			      "\"post_pages\": %llu, \"post_faults\": %llu, \"post_ms\": %.1f}",
 			   m->d->name, m->host, m->o.live ? "true" : "false", st.downtime_ns / 1e6, st.total_ns / 1e6,
-			   (unsigned long long)st.bytes, (unsigned long long)st.pages, st.rounds, st.cap);
+			   (unsigned long long)st.bytes, (unsigned long long)st.pages, st.rounds, st.cap,
+			   m->o.postcopy ? "true" : "false", (unsigned long long)st.post_pages,
+			   (unsigned long long)st.post_faults, st.post_ns / 1e6);
 		return;
 	}
 	reply_line(r, "Domain %s migrated to %s%s: downtime %.3f ms, total %.1f ms, %.1f MiB sent in %u round%s%s", m->d->name,
-		   m->host, m->o.live ? " (live)" : "", st.downtime_ns / 1e6, st.total_ns / 1e6, st.bytes / 1048576.0,
+		   m->host, m->o.postcopy ? " (post-copy)" : m->o.live ? " (live)" : "", st.downtime_ns / 1e6, st.total_ns / 1e6, st.bytes / 1048576.0,
 		   st.rounds, st.rounds == 1 ? "" : "s", st.cap ? " (auto-converge throttled it)" : "");
 	reply_line(r, "Downtime: %.3f ms for the last %llu pages, %.3f ms the machine state, %.3f ms the receiver's "
 		      "build, %.3f ms the commit",
 		   st.stop_pages_ns / 1e6, (unsigned long long)st.last_pages, (st.stop_sent_ns - st.stop_pages_ns) / 1e6,
 		   (st.stop_ready_ns - st.stop_sent_ns) / 1e6, (st.downtime_ns - st.stop_ready_ns) / 1e6);
+	if (m->o.postcopy)
+		reply_line(r, "Post-copy: %llu pages after the switch in %.1f ms, %llu asked for by the guest's first touch",
+			   (unsigned long long)st.post_pages, st.post_ns / 1e6, (unsigned long long)st.post_faults);
 }
 
 /* "HOST", "HOST:PORT", "[V6]:PORT", "V6". */

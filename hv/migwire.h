@@ -66,4 +66,27 @@ void migr_tls_props(struct hv *hv, struct migr_tls_cfg *c);
  * TCP socket stays the caller's. */
 void migr_tls_close(struct migr_tls *t);
 
+/* ---- post-copy (postcopy.c): the phase after the switch, both ends */
+struct domain;
+struct postcopy_stats {
+	uint64_t pages, faults, bytes, ns; /* pushed or asked for; asked for; image bytes; the phase's time */
+	uint64_t zero_fills, missing;      /* receiver: holes zero-filled on touch; pages that never came */
+};
+struct postcopy;
+/* Receiver, before the domain's vCPUs start: pending (a bit per memfd page, taken) are
+ * dropped from its RAM and fault to us from then on; "want GFN" lines go on fd once
+ * postcopy_go was called (after "running"). */
+struct postcopy *postcopy_recv_start(struct domain *d, uint64_t *pending, int fd, struct err *e);
+void postcopy_go(struct postcopy *pc);
+uint64_t postcopy_left(const struct postcopy *pc); /* pending pages not in yet */
+/* Reads the pages' stream until every pending page is in, then answers "done". */
+int postcopy_recv_run(struct postcopy *pc, struct err *e);
+/* Unregisters and frees; pages that never came read as zeros from here on. */
+void postcopy_recv_end(struct postcopy *pc, struct postcopy_stats *st);
+/* Sender, after "running": the pages of pending (a bit per memfd page, emptied) of the
+ * paused d, asked-for ones first, until the receiver's "done"; bw (bytes/s, 0: no limit)
+ * limits the pushed ones, not the asked-for ones. */
+int postcopy_send(struct domain *d, int fd, uint64_t *pending, uint64_t bw, struct postcopy_stats *st,
+		  struct err *e);
+
 #endif

@@ -266,7 +266,26 @@ static int check_hello(struct conn *c, const struct migr_hello *h, const struct 
 struct cfg_check {
 	struct conn *c;
 	const struct migr_hello *h;
+	uint64_t *pending; /* post-copy: a bit per memfd page, stale here */
 };
+
+static int pending(void *opaque, struct domain *d, const uint64_t *gfns, size_t n, struct err *e)
+{
+	struct cfg_check *k = opaque;
+	if (!(k->h->flags & MIGR_F_POSTCOPY))
+		return err_set(e, "pending pages in a migration that the hello did not announce as post-copy");
+	if (!k->pending)
+		k->pending = xcalloc(MEM_BITMAP_WORDS(&d->mem), sizeof(uint64_t));
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *p = gfns[i] < (1ull << 40) ? mem_ptr(&d->mem, gfns[i] * 4096, 4096) : NULL;
+		uint64_t page;
+		if (!p)
+			return err_set(e, "pending page 0x%llx lies outside the domain's RAM", (unsigned long long)gfns[i]);
+		page = (uint64_t)(p - d->mem.base) / 4096;
+		k->pending[page / 64] |= 1ull << (page % 64);
+	}
+	return 0;
+}
 
 static int check_cfg(void *opaque, const struct domain_config *cfg, struct err *e)
 {
@@ -352,6 +371,8 @@ static void *receive(void *arg)
 	char why[512], line[MIGR_LINE_MAX];
 	uint64_t t0 = time_ns();
 	struct migr_tls *tls = NULL;
+	struct postcopy *pc = NULL;
+	struct domain *pd;
 	int plain = -1, net = -1;
 
 	/* the name for hosts-allow (a reverse lookup: /etc/hosts, DNS), here, not in hv's loop */
@@ -381,9 +402,19 @@ static void *receive(void *arg)
 	if (!r)
 		goto failed;
 	{
-		struct cfg_check k = { c, &h };
-		struct image_restore_opts o = { .detached = true, .check = check_cfg, .sync = synced, .check_opaque = &k };
+		struct cfg_check k = { c, &h, NULL };
+		struct image_restore_opts o = { .detached = true, .check = check_cfg, .sync = synced, .pending = pending,
+						.check_opaque = &k };
 		d = image_restore(hv, r, NULL, &o, &ih, &e);
+		if (d && (h.flags & MIGR_F_POSTCOPY)) {
+			if (!k.pending)
+				k.pending = xcalloc(MEM_BITMAP_WORDS(&d->mem), sizeof(uint64_t));
+			pc = postcopy_recv_start(d, k.pending, c->fd, &e); /* takes k.pending */
+			if (!pc)
+				goto failed;
+			atomic_fetch_add(&d->dump_active, 1); /* not torn down while its RAM comes */
+		} else
+			free(k.pending);
 	}
 	if (!d)
 		goto failed;
@@ -405,13 +436,34 @@ static void *receive(void *arg)
 	hv_log(hv, "%s (domain %d) migrated in from %s (%s)%s: %u vCPU%s, %llu MiB, %.1f ms", d->name, d->id, h.source,
 	       c->ip, h.flags & MIGR_F_LIVE ? ", live" : "", d->nr_vcpus, d->nr_vcpus == 1 ? "" : "s",
 	       (unsigned long long)(d->mem.size >> 20), (time_ns() - t0) / 1e6);
+	pd = d;
 	d = NULL; /* hv's now */
 	if (migr_send_line(c->fd, 5000, &e, "running") < 0)
 		hv_log(hv, "relocation: %s runs here, but the sender did not hear it: %s", h.name, e.msg);
+	if (pc) {
+		struct postcopy_stats ps;
+		int rc;
+		postcopy_go(pc);
+		rc = postcopy_recv_run(pc, &e);
+		if (rc < 0)
+			domain_post_event(pd, EVENT_CRASH, "%s (%llu pages of its RAM never came; they read as zeros)", e.msg,
+					  (unsigned long long)postcopy_left(pc));
+		postcopy_recv_end(pc, &ps);
+		pc = NULL;
+		if (rc == 0)
+			hv_log(hv, "%s: post-copy done: the last pages all in after %.1f ms (%llu asked for on first touch)",
+			       h.name, ps.ns / 1e6, (unsigned long long)ps.faults);
+		if (atomic_fetch_sub(&pd->dump_active, 1) == 1)
+			hv_wake(hv);
+	}
 	goto out;
 failed:
 	refuse(c, "failed", e.msg);
 out:
+	if (pc) { /* it never ran */
+		postcopy_recv_end(pc, NULL);
+		atomic_fetch_sub(&d->dump_active, 1);
+	}
 	if (d)
 		domain_destroy(d);
 	image_reader_close(r);

@@ -113,7 +113,10 @@ struct image_restore_opts {
 	int (*check)(void *opaque, const struct domain_config *cfg, struct err *e);
 	/* a SYNC record (live migration) read: everything before it is in the domain's RAM */
 	int (*sync)(void *opaque, uint64_t seq, struct err *e);
-	void *check_opaque; /* both callbacks' */
+	/* a PENDING record (post-copy): these pages' data is stale and comes later; without
+	 * the callback the record is refused */
+	int (*pending)(void *opaque, struct domain *d, const uint64_t *gfns, size_t n, struct err *e);
+	void *check_opaque; /* the callbacks' */
 };
 /* A detached restore's domain into hv's table (an id, then its vCPU threads, paused or
  * not); hv's loop only. On failure the caller still owns d. */

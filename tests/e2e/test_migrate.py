@@ -200,6 +200,84 @@ def test_garbage_and_half_streams_leave_hv_running(hosts):
     assert "alive" in guest_console(b, "dom0", "echo alive", "alive")
 
 
+def test_postcopy_runs_on_at_the_receiver_before_its_ram_is_all_there(hosts):
+    """--postcopy: one pre-copy round, the switch, then the pages written meanwhile come
+    after the domain runs at the receiver, the ones it touches first on demand."""
+    a, b = hosts("a"), hosts("b")
+    domu(a, "g", vcpus=1)
+    out = guest_console(a, "g", "churn 1", "guest> ")
+    state_pa = int(re.search(r"churn_state at ([0-9a-f]+)", out).group(1), 16)
+    guest_console(a, "g", "echo before-postcopy", "guest> ")
+    r = a.ctl("migrate", "g", "127.0.0.1:%d" % b.port, "--postcopy", "--bandwidth", "8", timeout=60)
+    m = re.search(r"Domain g migrated to 127.0.0.1 \(post-copy\): downtime ([0-9.]+) ms, total ([0-9.]+) ms", r.stdout)
+    assert m, r.stdout
+    pc = re.search(r"^Post-copy: (\d+) pages after the switch in ([0-9.]+) ms, (\d+) asked for", r.stdout, re.M)
+    assert pc and int(pc.group(1)) > 0, r.stdout     # churn wrote pages during the round
+    assert "g" not in a.rows()
+    assert b.rows()["g"][1] in ("running", "blocked")
+    assert "post-copy done" in b.ctl("dmesg").stdout
+    assert "before-postcopy" in guest_console(b, "g", "dmesg", "guest> ")
+    ps = guest_console(b, "g", "ps", "guest> ")
+    assert "churn" in ps, ps
+    time.sleep(0.3)
+    core = os.path.join(b.tmp, "post.core")
+    b.ctl("dump", "g", core)
+    ok, updates = churn_consistent(core_phys_reader(core), state_pa)
+    assert ok and updates > 0
+    # --json says so too
+    r = b.ctl("migrate", "g", "127.0.0.1:%d" % a.port, "--postcopy", "--json", timeout=60)
+    assert re.search(r'"postcopy": true, .*"post_pages": \d+', r.stdout), r.stdout
+    assert "back-again" in guest_console(a, "g", "echo back-again", "guest> ")
+
+
+def start_postcopy(src, dst):
+    """A post-copy migration of g at 1 MiB/s whose guest writes 16 MiB during the first
+    round (8 MiB of random data in its RAM make that round last), so that the phase after
+    the switch lasts too; returns once g runs at dst (the post phase has begun) with the
+    hvctl process."""
+    p = subprocess.Popen([os.path.join(BUILD, "hvctl"), "-S", src.sock, "migrate", "g", "127.0.0.1:%d" % dst.port,
+                          "--postcopy", "--bandwidth", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.2)
+    guest_console(src, "g", "mem 16", "guest> ", timeout=60)
+    assert "g" not in dst.rows(), p.communicate()  # the first round outlasted the writes
+    end = time.time() + 60
+    while time.time() < end and "g" not in dst.rows():
+        assert p.poll() is None, p.communicate()
+        time.sleep(0.05)
+    assert "g" in dst.rows()
+    return p
+
+
+def test_postcopy_broken_off_leaves_no_second_copy(hosts):
+    """The link gone after the switch: the receiver's copy cannot run on without its pages
+    (it is crashed, naming them); the source keeps its copy of the moment of the switch,
+    paused, and says so; a cancel in that phase is refused."""
+    a, b = hosts("a"), hosts("b")
+    img = os.path.join(a.tmp, "random.img")
+    with open(img, "wb") as f:
+        f.write(os.urandom(8 << 20))
+    domu(a, "g", vcpus=1, mem=64, extra='on_crash = "preserve"\nmem_image = "%s"\n' % img)
+    p = start_postcopy(a, b)
+    r = a.ctl("migrate-cancel", "g", check=False)
+    assert r.returncode == 1 and "a cancel now would lose it" in r.stderr, (r.stdout, r.stderr)
+    b.p.kill()  # the receiver gone in the post phase
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 1 and "post-copy broke off" in err and "kept paused here" in err, (out, err)
+    assert a.rows()["g"][1] == "paused"
+    a.ctl("resume", "g")
+    assert "resumed-here" in guest_console(a, "g", "echo resumed-here", "guest> ")
+    # the sender gone in the post phase: the receiver's copy is crashed, not run on wrong RAM
+    c = hosts("c")
+    start_postcopy(a, c)
+    a.p.kill()
+    end = time.time() + 30
+    while time.time() < end and c.rows()["g"][1] != "crashed":
+        time.sleep(0.1)
+    assert c.rows()["g"][1] == "crashed"
+    log = c.ctl("dmesg").stdout
+    assert re.search(r"g crashed: post-copy: .*\d+ pages of its RAM never came", log), log
+
+
 def test_cut_migrations_leave_exactly_one_copy(hosts):
     """The connection cut at points through a live migration (the receiver killed, the
     sender cancelled, the client gone): each time one running copy, churn's invariant whole."""
