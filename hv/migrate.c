@@ -196,8 +196,10 @@ static int precopy(struct mig *m, struct hv_migrate_stats *st, unsigned downtime
 		if (m->o->round)
 			m->o->round(m->o->opaque, &r);
 		st->rounds = round;
-		if (round >= MAX_ROUNDS || m->o->postcopy)
-			return 0; /* post-copy: the rest goes after the switch */
+		if (m->o->postcopy) /* the rest goes after the switch, once the receiver has all this */
+			return sync_receiver(m, round, e);
+		if (round >= MAX_ROUNDS)
+			return 0;
 		if (eta_ms <= downtime_ms) {
 			/* the receiver may still be taking in what the socket buffers hold: the
 			 * downtime would include that. Wait until it has read it all, then look at
