@@ -49,7 +49,7 @@ def image_for(d, size_mib):
     return path
 
 
-def ms(pattern, text):
+def ms(pattern, text, r=None):
     m = re.search(pattern, text)
     if not m:
         raise RuntimeError("no %r in %r" % (pattern, text))
@@ -95,6 +95,8 @@ def bench_hv(build, img, size, out_dir):
         res["rollback_pages"] = ms(r"([0-9]+) pages copied", r.stdout)
         d.console("dom0", "mem 16", want="offset / 8)", timeout=600)
         r = d.run("rollback", "dom0", "c1", timeout=1800)
+        if r.returncode:
+            raise RuntimeError("the second rollback: " + r.stderr)
         res["rollback2_ms"] = ms(r"([0-9.]+) ms$", r.stdout.strip())
     finally:
         d.stop()

@@ -201,6 +201,8 @@ const struct image_header *image_index_header(const struct image_index *x);
 /* 1 with the page in buf (zeros for a ZERO descriptor), 0 when this image does not hold
  * the page (a full image: it was all zeros), -1 when its data does not decompress. */
 int image_index_page(struct image_index *x, uint64_t gfn, void *buf);
+/* As image_index_page without reading the page: 1 held (its batch intact), 0, -1 corrupt. */
+int image_index_check_page(struct image_index *x, uint64_t gfn);
 /* The pages it holds, ascending: for i < count. */
 size_t image_index_count(const struct image_index *x);
 uint64_t image_index_gfn(const struct image_index *x, size_t i);

@@ -201,31 +201,53 @@ uint64_t image_index_gfn(const struct image_index *x, size_t i)
 	return i < x->npages ? x->pages[i].gfn : UINT64_MAX;
 }
 
-int image_index_page(struct image_index *x, uint64_t gfn, void *buf)
+/* The descriptor of gfn, or NULL. */
+static const struct ix_ent *find(const struct image_index *x, uint64_t gfn)
 {
 	size_t lo = 0, hi = x->npages;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct ix_ent *p = &x->pages[mid];
-		if (p->gfn < gfn) {
+		if (p->gfn < gfn)
 			lo = mid + 1;
-		} else if (p->gfn > gfn) {
+		else if (p->gfn > gfn)
 			hi = mid;
-		} else if (!x->batches[p->batch].checked && !(x->batches[p->batch].checked =
-								    image_record_intact(x->batches[p->batch].payload))) {
-			return -1; /* its batch is corrupt */
-		} else if (p->kind == IMAGE_PAGE_ZERO) {
-			memset(buf, 0, IMAGE_PAGE_SIZE);
-			return 1;
-		} else if (p->kind == IMAGE_PAGE_RAW) {
-			memcpy(buf, x->map + p->off, IMAGE_PAGE_SIZE);
-			return 1;
-		} else {
-			size_t z = ZSTD_decompressDCtx(x->zd, buf, IMAGE_PAGE_SIZE, x->map + p->off, p->len);
-			return ZSTD_isError(z) || z != IMAGE_PAGE_SIZE ? -1 : 1;
-		}
+		else
+			return p;
 	}
-	return 0;
+	return NULL;
+}
+
+int image_index_check_page(struct image_index *x, uint64_t gfn)
+{
+	const struct ix_ent *p = find(x, gfn);
+	if (!p)
+		return 0;
+	if (!x->batches[p->batch].checked &&
+	    !(x->batches[p->batch].checked = image_record_intact(x->batches[p->batch].payload)))
+		return -1;
+	return 1;
+}
+
+int image_index_page(struct image_index *x, uint64_t gfn, void *buf)
+{
+	const struct ix_ent *p = find(x, gfn);
+	size_t z;
+	if (!p)
+		return 0;
+	if (!x->batches[p->batch].checked &&
+	    !(x->batches[p->batch].checked = image_record_intact(x->batches[p->batch].payload)))
+		return -1; /* its batch is corrupt */
+	if (p->kind == IMAGE_PAGE_ZERO) {
+		memset(buf, 0, IMAGE_PAGE_SIZE);
+		return 1;
+	}
+	if (p->kind == IMAGE_PAGE_RAW) {
+		memcpy(buf, x->map + p->off, IMAGE_PAGE_SIZE);
+		return 1;
+	}
+	z = ZSTD_decompressDCtx(x->zd, buf, IMAGE_PAGE_SIZE, x->map + p->off, p->len);
+	return ZSTD_isError(z) || z != IMAGE_PAGE_SIZE ? -1 : 1;
 }
 
 const struct image_header *image_index_header(const struct image_index *x)

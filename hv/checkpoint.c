@@ -405,7 +405,7 @@ static struct image_index *cache_get(struct ckpt_state *c, const char *path, uin
 			victim = i;
 			break;
 		}
-	ix = image_index_open(path, &h, e);
+	ix = image_index_open_lazy(path, &h, e); /* a batch is checked when a page of it is first needed */
 	if (!ix)
 		return NULL;
 	if (h.image_id != id) {
@@ -533,6 +533,24 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 			set[w] |= d->ckpt.dirty[w];
 	} else {
 		memset(set, 0xff, words * sizeof(uint64_t));
+	}
+	/* every page needed is there and intact before any is copied: a corrupt checkpoint
+	 * leaves the domain as it was (the indexes check a batch when first needed) */
+	for (int r = 0; r < d->mem.nr_ranges; r++) {
+		uint64_t first = (uint64_t)(d->mem.ranges[r].hva - d->mem.base) / 4096, np = d->mem.ranges[r].size / 4096;
+		for (uint64_t p = 0; p < np; p++) {
+			uint64_t page = first + p, gfn = d->mem.ranges[r].gpa / 4096 + p;
+			int got = 0;
+			if (!(set[page / 64] >> (page % 64) & 1))
+				continue;
+			for (unsigned k = 0; k < c.n && !got; k++)
+				if ((got = image_index_check_page(c.ix[k], gfn)) < 0) {
+					err_set(e, "checkpoint %s: page 0x%llx is corrupt; %s is left as it was", c.ent[k]->tag,
+						(unsigned long long)gfn, d->name);
+					hv_domain_release(hv, d->id);
+					goto out;
+				}
+		}
 	}
 	/* the pages, each from the newest image of TAG's chain that has it */
 	for (int r = 0; r < d->mem.nr_ranges; r++) {

@@ -403,6 +403,7 @@ int image_read_state(struct image_index *x, struct vm_state *vs, struct err *e)
 	int n;
 	if (!r)
 		return -1;
+	image_reader_trust_pages(r); /* the pages are not read here: the index checks those it gives */
 	while ((n = image_next(r, &type, &p, &len, e)) > 0)
 		if (got_record(&rs, r, type, p, len, false, e) < 0) {
 			n = -1;

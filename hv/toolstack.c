@@ -62,7 +62,23 @@ struct listed {
 	int id;
 	char name[64];
 	enum domain_state st;
+	const char *job; /* NULL, or what is being done to it */
 };
+
+/* What a job is doing to d, for list (virsh shows no such column; xl's state flags do not
+ * either, and an administrator asks it first of a domain that does not answer). */
+static const char *job_of(struct domain *d)
+{
+	if (atomic_load(&d->mig_post))
+		return "migrating, post-copy";
+	if (atomic_load(&d->mig_fd))
+		return "migrating";
+	if (atomic_load(&d->ckpt.busy))
+		return "saving";
+	if (lazy_filling(d))
+		return "restoring";
+	return NULL;
+}
 
 static int cmp_listed(const void *a, const void *b)
 {
@@ -89,6 +105,7 @@ static int cmd_list(struct ctl_req *q)
 			continue;
 		l[n].id = d->id;
 		snprintf(l[n].name, sizeof(l[n].name), "%s", d->name);
+		l[n].job = job_of(d);
 		l[n++].st = domain_state_now(d);
 	}
 	if (all) {
@@ -106,6 +123,7 @@ static int cmd_list(struct ctl_req *q)
 			if (hv_domain_by_name(hv, name))
 				continue;
 			l[n].id = -1;
+			l[n].job = NULL;
 			snprintf(l[n].name, sizeof(l[n].name), "%s", name);
 			l[n++].st = DOMAIN_SHUTOFF;
 		}
@@ -118,8 +136,9 @@ static int cmd_list(struct ctl_req *q)
 		for (unsigned i = 0; i < n; i++) {
 			json_quote(qn, sizeof(qn), l[i].name);
 			if (l[i].id >= 0)
-				reply_line(r, "  {\"id\": %d, \"name\": %s, \"state\": \"%s\"}%s", l[i].id, qn,
-					   domain_state_name(l[i].st), i + 1 < n ? "," : "");
+				reply_line(r, "  {\"id\": %d, \"name\": %s, \"state\": \"%s\", \"job\": %s%s%s}%s", l[i].id, qn,
+					   domain_state_name(l[i].st), l[i].job ? "\"" : "", l[i].job ? l[i].job : "null",
+					   l[i].job ? "\"" : "", i + 1 < n ? "," : "");
 			else
 				reply_line(r, "  {\"id\": null, \"name\": %s, \"state\": \"%s\"}%s", qn,
 					   domain_state_name(l[i].st), i + 1 < n ? "," : "");
@@ -132,7 +151,8 @@ static int cmd_list(struct ctl_req *q)
 	reply_line(r, "----------------------------------");
 	for (unsigned i = 0; i < n; i++) {
 		if (l[i].id >= 0)
-			reply_line(r, "%3d %-20s %s", l[i].id, l[i].name, domain_state_name(l[i].st));
+			reply_line(r, "%3d %-20s %s%s%s%s", l[i].id, l[i].name, domain_state_name(l[i].st),
+				   l[i].job ? " (" : "", l[i].job ? l[i].job : "", l[i].job ? ")" : "");
 		else
 			reply_line(r, "%3s %-20s %s", "-", l[i].name, domain_state_name(l[i].st));
 	}

@@ -258,6 +258,8 @@ def test_postcopy_broken_off_leaves_no_second_copy(hosts):
         f.write(os.urandom(8 << 20))
     domu(a, "g", vcpus=1, mem=64, extra='on_crash = "preserve"\nmem_image = "%s"\n' % img)
     p = start_postcopy(a, b)
+    assert re.search(r"^ *\d+ g +paused \(migrating, post-copy\)$", a.ctl("list").stdout, re.M)
+    assert '"job": "migrating, post-copy"' in a.ctl("list", "--json").stdout
     r = a.ctl("migrate-cancel", "g", check=False)
     assert r.returncode == 1 and "a cancel now would lose it" in r.stderr, (r.stdout, r.stderr)
     b.p.kill()  # the receiver gone in the post phase

@@ -52,7 +52,8 @@ class Daemon:
         assert lines[1] == "-" * 34
         rows = {}
         for l in lines[2:]:
-            m = re.match(r"^ *(\d+|-) (\S+) +(running|blocked|paused|crashed|shut off|in shutdown)$", l)
+            m = re.match(r"^ *(\d+|-) (\S+) +(running|blocked|paused|crashed|shut off|in shutdown)"
+                         r"(?: \((migrating|migrating, post-copy|saving|restoring)\))?$", l)
             assert m, l
             rows[m.group(2)] = (m.group(1), m.group(3))
         return rows
