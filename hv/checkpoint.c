@@ -474,6 +474,35 @@ static void mark_image_pages(struct domain *d, struct image_index *ix, uint64_t 
 	}
 }
 
+/* The pages of set (memfd pages) from TAG's chain: checked only (copy false), or copied
+ * into the domain's RAM (zeros where no image of the chain has one), counted in *pages. */
+static int chain_pages(struct domain *d, struct chain *c, const uint64_t *set, bool copy, uint64_t *pages,
+		       struct err *e)
+{
+	uint8_t buf[4096];
+	for (int r = 0; r < d->mem.nr_ranges; r++) {
+		uint64_t first = (uint64_t)(d->mem.ranges[r].hva - d->mem.base) / 4096, np = d->mem.ranges[r].size / 4096;
+		for (uint64_t p = 0; p < np; p++) {
+			uint64_t page = first + p, gfn = d->mem.ranges[r].gpa / 4096 + p;
+			int got = 0;
+			if (!(set[page / 64] >> (page % 64) & 1))
+				continue;
+			for (unsigned k = 0; k < c->n && !got; k++)
+				if ((got = copy ? image_index_page(c->ix[k], gfn, buf) : image_index_check_page(c->ix[k], gfn)) < 0)
+					return err_set(e, "checkpoint %s: page 0x%llx is corrupt; %s is left as it was",
+						       c->ent[k]->tag, (unsigned long long)gfn, d->name);
+			if (!copy)
+				continue;
+			if (got)
+				memcpy(d->mem.base + page * 4096, buf, 4096);
+			else
+				memset(d->mem.base + page * 4096, 0, 4096);
+			(*pages)++;
+		}
+	}
+	return 0;
+}
+
 static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, struct hv_rollback_stats *st,
 			      struct err *e)
 {
@@ -483,7 +512,6 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 	struct chain c = { 0 };
 	struct vm_state vs = { 0 };
 	uint64_t *set = NULL, words = MEM_BITMAP_WORDS(&d->mem), t0 = time_ns(), pages = 0;
-	uint8_t buf[4096];
 	int n, ret = -1;
 	bool full = true;
 
@@ -535,45 +563,11 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 		memset(set, 0xff, words * sizeof(uint64_t));
 	}
 	/* every page needed is there and intact before any is copied: a corrupt checkpoint
-	 * leaves the domain as it was (the indexes check a batch when first needed) */
-	for (int r = 0; r < d->mem.nr_ranges; r++) {
-		uint64_t first = (uint64_t)(d->mem.ranges[r].hva - d->mem.base) / 4096, np = d->mem.ranges[r].size / 4096;
-		for (uint64_t p = 0; p < np; p++) {
-			uint64_t page = first + p, gfn = d->mem.ranges[r].gpa / 4096 + p;
-			int got = 0;
-			if (!(set[page / 64] >> (page % 64) & 1))
-				continue;
-			for (unsigned k = 0; k < c.n && !got; k++)
-				if ((got = image_index_check_page(c.ix[k], gfn)) < 0) {
-					err_set(e, "checkpoint %s: page 0x%llx is corrupt; %s is left as it was", c.ent[k]->tag,
-						(unsigned long long)gfn, d->name);
-					hv_domain_release(hv, d->id);
-					goto out;
-				}
-		}
-	}
-	/* the pages, each from the newest image of TAG's chain that has it */
-	for (int r = 0; r < d->mem.nr_ranges; r++) {
-		uint64_t first = (uint64_t)(d->mem.ranges[r].hva - d->mem.base) / 4096, np = d->mem.ranges[r].size / 4096;
-		for (uint64_t p = 0; p < np; p++) {
-			uint64_t page = first + p, gfn = d->mem.ranges[r].gpa / 4096 + p;
-			int got = 0;
-			if (!(set[page / 64] >> (page % 64) & 1))
-				continue;
-			for (unsigned k = 0; k < c.n && !got; k++) {
-				got = image_index_page(c.ix[k], gfn, buf);
-				if (got < 0) {
-					err_set(e, "checkpoint %s: page 0x%llx cannot be read", c.ent[k]->tag, (unsigned long long)gfn);
-					hv_domain_release(hv, d->id);
-					goto out;
-				}
-			}
-			if (got)
-				memcpy(d->mem.base + page * 4096, buf, 4096);
-			else
-				memset(d->mem.base + page * 4096, 0, 4096);
-			pages++;
-		}
+	 * leaves the domain as it was (the indexes check a batch when first needed); then the
+	 * pages, each from the newest image of TAG's chain that has it */
+	if (chain_pages(d, &c, set, false, &pages, e) < 0 || chain_pages(d, &c, set, true, &pages, e) < 0) {
+		hv_domain_release(hv, d->id);
+		goto out;
 	}
 	if (vmstate_set(d, &vs, false, e) < 0) {
 		hv_domain_release(hv, d->id);
