@@ -98,6 +98,7 @@ def bench_hv(build, img, size, out_dir):
         if r.returncode:
             raise RuntimeError("the second rollback: " + r.stderr)
         res["rollback2_ms"] = ms(r"([0-9.]+) ms$", r.stdout.strip())
+        res["rollback2_pages"] = ms(r"([0-9]+) pages copied", r.stdout)
     finally:
         d.stop()
     return res
@@ -210,7 +211,7 @@ def main(argv=None):
             ("incremental checkpoint: file MiB (%d pages)" % hv["inc_pages"], hv["inc_mib"], None, "%.1f"),
             ("rollback after 16 MiB written, ms (QEMU loadvm; hv copied back %d pages)" % hv["rollback_pages"],
              hv["rollback_ms"], qe["loadvm_ms"], "%.1f"),
-            ("the same again (checkpoint files already read), ms", hv["rollback2_ms"], qe["loadvm_ms"], "%.1f"),
+            ("the same again (checkpoint files already read; %d pages), ms" % hv["rollback2_pages"], hv["rollback2_ms"], qe["loadvm_ms"], "%.1f"),
         ]
         for name, h, q, f in rows:
             ratio = "%.1f" % (q / h) if q is not None and h > 0 else "-"

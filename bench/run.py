@@ -201,9 +201,18 @@ class Daemon:
         s.sendall(b"console\t%s\n" % name.encode())
         s.settimeout(timeout)
         s.recv(2)
-        if line is not None:
-            s.sendall(line.encode() + b"\r")
         got, end = b"", time.time() + timeout
+        if line is not None:
+            # the attach replays the console's history: what counts comes after the line
+            s.settimeout(0.3)
+            try:
+                while True:
+                    got += s.recv(65536)
+            except socket.timeout:
+                pass
+            s.settimeout(timeout)
+            got = b""
+            s.sendall(line.encode() + b"\r")
         while want.encode() not in got and time.time() < end:
             try:
                 got += s.recv(65536)

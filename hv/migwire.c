@@ -241,6 +241,7 @@ int migr_connect(const char *host, unsigned port, int timeout_ms, struct err *e)
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		migr_tcp_deadline(fd);
 		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
 			break;
 		if (errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline, "connecting", e) == 0 &&
@@ -255,4 +256,14 @@ int migr_connect(const char *host, unsigned port, int timeout_ms, struct err *e)
 	}
 	freeaddrinfo(res);
 	return fd;
+}
+
+void migr_tcp_deadline(int fd)
+{
+	int ms = MIGR_LINK_MS, one = 1, idle = 10, intvl = 5, cnt = 4;
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }

@@ -43,6 +43,10 @@ int migr_read_all(int fd, void *p, size_t n, int timeout_ms, struct err *e);
 int migr_read_line(int fd, char *buf, size_t len, int timeout_ms, struct err *e);
 int migr_send_line(int fd, int timeout_ms, struct err *e, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* A link that takes nothing for this long is gone: the kernel fails the socket (both ends;
+ * a write to a dead link would otherwise wait for TCP's retransmissions, ~15 min). */
+#define MIGR_LINK_MS 20000
+void migr_tcp_deadline(int fd);
 /* A TCP connection to host:port within timeout_ms, non-blocking, no Nagle; the fd or -1. */
 int migr_connect(const char *host, unsigned port, int timeout_ms, struct err *e);
 /* "1.2.3.4" or "::1" of a socket address. */

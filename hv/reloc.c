@@ -508,6 +508,7 @@ void reloc_handle(struct hv *hv, struct pollfd *p, int n)
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		migr_tcp_deadline(fd);
 		pthread_mutex_lock(&rl->lock);
 		snprintf(c->allow, sizeof(c->allow), "%s", rl->allow);
 		c->ssl = rl->ssl;

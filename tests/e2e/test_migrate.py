@@ -400,6 +400,48 @@ def test_two_namespaces_address_hosts_allow_by_name(netns):
         shutil.rmtree(tmp)
 
 
+def test_link_down_mid_migration_leaves_the_source_running(netns):
+    """The veth taken down in the middle of a live migration: no error comes from the
+    network, only silence; the sender gives up within its link deadline (TCP user timeout,
+    20 s), the domain runs on at the source, the receiver discards what it got, and once
+    the link is back the migration goes through."""
+    tmp = tempfile.mkdtemp()
+    os.chmod(tmp, 0o755)
+    a = ns_daemon(os.path.join(tmp, "a"), NS[0])
+    b = ns_daemon(os.path.join(tmp, "b"), NS[1], address="", allow="")
+    try:
+        domu(a, "g", vcpus=1)
+        guest_console(a, "g", "mem 6", "guest> ", timeout=30)
+        dest = "%s:%d" % (ADDR[1], b.port)
+        p = subprocess.Popen([os.path.join(BUILD, "hvctl"), "-S", a.sock, "migrate", "g", dest, "--live",
+                              "--bandwidth", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.7)
+        subprocess.run(["ip", "-n", NS[0], "link", "set", "hvmig0", "down"], check=True)
+        t = time.time()
+        out, err = p.communicate(timeout=90)
+        assert p.returncode == 1 and "it runs on here" in err, (out, err)
+        assert time.time() - t < 60
+        assert a.rows()["g"][1] in ("running", "blocked")
+        assert "still-here" in guest_console(a, "g", "echo still-here", "guest> ")
+        subprocess.run(["ip", "-n", NS[0], "link", "set", "hvmig0", "up"], check=True)
+        end = time.time() + 60  # the receiver gives up on the dead connection too
+        while time.time() < end and "being migrated here" in b.ctl("dmesg").stdout:
+            time.sleep(0.5)
+        r = a.ctl("migrate", "g", dest, "--live", timeout=120, check=False)
+        for _ in range(30):  # its stream deadline (30 s) may still hold the name
+            if r.returncode == 0 or "being migrated here already" not in r.stderr:
+                break
+            time.sleep(2)
+            r = a.ctl("migrate", "g", dest, "--live", timeout=120, check=False)
+        assert r.returncode == 0, r.stderr
+        assert "g" not in a.rows() and b.rows()["g"][1] in ("running", "blocked")
+    finally:
+        subprocess.run(["ip", "-n", NS[0], "link", "set", "hvmig0", "up"])
+        for h in (a, b):
+            h.stop()
+        shutil.rmtree(tmp)
+
+
 # ---- TLS
 
 def make_certs(d):
