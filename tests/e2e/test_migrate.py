@@ -238,8 +238,9 @@ def start_postcopy(src, dst):
     p = subprocess.Popen([os.path.join(BUILD, "hvctl"), "-S", src.sock, "migrate", "g", "127.0.0.1:%d" % dst.port,
                           "--postcopy", "--bandwidth", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.2)
-    guest_console(src, "g", "mem 16", "guest> ", timeout=60)
-    assert "g" not in dst.rows(), p.communicate()  # the first round outlasted the writes
+    # typed, not waited for: the writes go on through the round (under dirty logging they
+    # are slow here), and those not yet sent at the switch are what the post phase moves
+    guest_console(src, "g", "mem 16", "mem 16", timeout=30)
     end = time.time() + 60
     while time.time() < end and "g" not in dst.rows():
         assert p.poll() is None, p.communicate()
@@ -267,7 +268,8 @@ def test_postcopy_broken_off_leaves_no_second_copy(hosts):
     assert p.returncode == 1 and "post-copy broke off" in err and "kept paused here" in err, (out, err)
     assert a.rows()["g"][1] == "paused"
     a.ctl("resume", "g")
-    assert "resumed-here" in guest_console(a, "g", "echo resumed-here", "guest> ")
+    # (its mem 16 may still be writing: the line waits for it, and the answer follows it)
+    assert "\nresumed-here" in guest_console(a, "g", "echo resumed-here", "\nresumed-here", timeout=60)
     # the sender gone in the post phase: the receiver's copy is crashed, not run on wrong RAM
     c = hosts("c")
     start_postcopy(a, c)
@@ -291,7 +293,7 @@ def test_cut_migrations_leave_exactly_one_copy(hosts):
     where = a
     rng = random.Random(14)
     moved = 0
-    for i in range(8):
+    for i in range(20):
         delay = rng.uniform(0, 1.2)
         other = b if where is a else a
         p = subprocess.Popen([os.path.join(BUILD, "hvctl"), "-S", where.sock, "migrate", "g",
@@ -311,7 +313,7 @@ def test_cut_migrations_leave_exactly_one_copy(hosts):
         assert len(running) == 1, (i, ra, rb)
         moved += running[0] is not where
         where = running[0]
-    assert moved < 8  # some were cut before the end (a cut after the commit completes it)
+    assert moved < 20  # some were cut before the end (a cut after the commit completes it)
     core = os.path.join(where.tmp, "cut.core")
     where.ctl("dump", "g", core)
     ok, updates = churn_consistent(core_phys_reader(core), state_pa)

@@ -233,9 +233,12 @@ def guest_console(d, name, line, want, timeout=20):
     end = time.time() + timeout
     while want.encode() not in got and time.time() < end:
         try:
-            got += s.recv(4096)
+            chunk = s.recv(4096)
         except socket.timeout:
             break
+        if not chunk:  # the console ended (the domain went away)
+            break
+        got += chunk
     s.close()
     return got.decode(errors="replace")
 
