@@ -33,7 +33,14 @@ def request(sock, line, timeout=30):
     t = time.monotonic()
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(timeout)
-    s.connect(sock)
+    while True:
+        try:
+            s.connect(sock)
+            break
+        except BlockingIOError:  # the backlog is full: as a blocking connect (hvctl's) waits
+            if time.monotonic() - t > timeout:
+                raise
+            time.sleep(0.001)
     s.sendall(line.encode() + b"\n")
     buf = b""
     while not (buf.startswith(b"= ") or b"\n= " in buf):

@@ -269,7 +269,7 @@ int control_open(struct hv *hv, const char *path, struct err *e)
 	close(fd);
 	unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 || listen(fd, 128) < 0) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 || listen(fd, SOMAXCONN) < 0) {
 		err_errno(e, "control socket %s", path);
 		if (fd >= 0)
 			close(fd);

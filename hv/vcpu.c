@@ -29,7 +29,7 @@ void vcpu_signals_init(void)
 	sigaction(SIG_KICK, &sa, NULL);
 }
 
-/* The administrator's path wins over the guests' (docs/scheduling.md): a vCPU thread is
+/* The administrator's path wins over the guests' (docs/control.md): a vCPU thread is
  * SCHED_BATCH, so it never preempts hv's loop when that wakes for a request; its share of
  * CPU time against other threads is unchanged (same nice), only its wake-up preemption goes.
  * Needs no privilege. */
