@@ -162,6 +162,10 @@ struct dwarf_obj *dwarf_obj_open(const char *path, void **dbg);
 /* A section of the mapped file by name (its link address and size), or NULL. */
 const uint8_t *dwarf_obj_section(struct dwarf_obj *o, const char *name, uint64_t *addr, size_t *size);
 void dwarf_obj_close(struct dwarf_obj *o);
+/* dwarf_abbrev.c: 0 when every abbreviation in .debug_abbrev (p, size) parses and uses only
+ * known forms whose index sections the file has (have: DWARF_NEED_* bits); else -1 and why. */
+enum { DWARF_NEED_STR_OFFSETS = 1, DWARF_NEED_ADDR = 2, DWARF_NEED_RNGLISTS = 4, DWARF_NEED_LOCLISTS = 8 };
+int dwarf_abbrev_check(const uint8_t *p, size_t size, unsigned have, char *why, size_t len);
 /* cfi.c: DWARF call frame information of the symbol file (.debug_frame, else .eh_frame),
  * read on first use and kept per target (freed by dwarf_close_target, before the handle it
  * came from). Registers are DWARF-numbered (x86-64: 0 rax 1 rdx 2 rcx 3 rbx 4 rsi 5 rdi

@@ -6,6 +6,8 @@
 #include <gelf.h>
 #include <libdwarf/libdwarf.h>
 #include <libelf.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -164,6 +166,27 @@ void dwarf_obj_close(struct dwarf_obj *o)
 	free(o);
 }
 
+/* The abbreviations checked before libdwarf sees them (dwarf_abbrev.c); a file that fails
+ * has no usable DWARF, and says why once. A missing .debug_abbrev is libdwarf's to report. */
+static bool abbrev_ok(struct dwarf_obj *o, const char *path)
+{
+	static const char *const idx[] = { ".debug_str_offsets", ".debug_addr", ".debug_rnglists", ".debug_loclists" };
+	uint64_t addr;
+	size_t size, n;
+	const uint8_t *p = dwarf_obj_section(o, ".debug_abbrev", &addr, &size);
+	unsigned have = 0;
+	char why[200];
+	if (!p)
+		return true;
+	for (unsigned i = 0; i < 4; i++)
+		if (dwarf_obj_section(o, idx[i], &addr, &n) && n)
+			have |= 1u << i;
+	if (dwarf_abbrev_check(p, size, have, why, sizeof(why)) == 0)
+		return true;
+	fprintf(stderr, "hvmdb: %s: DWARF ignored, the file is corrupt: %s\n", path, why);
+	return false;
+}
+
 struct dwarf_obj *dwarf_obj_open(const char *path, void **dbg)
 {
 	struct dwarf_obj *o = xcalloc(1, sizeof(*o));
@@ -182,6 +205,8 @@ struct dwarf_obj *dwarf_obj_open(const char *path, void **dbg)
 	o->elf = elf_memory((char *)o->map, o->size);
 	if (!o->elf || elf_kind(o->elf) != ELF_K_ELF || elf_getshdrnum(o->elf, &o->nsec) < 0 ||
 	    elf_getshdrstrndx(o->elf, &o->shstrndx) < 0 || o->nsec > 0xffff)
+		goto fail;
+	if (!abbrev_ok(o, path))
 		goto fail;
 	o->oi.object = o;
 	o->oi.methods = &methods;

@@ -15,6 +15,7 @@
 
 #include "mdb/mdb.h"
 #include "dump/dump.h"
+#include "slurp.h"
 
 #define R0 (4u << 20)
 #define R1_GPA (16ull << 20)
@@ -213,20 +214,6 @@ static void test_convert_every_way(void **state)
 	}
 }
 
-/* The whole file in memory (malloc'd); its size in *size. */
-static uint8_t *slurp(const char *path, long *size)
-{
-	FILE *fp = fopen(path, "rb");
-	uint8_t *all;
-	assert_non_null(fp);
-	fseek(fp, 0, SEEK_END);
-	*size = ftell(fp);
-	rewind(fp);
-	all = malloc((size_t)*size);
-	assert_int_equal(fread(all, 1, (size_t)*size, fp), (size_t)*size);
-	fclose(fp);
-	return all;
-}
 
 /* Every truncation of a kdump file opens with a message or reads what is there. */
 static void test_kdump_truncated_and_corrupt(void **state)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "mdb/mdb.h"
+#include "slurp.h"
 
 static char guest[512], dir[64], path[4200];
 static struct type_cache_key key;
@@ -206,6 +207,111 @@ static void run_sizeof(const char *type, char *buf, size_t len)
 	free(t);
 }
 
+/* A section of an ELF file: its bytes (malloc'd) and its offset in the file. */
+static uint8_t *section_of(const char *file, const char *name, size_t *size, size_t *foff)
+{
+	struct dwarf_obj *o;
+	void *dbg;
+	uint64_t addr;
+	const uint8_t *p;
+	uint8_t *copy = NULL;
+	long whole;
+	uint8_t *map = NULL;
+	o = dwarf_obj_open(file, &dbg);
+	assert_non_null(o);
+	p = dwarf_obj_section(o, name, &addr, size);
+	if (p) {
+		copy = malloc(*size);
+		memcpy(copy, p, *size);
+		/* where it is in the file: found by its bytes (sections are unique enough) */
+		map = slurp(file, &whole);
+		*foff = 0;
+		for (size_t i = 0; i + *size <= (size_t)whole; i++)
+			if (!memcmp(map + i, copy, *size)) {
+				*foff = i;
+				break;
+			}
+		free(map);
+	}
+	dwarf_obj_close(o);
+	return copy;
+}
+
+/* Issue 17: .debug_abbrev is checked before libdwarf reads it. Real files pass (the guest,
+ * this gcc-built test itself); an indexed form without its section, an unknown form and a
+ * table cut short are refused with the reason; and a guest.elf with one form byte turned
+ * into DW_FORM_strx (which crashed libdwarf in the name scan) gives "no DWARF", not SIGSEGV. */
+static void test_abbrev_checked(void **state)
+{
+	const uint8_t strx[] = { 1, 0x11, 1, 0x03, 0x25, 0, 0, 0 }, unknown[] = { 1, 0x11, 1, 0x03, 0x7f, 0, 0, 0 },
+		      cut[] = { 1, 0x11 }, implicit[] = { 1, 0x34, 0, 0x3b, 0x21, 0x85, 0x01, 0, 0, 0 };
+	const char *files[] = { guest, "/proc/self/exe" };
+	char why[200], out[256], bad[600];
+	size_t size, foff;
+	uint8_t *p;
+	FILE *f;
+	(void)state;
+	for (unsigned i = 0; i < 2; i++) {
+		p = section_of(files[i], ".debug_abbrev", &size, &foff);
+		assert_non_null(p);
+		assert_int_equal(dwarf_abbrev_check(p, size, DWARF_NEED_STR_OFFSETS | DWARF_NEED_ADDR | DWARF_NEED_RNGLISTS |
+							       DWARF_NEED_LOCLISTS, why, sizeof(why)), 0);
+		free(p);
+	}
+	assert_int_equal(dwarf_abbrev_check(strx, sizeof(strx), 0, why, sizeof(why)), -1);
+	assert_string_equal(why, ".debug_abbrev+0x0: form 0x25 indexes .debug_str_offsets, which the file does not have");
+	assert_int_equal(dwarf_abbrev_check(strx, sizeof(strx), DWARF_NEED_STR_OFFSETS, why, sizeof(why)), 0);
+	assert_int_equal(dwarf_abbrev_check(unknown, sizeof(unknown), 0, why, sizeof(why)), -1);
+	assert_string_equal(why, ".debug_abbrev+0x0: unknown attribute form 0x7f");
+	assert_int_equal(dwarf_abbrev_check(cut, sizeof(cut), 0, why, sizeof(why)), -1);
+	assert_string_equal(why, ".debug_abbrev: an abbreviation runs past the section's end");
+	assert_int_equal(dwarf_abbrev_check(implicit, sizeof(implicit), 0, why, sizeof(why)), 0);
+	/* the real thing: in guest.elf, the name (DW_AT_name, DW_FORM_strp) of the first
+	 * base_type abbreviation, which the name scan reads, made DW_FORM_strx1 (the guest's
+	 * abbreviation codes, tags, attributes and forms all fit in one byte) */
+	p = section_of(guest, ".debug_abbrev", &size, &foff);
+	assert_non_null(p);
+	size_t at = 0, form_at = 0;
+	while (at + 3 < size && !form_at) {
+		uint8_t tag;
+		if (!p[at]) {
+			at++;
+			continue;
+		}
+		tag = p[at + 1];
+		at += 3;
+		for (; at + 1 < size && (p[at] || p[at + 1]); at += 2 + (p[at + 1] == 0x21)) /* 0x21: implicit_const */
+			if (tag == 0x24 && p[at] == 0x03 && p[at + 1] == 0x0e)
+				form_at = at + 1;
+		at += 2;
+	}
+	assert_true(foff > 0 && form_at > 0);
+	{
+		long n;
+		uint8_t *all = slurp(guest, &n);
+		all[foff + form_at] = 0x25;
+		snprintf(bad, sizeof(bad), "%s/strx.elf", dir);
+		f = fopen(bad, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(all, 1, (size_t)n, f), (size_t)n);
+		fclose(f);
+		free(all);
+	}
+	free(p);
+	{
+		struct target *t = xcalloc(1, sizeof(*t));
+		FILE *o = fmemopen(out, sizeof(out), "w");
+		t->symfile = bad;
+		dwarf_cmd_sizeof(t, "struct nosuch", o); /* a full scan of the names, where libdwarf crashed */
+		fclose(o);
+		dwarf_close_target(t);
+		dwarf_names_free(t);
+		free(t);
+	}
+	assert_null(strstr(out, "sizeof"));
+	unlink(bad);
+}
+
 static void cache_stat(struct stat *st)
 {
 	assert_int_equal(stat(path, st), 0);
@@ -299,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_offsets_bounded),
 		cmocka_unit_test(test_lookups_through_cache),
 		cmocka_unit_test(test_unwritable_dir),
+		cmocka_unit_test(test_abbrev_checked),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
