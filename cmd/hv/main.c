@@ -1,9 +1,11 @@
 /* hv: the hypervisor program: parses the command line and boots dom0 with its console on
  * this terminal. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dbgkeys/dbgkeys.h"
 #include "hv/hv.h"
@@ -21,14 +23,17 @@ static void usage(FILE *f)
 	      "  -n, --name NAME       domain name (default dom0)\n"
 	      "      --on-poweroff ACT destroy|restart|preserve (default destroy)\n"
 	      "      --on-reboot ACT   destroy|restart|preserve (default restart)\n"
-	      "      --on-crash ACT    destroy|restart|preserve|coredump-destroy|coredump-restart\n"
-	      "                        (default destroy; coredump-* dump into the dump-dir property's\n"
-	      "                        directory, /var/crash/hvkit by default, first)\n"
+	      "      --on-crash ACT    destroy|restart|preserve|rollback|coredump-destroy|\n"
+	      "                        coredump-restart|coredump-preserve|coredump-rollback (default\n"
+	      "                        destroy; coredump-* dump into the dump-dir property's directory,\n"
+	      "                        /var/crash/hvkit by default, first; rollback goes back to the\n"
+	      "                        domain's latest checkpoint)\n"
 	      "      --weight N        credit scheduler weight of dom0 (default 256)\n"
-	      "      --cap PCT         dom0 gets at most PCT%% of one CPU (default 0: no cap)\n"
+	      "      --cap PCT         dom0 gets at most PCT% of one CPU (default 0: no cap)\n"
 	      "      --pcpus N         physical-CPU slots the scheduler hands out (default: host CPUs)\n"
 	      "      --dom0-cpus N     most slots dom0 holds at once (default 0: all)\n"
-	      "      --daemon          no terminal: every console through `hvctl console`\n"
+	      "      --daemon          no terminal: every console through `hvctl console`; hv stays\n"
+	      "                        in the foreground (for systemd) until SIGTERM or SIGINT\n"
 	      "      --socket PATH     control socket (default $HVKIT_SOCKET or " HV_DEFAULT_SOCKET ")\n"
 	      "      --state-dir DIR   domain definitions and properties (default " HV_DEFAULT_STATE_DIR ")\n"
 	      "  -q, --quiet           only warnings and errors from hv itself\n"
@@ -39,6 +44,39 @@ static void usage(FILE *f)
 	      "  -h, --help            this text\n"
 	      "Exit status: 0 dom0 shut off, 3 dom0 crashed, 1 error, 128+N signal N.\n",
 	      f);
+}
+
+/* --on-crash: an action, coredump- before it, or rollback (to the latest checkpoint;
+ * destroy when there is none), as on_crash in a domain's config. */
+static int crash_action(const char *s, struct domain_config *cfg)
+{
+	bool dump = !strncmp(s, "coredump-", 9);
+	if (dump)
+		s += 9;
+	if (!strcmp(s, "rollback")) {
+		cfg->rollback_on_crash = true;
+		cfg->on_crash = ACTION_DESTROY;
+	} else if (domain_action_parse(s, &cfg->on_crash) < 0) {
+		return -1;
+	}
+	cfg->coredump_on_crash = dump;
+	return 0;
+}
+
+/* --state-dir DIR: there, or made now (its parent must be there), and a directory. */
+static int state_dir_check(const char *dir, char *msg, size_t len)
+{
+	struct stat st;
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		snprintf(msg, len, "--state-dir %s: not a directory", dir);
+		return -1;
+	}
+	if (errno == ENOENT && mkdir(dir, 0700) == 0)
+		return 0;
+	snprintf(msg, len, "--state-dir %s: %s", dir, strerror(errno));
+	return -1;
 }
 
 static int die(const char *msg)
@@ -75,7 +113,8 @@ int main(int argc, char **argv)
 	int c, status;
 	bool mem_given = false;
 
-	while ((c = getopt_long(argc, argv, "m:c:k:i:a:n:qh", opts, NULL)) != -1) {
+	opterr = 0; /* one line of ours instead of getopt's and the whole usage */
+	while ((c = getopt_long(argc, argv, ":m:c:k:i:a:n:qh", opts, NULL)) != -1) {
 		enum domain_action *act = NULL;
 		switch (c) {
 		case 'm':
@@ -132,14 +171,26 @@ int main(int argc, char **argv)
 		case OPT_POWEROFF: act = &cfg.on_poweroff; break;
 		case OPT_REBOOT: act = &cfg.on_reboot; break;
 		case OPT_CRASH: act = &cfg.on_crash; break;
-		default: usage(stderr); return 2;
+		case ':':
+			snprintf(msg, sizeof(msg), "%s needs a value (see hv --help)", argv[optind - 1]);
+			return die(msg);
+		default:
+			if (optopt)
+				snprintf(msg, sizeof(msg), "unknown option '-%c' (see hv --help)", optopt);
+			else
+				snprintf(msg, sizeof(msg), "unknown option '%s' (see hv --help)", argv[optind - 1]);
+			return die(msg);
 		}
-		if (c == OPT_CRASH && !strncmp(optarg, "coredump-", 9)) {
-			cfg.coredump_on_crash = true;
-			optarg += 9;
+		if (c == OPT_CRASH && crash_action(optarg, &cfg) == 0)
+			continue;
+		if (c == OPT_CRASH) {
+			snprintf(msg, sizeof(msg), "--on-crash %s: unknown action (destroy, restart, preserve, rollback, "
+				 "coredump-destroy, coredump-restart, coredump-preserve or coredump-rollback)", optarg);
+			return die(msg);
 		}
 		if (act && domain_action_parse(optarg, act) < 0) {
-			snprintf(msg, sizeof(msg), "%s: unknown action (destroy, restart or preserve)", optarg);
+			snprintf(msg, sizeof(msg), "--on-%s %s: unknown action (destroy, restart or preserve)",
+				 c == OPT_POWEROFF ? "poweroff" : "reboot", optarg);
 			return die(msg);
 		}
 	}
@@ -149,6 +200,8 @@ int main(int argc, char **argv)
 	}
 	if (strlen(cfg.name) == 0 || strlen(cfg.name) > 63)
 		return die("--name: 1 to 63 characters");
+	if (hopt.state_dir && state_dir_check(hopt.state_dir, msg, sizeof(msg)) < 0)
+		return die(msg);
 
 	if (!hopt.socket_path && getenv("HVKIT_SOCKET") && *getenv("HVKIT_SOCKET"))
 		hopt.socket_path = getenv("HVKIT_SOCKET");

@@ -63,9 +63,30 @@ def test_elf_without_pvh_note(tmp):
     (["--vcpus", "two"], "--vcpus two"),
     (["--on-crash", "explode"], "explode: unknown action"),
     (["stray"], "unexpected argument 'stray'"),
+    # issue 16: getopt's own words and the whole usage were printed, with exit 2
+    (["--bogus"], "hv: unknown option '--bogus' (see hv --help)"),
+    (["-x"], "hv: unknown option '-x' (see hv --help)"),
+    (["--kernel"], "hv: --kernel needs a value"),
+    (["--on-crash", "bogus"], "coredump-destroy, coredump-restart, coredump-preserve or coredump-rollback"),
+    (["--on-reboot", "rollback"], "--on-reboot rollback: unknown action"),
+    (["--state-dir", "/nonexistent/x"], "hv: --state-dir /nonexistent/x: No such file or directory"),
+    (["--state-dir", "/etc/passwd"], "--state-dir /etc/passwd: not a directory"),
 ])
 def test_bad_options(args, needle):
     one_error(run_hv(["-k", kernel("trivial")] + args), needle)
+
+
+def test_help_says_what_it_means():
+    r = subprocess.run([HV, "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and "%%" not in r.stdout and "PCT% of one CPU" in r.stdout
+    assert "coredump-rollback" in r.stdout and "in the foreground" in r.stdout
+
+
+def test_on_crash_rollback_is_taken():
+    """--on-crash rollback and coredump-rollback parse (the domain's config already did)."""
+    for act in ("rollback", "coredump-rollback", "coredump-preserve"):
+        r = run_hv(["-k", kernel("trivial"), "--on-crash", act])
+        assert r.returncode == 0, (act, r.stderr)
 
 
 def test_cmdline_too_long():
