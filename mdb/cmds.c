@@ -669,13 +669,21 @@ static int run_pipeline(struct target *t, char *cmd, FILE *out)
 	return ret;
 }
 
+volatile int mdb_interrupt;
+
 int mdb_exec(struct target *t, const char *line, FILE *out)
 {
 	char *copy = xstrdup(line), *save = NULL;
 	int ret = 0;
-	for (char *c = strtok_r(copy, ";", &save); c; c = strtok_r(NULL, ";", &save))
+	for (char *c = strtok_r(copy, ";", &save); c; c = strtok_r(NULL, ";", &save)) {
+		if (mdb_interrupt) {
+			fprintf(out, "mdb: interrupted: the rest of the line not run\n");
+			ret = -1;
+			break;
+		}
 		if (run_pipeline(t, c, out) < 0)
 			ret = -1;
+	}
 	free(copy);
 	return ret;
 }

@@ -3,6 +3,8 @@
  * interactive readline prompt with history and completion. */
 #include <readline/history.h>
 #include <readline/readline.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +120,42 @@ static char **complete(const char *text, int start, int end)
 	return rl_completion_matches(text, ctype == C_DEFAULT ? complete_gen : complete_type);
 }
 
+/* Ctrl-C: at the prompt the line is discarded and the prompt comes again (as mdb, gdb's
+ * "Quit"); during a command it stops the commands after it on the line (mdb_interrupt). */
+static volatile sig_atomic_t at_prompt;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	if (at_prompt) {
+		rl_crlf();
+		rl_on_new_line();
+		rl_replace_line("", 0);
+		rl_redisplay();
+	} else {
+		mdb_interrupt = 1;
+	}
+}
+
+static int bad_args(const char *fmt, const char *word)
+{
+	fputs("hvmdb: ", stderr);
+	fprintf(stderr, fmt, word);
+	fputs(" (see hvmdb --help)\n", stderr);
+	return 2;
+}
+
+/* An ELF executable or shared object (a kernel, a vmlinux): a symbol file, not a dump. */
+static bool is_symfile(const char *path)
+{
+	unsigned char h[18];
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(h, 1, sizeof(h), f) : 0;
+	if (f)
+		fclose(f);
+	return n == sizeof(h) && !memcmp(h, "\177ELF", 4) && h[5] == 1 && (h[16] == 2 || h[16] == 3) && !h[17];
+}
+
 static int usage(FILE *f)
 {
 	fputs("usage: hvmdb [-s SYMFILE] [--kaslr OFFSET] [--json] DUMP [-c 'CMD; CMD...']\n"
@@ -141,32 +179,64 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hvmdb: %s\n", e.msg);
 		return 1;
 	}
+	const char *files[2] = { NULL, NULL };
+	static char *allcmds; /* every -c, joined (kept to the end: reachable, not leaked) */
+	int nfiles = 0;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-s") && i + 1 < argc)
+		const char *a = argv[i];
+		bool valued = !strcmp(a, "-s") || !strcmp(a, "-c") || !strcmp(a, "--kaslr") || !strcmp(a, "-d") ||
+			      !strcmp(a, "-S");
+		if (valued && i + 1 >= argc)
+			return bad_args("%s needs a value", a);
+		if (!strcmp(a, "-s"))
 			symfile = argv[++i];
-		else if (!strcmp(argv[i], "-c") && i + 1 < argc)
-			cmds = argv[++i];
-		else if (!strcmp(argv[i], "--kaslr") && i + 1 < argc)
+		else if (!strcmp(a, "-c")) { /* -c again: its commands follow the others' */
+			const char *c = argv[++i];
+			size_t n = (allcmds ? strlen(allcmds) + 2 : 0) + strlen(c) + 1;
+			char *m = xcalloc(1, n);
+			snprintf(m, n, "%s%s%s", allcmds ? allcmds : "", allcmds ? "; " : "", c);
+			free(allcmds);
+			cmds = allcmds = m;
+		} else if (!strcmp(a, "--kaslr"))
 			kaslr = argv[++i];
-		else if (!strcmp(argv[i], "--json"))
+		else if (!strcmp(a, "--json"))
 			json = true;
-		else if (!strcmp(argv[i], "-d") && i + 1 < argc)
+		else if (!strcmp(a, "-d"))
 			live = argv[++i];
-		else if (!strcmp(argv[i], "-S") && i + 1 < argc)
+		else if (!strcmp(a, "-S"))
 			sock = argv[++i];
-		else if (!strcmp(argv[i], "-w"))
+		else if (!strcmp(a, "-w"))
 			writable = true;
-		else if (!strcmp(argv[i], "--no-pause"))
+		else if (!strcmp(a, "--no-pause"))
 			nopause = true;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			return usage(stdout);
-		else if (argv[i][0] == '-' || dump)
-			return usage(stderr);
+		else if (a[0] == '-' && a[1])
+			return bad_args("unknown option '%s'", a);
+		else if (nfiles == 2)
+			return bad_args("unexpected argument '%s': give a dump, and the kernel with -s", a);
 		else
-			dump = argv[i];
+			files[nfiles++] = a;
 	}
-	if (!dump == !live)
-		return usage(stderr);
+	/* crash's order, `hvmdb VMLINUX DUMP` (or the other way round): the files say which is which */
+	if (nfiles == 2) {
+		bool s0 = is_symfile(files[0]), s1 = is_symfile(files[1]);
+		if (symfile)
+			return bad_args("two files and -s: which is the dump? ('%s' is the second)", files[1]);
+		if (s0 == s1)
+			return bad_args(s0 ? "'%s' and the other file are both executables: one must be the dump"
+					   : "'%s' and the other file: neither is an ELF executable to take symbols from",
+					files[0]);
+		symfile = files[s0 ? 0 : 1];
+		files[0] = files[s0 ? 1 : 0];
+	}
+	dump = nfiles ? files[0] : NULL;
+	if (dump && live)
+		return bad_args("a dump ('%s') and -d DOMAIN: give one of them", dump);
+	if (!dump && !live)
+		return bad_args("%s", "no dump file and no -d DOMAIN: which one to debug?");
+	if (dump && !symfile && is_symfile(dump))
+		return bad_args("'%s' is an executable, not a dump: give it with -s, and the dump", dump);
 	if (live)
 		tgt = target_remote_open(sock && *sock ? sock : "/run/hvkit/ctl.sock", live, nopause, &e);
 	else
@@ -202,12 +272,21 @@ int main(int argc, char **argv)
 		}
 	} else {
 		char *line;
+		struct sigaction sa = { .sa_handler = on_sigint };
 		rl_attempted_completion_function = complete;
+		rl_catch_signals = 0; /* ours: discard the line, not end the session */
+		sigaction(SIGINT, &sa, NULL);
 		if (symfile)
 			dwarf_names_prefetch(tgt); /* type names for completion, read while the user types */
 		if (!symfile)
 			printf("(no symbol file: give the kernel with -s for names)\n");
-		while ((line = readline("> ")) != NULL) {
+		for (;;) {
+			at_prompt = 1;
+			line = readline("> ");
+			at_prompt = 0;
+			mdb_interrupt = 0;
+			if (!line)
+				break;
 			if (*line) {
 				add_history(line);
 				if (!strcmp(line, "::quit") || !strcmp(line, "$q")) {

@@ -108,6 +108,48 @@ def test_interactive_prompt(hung_dump):
     p.expect(pexpect.EOF)
 
 
+def test_ctrl_c_at_the_prompt_discards_the_line(hung_dump):
+    """Issue 16: Ctrl-C at the `> ` prompt ended hvmdb; as mdb (and gdb's Quit), the line
+    typed so far is dropped and the prompt comes again."""
+    p = pexpect.spawn(HVMDB, ["-s", GUEST, hung_dump], encoding="utf-8", timeout=30, env=ASAN_ENV)
+    p.expect("> ")
+    p.send("::sizeof struct thre")
+    time.sleep(0.3)
+    p.sendintr()
+    p.expect("> ")
+    p.send("::sizeof struct cpu\r")
+    p.expect(r"sizeof \(struct cpu\) = 0x")  # the discarded words did not come back
+    p.expect("> ")
+    p.send("::quit\r")
+    p.expect(pexpect.EOF)
+    p.close()
+    assert p.exitstatus == 0
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--bogus"], "hvmdb: unknown option '--bogus' (see hvmdb --help)"),
+    (["-s"], "hvmdb: -s needs a value"),
+    ([], "no dump file and no -d DOMAIN"),
+    ([GUEST], "is an executable, not a dump: give it with -s"),
+    (["CORE", "CORE"], "neither is an ELF executable"),
+    (["CORE", "-d", "dom0"], "and -d DOMAIN: give one of them"),
+    (["CORE", GUEST, "extra"], "unexpected argument 'extra'"),
+])
+def test_bad_arguments_say_what_was_wrong(hung_dump, args, needle):
+    """Issue 16: hvmdb printed only its usage for any mistake."""
+    r = subprocess.run([HVMDB] + [hung_dump if a == "CORE" else a for a in args], capture_output=True, text=True,
+                       timeout=30, env=ASAN_ENV)
+    assert r.returncode == 2 and needle in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_crash_argument_order(hung_dump):
+    """`hvmdb VMLINUX DUMP`, crash's order, and the other way round: the files say which is which."""
+    for order in ([GUEST, hung_dump], [hung_dump, GUEST]):
+        r = subprocess.run([HVMDB] + order + ["-c", "::sizeof struct thread", "-c", "::cpus"], capture_output=True,
+                           text=True, timeout=60, env=ASAN_ENV)
+        assert r.returncode == 0 and "sizeof (struct thread) = 0x" in r.stdout and "hang_forever" in r.stdout, r
+
+
 def test_dwarf_types(hung_dump):
     r = mdb(hung_dump, "::sizeof struct thread; ::offsetof struct thread ctx; ::offsetof struct logbuf rec; "
                        "cpus::print struct cpu; ::print struct panic_info panic_info")
