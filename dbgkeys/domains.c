@@ -76,8 +76,11 @@ void dbgkeys_key_reboot(struct hv *hv, unsigned char key)
 {
 	struct err e;
 	out(hv, "'%c' pressed -> rebooting dom0", key);
-	if (hv_domain_reboot(hv, 0, &e) < 0)
+	int rc = hv_domain_reboot(hv, 0, &e);
+	if (rc < 0)
 		out(hv, "dom0 not rebooted: %s", e.msg);
+	else if (rc == 1)
+		out(hv, "dom0 reboots when its dump ends (hvctl dump-cancel dom0 cancels the dump)");
 }
 
 /* '%': a gdb stub on dom0 (Xen traps to its debugger; ours waits for gdb). */

@@ -183,13 +183,21 @@ int hv_domain_start(struct hv *hv, const struct domain_config *cfg, struct err *
 
 static void remove_domain(struct hv *hv, struct domain *d)
 {
-	/* a dump job still writing it: cancel it and let it finish (it stops within a batch) */
-	atomic_store(&d->dump_cancel, 1);
+	/* a dump job still reading it (only at hv's exit: events wait for RAM users): cancel it
+	 * and let it finish (it stops within a batch); one that does not is left its domain */
+	if (atomic_load(&d->dump_active)) {
+		atomic_store(&d->dump_cancel, 1);
+		hv_log(hv, "%s: cancelling the dump (save, checkpoint) being written: the domain is destroyed", d->name);
+	}
 	for (int i = 0; i < 3000 && atomic_load(&d->dump_active); i++)
 		usleep(10000);
 	pthread_mutex_lock(&hv->lock);
 	hv->domains[d->slot] = NULL;
 	pthread_mutex_unlock(&hv->lock);
+	if (atomic_load(&d->dump_active)) {
+		hv_log(hv, "%s: its dump did not stop within 30 s: its RAM is left to it", d->name);
+		return;
+	}
 	domain_destroy(d);
 }
 
@@ -206,6 +214,18 @@ static void handle_event(struct hv *hv, struct domain *d)
 	pthread_mutex_unlock(&d->lock);
 	if (atomic_load(&d->dump_active))
 		return; /* handled when the dump job ends (it wakes the loop) */
+	if (atomic_load(&d->reset_pending)) { /* a reboot that waited for a dump */
+		pthread_mutex_lock(&d->lock);
+		d->event = EVENT_NONE;
+		pthread_mutex_unlock(&d->lock);
+		if (domain_reset(d, &e) < 0) {
+			hv_log(hv, "%s: reboot failed: %s; destroyed", d->name, e.msg);
+			remove_domain(hv, d);
+		} else {
+			hv_log(hv, "%s rebooted (the reboot waited for its dump to end)", d->name);
+		}
+		return;
+	}
 	if (__atomic_load_n(&d->dbg, __ATOMIC_ACQUIRE) && ev != EVENT_NONE) {
 		debug_notify_event(d); /* the debugger sees it first; handled at its detach */
 		return;
@@ -263,10 +283,7 @@ static void handle_event(struct hv *hv, struct domain *d)
 		act = ACTION_DESTROY;
 	}
 	if (act == ACTION_RESTART) {
-		domain_teardown(d);
-		mem_clear(&d->mem);
-		d->reboots++;
-		if (domain_boot(d, &e) == 0)
+		if (domain_reset(d, &e) == 0) /* no RAM users here: they were waited for above */
 			return;
 		hv_log(hv, "%s: restart failed: %s", d->name, e.msg);
 		act = ACTION_DESTROY;

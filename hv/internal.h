@@ -209,7 +209,10 @@ struct domain {
 	uint64_t sched_budget_period;
 	unsigned unhandled_ports; /* distinct unhandled ports logged */
 	struct hv_dbg *dbg;       /* an attached live debugger (debug.c) */
-	atomic_int dump_active;   /* a dump job is writing this domain: it is not torn down meanwhile */
+	atomic_int dump_active;   /* RAM users (a dump, save, checkpoint, migration reading its RAM): while
+				   * non-zero the domain is not reset, torn down or its RAM cleared;
+				   * the last one out wakes hv's loop, which then handles what waited */
+	atomic_bool reset_pending; /* a reset (hv_domain_reboot) that waits for the RAM users to end */
 	atomic_int dump_cancel;   /* hvctl dump-cancel */
 	atomic_int mig_fd;        /* a migration's socket + 1 (0: none): hvctl migrate-cancel shuts it */
 	atomic_bool mig_post;     /* it runs at the receiver, its last pages go from here (post-copy) */
@@ -224,6 +227,10 @@ int domain_vm_create(struct domain *d, struct err *e); /* the VM: irqchip, PIT, 
 void domain_halt(struct domain *d);                 /* stop and join the vCPU threads */
 int domain_resume(struct domain *d, struct err *e);  /* halted: its vCPU threads start again, running */
 void domain_teardown(struct domain *d);             /* close the vCPUs and the VM (after halt) */
+/* The one path that clears a domain's RAM: teardown, RAM punched, booted again. With RAM
+ * users (dump_active) it only marks the reset pending and returns 1: hv's loop does it when
+ * the last one ends. 0 when done, -1 with a message when the boot failed. */
+int domain_reset(struct domain *d, struct err *e);
 void domain_destroy(struct domain *d);
 int domain_pause(struct domain *d, struct err *e);   /* holds every vCPU: state paused */
 int domain_unpause(struct domain *d, struct err *e);
