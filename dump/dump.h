@@ -91,13 +91,11 @@ enum dump_fmt { DUMP_FMT_ELF, DUMP_FMT_KDUMP_ZSTD, DUMP_FMT_KDUMP_LZ4, DUMP_FMT_
 int dump_fmt_parse(const char *name);
 const char *dump_fmt_name(enum dump_fmt f);
 
-/* Writes an ELF core to fd (positioned at 0). Progress callback may be NULL. */
-int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progress, void *popaque, struct err *e);
-/* Writes makedumpfile's kdump-compressed (diskdump) format: every RAM page, zero pages
- * sharing one stored zero page, the rest compressed (or stored when that does not pay). */
-int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, dump_progress_fn progress, void *popaque,
-		     struct err *e);
-/* Either, by format. */
+/* Writes a dump to fd (a regular file, written with pwrite; the progress callback may be
+ * NULL): an ELF core, or makedumpfile's kdump-compressed (diskdump) format (every RAM page,
+ * zero pages sharing one stored zero page, the rest compressed or stored when that does
+ * not pay). The file's magic is written last, after an fdatasync of the rest: until then
+ * it is no dump to any reader (dump_open says "incomplete"). */
 int dump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, dump_progress_fn progress, void *popaque,
 	       struct err *e);
 

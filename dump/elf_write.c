@@ -202,8 +202,7 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 							   .p_vaddr = w.a[i].vaddr, .p_paddr = w.a[i].paddr,
 							   .p_filesz = w.a[i].size, .p_memsz = w.a[i].size, .p_align = 4096 };
 	}
-	memset(&eh, 0, sizeof(eh));
-	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	memset(&eh, 0, sizeof(eh)); /* the magic stays zero: dump_write puts it last */
 	eh.e_ident[EI_CLASS] = ELFCLASS64;
 	eh.e_ident[EI_DATA] = ELFDATA2LSB;
 	eh.e_ident[EI_VERSION] = EV_CURRENT;

@@ -61,6 +61,11 @@ bool dump_all_zero(const uint8_t *p, size_t n);
 /* Writer threads: $HVKIT_DUMP_THREADS, else the CPUs online. */
 long dump_threads(void);
 
+/* The formats' writers (dump_write calls them and then writes the magic they leave zero). */
+int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progress, void *popaque, struct err *e);
+int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, dump_progress_fn progress, void *popaque,
+		     struct err *e);
+
 /* flat.c: f->map holds a flattened stream: replaces it with the file it describes. */
 int dump_flat_unpack(struct dump_file *f, const char *path, struct err *e);
 int dump_parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct err *e);

@@ -95,6 +95,27 @@ static int load_runs(struct dump_file *f, struct err *e)
 	return 0;
 }
 
+/* Every page descriptor's data within the file: a file cut inside its page data is
+ * refused at open, not found out page by page later. */
+static int check_descs(struct dump_file *f, const char *path, struct err *e)
+{
+	struct kdump_map *k = f->kdump;
+	for (uint64_t i = 0; i < k->ndesc; i++) {
+		const uint8_t *d = f->map + k->desc_off + i * KPD_BYTES;
+		uint64_t off = get64(d, KPD_OFFSET);
+		uint32_t size = get32(d, KPD_SIZE);
+		if (off > f->size || size > f->size - off)
+			return err_set(e, "%s: truncated: the data of dumped page %llu of %llu (bytes %llu-%llu) lies beyond "
+					  "the end of the file (%llu bytes)", path, (unsigned long long)i,
+				       (unsigned long long)k->ndesc, (unsigned long long)off,
+				       (unsigned long long)off + size, (unsigned long long)f->size);
+		if (size > 2 * k->block + 1024)
+			return err_set(e, "%s: corrupt: dumped page %llu of %llu claims %u bytes of data", path,
+				       (unsigned long long)i, (unsigned long long)k->ndesc, size);
+	}
+	return 0;
+}
+
 bool kdump_probe(const uint8_t *map, uint64_t size)
 {
 	return size >= 8 && !memcmp(map, "KDUMP   ", 8);
@@ -175,6 +196,8 @@ int kdump_open(struct dump_file *f, const char *path, struct err *e)
 	k->ndesc = ones;
 	if (k->desc_off > f->size || ones > (f->size - k->desc_off) / KPD_BYTES)
 		return err_set(e, "%s: kdump page descriptors lie outside the file (truncated?)", path);
+	if (check_descs(f, path, e) < 0)
+		return -1;
 	for (unsigned i = 0; i < CACHE; i++)
 		k->tag[i] = UINT64_MAX;
 	snprintf(k->desc, sizeof(k->desc), "kdump-compressed v%u%s, %s pages%s%s", version,

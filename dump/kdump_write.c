@@ -3,6 +3,8 @@
  * others are compressed with zstd, lz4 or zlib, or stored as they are when that does not
  * pay. Pages are compressed by a thread per CPU (up to 4), a batch at a time, and written
  * in pfn order, so the file is sequential. */
+#include <elf.h>
+#include <errno.h>
 #include <lz4.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -302,8 +304,7 @@ int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, d
 	}
 
 	/* header */
-	memset(hdr, 0, sizeof(hdr));
-	memcpy(hdr, KDUMP_SIGNATURE, 8);
+	memset(hdr, 0, sizeof(hdr)); /* the signature stays zero: dump_write puts it last */
 	put32(hdr, KDH_VERSION, KDUMP_HEADER_VERSION);
 	vmcoreinfo_value(src->vmcoreinfo, "OSRELEASE", rel, sizeof(rel));
 	uts_field(hdr, 0, "Linux");
@@ -396,9 +397,18 @@ out:
 int dump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, dump_progress_fn progress, void *popaque,
 	       struct err *e)
 {
-	if (fmt == DUMP_FMT_ELF)
-		return dump_elf_write(fd, src, progress, popaque, e);
-	return dump_kdump_write(fd, src, fmt, progress, popaque, e);
+	/* The magic goes last, once the rest is on disk: a file whose writer was killed has
+	 * none, and every reader (ours, gdb, crash) refuses it instead of reading holes. */
+	static const char elf_magic[] = ELFMAG;
+	const char *magic = fmt == DUMP_FMT_ELF ? elf_magic : KDUMP_SIGNATURE;
+	size_t len = fmt == DUMP_FMT_ELF ? SELFMAG : 8;
+	int rc = fmt == DUMP_FMT_ELF ? dump_elf_write(fd, src, progress, popaque, e)
+				     : dump_kdump_write(fd, src, fmt, progress, popaque, e);
+	if (rc < 0)
+		return -1;
+	if (fdatasync(fd) < 0 && errno != EINVAL && errno != EROFS)
+		return err_errno(e, "writing the dump: fdatasync");
+	return dump_write_all(fd, magic, len, 0, e);
 }
 
 static const char *const fmt_names[] = { "elf", "kdump-zstd", "kdump-lz4", "kdump-zlib", "kdump" };

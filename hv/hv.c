@@ -92,6 +92,7 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 		fprintf(stderr, "hv: warning: %s; hvctl cannot reach this hv\n", e->msg);
 	}
 	hv_props_load(hv);
+	partials_sweep(hv); /* dumps a killed hv left half-written */
 	reloc_apply(hv);
 	return hv;
 }

@@ -227,6 +227,16 @@ int domain_vm_create(struct domain *d, struct err *e); /* the VM: irqchip, PIT, 
 void domain_halt(struct domain *d);                 /* stop and join the vCPU threads */
 int domain_resume(struct domain *d, struct err *e);  /* halted: its vCPU threads start again, running */
 void domain_teardown(struct domain *d);             /* close the vCPUs and the VM (after halt) */
+/* ---- partials.c: the dump, save and checkpoint files being written (PATH.partial-PID)
+ * noted in STATE_DIR/partials/NOTE while they are; at start, partials_sweep removes the
+ * partials of writers gone (noted ones, and those in config/dump-dir and the checkpoint
+ * folders), each logged. note: where the note is ("" when it could not be written). */
+#define PARTIAL_NOTE_MAX 800
+struct dump_out;
+void partial_note(struct hv *hv, const struct dump_out *o, char *note, size_t len);
+void partial_forget(char *note);
+void partials_sweep(struct hv *hv);
+
 /* The one path that clears a domain's RAM: teardown, RAM punched, booted again. With RAM
  * users (dump_active) it only marks the reset pending and returns 1: hv's loop does it when
  * the last one ends. 0 when done, -1 with a message when the boot failed. */

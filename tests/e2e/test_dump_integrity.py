@@ -108,3 +108,79 @@ def test_reboot_of_a_crashed_domU_being_dumped(daemon, tmp_path):
     upper = range(8192, 16384)
     assert sum(pages[p] == image[p * 4096:(p + 1) * 4096] for p in upper) == len(upper)
     assert "ready" in guest_console(d, "c", "echo ready", "ready")
+
+
+def test_a_killed_hv_leaves_a_partial_our_readers_refuse_and_the_next_hv_removes(daemon, tmp_path):
+    """SIGKILL in the middle of a dump: the partial file has no magic yet, hvdump and hvmdb
+    refuse it with one line; the next hv (same state directory) removes it and says so."""
+    img = random_ram(str(tmp_path), 128)
+    d = daemon("--vcpus", "1", "--mem", "128M", "--mem-image", img)
+    guest_console(d, "dom0", "echo ready", "ready")
+    for fmt in ("kdump-zlib", "elf"):
+        core = os.path.join(d.tmp, "killed-" + fmt)
+        p = start_dump(d, core, fmt)
+        end = time.time() + 20
+        while not [f for f in os.listdir(d.tmp) if f.startswith("killed-" + fmt + ".partial-")] and time.time() < end:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        pid = d.p.pid
+        d.p.kill()
+        p.communicate(timeout=60)
+        d.p.communicate(timeout=30)
+        partial = core + ".partial-%d" % pid
+        assert os.path.exists(partial) and not os.path.exists(core)
+        r = hvdump("info", partial)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1, (r.stdout, r.stderr)
+        assert "an incomplete dump: its writer never finished" in r.stderr, r.stderr
+        m = subprocess.run([os.path.join(BUILD, "hvmdb"), partial, "-c", "::status"], capture_output=True, text=True,
+                           timeout=60)
+        assert m.returncode != 0 and "an incomplete dump" in m.stderr, (m.stdout, m.stderr)
+        os.unlink(d.sock)  # the killed hv's (the fixture waits for it to appear)
+        d = daemon("--vcpus", "1", "--mem", "128M", "--mem-image", img)
+        guest_console(d, "dom0", "echo ready", "ready")
+        assert not os.path.exists(partial)
+        assert "removed %s: a dump that hv %d was writing when it was killed" % (partial, pid) in d.ctl("dmesg").stdout
+
+
+def test_stale_partials_in_the_dump_dir_go_only_when_their_writer_is_gone(daemon, tmp_path):
+    dd = tmp_path / "crash"
+    dd.mkdir()
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    d.ctl("setprop", "config/dump-dir", "=", str(dd))
+    d.ctl("refresh")
+    d.stop()
+    live = subprocess.Popen(["sleep", "60"])
+    try:
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        (dd / ("vmcore.3.partial-%d" % dead.pid)).write_bytes(b"\0" * 4096)
+        (dd / ("vmcore.4.partial-%d" % live.pid)).write_bytes(b"\0" * 4096)
+        (dd / "vmcore.5.partial-x1").write_bytes(b"\0" * 4096)
+        (dd / "vmcore.2").write_bytes(b"\0" * 4096)
+        d = daemon("--vcpus", "1", "--mem", "32M")
+        d.ctl("list")
+        assert sorted(os.listdir(dd)) == sorted(["vmcore.2", "vmcore.4.partial-%d" % live.pid, "vmcore.5.partial-x1"])
+    finally:
+        live.kill()
+
+
+def test_kdump_cut_inside_its_page_data_is_refused(daemon, tmp_path):
+    """A kdump file truncated at points inside its page data: hvdump info says truncated,
+    exit 1, and so does hvmdb; the whole file still opens."""
+    img = random_ram(str(tmp_path), 32)
+    d = daemon("--vcpus", "1", "--mem", "32M", "--mem-image", img)
+    guest_console(d, "dom0", "echo ready", "ready")
+    core = os.path.join(d.tmp, "whole")
+    d.ctl("dump", "dom0", core, "--format", "kdump-zlib")
+    assert hvdump("info", core).returncode == 0
+    data = open(core, "rb").read()
+    _, _, _, descs = kdump_layout(data)
+    first = struct.unpack_from("<Q", data, descs)[0]  # the first page's data
+    for cut in (first + 1, first + (len(data) - first) // 3, len(data) // 2, len(data) - 4096, len(data) - 1):
+        cutf = os.path.join(d.tmp, "cut%d" % cut)
+        open(cutf, "wb").write(data[:cut])
+        r = hvdump("info", cutf)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1, (cut, r.stdout, r.stderr)
+        assert re.search(r"truncated: the data of dumped page \d+ of \d+ .* lies beyond the end of the file", r.stderr), r.stderr
+    m = subprocess.run([os.path.join(BUILD, "hvmdb"), cutf, "-c", "::status"], capture_output=True, text=True, timeout=60)
+    assert m.returncode != 0 and "truncated" in m.stderr, (m.stdout, m.stderr)

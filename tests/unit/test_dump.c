@@ -277,6 +277,53 @@ static void test_kdump_truncated_and_corrupt(void **state)
 	unlink(path);
 }
 
+static struct dump_file *open_bytes(const char *path, const uint8_t *p, size_t n, struct err *e)
+{
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(p, 1, n, fp), n);
+	fclose(fp);
+	e->msg[0] = 0;
+	return dump_open(path, e);
+}
+
+/* A kdump cut inside its page data is refused at open ("truncated"), not found out page by
+ * page; a dump whose magic was never written (its writer killed) is refused as incomplete. */
+static void test_cut_and_incomplete_refused(void **state)
+{
+	static const enum dump_fmt fmts[] = { DUMP_FMT_KDUMP_ZSTD, DUMP_FMT_ELF };
+	struct dump_source s;
+	char path[128], cut[128];
+	struct err e;
+	(void)state;
+	source(&s);
+	tmp_path(path, sizeof(path), "whole");
+	tmp_path(cut, sizeof(cut), "cut2");
+	for (unsigned k = 0; k < 2; k++) {
+		long size;
+		uint8_t *all;
+		struct dump_file *f;
+		write_file(path, &s, fmts[k]);
+		all = slurp(path, &size);
+		f = open_bytes(cut, all, (size_t)size, &e);
+		assert_non_null(f);
+		dump_close(f);
+		if (fmts[k] != DUMP_FMT_ELF) {
+			const long cuts[] = { size - 1, size - 4096, size * 3 / 4, size / 2 };
+			for (unsigned i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+				assert_null(open_bytes(cut, all, (size_t)cuts[i], &e));
+				assert_non_null(strstr(e.msg, "truncated"));
+			}
+		}
+		memset(all, 0, fmts[k] == DUMP_FMT_ELF ? 4 : 8);
+		assert_null(open_bytes(cut, all, (size_t)size, &e));
+		assert_non_null(strstr(e.msg, "an incomplete dump"));
+		free(all);
+	}
+	unlink(cut);
+	unlink(path);
+}
+
 static void put_be64(FILE *fp, int64_t v)
 {
 	for (int i = 7; i >= 0; i--)
@@ -471,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_convert_every_way),
 		cmocka_unit_test(test_kdump_truncated_and_corrupt),
+		cmocka_unit_test(test_cut_and_incomplete_refused),
 		cmocka_unit_test(test_flattened_stream),
 		cmocka_unit_test(test_fmt_names),
 		cmocka_unit_test(test_elf_aliases_five_level),
