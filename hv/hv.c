@@ -391,8 +391,9 @@ void hv_props_load(struct hv *hv)
 	if (access(path, F_OK) < 0)
 		return;
 	hv->props = props_open(path, &e);
-	if (!hv->props) {
+	if (!hv->props) { /* the defaults apply; every setprop fails with the reason until it is fixed */
 		fprintf(stderr, "hv: warning: %s\n", e.msg);
+		hv_log(hv, "warning: %s: the properties' defaults apply", e.msg);
 		return;
 	}
 	hv_props_apply(hv);

@@ -604,6 +604,10 @@ static struct props *props_of(struct hv *hv, struct reply *r)
 {
 	struct err e;
 	char path[600];
+	if (hv->props && props_gone(hv->props)) { /* told at the write that found it gone */
+		props_close(hv->props);
+		hv->props = NULL;
+	}
 	if (hv->props)
 		return hv->props;
 	snprintf(path, sizeof(path), "%s/props.db", state_dir(hv));

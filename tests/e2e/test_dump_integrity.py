@@ -184,3 +184,36 @@ def test_kdump_cut_inside_its_page_data_is_refused(daemon, tmp_path):
         assert re.search(r"truncated: the data of dumped page \d+ of \d+ .* lies beyond the end of the file", r.stderr), r.stderr
     m = subprocess.run([os.path.join(BUILD, "hvmdb"), cutf, "-c", "::status"], capture_output=True, text=True, timeout=60)
     assert m.returncode != 0 and "truncated" in m.stderr, (m.stdout, m.stderr)
+
+
+def test_a_corrupt_property_store_fails_every_write(daemon):
+    """props.db with a damaged page: hv says so at start, and every setprop, delprop and
+    refresh fails with that reason (none of 20 reports a write it did not make)."""
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    d.ctl("setprop", "config/dump-format", "=", "elf")
+    d.stop()
+    db = os.path.join(d.state, "props.db")
+    data = bytearray(open(db, "rb").read())
+    for i in range(4096 + 100, 8192 - 100, 7):  # the props table's page
+        data[i] ^= 0x5a
+    open(db, "wb").write(data)
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    assert re.search(r"warning: property store .*props.db is corrupt \(PRAGMA integrity_check: .*\): the properties' "
+                     r"defaults apply", d.ctl("dmesg").stdout)
+    for n in range(20):
+        r = d.ctl("setprop", "config/checkpoint-keep", "=", str(n + 2), check=False)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1 and "is corrupt" in r.stderr, (r.stdout, r.stderr)
+    for verb in (["delprop", "config/dump-format"], ["refresh"], ["listprop"]):
+        r = d.ctl(*verb, check=False)
+        assert r.returncode == 1 and "is corrupt" in r.stderr, (verb, r.stdout, r.stderr)
+
+
+def test_a_property_store_removed_under_hv_fails_the_write(daemon):
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    d.ctl("setprop", "config/checkpoint-keep", "=", "3")
+    os.unlink(os.path.join(d.state, "props.db"))
+    r = d.ctl("setprop", "config/checkpoint-keep", "=", "4", check=False)
+    assert r.returncode == 1 and "props.db was removed while hv ran: not stored" in r.stderr, (r.stdout, r.stderr)
+    d.ctl("setprop", "config/checkpoint-keep", "=", "5")  # a new store
+    assert re.search(r"config/checkpoint-keep +count +8 \(pending: 5\)", d.ctl("listprop").stdout)
+    assert os.path.exists(os.path.join(d.state, "props.db"))
