@@ -66,6 +66,10 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, dump_progress_fn progress, void *popaque,
 		     struct err *e);
 
+/* crosscheck.c: after a reader's open, what the file says twice must agree (vCPU counts,
+ * vCPU indexes, memory size against RAM held, RAM ranges); -1 with the disagreement. */
+int dump_crosscheck(struct dump_file *f, const char *path, struct err *e);
+
 /* flat.c: f->map holds a flattened stream: replaces it with the file it describes. */
 int dump_flat_unpack(struct dump_file *f, const char *path, struct err *e);
 int dump_parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct err *e);

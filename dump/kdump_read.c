@@ -146,8 +146,13 @@ int kdump_open(struct dump_file *f, const char *path, struct err *e)
 		return err_set(e, "%s: kdump sub-header lies outside the file (truncated?)", path);
 	sub = f->map + k->block;
 	k->max_mapnr = get32(h, KDH_MAX_MAPNR);
-	if (version >= 6 && KSH_MAX_MAPNR_64 + 8 <= (uint64_t)sub_blocks * k->block)
+	if (version >= 6 && KSH_MAX_MAPNR_64 + 8 <= (uint64_t)sub_blocks * k->block) {
+		uint64_t m32 = k->max_mapnr;
 		k->max_mapnr = get64(sub, KSH_MAX_MAPNR_64);
+		if (m32 && m32 != (k->max_mapnr < UINT32_MAX ? k->max_mapnr : UINT32_MAX))
+			return err_set(e, "%s: inconsistent dump: the kdump header says %llu pages, its sub-header %llu (a "
+					  "damaged file?)", path, (unsigned long long)m32, (unsigned long long)k->max_mapnr);
+	}
 	bm_off = (1ull + sub_blocks) * k->block;
 	if (bm_blocks == 0 || bm_blocks % 2 || bm_off > f->size || (uint64_t)bm_blocks * k->block > f->size - bm_off)
 		return err_set(e, "%s: kdump bitmaps lie outside the file (truncated?)", path);
@@ -165,6 +170,9 @@ int kdump_open(struct dump_file *f, const char *path, struct err *e)
 		if (len && dump_parse_notes(f, off, len, e) < 0)
 			return err_prefix(e, "%s", path);
 	}
+	if (f->domain && get32(h, KDH_NR_CPUS) != (f->ncpus ? f->ncpus : 1)) /* ours: the header's count is the notes' */
+		return err_set(e, "%s: inconsistent dump: the kdump header says %u CPUs, the notes hold %u vCPUs (a damaged "
+				  "file?)", path, get32(h, KDH_NR_CPUS), f->ncpus);
 	if (version >= 3 && !f->vmcoreinfo) {
 		uint64_t off = get64(sub, KSH_OFFSET_VMCOREINFO), len = get64(sub, KSH_SIZE_VMCOREINFO);
 		if (len && (off > f->size || len > f->size - off || len > (1u << 20)))

@@ -101,7 +101,7 @@ struct dump_file *dump_open(const char *path, struct err *e)
 		if (!readers[i].probe(f->map, f->size))
 			continue;
 		f->reader = &readers[i];
-		if (readers[i].open(f, path, e) < 0)
+		if (readers[i].open(f, path, e) < 0 || dump_crosscheck(f, path, e) < 0)
 			goto fail;
 		return f;
 	}

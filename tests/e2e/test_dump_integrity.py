@@ -23,6 +23,14 @@ def hvdump(*args):
     return subprocess.run([HVDUMP] + list(args), capture_output=True, text=True, timeout=60, env=ASAN_ENV)
 
 
+def refused(path, why, regex=False):
+    """hvdump info and hvmdb both refuse the file: exit 1, one line saying why."""
+    for r in (hvdump("info", path), subprocess.run([os.path.join(BUILD, "hvmdb"), path, "-c", "::status"],
+                                                    capture_output=True, text=True, timeout=60)):
+        assert r.returncode == 1 and r.stderr.count("\n") == 1, (path, r.stdout, r.stderr)
+        assert re.search(why, r.stderr) if regex else why in r.stderr, (path, r.stderr)
+
+
 def kdump_pages(path):
     """Every dumped page of a kdump-compressed file (zlib or stored), by pfn: an
     independent reader, one pass over the 2nd bitmap and the descriptors."""
@@ -129,12 +137,7 @@ def test_a_killed_hv_leaves_a_partial_our_readers_refuse_and_the_next_hv_removes
         d.p.communicate(timeout=30)
         partial = core + ".partial-%d" % pid
         assert os.path.exists(partial) and not os.path.exists(core)
-        r = hvdump("info", partial)
-        assert r.returncode == 1 and r.stderr.count("\n") == 1, (r.stdout, r.stderr)
-        assert "an incomplete dump: its writer never finished" in r.stderr, r.stderr
-        m = subprocess.run([os.path.join(BUILD, "hvmdb"), partial, "-c", "::status"], capture_output=True, text=True,
-                           timeout=60)
-        assert m.returncode != 0 and "an incomplete dump" in m.stderr, (m.stdout, m.stderr)
+        refused(partial, "an incomplete dump: its writer never finished")
         os.unlink(d.sock)  # the killed hv's (the fixture waits for it to appear)
         d = daemon("--vcpus", "1", "--mem", "128M", "--mem-image", img)
         guest_console(d, "dom0", "echo ready", "ready")
@@ -179,11 +182,7 @@ def test_kdump_cut_inside_its_page_data_is_refused(daemon, tmp_path):
     for cut in (first + 1, first + (len(data) - first) // 3, len(data) // 2, len(data) - 4096, len(data) - 1):
         cutf = os.path.join(d.tmp, "cut%d" % cut)
         open(cutf, "wb").write(data[:cut])
-        r = hvdump("info", cutf)
-        assert r.returncode == 1 and r.stderr.count("\n") == 1, (cut, r.stdout, r.stderr)
-        assert re.search(r"truncated: the data of dumped page \d+ of \d+ .* lies beyond the end of the file", r.stderr), r.stderr
-    m = subprocess.run([os.path.join(BUILD, "hvmdb"), cutf, "-c", "::status"], capture_output=True, text=True, timeout=60)
-    assert m.returncode != 0 and "truncated" in m.stderr, (m.stdout, m.stderr)
+        refused(cutf, r"truncated: the data of dumped page \d+ of \d+ .* lies beyond the end of the file", regex=True)
 
 
 def test_a_corrupt_property_store_fails_every_write(daemon):
@@ -217,3 +216,23 @@ def test_a_property_store_removed_under_hv_fails_the_write(daemon):
     d.ctl("setprop", "config/checkpoint-keep", "=", "5")  # a new store
     assert re.search(r"config/checkpoint-keep +count +8 \(pending: 5\)", d.ctl("listprop").stdout)
     assert os.path.exists(os.path.join(d.state, "props.db"))
+
+
+def test_what_a_dump_says_twice_must_agree(daemon):
+    """One flipped field (the domain note's vCPU count, 2 -> 7426) and hvdump and hvmdb
+    refuse the dump, naming both counts, instead of ::status and ::cpus disagreeing."""
+    d = daemon("--vcpus", "2", "--mem", "32M")
+    guest_console(d, "dom0", "echo ready", "ready")
+    for fmt in ("elf", "kdump-zstd"):
+        core = os.path.join(d.tmp, "x-" + fmt)
+        d.ctl("dump", "dom0", core, "--format", fmt)
+        data = bytearray(open(core, "rb").read())
+        # our domain note: namesz 6, descsz 368, type 0x48560002, "HVKIT"; nr_vcpus at 360
+        at = data.find(struct.pack("<III", 6, 368, 0x48560002) + b"HVKIT\0")
+        assert at >= 0
+        assert struct.unpack_from("<I", data, at + 20 + 360)[0] == 2
+        struct.pack_into("<I", data, at + 20 + 360, 7426)
+        flipped = core + ".flipped"
+        open(flipped, "wb").write(data)
+        refused(flipped, "inconsistent dump: the domain note says 7426 vCPUs, the file holds 2 vCPU notes")
+        assert hvdump("info", core).returncode == 0

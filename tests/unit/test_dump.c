@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,27 +288,37 @@ static struct dump_file *open_bytes(const char *path, const uint8_t *p, size_t n
 	return dump_open(path, e);
 }
 
+static const enum dump_fmt fmts[] = { DUMP_FMT_KDUMP_ZSTD, DUMP_FMT_ELF };
+
+/* The test source written to path in fmt, its bytes, which open (as the file other). */
+static uint8_t *written(const char *path, const char *other, enum dump_fmt fmt, long *size)
+{
+	struct dump_source s;
+	struct dump_file *f;
+	struct err e;
+	uint8_t *all;
+	source(&s);
+	write_file(path, &s, fmt);
+	all = slurp(path, size);
+	f = open_bytes(other, all, (size_t)*size, &e);
+	if (!f)
+		fail_msg("%s", e.msg);
+	dump_close(f);
+	return all;
+}
+
 /* A kdump cut inside its page data is refused at open ("truncated"), not found out page by
  * page; a dump whose magic was never written (its writer killed) is refused as incomplete. */
 static void test_cut_and_incomplete_refused(void **state)
 {
-	static const enum dump_fmt fmts[] = { DUMP_FMT_KDUMP_ZSTD, DUMP_FMT_ELF };
-	struct dump_source s;
 	char path[128], cut[128];
 	struct err e;
 	(void)state;
-	source(&s);
 	tmp_path(path, sizeof(path), "whole");
 	tmp_path(cut, sizeof(cut), "cut2");
 	for (unsigned k = 0; k < 2; k++) {
 		long size;
-		uint8_t *all;
-		struct dump_file *f;
-		write_file(path, &s, fmts[k]);
-		all = slurp(path, &size);
-		f = open_bytes(cut, all, (size_t)size, &e);
-		assert_non_null(f);
-		dump_close(f);
+		uint8_t *all = written(path, cut, fmts[k], &size);
 		if (fmts[k] != DUMP_FMT_ELF) {
 			const long cuts[] = { size - 1, size - 4096, size * 3 / 4, size / 2 };
 			for (unsigned i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
@@ -318,6 +329,72 @@ static void test_cut_and_incomplete_refused(void **state)
 		memset(all, 0, fmts[k] == DUMP_FMT_ELF ? 4 : 8);
 		assert_null(open_bytes(cut, all, (size_t)size, &e));
 		assert_non_null(strstr(e.msg, "an incomplete dump"));
+		free(all);
+	}
+	unlink(cut);
+	unlink(path);
+}
+
+/* The descriptor of our note of type `type` (its n-th one) in a file's bytes. */
+static uint8_t *find_note(uint8_t *all, long size, uint32_t type, uint32_t descsz, unsigned nth)
+{
+	for (long i = 0; i + 20 <= size; i++) { /* kdump: notes after VMCOREINFO, unaligned */
+		Elf64_Nhdr h;
+		memcpy(&h, all + i, sizeof(h));
+		if (h.n_namesz == 6 && h.n_descsz == descsz && h.n_type == type && !memcmp(all + i + 12, "HVKIT", 6) &&
+		    nth-- == 0)
+			return all + i + 20;
+	}
+	fail_msg("no note of type %x", type);
+	return NULL;
+}
+
+/* What a dump says twice must agree: each field flipped alone makes the open fail and
+ * name the disagreement. */
+static void test_crosscheck(void **state)
+{
+	char path[128], cut[128];
+	struct err e;
+	(void)state;
+	tmp_path(path, sizeof(path), "x");
+	tmp_path(cut, sizeof(cut), "xflip");
+	for (unsigned k = 0; k < 2; k++) {
+		long size;
+		uint8_t *all = written(path, cut, fmts[k], &size), *dom, *cpu1, save[8];
+		uint32_t v = 7426;
+		uint64_t m = (R0 + R1) * 2;
+		dom = find_note(all, size, DUMP_NOTE_HVKIT_DOMAIN, sizeof(struct dump_domain), 0);
+		cpu1 = find_note(all, size, DUMP_NOTE_HVKIT_CPU, sizeof(struct dump_cpu), 1);
+		memcpy(save, dom + offsetof(struct dump_domain, nr_vcpus), 4);
+		memcpy(dom + offsetof(struct dump_domain, nr_vcpus), &v, 4);
+		assert_null(open_bytes(cut, all, (size_t)size, &e));
+		if (!strstr(e.msg, "inconsistent dump: the domain note says 7426 vCPUs, the file holds 2 vCPU notes"))
+			fail_msg("%s", e.msg);
+		memcpy(dom + offsetof(struct dump_domain, nr_vcpus), save, 4);
+		memcpy(save, dom + offsetof(struct dump_domain, mem_bytes), 8);
+		memcpy(dom + offsetof(struct dump_domain, mem_bytes), &m, 8);
+		assert_null(open_bytes(cut, all, (size_t)size, &e));
+		if (!strstr(e.msg, "inconsistent dump: the domain note says")) fail_msg("%s", e.msg);
+		memcpy(dom + offsetof(struct dump_domain, mem_bytes), save, 8);
+		memcpy(save, cpu1 + offsetof(struct dump_cpu, index), 4);
+		v = 0;
+		memcpy(cpu1 + offsetof(struct dump_cpu, index), &v, 4);
+		assert_null(open_bytes(cut, all, (size_t)size, &e));
+		if (!strstr(e.msg, "vCPU note 1 is for vCPU 0")) fail_msg("%s", e.msg);
+		memcpy(cpu1 + offsetof(struct dump_cpu, index), save, 4);
+		if (fmts[k] != DUMP_FMT_ELF) { /* the kdump header's CPU count */
+			v = 3;
+			memcpy(save, all + 460, 4);
+			memcpy(all + 460, &v, 4);
+			assert_null(open_bytes(cut, all, (size_t)size, &e));
+			if (!strstr(e.msg, "the kdump header says 3 CPUs, the notes hold 2 vCPUs")) fail_msg("%s", e.msg);
+			memcpy(all + 460, save, 4);
+		}
+		{
+			struct dump_file *f = open_bytes(cut, all, (size_t)size, &e);
+			assert_non_null(f);
+			dump_close(f);
+		}
 		free(all);
 	}
 	unlink(cut);
@@ -519,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_convert_every_way),
 		cmocka_unit_test(test_kdump_truncated_and_corrupt),
 		cmocka_unit_test(test_cut_and_incomplete_refused),
+		cmocka_unit_test(test_crosscheck),
 		cmocka_unit_test(test_flattened_stream),
 		cmocka_unit_test(test_fmt_names),
 		cmocka_unit_test(test_elf_aliases_five_level),
