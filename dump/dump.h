@@ -13,6 +13,7 @@
 #define DUMP_NOTE_HVKIT "HVKIT"
 #define DUMP_NOTE_HVKIT_CPU 0x48560001u /* struct dump_cpu, one per vCPU */
 #define DUMP_NOTE_HVKIT_DOMAIN 0x48560002u /* struct dump_domain */
+#define DUMP_NOTE_HVKIT_HASH 0x48560003u   /* u32 version (1), u32 count, count x struct dump_hash_range */
 #define DUMP_VERSION 1
 
 struct dump_seg {
@@ -143,6 +144,15 @@ const char *dump_vmcoreinfo(const struct dump_file *f);
 size_t dump_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len);
 /* dump_read_phys may be called from several threads at once. */
 bool dump_read_mt(const struct dump_file *f);
+/* Our integrity note: per RAM range the XXH3-64 of its 4 KiB blocks' XXH3-64s (dump/hash.c,
+ * docs/dump-format.md). dump_hashes: the note's ranges (NULL and 0 when the dump has none);
+ * dump_hash_range: the same hash of what the file holds for gpa..gpa+size, or -1 when it
+ * cannot be read whole. `hvdump verify` compares the two. */
+struct dump_hash_range {
+	uint64_t gpa, size, hash;
+};
+const struct dump_hash_range *dump_hashes(const struct dump_file *f, unsigned *n);
+int dump_hash_range(struct dump_file *f, uint64_t gpa, uint64_t size, uint64_t *hash, struct err *e);
 /* A source that writes this dump out again (convert): its RAM, verbatim notes, VMCOREINFO.
  * ranges is filled (up to max) and must outlive the source. */
 int dump_source_from_file(struct dump_file *f, struct dump_source *src, struct dump_range *ranges, unsigned max,

@@ -74,6 +74,7 @@ struct copier {
 	struct err err;
 	dump_progress_fn progress;
 	void *popaque;
+	struct dump_hasher *hs;
 };
 
 static int copy_chunk(struct copier *c, uint8_t *chunk, unsigned r, uint64_t pos, size_t n, struct err *e)
@@ -81,6 +82,7 @@ static int copy_chunk(struct copier *c, uint8_t *chunk, unsigned r, uint64_t pos
 	const struct dump_source *src = c->src;
 	if (src->read(src->opaque, src->ranges[r].gpa + pos, chunk, n) < 0)
 		return err_set(e, "cannot read guest memory at 0x%llx", (unsigned long long)(src->ranges[r].gpa + pos));
+	dump_hasher_blocks(c->hs, src->ranges[r].gpa + pos, chunk, n);
 	/* Zero runs of HOLE_MIN or more stay holes of the sparse file; shorter ones are
 	 * written: a hole every few pages would cost the file system more than the bytes. */
 	size_t start = 0, p = 0;
@@ -162,7 +164,9 @@ static void *copier_run(void *arg)
 int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progress, void *popaque, struct err *e)
 {
 	struct dump_buf notes = { 0 };
+	struct dump_hasher hs;
 	struct walk w = { .src = src, .a = calloc(MAX_ALIASES, sizeof(struct alias)) };
+	size_t hoff;
 	Elf64_Ehdr eh;
 	Elf64_Phdr *ph;
 	unsigned nph;
@@ -171,7 +175,11 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 
 	if (!w.a)
 		return err_set(e, "out of memory");
-	dump_notes_build(&notes, src);
+	if (dump_hasher_init(&hs, src, e) < 0) {
+		free(w.a);
+		return -1;
+	}
+	hoff = dump_notes_build(&notes, src);
 	if (src->nr_cpus) /* virtual aliases from vCPU 0 */
 		walk_kernel(&w);
 
@@ -228,7 +236,7 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 		goto out;
 	{
 		struct copier c = { .src = src, .fd = fd, .range_off = range_off, .total = total, .progress = progress,
-				    .popaque = popaque };
+				    .popaque = popaque, .hs = &hs };
 		pthread_t th[4];
 		bool started[4] = { false };
 		long ncpu = dump_threads();
@@ -246,8 +254,11 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 			goto out;
 		}
 	}
+	if (dump_hasher_write(&hs, fd, off, hoff, e) < 0)
+		goto out;
 	ret = 0;
 out:
+	dump_hasher_free(&hs);
 	free(notes.p);
 	free(w.a);
 	free(ph);

@@ -50,6 +50,7 @@ struct pipeline {
 	struct err err;
 	dump_progress_fn progress;
 	void *popaque;
+	struct dump_hasher *hs;
 };
 
 struct worker {
@@ -174,6 +175,7 @@ static void *worker_run(void *arg)
 			pthread_mutex_unlock(&pl->lock);
 			break;
 		}
+		dump_hasher_blocks(pl->hs, pl->batches[b].gpa, w->in, (size_t)n * BLOCK);
 		for (unsigned k = 0; k < n; k++) {
 			const uint8_t *in = w->in + (size_t)k * BLOCK;
 			if (dump_all_zero(in, BLOCK)) {
@@ -235,9 +237,11 @@ int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, d
 		     struct err *e)
 {
 	struct dump_buf notes = { 0 };
+	struct dump_hasher hs = { 0 };
 	uint8_t hdr[BLOCK], *sub = NULL, *bitmap = NULL;
 	struct worker *w = NULL;
-	struct pipeline pl = { .src = src, .fd = fd, .fmt = fmt, .progress = progress, .popaque = popaque };
+	struct pipeline pl = { .src = src, .fd = fd, .fmt = fmt, .progress = progress, .popaque = popaque, .hs = &hs };
+	size_t hoff;
 	unsigned nw = 1;
 	uint64_t max_mapnr = 0, npages = 0, bm_len, sub_len, sub_blocks, desc_off, data_off, total = 0;
 	size_t vmci_len = src->vmcoreinfo ? strlen(src->vmcoreinfo) : 0;
@@ -259,7 +263,9 @@ int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, d
 	}
 	if (max_mapnr > (1ull << 40) / BLOCK * 64)
 		return err_set(e, "guest memory too large for this writer");
-	dump_notes_build(&notes, src);
+	if (dump_hasher_init(&hs, src, e) < 0)
+		return -1;
+	hoff = dump_notes_build(&notes, src);
 	bm_len = ((max_mapnr + 7) / 8 + BLOCK - 1) / BLOCK * BLOCK;
 	if (!bm_len)
 		bm_len = BLOCK;
@@ -373,8 +379,11 @@ int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, d
 		err_errno(e, "sizing the dump");
 		goto out;
 	}
+	if (dump_hasher_write(&hs, fd, BLOCK + KSH_SIZE + vmci_len, hoff, e) < 0)
+		goto out;
 	ret = 0;
 out:
+	dump_hasher_free(&hs);
 	for (unsigned i = 0; w && i < nw; i++) {
 		free(w[i].in);
 		free(w[i].out);

@@ -57,19 +57,32 @@ static void prstatus(struct dump_buf *b, const struct dump_cpu *c)
 	note(b, "CORE", NT_PRSTATUS, p, sizeof(p));
 }
 
-void dump_notes_build(struct dump_buf *b, const struct dump_source *src)
+size_t dump_notes_build(struct dump_buf *b, const struct dump_source *src)
 {
-	if (src->notes) {
+	uint32_t hh[2] = { 1, src->nr_ranges };
+	size_t hoff;
+	if (src->notes) { /* verbatim: an integrity note in them still holds (the same RAM) */
 		dump_buf_put(b, src->notes, src->notes_len);
-		return;
+		return SIZE_MAX;
 	}
 	for (unsigned i = 0; i < src->nr_cpus; i++)
 		prstatus(b, &src->cpus[i]);
 	for (unsigned i = 0; i < src->nr_cpus; i++)
 		note(b, DUMP_NOTE_HVKIT, DUMP_NOTE_HVKIT_CPU, &src->cpus[i], sizeof(struct dump_cpu));
 	note(b, DUMP_NOTE_HVKIT, DUMP_NOTE_HVKIT_DOMAIN, &src->domain, sizeof(src->domain));
+	{ /* the integrity note: its header, then the table, zero until the pages are written */
+		uint32_t len = (uint32_t)(sizeof(hh) + src->nr_ranges * sizeof(struct dump_hash_range));
+		uint8_t *desc = calloc(1, len);
+		if (!desc)
+			abort();
+		memcpy(desc, hh, sizeof(hh));
+		hoff = b->len + sizeof(Elf64_Nhdr) + 8 /* "HVKIT\0", padded */ + sizeof(hh);
+		note(b, DUMP_NOTE_HVKIT, DUMP_NOTE_HVKIT_HASH, desc, len);
+		free(desc);
+	}
 	if (src->vmcoreinfo)
 		note(b, "VMCOREINFO", 0, src->vmcoreinfo, (uint32_t)strlen(src->vmcoreinfo));
+	return hoff;
 }
 
 long dump_threads(void)

@@ -27,6 +27,7 @@ void dump_close(struct dump_file *f)
 	for (unsigned i = 0; i < f->ncpus; i++)
 		free(f->cpus[i]);
 	free(f->domain);
+	free(f->hashes);
 	free(f->vmcoreinfo);
 	free(f->loads);
 	free(f->notes);

@@ -236,3 +236,34 @@ def test_what_a_dump_says_twice_must_agree(daemon):
         open(flipped, "wb").write(data)
         refused(flipped, "inconsistent dump: the domain note says 7426 vCPUs, the file holds 2 vCPU notes")
         assert hvdump("info", core).returncode == 0
+
+
+def test_hvdump_verify_checks_the_integrity_note(daemon):
+    """Our dumps carry a hash per RAM range: hvdump verify says they match; one byte
+    flipped in the RAM of the file (stored or compressed) and it names the range, exit 1."""
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    guest_console(d, "dom0", "echo ready", "ready")
+    for fmt in ("elf", "kdump-zlib", "kdump"):
+        core = os.path.join(d.tmp, "v-" + fmt)
+        d.ctl("dump", "dom0", core, "--format", fmt)
+        assert "integrity: XXH3-64 of 1 RAM range (hvdump verify checks it)" in hvdump("info", core).stdout
+        r = hvdump("verify", core)
+        assert r.returncode == 0 and "1 RAM range match the integrity note" in r.stdout, (r.stdout, r.stderr)
+        data = bytearray(open(core, "rb").read())
+        if fmt == "elf":  # the first PT_LOAD's bytes at physical 1 MiB (the kernel)
+            phoff, = struct.unpack_from("<Q", data, 32)
+            seg_off, = struct.unpack_from("<Q", data, phoff + 56 + 8)
+            at = seg_off + (1 << 20) + 123
+        else:  # the data of the page at 1 MiB
+            block, max_mapnr, bm2, descs = kdump_layout(bytes(data))
+            idx = sum(bin(b).count("1") for b in data[bm2: bm2 + 256 // 8])
+            at = struct.unpack_from("<Q", data, descs + 24 * idx)[0] + 17
+        data[at] ^= 0x40
+        flipped = core + ".flipped"
+        open(flipped, "wb").write(data)
+        r = hvdump("verify", flipped)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1, (fmt, r.stdout, r.stderr)
+        assert "1 of 1 RAM ranges differ from the integrity note: the file is damaged" in r.stderr, r.stderr
+        assert re.search(r"RAM 0000000000000000-0000000002000000: (MISMATCH|unreadable)", r.stdout), r.stdout
+    r = hvdump("verify", os.path.join(d.tmp, "nonexistent"))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "mdb/mdb.h"
 #include "dump/dump.h"
@@ -157,8 +158,26 @@ static void check_file(const char *path, bool ours)
 	assert_non_null(dump_vmcoreinfo(f));
 	assert_non_null(strstr(dump_vmcoreinfo(f), "OSRELEASE=6.1.0-test\n"));
 	if (ours) {
+		const struct dump_hash_range *h;
+		unsigned nh;
 		assert_non_null(dump_domain_info(f));
 		assert_string_equal(dump_domain_info(f)->reason, "panic: unit test");
+		/* the integrity note: as defined (XXH3 of the blocks' XXH3s), and what the file holds */
+		h = dump_hashes(f, &nh);
+		assert_non_null(h);
+		assert_int_equal(nh, 2);
+		for (unsigned r = 0; r < 2; r++) {
+			const uint8_t *ram = r ? ram1 : ram0;
+			uint64_t size = r ? R1 : R0, got, *bh = malloc(size / 4096 * 8);
+			for (uint64_t b = 0; b < size / 4096; b++)
+				bh[b] = XXH3_64bits(ram + b * 4096, 4096);
+			assert_int_equal(h[r].gpa, r ? R1_GPA : 0);
+			assert_int_equal(h[r].size, size);
+			assert_int_equal(h[r].hash, XXH3_64bits(bh, size / 4096 * 8));
+			assert_int_equal(dump_hash_range(f, h[r].gpa, h[r].size, &got, &e), 0);
+			assert_int_equal(got, h[r].hash);
+			free(bh);
+		}
 	}
 	free(buf);
 	dump_close(f);
