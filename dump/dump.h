@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util/util.h"
 
@@ -153,6 +154,10 @@ struct dump_hash_range {
 };
 const struct dump_hash_range *dump_hashes(const struct dump_file *f, unsigned *n);
 int dump_hash_range(struct dump_file *f, uint64_t gpa, uint64_t size, uint64_t *hash, struct err *e);
+/* Every range of the note against the file, a line each to out ("  RAM A-B: ok", "...:
+ * MISMATCH (note H, file H)", "...: unreadable: WHY"): how many differ (*n: of how many), or
+ * -1 with a message when the dump has no integrity note. */
+int dump_verify(struct dump_file *f, FILE *out, unsigned *n, struct err *e);
 /* A source that writes this dump out again (convert): its RAM, verbatim notes, VMCOREINFO.
  * ranges is filled (up to max) and must outlive the source. */
 int dump_source_from_file(struct dump_file *f, struct dump_source *src, struct dump_range *ranges, unsigned max,

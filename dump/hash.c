@@ -3,6 +3,7 @@
  * each block as they read it (any thread, any order: each block has its slot) and fill
  * the note, reserved in the notes, at the end; `hvdump verify` recomputes it from what the
  * file holds. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -112,4 +113,29 @@ int dump_hasher_write(const struct dump_hasher *hs, int fd, uint64_t notes_off, 
 	rc = dump_write_all(fd, t, len, notes_off + hoff, e);
 	free(t);
 	return rc;
+}
+
+int dump_verify(struct dump_file *f, FILE *out, unsigned *n, struct err *e)
+{
+	const struct dump_hash_range *h = dump_hashes(f, n);
+	int bad = 0;
+	if (!h)
+		return err_set(e, "no integrity note (not written by this hvkit): nothing to verify");
+	for (unsigned i = 0; i < *n; i++) {
+		uint64_t got;
+		struct err re;
+		fprintf(out, "  RAM %016llx-%016llx: ", (unsigned long long)h[i].gpa,
+			(unsigned long long)(h[i].gpa + h[i].size));
+		if (dump_hash_range(f, h[i].gpa, h[i].size, &got, &re) < 0) {
+			fprintf(out, "unreadable: %s\n", re.msg);
+			bad++;
+		} else if (got != h[i].hash) {
+			fprintf(out, "MISMATCH (note %016llx, file %016llx)\n", (unsigned long long)h[i].hash,
+				(unsigned long long)got);
+			bad++;
+		} else {
+			fprintf(out, "ok\n");
+		}
+	}
+	return bad;
 }

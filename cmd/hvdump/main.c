@@ -197,38 +197,22 @@ static int cmd_verify(const char *path)
 {
 	struct err e;
 	struct dump_file *f = dump_open(path, &e);
-	const struct dump_hash_range *h;
-	unsigned n, bad = 0;
+	unsigned n;
+	int bad;
 	if (!f) {
 		fprintf(stderr, "hvdump: %s\n", e.msg);
 		return 1;
 	}
-	if (!(h = dump_hashes(f, &n))) {
-		fprintf(stderr, "hvdump: %s: no integrity note (not written by this hvkit): nothing to verify\n", path);
-		dump_close(f);
-		return 1;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		uint64_t got;
-		printf("  RAM %016llx-%016llx: ", (unsigned long long)h[i].gpa, (unsigned long long)(h[i].gpa + h[i].size));
-		if (dump_hash_range(f, h[i].gpa, h[i].size, &got, &e) < 0) {
-			printf("unreadable: %s\n", e.msg);
-			bad++;
-		} else if (got != h[i].hash) {
-			printf("MISMATCH (note %016llx, file %016llx)\n", (unsigned long long)h[i].hash, (unsigned long long)got);
-			bad++;
-		} else {
-			printf("ok\n");
-		}
-	}
+	bad = dump_verify(f, stdout, &n, &e);
 	dump_close(f);
-	if (bad) {
-		fprintf(stderr, "hvdump: %s: %u of %u RAM ranges differ from the integrity note: the file is damaged\n", path,
+	if (bad < 0)
+		fprintf(stderr, "hvdump: %s: %s\n", path, e.msg);
+	else if (bad)
+		fprintf(stderr, "hvdump: %s: %d of %u RAM ranges differ from the integrity note: the file is damaged\n", path,
 			bad, n);
-		return 1;
-	}
-	printf("%s: %u RAM range%s match the integrity note\n", path, n, n == 1 ? "" : "s");
-	return 0;
+	else
+		printf("%s: %u RAM range%s match the integrity note\n", path, n, n == 1 ? "" : "s");
+	return bad ? 1 : 0;
 }
 
 int main(int argc, char **argv)

@@ -23,10 +23,13 @@ def hvdump(*args):
     return subprocess.run([HVDUMP] + list(args), capture_output=True, text=True, timeout=60, env=ASAN_ENV)
 
 
+def hvmdb(path, cmds):
+    return subprocess.run([os.path.join(BUILD, "hvmdb"), path, "-c", cmds], capture_output=True, text=True, timeout=60)
+
+
 def refused(path, why, regex=False):
     """hvdump info and hvmdb both refuse the file: exit 1, one line saying why."""
-    for r in (hvdump("info", path), subprocess.run([os.path.join(BUILD, "hvmdb"), path, "-c", "::status"],
-                                                    capture_output=True, text=True, timeout=60)):
+    for r in (hvdump("info", path), hvmdb(path, "::status")):
         assert r.returncode == 1 and r.stderr.count("\n") == 1, (path, r.stdout, r.stderr)
         assert re.search(why, r.stderr) if regex else why in r.stderr, (path, r.stderr)
 
@@ -249,6 +252,9 @@ def test_hvdump_verify_checks_the_integrity_note(daemon):
         assert "integrity: XXH3-64 of 1 RAM range (hvdump verify checks it)" in hvdump("info", core).stdout
         r = hvdump("verify", core)
         assert r.returncode == 0 and "1 RAM range match the integrity note" in r.stdout, (r.stdout, r.stderr)
+        m = hvmdb(core, "::status; ::verify")
+        assert m.returncode == 0 and "integrity: a hash per RAM range (1; ::verify checks them)" in m.stdout, m.stdout
+        assert "every RAM range matches the integrity note" in m.stdout, m.stdout
         data = bytearray(open(core, "rb").read())
         if fmt == "elf":  # the first PT_LOAD's bytes at physical 1 MiB (the kernel)
             phoff, = struct.unpack_from("<Q", data, 32)
@@ -265,5 +271,7 @@ def test_hvdump_verify_checks_the_integrity_note(daemon):
         assert r.returncode == 1 and r.stderr.count("\n") == 1, (fmt, r.stdout, r.stderr)
         assert "1 of 1 RAM ranges differ from the integrity note: the file is damaged" in r.stderr, r.stderr
         assert re.search(r"RAM 0000000000000000-0000000002000000: (MISMATCH|unreadable)", r.stdout), r.stdout
+        m = hvmdb(flipped, "::verify")
+        assert m.returncode == 1 and "1 RAM range differs from the integrity note: the dump is damaged" in m.stdout, m.stdout
     r = hvdump("verify", os.path.join(d.tmp, "nonexistent"))
     assert r.returncode == 1 and r.stderr.count("\n") == 1
