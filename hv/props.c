@@ -396,11 +396,11 @@ static int seed(struct props *p, struct err *e)
 	for (size_t i = 0; r == 0 && ins && fix && i < NDEFS; i++) {
 		sqlite3_stmt *s[2] = { ins, fix };
 		for (int k = 0; k < 2; k++) {
-			sqlite3_reset(s[k]);
-			sqlite3_bind_text(s[k], 1, defs[i].name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(s[k], 2, type_names[defs[i].type], -1, SQLITE_STATIC);
-			sqlite3_bind_text(s[k], 3, defs[i].dflt, -1, SQLITE_STATIC);
-			if (sqlite3_step(s[k]) != SQLITE_DONE) {
+			sqlite3_reset(s[k]); /* its result is the last step's, checked there */
+			if (sqlite3_bind_text(s[k], 1, defs[i].name, -1, SQLITE_STATIC) != SQLITE_OK ||
+			    sqlite3_bind_text(s[k], 2, type_names[defs[i].type], -1, SQLITE_STATIC) != SQLITE_OK ||
+			    sqlite3_bind_text(s[k], 3, defs[i].dflt, -1, SQLITE_STATIC) != SQLITE_OK ||
+			    sqlite3_step(s[k]) != SQLITE_DONE) {
 				r = db_err(p, e, "seeding defaults");
 				break;
 			}
@@ -624,8 +624,7 @@ int props_get(struct props *p, const char *name, char *buf, size_t len, struct e
 	st = prepare(p, "SELECT value FROM props WHERE name = ?1", e);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, d->name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	rc = sqlite3_bind_text(st, 1, d->name, -1, SQLITE_STATIC) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
 	v = rc == SQLITE_ROW ? col(st, 0) : d->dflt;
 	/* a value that fails its check (the file was edited by hand) reads as the default */
 	if (strlen(v) >= sizeof(checked) || check_value(d, v, checked, sizeof(checked), NULL) < 0)
