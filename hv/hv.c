@@ -374,6 +374,7 @@ int hv_run(struct hv *hv)
 		control_handle(hv, p + 3, nctl);
 		reloc_handle(hv, p + 3 + nctl, nrel);
 	}
+	atomic_store(&hv->exiting, true);
 	for (int i = 0; i < HV_MAX_DOMAINS; i++)
 		if (hv->domains[i])
 			remove_domain(hv, hv->domains[i]);

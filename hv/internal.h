@@ -323,6 +323,7 @@ struct hv {
 	int exit_status;
 	bool pvm_warned;
 	bool quit;
+	atomic_bool exiting; /* the loop ended: the domains are being destroyed (a dump's error says so) */
 	int input_to;      /* -1: the hypervisor reads keys; else the domain id that gets input (console.c) */
 	bool key_from_console; /* the key being handled was typed on the console */
 	/* the debugger prompt (the q key) takes the hypervisor's console input while set */

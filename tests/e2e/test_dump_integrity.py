@@ -275,3 +275,20 @@ def test_hvdump_verify_checks_the_integrity_note(daemon):
         assert m.returncode == 1 and "1 RAM range differs from the integrity note: the dump is damaged" in m.stdout, m.stdout
     r = hvdump("verify", os.path.join(d.tmp, "nonexistent"))
     assert r.returncode == 1 and r.stderr.count("\n") == 1
+
+
+def test_hv_ending_mid_dump_cancels_it_and_says_so(daemon, tmp_path):
+    """SIGTERM to hv while a dump is written: the dump fails saying why, hv's log says it
+    cancelled it, and no file or partial is left."""
+    img = random_ram(str(tmp_path), 128)
+    d = daemon("--vcpus", "1", "--mem", "128M", "--mem-image", img)
+    guest_console(d, "dom0", "echo ready", "ready")
+    core = os.path.join(d.tmp, "ended")
+    p = start_dump(d, core)
+    time.sleep(0.5)
+    d.p.terminate()
+    out, err = p.communicate(timeout=60)
+    hv_out, hv_err = d.p.communicate(timeout=60)
+    assert p.returncode == 1 and "dump cancelled (hv is exiting: the domain is destroyed)" in err, (out, err)
+    assert "dom0: cancelling the dump (save, checkpoint) being written: the domain is destroyed" in hv_out + hv_err
+    assert not [f for f in os.listdir(d.tmp) if f.startswith("ended")]
