@@ -57,7 +57,8 @@ void dump_buf_put(struct dump_buf *b, const void *d, size_t n);
 void dump_buf_pad(struct dump_buf *b, size_t align);
 /* The notes every writer emits: NT_PRSTATUS per vCPU, HVKIT vCPU and domain, the integrity
  * note (its table zero, to be filled at the end), VMCOREINFO; or the source's verbatim notes
- * when it carries them. Returns where the integrity table starts in b, SIZE_MAX for none. */
+ * when it carries them, and the integrity note after them unless they hold one. Returns
+ * where the integrity table starts in b, SIZE_MAX for none to fill. */
 size_t dump_notes_build(struct dump_buf *b, const struct dump_source *src);
 /* hash.c: the writers' side of the integrity note. blocks: buf holds the source's bytes at
  * gpa (a 4 KiB boundary of its range; any thread, each block its own slot); note: the

@@ -420,6 +420,44 @@ static void test_crosscheck(void **state)
 	unlink(path);
 }
 
+/* A conversion of a foreign dump (verbatim notes without ours) gains the integrity note;
+ * one of ours keeps its own (check_file, through every conversion). */
+static void test_foreign_gets_an_integrity_note(void **state)
+{
+	static const char info[] = "OSRELEASE=6.1.0-test\n";
+	uint8_t notes[64] = { 0 };
+	Elf64_Nhdr h = { .n_namesz = 11, .n_descsz = sizeof(info) - 1, .n_type = 0 };
+	struct dump_source s;
+	struct dump_file *f;
+	char path[128];
+	struct err e;
+	unsigned n;
+	(void)state;
+	memcpy(notes, &h, sizeof(h));
+	memcpy(notes + sizeof(h), "VMCOREINFO", 11);
+	memcpy(notes + sizeof(h) + 12, info, sizeof(info) - 1);
+	source(&s);
+	s.notes = notes;
+	s.notes_len = sizeof(h) + 12 + ((sizeof(info) - 1 + 3) & ~3ul);
+	tmp_path(path, sizeof(path), "foreign");
+	for (unsigned k = 0; k < 2; k++) {
+		write_file(path, &s, fmts[k]);
+		f = dump_open(path, &e);
+		if (!f)
+			fail_msg("%s", e.msg);
+		assert_null(dump_domain_info(f));
+		assert_non_null(dump_hashes(f, &n));
+		assert_int_equal(n, 2);
+		{
+			FILE *null = fopen("/dev/null", "w");
+			assert_int_equal(dump_verify(f, null, &n, &e), 0);
+			fclose(null);
+		}
+		dump_close(f);
+		unlink(path);
+	}
+}
+
 static void put_be64(FILE *fp, int64_t v)
 {
 	for (int i = 7; i >= 0; i--)
@@ -616,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_kdump_truncated_and_corrupt),
 		cmocka_unit_test(test_cut_and_incomplete_refused),
 		cmocka_unit_test(test_crosscheck),
+		cmocka_unit_test(test_foreign_gets_an_integrity_note),
 		cmocka_unit_test(test_flattened_stream),
 		cmocka_unit_test(test_fmt_names),
 		cmocka_unit_test(test_elf_aliases_five_level),
