@@ -226,14 +226,15 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 		goto out;
 	}
 	eh.e_phnum = (uint16_t)nph;
-	/* the file at its full size first: chunks of zeros are then left as holes */
+	/* the headers (the magic still zero), then the file at its full size: chunks of zeros
+	 * are then left as holes */
+	if (dump_write_all(fd, &eh, sizeof(eh), 0, e) < 0 || dump_write_all(fd, ph, nph * sizeof(*ph), sizeof(eh), e) < 0 ||
+	    dump_write_all(fd, notes.p, notes.len, off, e) < 0)
+		goto out;
 	if (ftruncate(fd, (off_t)data_off) < 0) {
 		err_errno(e, "sizing the dump");
 		goto out;
 	}
-	if (dump_write_all(fd, &eh, sizeof(eh), 0, e) < 0 || dump_write_all(fd, ph, nph * sizeof(*ph), sizeof(eh), e) < 0 ||
-	    dump_write_all(fd, notes.p, notes.len, off, e) < 0)
-		goto out;
 	{
 		struct copier c = { .src = src, .fd = fd, .range_off = range_off, .total = total, .progress = progress,
 				    .popaque = popaque, .hs = &hs };

@@ -351,15 +351,16 @@ int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, d
 	for (unsigned r = 0; r < src->nr_ranges; r++)
 		for (uint64_t p = src->ranges[r].gpa / BLOCK; p < (src->ranges[r].gpa + src->ranges[r].size) / BLOCK; p++)
 			set_bit(bitmap, p);
-	/* the file at its full known size: a short disk shows here first */
-	if (ftruncate(fd, (off_t)(data_off + BLOCK)) < 0) {
-		err_errno(e, "sizing the dump");
-		goto out;
-	}
+	/* the headers (the signature still zero), then the file at its full known size: a short
+	 * disk shows here first */
 	if (dump_write_all(fd, hdr, BLOCK, 0, e) < 0 || dump_write_all(fd, sub, sub_blocks * BLOCK, BLOCK, e) < 0 ||
 	    dump_write_all(fd, bitmap, bm_len, (1 + sub_blocks) * BLOCK, e) < 0 ||
 	    dump_write_all(fd, bitmap, bm_len, (1 + sub_blocks) * BLOCK + bm_len, e) < 0)
 		goto out;
+	if (ftruncate(fd, (off_t)(data_off + BLOCK)) < 0) {
+		err_errno(e, "sizing the dump");
+		goto out;
+	}
 	/* the shared zero page (the file is already zero there), then the pages */
 	pl.zero_off = data_off;
 	pl.pos = data_off + BLOCK;

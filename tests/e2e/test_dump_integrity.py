@@ -62,6 +62,16 @@ def start_dump(d, core, fmt="kdump-zlib"):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def wait_partial(core, timeout=20):
+    """Until the dump to core is being written (its partial file is there)."""
+    where, name = os.path.split(core)
+    end = time.time() + timeout
+    while not [f for f in os.listdir(where)
+               if f.startswith(name + ".partial-") and os.path.getsize(os.path.join(where, f)) >= 4096]:
+        assert time.time() < end, "no partial file of " + core
+        time.sleep(0.02)
+
+
 def wait_log(d, text, timeout=30):
     end = time.time() + timeout
     while time.time() < end:
@@ -82,6 +92,7 @@ def test_reboot_during_a_dump_waits_for_it(daemon, tmp_path):
     guest_console(d, "dom0", "echo ready", "ready")
     core = os.path.join(d.tmp, "r.kdump")
     p = start_dump(d, core)
+    wait_partial(core)
     time.sleep(0.3)
     d.ctl("debug-keys", "R")
     out, err = p.communicate(timeout=120)
@@ -108,6 +119,7 @@ def test_reboot_of_a_crashed_domU_being_dumped(daemon, tmp_path):
     core = os.path.join(d.tmp, "c.kdump")
     p = subprocess.Popen([HVCTL, "-S", d.sock, "dump", "c", core, "--format", "kdump-zlib"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_partial(core)
     time.sleep(0.3)
     r = d.ctl("reboot", "c")
     out, err = p.communicate(timeout=120)
@@ -127,21 +139,23 @@ def test_a_killed_hv_leaves_a_partial_our_readers_refuse_and_the_next_hv_removes
     img = random_ram(str(tmp_path), 128)
     d = daemon("--vcpus", "1", "--mem", "128M", "--mem-image", img)
     guest_console(d, "dom0", "echo ready", "ready")
-    for fmt in ("kdump-zlib", "elf"):
-        core = os.path.join(d.tmp, "killed-" + fmt)
-        p = start_dump(d, core, fmt)
-        end = time.time() + 20
-        while not [f for f in os.listdir(d.tmp) if f.startswith("killed-" + fmt + ".partial-")] and time.time() < end:
-            time.sleep(0.05)
-        time.sleep(0.3)
-        pid = d.p.pid
-        d.p.kill()
-        p.communicate(timeout=60)
-        d.p.communicate(timeout=30)
-        partial = core + ".partial-%d" % pid
+    for fmt, delay in (("kdump-zlib", 0.3), ("elf", 0.0)):
+        for attempt in range(5):  # an ELF core of 128 MiB may be written before the kill lands
+            core = os.path.join(d.tmp, "killed-%s-%d" % (fmt, attempt))
+            p = start_dump(d, core, fmt)
+            wait_partial(core)
+            time.sleep(delay)
+            pid = d.p.pid
+            d.p.kill()
+            p.communicate(timeout=60)
+            d.p.communicate(timeout=30)
+            os.unlink(d.sock)  # the killed hv's (the fixture waits for it to appear)
+            partial = core + ".partial-%d" % pid
+            if not os.path.exists(core):
+                break
+            d = daemon("--vcpus", "1", "--mem", "128M", "--mem-image", img)
         assert os.path.exists(partial) and not os.path.exists(core)
         refused(partial, "an incomplete dump: its writer never finished")
-        os.unlink(d.sock)  # the killed hv's (the fixture waits for it to appear)
         d = daemon("--vcpus", "1", "--mem", "128M", "--mem-image", img)
         guest_console(d, "dom0", "echo ready", "ready")
         assert not os.path.exists(partial)
