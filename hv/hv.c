@@ -389,8 +389,14 @@ void hv_props_load(struct hv *hv)
 	char path[600];
 	struct err e;
 	snprintf(path, sizeof(path), "%s/props.db", hv->opt.state_dir ? hv->opt.state_dir : HV_DEFAULT_STATE_DIR);
-	if (access(path, F_OK) < 0)
+	if (access(path, F_OK) < 0) { /* none yet; but a state directory in use had one: it went */
+		char domains[600];
+		snprintf(domains, sizeof(domains), "%s/domains", hv->opt.state_dir ? hv->opt.state_dir : HV_DEFAULT_STATE_DIR);
+		if (access(domains, F_OK) == 0)
+			hv_log(hv, "warning: no property store %s beside the domain definitions: the properties' defaults "
+				   "apply (setprop creates a new store)", path);
 		return;
+	}
 	hv->props = props_open(path, &e);
 	if (!hv->props) { /* the defaults apply; every setprop fails with the reason until it is fixed */
 		fprintf(stderr, "hv: warning: %s\n", e.msg);

@@ -233,6 +233,13 @@ def test_a_property_store_removed_under_hv_fails_the_write(daemon):
     d.ctl("setprop", "config/checkpoint-keep", "=", "5")  # a new store
     assert re.search(r"config/checkpoint-keep +count +8 \(pending: 5\)", d.ctl("listprop").stdout)
     assert os.path.exists(os.path.join(d.state, "props.db"))
+    # missing at start from a state directory in use (it has domain definitions): said so
+    d.ctl("define", d.cfg("web", "echo"))
+    d.stop()
+    os.unlink(os.path.join(d.state, "props.db"))
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    assert "warning: no property store %s/props.db beside the domain definitions: the properties' defaults apply" \
+        % d.state in d.ctl("dmesg").stdout
 
 
 def test_what_a_dump_says_twice_must_agree(daemon):
