@@ -96,7 +96,8 @@ static int load_runs(struct dump_file *f, struct err *e)
 }
 
 /* Every page descriptor's data within the file: a file cut inside its page data is
- * refused at open, not found out page by page later. */
+ * refused at open, not found out page by page later (one makedumpfile flagged incomplete,
+ * its disk full, opens as "INCOMPLETE": its missing pages read short). */
 static int check_descs(struct dump_file *f, const char *path, struct err *e)
 {
 	struct kdump_map *k = f->kdump;
@@ -204,7 +205,9 @@ int kdump_open(struct dump_file *f, const char *path, struct err *e)
 	k->ndesc = ones;
 	if (k->desc_off > f->size || ones > (f->size - k->desc_off) / KPD_BYTES)
 		return err_set(e, "%s: kdump page descriptors lie outside the file (truncated?)", path);
-	if (check_descs(f, path, e) < 0)
+	if (f->domain && (k->status & KDUMP_INCOMPLETE)) /* ours are complete or have no magic */
+		return err_set(e, "%s: inconsistent dump: one of ours flagged incomplete (a damaged file?)", path);
+	if (!(k->status & KDUMP_INCOMPLETE) && check_descs(f, path, e) < 0) /* makedumpfile's own flag: said below */
 		return -1;
 	for (unsigned i = 0; i < CACHE; i++)
 		k->tag[i] = UINT64_MAX;

@@ -408,6 +408,10 @@ static void test_crosscheck(void **state)
 			assert_null(open_bytes(cut, all, (size_t)size, &e));
 			if (!strstr(e.msg, "the kdump header says 3 CPUs, the notes hold 2 vCPUs")) fail_msg("%s", e.msg);
 			memcpy(all + 460, save, 4);
+			all[424] |= 0x8; /* status: makedumpfile's "incomplete" */
+			assert_null(open_bytes(cut, all, (size_t)size, &e));
+			if (!strstr(e.msg, "one of ours flagged incomplete")) fail_msg("%s", e.msg);
+			all[424] &= (uint8_t)~0x8;
 		}
 		{
 			struct dump_file *f = open_bytes(cut, all, (size_t)size, &e);
