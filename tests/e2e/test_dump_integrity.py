@@ -133,6 +133,31 @@ def test_reboot_of_a_crashed_domU_being_dumped(daemon, tmp_path):
     assert "ready" in guest_console(d, "c", "echo ready", "ready")
 
 
+def test_a_crash_during_a_dump_waits_for_it_then_on_crash_restarts(daemon, tmp_path):
+    """The guest panics while it is dumped (on_crash = "restart"): the crash is handled
+    once the dump ends, the dump holds the RAM of its instant, then the domain restarts."""
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    img = random_ram(str(tmp_path), 128)  # a dump of 4 s or so: the panic lands in it
+    cfg = os.path.join(d.tmp, "c.cfg")
+    open(cfg, "w").write('name = "c"\nmemory = 128\nvcpus = 1\non_crash = "restart"\nmem_image = "%s"\n' % img)
+    d.ctl("create", cfg)
+    guest_console(d, "c", "echo ready", "ready")
+    core = os.path.join(d.tmp, "c.kdump")
+    p = subprocess.Popen([HVCTL, "-S", d.sock, "dump", "c", core, "--format", "kdump-zlib"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_partial(core)
+    guest_console(d, "c", "panic in the middle of a dump", "not syncing")
+    assert p.poll() is None, "the dump ended before the crash"
+    assert "c crashed" not in d.ctl("dmesg").stdout  # it waits for the dump
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, (out, err)
+    wait_log(d, "c crashed: ")
+    image = open(img, "rb").read()
+    pages = kdump_pages(core)
+    assert all(pages[p] == image[p * 4096:(p + 1) * 4096] for p in range(16384, 32768))
+    assert "again" in guest_console(d, "c", "echo again", "again")  # restarted
+
+
 def test_a_killed_hv_leaves_a_partial_our_readers_refuse_and_the_next_hv_removes(daemon, tmp_path):
     """SIGKILL in the middle of a dump: the partial file has no magic yet, hvdump and hvmdb
     refuse it with one line; the next hv (same state directory) removes it and says so."""
