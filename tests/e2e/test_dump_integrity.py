@@ -1,7 +1,8 @@
 """End to end (issue 17, data): a dump is never wrong while saying it succeeded. A reboot
-during a dump waits for it; a dump hv was killed in the middle of is refused by our readers
-and removed by the next hv; a kdump cut inside its page data is refused; what the headers
-and notes say twice must agree; a corrupt property store fails every write."""
+or a crash during a dump waits for it; a dump hv was killed in the middle of is refused by
+our readers and removed by the next hv; a kdump cut inside its page data is refused; what
+the headers and notes say twice must agree; the integrity note finds a flipped byte; a
+corrupt or missing property store fails every write."""
 import os
 import re
 import struct
@@ -16,6 +17,9 @@ from test_toolstack import Daemon, daemon, guest_console  # noqa: F401 (fixture)
 HVDUMP = os.path.join(BUILD, "asan", "hvdump")
 if not os.path.exists(HVDUMP):
     HVDUMP = os.path.join(BUILD, "hvdump")
+HVMDB = os.path.join(BUILD, "asan", "hvmdb")
+if not os.path.exists(HVMDB):
+    HVMDB = os.path.join(BUILD, "hvmdb")
 HVCTL = os.path.join(BUILD, "hvctl")
 
 
@@ -24,7 +28,7 @@ def hvdump(*args):
 
 
 def hvmdb(path, cmds):
-    return subprocess.run([os.path.join(BUILD, "hvmdb"), path, "-c", cmds], capture_output=True, text=True, timeout=60)
+    return subprocess.run([HVMDB, path, "-c", cmds], capture_output=True, text=True, timeout=60, env=ASAN_ENV)
 
 
 def refused(path, why, regex=False):
@@ -57,8 +61,8 @@ def random_ram(tmp, mib):
     return img
 
 
-def start_dump(d, core, fmt="kdump-zlib"):
-    return subprocess.Popen([HVCTL, "-S", d.sock, "dump", "dom0", core, "--format", fmt],
+def start_dump(d, core, fmt="kdump-zlib", name="dom0"):
+    return subprocess.Popen([HVCTL, "-S", d.sock, "dump", name, core, "--format", fmt],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -117,8 +121,7 @@ def test_reboot_of_a_crashed_domU_being_dumped(daemon, tmp_path):
     guest_console(d, "c", "panic for the dump", "not syncing")
     wait_log(d, "c crashed")
     core = os.path.join(d.tmp, "c.kdump")
-    p = subprocess.Popen([HVCTL, "-S", d.sock, "dump", "c", core, "--format", "kdump-zlib"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = start_dump(d, core, name="c")
     wait_partial(core)
     time.sleep(0.3)
     r = d.ctl("reboot", "c")
@@ -143,8 +146,7 @@ def test_a_crash_during_a_dump_waits_for_it_then_on_crash_restarts(daemon, tmp_p
     d.ctl("create", cfg)
     guest_console(d, "c", "echo ready", "ready")
     core = os.path.join(d.tmp, "c.kdump")
-    p = subprocess.Popen([HVCTL, "-S", d.sock, "dump", "c", core, "--format", "kdump-zlib"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = start_dump(d, core, name="c")
     wait_partial(core)
     guest_console(d, "c", "panic in the middle of a dump", "not syncing")
     assert p.poll() is None, "the dump ended before the crash"
