@@ -1,7 +1,8 @@
 /* crosscheck: what a dump says twice must agree, or the dump is refused at open (a flipped
  * byte must not make one command say 7426 vCPUs while another lists 2): the vCPU count of
- * our domain note against the vCPU notes and NT_PRSTATUS notes, each vCPU note's index,
- * the domain's memory size against the RAM the file holds, and RAM ranges that overlap. */
+ * our domain note against the vCPU notes and NT_PRSTATUS notes, each vCPU note's index and
+ * registers against its NT_PRSTATUS, the domain's memory size against the RAM the file
+ * holds, and RAM ranges that overlap. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -36,8 +37,15 @@ int dump_crosscheck(struct dump_file *f, const char *path, struct err *e)
 		return bad(e, path, what);
 	}
 	for (unsigned i = 0; i < f->ncpus; i++) {
-		if (f->cpus[i]->index != i) {
-			snprintf(what, sizeof(what), "vCPU note %u is for vCPU %u", i, f->cpus[i]->index);
+		const struct dump_cpu *c = f->cpus[i];
+		uint64_t rip, rsp, rbp;
+		if (c->index != i) {
+			snprintf(what, sizeof(what), "vCPU note %u is for vCPU %u", i, c->index);
+			return bad(e, path, what);
+		}
+		if (dump_prstatus_regs(f, i, &rip, &rsp, &rbp) == 0 && (rip != c->rip || rsp != c->rsp || rbp != c->rbp)) {
+			snprintf(what, sizeof(what), "vCPU %u's registers differ between its note (rip %llx) and NT_PRSTATUS "
+						   "(rip %llx)", i, (unsigned long long)c->rip, (unsigned long long)rip);
 			return bad(e, path, what);
 		}
 	}

@@ -401,6 +401,10 @@ static void test_crosscheck(void **state)
 		assert_null(open_bytes(cut, all, (size_t)size, &e));
 		if (!strstr(e.msg, "vCPU note 1 is for vCPU 0")) fail_msg("%s", e.msg);
 		memcpy(cpu1 + offsetof(struct dump_cpu, index), save, 4);
+		cpu1[offsetof(struct dump_cpu, rip)] ^= 0x10;
+		assert_null(open_bytes(cut, all, (size_t)size, &e));
+		if (!strstr(e.msg, "vCPU 1's registers differ between its note")) fail_msg("%s", e.msg);
+		cpu1[offsetof(struct dump_cpu, rip)] ^= 0x10;
 		if (fmts[k] != DUMP_FMT_ELF) { /* the kdump header's CPU count */
 			v = 3;
 			memcpy(save, all + 460, 4);
