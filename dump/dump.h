@@ -145,7 +145,7 @@ const char *dump_vmcoreinfo(const struct dump_file *f);
 size_t dump_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len);
 /* dump_read_phys may be called from several threads at once. */
 bool dump_read_mt(const struct dump_file *f);
-/* Our integrity note: per RAM range the XXH3-64 of its 4 KiB blocks' XXH3-64s (dump/hash.c,
+/* Our integrity note: per RAM range the XXH3-64 of its 1 MiB pieces' XXH3-64s (dump/hash.c,
  * docs/dump-format.md). dump_hashes: the note's ranges (NULL and 0 when the dump has none);
  * dump_hash_range: the same hash of what the file holds for gpa..gpa+size, or -1 when it
  * cannot be read whole. `hvdump verify` compares the two. */

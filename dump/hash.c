@@ -1,8 +1,8 @@
 /* hash: our integrity note (HVKIT 0x48560003): per RAM range, the XXH3-64 of the sequence
- * of its 4 KiB blocks' XXH3-64s (little-endian u64s, in address order). The writers hash
- * each block as they read it (any thread, any order: each block has its slot) and fill
- * the note, reserved in the notes, at the end; `hvdump verify` recomputes it from what the
- * file holds. */
+ * of its 1 MiB pieces' XXH3-64s (little-endian u64s, in address order; the last piece may
+ * be shorter). The writers hash each piece as they read it (any thread, any order: each
+ * piece has its slot; 8 bytes a MiB) and fill the note, reserved in the notes, at the end;
+ * `hvdump verify` recomputes it from what the file holds. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,7 @@
 
 #include "internal.h"
 
-#define HBLOCK 4096u
+#define HBLOCK (1u << 20) /* both writers read in whole MiBs from a range's start */
 
 int dump_hasher_init(struct dump_hasher *hs, const struct dump_source *src, struct err *e)
 {
@@ -82,13 +82,17 @@ int dump_hash_range(struct dump_file *f, uint64_t gpa, uint64_t size, uint64_t *
 {
 	uint64_t nb = (size + HBLOCK - 1) / HBLOCK;
 	uint64_t *h = malloc((nb ? nb : 1) * sizeof(*h));
-	uint8_t buf[HBLOCK];
-	if (!h)
+	uint8_t *buf = malloc(HBLOCK);
+	if (!h || !buf) {
+		free(h);
+		free(buf);
 		return err_set(e, "out of memory");
+	}
 	for (uint64_t i = 0; i < nb; i++) {
 		size_t n = size - i * HBLOCK < HBLOCK ? (size_t)(size - i * HBLOCK) : HBLOCK;
 		if (dump_read_phys(f, gpa + i * HBLOCK, buf, n) != n) {
 			free(h);
+			free(buf);
 			return err_set(e, "cannot read 0x%llx from the file (its page data is damaged)",
 				       (unsigned long long)(gpa + i * HBLOCK));
 		}
@@ -96,6 +100,7 @@ int dump_hash_range(struct dump_file *f, uint64_t gpa, uint64_t size, uint64_t *
 	}
 	*hash = combine(h, nb);
 	free(h);
+	free(buf);
 	return 0;
 }
 

@@ -61,7 +61,8 @@ void dump_buf_pad(struct dump_buf *b, size_t align);
  * where the integrity table starts in b, SIZE_MAX for none to fill. */
 size_t dump_notes_build(struct dump_buf *b, const struct dump_source *src);
 /* hash.c: the writers' side of the integrity note. blocks: buf holds the source's bytes at
- * gpa (a 4 KiB boundary of its range; any thread, each block its own slot); note: the
+ * gpa (a whole MiB from its range's start, and whole MiBs unless it ends the range; any
+ * thread, each MiB its own slot); note: the
  * table (nr_ranges x struct dump_hash_range) into out. */
 struct dump_hasher {
 	const struct dump_source *src;

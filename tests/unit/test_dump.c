@@ -131,6 +131,8 @@ static void write_file(const char *path, const struct dump_source *s, enum dump_
 	close(fd);
 }
 
+#define MIB (1u << 20)
+
 static void check_file(const char *path, bool ours)
 {
 	struct err e = { "" };
@@ -168,12 +170,12 @@ static void check_file(const char *path, bool ours)
 		assert_int_equal(nh, 2);
 		for (unsigned r = 0; r < 2; r++) {
 			const uint8_t *ram = r ? ram1 : ram0;
-			uint64_t size = r ? R1 : R0, got, *bh = malloc(size / 4096 * 8);
-			for (uint64_t b = 0; b < size / 4096; b++)
-				bh[b] = XXH3_64bits(ram + b * 4096, 4096);
+			uint64_t size = r ? R1 : R0, got, *bh = malloc(size / MIB * 8);
+			for (uint64_t b = 0; b < size / MIB; b++)
+				bh[b] = XXH3_64bits(ram + b * MIB, MIB);
 			assert_int_equal(h[r].gpa, r ? R1_GPA : 0);
 			assert_int_equal(h[r].size, size);
-			assert_int_equal(h[r].hash, XXH3_64bits(bh, size / 4096 * 8));
+			assert_int_equal(h[r].hash, XXH3_64bits(bh, size / MIB * 8));
 			assert_int_equal(dump_hash_range(f, h[r].gpa, h[r].size, &got, &e), 0);
 			assert_int_equal(got, h[r].hash);
 			free(bh);
