@@ -471,9 +471,9 @@ struct props *props_open(const char *path, struct err *e)
 		props_close(p);
 		return NULL;
 	}
-	if (check_sound(p, "PRAGMA integrity_check", e) < 0 || check_schema(p, e) < 0 || upgrade_relocation(p, e) < 0 ||
-	    seed(p, e) < 0 || exec(p, "COMMIT", e) < 0) {
-		if (sqlite3_errcode(p->db) == SQLITE_NOTADB || sqlite3_errcode(p->db) == SQLITE_CORRUPT)
+	if ((rc = check_sound(p, "PRAGMA integrity_check", e)) < 0 || check_schema(p, e) < 0 ||
+	    upgrade_relocation(p, e) < 0 || seed(p, e) < 0 || exec(p, "COMMIT", e) < 0) {
+		if (rc == 0 && (sqlite3_errcode(p->db) == SQLITE_NOTADB || sqlite3_errcode(p->db) == SQLITE_CORRUPT))
 			err_set(e, "%s: not a property store (%s)", path, sqlite3_errmsg(p->db));
 		exec(p, "ROLLBACK", NULL);
 		props_close(p);
