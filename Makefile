@@ -6,7 +6,7 @@ CC      ?= gcc
 BUILD   := build
 WARN    := -Wall -Wextra -Werror
 CFLAGS  := $(WARN) -O2 -g -std=gnu11 -fms-extensions -D_GNU_SOURCE -I. -Iinclude -pthread
-DUMP_LIBS := -lzstd -llz4 -lz -llzo2 -lsnappy
+DUMP_LIBS := -lzstd -llz4 -lz -llzo2 -lsnappy -lxxhash
 LDLIBS  := -lelf -ldwarf -lcapstone -lsqlite3 -lssl -lcrypto $(DUMP_LIBS) -pthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 PYTHON  := /usr/bin/python3

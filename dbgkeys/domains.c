@@ -75,9 +75,13 @@ void dbgkeys_key_domains(struct hv *hv, unsigned char key)
 void dbgkeys_key_reboot(struct hv *hv, unsigned char key)
 {
 	struct err e;
+	int rc;
 	out(hv, "'%c' pressed -> rebooting dom0", key);
-	if (hv_domain_reboot(hv, 0, &e) < 0)
+	rc = hv_domain_reboot(hv, 0, &e);
+	if (rc < 0)
 		out(hv, "dom0 not rebooted: %s", e.msg);
+	else if (rc == 1)
+		out(hv, "dom0 reboots when that ends (hvctl dump-cancel dom0 cancels a dump)");
 }
 
 /* '%': a gdb stub on dom0 (Xen traps to its debugger; ours waits for gdb). */

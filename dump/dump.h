@@ -7,12 +7,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util/util.h"
 
 #define DUMP_NOTE_HVKIT "HVKIT"
 #define DUMP_NOTE_HVKIT_CPU 0x48560001u /* struct dump_cpu, one per vCPU */
 #define DUMP_NOTE_HVKIT_DOMAIN 0x48560002u /* struct dump_domain */
+#define DUMP_NOTE_HVKIT_HASH 0x48560003u   /* u32 version (1), u32 count, count x struct dump_hash_range */
 #define DUMP_VERSION 1
 
 struct dump_seg {
@@ -91,13 +93,11 @@ enum dump_fmt { DUMP_FMT_ELF, DUMP_FMT_KDUMP_ZSTD, DUMP_FMT_KDUMP_LZ4, DUMP_FMT_
 int dump_fmt_parse(const char *name);
 const char *dump_fmt_name(enum dump_fmt f);
 
-/* Writes an ELF core to fd (positioned at 0). Progress callback may be NULL. */
-int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progress, void *popaque, struct err *e);
-/* Writes makedumpfile's kdump-compressed (diskdump) format: every RAM page, zero pages
- * sharing one stored zero page, the rest compressed (or stored when that does not pay). */
-int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, dump_progress_fn progress, void *popaque,
-		     struct err *e);
-/* Either, by format. */
+/* Writes a dump to fd (a regular file, written with pwrite; the progress callback may be
+ * NULL): an ELF core, or makedumpfile's kdump-compressed (diskdump) format (every RAM page,
+ * zero pages sharing one stored zero page, the rest compressed or stored when that does
+ * not pay). The file's magic is written last, after an fdatasync of the rest: until then
+ * it is no dump to any reader (dump_open says "incomplete"). */
 int dump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, dump_progress_fn progress, void *popaque,
 	       struct err *e);
 
@@ -145,6 +145,19 @@ const char *dump_vmcoreinfo(const struct dump_file *f);
 size_t dump_read_phys(struct dump_file *f, uint64_t gpa, void *buf, size_t len);
 /* dump_read_phys may be called from several threads at once. */
 bool dump_read_mt(const struct dump_file *f);
+/* Our integrity note: per RAM range the XXH3-64 of its 1 MiB pieces' XXH3-64s (dump/hash.c,
+ * docs/dump-format.md). dump_hashes: the note's ranges (NULL and 0 when the dump has none);
+ * dump_hash_range: the same hash of what the file holds for gpa..gpa+size, or -1 when it
+ * cannot be read whole. `hvdump verify` compares the two. */
+struct dump_hash_range {
+	uint64_t gpa, size, hash;
+};
+const struct dump_hash_range *dump_hashes(const struct dump_file *f, unsigned *n);
+int dump_hash_range(struct dump_file *f, uint64_t gpa, uint64_t size, uint64_t *hash, struct err *e);
+/* Every range of the note against the file, a line each to out ("  RAM A-B: ok", "...:
+ * MISMATCH (note H, file H)", "...: unreadable: WHY"): how many differ (*n: of how many), or
+ * -1 with a message when the dump has no integrity note. */
+int dump_verify(struct dump_file *f, FILE *out, unsigned *n, struct err *e);
 /* A source that writes this dump out again (convert): its RAM, verbatim notes, VMCOREINFO.
  * ranges is filled (up to max) and must outlive the source. */
 int dump_source_from_file(struct dump_file *f, struct dump_source *src, struct dump_range *ranges, unsigned max,

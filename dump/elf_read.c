@@ -17,6 +17,25 @@
 #define QEMU_CR (QEMU_SEG(10))
 #define QEMU_STATE_MIN (QEMU_CR + 5 * 8)
 
+/* Our integrity note: version 1, a count, that many ranges, nothing else. */
+static int hash_note(struct dump_file *f, const uint8_t *d, uint32_t len, struct err *e)
+{
+	uint32_t hh[2];
+	if (len < sizeof(hh))
+		return err_set(e, "corrupt integrity note (%u bytes)", len);
+	memcpy(hh, d, sizeof(hh));
+	if (hh[0] != 1)
+		return 0; /* a later version: not ours to check */
+	if (hh[1] > 4096 || len != sizeof(hh) + (uint64_t)hh[1] * sizeof(struct dump_hash_range))
+		return err_set(e, "corrupt integrity note (%u ranges in %u bytes)", hh[1], len);
+	f->hashes = calloc(hh[1] ? hh[1] : 1, sizeof(*f->hashes));
+	if (!f->hashes)
+		return err_set(e, "out of memory");
+	memcpy(f->hashes, d + sizeof(hh), (size_t)hh[1] * sizeof(*f->hashes));
+	f->nhashes = hh[1];
+	return 0;
+}
+
 int dump_parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct err *e)
 {
 	uint64_t p = off, end = off + len;
@@ -49,6 +68,9 @@ int dump_parse_notes(struct dump_file *f, uint64_t off, uint64_t len, struct err
 				if (!f->cpus[f->ncpus])
 					return err_set(e, "out of memory");
 				memcpy(f->cpus[f->ncpus++], f->map + desc, sizeof(struct dump_cpu));
+			} else if (h.n_type == DUMP_NOTE_HVKIT_HASH && !f->hashes) {
+				if (hash_note(f, f->map + desc, h.n_descsz, e) < 0)
+					return -1;
 			} else if (h.n_type == DUMP_NOTE_HVKIT_DOMAIN && h.n_descsz == sizeof(struct dump_domain) && !f->domain) {
 				f->domain = malloc(sizeof(*f->domain));
 				if (!f->domain)

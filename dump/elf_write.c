@@ -74,6 +74,7 @@ struct copier {
 	struct err err;
 	dump_progress_fn progress;
 	void *popaque;
+	struct dump_hasher *hs;
 };
 
 static int copy_chunk(struct copier *c, uint8_t *chunk, unsigned r, uint64_t pos, size_t n, struct err *e)
@@ -81,6 +82,7 @@ static int copy_chunk(struct copier *c, uint8_t *chunk, unsigned r, uint64_t pos
 	const struct dump_source *src = c->src;
 	if (src->read(src->opaque, src->ranges[r].gpa + pos, chunk, n) < 0)
 		return err_set(e, "cannot read guest memory at 0x%llx", (unsigned long long)(src->ranges[r].gpa + pos));
+	dump_hasher_blocks(c->hs, src->ranges[r].gpa + pos, chunk, n);
 	/* Zero runs of HOLE_MIN or more stay holes of the sparse file; shorter ones are
 	 * written: a hole every few pages would cost the file system more than the bytes. */
 	size_t start = 0, p = 0;
@@ -162,7 +164,9 @@ static void *copier_run(void *arg)
 int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progress, void *popaque, struct err *e)
 {
 	struct dump_buf notes = { 0 };
+	struct dump_hasher hs;
 	struct walk w = { .src = src, .a = calloc(MAX_ALIASES, sizeof(struct alias)) };
+	size_t hoff;
 	Elf64_Ehdr eh;
 	Elf64_Phdr *ph;
 	unsigned nph;
@@ -171,7 +175,11 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 
 	if (!w.a)
 		return err_set(e, "out of memory");
-	dump_notes_build(&notes, src);
+	if (dump_hasher_init(&hs, src, e) < 0) {
+		free(w.a);
+		return -1;
+	}
+	hoff = dump_notes_build(&notes, src);
 	if (src->nr_cpus) /* virtual aliases from vCPU 0 */
 		walk_kernel(&w);
 
@@ -202,8 +210,7 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 							   .p_vaddr = w.a[i].vaddr, .p_paddr = w.a[i].paddr,
 							   .p_filesz = w.a[i].size, .p_memsz = w.a[i].size, .p_align = 4096 };
 	}
-	memset(&eh, 0, sizeof(eh));
-	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	memset(&eh, 0, sizeof(eh)); /* the magic stays zero: dump_write puts it last */
 	eh.e_ident[EI_CLASS] = ELFCLASS64;
 	eh.e_ident[EI_DATA] = ELFDATA2LSB;
 	eh.e_ident[EI_VERSION] = EV_CURRENT;
@@ -219,17 +226,18 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 		goto out;
 	}
 	eh.e_phnum = (uint16_t)nph;
-	/* the file at its full size first: chunks of zeros are then left as holes */
+	/* the headers (the magic still zero), then the file at its full size: chunks of zeros
+	 * are then left as holes */
+	if (dump_write_all(fd, &eh, sizeof(eh), 0, e) < 0 || dump_write_all(fd, ph, nph * sizeof(*ph), sizeof(eh), e) < 0 ||
+	    dump_write_all(fd, notes.p, notes.len, off, e) < 0)
+		goto out;
 	if (ftruncate(fd, (off_t)data_off) < 0) {
 		err_errno(e, "sizing the dump");
 		goto out;
 	}
-	if (dump_write_all(fd, &eh, sizeof(eh), 0, e) < 0 || dump_write_all(fd, ph, nph * sizeof(*ph), sizeof(eh), e) < 0 ||
-	    dump_write_all(fd, notes.p, notes.len, off, e) < 0)
-		goto out;
 	{
 		struct copier c = { .src = src, .fd = fd, .range_off = range_off, .total = total, .progress = progress,
-				    .popaque = popaque };
+				    .popaque = popaque, .hs = &hs };
 		pthread_t th[4];
 		bool started[4] = { false };
 		long ncpu = dump_threads();
@@ -247,8 +255,11 @@ int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progr
 			goto out;
 		}
 	}
+	if (dump_hasher_write(&hs, fd, off, hoff, e) < 0)
+		goto out;
 	ret = 0;
 out:
+	dump_hasher_free(&hs);
 	free(notes.p);
 	free(w.a);
 	free(ph);

@@ -38,6 +38,8 @@ struct dump_file {
 	struct dump_cpu *cpus[DUMP_MAX_CPUS];
 	unsigned ncpus;
 	struct dump_domain *domain;
+	struct dump_hash_range *hashes; /* our integrity note's ranges */
+	unsigned nhashes;
 	char *vmcoreinfo;
 	uint8_t *notes; /* every note, verbatim (for convert) */
 	size_t notes_len;
@@ -53,13 +55,39 @@ struct dump_buf {
 };
 void dump_buf_put(struct dump_buf *b, const void *d, size_t n);
 void dump_buf_pad(struct dump_buf *b, size_t align);
-/* The notes every writer emits: NT_PRSTATUS per vCPU, HVKIT vCPU and domain, VMCOREINFO;
- * or the source's verbatim notes when it carries them. */
-void dump_notes_build(struct dump_buf *b, const struct dump_source *src);
+/* The notes every writer emits: NT_PRSTATUS per vCPU, HVKIT vCPU and domain, the integrity
+ * note (its table zero, to be filled at the end), VMCOREINFO; or the source's verbatim notes
+ * when it carries them, and the integrity note after them unless they hold one. Returns
+ * where the integrity table starts in b, SIZE_MAX for none to fill. */
+size_t dump_notes_build(struct dump_buf *b, const struct dump_source *src);
+/* hash.c: the writers' side of the integrity note. blocks: buf holds the source's bytes at
+ * gpa (a whole MiB from its range's start, and whole MiBs unless it ends the range; any
+ * thread, each MiB its own slot); note: the
+ * table (nr_ranges x struct dump_hash_range) into out. */
+struct dump_hasher {
+	const struct dump_source *src;
+	uint64_t *first; /* per range, its first block's slot (and the total after the last) */
+	uint64_t *h;
+};
+int dump_hasher_init(struct dump_hasher *hs, const struct dump_source *src, struct err *e);
+void dump_hasher_blocks(struct dump_hasher *hs, uint64_t gpa, const uint8_t *buf, size_t len);
+void dump_hasher_note(const struct dump_hasher *hs, uint8_t *out);
+void dump_hasher_free(struct dump_hasher *hs);
+/* Both writers' ending: the integrity table (when hoff is not SIZE_MAX) at notes_off + hoff. */
+int dump_hasher_write(const struct dump_hasher *hs, int fd, uint64_t notes_off, size_t hoff, struct err *e);
 int dump_write_all(int fd, const void *p, size_t n, uint64_t off, struct err *e);
 bool dump_all_zero(const uint8_t *p, size_t n);
 /* Writer threads: $HVKIT_DUMP_THREADS, else the CPUs online. */
 long dump_threads(void);
+
+/* The formats' writers (dump_write calls them and then writes the magic they leave zero). */
+int dump_elf_write(int fd, const struct dump_source *src, dump_progress_fn progress, void *popaque, struct err *e);
+int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, dump_progress_fn progress, void *popaque,
+		     struct err *e);
+
+/* crosscheck.c: after a reader's open, what the file says twice must agree (vCPU counts,
+ * vCPU indexes, memory size against RAM held, RAM ranges); -1 with the disagreement. */
+int dump_crosscheck(struct dump_file *f, const char *path, struct err *e);
 
 /* flat.c: f->map holds a flattened stream: replaces it with the file it describes. */
 int dump_flat_unpack(struct dump_file *f, const char *path, struct err *e);

@@ -95,6 +95,28 @@ static int load_runs(struct dump_file *f, struct err *e)
 	return 0;
 }
 
+/* Every page descriptor's data within the file: a file cut inside its page data is
+ * refused at open, not found out page by page later (one makedumpfile flagged incomplete,
+ * its disk full, opens as "INCOMPLETE": its missing pages read short). */
+static int check_descs(struct dump_file *f, const char *path, struct err *e)
+{
+	struct kdump_map *k = f->kdump;
+	for (uint64_t i = 0; i < k->ndesc; i++) {
+		const uint8_t *d = f->map + k->desc_off + i * KPD_BYTES;
+		uint64_t off = get64(d, KPD_OFFSET);
+		uint32_t size = get32(d, KPD_SIZE);
+		if (off > f->size || size > f->size - off)
+			return err_set(e, "%s: truncated: the data of dumped page %llu of %llu (bytes %llu-%llu) lies beyond "
+					  "the end of the file (%llu bytes)", path, (unsigned long long)i,
+				       (unsigned long long)k->ndesc, (unsigned long long)off,
+				       (unsigned long long)off + size, (unsigned long long)f->size);
+		if (size > 2 * k->block + 1024)
+			return err_set(e, "%s: corrupt: dumped page %llu of %llu claims %u bytes of data", path,
+				       (unsigned long long)i, (unsigned long long)k->ndesc, size);
+	}
+	return 0;
+}
+
 bool kdump_probe(const uint8_t *map, uint64_t size)
 {
 	return size >= 8 && !memcmp(map, "KDUMP   ", 8);
@@ -125,8 +147,13 @@ int kdump_open(struct dump_file *f, const char *path, struct err *e)
 		return err_set(e, "%s: kdump sub-header lies outside the file (truncated?)", path);
 	sub = f->map + k->block;
 	k->max_mapnr = get32(h, KDH_MAX_MAPNR);
-	if (version >= 6 && KSH_MAX_MAPNR_64 + 8 <= (uint64_t)sub_blocks * k->block)
+	if (version >= 6 && KSH_MAX_MAPNR_64 + 8 <= (uint64_t)sub_blocks * k->block) {
+		uint64_t m32 = k->max_mapnr;
 		k->max_mapnr = get64(sub, KSH_MAX_MAPNR_64);
+		if (m32 && m32 != (k->max_mapnr < UINT32_MAX ? k->max_mapnr : UINT32_MAX))
+			return err_set(e, "%s: inconsistent dump: the kdump header says %llu pages, its sub-header %llu (a "
+					  "damaged file?)", path, (unsigned long long)m32, (unsigned long long)k->max_mapnr);
+	}
 	bm_off = (1ull + sub_blocks) * k->block;
 	if (bm_blocks == 0 || bm_blocks % 2 || bm_off > f->size || (uint64_t)bm_blocks * k->block > f->size - bm_off)
 		return err_set(e, "%s: kdump bitmaps lie outside the file (truncated?)", path);
@@ -144,6 +171,9 @@ int kdump_open(struct dump_file *f, const char *path, struct err *e)
 		if (len && dump_parse_notes(f, off, len, e) < 0)
 			return err_prefix(e, "%s", path);
 	}
+	if (f->domain && get32(h, KDH_NR_CPUS) != (f->ncpus ? f->ncpus : 1)) /* ours: the header's count is the notes' */
+		return err_set(e, "%s: inconsistent dump: the kdump header says %u CPUs, the notes hold %u vCPUs (a damaged "
+				  "file?)", path, get32(h, KDH_NR_CPUS), f->ncpus);
 	if (version >= 3 && !f->vmcoreinfo) {
 		uint64_t off = get64(sub, KSH_OFFSET_VMCOREINFO), len = get64(sub, KSH_SIZE_VMCOREINFO);
 		if (len && (off > f->size || len > f->size - off || len > (1u << 20)))
@@ -175,6 +205,10 @@ int kdump_open(struct dump_file *f, const char *path, struct err *e)
 	k->ndesc = ones;
 	if (k->desc_off > f->size || ones > (f->size - k->desc_off) / KPD_BYTES)
 		return err_set(e, "%s: kdump page descriptors lie outside the file (truncated?)", path);
+	if (f->domain && (k->status & KDUMP_INCOMPLETE)) /* ours are complete or have no magic */
+		return err_set(e, "%s: inconsistent dump: one of ours flagged incomplete (a damaged file?)", path);
+	if (!(k->status & KDUMP_INCOMPLETE) && check_descs(f, path, e) < 0) /* makedumpfile's own flag: said below */
+		return -1;
 	for (unsigned i = 0; i < CACHE; i++)
 		k->tag[i] = UINT64_MAX;
 	snprintf(k->desc, sizeof(k->desc), "kdump-compressed v%u%s, %s pages%s%s", version,

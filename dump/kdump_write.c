@@ -3,6 +3,8 @@
  * others are compressed with zstd, lz4 or zlib, or stored as they are when that does not
  * pay. Pages are compressed by a thread per CPU (up to 4), a batch at a time, and written
  * in pfn order, so the file is sequential. */
+#include <elf.h>
+#include <errno.h>
 #include <lz4.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -48,6 +50,7 @@ struct pipeline {
 	struct err err;
 	dump_progress_fn progress;
 	void *popaque;
+	struct dump_hasher *hs;
 };
 
 struct worker {
@@ -172,6 +175,7 @@ static void *worker_run(void *arg)
 			pthread_mutex_unlock(&pl->lock);
 			break;
 		}
+		dump_hasher_blocks(pl->hs, pl->batches[b].gpa, w->in, (size_t)n * BLOCK);
 		for (unsigned k = 0; k < n; k++) {
 			const uint8_t *in = w->in + (size_t)k * BLOCK;
 			if (dump_all_zero(in, BLOCK)) {
@@ -233,9 +237,11 @@ int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, d
 		     struct err *e)
 {
 	struct dump_buf notes = { 0 };
+	struct dump_hasher hs = { 0 };
 	uint8_t hdr[BLOCK], *sub = NULL, *bitmap = NULL;
 	struct worker *w = NULL;
-	struct pipeline pl = { .src = src, .fd = fd, .fmt = fmt, .progress = progress, .popaque = popaque };
+	struct pipeline pl = { .src = src, .fd = fd, .fmt = fmt, .progress = progress, .popaque = popaque, .hs = &hs };
+	size_t hoff;
 	unsigned nw = 1;
 	uint64_t max_mapnr = 0, npages = 0, bm_len, sub_len, sub_blocks, desc_off, data_off, total = 0;
 	size_t vmci_len = src->vmcoreinfo ? strlen(src->vmcoreinfo) : 0;
@@ -257,7 +263,9 @@ int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, d
 	}
 	if (max_mapnr > (1ull << 40) / BLOCK * 64)
 		return err_set(e, "guest memory too large for this writer");
-	dump_notes_build(&notes, src);
+	if (dump_hasher_init(&hs, src, e) < 0)
+		return -1;
+	hoff = dump_notes_build(&notes, src);
 	bm_len = ((max_mapnr + 7) / 8 + BLOCK - 1) / BLOCK * BLOCK;
 	if (!bm_len)
 		bm_len = BLOCK;
@@ -302,8 +310,7 @@ int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, d
 	}
 
 	/* header */
-	memset(hdr, 0, sizeof(hdr));
-	memcpy(hdr, KDUMP_SIGNATURE, 8);
+	memset(hdr, 0, sizeof(hdr)); /* the signature stays zero: dump_write puts it last */
 	put32(hdr, KDH_VERSION, KDUMP_HEADER_VERSION);
 	vmcoreinfo_value(src->vmcoreinfo, "OSRELEASE", rel, sizeof(rel));
 	uts_field(hdr, 0, "Linux");
@@ -344,15 +351,16 @@ int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, d
 	for (unsigned r = 0; r < src->nr_ranges; r++)
 		for (uint64_t p = src->ranges[r].gpa / BLOCK; p < (src->ranges[r].gpa + src->ranges[r].size) / BLOCK; p++)
 			set_bit(bitmap, p);
-	/* the file at its full known size: a short disk shows here first */
-	if (ftruncate(fd, (off_t)(data_off + BLOCK)) < 0) {
-		err_errno(e, "sizing the dump");
-		goto out;
-	}
+	/* the headers (the signature still zero), then the file at its full known size: a short
+	 * disk shows here first */
 	if (dump_write_all(fd, hdr, BLOCK, 0, e) < 0 || dump_write_all(fd, sub, sub_blocks * BLOCK, BLOCK, e) < 0 ||
 	    dump_write_all(fd, bitmap, bm_len, (1 + sub_blocks) * BLOCK, e) < 0 ||
 	    dump_write_all(fd, bitmap, bm_len, (1 + sub_blocks) * BLOCK + bm_len, e) < 0)
 		goto out;
+	if (ftruncate(fd, (off_t)(data_off + BLOCK)) < 0) {
+		err_errno(e, "sizing the dump");
+		goto out;
+	}
 	/* the shared zero page (the file is already zero there), then the pages */
 	pl.zero_off = data_off;
 	pl.pos = data_off + BLOCK;
@@ -372,8 +380,11 @@ int dump_kdump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, d
 		err_errno(e, "sizing the dump");
 		goto out;
 	}
+	if (dump_hasher_write(&hs, fd, BLOCK + KSH_SIZE + vmci_len, hoff, e) < 0)
+		goto out;
 	ret = 0;
 out:
+	dump_hasher_free(&hs);
 	for (unsigned i = 0; w && i < nw; i++) {
 		free(w[i].in);
 		free(w[i].out);
@@ -396,9 +407,18 @@ out:
 int dump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, dump_progress_fn progress, void *popaque,
 	       struct err *e)
 {
-	if (fmt == DUMP_FMT_ELF)
-		return dump_elf_write(fd, src, progress, popaque, e);
-	return dump_kdump_write(fd, src, fmt, progress, popaque, e);
+	/* The magic goes last, once the rest is on disk: a file whose writer was killed has
+	 * none, and every reader (ours, gdb, crash) refuses it instead of reading holes. */
+	static const char elf_magic[] = ELFMAG;
+	const char *magic = fmt == DUMP_FMT_ELF ? elf_magic : KDUMP_SIGNATURE;
+	size_t len = fmt == DUMP_FMT_ELF ? SELFMAG : 8;
+	int rc = fmt == DUMP_FMT_ELF ? dump_elf_write(fd, src, progress, popaque, e)
+				     : dump_kdump_write(fd, src, fmt, progress, popaque, e);
+	if (rc < 0)
+		return -1;
+	if (fdatasync(fd) < 0 && errno != EINVAL && errno != EROFS)
+		return err_errno(e, "writing the dump: fdatasync");
+	return dump_write_all(fd, magic, len, 0, e);
 }
 
 static const char *const fmt_names[] = { "elf", "kdump-zstd", "kdump-lz4", "kdump-zlib", "kdump" };

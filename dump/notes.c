@@ -57,19 +57,54 @@ static void prstatus(struct dump_buf *b, const struct dump_cpu *c)
 	note(b, "CORE", NT_PRSTATUS, p, sizeof(p));
 }
 
-void dump_notes_build(struct dump_buf *b, const struct dump_source *src)
+/* The integrity note with its table zero (filled when the pages are written): where the
+ * table starts in b. */
+static size_t hash_note(struct dump_buf *b, const struct dump_source *src)
 {
-	if (src->notes) {
+	uint32_t hh[2] = { 1, src->nr_ranges };
+	uint32_t len = (uint32_t)(sizeof(hh) + src->nr_ranges * sizeof(struct dump_hash_range));
+	uint8_t *desc = calloc(1, len);
+	size_t hoff;
+	if (!desc)
+		abort();
+	memcpy(desc, hh, sizeof(hh));
+	hoff = b->len + sizeof(Elf64_Nhdr) + 8 /* "HVKIT\0", padded */ + sizeof(hh);
+	note(b, DUMP_NOTE_HVKIT, DUMP_NOTE_HVKIT_HASH, desc, len);
+	free(desc);
+	return hoff;
+}
+
+/* Verbatim notes that hold an integrity note already (a conversion of ours: the same RAM). */
+static bool has_hash_note(const uint8_t *p, size_t len)
+{
+	size_t at = 0;
+	while (at + sizeof(Elf64_Nhdr) <= len) {
+		Elf64_Nhdr h;
+		memcpy(&h, p + at, sizeof(h));
+		if (h.n_namesz == 6 && h.n_type == DUMP_NOTE_HVKIT_HASH && at + sizeof(h) + 6 <= len &&
+		    !memcmp(p + at + sizeof(h), DUMP_NOTE_HVKIT, 6))
+			return true;
+		at += sizeof(h) + ((h.n_namesz + 3ull) & ~3ull) + ((h.n_descsz + 3ull) & ~3ull);
+	}
+	return false;
+}
+
+size_t dump_notes_build(struct dump_buf *b, const struct dump_source *src)
+{
+	size_t hoff;
+	if (src->notes) { /* verbatim (convert), with an integrity note when they have none */
 		dump_buf_put(b, src->notes, src->notes_len);
-		return;
+		return has_hash_note(src->notes, src->notes_len) ? SIZE_MAX : hash_note(b, src);
 	}
 	for (unsigned i = 0; i < src->nr_cpus; i++)
 		prstatus(b, &src->cpus[i]);
 	for (unsigned i = 0; i < src->nr_cpus; i++)
 		note(b, DUMP_NOTE_HVKIT, DUMP_NOTE_HVKIT_CPU, &src->cpus[i], sizeof(struct dump_cpu));
 	note(b, DUMP_NOTE_HVKIT, DUMP_NOTE_HVKIT_DOMAIN, &src->domain, sizeof(src->domain));
+	hoff = hash_note(b, src);
 	if (src->vmcoreinfo)
 		note(b, "VMCOREINFO", 0, src->vmcoreinfo, (uint32_t)strlen(src->vmcoreinfo));
+	return hoff;
 }
 
 long dump_threads(void)

@@ -1,6 +1,7 @@
 /* open: dump_open maps a dump file and hands it to the first reader of the table below
  * whose probe knows its magic (a flattened stream is replayed into a real file first);
  * a new format is one row here and one file with its probe, open, read and describe. */
+#include <elf.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "kdump.h"
 
 static const struct dump_reader readers[] = {
 	{ .name = "domain image", .probe = image_probe, .open = image_open, .read_phys = image_read_phys,
@@ -25,6 +27,7 @@ void dump_close(struct dump_file *f)
 	for (unsigned i = 0; i < f->ncpus; i++)
 		free(f->cpus[i]);
 	free(f->domain);
+	free(f->hashes);
 	free(f->vmcoreinfo);
 	free(f->loads);
 	free(f->notes);
@@ -33,6 +36,23 @@ void dump_close(struct dump_file *f)
 	if (f->map && f->map != MAP_FAILED)
 		munmap(f->map, f->size);
 	free(f);
+}
+
+/* Our writers' files before their last write (dump_write): the ELF identification, or
+ * a kdump header (version 6, block size 4096), with the magic still zero. */
+static bool incomplete(const uint8_t *m, uint64_t size)
+{
+	static const uint8_t zero[8], elf_ident[4] = { ELFCLASS64, ELFDATA2LSB, EV_CURRENT, ELFOSABI_NONE };
+	uint32_t version, block;
+	if (memcmp(m, zero, 4))
+		return false;
+	if (!memcmp(m + 4, elf_ident, 4))
+		return true;
+	if (memcmp(m, zero, 8) || size < KDH_SIZE)
+		return false;
+	memcpy(&version, m + KDH_VERSION, 4);
+	memcpy(&block, m + KDH_BLOCK_SIZE, 4);
+	return version == KDUMP_HEADER_VERSION && block == 4096;
 }
 
 struct dump_file *dump_open(const char *path, struct err *e)
@@ -73,11 +93,16 @@ struct dump_file *dump_open(const char *path, struct err *e)
 		}
 		f->flattened = true;
 	}
+	if (incomplete(f->map, f->size)) {
+		err_set(e, "%s: an incomplete dump: its writer never finished (the magic is written last), so it "
+			   "holds no consistent instant; not read", path);
+		goto fail;
+	}
 	for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++) {
 		if (!readers[i].probe(f->map, f->size))
 			continue;
 		f->reader = &readers[i];
-		if (readers[i].open(f, path, e) < 0)
+		if (readers[i].open(f, path, e) < 0 || dump_crosscheck(f, path, e) < 0)
 			goto fail;
 		return f;
 	}

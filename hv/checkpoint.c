@@ -206,6 +206,7 @@ int hv_domain_checkpoint(struct hv *hv, struct domain *d, const char *tag_in, co
 	struct image_src src = { .vs = &p.vs, .read = instant_read, .read_mt = true, .progress = o->progress,
 				 .popaque = o->opaque };
 	struct dump_out file = { .fd = -1 };
+	char note[PARTIAL_NOTE_MAX] = "";
 	uint64_t *gfns = NULL, t0 = time_ns();
 	size_t ngfns = 0;
 	enum domain_state was = domain_state_now(d);
@@ -242,6 +243,7 @@ int hv_domain_checkpoint(struct hv *hv, struct domain *d, const char *tag_in, co
 	}
 	if (dump_out_create(&file, path, e) < 0)
 		goto unlock;
+	partial_note(hv, &file, note, sizeof(note));
 	atomic_fetch_add(&d->dump_active, 1);
 	in = instant_freeze(d, ckpt_in_pause, &p, e);
 	if (!in)
@@ -281,6 +283,7 @@ out:
 	if (ret < 0 && !p.incremental && !d->ckpt.valid && d->mem.dirty_logging)
 		mem_dirty_log(&d->mem, d->vm_fd, false, &(struct err){ 0 });
 	dump_out_abort(&file);
+	partial_forget(note);
 	vmstate_free(&p.vs);
 	free(p.changed);
 	free(gfns);

@@ -231,6 +231,19 @@ void domain_teardown(struct domain *d)
 	d->vm_fd = -1;
 }
 
+int domain_reset(struct domain *d, struct err *e)
+{
+	if (atomic_load(&d->dump_active)) {
+		atomic_store(&d->reset_pending, true);
+		return 1;
+	}
+	atomic_store(&d->reset_pending, false);
+	domain_teardown(d);
+	mem_clear(&d->mem);
+	d->reboots++;
+	return domain_boot(d, e);
+}
+
 void domain_destroy(struct domain *d)
 {
 	if (!d)

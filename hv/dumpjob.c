@@ -35,7 +35,8 @@ static void dump_run(struct job *job, void *arg, struct reply *r)
 
 	j->job = job;
 	if (hv_domain_dump(j->hv, d->id, j->path, &o, &st, &e) < 0) {
-		reply_error(r, "%s%s", e.msg, job_client_gone(job) ? " (the client went away)" : "");
+		reply_error(r, "%s%s", e.msg, job_client_gone(job) ? " (the client went away)"
+				: atomic_load(&j->hv->exiting) ? " (hv is exiting: the domain is destroyed)" : "");
 		if (job_client_gone(job))
 			hv_log(j->hv, "%s: dump to %s cancelled: the client went away", d->name, j->path);
 		return;

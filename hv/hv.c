@@ -96,6 +96,7 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 		fprintf(stderr, "hv: warning: %s; hvctl cannot reach this hv\n", e->msg);
 	}
 	hv_props_load(hv);
+	partials_sweep(hv); /* dumps a killed hv left half-written */
 	reloc_apply(hv);
 	return hv;
 }
@@ -190,13 +191,21 @@ int hv_domain_start(struct hv *hv, const struct domain_config *cfg, struct err *
 
 static void remove_domain(struct hv *hv, struct domain *d)
 {
-	/* a dump job still writing it: cancel it and let it finish (it stops within a batch) */
-	atomic_store(&d->dump_cancel, 1);
+	/* a dump job still reading it (only at hv's exit: events wait for RAM users): cancel it
+	 * and let it finish (it stops within a batch); one that does not is left its domain */
+	if (atomic_load(&d->dump_active)) {
+		atomic_store(&d->dump_cancel, 1);
+		hv_log(hv, "%s: cancelling the dump (save, checkpoint) being written: the domain is destroyed", d->name);
+	}
 	for (int i = 0; i < 3000 && atomic_load(&d->dump_active); i++)
 		usleep(10000);
 	pthread_mutex_lock(&hv->lock);
 	hv->domains[d->slot] = NULL;
 	pthread_mutex_unlock(&hv->lock);
+	if (atomic_load(&d->dump_active)) {
+		hv_log(hv, "%s: its dump did not stop within 30 s: its RAM is left to it", d->name);
+		return;
+	}
 	domain_destroy(d);
 }
 
@@ -213,6 +222,18 @@ static void handle_event(struct hv *hv, struct domain *d)
 	pthread_mutex_unlock(&d->lock);
 	if (atomic_load(&d->dump_active))
 		return; /* handled when the dump job ends (it wakes the loop) */
+	if (atomic_load(&d->reset_pending)) { /* a reboot that waited for a dump */
+		pthread_mutex_lock(&d->lock);
+		d->event = EVENT_NONE;
+		pthread_mutex_unlock(&d->lock);
+		if (domain_reset(d, &e) < 0) {
+			hv_log(hv, "%s: reboot failed: %s; destroyed", d->name, e.msg);
+			remove_domain(hv, d);
+		} else {
+			hv_log(hv, "%s rebooted (the reboot waited for its dump to end)", d->name);
+		}
+		return;
+	}
 	if (__atomic_load_n(&d->dbg, __ATOMIC_ACQUIRE) && ev != EVENT_NONE) {
 		debug_notify_event(d); /* the debugger sees it first; handled at its detach */
 		return;
@@ -270,10 +291,7 @@ static void handle_event(struct hv *hv, struct domain *d)
 		act = ACTION_DESTROY;
 	}
 	if (act == ACTION_RESTART) {
-		domain_teardown(d);
-		mem_clear(&d->mem);
-		d->reboots++;
-		if (domain_boot(d, &e) == 0)
+		if (domain_reset(d, &e) == 0) /* no RAM users here: they were waited for above */
 			return;
 		hv_log(hv, "%s: restart failed: %s", d->name, e.msg);
 		act = ACTION_DESTROY;
@@ -368,6 +386,7 @@ int hv_run(struct hv *hv)
 		control_handle(hv, p + 3, nctl);
 		reloc_handle(hv, p + 3 + nctl, nrel);
 	}
+	atomic_store(&hv->exiting, true);
 	for (int i = 0; i < HV_MAX_DOMAINS; i++)
 		if (hv->domains[i])
 			remove_domain(hv, hv->domains[i]);
@@ -383,11 +402,18 @@ void hv_props_load(struct hv *hv)
 	char path[600];
 	struct err e;
 	snprintf(path, sizeof(path), "%s/props.db", hv->opt.state_dir ? hv->opt.state_dir : HV_DEFAULT_STATE_DIR);
-	if (access(path, F_OK) < 0)
+	if (access(path, F_OK) < 0) { /* none yet; but a state directory in use had one: it went */
+		char domains[600];
+		snprintf(domains, sizeof(domains), "%s/domains", hv->opt.state_dir ? hv->opt.state_dir : HV_DEFAULT_STATE_DIR);
+		if (access(domains, F_OK) == 0)
+			hv_log(hv, "warning: no property store %s beside the domain definitions: the properties' defaults "
+				   "apply (setprop creates a new store)", path);
 		return;
+	}
 	hv->props = props_open(path, &e);
-	if (!hv->props) {
+	if (!hv->props) { /* the defaults apply; every setprop fails with the reason until it is fixed */
 		fprintf(stderr, "hv: warning: %s\n", e.msg);
+		hv_log(hv, "warning: %s: the properties' defaults apply", e.msg);
 		return;
 	}
 	hv_props_apply(hv);

@@ -72,7 +72,8 @@ void hv_destroy(struct hv *hv);
 
 /* Ends hv's event loop (the domains are destroyed). */
 void hv_quit(struct hv *hv, int status);
-/* Resets the domain and boots its kernel again, even when it is hung. */
+/* Resets the domain and boots its kernel again, even when it is hung: 0. While a dump,
+ * save or checkpoint reads its RAM the reset waits for it to end (logged): 1. */
 int hv_domain_reboot(struct hv *hv, int id, struct err *e);
 
 /* Hypervisor log: one "(hv) ..." line to the console and the console ring. */

@@ -212,7 +212,10 @@ struct domain {
 	uint64_t sched_budget_period;
 	unsigned unhandled_ports; /* distinct unhandled ports logged */
 	struct hv_dbg *dbg;       /* an attached live debugger (debug.c) */
-	atomic_int dump_active;   /* a dump job is writing this domain: it is not torn down meanwhile */
+	atomic_int dump_active;   /* RAM users (a dump, save, checkpoint, migration reading its RAM): while
+				   * non-zero the domain is not reset, torn down or its RAM cleared;
+				   * the last one out wakes hv's loop, which then handles what waited */
+	atomic_bool reset_pending; /* a reset (hv_domain_reboot) that waits for the RAM users to end */
 	atomic_int dump_cancel;   /* hvctl dump-cancel */
 	atomic_int mig_fd;        /* a migration's socket + 1 (0: none): hvctl migrate-cancel shuts it */
 	atomic_bool mig_post;     /* it runs at the receiver, its last pages go from here (post-copy) */
@@ -227,6 +230,20 @@ int domain_vm_create(struct domain *d, struct err *e); /* the VM: irqchip, PIT, 
 void domain_halt(struct domain *d);                 /* stop and join the vCPU threads */
 int domain_resume(struct domain *d, struct err *e);  /* halted: its vCPU threads start again, running */
 void domain_teardown(struct domain *d);             /* close the vCPUs and the VM (after halt) */
+/* ---- partials.c: the dump, save and checkpoint files being written (PATH.partial-PID)
+ * noted in STATE_DIR/partials/NOTE while they are; at start, partials_sweep removes the
+ * partials of writers gone (noted ones, and those in config/dump-dir and the checkpoint
+ * folders), each logged. note: where the note is ("" when it could not be written). */
+#define PARTIAL_NOTE_MAX 800
+struct dump_out;
+void partial_note(struct hv *hv, const struct dump_out *o, char *note, size_t len);
+void partial_forget(char *note);
+void partials_sweep(struct hv *hv);
+
+/* The one path that clears a domain's RAM: teardown, RAM punched, booted again. With RAM
+ * users (dump_active) it only marks the reset pending and returns 1: hv's loop does it when
+ * the last one ends. 0 when done, -1 with a message when the boot failed. */
+int domain_reset(struct domain *d, struct err *e);
 void domain_destroy(struct domain *d);
 int domain_pause(struct domain *d, struct err *e);   /* holds every vCPU: state paused */
 int domain_unpause(struct domain *d, struct err *e);
@@ -323,6 +340,7 @@ struct hv {
 	int exit_status;
 	bool pvm_warned;
 	bool quit;
+	atomic_bool exiting; /* the loop ended: the domains are being destroyed (a dump's error says so) */
 	int input_to;      /* -1: the hypervisor reads keys; else the domain id that gets input (console.c) */
 	bool key_from_console; /* the key being handled was typed on the console */
 	/* the debugger prompt (the q key) takes the hypervisor's console input while set */

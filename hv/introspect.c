@@ -229,12 +229,13 @@ int hv_inject_nmi(struct hv *hv, int id, unsigned vcpu, struct err *e)
 int hv_domain_reboot(struct hv *hv, int id, struct err *e)
 {
 	struct domain *d = lookup(hv, id, e);
+	int rc;
 	if (!d)
 		return -1;
-	domain_teardown(d);
-	mem_clear(&d->mem);
-	d->reboots++;
-	return domain_boot(d, e);
+	rc = domain_reset(d, e);
+	if (rc == 1)
+		hv_log(hv, "%s: the reboot waits for the dump (save, checkpoint) reading its RAM to end", d->name);
+	return rc;
 }
 
 size_t hv_console_ring(struct hv *hv, char *buf, size_t len)

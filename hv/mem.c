@@ -75,6 +75,7 @@ int mem_map_into(struct guest_mem *m, int vm_fd, struct err *e)
 	return 0;
 }
 
+/* Only through domain_reset, which waits for the RAM's readers: a punched page reads as zeros. */
 void mem_clear(struct guest_mem *m)
 {
 	if (fallocate(m->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)m->size) < 0)

@@ -1,6 +1,9 @@
 /* props: the property store. Every known property has a type, a default and a check;
  * setprop writes a pending value in one SQLite transaction, refresh copies every pending
- * value to the running one in another, so a crash loses nothing committed. */
+ * value to the running one in another, so a crash loses nothing committed. A store that is
+ * corrupt (PRAGMA integrity_check at open, quick_check in every write's transaction) or
+ * gone (removed or replaced while open) fails the open and every write: a write is never
+ * reported done unless it is in a sound store. */
 #include "props.h"
 #include "dump/dump.h"
 
@@ -21,6 +24,9 @@
 struct props {
 	sqlite3 *db;
 	char path[512];
+	dev_t dev; /* the file opened: a store removed or replaced meanwhile is noticed */
+	ino_t ino;
+	bool gone;
 };
 
 struct prop_def {
@@ -298,23 +304,66 @@ static int prepare_file(const char *path, struct err *e)
 	return 0;
 }
 
+/* The one integer row st yields (st is finalized). */
+static int one_int(struct props *p, sqlite3_stmt *st, int *out, const char *what, struct err *e)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : db_err(p, e, what);
+}
+
+/* PRAGMA integrity_check or quick_check: its first row is "ok" in a sound database. */
+static int check_sound(struct props *p, const char *pragma, struct err *e)
+{
+	sqlite3_stmt *st = prepare(p, pragma, e);
+	char first[200] = "";
+	int rc;
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(first, sizeof(first), "%s", (const char *)sqlite3_column_text(st, 0) ?: "");
+	sqlite3_finalize(st);
+	for (char *c = first; *c; c++) /* integrity_check's report has lines: one line here */
+		if (*c == '\n')
+			*c = ' ';
+	if (rc != SQLITE_ROW)
+		return err_set(e, "property store %s is corrupt (%s: %s)", p->path, pragma, sqlite3_errmsg(p->db));
+	if (strcmp(first, "ok"))
+		return err_set(e, "property store %s is corrupt (%s: %s)", p->path, pragma, first);
+	return 0;
+}
+
+/* The file we opened is still there under its name. */
+static int check_there(struct props *p, struct err *e)
+{
+	struct stat st;
+	int r = stat(p->path, &st);
+	if (r == 0 && st.st_dev == p->dev && st.st_ino == p->ino)
+		return 0;
+	p->gone = true;
+	return err_set(e, "property store %s was %s while hv ran: not stored (the next write creates a new store)",
+		       p->path, r < 0 ? "removed" : "replaced");
+}
+
+bool props_gone(const struct props *p)
+{
+	return p && p->gone;
+}
+
 /* In the open transaction: a fresh database gets the table; an existing one must be ours. */
 static int check_schema(struct props *p, struct err *e)
 {
 	sqlite3_stmt *st = prepare(p, "PRAGMA application_id", e);
 	int app = 0, tables = 0;
 	char set_id[64];
-	if (!st)
+	if (!st || one_int(p, st, &app, "reading the application id", e) < 0)
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		app = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
 	st = prepare(p, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", e);
-	if (!st)
+	if (!st || one_int(p, st, &tables, "reading the schema", e) < 0)
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		tables = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
 	snprintf(set_id, sizeof(set_id), "PRAGMA application_id = %d;", PROPS_APP_ID);
 	if (tables == 0)
 		return exec(p,
@@ -347,11 +396,11 @@ static int seed(struct props *p, struct err *e)
 	for (size_t i = 0; r == 0 && ins && fix && i < NDEFS; i++) {
 		sqlite3_stmt *s[2] = { ins, fix };
 		for (int k = 0; k < 2; k++) {
-			sqlite3_reset(s[k]);
-			sqlite3_bind_text(s[k], 1, defs[i].name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(s[k], 2, type_names[defs[i].type], -1, SQLITE_STATIC);
-			sqlite3_bind_text(s[k], 3, defs[i].dflt, -1, SQLITE_STATIC);
-			if (sqlite3_step(s[k]) != SQLITE_DONE) {
+			sqlite3_reset(s[k]); /* its result is the last step's, checked there */
+			if (sqlite3_bind_text(s[k], 1, defs[i].name, -1, SQLITE_STATIC) != SQLITE_OK ||
+			    sqlite3_bind_text(s[k], 2, type_names[defs[i].type], -1, SQLITE_STATIC) != SQLITE_OK ||
+			    sqlite3_bind_text(s[k], 3, defs[i].dflt, -1, SQLITE_STATIC) != SQLITE_OK ||
+			    sqlite3_step(s[k]) != SQLITE_DONE) {
 				r = db_err(p, e, "seeding defaults");
 				break;
 			}
@@ -404,6 +453,16 @@ struct props *props_open(const char *path, struct err *e)
 	}
 	sqlite3_extended_result_codes(p->db, 0);
 	sqlite3_busy_timeout(p->db, 2000);
+	{
+		struct stat st;
+		if (stat(path, &st) < 0) {
+			err_errno(e, "%s: the property store", path);
+			props_close(p);
+			return NULL;
+		}
+		p->dev = st.st_dev;
+		p->ino = st.st_ino;
+	}
 	/* the first statement reads the header: a damaged database fails here */
 	if (exec(p, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", e) < 0 ||
 	    exec(p, "BEGIN IMMEDIATE", e) < 0) {
@@ -412,8 +471,9 @@ struct props *props_open(const char *path, struct err *e)
 		props_close(p);
 		return NULL;
 	}
-	if (check_schema(p, e) < 0 || upgrade_relocation(p, e) < 0 || seed(p, e) < 0 || exec(p, "COMMIT", e) < 0) {
-		if (sqlite3_errcode(p->db) == SQLITE_NOTADB || sqlite3_errcode(p->db) == SQLITE_CORRUPT)
+	if ((rc = check_sound(p, "PRAGMA integrity_check", e)) < 0 || check_schema(p, e) < 0 ||
+	    upgrade_relocation(p, e) < 0 || seed(p, e) < 0 || exec(p, "COMMIT", e) < 0) {
+		if (rc == 0 && (sqlite3_errcode(p->db) == SQLITE_NOTADB || sqlite3_errcode(p->db) == SQLITE_CORRUPT))
 			err_set(e, "%s: not a property store (%s)", path, sqlite3_errmsg(p->db));
 		exec(p, "ROLLBACK", NULL);
 		props_close(p);
@@ -430,23 +490,47 @@ void props_close(struct props *p)
 	free(p);
 }
 
+/* A write's transaction: the store still there and begun; write_end checks it is sound
+ * before the commit, and rolls back (the write is not done) otherwise. */
+static int write_begin(struct props *p, struct err *e)
+{
+	if (check_there(p, e) < 0)
+		return -1;
+	return exec(p, "BEGIN IMMEDIATE", e);
+}
+
+static int write_end(struct props *p, int rc, struct err *e)
+{
+	if (rc == 0 && check_sound(p, "PRAGMA quick_check", e) == 0 && exec(p, "COMMIT", e) == 0)
+		return 0;
+	exec(p, "ROLLBACK", NULL);
+	return -1;
+}
+
 /* pending = value, or NULL when it equals the running value (nothing to refresh). */
 static int write_pending(struct props *p, const struct prop_def *d, const char *value, struct err *e)
 {
-	sqlite3_stmt *st = prepare(
-		p, "UPDATE props SET pending = CASE WHEN ?1 = value THEN NULL ELSE ?1 END WHERE name = ?2", e);
+	sqlite3_stmt *st;
 	int rc;
-	if (!st)
+	if (write_begin(p, e) < 0)
 		return -1;
-	sqlite3_bind_text(st, 1, value, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, d->name, -1, SQLITE_STATIC);
+	st = prepare(p, "UPDATE props SET pending = CASE WHEN ?1 = value THEN NULL ELSE ?1 END WHERE name = ?2", e);
+	if (!st)
+		return write_end(p, -1, e);
+	if (sqlite3_bind_text(st, 1, value, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, d->name, -1, SQLITE_STATIC) != SQLITE_OK) {
+		db_err(p, e, d->name);
+		sqlite3_finalize(st);
+		return write_end(p, -1, e);
+	}
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return db_err(p, e, d->name);
+		return write_end(p, db_err(p, e, d->name), e);
 	if (sqlite3_changes(p->db) != 1)
-		return err_set(e, "property store %s: no row for %s (reopen the store)", p->path, d->name);
-	return 0;
+		return write_end(p, err_set(e, "property store %s: no row for %s (reopen the store)", p->path, d->name),
+				 e);
+	return write_end(p, 0, e);
 }
 
 int props_set(struct props *p, const char *name, const char *value, struct err *e)
@@ -540,8 +624,7 @@ int props_get(struct props *p, const char *name, char *buf, size_t len, struct e
 	st = prepare(p, "SELECT value FROM props WHERE name = ?1", e);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, d->name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	rc = sqlite3_bind_text(st, 1, d->name, -1, SQLITE_STATIC) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
 	v = rc == SQLITE_ROW ? col(st, 0) : d->dflt;
 	/* a value that fails its check (the file was edited by hand) reads as the default */
 	if (strlen(v) >= sizeof(checked) || check_value(d, v, checked, sizeof(checked), NULL) < 0)
@@ -581,7 +664,7 @@ int props_refresh(struct props *p, char *changed, size_t len, struct err *e)
 		return err_set(e, "no property store");
 	if (changed && len)
 		changed[0] = 0;
-	if (exec(p, "BEGIN IMMEDIATE", e) < 0)
+	if (write_begin(p, e) < 0)
 		return -1;
 	st = prepare(p, "SELECT name, pending FROM props WHERE pending IS NOT NULL AND pending != value ORDER BY name",
 		     e);
@@ -615,12 +698,12 @@ int props_refresh(struct props *p, char *changed, size_t len, struct err *e)
 		db_err(p, e, "refresh");
 		goto fail;
 	}
-	if (exec(p, "UPDATE props SET value = pending, pending = NULL WHERE pending IS NOT NULL", e) < 0 ||
-	    exec(p, "COMMIT", e) < 0)
-		goto fail;
+	if (write_end(p, exec(p, "UPDATE props SET value = pending, pending = NULL WHERE pending IS NOT NULL", e), e) < 0)
+		goto fail_done;
 	return n;
 fail:
 	exec(p, "ROLLBACK", NULL);
+fail_done:
 	if (changed && len)
 		changed[0] = 0;
 	return -1;

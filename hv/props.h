@@ -21,6 +21,9 @@ struct props;
  * store readable by group or others is chmod'ed to 0600 (it holds vncpasswd). */
 struct props *props_open(const char *path, struct err *e);
 void props_close(struct props *p);
+/* A write found the store's file removed or replaced while it was open (and failed): the
+ * caller may close it and open a new one. */
+bool props_gone(const struct props *p);
 /* setprop: name like "config/dom0-cpus" (the "config/" prefix may be omitted); value text as the
  * user typed it after '=': "1", "true", "astring: \"secret\"", "count: 4", "\"^flax$ ^localhost$\"".
  * An explicit type prefix must match the property's type. Unknown property, wrong type, bad

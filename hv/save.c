@@ -59,6 +59,7 @@ int hv_domain_save(struct hv *hv, struct domain *d, const char *path, const stru
 		   struct hv_save_stats *st, struct err *e)
 {
 	struct dump_out file;
+	char note[PARTIAL_NOTE_MAX];
 	struct vm_state vs = { 0 };
 	struct image_header h;
 	struct instant *in = NULL;
@@ -68,12 +69,12 @@ int hv_domain_save(struct hv *hv, struct domain *d, const char *path, const stru
 	uint64_t t0 = time_ns();
 	int ret = -1;
 
-	(void)hv;
 	memset(st, 0, sizeof(*st));
 	if (image_save_check(d, "saved", e) < 0)
 		return -1;
 	if (dump_out_create(&file, path, e) < 0)
 		return -1;
+	partial_note(hv, &file, note, sizeof(note));
 	atomic_fetch_add(&d->dump_active, 1); /* no reboot or teardown while it is written */
 	image_header_init(&h, HV_VERSION);
 	if (live) {
@@ -111,6 +112,7 @@ out:
 	instant_end(in);
 	vmstate_free(&vs);
 	dump_out_abort(&file);
+	partial_forget(note);
 	if (!live)
 		st->pause_ns = time_ns() - t0; /* held for the whole write */
 	/* a failed save leaves the domain as it was; a saved one stays paused until the loop

@@ -78,7 +78,7 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 	struct dump_range ranges[2];
 	struct dump_source src;
 	struct dump_out file;
-	char info[2048], state[16];
+	char info[2048], state[16], note[PARTIAL_NOTE_MAX];
 	uint64_t t0 = time_ns();
 	int ret = -1;
 
@@ -89,6 +89,7 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 		return err_set(e, "%s has no state to dump", d->name);
 	if (dump_out_create(&file, path, e) < 0)
 		return -1;
+	partial_note(hv, &file, note, sizeof(note));
 	atomic_fetch_add(&d->dump_active, 1); /* released at out: */
 	p.vs = calloc(d->nr_vcpus, sizeof(*p.vs));
 	cpus = calloc(d->nr_vcpus, sizeof(*cpus));
@@ -151,6 +152,7 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 out:
 	instant_end(in);
 	dump_out_abort(&file);
+	partial_forget(note);
 	free(p.vs);
 	free(cpus);
 	st->total_ns = time_ns() - t0;

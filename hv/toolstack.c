@@ -395,8 +395,13 @@ static int cmd_reboot(struct ctl_req *q)
 	if (domain_state_now(d) == DOMAIN_CRASHED || domain_state_now(d) == DOMAIN_SHUTOFF ||
 	    domain_request(d, HVKIT_REQ_REBOOT, &e) < 0) {
 		/* no guest to ask: reset it */
-		if (hv_domain_reboot(q->hv, d->id, &e) < 0)
+		int rc = hv_domain_reboot(q->hv, d->id, &e);
+		if (rc < 0)
 			return reply_error(q->r, "%s", e.msg);
+		if (rc == 1) {
+			reply_line(q->r, "Domain %s is rebooted when its dump (save, checkpoint) ends", d->name);
+			return 0;
+		}
 	}
 	reply_line(q->r, "Domain %s is being rebooted", d->name);
 	return 0;
@@ -599,6 +604,10 @@ static struct props *props_of(struct hv *hv, struct reply *r)
 {
 	struct err e;
 	char path[600];
+	if (hv->props && props_gone(hv->props)) { /* told at the write that found it gone */
+		props_close(hv->props);
+		hv->props = NULL;
+	}
 	if (hv->props)
 		return hv->props;
 	snprintf(path, sizeof(path), "%s/props.db", state_dir(hv));

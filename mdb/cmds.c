@@ -12,7 +12,7 @@
 
 const char *const mdb_command_names[] = { "::status", "::cpus", "::switch", "::regs", "$r", "::stack", "$c", "bt",
 					  "::nm", "::sym", "::whatis", "::vtop", "::dis", "::ps", "ps", "::msgbuf", "log", "sys", "mod", "::modinfo", "::print", "::sizeof", "::offsetof", "::walk", "::threads",
-					  "::help", ":c", ":s", "::bp", "::wp", "::delete", "::events", "::set", NULL };
+					  "::help", ":c", ":s", "::bp", "::wp", "::delete", "::events", "::set", "::verify", NULL };
 
 static int fail(FILE *out, const char *fmt, const char *arg)
 {
@@ -317,6 +317,25 @@ static int row_status(struct target *t, struct mdb_args *a, FILE *out)
 	return target_cmd_status(t, out);
 }
 
+static int row_verify(struct target *t, struct mdb_args *a, FILE *out)
+{
+	struct err e;
+	int bad;
+	(void)a;
+	if (!t->ops->verify)
+		return fail(out, "::verify: %s", "a live domain has no integrity note: only dumps do");
+	bad = t->ops->verify(t, out, &e);
+	if (bad < 0)
+		return fail(out, "::verify: %s", e.msg);
+	if (bad) {
+		fprintf(out, "mdb: ::verify: %d RAM range%s from the integrity note: the dump is damaged\n", bad,
+			bad == 1 ? " differs" : "s differ");
+		return -1;
+	}
+	fprintf(out, "every RAM range matches the integrity note\n");
+	return 0;
+}
+
 static int row_cpus(struct target *t, struct mdb_args *a, FILE *out)
 {
 	(void)a;
@@ -487,6 +506,7 @@ static int row_crash_struct(struct target *t, struct mdb_args *a, FILE *out)
 const struct mdb_dcmd mdb_engine_dcmds[] = {
 	{ "::status", "", "the target, the kernel (from its OS module) and the CPUs", row_status, 0 },
 	{ "::cpus", "", "each CPU's rip, rsp and symbol", row_cpus, 0 },
+	{ "::verify", "", "the dump's RAM against its integrity note (a hash per RAM range)", row_verify, 0 },
 	{ "::switch", "CPU", "make CPU the current one (also CPU::switch)", row_switch, MDB_ADDR_ARG },
 	{ "::regs", "", "the current CPU's registers", row_regs, 0 },
 	{ "$r", "", "the current CPU's registers (::regs)", row_regs, MDB_NOARGS },

@@ -60,6 +60,9 @@ struct target_ops {
 	/* What status prints, as fields (for ::status --json); may be NULL. */
 	int (*status_info)(struct target *t, struct target_status *s);
 	const char *(*vmcoreinfo)(struct target *t); /* may be NULL */
+	/* Dumps with an integrity note: the RAM against it, a line per range; the number of
+	 * ranges that differ, or -1 with a message (no note). NULL: not a dump. */
+	int (*verify)(struct target *t, FILE *out, struct err *e);
 	void (*close)(struct target *t);
 	/* Live targets (all optional): they translate virtual addresses themselves, write
 	 * memory and registers, and run under control. */

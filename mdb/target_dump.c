@@ -47,6 +47,11 @@ static void d_status(struct target *t, FILE *out)
 		if (d->reason[0])
 			fprintf(out, "panic message: %s\n", d->reason);
 	}
+	{
+		unsigned nh;
+		if (dump_hashes(t->priv, &nh))
+			fprintf(out, "integrity: a hash per RAM range (%u; ::verify checks them)\n", nh);
+	}
 	if (dump_vmcoreinfo(t->priv)) {
 		const char *rel = strstr(dump_vmcoreinfo(t->priv), "OSRELEASE=");
 		if (rel)
@@ -74,6 +79,12 @@ static int d_status_info(struct target *t, struct target_status *s)
 	return 0;
 }
 
+static int d_verify(struct target *t, FILE *out, struct err *e)
+{
+	unsigned n;
+	return dump_verify(t->priv, out, &n, e);
+}
+
 static const char *d_vmcoreinfo(struct target *t)
 {
 	return dump_vmcoreinfo(t->priv);
@@ -86,7 +97,7 @@ static void d_close(struct target *t)
 
 static const struct target_ops dump_ops = {
 	.kind = "dump", .nr_cpus = d_nr_cpus, .regs = d_regs, .read_phys = d_read_phys, .status = d_status,
-	.status_info = d_status_info, .vmcoreinfo = d_vmcoreinfo, .close = d_close,
+	.status_info = d_status_info, .vmcoreinfo = d_vmcoreinfo, .close = d_close, .verify = d_verify,
 };
 
 struct target *target_dump_open(const char *path, struct err *e)

@@ -1,6 +1,7 @@
 /* hvdump: the dump file tool. `hvdump info FILE` prints what a dump holds: format,
- * domain, each vCPU's registers, memory segments, notes, VMCOREINFO; `hvdump convert`
- * rewrites a dump (ours, QEMU's, makedumpfile's) as ELF or kdump-compressed. */
+ * domain, each vCPU's registers, memory segments, notes, VMCOREINFO; `hvdump verify` checks
+ * its RAM against our integrity note; `hvdump convert` rewrites a dump (ours, QEMU's,
+ * makedumpfile's) as ELF or kdump-compressed. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 static int usage(FILE *f)
 {
 	fputs("usage: hvdump info FILE\n"
+	      "       hvdump verify FILE            its RAM against its integrity note (a hash per range)\n"
 	      "       hvdump read FILE PADDR LEN    hex dump of guest-physical memory\n"
 	      "       hvdump convert IN OUT [--format elf|kdump-zstd|kdump-lz4|kdump-zlib|kdump] [-q]\n"
 	      "                                     (default kdump-zstd; OUT must not exist)\n",
@@ -56,6 +58,11 @@ static int cmd_info(const char *path)
 			ram += l->memsz;
 	}
 	printf("RAM:       %llu MiB in physical segments\n", (unsigned long long)(ram >> 20));
+	{
+		unsigned nh;
+		if (dump_hashes(f, &nh))
+			printf("integrity: XXH3-64 of %u RAM range%s (hvdump verify checks it)\n", nh, nh == 1 ? "" : "s");
+	}
 	if (dump_vmcoreinfo(f))
 		printf("VMCOREINFO:\n%s", dump_vmcoreinfo(f));
 	dump_close(f);
@@ -186,12 +193,36 @@ done:
 	return ret;
 }
 
+static int cmd_verify(const char *path)
+{
+	struct err e;
+	struct dump_file *f = dump_open(path, &e);
+	unsigned n;
+	int bad;
+	if (!f) {
+		fprintf(stderr, "hvdump: %s\n", e.msg);
+		return 1;
+	}
+	bad = dump_verify(f, stdout, &n, &e);
+	dump_close(f);
+	if (bad < 0)
+		fprintf(stderr, "hvdump: %s: %s\n", path, e.msg);
+	else if (bad)
+		fprintf(stderr, "hvdump: %s: %d of %u RAM ranges differ from the integrity note: the file is damaged\n", path,
+			bad, n);
+	else
+		printf("%s: %u RAM range%s match the integrity note\n", path, n, n == 1 ? "" : "s");
+	return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return usage(stdout);
 	if (argc == 3 && !strcmp(argv[1], "info"))
 		return cmd_info(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "verify"))
+		return cmd_verify(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "read"))
 		return cmd_read(argv[2], argv[3], argv[4]);
 	if (argc >= 2 && !strcmp(argv[1], "convert"))

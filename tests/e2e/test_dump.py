@@ -161,16 +161,22 @@ def core_phys_reader(path):
     return read
 
 
+def kdump_layout(data):
+    """A kdump-compressed file's block size, page count, and the offsets of its 2nd bitmap
+    and of its page descriptors."""
+    import struct
+    assert data[:8] == b"KDUMP   "
+    block, sub_blocks, bm_blocks = struct.unpack_from("<iiI", data, 428)
+    max_mapnr, = struct.unpack_from("<Q", data, block + 96)
+    return block, max_mapnr, (1 + sub_blocks) * block + bm_blocks * block // 2, (1 + sub_blocks + bm_blocks) * block
+
+
 def kdump_phys_reader(path):
     """A tiny independent reader of kdump-compressed files (zlib or stored pages)."""
     import struct
     import zlib
     data = open(path, "rb").read()
-    assert data[:8] == b"KDUMP   "
-    block, sub_blocks, bm_blocks = struct.unpack_from("<iiI", data, 428)
-    max_mapnr, = struct.unpack_from("<Q", data, block + 96)
-    bm2 = (1 + sub_blocks) * block + bm_blocks * block // 2
-    descs = (1 + sub_blocks + bm_blocks) * block
+    block, max_mapnr, bm2, descs = kdump_layout(data)
 
     def dumped(pfn):
         return data[bm2 + pfn // 8] >> (pfn % 8) & 1

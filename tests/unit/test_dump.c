@@ -7,11 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "mdb/mdb.h"
 #include "dump/dump.h"
@@ -130,6 +132,8 @@ static void write_file(const char *path, const struct dump_source *s, enum dump_
 	close(fd);
 }
 
+#define MIB (1u << 20)
+
 static void check_file(const char *path, bool ours)
 {
 	struct err e = { "" };
@@ -157,8 +161,26 @@ static void check_file(const char *path, bool ours)
 	assert_non_null(dump_vmcoreinfo(f));
 	assert_non_null(strstr(dump_vmcoreinfo(f), "OSRELEASE=6.1.0-test\n"));
 	if (ours) {
+		const struct dump_hash_range *h;
+		unsigned nh;
 		assert_non_null(dump_domain_info(f));
 		assert_string_equal(dump_domain_info(f)->reason, "panic: unit test");
+		/* the integrity note: as defined (XXH3 of the blocks' XXH3s), and what the file holds */
+		h = dump_hashes(f, &nh);
+		assert_non_null(h);
+		assert_int_equal(nh, 2);
+		for (unsigned r = 0; r < 2; r++) {
+			const uint8_t *ram = r ? ram1 : ram0;
+			uint64_t size = r ? R1 : R0, got, *bh = malloc(size / MIB * 8);
+			for (uint64_t b = 0; b < size / MIB; b++)
+				bh[b] = XXH3_64bits(ram + b * MIB, MIB);
+			assert_int_equal(h[r].gpa, r ? R1_GPA : 0);
+			assert_int_equal(h[r].size, size);
+			assert_int_equal(h[r].hash, XXH3_64bits(bh, size / MIB * 8));
+			assert_int_equal(dump_hash_range(f, h[r].gpa, h[r].size, &got, &e), 0);
+			assert_int_equal(got, h[r].hash);
+			free(bh);
+		}
 	}
 	free(buf);
 	dump_close(f);
@@ -262,6 +284,175 @@ static void test_kdump_truncated_and_corrupt(void **state)
 	free(all);
 	unlink(cut);
 	unlink(path);
+}
+
+static struct dump_file *open_bytes(const char *path, const uint8_t *p, size_t n, struct err *e)
+{
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(p, 1, n, fp), n);
+	fclose(fp);
+	e->msg[0] = 0;
+	return dump_open(path, e);
+}
+
+static const enum dump_fmt fmts[] = { DUMP_FMT_KDUMP_ZSTD, DUMP_FMT_ELF };
+
+/* The test source written to path in fmt, its bytes, which open (as the file other). */
+static uint8_t *written(const char *path, const char *other, enum dump_fmt fmt, long *size)
+{
+	struct dump_source s;
+	struct dump_file *f;
+	struct err e;
+	uint8_t *all;
+	source(&s);
+	write_file(path, &s, fmt);
+	all = slurp(path, size);
+	f = open_bytes(other, all, (size_t)*size, &e);
+	if (!f)
+		fail_msg("%s", e.msg);
+	dump_close(f);
+	return all;
+}
+
+/* A kdump cut inside its page data is refused at open ("truncated"), not found out page by
+ * page; a dump whose magic was never written (its writer killed) is refused as incomplete. */
+static void test_cut_and_incomplete_refused(void **state)
+{
+	char path[128], cut[128];
+	struct err e;
+	(void)state;
+	tmp_path(path, sizeof(path), "whole");
+	tmp_path(cut, sizeof(cut), "cut2");
+	for (unsigned k = 0; k < 2; k++) {
+		long size;
+		uint8_t *all = written(path, cut, fmts[k], &size);
+		if (fmts[k] != DUMP_FMT_ELF) {
+			const long cuts[] = { size - 1, size - 4096, size * 3 / 4, size / 2 };
+			for (unsigned i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+				assert_null(open_bytes(cut, all, (size_t)cuts[i], &e));
+				assert_non_null(strstr(e.msg, "truncated"));
+			}
+		}
+		memset(all, 0, fmts[k] == DUMP_FMT_ELF ? 4 : 8);
+		assert_null(open_bytes(cut, all, (size_t)size, &e));
+		assert_non_null(strstr(e.msg, "an incomplete dump"));
+		free(all);
+	}
+	unlink(cut);
+	unlink(path);
+}
+
+/* The descriptor of our note of type `type` (its n-th one) in a file's bytes. */
+static uint8_t *find_note(uint8_t *all, long size, uint32_t type, uint32_t descsz, unsigned nth)
+{
+	for (long i = 0; i + 20 <= size; i++) { /* kdump: notes after VMCOREINFO, unaligned */
+		Elf64_Nhdr h;
+		memcpy(&h, all + i, sizeof(h));
+		if (h.n_namesz == 6 && h.n_descsz == descsz && h.n_type == type && !memcmp(all + i + 12, "HVKIT", 6) &&
+		    nth-- == 0)
+			return all + i + 20;
+	}
+	fail_msg("no note of type %x", type);
+	return NULL;
+}
+
+/* What a dump says twice must agree: each field flipped alone makes the open fail and
+ * name the disagreement. */
+static void test_crosscheck(void **state)
+{
+	char path[128], cut[128];
+	struct err e;
+	(void)state;
+	tmp_path(path, sizeof(path), "x");
+	tmp_path(cut, sizeof(cut), "xflip");
+	for (unsigned k = 0; k < 2; k++) {
+		long size;
+		uint8_t *all = written(path, cut, fmts[k], &size), *dom, *cpu1, save[8];
+		uint32_t v = 7426;
+		uint64_t m = (R0 + R1) * 2;
+		dom = find_note(all, size, DUMP_NOTE_HVKIT_DOMAIN, sizeof(struct dump_domain), 0);
+		cpu1 = find_note(all, size, DUMP_NOTE_HVKIT_CPU, sizeof(struct dump_cpu), 1);
+		memcpy(save, dom + offsetof(struct dump_domain, nr_vcpus), 4);
+		memcpy(dom + offsetof(struct dump_domain, nr_vcpus), &v, 4);
+		assert_null(open_bytes(cut, all, (size_t)size, &e));
+		if (!strstr(e.msg, "inconsistent dump: the domain note says 7426 vCPUs, the file holds 2 vCPU notes"))
+			fail_msg("%s", e.msg);
+		memcpy(dom + offsetof(struct dump_domain, nr_vcpus), save, 4);
+		memcpy(save, dom + offsetof(struct dump_domain, mem_bytes), 8);
+		memcpy(dom + offsetof(struct dump_domain, mem_bytes), &m, 8);
+		assert_null(open_bytes(cut, all, (size_t)size, &e));
+		if (!strstr(e.msg, "inconsistent dump: the domain note says")) fail_msg("%s", e.msg);
+		memcpy(dom + offsetof(struct dump_domain, mem_bytes), save, 8);
+		memcpy(save, cpu1 + offsetof(struct dump_cpu, index), 4);
+		v = 0;
+		memcpy(cpu1 + offsetof(struct dump_cpu, index), &v, 4);
+		assert_null(open_bytes(cut, all, (size_t)size, &e));
+		if (!strstr(e.msg, "vCPU note 1 is for vCPU 0")) fail_msg("%s", e.msg);
+		memcpy(cpu1 + offsetof(struct dump_cpu, index), save, 4);
+		cpu1[offsetof(struct dump_cpu, rip)] ^= 0x10;
+		assert_null(open_bytes(cut, all, (size_t)size, &e));
+		if (!strstr(e.msg, "vCPU 1's registers differ between its note")) fail_msg("%s", e.msg);
+		cpu1[offsetof(struct dump_cpu, rip)] ^= 0x10;
+		if (fmts[k] != DUMP_FMT_ELF) { /* the kdump header's CPU count */
+			v = 3;
+			memcpy(save, all + 460, 4);
+			memcpy(all + 460, &v, 4);
+			assert_null(open_bytes(cut, all, (size_t)size, &e));
+			if (!strstr(e.msg, "the kdump header says 3 CPUs, the notes hold 2 vCPUs")) fail_msg("%s", e.msg);
+			memcpy(all + 460, save, 4);
+			all[424] |= 0x8; /* status: makedumpfile's "incomplete" */
+			assert_null(open_bytes(cut, all, (size_t)size, &e));
+			if (!strstr(e.msg, "one of ours flagged incomplete")) fail_msg("%s", e.msg);
+			all[424] &= (uint8_t)~0x8;
+		}
+		{
+			struct dump_file *f = open_bytes(cut, all, (size_t)size, &e);
+			assert_non_null(f);
+			dump_close(f);
+		}
+		free(all);
+	}
+	unlink(cut);
+	unlink(path);
+}
+
+/* A conversion of a foreign dump (verbatim notes without ours) gains the integrity note;
+ * one of ours keeps its own (check_file, through every conversion). */
+static void test_foreign_gets_an_integrity_note(void **state)
+{
+	static const char info[] = "OSRELEASE=6.1.0-test\n";
+	uint8_t notes[64] = { 0 };
+	Elf64_Nhdr h = { .n_namesz = 11, .n_descsz = sizeof(info) - 1, .n_type = 0 };
+	struct dump_source s;
+	struct dump_file *f;
+	char path[128];
+	struct err e;
+	unsigned n;
+	(void)state;
+	memcpy(notes, &h, sizeof(h));
+	memcpy(notes + sizeof(h), "VMCOREINFO", 11);
+	memcpy(notes + sizeof(h) + 12, info, sizeof(info) - 1);
+	source(&s);
+	s.notes = notes;
+	s.notes_len = sizeof(h) + 12 + ((sizeof(info) - 1 + 3) & ~3ul);
+	tmp_path(path, sizeof(path), "foreign");
+	for (unsigned k = 0; k < 2; k++) {
+		write_file(path, &s, fmts[k]);
+		f = dump_open(path, &e);
+		if (!f)
+			fail_msg("%s", e.msg);
+		assert_null(dump_domain_info(f));
+		assert_non_null(dump_hashes(f, &n));
+		assert_int_equal(n, 2);
+		{
+			FILE *null = fopen("/dev/null", "w");
+			assert_int_equal(dump_verify(f, null, &n, &e), 0);
+			fclose(null);
+		}
+		dump_close(f);
+		unlink(path);
+	}
 }
 
 static void put_be64(FILE *fp, int64_t v)
@@ -458,6 +649,9 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_convert_every_way),
 		cmocka_unit_test(test_kdump_truncated_and_corrupt),
+		cmocka_unit_test(test_cut_and_incomplete_refused),
+		cmocka_unit_test(test_crosscheck),
+		cmocka_unit_test(test_foreign_gets_an_integrity_note),
 		cmocka_unit_test(test_flattened_stream),
 		cmocka_unit_test(test_fmt_names),
 		cmocka_unit_test(test_elf_aliases_five_level),

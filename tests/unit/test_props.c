@@ -339,6 +339,51 @@ static void test_not_a_store(void **state)
 	props_close(NULL);
 }
 
+/* A store with a damaged page is refused at open ("corrupt"); one removed or replaced
+ * while open fails the next write and every one after it until it is reopened. */
+static void test_corrupt_or_gone(void **state)
+{
+	struct err e;
+	struct props *p;
+	char other[160];
+	uint8_t *data;
+	long size;
+	FILE *f;
+	(void)state;
+	p = props_open(path, &e);
+	assert_non_null(p);
+	assert_int_equal(props_set(p, "dump-format", "elf", &e), 0);
+	props_close(p);
+	f = fopen(path, "rb");
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	assert_true(size >= 3 * 4096);
+	rewind(f);
+	data = malloc((size_t)size);
+	assert_int_equal(fread(data, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+	for (long i = 4096 + 100; i < 8192 - 100; i += 7) /* the props table's page */
+		data[i] ^= 0x5a;
+	snprintf(other, sizeof(other), "%s/bad.db", dir);
+	f = fopen(other, "wb");
+	fwrite(data, 1, (size_t)size, f);
+	fclose(f);
+	free(data);
+	assert_null(props_open(other, &e));
+	if (!strstr(e.msg, "is corrupt (PRAGMA integrity_check")) fail_msg("%s", e.msg);
+	/* removed under an open store: every write fails and says so */
+	p = props_open(path, &e);
+	assert_non_null(p);
+	assert_int_equal(rename(path, other), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(props_set(p, "checkpoint-keep", "3", &e), -1);
+		if (!strstr(e.msg, "was removed while hv ran: not stored")) fail_msg("%s", e.msg);
+	}
+	assert_int_equal(props_refresh(p, NULL, 0, &e), -1);
+	assert_true(props_gone(p));
+	props_close(p);
+}
+
 /* A store from before the relocation server: its untouched address and hosts-allow (the
  * old seeded "" and "^localhost$") become the loopback-only defaults; a value the
  * administrator set stays. */
@@ -384,6 +429,7 @@ int main(void)
 		cmocka_unit_test_setup(test_patterns, fresh),
 		cmocka_unit_test_setup(test_not_a_store, fresh),
 		cmocka_unit_test_setup(test_old_store_upgraded, fresh),
+		cmocka_unit_test_setup(test_corrupt_or_gone, fresh),
 	};
 	return cmocka_run_group_tests_name("props", tests, setup, teardown);
 }
