@@ -21,6 +21,7 @@ struct hvgdb {
 	unsigned nsw;
 	char names[8][32];
 	unsigned name_i;
+	bool writable;
 };
 
 static unsigned op_nr_threads(void *o)
@@ -142,10 +143,23 @@ static const char *op_thread_name(void *o, unsigned cpu)
 	return n;
 }
 
+/* A locked session's attach: the token was given, gdb attaches (the domain stops). */
+static int op_attach(void *o, struct err *e)
+{
+	struct hvgdb *h = o;
+	if (h->g)
+		return 0;
+	h->g = hv_dbg_attach(h->hv, h->domid, e);
+	if (!h->g)
+		return -1;
+	hv_dbg_set_writable(h->g, h->writable);
+	return 0;
+}
+
 static const struct gdbstub_ops hv_ops = {
 	.nr_threads = op_nr_threads, .get_regs = op_get_regs, .set_regs = op_set_regs, .read_mem = op_read_mem,
 	.write_mem = op_write_mem, .set_bp = op_set_bp, .resume = op_resume, .interrupt = op_interrupt,
-	.stop_fd = op_stop_fd, .wait_stop = op_wait_stop, .thread_name = op_thread_name,
+	.stop_fd = op_stop_fd, .wait_stop = op_wait_stop, .thread_name = op_thread_name, .attach = op_attach,
 };
 
 int kmdb_gdb_session(struct hv *hv, int domid, int fd, bool writable, bool nopause, struct err *e)
@@ -163,13 +177,31 @@ int kmdb_gdb_session(struct hv *hv, int domid, int fd, bool writable, bool nopau
 	return end < 0 ? -1 : 0;
 }
 
+/* A session on a client nobody vouched for (TCP): the domain is attached only once it
+ * gave the token and asked (gdbstub_serve_locked). *attached: whether it got that far. */
+static int gdb_session_locked(struct hv *hv, int domid, int fd, bool writable, const char *token, bool *attached,
+			      struct err *e)
+{
+	struct hvgdb h = { .hv = hv, .domid = domid, .writable = writable };
+	int end = gdbstub_serve_locked(fd, &hv_ops, &h, token, e);
+	*attached = h.g != NULL;
+	if (h.g)
+		hv_dbg_detach(h.g, end == GDBSTUB_END_DETACH || end == GDBSTUB_END_EOF);
+	hv_log(hv, "gdb session on domain %d ended: %s%s", domid, gdbstub_end_name(end),
+	       *attached ? "" : " (never authenticated: the server waits on)");
+	return end < 0 ? -1 : 0;
+}
+
 /* ---- the one-shot server */
 
 struct server {
 	struct hv *hv;
 	int domid, lfd, cfd;
 	bool writable;
+	struct access_sock sock; /* a Unix socket's; fd -1 on TCP */
+	char token[33];          /* TCP: what the client must give; "" on a Unix socket */
 	volatile bool done;
+	bool attached;           /* the session reached the domain: the server ends with it */
 	char where[160];
 };
 
@@ -177,78 +209,115 @@ static void *session_thread(void *arg)
 {
 	struct server *s = arg;
 	struct err e;
-	if (kmdb_gdb_session(s->hv, s->domid, s->cfd, s->writable, false, &e) < 0)
+	int r;
+	s->attached = true;
+	if (s->token[0])
+		r = gdb_session_locked(s->hv, s->domid, s->cfd, s->writable, s->token, &s->attached, &e);
+	else
+		r = kmdb_gdb_session(s->hv, s->domid, s->cfd, s->writable, false, &e);
+	if (r < 0)
 		hv_log(s->hv, "gdbserver %s: %s", s->where, e.msg);
+	s->done = true; /* before the client sees the close, so its next connect finds it done */
 	close(s->cfd);
-	s->done = true;
 	return NULL;
+}
+
+/* A session that ended: joined; true when the server ends with it (it reached the domain). */
+static bool reap(struct server *s, bool *serving, pthread_t th)
+{
+	if (!*serving || !s->done)
+		return false;
+	pthread_join(th, NULL);
+	*serving = false;
+	s->done = false;
+	return s->attached; /* one-shot: the server ends with its session */
 }
 
 static void *server_thread(void *arg)
 {
 	struct server *s = arg;
-	pthread_t th;
+	pthread_t th = 0;
 	bool serving = false;
 	struct err e;
 	for (;;) {
 		struct pollfd p = { .fd = s->lfd, .events = POLLIN };
 		int fd;
-		if (serving && s->done) {
-			pthread_join(th, NULL);
-			break; /* one-shot: the server ends with its session */
-		}
+		if (reap(s, &serving, th))
+			break;
 		if (poll(&p, 1, 200) <= 0)
 			continue;
 		fd = gdbstub_accept(s->lfd, &e);
-		if (fd < 0)
+		if (fd < 0) {
+			hv_log(s->hv, "gdbserver %s: %s", s->where, e.msg);
 			continue;
+		}
+		if (reap(s, &serving, th)) { /* it ended just now: this client came too late */
+			gdbstub_refuse(fd, "this gdbserver has ended");
+			break;
+		}
 		if (serving) {
-			gdbstub_refuse(fd);
+			gdbstub_refuse(fd, NULL);
 			continue;
 		}
 		s->cfd = fd;
 		if (pthread_create(&th, NULL, session_thread, s)) {
-			gdbstub_refuse(fd);
+			gdbstub_refuse(fd, NULL);
 			continue;
 		}
 		serving = true;
 	}
-	close(s->lfd);
-	if (s->where[0] == '/')
-		unlink(s->where);
+	if (s->sock.fd >= 0)
+		access_sock_close(&s->sock); /* its path goes only while it is still ours */
+	else
+		close(s->lfd);
 	free(s);
 	return NULL;
 }
 
-int kmdb_gdbserver_start(struct hv *hv, int domid, const char *unix_path, int port, bool writable, char *where,
-			 size_t wlen, struct err *e)
+int kmdb_gdbserver_start(struct hv *hv, int domid, struct hv_gdb_server *srv, struct err *e)
 {
 	struct server *s = calloc(1, sizeof(*s));
 	pthread_attr_t a;
 	pthread_t th;
 	uint16_t bound = 0;
+	char path[160];
 	if (!s)
 		return err_set(e, "out of memory");
 	s->hv = hv;
 	s->domid = domid;
-	s->writable = writable;
-	if (unix_path) {
-		s->lfd = gdbstub_listen_unix(unix_path, e);
-		snprintf(s->where, sizeof(s->where), "%s", unix_path);
-	} else {
-		s->lfd = gdbstub_listen_tcp((uint16_t)port, &bound, e);
+	s->writable = srv->writable;
+	s->sock.fd = -1;
+	srv->token[0] = 0;
+	if (srv->port >= 0) {
+		if (access_token(s->token, 16, e) < 0 ||
+		    (s->lfd = gdbstub_listen_tcp((uint16_t)srv->port, &bound, e)) < 0) {
+			free(s);
+			return -1;
+		}
 		snprintf(s->where, sizeof(s->where), "127.0.0.1:%u", bound);
+		snprintf(srv->token, sizeof(srv->token), "%s", s->token);
+	} else {
+		/* hv's own name in hv's own directory: an earlier hv's dead socket may go */
+		bool ours = !srv->unix_path;
+		if (ours && hv_gdb_default_socket(hv, domid, path, sizeof(path), e) < 0) {
+			free(s);
+			return -1;
+		}
+		if ((s->lfd = gdbstub_listen_unix(&s->sock, ours ? path : srv->unix_path, ours, e)) < 0) {
+			free(s);
+			return -1;
+		}
+		snprintf(s->where, sizeof(s->where), "%s", s->sock.path);
 	}
-	if (s->lfd < 0) {
-		free(s);
-		return -1;
-	}
-	snprintf(where, wlen, "%s", s->where);
+	snprintf(srv->where, sizeof(srv->where), "%s", s->where);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&th, &a, server_thread, s)) {
 		pthread_attr_destroy(&a);
-		close(s->lfd);
+		if (s->sock.fd >= 0)
+			access_sock_close(&s->sock);
+		else
+			close(s->lfd);
 		free(s);
 		return err_set(e, "cannot start the gdbserver thread");
 	}
