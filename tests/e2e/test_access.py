@@ -15,9 +15,11 @@ import time
 
 import pytest
 
-from conftest import GUEST
+from conftest import GUEST, HV, ASAN_ENV, kernel
+from test_dump import crash_with_coredump
 from test_toolstack import daemon, guest_console  # noqa: F401 (fixture)
 
+HVCTL = os.path.join(os.path.dirname(GUEST), "hvctl")
 NOBODY = 65534
 SETPRIV = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
 
@@ -179,6 +181,24 @@ def test_gdbserver_never_replaces_a_path(daemon):
     st, text = raw(d, "gdbserver\tdom0\t--socket\trel.sock")
     assert st == 1 and "rel.sock is relative to hv's working directory" in text, text
     assert "dom0" in d.rows()
+    # hvctl makes a relative --socket absolute; with no --socket, gdb-NAME.sock beside hv's
+    r = subprocess.run([HVCTL, "-S", d.sock, "gdbserver", "dom0", "--socket", "rel.sock"], cwd=d.tmp,
+                       capture_output=True, text=True, timeout=20)
+    rel = os.path.join(d.tmp, "rel.sock")
+    assert r.returncode == 0 and "gdb guest.elf -ex 'target remote %s'" % rel in r.stdout, r.stdout + r.stderr
+    assert stat.S_ISSOCK(os.lstat(rel).st_mode)
+
+
+def test_hv_never_replaces_a_file_at_its_socket(tmp_path):
+    """hv --socket at a file that is not a socket: one clear error, the file untouched."""
+    f = tmp_path / "not-a-socket"
+    f.write_text("precious")
+    r = subprocess.run([HV, "--daemon", "--socket", str(f), "-k", kernel("trivial")], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=20, env=ASAN_ENV)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert "%s exists: hv never replaces a file it did not create" % f in lines[0], lines[0]
+    assert f.read_text() == "precious"
 
 
 # ---- the dump directory
@@ -249,6 +269,19 @@ def test_sticky_dump_dir_never_follows_a_symlink(daemon):
     r = d.ctl("dump", "dom0", os.path.join(dd, "vmcore.0"), check=False)  # hvctl dump at the symlink
     assert r.returncode == 1 and "a dump is never overwritten" in r.stderr, r.stderr
     assert open(victim).read() == "precious"
+
+
+@needs_root
+def test_coredump_on_crash_refuses_an_open_dump_dir(daemon):
+    """on_crash = coredump-destroy, a guest's crash, into a dump-dir others can write: the
+    dump is refused and logged, the planted symlink's target untouched, the domain still
+    destroyed."""
+    d, dd, victim = dump_dir_setup(daemon, 0o777)
+    plant(os.path.join(dd, "bounds.tmp"), victim)
+    crash_with_coredump(d, "c", 1, "planted")
+    line = last_line(d, "c: crash dump failed")
+    assert "dump directory %s is writable by others and not sticky" % dd in line, line
+    assert open(victim).read() == "precious" and os.listdir(dd) == ["bounds.tmp"]
 
 
 @needs_root
