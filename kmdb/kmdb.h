@@ -30,8 +30,9 @@ void kmdb_stack_fp(struct hv *hv, int id, unsigned vcpu, const struct x86_regs *
 int kmdb_gdb_session(struct hv *hv, int domid, int fd, bool writable, bool nopause, struct err *e);
 /* Starts a one-shot server thread as srv asks (hv/debug.h's struct hv_gdb_server): a
  * Unix socket, only root and hv's uid let in; or 127.0.0.1:port with a one-time token
- * (srv->token), a session that gives a wrong one or none leaving the server waiting for
- * the next client. The server ends with the first session that reached the domain. */
+ * (srv->token): up to 4 locked sessions at once, one that gives a wrong token or none
+ * leaving the server waiting for the others. The server ends with the first session that
+ * reached the domain. */
 struct hv_gdb_server;
 int kmdb_gdbserver_start(struct hv *hv, int domid, struct hv_gdb_server *srv, struct err *e);
 

@@ -87,13 +87,18 @@ int access_sock_listen(struct access_sock *s, const char *path, int backlog, int
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct stat st;
-	char proc[64];
+	char proc[64], dir[sizeof(a.sun_path)];
+	const char *base;
 	int fd, pfd;
 	s->fd = -1;
 	s->path[0] = 0;
 	if (strlen(path) >= sizeof(a.sun_path) || strlen(path) >= sizeof(s->path))
 		return err_set(e, "%s: path too long for a socket", path);
 	strcpy(a.sun_path, path);
+	if (access_split(path, dir, sizeof(dir), &base, e) < 0 ||
+	    (fd = access_dir_open(dir, false, "socket directory", e)) < 0)
+		return -1;
+	close(fd); /* nobody else can swap what is in it (or, sticky, what is ours) */
 	if (lstat(path, &st) == 0) {
 		if (!take_stale)
 			return err_set(e, "%s exists: hv never replaces a file it did not create", path);

@@ -21,12 +21,13 @@ int access_token(char *hex, size_t nbytes, struct err *e);
 /* Compares a secret in time independent of where they differ (a and b NUL-terminated). */
 bool access_token_equal(const char *a, const char *b);
 
-/* A listening Unix socket that hv created: mode 0600 (set through the inode it bound, never
- * through a name someone may have swapped), close-on-exec, flags added to the socket type
- * (SOCK_NONBLOCK). An existing path is refused ("PATH exists: ..."), except, with
- * take_stale, a socket owned by root or this uid that nobody answers on (an earlier hv's).
- * close removes the path only while it is still the inode that listen bound (device,
- * inode number and change time: a new file that reuses the number differs in time). */
+/* A listening Unix socket that hv created: mode 0600 (set through the inode it bound,
+ * never through a name someone may have swapped), close-on-exec, flags added to the socket
+ * type (SOCK_NONBLOCK). Its directory is checked as access_dir_open does (root's or ours,
+ * sticky if others can write it). An existing path is refused ("PATH exists: ..."),
+ * except, with take_stale, a socket owned by root or this uid that nobody answers on (an
+ * earlier hv's). close removes the path only while it is still the inode that listen
+ * bound (device, inode number and change time: a new file reusing the number differs). */
 struct access_sock {
 	int fd;
 	dev_t dev;

@@ -126,7 +126,8 @@ def test_gdb_unix_socket_owner_only(daemon):
 def test_gdb_tcp_needs_the_token(daemon):
     """--port: until the token is given, uid 65534 (or anyone) can neither read nor write
     guest memory, the domain is not stopped, and a wrong token ends the connection; real
-    gdb with the token reads and (-w) writes."""
+    gdb with the token reads and (-w) writes, while a client that never authenticates
+    stays connected beside it."""
     d = daemon("--vcpus", "1", "--mem", "32M")
     guest_console(d, "dom0", "echo ready", "ready")
     r = d.ctl("gdbserver", "dom0", "--port", "0", "-w")
@@ -156,11 +157,14 @@ def test_gdb_tcp_needs_the_token(daemon):
     assert c.req("qRcmd," + b"auth 0123456789abcdef0123456789abcdef".hex()) == "E.wrong token"
     assert c.closed()
     assert "ready2" in guest_console(d, "dom0", "echo ready2", "ready2")  # never stopped
+    idle = Rsp(port)  # a client that never gives the token does not keep the owner out
+    assert "PacketSize=" in idle.req("qSupported")
     out = gdb(["target extended-remote 127.0.0.1:%d" % port, "monitor auth " + token, "attach 1",
                "p ncpus", "set var ncpus = 7", "p ncpus", "set var ncpus = 1", "x/1dw &ncpus", "detach"])
     assert "authenticated: now attach 1" in out, out
     assert "$1 = 1" in out and "$2 = 7" in out, out
     assert re.search(r"<ncpus>:\s+1", out), out
+    assert idle.closed()  # the server ended with the session that attached, and closed it
     assert "ready3" in guest_console(d, "dom0", "echo ready3", "ready3")
 
 
@@ -199,6 +203,14 @@ def test_hv_never_replaces_a_file_at_its_socket(tmp_path):
     assert r.returncode == 1 and len(lines) == 1, r.stderr
     assert "%s exists: hv never replaces a file it did not create" % f in lines[0], lines[0]
     assert f.read_text() == "precious"
+    open_dir = tmp_path / "open"  # a directory anyone can write (not sticky): another uid could swap the socket
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    r = subprocess.run([HV, "--daemon", "--socket", str(open_dir / "ctl.sock"), "-k", kernel("trivial")],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20, env=ASAN_ENV)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert "socket directory %s is writable by others and not sticky" % open_dir in lines[0], lines[0]
 
 
 # ---- the dump directory
