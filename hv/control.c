@@ -219,12 +219,12 @@ int hv_gdb_default_socket(struct hv *hv, int domid, char *path, size_t len, stru
 {
 	struct domain *d = hv_domain_by_id(hv, domid);
 	const char *slash = hv->ctl ? strrchr(hv->ctl->sock.path, '/') : NULL;
+	int dlen = slash ? (int)(slash - hv->ctl->sock.path) : 0;
 	if (!d)
 		return err_set(e, "no domain %d", domid);
-	if (!slash)
+	if (!hv->ctl)
 		return err_set(e, "hv serves no control socket to put a gdb socket beside");
-	if (snprintf(path, len, "%.*s/gdb-%s.sock", (int)(slash - hv->ctl->sock.path), hv->ctl->sock.path, d->name) >=
-	    (int)len)
+	if (snprintf(path, len, "%.*s%sgdb-%s.sock", dlen, hv->ctl->sock.path, slash ? "/" : "", d->name) >= (int)len)
 		return err_set(e, "gdb socket path too long");
 	return 0;
 }

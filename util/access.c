@@ -76,7 +76,7 @@ static bool stale_socket(const char *path, const struct sockaddr_un *a, struct e
 	r = connect(fd, (const struct sockaddr *)a, sizeof(*a));
 	close(fd);
 	if (r == 0 || errno != ECONNREFUSED) {
-		err_set(e, "another process is serving %s", path);
+		err_set(e, "%s is in use (a live socket: an earlier server of this hv, or another process's)", path);
 		return false;
 	}
 	return true;

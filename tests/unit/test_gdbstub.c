@@ -699,7 +699,7 @@ static void test_listen_and_refuse(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(gdbstub_listen_unix(&us2, path, true, &e), -1); /* a live socket is kept */
-	assert_non_null(strstr(e.msg, "serving"));
+	assert_non_null(strstr(e.msg, "is in use"));
 	close(lfd); /* a stale socket: refused unless take_stale, then replaced */
 	us.fd = -1;
 	assert_int_equal(gdbstub_listen_unix(&us2, path, false, &e), -1);
