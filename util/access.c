@@ -59,7 +59,31 @@ bool access_token_equal(const char *a, const char *b)
 
 /* ---- Unix sockets */
 
-/* A socket at path owned by root or us that refuses connections: an earlier hv's. */
+/* Whether a socket listens on path: from /proc/net/unix (a listener has __SO_ACCEPTCON,
+ * 0x10000, in its flags), so that asking does not connect to it (a gdb server would take
+ * the probe for its client); 1, 0, or -1 when the table cannot be read. */
+static int listening(const char *path)
+{
+	char line[4096 + 128];
+	int r = 0;
+	FILE *f = fopen("/proc/net/unix", "re");
+	if (!f)
+		return -1;
+	while (r == 0 && fgets(line, sizeof(line), f)) {
+		unsigned long flags;
+		int at = 0;
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = 0;
+		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %*s %n", &flags, &at) == 1 && at > 0 && (flags & 0x10000) &&
+		    !strcmp(line + at, path))
+			r = 1;
+	}
+	fclose(f);
+	return r;
+}
+
+/* A socket at path owned by root or us that nobody listens on: an earlier hv's. */
 static bool stale_socket(const char *path, const struct sockaddr_un *a, struct err *e)
 {
 	struct stat st;
@@ -68,14 +92,15 @@ static bool stale_socket(const char *path, const struct sockaddr_un *a, struct e
 		err_set(e, "%s exists: hv never replaces a file it did not create", path);
 		return false;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		err_errno(e, "socket");
-		return false;
+	if ((r = listening(path)) < 0) { /* no /proc: ask the socket itself */
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+			err_errno(e, "socket");
+			return false;
+		}
+		r = connect(fd, (const struct sockaddr *)a, sizeof(*a)) == 0 || errno != ECONNREFUSED;
+		close(fd);
 	}
-	r = connect(fd, (const struct sockaddr *)a, sizeof(*a));
-	close(fd);
-	if (r == 0 || errno != ECONNREFUSED) {
+	if (r) {
 		err_set(e, "%s is in use (a live socket: an earlier server of this hv, or another process's)", path);
 		return false;
 	}

@@ -118,6 +118,10 @@ def test_gdb_unix_socket_owner_only(daemon):
     assert "permission denied: uid 65534 may not debug" in out, out
     assert not re.search(r"0x1000:\s+0x[0-9a-f]+", out), out  # no memory came back
     assert "permission denied: uid 65534" in d.ctl("dmesg").stdout
+    d.ctl("debug-keys", "%")  # while it listens: refused, and the server it has is left alone
+    assert "gdb stub: gdbstub: %s is in use" % path in d.ctl("dmesg").stdout
+    out = gdb(["target remote " + path, "p ncpus", "detach"])
+    assert "$1 = 1" in out, out
     assert "ready2" in guest_console(d, "dom0", "echo ready2", "ready2")
 
 
