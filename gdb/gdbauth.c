@@ -40,8 +40,10 @@ static void monitor(struct gdbstub *s, int *end)
 		return;
 	}
 	text[n / 2] = 0;
+	while (n / 2 && text[n / 2 - 1] == ' ') /* a pasted token's trailing blanks */
+		text[(n -= 2) / 2] = 0;
 	if (strncmp(text, "auth ", 5)) {
-		console_line(s, "not authenticated: monitor auth TOKEN (the token hvctl or the '%' key printed)\n");
+		console_line(s, "not authenticated: monitor auth TOKEN (the token hvctl gdbserver --port printed)\n");
 		reply_str(s, "E.not authenticated");
 		return;
 	}
