@@ -202,7 +202,13 @@ int access_dir_open(const char *dir, bool create, const char *what, struct err *
 	int fd;
 	if (create && mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return err_errno(e, "%s %s", what, dir);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR) && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode)) {
+		/* a symlink: only one that root or we made is followed */
+		if (st.st_uid != 0 && st.st_uid != geteuid())
+			return err_set(e, "%s %s is a symlink of uid %u: not followed", what, dir, (unsigned)st.st_uid);
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return err_errno(e, "%s %s", what, dir);
 	if (fstat(fd, &st) < 0) {

@@ -42,8 +42,9 @@ void access_sock_close(struct access_sock *s);
 /* A directory to write into, as an fd (O_DIRECTORY, close-on-exec); create: mkdir it
  * (0700) first when missing. Refused with a message when it is owned by another uid than
  * root or this one, or others (group or world) can write it and it is not sticky: a
- * symlink planted there could turn a write into an overwrite elsewhere. what names it in
- * the messages ("dump directory"). */
+ * symlink planted there could turn a write into an overwrite elsewhere; and when dir
+ * itself is a symlink that another uid made. what names it in the messages ("dump
+ * directory"). */
 int access_dir_open(const char *dir, bool create, const char *what, struct err *e);
 /* Creates name in dirfd: O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600, close-on-exec, flags (e.g.
  * O_WRONLY) added: never an existing file, never through a symlink. fd or -1. */

@@ -95,6 +95,17 @@ static void test_dirs_and_files(void **state)
 	assert_int_equal(stat(dir, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
 	assert_int_equal(access_dir_open(victim, false, "dump directory", &e), -1); /* not a directory */
+	snprintf(link, sizeof(link), "%s/dlink", top); /* our own symlink to it is followed */
+	assert_int_equal(symlink(dir, link), 0);
+	dfd = access_dir_open(link, false, "dump directory", &e);
+	assert_true(dfd >= 0);
+	close(dfd);
+	if (geteuid() == 0) { /* another uid's is not */
+		assert_int_equal(lchown(link, 65534, 65534), 0);
+		assert_int_equal(access_dir_open(link, false, "dump directory", &e), -1);
+		assert_non_null(strstr(e.msg, "is a symlink of uid 65534: not followed"));
+	}
+	unlink(link);
 	chmod(dir, 0777);
 	assert_int_equal(access_dir_open(dir, false, "dump directory", &e), -1);
 	assert_non_null(strstr(e.msg, "is writable by others and not sticky (mode 0777)"));
