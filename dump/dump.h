@@ -113,7 +113,8 @@ int dump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, dump_pr
 struct dump_out {
 	int fd, dirfd;
 	char path[4096];
-	char name[256], tmp[300]; /* in dirfd */
+	char tmp[4128];               /* PATH.partial-PID ("" once removed or not ours) */
+	char name[256], tmpname[300]; /* the two in dirfd */
 };
 int dump_out_create(struct dump_out *o, const char *path, struct err *e);
 int dump_out_commit(struct dump_out *o, struct err *e);

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,7 +13,7 @@
 
 int dump_out_create(struct dump_out *o, const char *path, struct err *e)
 {
-	char dir[sizeof(o->path)], shown[sizeof(o->path) + 40];
+	char dir[sizeof(o->path)];
 	const char *base;
 	struct stat st;
 	o->fd = o->dirfd = -1;
@@ -22,11 +21,11 @@ int dump_out_create(struct dump_out *o, const char *path, struct err *e)
 	if (snprintf(o->path, sizeof(o->path), "%s", path) >= (int)sizeof(o->path) ||
 	    access_split(path, dir, sizeof(dir), &base, e) < 0 ||
 	    snprintf(o->name, sizeof(o->name), "%s", base) >= (int)sizeof(o->name) ||
-	    snprintf(o->tmp, sizeof(o->tmp), "%s.partial-%d", base, (int)getpid()) >= (int)sizeof(o->tmp)) {
+	    snprintf(o->tmpname, sizeof(o->tmpname), "%s.partial-%d", base, (int)getpid()) >= (int)sizeof(o->tmpname) ||
+	    snprintf(o->tmp, sizeof(o->tmp), "%s.partial-%d", path, (int)getpid()) >= (int)sizeof(o->tmp)) {
 		o->tmp[0] = 0;
 		return err_set(e, "%.200s...: path too long", path);
 	}
-	snprintf(shown, sizeof(shown), "%s.partial-%d", path, (int)getpid());
 	if ((o->dirfd = access_dir_open(dir, false, "directory", e)) < 0) {
 		o->tmp[0] = 0;
 		return -1;
@@ -36,7 +35,7 @@ int dump_out_create(struct dump_out *o, const char *path, struct err *e)
 		dump_out_abort(o);
 		return err_set(e, "%s exists: a dump is never overwritten", path);
 	}
-	o->fd = access_create_at(o->dirfd, o->tmp, O_WRONLY, shown, e);
+	o->fd = access_create_at(o->dirfd, o->tmpname, O_WRONLY, o->tmp, e);
 	if (o->fd < 0) {
 		o->tmp[0] = 0; /* not ours to remove */
 		dump_out_abort(o);
@@ -48,9 +47,9 @@ int dump_out_create(struct dump_out *o, const char *path, struct err *e)
 int dump_out_commit(struct dump_out *o, struct err *e)
 {
 	if (fsync(o->fd) < 0)
-		return err_errno(e, "%s.partial-%d: fsync", o->path, (int)getpid());
+		return err_errno(e, "%s: fsync", o->tmp);
 	/* linkat fails if the name appeared meanwhile (a symlink too): never overwrite */
-	if (linkat(o->dirfd, o->tmp, o->dirfd, o->name, 0) < 0)
+	if (linkat(o->dirfd, o->tmpname, o->dirfd, o->name, 0) < 0)
 		return err_errno(e, "%s", o->path);
 	dump_out_abort(o); /* the partial name goes; the file stays under its own */
 	return 0;
@@ -62,7 +61,7 @@ void dump_out_abort(struct dump_out *o)
 		close(o->fd);
 	o->fd = -1;
 	if (o->tmp[0] && o->dirfd >= 0)
-		unlinkat(o->dirfd, o->tmp, 0);
+		unlinkat(o->dirfd, o->tmpname, 0);
 	o->tmp[0] = 0;
 	if (o->dirfd >= 0)
 		close(o->dirfd);
