@@ -137,17 +137,27 @@ int access_sock_listen(struct access_sock *s, const char *path, int backlog, int
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
 	if (fd < 0)
 		return err_errno(e, "socket");
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) { /* EADDRINUSE: it appeared meanwhile */
+	/* EADDRINUSE: it appeared meanwhile. Listening at once, so that the file is not there
+	 * unanswered for long; a client of another uid that connects before the mode is set
+	 * is turned away by the peer check all the same. */
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		err_errno(e, "%s", path);
 		close(fd);
 		return -1;
 	}
-	/* the mode goes on the inode bind made; nobody can connect before listen() */
+	if (listen(fd, backlog) < 0) {
+		err_errno(e, "%s", path);
+		unlink(path); /* the socket bind just made */
+		close(fd);
+		return -1;
+	}
+	/* the mode goes on the inode bind made, not through a name someone may have swapped */
 	pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
-	if (pfd < 0 || fstat(pfd, &st) < 0 || !S_ISSOCK(st.st_mode) || chmod(proc, 0600) < 0 || fstat(pfd, &st) < 0 ||
-	    listen(fd, backlog) < 0) {
+	if (pfd < 0 || fstat(pfd, &st) < 0 || !S_ISSOCK(st.st_mode) || chmod(proc, 0600) < 0 || fstat(pfd, &st) < 0) {
 		err_errno(e, "%s", path);
+		if (pfd >= 0 && S_ISSOCK(st.st_mode))
+			unlink(path); /* the socket bind just made */
 		if (pfd >= 0)
 			close(pfd);
 		close(fd);
