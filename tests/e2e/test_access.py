@@ -252,8 +252,10 @@ def test_dump_dir_others_can_write_is_refused(daemon):
     d.ctl("debug-keys", "C")
     line = last_line(d, "dump failed")
     assert "dump directory %s is writable by others and not sticky (mode 0777)" % dd in line, line
-    r = d.ctl("dump", "dom0", os.path.join(dd, "core"), check=False)
-    assert r.returncode == 1 and "is writable by others and not sticky" in r.stderr, r.stderr
+    for verb in (["dump", "dom0", os.path.join(dd, "core")], ["save", "dom0", os.path.join(dd, "s"), "--keep"]):
+        r = d.ctl(*verb, check=False)
+        assert r.returncode == 1 and "is writable by others and not sticky" in r.stderr, (verb, r.stderr)
+    assert "dom0" in d.rows()
     assert open(victim).read() == "precious"
     assert sorted(os.listdir(dd)) == ["bounds", "bounds.tmp"]
 
