@@ -351,6 +351,7 @@ def main_all():
     import hvmdb_types  # noqa: E402 (bench/hvmdb_types.py: type lookups, cold and warm cache, against drgn)
     import contain  # noqa: E402 (bench/contain.py: save, restore, checkpoints, rollback against QEMU)
     import migrate  # noqa: E402 (bench/migrate.py: live migration on loopback against QEMU)
+    import soak  # noqa: E402 (bench/soak.py: the control path under misbehaving guests and clients)
     dump.main(["--build", b])
     live.main(["--build", b])
     hvmdb_guest.main(["--build", b])
@@ -358,6 +359,8 @@ def main_all():
     hvmdb_types.main(["--build", b])
     contain.main(["--build", b])
     migrate.main(["--build", b])
+    soak.main(["--build", b, "--parallel", "0"])  # the guests' load alone (issue 17's goal)
+    soak.main(["--build", b])                     # and 200 clients hammering the socket
     return rc
 
 

@@ -122,7 +122,7 @@ static struct image_index *index_open(const char *path, struct image_header *h, 
 	}
 	x->lazy = lazy;
 	x->owns_map = true;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not hang the reader */
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < IMAGE_HEADER_SIZE) {
 		if (fd < 0)
 			err_errno(e, "%s", path);

@@ -72,9 +72,10 @@ struct ckpt_ent {
 static int read_header(const char *path, struct image_header *h, struct err *e)
 {
 	struct image_reader *r;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int fd = file_open_regular(path, "", &st, e);
 	if (fd < 0)
-		return err_errno(e, "%s", path);
+		return -1;
 	r = image_reader_open(fd, h, e);
 	close(fd);
 	if (!r)

@@ -37,6 +37,7 @@ void console_init(struct console *c, int in_fd, int out_fd)
 	c->ring_size = CONSOLE_RING_MIN;
 	c->ring = xcalloc(1, c->ring_size);
 	pthread_mutex_init(&c->lock, NULL);
+	conout_start(c);
 }
 
 void console_ring_resize(struct console *c, size_t size)
@@ -86,26 +87,12 @@ void console_raw_leave(struct console *c)
 	c->raw = false;
 }
 
-static void write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return; /* terminal gone: guest output is dropped, the guest runs on */
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 void console_guest_out(struct console *c, const uint8_t *buf, size_t n)
 {
 	if (!n)
 		return;
 	pthread_mutex_lock(&c->lock);
-	write_all(c->out_fd, buf, n);
+	conout_put(c, buf, n);
 	c->at_line_start = buf[n - 1] == '\n';
 	pthread_mutex_unlock(&c->lock);
 }
@@ -129,9 +116,9 @@ void console_hv_line(struct console *c, const char *line)
 	ring_put(c, buf, (size_t)n);
 	ring_put(c, "\n", 1);
 	if (!c->at_line_start)
-		write_all(c->out_fd, c->raw ? "\r\n" : "\n", c->raw ? 2 : 1);
-	write_all(c->out_fd, buf, (size_t)n);
-	write_all(c->out_fd, c->raw ? "\r\n" : "\n", c->raw ? 2 : 1);
+		conout_put(c, c->raw ? "\r\n" : "\n", c->raw ? 2 : 1);
+	conout_put(c, buf, (size_t)n);
+	conout_put(c, c->raw ? "\r\n" : "\n", c->raw ? 2 : 1);
 	c->at_line_start = true;
 	pthread_mutex_unlock(&c->lock);
 }
@@ -142,10 +129,10 @@ void hv_console_write(struct hv *hv, const char *text)
 	pthread_mutex_lock(&c->lock);
 	for (const char *p = text; *p;) {
 		size_t n = strcspn(p, "\n");
-		write_all(c->out_fd, p, n);
+		conout_put(c, p, n);
 		p += n;
 		if (*p == '\n') {
-			write_all(c->out_fd, c->raw ? "\r\n" : "\n", c->raw ? 2 : 1);
+			conout_put(c, c->raw ? "\r\n" : "\n", c->raw ? 2 : 1);
 			p++;
 		}
 	}

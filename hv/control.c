@@ -31,6 +31,56 @@ static void send_all(int fd, const char *buf, size_t n)
 	}
 }
 
+/* Sends what the socket takes now; the rest waits in cl->out for POLLOUT. */
+static void client_flush(struct ctl_client *cl)
+{
+	size_t off = 0;
+	while (off < cl->out_len) {
+		ssize_t w = send(cl->fd, cl->out + off, cl->out_len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w <= 0) { /* gone: nobody reads the rest */
+			cl->gone = true;
+			off = cl->out_len;
+			break;
+		}
+		off += (size_t)w;
+	}
+	memmove(cl->out, cl->out + off, cl->out_len - off);
+	cl->out_len -= off;
+}
+
+static void client_queue(struct ctl_client *cl, const char *buf, size_t n)
+{
+	if (cl->overflow || cl->gone)
+		return;
+	if (cl->out_len + n > CONTROL_MAX_OUT) {
+		cl->overflow = true; /* a client that does not read loses its reply, then its slot */
+		cl->out_len = 0;
+		return;
+	}
+	if (cl->out_len + n > cl->out_cap) {
+		size_t cap = cl->out_cap ? cl->out_cap : 4096;
+		while (cap < cl->out_len + n)
+			cap *= 2;
+		cl->out = xrealloc(cl->out, cap);
+		cl->out_cap = cap;
+	}
+	memcpy(cl->out + cl->out_len, buf, n);
+	cl->out_len += n;
+	client_flush(cl);
+}
+
+static void reply_send(struct reply *r, const char *buf, size_t n)
+{
+	if (r->cl)
+		client_queue(r->cl, buf, n);
+	else
+		send_all(r->fd, buf, n);
+}
+
 static void reply_vline(struct reply *r, char kind, const char *fmt, va_list ap)
 {
 	char buf[4096];
@@ -45,7 +95,7 @@ static void reply_vline(struct reply *r, char kind, const char *fmt, va_list ap)
 		if (buf[i] == '\n')
 			buf[i] = ' ';
 	buf[n + 2] = '\n';
-	send_all(r->fd, buf, (size_t)n + 3);
+	reply_send(r, buf, (size_t)n + 3);
 }
 
 void reply_line(struct reply *r, const char *fmt, ...)
@@ -160,12 +210,12 @@ static void send_status(struct reply *r)
 {
 	char st[16];
 	int n = snprintf(st, sizeof(st), "= %d\n", r->status);
-	send_all(r->fd, st, (size_t)n);
+	reply_send(r, st, (size_t)n);
 }
 
 int ctl_run(struct hv *hv, struct ctl_client *c, int argc, char **argv)
 {
-	struct reply r = { .fd = c->fd };
+	struct reply r = { .fd = c->fd, .cl = c };
 	struct ctl_req q = { .hv = hv, .client = c, .r = &r, .argc = argc, .argv = argv };
 	int ret;
 
@@ -180,6 +230,12 @@ int ctl_run(struct hv *hv, struct ctl_client *c, int argc, char **argv)
 		return CTL_DONE;
 	}
 	ret = q.verb->run(&q);
+	if (ret == CTL_HANDED && c->out_len) {
+		/* a thread owns the fd from here: what is queued goes first, as a thread would
+		 * send it (the verbs that hand a connection over say a line or two before) */
+		send_all(c->fd, c->out, c->out_len);
+		c->out_len = 0;
+	}
 	if (ret == CTL_STREAM || ret == CTL_HANDED)
 		return ret;
 	send_status(&r);
@@ -206,7 +262,7 @@ int control_open(struct hv *hv, const char *path, struct err *e)
 	}
 	/* An earlier hv's socket that nobody answers on is taken over; a live hv keeps its
 	 * own, and any other file there is refused, never removed. */
-	if (access_sock_listen(&c->sock, path, 16, SOCK_NONBLOCK, true, e) < 0) {
+	if (access_sock_listen(&c->sock, path, SOMAXCONN, SOCK_NONBLOCK, true, e) < 0) {
 		free(c);
 		return err_prefix(e, "control socket");
 	}
@@ -239,6 +295,17 @@ static void client_drop(struct hv *hv, unsigned i)
 			domcons_detach(&d->cons, cl->fd);
 	}
 	close(cl->fd);
+	free(cl->out);
+	free(cl->buf);
+	c->clients[i] = c->clients[--c->nclients];
+}
+
+/* The slot of a client whose fd a thread took over (CTL_HANDED): forgotten, not closed. */
+static void client_forget(struct hv *hv, unsigned i)
+{
+	struct control *c = hv->ctl;
+	free(c->clients[i].out);
+	free(c->clients[i].buf);
 	c->clients[i] = c->clients[--c->nclients];
 }
 
@@ -261,35 +328,101 @@ int control_pollfds(struct hv *hv, struct pollfd *p, int max)
 	if (!c || max < 1)
 		return 0;
 	p[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
-	for (unsigned i = 0; i < c->nclients && n < max; i++)
-		p[n++] = (struct pollfd){ .fd = c->clients[i].fd, .events = POLLIN };
+	for (unsigned i = 0; i < c->nclients && n < max; i++) {
+		struct ctl_client *cl = &c->clients[i];
+		short ev = cl->draining ? 0 : POLLIN;
+		if (cl->out_len)
+			ev |= POLLOUT;
+		p[n++] = (struct pollfd){ .fd = cl->fd, .events = ev };
+	}
 	return n;
 }
 
-static void accept_client(struct hv *hv)
+/* A client still waiting for its request after CONTROL_IDLE_MS (not a console, not
+ * draining a reply, not one that just connected and is sending): the one a full table
+ * gives up first, the oldest. -1 when every slot does real work. */
+#define CONTROL_IDLE_MS 500
+static int oldest_waiting(const struct control *c)
+{
+	uint64_t now = time_ns();
+	int best = -1;
+	for (unsigned i = 0; i < c->nclients; i++) {
+		const struct ctl_client *cl = &c->clients[i];
+		if (cl->console_dom >= 0 || cl->draining || now - cl->since_ns < CONTROL_IDLE_MS * 1000000ull)
+			continue;
+		if (best < 0 || cl->since_ns < c->clients[best].since_ns)
+			best = (int)i;
+	}
+	return best;
+}
+
+int control_tick(struct hv *hv)
+{
+	struct control *c = hv->ctl;
+	uint64_t now = time_ns(), limit = (uint64_t)CONTROL_REQ_MS * 1000000ull, next = UINT64_MAX;
+	if (!c)
+		return -1;
+	for (unsigned i = c->nclients; i-- > 0;) {
+		struct ctl_client *cl = &c->clients[i];
+		uint64_t age;
+		if (cl->console_dom >= 0)
+			continue;
+		age = now - cl->since_ns;
+		if (age >= limit) {
+			if (cl->draining)
+				hv_log(hv, "control: a client left %zu bytes of its reply unread for %d s: dropped",
+				       cl->out_len, CONTROL_REQ_MS / 1000);
+			else {
+				struct reply r = { .fd = cl->fd, .cl = cl };
+				reply_error(&r, "no complete request within %d s: connection closed", CONTROL_REQ_MS / 1000);
+				send_status(&r);
+			}
+			client_drop(hv, i);
+			continue;
+		}
+		if (limit - age < next)
+			next = limit - age;
+	}
+	return next == UINT64_MAX ? -1 : (int)(next / 1000000ull) + 1;
+}
+
+/* 1: accepted (or refused) one, look for more; 0: none waiting. */
+static int accept_client(struct hv *hv)
 {
 	struct control *c = hv->ctl;
 	struct timeval tv = { .tv_sec = 2 };
 	unsigned uid;
 	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
-		return;
+		return 0;
 	if (!access_peer_owner(fd, &uid)) {
 		struct reply r = { .fd = fd };
 		reply_error(&r, "permission denied: uid %u may not control this hv", uid);
-		send_all(fd, "= 1\n", 4);
+		(void)!send(fd, "= 1\n", 4, MSG_DONTWAIT | MSG_NOSIGNAL);
 		close(fd);
-		return;
+		return 1;
 	}
 	if (c->nclients == CONTROL_MAX_CLIENTS) {
-		struct reply r = { .fd = fd };
-		reply_error(&r, "too many clients");
-		send_all(fd, "= 1\n", 4);
-		close(fd);
-		return;
+		/* the owner gets in: the oldest connection still waiting for its request makes room */
+		int old = oldest_waiting(c);
+		if (old < 0) {
+			const char *msg = "e too many clients: every connection is busy (consoles, replies, new requests)\n= 1\n";
+			(void)!send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
+			close(fd);
+			return 1;
+		}
+		hv_log(hv, "control: %d connections open, the oldest idle one closed for a new client",
+		       CONTROL_MAX_CLIENTS);
+		struct reply r = { .fd = c->clients[old].fd, .cl = &c->clients[old] };
+		reply_error(&r, "closed to make room: %d connections open and this one sent no request",
+			    CONTROL_MAX_CLIENTS);
+		send_status(&r);
+		client_drop(hv, (unsigned)old);
 	}
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)); /* a stuck client cannot wedge hv */
-	c->clients[c->nclients++] = (struct ctl_client){ .fd = fd, .console_dom = -1 };
+	/* threads that take a connection over (jobs, gdb sessions) send with a timeout */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	c->clients[c->nclients++] = (struct ctl_client){ .fd = fd, .console_dom = -1, .since_ns = time_ns() };
+	return 1;
 }
 
 /* 0: keep the client; 1: done (reply sent or gone), drop it; 2: handed to a job thread. */
@@ -310,14 +443,20 @@ static int client_read(struct hv *hv, struct ctl_client *cl)
 		uart_receive(&d->uart, buf, (size_t)n);
 		return false;
 	}
-	n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - 1 - cl->len, MSG_DONTWAIT);
+	if (cl->len + 1 >= cl->cap && cl->cap < CONTROL_MAX_LINE) { /* grows as a long request comes */
+		cl->cap = cl->cap ? cl->cap * 4 : 1024;
+		if (cl->cap > CONTROL_MAX_LINE)
+			cl->cap = CONTROL_MAX_LINE;
+		cl->buf = xrealloc(cl->buf, cl->cap);
+	}
+	n = recv(cl->fd, cl->buf + cl->len, cl->cap - 1 - cl->len, MSG_DONTWAIT);
 	if (n <= 0)
 		return n == 0 || (errno != EAGAIN && errno != EINTR);
 	cl->len += (size_t)n;
 	cl->buf[cl->len] = 0;
 	nl = memchr(cl->buf, '\n', cl->len);
 	if (!nl) {
-		if (cl->len == sizeof(cl->buf) - 1) {
+		if (cl->len == CONTROL_MAX_LINE - 1) {
 			struct reply r = { .fd = cl->fd };
 			reply_error(&r, "request too long");
 			send_all(cl->fd, "= 1\n", 4);
@@ -352,14 +491,33 @@ void control_handle(struct hv *hv, const struct pollfd *p, int n)
 		unsigned ci = (unsigned)(i - 1);
 		if (ci >= c->nclients || c->clients[ci].fd != p[i].fd)
 			continue;
+		struct ctl_client *cl = &c->clients[ci];
+		if (cl->draining) {
+			if (p[i].revents & (POLLOUT | POLLHUP | POLLERR))
+				client_flush(cl);
+			if (!cl->out_len || cl->gone || (p[i].revents & (POLLHUP | POLLERR)))
+				client_drop(hv, ci);
+			continue;
+		}
+		if ((p[i].revents & POLLOUT) && cl->out_len)
+			client_flush(cl); /* a console's hello, or output queued mid-request */
 		if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-			int r = client_read(hv, &c->clients[ci]);
-			if (r == 1)
+			int r = client_read(hv, cl);
+			if (cl->overflow)
+				hv_log(hv, "control: a client did not read a reply of more than %u MiB: dropped",
+				       CONTROL_MAX_OUT >> 20);
+			if (cl->overflow && r == 0)
+				r = 1;
+			if (r == 1 && cl->out_len && !cl->overflow && !cl->gone) {
+				cl->draining = true; /* the reply waits for the client to read it */
+				cl->since_ns = time_ns();
+			} else if (r == 1)
 				client_drop(hv, ci);
 			else if (r == 2) /* the job thread owns the fd now */
-				c->clients[ci] = c->clients[--c->nclients];
+				client_forget(hv, ci);
 		}
 	}
-	if (p[0].revents & POLLIN)
-		accept_client(hv);
+	/* everyone waiting in the backlog, a bounded number per wake-up */
+	for (int k = 0; (p[0].revents & POLLIN) && k < CONTROL_MAX_CLIENTS && accept_client(hv); k++)
+		;
 }

@@ -11,7 +11,7 @@
 #include "ctl.h"
 #include "util/access.h"
 
-#define CONTROL_MAX_CLIENTS 32
+#define CONTROL_MAX_CLIENTS 256
 #define CONTROL_MAX_LINE 65536
 #define CONTROL_MAX_ARGS 64
 
@@ -19,11 +19,24 @@ struct hv;
 struct err;
 struct domain;
 
+/* A client's reply waits here when its socket is full: hv's loop never blocks on a
+ * client. A reply past CONTROL_MAX_OUT (a client that does not read) drops the client. */
+#define CONTROL_MAX_OUT (8u << 20)
+/* A connection must send its whole request within this time, and a finished reply must
+ * be read within it, or it is dropped (idle and half-sent connections hold no slot). */
+#define CONTROL_REQ_MS 10000
+
 struct ctl_client {
 	int fd;
-	size_t len;
-	char buf[CONTROL_MAX_LINE];
-	int console_dom; /* attached to this domain's console, or -1 */
+	size_t len, cap;
+	char *buf;          /* the request so far, grown up to CONTROL_MAX_LINE */
+	int console_dom;    /* attached to this domain's console, or -1 */
+	uint64_t since_ns;  /* accepted, or (draining) the reply finished */
+	bool draining;      /* the request is done: drop once out is sent */
+	bool overflow;      /* out passed CONTROL_MAX_OUT: the client is dropped */
+	bool gone;          /* a send failed: the client went away */
+	char *out;          /* reply bytes the socket did not take yet */
+	size_t out_len, out_cap;
 };
 
 struct control {
@@ -38,6 +51,9 @@ void control_close(struct hv *hv);
 /* Adds the listening socket and clients to p; returns how many. */
 int control_pollfds(struct hv *hv, struct pollfd *p, int max);
 void control_handle(struct hv *hv, const struct pollfd *p, int n);
+/* Drops connections past CONTROL_REQ_MS; returns the poll timeout (ms) until the next
+ * one is due, or -1 when none is waiting. */
+int control_tick(struct hv *hv);
 
 /* Runs one request through the verb table (ctl.h): the verb's reply and status, or
  * "unknown command 'X'". Returns enum ctl_result: CTL_STREAM when the connection became a

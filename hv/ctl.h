@@ -11,10 +11,12 @@ struct domain;
 struct ctl_client;
 
 /* A reply being written to one client: "o TEXT" and "e MESSAGE" lines, then "= status". */
+struct ctl_client;
 struct reply {
 	int fd;
 	int status;
-	char *out; /* captured output when fd < 0 (debug keys from a client) */
+	char *out;              /* captured output when fd < 0 (debug keys from a client) */
+	struct ctl_client *cl;  /* hv's loop: lines queue on the client, never block */
 };
 __attribute__((format(printf, 2, 3))) void reply_line(struct reply *r, const char *fmt, ...);
 /* An "e" line; sets the status to 1 and returns -1. */

@@ -309,9 +309,7 @@ int domain_pause(struct domain *d, struct err *e)
 		return err_set(e, "%s is %s: only a running domain can be suspended", d->name, domain_state_name(st));
 	if (d->pause_count)
 		return err_set(e, "%s is already paused", d->name);
-	for (unsigned i = 0; i < d->nr_vcpus; i++)
-		if (d->vcpus[i].fd >= 0)
-			vcpu_hold(&d->vcpus[i]);
+	vcpu_hold_all(d->vcpus, d->nr_vcpus);
 	d->pause_count++;
 	return 0;
 }

@@ -45,10 +45,10 @@ int domcons_attach(struct domcons *c, int fd, const char *hello, size_t history)
 	pthread_mutex_lock(&c->lock); /* no output slips in between: hello, history, then live */
 	if (c->nclients < DOMCONS_MAX_CLIENTS) {
 		if (hello)
-			(void)!send(fd, hello, strlen(hello), MSG_NOSIGNAL);
+			(void)!send(fd, hello, strlen(hello), MSG_DONTWAIT | MSG_NOSIGNAL);
 		n = tail_locked(c, tail, history < sizeof(tail) ? history : sizeof(tail));
 		if (n)
-			(void)!send(fd, tail, n, MSG_NOSIGNAL);
+			(void)!send(fd, tail, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		c->clients[c->nclients++] = fd;
 		r = 0;
 	}

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 	pthread_mutex_init(&hv->lock, NULL);
 	console_init(&hv->con, STDIN_FILENO, STDOUT_FILENO);
 	if (kvm_open(&hv->kvm, e) < 0) {
+		conout_stop(&hv->con, 2000);
 		free(hv->con.ring);
 		free(hv);
 		return NULL;
@@ -62,6 +64,7 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 	if (hv->event_fd < 0) {
 		err_errno(e, "eventfd");
 		kvm_close(&hv->kvm);
+		conout_stop(&hv->con, 2000);
 		free(hv->con.ring);
 		free(hv);
 		return NULL;
@@ -80,6 +83,7 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 	if (sched_start(&hv->sched, e) < 0) {
 		close(hv->event_fd);
 		kvm_close(&hv->kvm);
+		conout_stop(&hv->con, 2000);
 		free(hv->con.ring);
 		free(hv);
 		return NULL;
@@ -127,6 +131,9 @@ static int free_slot(struct hv *hv, const char *name, struct err *e)
 {
 	if (name && hv_domain_by_name(hv, name))
 		return err_set(e, "a domain named %s is already running", name);
+	/* as xl: commands take a number for a domain id, so a name cannot be one */
+	if (name && *name && strspn(name, "0123456789") == strlen(name))
+		return err_set(e, "domain name '%s' is all digits, which commands would take for a domain id", name);
 	for (int i = 0; i < HV_MAX_DOMAINS; i++)
 		if (!hv->domains[i])
 			return i;
@@ -311,6 +318,8 @@ int hv_run(struct hv *hv)
 	}
 	if (!hv->opt.daemon && console_raw_enter(&hv->con, &e) < 0)
 		hv_log(hv, "console: %s (continuing in line mode)", e.msg);
+	if (getenv("HV_NICE_TEST"))
+		setpriority(PRIO_PROCESS, (id_t)gettid(), atoi(getenv("HV_NICE_TEST")));
 
 	while ((hv->opt.daemon || any_domain(hv)) && !hv->quit) {
 		struct pollfd p[3 + 1 + CONTROL_MAX_CLIENTS + RELOC_MAX_FDS] = {
@@ -321,6 +330,9 @@ int hv_run(struct hv *hv)
 		int nctl = control_pollfds(hv, p + 3, 1 + CONTROL_MAX_CLIENTS);
 		int nrel = reloc_pollfds(hv, p + 3 + nctl, RELOC_MAX_FDS);
 		int wait_ms = autockpt_tick(hv); /* scheduled checkpoints (config/checkpoint-interval) */
+		int ctl_ms = control_tick(hv);   /* connections that sent no request in time */
+		if (ctl_ms >= 0 && (wait_ms < 0 || ctl_ms < wait_ms))
+			wait_ms = ctl_ms;
 		if (poll(p, (nfds_t)(3 + nctl + nrel), wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -359,6 +371,7 @@ int hv_run(struct hv *hv)
 	for (int i = 0; i < HV_MAX_DOMAINS; i++)
 		if (hv->domains[i])
 			remove_domain(hv, hv->domains[i]);
+	conout_stop(&hv->con, 2000); /* what is queued goes out before the terminal is restored */
 	console_raw_leave(&hv->con);
 	close(sfd);
 	return hv->exit_status;
@@ -441,6 +454,7 @@ void hv_destroy(struct hv *hv)
 	for (int i = 0; i < HV_MAX_DOMAINS; i++)
 		if (hv->domains[i])
 			remove_domain(hv, hv->domains[i]);
+	conout_stop(&hv->con, 2000);
 	console_raw_leave(&hv->con);
 	reloc_close(hv);
 	control_close(hv);

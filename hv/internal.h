@@ -129,6 +129,8 @@ struct vcpu {
 /* Kicks the vCPU out of the guest and waits until its thread is parked (or not running);
  * the caller may then issue ioctls on v->fd. Pair with vcpu_release. */
 void vcpu_hold(struct vcpu *v);
+/* vcpu_hold of every vCPU of vs[0..n) with fd >= 0, all asked before any is waited for. */
+void vcpu_hold_all(struct vcpu *vs, unsigned n);
 void vcpu_release(struct vcpu *v);
 int vcpu_create(struct domain *d, unsigned index, struct err *e);
 void vcpu_destroy(struct vcpu *v);
@@ -139,6 +141,7 @@ int vcpu_start_thread(struct vcpu *v, struct err *e);
 /* Makes the vCPU leave KVM_RUN soon (flags are read by its thread). */
 void vcpu_kick(struct vcpu *v);
 void vcpu_signals_init(void);
+void vcpu_yield_to_control(void); /* SCHED_BATCH for the calling (vCPU) thread */
 
 /* ---- io.c: port and MMIO exits */
 void io_handle_port(struct vcpu *v);
@@ -276,7 +279,21 @@ struct console {
 	char *ring;
 	size_t ring_size;
 	size_t ring_head; /* total bytes ever written */
+	/* conout.c: the output queue (under lock) and its writer thread */
+	char *oq;
+	size_t oq_tail, oq_len;
+	uint64_t oq_lost;
+	bool oq_busy, oq_stop, oq_thread_on;
+	pthread_cond_t oq_cond;
+	pthread_t oq_thread;
 };
+/* conout.c: the writer thread (conout_start), output for it (conout_put, with c->lock
+ * held; never blocks: dropped and counted when the reader is behind), and its end
+ * (conout_stop: what is queued goes out within wait_ms, the rest is lost). */
+void conout_start(struct console *c);
+void conout_put(struct console *c, const void *buf, size_t n);
+void conout_stop(struct console *c, unsigned wait_ms);
+int conout_flush(struct console *c, unsigned wait_ms); /* -1: not all out within wait_ms */
 void console_init(struct console *c, int in_fd, int out_fd);
 int console_raw_enter(struct console *c, struct err *e);
 void console_raw_leave(struct console *c);

@@ -107,9 +107,7 @@ int hv_domain_hold(struct hv *hv, int id)
 	struct domain *d = lookup(hv, id, NULL);
 	if (!d || !d->vcpus)
 		return -1;
-	for (unsigned i = 0; i < d->nr_vcpus; i++)
-		if (d->vcpus[i].fd >= 0)
-			vcpu_hold(&d->vcpus[i]);
+	vcpu_hold_all(d->vcpus, d->nr_vcpus);
 	return 0;
 }
 

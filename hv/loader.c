@@ -52,16 +52,20 @@ static int find_pvh_note(Elf *elf, const char *path, size_t phnum, uint64_t *ent
 extern const uint8_t hv_builtin_guest[], hv_builtin_guest_end[];
 
 /* The built-in guest lives in hv's rodata; libelf reads it from a memfd like a file. */
-static int open_kernel(const char *path)
+static int open_kernel(const char *path, struct err *e)
 {
 	size_t n = (size_t)(hv_builtin_guest_end - hv_builtin_guest), done = 0;
+	struct stat st;
 	int fd;
 	if (path)
-		return open(path, O_RDONLY | O_CLOEXEC);
+		return file_open_regular(path, "kernel", &st, e); /* a FIFO must not hang hv */
 	fd = memfd_create("hvkit-builtin-guest", MFD_CLOEXEC);
-	while (fd >= 0 && done < n) {
+	if (fd < 0)
+		return err_errno(e, "memfd for the built-in guest");
+	while (done < n) {
 		ssize_t w = write(fd, hv_builtin_guest + done, n - done);
 		if (w <= 0) {
+			err_errno(e, "memfd for the built-in guest");
 			close(fd);
 			return -1;
 		}
@@ -82,9 +86,9 @@ int loader_load_pvh(struct guest_mem *m, const char *kpath, struct kernel_image 
 
 	memset(ki, 0, sizeof(*ki));
 	ki->lowest = UINT64_MAX;
-	fd = open_kernel(kpath);
+	fd = open_kernel(kpath, e);
 	if (fd < 0)
-		return err_errno(e, "%s", path);
+		return -1;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return err_set(e, "%s: not a regular file", path);
@@ -191,8 +195,10 @@ int hv_domain_kernel_path(struct hv *hv, int id, char *path, size_t len)
 		snprintf(path, len, "%s", d->cfg.kernel);
 		return 0;
 	}
-	if (builtin_fd < 0)
-		builtin_fd = open_kernel(NULL);
+	if (builtin_fd < 0) {
+		struct err e;
+		builtin_fd = open_kernel(NULL, &e);
+	}
 	if (builtin_fd < 0)
 		return -1;
 	snprintf(path, len, "/proc/self/fd/%d", builtin_fd);

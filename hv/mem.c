@@ -96,7 +96,7 @@ int mem_fill_from(struct guest_mem *m, const char *path, struct err *e)
 {
 	struct stat st;
 	uint64_t off = 0;
-	int fd = file_open_regular(path, "--mem-image ", &st, e);
+	int fd = file_open_regular(path, "--mem-image", &st, e);
 	if (fd < 0)
 		return -1;
 	while (off < m->size) {

@@ -49,14 +49,31 @@ static int ssl_err(struct err *e, const char *what)
 	return err_set(e, "%s: %s", what, buf);
 }
 
+static int regular_or_fail(const char *path, const char *what, struct err *e)
+{
+	struct stat st;
+	int fd = file_open_regular(path, what, &st, e);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 /* "IDENTITY:HEXKEY" (psktool's format), the first line of the file. */
 static int load_psk(struct migr_tls *t, const char *path, struct err *e)
 {
-	FILE *f = fopen(path, "re");
+	struct stat st;
+	int fd = file_open_regular(path, "config/xend-relocation-ssl-psk-file", &st, e);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	char line[512], *colon;
 	size_t n;
-	if (!f)
-		return err_errno(e, "config/xend-relocation-ssl-psk-file %s", path);
+	if (!f) {
+		if (fd >= 0) {
+			close(fd);
+			return err_errno(e, "config/xend-relocation-ssl-psk-file %s", path);
+		}
+		return -1;
+	}
 	if (!fgets(line, sizeof(line), f)) {
 		fclose(f);
 		return err_set(e, "config/xend-relocation-ssl-psk-file %s: empty", path);
@@ -142,6 +159,11 @@ static struct migr_tls *setup(const struct migr_tls_cfg *c, bool server, struct 
 			err_set(e, "TLS needs config/xend-relocation-ssl-cert and -ssl-key (or -ssl-psk-file)");
 			goto fail;
 		}
+		/* OpenSSL opens them itself: a FIFO or a device there must not hang hv */
+		if ((c->cert[0] && regular_or_fail(c->cert, "config/xend-relocation-ssl-cert", e) < 0) ||
+		    (c->key[0] && regular_or_fail(c->key, "config/xend-relocation-ssl-key", e) < 0) ||
+		    (c->ca[0] && regular_or_fail(c->ca, "config/xend-relocation-ssl-ca", e) < 0))
+			goto fail;
 		if (c->cert[0] && SSL_CTX_use_certificate_chain_file(t->ctx, c->cert) != 1) {
 			ssl_err(e, "config/xend-relocation-ssl-cert");
 			goto fail;

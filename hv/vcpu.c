@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,16 @@ void vcpu_signals_init(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN returns EINTR */
 	sigaction(SIG_KICK, &sa, NULL);
+}
+
+/* The administrator's path wins over the guests' (docs/control.md): a vCPU thread is
+ * SCHED_BATCH, so it never preempts hv's loop when that wakes for a request; its share of
+ * CPU time against other threads is unchanged (same nice), only its wake-up preemption goes.
+ * Needs no privilege. */
+void vcpu_yield_to_control(void)
+{
+	struct sched_param sp = { 0 };
+	(void)sched_setscheduler(0, SCHED_BATCH, &sp); /* 0: the calling thread */
 }
 
 static int setup_cpuid(struct vcpu *v, struct err *e)
@@ -239,22 +250,46 @@ static void handle_exit(struct vcpu *v)
 	}
 }
 
-void vcpu_hold(struct vcpu *v)
+/* true when the caller must wait for the thread to park */
+static bool hold_request(struct vcpu *v)
 {
 	bool wait;
 	pthread_mutex_lock(&v->hold_lock);
 	atomic_fetch_add(&v->hold_requests, 1);
 	wait = v->thread_live && !pthread_equal(v->thread, pthread_self());
 	pthread_mutex_unlock(&v->hold_lock);
-	if (!wait)
-		return;
-	/* Lock order: never the scheduler's lock while holding hold_lock. */
-	vcpu_kick(v);
-	sched_wake_all(&v->dom->hv->sched); /* it may be waiting for a slot */
+	if (wait)
+		vcpu_kick(v); /* lock order: never the scheduler's lock while holding hold_lock */
+	return wait;
+}
+
+static void hold_wait(struct vcpu *v)
+{
 	pthread_mutex_lock(&v->hold_lock);
 	while (v->thread_live && !v->held)
 		pthread_cond_wait(&v->hold_cond, &v->hold_lock);
 	pthread_mutex_unlock(&v->hold_lock);
+}
+
+void vcpu_hold(struct vcpu *v)
+{
+	if (!hold_request(v))
+		return;
+	sched_wake_all(&v->dom->hv->sched); /* it may be waiting for a slot */
+	hold_wait(v);
+}
+
+void vcpu_hold_all(struct vcpu *vs, unsigned n)
+{
+	bool wait[n ? n : 1], any = false;
+	for (unsigned i = 0; i < n; i++) /* every vCPU asked at once: they park in parallel */
+		any |= wait[i] = vs[i].fd >= 0 && hold_request(&vs[i]);
+	if (!any)
+		return;
+	sched_wake_all(&vs[0].dom->hv->sched);
+	for (unsigned i = 0; i < n; i++)
+		if (wait[i])
+			hold_wait(&vs[i]);
 }
 
 void vcpu_release(struct vcpu *v)
@@ -291,6 +326,7 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, SIG_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	v->tid = gettid();
+	vcpu_yield_to_control();
 	sched_add(&v->dom->hv->sched, v);
 
 	while (!atomic_load(&v->dom->stopping)) {

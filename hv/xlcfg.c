@@ -263,6 +263,9 @@ static int check_name(struct parser *ps, int line, const char *name)
 				       ps->file, line);
 	if (!strcmp(name, "Domain-0"))
 		return err_set(ps->e, "%s:%d: name: 'Domain-0' cannot be used (it is dom0's)", ps->file, line);
+	if (strspn(name, "0123456789") == strlen(name))
+		return err_set(ps->e, "%s:%d: name: '%s' is all digits, which commands would take for a domain id",
+			       ps->file, line, name);
 	return 0;
 }
 

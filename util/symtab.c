@@ -47,7 +47,9 @@ static void read_build_id(struct symtab *t, Elf *elf)
 
 int elf_file_build_id(const char *path, char out[41])
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	struct err e;
+	int fd = file_open_regular(path, "", &st, &e);
 	Elf *elf;
 	out[0] = 0;
 	if (fd < 0)
@@ -150,11 +152,13 @@ const struct symbol *symtab_lookup_code(const struct symtab *t, uint64_t addr)
 
 int symtab_load_file(struct symtab *t, const char *path, struct err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int fd;
 	Elf *elf;
 	memset(t, 0, sizeof(*t));
+	fd = file_open_regular(path, "", &st, e); /* a FIFO must not hang the reader */
 	if (fd < 0)
-		return err_errno(e, "%s", path);
+		return -1;
 	elf_version(EV_CURRENT);
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF) {

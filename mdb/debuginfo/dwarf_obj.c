@@ -169,7 +169,7 @@ struct dwarf_obj *dwarf_obj_open(const char *path, void **dbg)
 	struct dwarf_obj *o = xcalloc(1, sizeof(*o));
 	struct stat st;
 	Dwarf_Error err = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not hang the reader */
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
 		goto fail;
 	o->size = (size_t)st.st_size;

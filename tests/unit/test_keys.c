@@ -54,6 +54,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
+	conout_stop(&fake.con, 2000);
 	free(fake.con.ring);
 	close(pipe_fd[0]);
 	close(pipe_fd[1]);
@@ -64,6 +65,7 @@ static char *drain(void)
 {
 	static char buf[8192];
 	ssize_t n;
+	conout_flush(&fake.con, 2000); /* the writer thread has it all out */
 	close(pipe_fd[1]);
 	n = read(pipe_fd[0], buf, sizeof(buf) - 1);
 	buf[n > 0 ? n : 0] = 0;
