@@ -84,19 +84,21 @@ void dbgkeys_key_reboot(struct hv *hv, unsigned char key)
 		out(hv, "dom0 reboots when that ends (hvctl dump-cancel dom0 cancels a dump)");
 }
 
-/* '%': a gdb stub on dom0 (Xen traps to its debugger; ours waits for gdb). */
+/* '%': a gdb stub on dom0 (Xen traps to its debugger; ours waits for gdb), on a Unix
+ * socket beside the control socket that only root and hv's uid reach. */
 void dbgkeys_key_gdbstub(struct hv *hv, unsigned char key)
 {
-	char where[200];
+	struct hv_gdb_server srv = { .port = -1 };
+	char howto[400];
 	struct err e;
 	out(hv, "'%c' pressed -> starting a gdb stub on dom0", key);
-	if (kmdb_gdbserver_start(hv, 0, NULL, 1234, false, where, sizeof(where), &e) < 0 &&
-	    kmdb_gdbserver_start(hv, 0, NULL, 0, false, where, sizeof(where), &e) < 0) {
+	if (kmdb_gdbserver_start(hv, 0, &srv, &e) < 0) {
 		out(hv, "gdb stub: %s", e.msg);
 		return;
 	}
-	out(hv, "gdb stub for dom0 on %s: gdb guest.elf -ex 'target remote %s' (dom0 stops while gdb is attached)", where,
-	    where);
+	hv_gdb_server_howto(&srv, howto, sizeof(howto));
+	out(hv, "gdb stub for dom0 on %s (root and hv's uid only): %s (dom0 stops while gdb is attached)", srv.where,
+	    howto);
 }
 
 /* 'C': a dom0 dump into the dump-dir property's directory, savecore-style. */

@@ -101,17 +101,20 @@ const char *dump_fmt_name(enum dump_fmt f);
 int dump_write(int fd, const struct dump_source *src, enum dump_fmt fmt, dump_progress_fn progress, void *popaque,
 	       struct err *e);
 
-/* ---- a new dump file (outfile.c): written as PATH.partial-PID, created O_EXCL, and given
- * its name only when complete, so it never overwrites and a crash leaves no complete-looking
- * file. create: 0 with o->fd open for writing, or -1 ("PATH exists: a dump is never
- * overwritten", the partial name and why it cannot be created, "path too long"). commit:
- * fsync and link to PATH (failing if PATH appeared meanwhile), then the partial name goes
- * and fd is closed; 0, or -1 with a message. abort: closes and removes the partial file;
- * safe to call after any of the three (a no-op after a commit). */
+/* ---- a new dump file (outfile.c): written as PATH.partial-PID, created O_EXCL|O_NOFOLLOW
+ * relative to its directory's fd, and given its name only when complete, so it never
+ * overwrites, never writes through a symlink, and a crash leaves no complete-looking file.
+ * create: 0 with o->fd open for writing, or -1 ("PATH exists: a dump is never
+ * overwritten", a directory owned by another uid or writable by others and not sticky
+ * (util/access.h), the partial name and why it cannot be created, "path too long").
+ * commit: fsync and link to PATH (failing if PATH appeared meanwhile), then the partial
+ * name goes and fd is closed; 0, or -1 with a message. abort: closes and removes the
+ * partial file; safe to call after any of the three (a no-op after a commit). */
 struct dump_out {
-	int fd;
+	int fd, dirfd;
 	char path[4096];
-	char tmp[4128];
+	char tmp[4128];               /* PATH.partial-PID ("" once removed or not ours) */
+	char name[256], tmpname[300]; /* the two in dirfd */
 };
 int dump_out_create(struct dump_out *o, const char *path, struct err *e);
 int dump_out_commit(struct dump_out *o, struct err *e);

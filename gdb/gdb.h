@@ -58,6 +58,10 @@ struct gdbstub_ops {
 	int (*stop_fd)(void *o);
 	int (*wait_stop)(void *o, struct gdbstub_stop *s);
 	const char *(*thread_name)(void *o, unsigned cpu); /* optional; default "vCPU N" */
+	/* Only for gdbstub_serve_locked: attaches (stops) the target once the client gave
+	 * the token and asked to attach; until then no other member is called. 0, or -1
+	 * with a message (sent to gdb). */
+	int (*attach)(void *o, struct err *e);
 };
 
 #define GDBSTUB_PACKET_SIZE 16384 /* the largest packet body accepted (qSupported PacketSize) */
@@ -75,19 +79,31 @@ enum gdbstub_end { GDBSTUB_END_EOF, GDBSTUB_END_DETACH, GDBSTUB_END_KILL, GDBSTU
  * the peer sends is untrusted: malformed requests get an error reply or are dropped. */
 int gdbstub_serve(int fd, const struct gdbstub_ops *ops, void *opaque, struct err *e);
 const char *gdbstub_end_name(int end); /* "eof", "detach", "kill", "exited", "error" */
+/* The same for a client nobody vouched for (TCP): the target is not attached on entry,
+ * and stays untouched until the client gives token (gdb: `monitor auth TOKEN`, a qRcmd;
+ * a wrong one ends the session, none within a minute too) and attaches (`attach 1`,
+ * vAttach: ops->attach). Before that '?' answers "no process" (so gdb must connect with
+ * `target extended-remote`), and memory, registers, breakpoints and resuming are refused
+ * with "E.not authenticated: ...". token: 16 to 64 chars. Ends as gdbstub_serve; the
+ * caller knows from its attach whether the target was reached. */
+int gdbstub_serve_locked(int fd, const struct gdbstub_ops *ops, void *opaque, const char *token, struct err *e);
 
 /* Listening sockets (close-on-exec, backlog 1). TCP binds 127.0.0.1 only; port 0 picks
- * one, returned in *bound when bound is not NULL. A Unix socket replaces a stale socket
- * at path (never another kind of file) and is made mode 0600. */
+ * one, returned in *bound when bound is not NULL: anyone on the host can connect, so
+ * serve it with gdbstub_serve_locked. A Unix socket is util/access.h's (mode 0600; an
+ * existing path refused, or with take_stale only an earlier hv's dead socket replaced;
+ * access_sock_close removes it only while it is still the one bound): the fd, in s->fd. */
 int gdbstub_listen_tcp(uint16_t port, uint16_t *bound, struct err *e);
-int gdbstub_listen_unix(const char *path, struct err *e);
-/* Accepts one client (close-on-exec; TCP_NODELAY on TCP): the fd, or -1 with a message. */
+int gdbstub_listen_unix(struct access_sock *s, const char *path, bool take_stale, struct err *e);
+/* Accepts one client (close-on-exec; TCP_NODELAY on TCP): the fd, or -1 with a message.
+ * On a Unix socket only root and this process's uid get in, as on the control socket:
+ * another uid is turned away (gdbstub_refuse, "permission denied: uid N ...") and -1. */
 int gdbstub_accept(int lfd, struct err *e);
-/* Turns away a client while another is served and closes fd: waits for its first
- * request and answers "E.a debugger is already attached", which gdb shows as "Remote
- * failure reply: E.a debugger is already attached"; then waits for gdb's ack. Blocks
- * for at most a second: call it from a thread that may. */
-void gdbstub_refuse(int fd);
+/* Turns away a client and closes fd: waits for its first request and answers
+ * "E.WHY" (why NULL: "a debugger is already attached"), which gdb shows as "Remote
+ * failure reply: E.WHY"; then waits for gdb's ack. Blocks for at most a second: call it
+ * from a thread that may. */
+void gdbstub_refuse(int fd, const char *why);
 
 /* ---- gdbclient.c: the client half, on a connected socket to a stub (ours, in hv): the
  * same framing as the stub's (checksums, acks until no-ack mode), replies bounded by

@@ -1,9 +1,8 @@
-/* gdblisten: the sockets a gdb connects to: 127.0.0.1 TCP or a Unix socket (mode 0600),
- * accepting one client, and turning away others while one is served. */
+/* gdblisten: the sockets a gdb connects to: 127.0.0.1 TCP or a Unix socket (mode 0600,
+ * only root and our uid let in), accepting one client, and turning away others. */
 #include "internal.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -36,42 +35,30 @@ int gdbstub_listen_tcp(uint16_t port, uint16_t *bound, struct err *e)
 	return fd;
 }
 
-int gdbstub_listen_unix(const char *path, struct err *e)
+int gdbstub_listen_unix(struct access_sock *s, const char *path, bool take_stale, struct err *e)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
-	if (strlen(path) >= sizeof(a.sun_path))
-		return err_set(e, "gdbstub: %s: path too long for a socket", path);
-	strcpy(a.sun_path, path);
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return err_set(e, "gdbstub: %s: exists and is not a socket", path);
-		if (unlink(path) < 0)
-			return err_errno(e, "gdbstub: %s", path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return err_errno(e, "gdbstub: socket");
-	/* nobody can connect before listen(), so the mode is set in time */
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(path, 0600) < 0 || listen(fd, 1) < 0) {
-		err_errno(e, "gdbstub: %s", path);
-		close(fd);
-		return -1;
-	}
-	return fd;
+	if (access_sock_listen(s, path, 1, 0, take_stale, e) < 0)
+		return err_prefix(e, "gdbstub");
+	return s->fd;
 }
 
 int gdbstub_accept(int lfd, struct err *e)
 {
 	struct sockaddr_storage a;
 	socklen_t alen = sizeof(a);
+	unsigned uid;
 	int one = 1, fd;
 	do
 		fd = accept4(lfd, (struct sockaddr *)&a, &alen, SOCK_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return err_errno(e, "gdbstub: accept");
+	if (a.ss_family == AF_UNIX && !access_peer_owner(fd, &uid)) {
+		char why[96];
+		snprintf(why, sizeof(why), "permission denied: uid %u may not debug this hv's domains", uid);
+		gdbstub_refuse(fd, why);
+		return err_set(e, "gdbstub: %s", why);
+	}
 	if (a.ss_family == AF_INET) /* gdb's packets are small and wait for each other */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
@@ -99,11 +86,13 @@ static void refuse_wait(int fd, uint64_t deadline, bool first_packet)
 	}
 }
 
-void gdbstub_refuse(int fd)
+void gdbstub_refuse(int fd, const char *why)
 {
-	static const char msg[] = "E.a debugger is already attached";
-	char frame[sizeof(msg) + 5];
-	int n = snprintf(frame, sizeof(frame), "+$%s#%02x", msg, pkt_checksum(msg, sizeof(msg) - 1));
+	char msg[128], frame[sizeof(msg) + 5];
+	int m = snprintf(msg, sizeof(msg), "E.%s", why ? why : "a debugger is already attached");
+	if (m < 0 || m >= (int)sizeof(msg))
+		m = m < 0 ? 0 : (int)sizeof(msg) - 1;
+	int n = snprintf(frame, sizeof(frame), "+$%s#%02x", msg, pkt_checksum(msg, (size_t)m));
 	/* gdb shows an error reply to its first request, if the socket stays open until it
 	 * has acked that reply */
 	refuse_wait(fd, time_ns() + REFUSE_WAIT_MS * 1000000ull, true);

@@ -476,6 +476,8 @@ static int cmd_v(struct gdbstub *s, struct req *q)
 		reply_str(s, "vCont;c;C;s;S");
 	} else if (eat(q, "vCont") && !at_end(q) && *q->p == ';') {
 		return cmd_vcont(s, q);
+	} else if (eat(q, "vAttach;")) { /* attached already (a locked session's attach ends here) */
+		stop_reply(s);
 	} else if (eat(q, "vKill")) {
 		reply_str(s, "OK");
 		pkt_send(s);
@@ -491,6 +493,11 @@ static int dispatch(struct gdbstub *s)
 	int end = GO_ON;
 	reply_reset(s);
 	s->replied = false;
+	if (s->lock && auth_request(s, &end)) {
+		if (!s->replied && pkt_send(s) < 0)
+			return GDBSTUB_END_EOF;
+		return end;
+	}
 	switch (s->pktlen ? s->pkt[0] : 0) {
 	case '?': stop_reply(s); break;
 	case 'g': if (at_end(&q)) cmd_read_regs(s); else reply_error(s, 1); break;
@@ -525,7 +532,7 @@ static int dispatch(struct gdbstub *s)
 	return s->last.exited ? GDBSTUB_END_EXITED : GO_ON;
 }
 
-int gdbstub_serve(int fd, const struct gdbstub_ops *ops, void *opaque, struct err *e)
+static int serve(int fd, const struct gdbstub_ops *ops, void *opaque, const char *token, struct err *e)
 {
 	struct gdbstub *s = xcalloc(1, sizeof(*s));
 	int end = GO_ON;
@@ -540,6 +547,8 @@ int gdbstub_serve(int fd, const struct gdbstub_ops *ops, void *opaque, struct er
 		free(s);
 		return err_set(e, "gdbstub: the target lacks nr_threads, get_regs or read_mem");
 	}
+	if (token)
+		auth_begin(s, token);
 	while (end == GO_ON) {
 		long n = pkt_recv(s);
 		if (n == PKT_EOF) {
@@ -554,6 +563,18 @@ int gdbstub_serve(int fd, const struct gdbstub_ops *ops, void *opaque, struct er
 	}
 	free(s);
 	return end == FAILED ? -1 : end;
+}
+
+int gdbstub_serve(int fd, const struct gdbstub_ops *ops, void *opaque, struct err *e)
+{
+	return serve(fd, ops, opaque, NULL, e);
+}
+
+int gdbstub_serve_locked(int fd, const struct gdbstub_ops *ops, void *opaque, const char *token, struct err *e)
+{
+	if (!ops->attach || !token || strlen(token) < 16 || strlen(token) > 64)
+		return err_set(e, "gdbstub: a locked session needs the target's attach and a token of 16 to 64 chars");
+	return serve(fd, ops, opaque, token, e);
 }
 
 const char *gdbstub_end_name(int end)

@@ -10,6 +10,9 @@
 
 #include "gdb.h"
 
+/* A locked session (gdbauth.c): waiting for the token, then for gdb's attach. */
+enum { GDBSTUB_LOCK_NONE, GDBSTUB_LOCK_ATTACH, GDBSTUB_LOCK_TOKEN };
+
 struct gdbstub {
 	int fd;
 	const struct gdbstub_ops *ops;
@@ -31,7 +34,17 @@ struct gdbstub {
 	struct gdbstub_stop last;          /* for '?' */
 	bool interrupted;
 	int intr_fd;                       /* the client's: see conn_fill; -1 none */
+	int lock;                          /* GDBSTUB_LOCK_*: what the client has yet to do */
+	char token[65];
 };
+
+/* ---- gdbauth.c: a locked session. begin: the session waits for token (and drops a
+ * client that does not give it within a minute). request: answers a request while
+ * locked and returns true (*end set when the session ends), or false when the request
+ * goes to the normal dispatch (qSupported, QStartNoAckMode, qXfer:features:read, the
+ * vAttach that unlocked). */
+void auth_begin(struct gdbstub *s, const char *token);
+bool auth_request(struct gdbstub *s, int *end);
 
 /* ---- gdbpkt.c: bytes on the wire */
 enum { PKT_EOF = -1, PKT_TOOLONG = -2 };

@@ -101,7 +101,7 @@ static int cmd_save(struct ctl_req *q)
 	if (n != 2)
 		return reply_error(r, "usage: %s", usage);
 	d = ctl_need_domain(hv, r, pos[0]);
-	if (!d || busy(d, r))
+	if (!d || busy(d, r) || ctl_need_abs_path(r, "save", pos[1]) < 0)
 		return -1;
 	s = xcalloc(1, sizeof(*s));
 	s->hv = hv;
@@ -135,6 +135,8 @@ static int cmd_restore(struct ctl_req *q)
 		return -1;
 	if (n != 1)
 		return reply_error(r, "usage: %s", usage);
+	if (ctl_need_abs_path(r, "restore", pos[0]) < 0)
+		return -1;
 	id = hv_domain_restore(hv, pos[0], pos[1], seen[0], &e);
 	if (id < 0)
 		return reply_error(r, "%s", e.msg);

@@ -170,6 +170,14 @@ const char *ctl_first_arg(int argc, char **argv)
 	return NULL;
 }
 
+int ctl_need_abs_path(struct reply *r, const char *verb, const char *path)
+{
+	if (path && path[0] == '/')
+		return 0;
+	return reply_error(r, "%s: %s is relative to hv's working directory: give an absolute path (hvctl does)", verb,
+			   path ? path : "");
+}
+
 int ctl_parse(struct reply *r, int argc, char **argv, const struct ctl_opt *opts, int n, const char **vals,
 	      const char **pos, int max, int *npos, const char *usage)
 {
@@ -237,11 +245,9 @@ int ctl_run(struct hv *hv, struct ctl_client *c, int argc, char **argv)
 int control_open(struct hv *hv, const char *path, struct err *e)
 {
 	struct control *c = xcalloc(1, sizeof(*c));
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(sa.sun_path)], *slash;
-	int fd;
+	char dir[sizeof(c->sock.path)], *slash;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (strlen(path) >= sizeof(c->sock.path)) {
 		free(c);
 		return err_set(e, "control socket path too long: %s", path);
 	}
@@ -254,31 +260,28 @@ int control_open(struct hv *hv, const char *path, struct err *e)
 			return err_errno(e, "control socket directory %s", dir);
 		}
 	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
+	/* An earlier hv's socket that nobody answers on is taken over; a live hv keeps its
+	 * own, and any other file there is refused, never removed. */
+	if (access_sock_listen(&c->sock, path, SOMAXCONN, SOCK_NONBLOCK, true, e) < 0) {
 		free(c);
-		return err_errno(e, "socket");
+		return err_prefix(e, "control socket");
 	}
-	/* A socket file nobody answers on is stale: take it over. A live hv keeps it. */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(fd);
-		free(c);
-		return err_set(e, "another hv is already serving %s", path);
-	}
-	close(fd);
-	unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 || listen(fd, SOMAXCONN) < 0) {
-		err_errno(e, "control socket %s", path);
-		if (fd >= 0)
-			close(fd);
-		free(c);
-		return -1;
-	}
-	c->listen_fd = fd;
-	snprintf(c->path, sizeof(c->path), "%s", path);
+	c->listen_fd = c->sock.fd;
 	hv->ctl = c;
+	return 0;
+}
+
+int hv_gdb_default_socket(struct hv *hv, int domid, char *path, size_t len, struct err *e)
+{
+	struct domain *d = hv_domain_by_id(hv, domid);
+	const char *slash = hv->ctl ? strrchr(hv->ctl->sock.path, '/') : NULL;
+	int dlen = slash ? (int)(slash - hv->ctl->sock.path) : 0;
+	if (!d)
+		return err_set(e, "no domain %d", domid);
+	if (!hv->ctl)
+		return err_set(e, "hv serves no control socket to put a gdb socket beside");
+	if (snprintf(path, len, "%.*s%sgdb-%s.sock", dlen, hv->ctl->sock.path, slash ? "/" : "", d->name) >= (int)len)
+		return err_set(e, "gdb socket path too long");
 	return 0;
 }
 
@@ -313,8 +316,7 @@ void control_close(struct hv *hv)
 		return;
 	while (c->nclients)
 		client_drop(hv, 0);
-	close(c->listen_fd);
-	unlink(c->path);
+	access_sock_close(&c->sock); /* the path goes only while it is still ours */
 	free(c);
 	hv->ctl = NULL;
 }
@@ -388,15 +390,14 @@ int control_tick(struct hv *hv)
 static int accept_client(struct hv *hv)
 {
 	struct control *c = hv->ctl;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
 	struct timeval tv = { .tv_sec = 2 };
+	unsigned uid;
 	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || (cred.uid != 0 && cred.uid != getuid())) {
+	if (!access_peer_owner(fd, &uid)) {
 		struct reply r = { .fd = fd };
-		reply_error(&r, "permission denied: uid %u may not control this hv", (unsigned)cred.uid);
+		reply_error(&r, "permission denied: uid %u may not control this hv", uid);
 		(void)!send(fd, "= 1\n", 4, MSG_DONTWAIT | MSG_NOSIGNAL);
 		close(fd);
 		return 1;

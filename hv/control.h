@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "ctl.h"
+#include "util/access.h"
 
 #define CONTROL_MAX_CLIENTS 256
 #define CONTROL_MAX_LINE 65536
@@ -40,7 +41,7 @@ struct ctl_client {
 
 struct control {
 	int listen_fd;
-	char path[108];
+	struct access_sock sock; /* listen_fd, and the path it removes only while it is ours */
 	struct ctl_client clients[CONTROL_MAX_CLIENTS];
 	unsigned nclients;
 };

@@ -27,7 +27,9 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 		   struct err *e);
 /* The config/dump-format property (for the 'C' key and coredump-* actions). */
 int hv_dump_default_format(struct hv *hv);
-/* savecore-style: the next DIR/vmcore.N (N from DIR/bounds, which is then advanced). */
+/* savecore-style: the next DIR/vmcore.N (N from DIR/bounds, which is then advanced). DIR
+ * is absolute and made (0700) when missing; one owned by another uid, or that others can
+ * write and is not sticky, is refused (util/access.h), and bounds is never followed. */
 int hv_dump_next_path(const char *dir, char *path, size_t len, struct err *e);
 
 #endif

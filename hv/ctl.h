@@ -65,6 +65,9 @@ int ctl_register(const struct ctl_verb *v, struct err *e);
 const struct ctl_verb *ctl_lookup(const char *name);
 /* The first argument after the verb that is not a --flag (a verb's NAME or FILE), or NULL. */
 const char *ctl_first_arg(int argc, char **argv);
+/* A file a client named must be absolute: hv's working directory is not the client's, and
+ * hv never writes through a path relative to it. 0, or -1 with the error replied. */
+int ctl_need_abs_path(struct reply *r, const char *verb, const char *path);
 /* A verb's options, as a table: "--live" (a flag) or "--downtime" with a value. */
 struct ctl_opt {
 	const char *name;

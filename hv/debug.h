@@ -71,12 +71,28 @@ void hv_set_prompt_input(struct hv *hv, void (*fn)(struct hv *hv, const uint8_t 
 /* The gdb servers behind the gdb and gdbserver control verbs. The live-debugging layer
  * (kmdb/) registers them at start-up, so hv's core calls it without naming it; without
  * them the verbs answer that live debugging is not built in. */
+/* A one-shot gdb server on a domain. By default a Unix socket (hv_gdb_default_socket, or
+ * unix_path) that only root and hv's uid may connect to, as the control socket; with
+ * port >= 0, 127.0.0.1:port (0: any free one), which anyone on the host can reach, so the
+ * client must first give a one-time token (gdb: `monitor auth TOKEN` over `target
+ * extended-remote`, then `attach 1`). */
+struct hv_gdb_server {
+	const char *unix_path; /* NULL: the default socket (unless port >= 0) */
+	int port;              /* -1: a Unix socket */
+	bool writable;         /* memory and registers writable */
+	char where[160];       /* out: PATH or 127.0.0.1:PORT */
+	char token[33];        /* out: the TCP server's token; "" on a Unix socket */
+};
+/* gdb-NAME.sock beside the control socket (in its 0700 directory); 0 or -1. */
+int hv_gdb_default_socket(struct hv *hv, int domid, char *path, size_t len, struct err *e);
+/* How to connect gdb to srv, one line: what hvctl gdbserver and the '%' key print. */
+void hv_gdb_server_howto(const struct hv_gdb_server *srv, char *buf, size_t len);
+
 struct hv_gdb_ops {
 	/* Serves gdb on the connected fd for domain domid; blocks. */
 	int (*session)(struct hv *hv, int domid, int fd, bool writable, bool nopause, struct err *e);
-	/* A one-shot server thread on a Unix socket or 127.0.0.1:port; where: its address. */
-	int (*server_start)(struct hv *hv, int domid, const char *unix_path, int port, bool writable, char *where,
-			    size_t wlen, struct err *e);
+	/* A one-shot server thread (struct hv_gdb_server); 0 or -1 with a message. */
+	int (*server_start)(struct hv *hv, int domid, struct hv_gdb_server *srv, struct err *e);
 };
 /* -1 when ops were registered already (a second registration is an error, not an overwrite). */
 int hv_set_gdb_ops(const struct hv_gdb_ops *ops);

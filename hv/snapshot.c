@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,29 +173,39 @@ int hv_dump_default_format(struct hv *hv)
 
 int hv_dump_next_path(const char *dir, char *path, size_t len, struct err *e)
 {
-	char bounds[4200], tmp[4300];
+	char buf[32] = "", name[64];
 	unsigned long n = 0;
-	FILE *f;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return err_errno(e, "dump directory %s", dir);
-	snprintf(bounds, sizeof(bounds), "%s/bounds", dir);
-	f = fopen(bounds, "r");
-	if (f) {
-		if (fscanf(f, "%lu", &n) != 1)
-			n = 0;
-		fclose(f);
+	struct stat st;
+	ssize_t got;
+	int dfd, fd;
+	if (dir[0] != '/')
+		return err_set(e, "dump directory %s: not an absolute path", dir);
+	if ((dfd = access_dir_open(dir, true, "dump directory", e)) < 0)
+		return -1;
+	fd = openat(dfd, "bounds", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT) {
+		if (errno == ELOOP)
+			err_set(e, "dump directory %s: bounds is a symlink, and hv never follows one", dir);
+		else
+			err_errno(e, "%s/bounds", dir);
+		close(dfd);
+		return -1;
 	}
-	for (;; n++) { /* skip numbers already taken */
-		if (snprintf(path, len, "%s/vmcore.%lu", dir, n) >= (int)len)
-			return err_set(e, "dump directory path too long");
-		if (access(path, F_OK) < 0)
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (got = read(fd, buf, sizeof(buf) - 1)) > 0) {
+			buf[got] = 0;
+			n = strtoul(buf, NULL, 10);
+		}
+		close(fd);
+	}
+	for (;; n++) { /* skip numbers already taken (whatever is there: a symlink too) */
+		snprintf(name, sizeof(name), "vmcore.%lu", n);
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			break;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", bounds);
-	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%lu\n", n + 1) < 0 || fclose(f) != 0 || rename(tmp, bounds) < 0) {
-		unlink(tmp);
-		return err_errno(e, "%s", bounds);
-	}
-	return 0;
+	close(dfd);
+	if (snprintf(path, len, "%s/%s", dir, name) >= (int)len)
+		return err_set(e, "dump directory path too long");
+	snprintf(buf, sizeof(buf), "%lu\n", n + 1);
+	return access_write_file(dir, "bounds", buf, strlen(buf), false, e);
 }

@@ -258,8 +258,7 @@ static int define_or_create(struct ctl_req *q, bool start)
 	const char *file = ctl_first_arg(q->argc, q->argv);
 	struct xlcfg x;
 	struct err e;
-	char path[600], tmp[620], buf[16384];
-	FILE *f;
+	char path[600], dir[560], name[80], buf[16384];
 	int n;
 
 	if (!file)
@@ -271,23 +270,14 @@ static int define_or_create(struct ctl_req *q, bool start)
 	if (start)
 		return start_from_xl(hv, r, &x, false);
 	def_path(hv, x.name, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	snprintf(buf, sizeof(buf), "%s/domains", state_dir(hv));
+	snprintf(dir, sizeof(dir), "%s/domains", state_dir(hv));
+	snprintf(name, sizeof(name), "%s.cfg", x.name);
 	mkdir(state_dir(hv), 0700);
-	mkdir(buf, 0700);
 	n = xlcfg_format(&x, buf, sizeof(buf));
-	f = fopen(tmp, "w");
-	if (n < 0 || !f || fwrite(buf, 1, (size_t)n, f) != (size_t)n || fflush(f) || fsync(fileno(f))) {
-		if (f)
-			fclose(f);
-		unlink(tmp);
-		return reply_error(r, "cannot write %s: %s", path, strerror(errno));
-	}
-	fclose(f);
-	if (rename(tmp, path) < 0) {
-		unlink(tmp);
-		return reply_error(r, "cannot write %s: %s", path, strerror(errno));
-	}
+	if (n < 0)
+		return reply_error(r, "cannot write %s: definition too long", path);
+	if (access_write_file(dir, name, buf, (size_t)n, true, &e) < 0)
+		return reply_error(r, "%s", e.msg);
 	reply_line(r, "Domain %s defined from %s", x.name, file);
 	return 0;
 }
@@ -483,6 +473,8 @@ static int cmd_dump(struct ctl_req *q)
 		return -1;
 	if (!file || nonflag > 2)
 		return reply_error(r, "usage: %s", q->verb->usage);
+	if (ctl_need_abs_path(r, "dump", file) < 0)
+		return -1;
 	if (atomic_load(&d->dump_active))
 		return reply_error(r, "a dump of %s is already being written", d->name);
 	return dumpjob_start(q->hv, q->client, d, file, fmt, after, r); /* CTL_HANDED: the job owns the connection */
@@ -510,28 +502,39 @@ int hv_set_gdb_ops(const struct hv_gdb_ops *ops)
 	return 0;
 }
 
-/* gdbserver NAME [--socket PATH | --port N] [-w]: a one-shot gdb stub on the domain. */
+void hv_gdb_server_howto(const struct hv_gdb_server *srv, char *buf, size_t len)
+{
+	if (srv->token[0])
+		snprintf(buf, len,
+			 "in gdb: target extended-remote %s, then monitor auth %s, then attach 1 (the token is good "
+			 "for this server only; type it rather than putting it on a command line others can read)",
+			 srv->where, srv->token);
+	else
+		snprintf(buf, len, "gdb guest.elf -ex 'target remote %s'", srv->where);
+}
+
+/* gdbserver NAME [--socket PATH | --port N] [-w]: a one-shot gdb stub on the domain, on a
+ * Unix socket only its owner reaches unless a TCP port is asked for (then with a token). */
 static int cmd_gdbserver(struct ctl_req *q)
 {
 	struct reply *r = q->r;
 	int argc = q->argc;
 	char **argv = q->argv;
 	struct domain *d;
-	const char *path = NULL;
-	long port = -1;
-	bool writable = false;
-	char where[200];
+	struct hv_gdb_server srv = { .port = -1 };
+	char howto[400];
 	struct err e;
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
-			path = argv[++i];
+			srv.unix_path = argv[++i];
 		} else if (!strcmp(argv[i], "--port") && i + 1 < argc) {
 			char *end;
-			port = strtol(argv[++i], &end, 10);
-			if (*end || port < 0 || port > 65535)
+			long port = strtol(argv[++i], &end, 10);
+			if (*end || end == argv[i] || port < 0 || port > 65535)
 				return reply_error(r, "gdbserver: --port %s is not a port number", argv[i]);
+			srv.port = (int)port;
 		} else if (!strcmp(argv[i], "-w")) {
-			writable = true;
+			srv.writable = true;
 		} else {
 			return reply_error(r, "usage: %s", q->verb->usage);
 		}
@@ -539,16 +542,21 @@ static int cmd_gdbserver(struct ctl_req *q)
 	d = ctl_need_domain(q->hv, r, ctl_first_arg(argc, argv));
 	if (!d)
 		return -1;
-	if (path && port >= 0)
+	if (srv.unix_path && srv.port >= 0)
 		return reply_error(r, "gdbserver: --socket or --port, not both");
+	if (srv.unix_path && ctl_need_abs_path(r, "gdbserver --socket", srv.unix_path) < 0)
+		return -1;
 	if (__atomic_load_n(&d->dbg, __ATOMIC_ACQUIRE))
 		return reply_error(r, "a debugger is already attached to %s", d->name);
 	if (!gdb_ops)
 		return reply_error(r, "gdbserver: this hv has no live debugging built in");
-	if (gdb_ops->server_start(q->hv, d->id, path, port < 0 ? 0 : (int)port, writable, where, sizeof(where), &e) < 0)
+	if (gdb_ops->server_start(q->hv, d->id, &srv, &e) < 0)
 		return reply_error(r, "gdbserver: %s", e.msg);
-	reply_line(r, "gdbserver for %s on %s (one client; in gdb: target remote %s)%s", d->name, where, where,
-		   writable ? ", memory and registers writable" : ", read-only (-w to allow writes)");
+	hv_gdb_server_howto(&srv, howto, sizeof(howto));
+	reply_line(r, "gdbserver for %s on %s (one client%s, %s)", d->name, srv.where,
+		   srv.token[0] ? " with the token" : ", root and hv's uid only",
+		   srv.writable ? "memory and registers writable" : "read-only: -w allows writes");
+	reply_line(r, "%s", howto);
 	return 0;
 }
 

@@ -28,10 +28,13 @@ void kmdb_stack_fp(struct hv *hv, int id, unsigned vcpu, const struct x86_regs *
 /* Serves gdb on the connected fd for domain domid (attach: the domain stops; gdb's
  * detach or a vanished client lets it run on, kill leaves it paused). Blocks. */
 int kmdb_gdb_session(struct hv *hv, int domid, int fd, bool writable, bool nopause, struct err *e);
-/* Starts a one-shot server thread on a Unix socket (unix_path) or 127.0.0.1:port (0:
- * any); where gets "PATH" or "127.0.0.1:PORT". */
-int kmdb_gdbserver_start(struct hv *hv, int domid, const char *unix_path, int port, bool writable, char *where,
-			 size_t wlen, struct err *e);
+/* Starts a one-shot server thread as srv asks (hv/debug.h's struct hv_gdb_server): a
+ * Unix socket, only root and hv's uid let in; or 127.0.0.1:port with a one-time token
+ * (srv->token): up to 4 locked sessions at once, one that gives a wrong token or none
+ * leaving the server waiting for the others. The server ends with the first session that
+ * reached the domain. */
+struct hv_gdb_server;
+int kmdb_gdbserver_start(struct hv *hv, int domid, struct hv_gdb_server *srv, struct err *e);
 
 /* Registers the gdb servers above with hv (hv_set_gdb_ops); the hv program calls it once
  * at start-up. 0, or -1 when something registered them already. */

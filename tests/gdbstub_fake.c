@@ -30,6 +30,7 @@ int main(int argc, char **argv)
 {
 	struct err e;
 	pthread_t t;
+	struct access_sock sock = { .fd = -1 };
 	uint16_t port = 0;
 	int lfd;
 	if (argc < 2 || argc > 3) {
@@ -41,7 +42,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!strncmp(argv[1], "unix:", 5))
-		lfd = gdbstub_listen_unix(argv[1] + 5, &e);
+		lfd = gdbstub_listen_unix(&sock, argv[1] + 5, true, &e);
 	else if (!strncmp(argv[1], "tcp:", 4))
 		lfd = gdbstub_listen_tcp((uint16_t)atoi(argv[1] + 4), &port, &e);
 	else
@@ -66,14 +67,17 @@ int main(int argc, char **argv)
 		if (p[0].revents) {
 			int fd = gdbstub_accept(lfd, &e);
 			if (fd >= 0) {
-				gdbstub_refuse(fd);
+				gdbstub_refuse(fd, NULL);
 				printf("refused a client\n");
 				fflush(stdout);
 			}
 		}
 	}
 	pthread_join(t, NULL);
-	close(lfd);
+	if (sock.fd >= 0)
+		access_sock_close(&sock);
+	else
+		close(lfd);
 	if (end < 0)
 		printf("session failed: %s\n", serve_err.msg);
 	else

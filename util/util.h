@@ -1,7 +1,8 @@
 /* util: small helpers shared by every hvkit library, one header per contract: err.h
  * (errors with a message, allocation, sizes), symtab.h (ELF symbol tables), file.h
- * (untrusted input files), json.h (JSON strings), clock.h (time, progress lines). This
- * header includes them all for the files that use several. */
+ * (untrusted input files), json.h (JSON strings), clock.h (time, progress lines),
+ * access.h (peer checks, secrets, sockets and files others cannot subvert). This header
+ * includes them all for the files that use several. */
 #ifndef HVKIT_UTIL_H
 #define HVKIT_UTIL_H
 
@@ -16,5 +17,6 @@
 #include "util/json.h"
 #include "util/symtab.h"
 #include "util/clock.h"
+#include "util/access.h"
 
 #endif

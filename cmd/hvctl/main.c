@@ -35,6 +35,11 @@ static const char usage_text[] =
 	"                               crashes (--crash) or is reset (--reset) after it; progress is\n"
 	"                               shown on a terminal, Ctrl-C cancels\n"
 	"  dump-cancel NAME             cancel the dump being written\n"
+	"  gdbserver NAME [--socket PATH | --port N] [-w]\n"
+	"                               a one-shot gdb stub: a Unix socket only root and hv's uid reach\n"
+	"                               (default: gdb-NAME.sock beside hv's socket), or with --port\n"
+	"                               127.0.0.1:N (0: any) and a one-time token (docs/gdb.md); -w:\n"
+	"                               memory and registers writable\n"
 	"Containment:\n"
 	"  save NAME FILE [--keep] [--paused]\n"
 	"                               write the domain to FILE and destroy it (--keep: it runs on,\n"
@@ -189,8 +194,10 @@ int main(int argc, char **argv)
 				return die("%s: no such file", a);
 			a = resolved;
 		}
-		if (i == argi + 2 && (!strcmp(argv[argi], "dump") || !strcmp(argv[argi], "save")) && a[0] != '/') {
-			/* the dump file, relative to here: hv writes it */
+		if (((i == argi + 2 && (!strcmp(argv[argi], "dump") || !strcmp(argv[argi], "save"))) ||
+		     (!strcmp(argv[argi], "gdbserver") && !strcmp(argv[i - 1], "--socket"))) &&
+		    a[0] != '/') {
+			/* a file hv creates, relative to here */
 			char cwd[PATH_MAX];
 			if (!getcwd(cwd, sizeof(cwd)) || snprintf(resolved, sizeof(resolved), "%s/%s", cwd, a) >= (int)sizeof(resolved))
 				return die("%s: path too long", a);

@@ -232,19 +232,25 @@ def test_dump_of_a_churning_guest_is_one_instant(daemon, fmt):
     assert seen[1] > seen[0]  # the guest kept running between and during the dumps
 
 
+def crash_with_coredump(d, name, vcpus, why):
+    """Starts a domU with on_crash = coredump-destroy, panics it, and waits until it is
+    gone (destroyed after the dump, or after a dump that failed)."""
+    cfg = os.path.join(d.tmp, name + ".cfg")
+    open(cfg, "w").write('name = "%s"\nmemory = 32\nvcpus = %d\non_crash = "coredump-destroy"\n' % (name, vcpus))
+    d.ctl("create", cfg)
+    guest_console(d, name, "panic " + why, "not syncing")
+    end = time.time() + 20
+    while name in d.rows() and time.time() < end:
+        time.sleep(0.1)
+    assert name not in d.rows()
+
+
 def test_coredump_on_crash_policy(daemon):
     d = daemon("--vcpus", "1", "--mem", "32M")
     dd = os.path.join(d.tmp, "crash")
     d.ctl("setprop", "config/dump-dir", "=", dd)
     d.ctl("refresh")
-    cfg = os.path.join(d.tmp, "c.cfg")
-    open(cfg, "w").write('name = "c"\nmemory = 32\nvcpus = 2\non_crash = "coredump-destroy"\n')
-    d.ctl("create", cfg)
-    guest_console(d, "c", "panic dumped on the way down", "not syncing")
-    end = time.time() + 20
-    while "c" in d.rows() and time.time() < end:
-        time.sleep(0.1)
-    assert "c" not in d.rows()  # destroyed after the dump
+    crash_with_coredump(d, "c", 2, "dumped on the way down")
     assert "c: crash dump written to %s/vmcore.0" % dd in d.ctl("dmesg").stdout
     info = hvdump("info", os.path.join(dd, "vmcore.0"))
     assert "(c), crashed: dumped on the way down" in info.stdout, info.stdout

@@ -1,6 +1,8 @@
 /* fuzz_gdbstub: libFuzzer target for the gdb stub: the input is everything a client
  * sends (packets, acks, ^C, noise), served against the fake target over a socketpair; a
- * second thread feeds it and drains the replies. Any input must end the session cleanly. */
+ * second thread feeds it and drains the replies. Any input must end the session cleanly.
+ * An input that starts with 'L' is served locked (gdbstub_serve_locked, token
+ * "0123456789abcdef"): the fake may be reached only after the token and the attach. */
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
@@ -10,6 +12,16 @@
 #include "tests/gdbstub_fake.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool attached;
+
+static int fake_attach(void *o, struct err *e)
+{
+	(void)o;
+	(void)e;
+	attached = true;
+	return 0;
+}
 
 struct feed {
 	int fd;
@@ -63,11 +75,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		shutdown(sv[0], SHUT_WR);
 	if (pthread_create(&t, NULL, client, &f))
 		__builtin_trap();
-	end = gdbstub_serve(sv[1], &fake_ops, &fake, &e);
+	attached = false;
+	if (size && data[0] == 'L') {
+		struct gdbstub_ops ops = fake_ops;
+		ops.attach = fake_attach;
+		end = gdbstub_serve_locked(sv[1], &ops, &fake, "0123456789abcdef", &e);
+	} else {
+		end = gdbstub_serve(sv[1], &fake_ops, &fake, &e);
+	}
 	close(sv[1]);
 	pthread_join(t, NULL);
 	close(sv[0]);
 	if (end < 0 || fake.running != (end == GDBSTUB_END_DETACH))
 		__builtin_trap(); /* the fake never fails; stopped on return unless detached */
+	if (size && data[0] == 'L' && !attached && (fake.running || fake.nbps))
+		__builtin_trap(); /* locked: nothing reached the target before the attach */
 	return 0;
 }

@@ -609,6 +609,7 @@ static void test_out_create_commit_abort(void **state)
 	tmp_path(path, sizeof(path), "out");
 	snprintf(partial, sizeof(partial), "%s.partial-%d", path, (int)getpid());
 	assert_int_equal(dump_out_create(&o, path, &e), 0);
+	assert_string_equal(o.tmp, partial); /* the partial's whole path, for whoever notes it */
 	assert_int_equal(write(o.fd, "abc", 3), 3);
 	assert_int_equal(access(partial, F_OK), 0);
 	assert_int_equal(access(path, F_OK), -1);
@@ -637,8 +638,19 @@ static void test_out_create_commit_abort(void **state)
 	assert_int_equal(access(partial, F_OK), -1);
 	assert_int_equal(access(path, F_OK), -1);
 
+	assert_int_equal(symlink("/nonexistent-victim", partial), 0); /* never written through */
+	assert_int_equal(dump_out_create(&o, path, &e), -1);
+	assert_non_null(strstr(e.msg, "exists: hv never writes through or over a file it did not create"));
+	dump_out_abort(&o);
+	assert_int_equal(unlink(partial), 0);
+	assert_int_equal(symlink("/nonexistent-victim", path), 0); /* nor over */
+	assert_int_equal(dump_out_create(&o, path, &e), -1);
+	assert_non_null(strstr(e.msg, "exists: a dump is never overwritten"));
+	dump_out_abort(&o);
+	assert_int_equal(unlink(path), 0);
+
 	assert_int_equal(dump_out_create(&o, "/nonexistent-dir/core", &e), -1);
-	assert_non_null(strstr(e.msg, "/nonexistent-dir/core.partial-"));
+	assert_non_null(strstr(e.msg, "/nonexistent-dir"));
 	assert_non_null(strstr(e.msg, "No such file or directory"));
 	dump_out_abort(&o);
 }

@@ -33,6 +33,7 @@ struct session {
 	pthread_t thread;
 	struct fake fake;
 	const struct gdbstub_ops *ops;
+	const char *token; /* a locked session (gdbstub_serve_locked) */
 	int end;
 	struct err e;
 	char reply[GDBSTUB_PACKET_SIZE + 1];
@@ -41,12 +42,13 @@ struct session {
 static void *serve_thread(void *arg)
 {
 	struct session *s = arg;
-	s->end = gdbstub_serve(s->sfd, s->ops, &s->fake, &s->e);
+	s->end = s->token ? gdbstub_serve_locked(s->sfd, s->ops, &s->fake, s->token, &s->e)
+			  : gdbstub_serve(s->sfd, s->ops, &s->fake, &s->e);
 	close(s->sfd);
 	return NULL;
 }
 
-static struct session *session_open(const struct gdbstub_ops *ops)
+static struct session *session_open_as(const struct gdbstub_ops *ops, const char *token)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	int sv[2];
@@ -56,8 +58,14 @@ static struct session *session_open(const struct gdbstub_ops *ops)
 	s->fd = sv[0];
 	s->sfd = sv[1];
 	s->ops = ops;
+	s->token = token;
 	assert_int_equal(pthread_create(&s->thread, NULL, serve_thread, s), 0);
 	return s;
+}
+
+static struct session *session_open(const struct gdbstub_ops *ops)
+{
+	return session_open_as(ops, NULL);
 }
 
 /* Closes the client's end (unless done) and returns how the session ended. */
@@ -656,6 +664,7 @@ static int connect_tcp(uint16_t port)
 static void test_listen_and_refuse(void **state)
 {
 	char dir[] = "/tmp/test_gdbstub.XXXXXX", path[200], buf[128] = "", want[64];
+	struct access_sock us, us2;
 	struct err e;
 	struct stat st;
 	uint16_t port = 0;
@@ -667,7 +676,7 @@ static void test_listen_and_refuse(void **state)
 	sfd = gdbstub_accept(lfd, &e);
 	assert_true(sfd >= 0);
 	assert_int_equal(write(cfd, "+$qSupported#37", 15), 15);
-	gdbstub_refuse(sfd);
+	gdbstub_refuse(sfd, NULL);
 	while ((r = (int)read(cfd, buf + n, sizeof(buf) - 1 - (size_t)n)) > 0)
 		n += r;
 	snprintf(want, sizeof(want), "+$E.a debugger is already attached#%02x",
@@ -681,24 +690,81 @@ static void test_listen_and_refuse(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/file", dir);
 	close(open(path, O_CREAT | O_WRONLY, 0600));
-	assert_int_equal(gdbstub_listen_unix(path, &e), -1);
-	assert_non_null(strstr(e.msg, "not a socket"));
+	assert_int_equal(gdbstub_listen_unix(&us, path, true, &e), -1); /* never another kind of file */
+	assert_non_null(strstr(e.msg, "exists"));
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/sock", dir);
-	lfd = gdbstub_listen_unix(path, &e);
-	assert_true(lfd >= 0);
-	close(lfd); /* a stale socket is replaced */
-	lfd = gdbstub_listen_unix(path, &e);
+	lfd = gdbstub_listen_unix(&us, path, false, &e);
 	assert_true(lfd >= 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	close(lfd);
-	unlink(path);
+	assert_int_equal(gdbstub_listen_unix(&us2, path, true, &e), -1); /* a live socket is kept */
+	assert_non_null(strstr(e.msg, "is in use"));
+	close(lfd); /* a stale socket: refused unless take_stale, then replaced */
+	us.fd = -1;
+	assert_int_equal(gdbstub_listen_unix(&us2, path, false, &e), -1);
+	assert_non_null(strstr(e.msg, "exists"));
+	lfd = gdbstub_listen_unix(&us2, path, true, &e);
+	assert_true(lfd >= 0);
+	access_sock_close(&us); /* not its inode any more: the path stays */
+	assert_int_equal(stat(path, &st), 0);
+	access_sock_close(&us2);
+	assert_int_equal(stat(path, &st), -1);
 	rmdir(dir);
 	memset(path, 'a', sizeof(path) - 1);
 	path[sizeof(path) - 1] = 0;
-	assert_int_equal(gdbstub_listen_unix(path, &e), -1);
+	assert_int_equal(gdbstub_listen_unix(&us, path, false, &e), -1);
 	assert_non_null(strstr(e.msg, "too long"));
+}
+
+/* ---- a locked session (TCP): nothing reaches the target before the token and the attach */
+
+static int attaches;
+
+static int count_attach(void *o, struct err *e)
+{
+	(void)o;
+	(void)e;
+	attaches++;
+	return 0;
+}
+
+static void test_locked_session(void **state)
+{
+	static const char token[] = "0123456789abcdef0123456789abcdef";
+	struct gdbstub_ops ops = fake_ops;
+	struct session *s;
+	char req[160];
+	(void)state;
+	ops.attach = count_attach;
+	attaches = 0;
+	s = session_open_as(&ops, token);
+	assert_non_null(strstr(xchg(s, "qSupported:swbreak+"), "PacketSize="));
+	EXPECT(s, { "m1000,4", "E.not authenticated: monitor auth TOKEN, then attach 1" },
+	       { "M1000,1:00", "E.not authenticated: monitor auth TOKEN, then attach 1" },
+	       { "g", "E.not authenticated: monitor auth TOKEN, then attach 1" },
+	       { "c", "E.not authenticated: monitor auth TOKEN, then attach 1" },
+	       { "?", "W00" }, { "qfThreadInfo", "" }, { "Hg0", "" },
+	       { "vAttach;1", "E.not authenticated: monitor auth TOKEN, then attach 1" });
+	snprintf(req, sizeof(req), "qRcmd,%s", hexstr("auth 0123456789abcdef0123456789abcdef", 37));
+	assert_int_equal(xchg(s, req)[0], 'O'); /* "authenticated: now attach 1" */
+	assert_string_equal(recv_pkt(s), "OK");
+	assert_int_equal(attaches, 0);
+	EXPECT(s, { "m1000,4", "E.not authenticated: monitor auth TOKEN, then attach 1" });
+	assert_non_null(strstr(xchg(s, "vAttach;1"), "T05thread:1;"));
+	assert_int_equal(attaches, 1);
+	assert_null(strstr(xchg(s, "m1000,4"), "not authenticated"));
+	assert_int_equal(session_close(s), GDBSTUB_END_EOF);
+
+	s = session_open_as(&ops, token); /* a wrong token ends the session */
+	snprintf(req, sizeof(req), "qRcmd,%s", hexstr("auth 0123456789abcdef0123456789abcdee", 37));
+	assert_int_equal(xchg(s, req)[0], 'O');
+	assert_string_equal(recv_pkt(s), "E.wrong token");
+	assert_int_equal(recv_byte(s), -1);
+	assert_int_equal(session_close(s), GDBSTUB_END_EOF);
+	assert_int_equal(attaches, 1);
+	ops.attach = NULL; /* a locked session needs attach */
+	assert_int_equal(gdbstub_serve_locked(-1, &ops, NULL, token, &(struct err){ "" }), -1);
 }
 
 /* ---- the client half (gdbclient.c) against the stub: framing in ack and no-ack mode,
@@ -781,6 +847,7 @@ int main(void)
 		SESSION_TEST(test_bad_input),                SESSION_TEST(test_target_xml),
 		cmocka_unit_test(test_session_ends),         cmocka_unit_test(test_limited_targets),
 		cmocka_unit_test(test_listen_and_refuse),    cmocka_unit_test(test_client_round_trip),
+		cmocka_unit_test(test_locked_session),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
