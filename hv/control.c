@@ -56,6 +56,21 @@ static void client_queue(struct ctl_client *cl, const char *buf, size_t n)
 {
 	if (cl->overflow || cl->gone)
 		return;
+	while (!cl->out_len && n) { /* nothing waiting: straight to the socket, the rest queued */
+		ssize_t w = send(cl->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w <= 0) {
+			cl->gone = true;
+			return;
+		}
+		buf += w;
+		n -= (size_t)w;
+	}
+	if (!n)
+		return;
 	if (cl->out_len + n > CONTROL_MAX_OUT) {
 		cl->overflow = true; /* a client that does not read loses its reply, then its slot */
 		cl->out_len = 0;

@@ -105,6 +105,8 @@ static char *request(const char *line, int *ret)
 	}
 	c = (struct ctl_client){ .fd = sv[0], .console_dom = -1 };
 	*ret = ctl_run(NULL, &c, argc, argv); /* no hv: none of these requests reaches one */
+	free(c.out); /* what the socket did not take at once (nothing, for replies this short) */
+	free(c.buf);
 	close(sv[0]);
 	while ((n = read(sv[1], buf + len, sizeof(buf) - 1 - len)) > 0)
 		len += (size_t)n;
