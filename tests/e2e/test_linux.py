@@ -219,6 +219,16 @@ def drgn_stacks(name, symbols):
     return drgn
 
 
+def qemu_cpu_pids(drgn):
+    """The last pid drgn 0.0.22 gets wrong: QEMU numbers its NT_PRSTATUS notes pid = CPU + 1,
+    and drgn gives those pids their CPU's idle stack (pid 1 on a 1-CPU dump, 1 and 2 on a
+    2-CPU one, as the fixture's current dumps are)."""
+    n = 1
+    while n + 1 in drgn and any(f[0] == "do_idle" if isinstance(f, tuple) else f == "do_idle" for f in drgn[n + 1]):
+        n += 1
+    return n
+
+
 def test_bt_equals_drgn():
     """idle-vmci-paging.elf: every task's stack names drgn's functions, but for the frames drgn
     adds for inlined calls (no symbol of their own). Not pid 0 and 1: drgn 0.0.22 gives pid 1
@@ -234,7 +244,7 @@ def test_bt_equals_drgn():
     for block in re.split(r"\n(?=PID: )", r.stdout)[1:]:
         names = [f.replace("entry_SYSCALL_64_after_hwframe", "entry_SYSCALL_64") for f in functions(block)]
         mine.setdefault(int(block.split()[1]), names)
-    compared = [p for p in drgn if p > 1]
+    compared = [p for p in drgn if p > qemu_cpu_pids(drgn)]
     assert len(compared) >= 50
     for p in compared:
         assert mine[p] == drgn[p], (p, mine[p], drgn[p])
@@ -263,7 +273,7 @@ def test_bt_lines_and_inlined_calls_equal_drgn():
     the same file:line (an inlined call at the pc's line, the function around it at the
     line of the call). Not pid 0 and 1 (see test_bt_equals_drgn)."""
     drgn = drgn_frames("idle-vmci-paging.elf")
-    r = mdb("idle-vmci-paging.elf", "; ".join("bt -l %d" % p for p in drgn if p > 1))
+    r = mdb("idle-vmci-paging.elf", "; ".join("bt -l %d" % p for p in drgn if p > qemu_cpu_pids(drgn)))
     assert r.returncode == 0, r.stdout + r.stderr
     mine = {}
     for block in re.split(r"\n(?=PID: )", r.stdout):
@@ -275,7 +285,7 @@ def test_bt_lines_and_inlined_calls_equal_drgn():
             if m:
                 mine[pid].append((m.group(1).replace("entry_SYSCALL_64_after_hwframe", "entry_SYSCALL_64"),
                                   m.group(2)))
-    compared = [p for p in drgn if p > 1 and drgn[p]]
+    compared = [p for p in drgn if p > qemu_cpu_pids(drgn) and drgn[p]]
     assert len(compared) >= 50
     for p in compared:
         assert mine[p] == drgn[p], (p, mine[p], drgn[p])
