@@ -110,6 +110,11 @@ static void reply_vline(struct reply *r, char kind, const char *fmt, va_list ap)
 		if (buf[i] == '\n')
 			buf[i] = ' ';
 	buf[n + 2] = '\n';
+	if (r->log) {
+		buf[n + 2] = 0;
+		hv_log(r->log, "%s", buf + 2);
+		return;
+	}
 	reply_send(r, buf, (size_t)n + 3);
 }
 
@@ -223,6 +228,8 @@ int ctl_parse(struct reply *r, int argc, char **argv, const struct ctl_opt *opts
 
 static void send_status(struct reply *r)
 {
+	if (r->log)
+		return;
 	char st[16];
 	int n = snprintf(st, sizeof(st), "= %d\n", r->status);
 	reply_send(r, st, (size_t)n);

@@ -71,6 +71,7 @@ int toolstack_register(struct err *e);
 struct job;
 typedef void (*job_fn)(struct job *j, void *arg, struct reply *r);
 int job_start(struct hv *hv, struct ctl_client *c, struct domain *d, job_fn fn, void *arg, struct reply *r);
+/* (c NULL: no client; r then has .log set, and the job's reply goes to hv's log) */
 /* Progress for the client ("p DONE TOTAL", at most 5 a second); non-zero: cancel (the
  * client went away, or hvctl dump-cancel). A dump_progress_fn's shape with j as opaque. */
 int job_progress(struct job *j, uint64_t done, uint64_t total);

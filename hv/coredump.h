@@ -31,5 +31,13 @@ int hv_dump_default_format(struct hv *hv);
  * is absolute and made (0700) when missing; one owned by another uid, or that others can
  * write and is not sticky, is refused (util/access.h), and bounds is never followed. */
 int hv_dump_next_path(const char *dir, char *path, size_t len, struct err *e);
+/* A dump written by a thread of its own, as `hvctl dump` is, with no client: what it says at
+ * its end goes to hv's log (who: HV_DUMP_BY_KEY, "dom0 dumped to PATH (...)"; or
+ * HV_DUMP_ON_CRASH, "NAME: crash dump written to PATH"). The domain holds a RAM-user
+ * reference until it ends: its events, resets and teardown wait for it. -1 when it cannot
+ * start (another dump, save or checkpoint of it runs; no thread). */
+enum hv_dump_by { HV_DUMP_BY_KEY, HV_DUMP_ON_CRASH };
+int hv_domain_dump_background(struct hv *hv, int id, const char *path, int format, enum hv_dump_by who,
+			      struct err *e);
 
 #endif

@@ -17,6 +17,7 @@ struct reply {
 	int status;
 	char *out;              /* captured output when fd < 0 (debug keys from a client) */
 	struct ctl_client *cl;  /* hv's loop: lines queue on the client, never block */
+	struct hv *log;         /* no client (a job of hv's own): lines go to hv's log */
 };
 __attribute__((format(printf, 2, 3))) void reply_line(struct reply *r, const char *fmt, ...);
 /* An "e" line; sets the status to 1 and returns -1. */

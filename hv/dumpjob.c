@@ -15,6 +15,7 @@ struct dumpjob {
 	struct hv *hv;
 	int format;
 	enum dumpjob_after after;
+	int by; /* -1: hvctl dump (its client); else enum hv_dump_by (the log) */
 	struct job *job;
 	char path[4096];
 };
@@ -34,6 +35,17 @@ static void dump_run(struct job *job, void *arg, struct reply *r)
 	struct err e;
 
 	j->job = job;
+	if (j->by >= 0) { /* no client: one line in hv's log */
+		if (hv_domain_dump(j->hv, d->id, j->path, &o, &st, &e) < 0)
+			reply_error(r, "%s: %sdump failed: %s", d->name, j->by == HV_DUMP_ON_CRASH ? "crash " : "", e.msg);
+		else if (j->by == HV_DUMP_ON_CRASH)
+			reply_line(r, "%s: crash dump written to %s (%llu MiB, %.1f ms)", d->name, j->path,
+				   (unsigned long long)(st.bytes >> 20), st.total_ns / 1e6);
+		else
+			reply_line(r, "%s dumped to %s (%llu MiB, paused %.3f ms, %.1f ms in all)", d->name, j->path,
+				   (unsigned long long)(st.bytes >> 20), st.pause_ns / 1e6, st.total_ns / 1e6);
+		return;
+	}
 	if (hv_domain_dump(j->hv, d->id, j->path, &o, &st, &e) < 0) {
 		reply_error(r, "%s%s", e.msg, job_client_gone(job) ? " (the client went away)"
 				: atomic_load(&j->hv->exiting) ? " (hv is exiting: the domain is destroyed)" : "");
@@ -71,5 +83,31 @@ int dumpjob_start(struct hv *hv, struct ctl_client *c, struct domain *d, const c
 	j->d = d;
 	j->format = format;
 	j->after = after;
+	j->by = -1;
 	return job_start(hv, c, d, dump_run, j, r);
+}
+
+int hv_domain_dump_background(struct hv *hv, int id, const char *path, int format, enum hv_dump_by who,
+			      struct err *e)
+{
+	struct domain *d = hv_domain_by_id(hv, id);
+	struct reply r = { .fd = -1, .log = hv };
+	struct dumpjob *j;
+	if (!d)
+		return err_set(e, "no domain %d", id);
+	/* an ended job's reference goes in its thread: a crashed domain's own dump is the only
+	 * one that may start while its event waits, and nothing else holds it then */
+	if (atomic_load(&d->dump_active))
+		return err_set(e, "%s is being dumped, saved or checkpointed: this dump waits for no other", d->name);
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return err_set(e, "out of memory");
+	*j = (struct dumpjob){ .hv = hv, .d = d, .format = format, .after = DUMPJOB_LIVE, .by = (int)who };
+	if (snprintf(j->path, sizeof(j->path), "%s", path) >= (int)sizeof(j->path)) {
+		free(j);
+		return err_set(e, "dump: path too long");
+	}
+	if (job_start(hv, NULL, d, dump_run, j, &r) < 0)
+		return err_set(e, "cannot start the dump's thread");
+	return 0;
 }

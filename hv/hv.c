@@ -251,15 +251,22 @@ static void handle_event(struct hv *hv, struct domain *d)
 	case EVENT_CRASH:
 		act = d->cfg.on_crash;
 		hv_log(hv, "%s crashed: %s", d->name, reason);
-		if (d->cfg.coredump_on_crash) {
+		if (d->cfg.coredump_on_crash && !d->crash_dumped) {
+			/* written by the dump thread, not here: hv's loop, its clients and the other
+			 * domains go on; the event stays and its action follows when the dump ends
+			 * (the job's end wakes the loop, and dump_active holds it until then) */
 			char dir[1024], path[1200];
-			struct hv_dump_stats st;
+			d->crash_dumped = true;
 			hv_property_str(hv, "config/dump-dir", "/var/crash/hvkit", dir, sizeof(dir));
-			if (hv_dump_next_path(dir, path, sizeof(path), &e) < 0 || hv_domain_dump(hv, d->id, path, &(struct hv_dump_opts){ .format = hv_dump_default_format(hv) }, &st, &e) < 0)
+			if (hv_dump_next_path(dir, path, sizeof(path), &e) < 0 ||
+			    hv_domain_dump_background(hv, d->id, path, hv_dump_default_format(hv), HV_DUMP_ON_CRASH, &e) < 0) {
 				hv_log(hv, "%s: crash dump failed: %s", d->name, e.msg);
-			else
-				hv_log(hv, "%s: crash dump written to %s", d->name, path);
+			} else {
+				hv_log(hv, "%s: writing its crash dump to %s", d->name, path);
+				return;
+			}
 		}
+		d->crash_dumped = false; /* the next crash is dumped again */
 		break;
 	case EVENT_REBOOT:
 		act = d->cfg.on_reboot;

@@ -32,8 +32,8 @@ int job_progress(struct job *j, uint64_t done, uint64_t total)
 	int n;
 	if (j->d && atomic_load(&j->d->dump_cancel))
 		return 1;
-	if (now - j->last < 200000000ull && done != total)
-		return 0;
+	if (j->fd < 0 || (now - j->last < 200000000ull && done != total))
+		return 0; /* no client (a job of hv's own), or not yet */
 	j->last = now;
 	n = snprintf(line, sizeof(line), "p %llu %llu\n", (unsigned long long)done, (unsigned long long)total);
 	if (send(j->fd, line, (size_t)n, MSG_NOSIGNAL) < 0 && errno != EAGAIN && errno != EINTR) {
@@ -51,15 +51,17 @@ bool job_client_gone(const struct job *j)
 static void *job_run(void *arg)
 {
 	struct job *j = arg;
-	struct reply r = { .fd = j->fd };
+	struct reply r = { .fd = j->fd, .log = j->fd < 0 ? j->hv : NULL };
 	char st_line[16];
 	int n;
 
 	j->last = time_ns();
 	j->fn(j, j->arg, &r);
-	n = snprintf(st_line, sizeof(st_line), "= %d\n", r.status);
-	(void)!send(j->fd, st_line, (size_t)n, MSG_NOSIGNAL);
-	close(j->fd);
+	if (j->fd >= 0) {
+		n = snprintf(st_line, sizeof(st_line), "= %d\n", r.status);
+		(void)!send(j->fd, st_line, (size_t)n, MSG_NOSIGNAL);
+		close(j->fd);
+	}
 	/* the reference taken by job_start: the domain may be torn down from here on */
 	if (j->d && atomic_fetch_sub(&j->d->dump_active, 1) == 1)
 		hv_wake(j->hv);
@@ -78,7 +80,7 @@ int job_start(struct hv *hv, struct ctl_client *c, struct domain *d, job_fn fn, 
 		free(arg);
 		return reply_error(r, "out of memory");
 	}
-	*j = (struct job){ .hv = hv, .d = d, .fd = c->fd, .fn = fn, .arg = arg };
+	*j = (struct job){ .hv = hv, .d = d, .fd = c ? c->fd : -1, .fn = fn, .arg = arg };
 	if (d)
 		atomic_fetch_add(&d->dump_active, 1); /* taken here, in hv's loop: no teardown can slip in */
 	pthread_attr_init(&a);

@@ -242,6 +242,22 @@ def last_line(d, prefix):
     return lines[-1] if lines else ""
 
 
+def key_line(d, key, prefix, timeout=30):
+    """Presses a debug key and returns the first new log line holding prefix (the 'C' key's
+    dump is written by the dump thread: its result comes when it ends)."""
+    def lines():
+        return [l for l in d.ctl("dmesg").stdout.splitlines() if prefix in l]
+    before = len(lines())
+    d.ctl("debug-keys", key)
+    end = time.time() + timeout
+    while time.time() < end:
+        now = lines()
+        if len(now) > before:
+            return now[before]
+        time.sleep(0.1)
+    return ""
+
+
 @needs_root
 def test_dump_dir_others_can_write_is_refused(daemon):
     """A world-writable, non-sticky dump-dir with another uid's symlinks (bounds.tmp, the
@@ -249,8 +265,7 @@ def test_dump_dir_others_can_write_is_refused(daemon):
     d, dd, victim = dump_dir_setup(daemon, 0o777)
     plant(os.path.join(dd, "bounds.tmp"), victim)
     plant(os.path.join(dd, "bounds"), victim)
-    d.ctl("debug-keys", "C")
-    line = last_line(d, "dump failed")
+    line = key_line(d, "C", "dump failed")
     assert "dump directory %s is writable by others and not sticky (mode 0777)" % dd in line, line
     for verb in (["dump", "dom0", os.path.join(dd, "core")], ["save", "dom0", os.path.join(dd, "s"), "--keep"]):
         r = d.ctl(*verb, check=False)
@@ -267,20 +282,17 @@ def test_sticky_dump_dir_never_follows_a_symlink(daemon):
     error, or the name is skipped; the victim stays untouched."""
     d, dd, victim = dump_dir_setup(daemon, 0o1777)
     plant(os.path.join(dd, "bounds"), victim)
-    d.ctl("debug-keys", "C")
-    line = last_line(d, "dump failed")
+    line = key_line(d, "C", "dump failed")
     assert "dump directory %s: bounds is a symlink, and hv never follows one" % dd in line, line
     os.unlink(os.path.join(dd, "bounds"))
     partial = os.path.join(dd, "vmcore.0.partial-%d" % d.p.pid)
     plant(partial, victim)
-    d.ctl("debug-keys", "C")
-    line = last_line(d, "dump failed")
+    line = key_line(d, "C", "dump failed")
     assert "%s exists: hv never writes through or over a file it did not create" % partial in line, line
     assert os.path.islink(partial)
     os.unlink(partial)
     plant(os.path.join(dd, "vmcore.0"), victim)  # a taken name: skipped
-    d.ctl("debug-keys", "C")
-    assert "dom0 dumped to %s/vmcore.1" % dd in d.ctl("dmesg").stdout
+    assert "dom0 dumped to %s/vmcore.1" % dd in key_line(d, "C", "dom0 dumped to")
     assert open(victim).read() == "precious"
     core = os.path.join(dd, "vmcore.1")
     assert not os.path.islink(core) and os.stat(core).st_uid == 0 and os.path.getsize(core) > 4096

@@ -73,16 +73,32 @@ def test_gdb_opens_the_dump(daemon):
     assert re.search(r'\$2 = "hvkit guest kernel', out), out
 
 
+def wait_log(d, text, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        out = d.ctl("dmesg").stdout
+        if text in out:
+            return out
+        time.sleep(0.1)
+    raise AssertionError("not in hv's log after %d s: %s\n%s" % (timeout, text, out))
+
+
 def test_C_key_writes_savecore_style(daemon):
     d = daemon("--vcpus", "1", "--mem", "32M")
     dd = os.path.join(d.tmp, "crash")
     d.ctl("setprop", "config/dump-dir", "=", dd)
     d.ctl("refresh")
+    # each by the dump thread (hv's loop goes on): the log says when it is done; a second
+    # 'C' while the first is written is refused, and one after it takes the next name
     d.ctl("debug-keys", "CC")
-    out = d.ctl("dmesg").stdout
-    assert "dom0 dumped to %s/vmcore.0" % dd in out and "dom0 dumped to %s/vmcore.1" % dd in out, out
-    assert open(os.path.join(dd, "bounds")).read().strip() == "2"
-    assert hvdump("info", os.path.join(dd, "vmcore.1")).returncode == 0
+    out = wait_log(d, "dom0 dumped to %s/vmcore.0" % dd)
+    assert "dump failed: dom0 is being dumped" in out, out
+    d.ctl("debug-keys", "C")
+    out = wait_log(d, "dom0 dumped to %s/vmcore.2" % dd)
+    assert "writing dom0's dump to %s/vmcore.0 (in the background" % dd in out, out
+    assert open(os.path.join(dd, "bounds")).read().strip() == "3"
+    assert hvdump("info", os.path.join(dd, "vmcore.2")).returncode == 0
+    assert not os.path.exists(os.path.join(dd, "vmcore.1"))  # the refused one's name stays unused
 
 
 def test_dump_refusals_leave_nothing(daemon):
