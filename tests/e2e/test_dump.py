@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import BUILD, GUEST, ASAN_ENV
-from test_toolstack import Daemon, daemon, guest_console  # noqa: F401 (fixture)
+from test_toolstack import Daemon, daemon, guest_console, wait_log  # noqa: F401 (fixture)
 
 HVDUMP = os.path.join(BUILD, "asan", "hvdump")
 if not os.path.exists(HVDUMP):
@@ -71,16 +71,6 @@ def test_gdb_opens_the_dump(daemon):
     assert funcs & {"kmain", "shell_main", "thread_start", "cpu_idle_loop", "schedule"}, out
     assert "$1 = 2" in out
     assert re.search(r'\$2 = "hvkit guest kernel', out), out
-
-
-def wait_log(d, text, timeout=60):
-    end = time.time() + timeout
-    while time.time() < end:
-        out = d.ctl("dmesg").stdout
-        if text in out:
-            return out
-        time.sleep(0.1)
-    raise AssertionError("not in hv's log after %d s: %s\n%s" % (timeout, text, out))
 
 
 def test_C_key_writes_savecore_style(daemon):

@@ -12,7 +12,7 @@ import zlib
 
 from conftest import BUILD, ASAN_ENV
 from test_dump import kdump_layout
-from test_toolstack import Daemon, daemon, guest_console  # noqa: F401 (fixture)
+from test_toolstack import Daemon, daemon, guest_console, wait_log  # noqa: F401 (fixture)
 
 HVDUMP = os.path.join(BUILD, "asan", "hvdump")
 if not os.path.exists(HVDUMP):
@@ -74,16 +74,6 @@ def wait_partial(core, timeout=20):
                if f.startswith(name + ".partial-") and os.path.getsize(os.path.join(where, f)) >= 4096]:
         assert time.time() < end, "no partial file of " + core
         time.sleep(0.02)
-
-
-def wait_log(d, text, timeout=30):
-    end = time.time() + timeout
-    while time.time() < end:
-        log = d.ctl("dmesg").stdout
-        if text in log:
-            return log
-        time.sleep(0.2)
-    raise AssertionError("no %r in the log:\n%s" % (text, log))
 
 
 def test_reboot_during_a_dump_waits_for_it(daemon, tmp_path):

@@ -243,6 +243,17 @@ def guest_console(d, name, line, want, timeout=20):
     return got.decode(errors="replace")
 
 
+def wait_log(d, text, timeout=60):
+    """hv's log (hvctl dmesg) once it holds text."""
+    end = time.time() + timeout
+    while time.time() < end:
+        log = d.ctl("dmesg").stdout
+        if text in log:
+            return log
+        time.sleep(0.1)
+    raise AssertionError("no %r in hv's log after %d s:\n%s" % (text, timeout, log))
+
+
 def wait_state(d, name, states, timeout=20):
     end = time.time() + timeout
     while time.time() < end:
