@@ -14,6 +14,7 @@ import argparse
 import os
 import re
 import select
+import shutil
 import signal
 import statistics
 import subprocess
@@ -361,6 +362,9 @@ def main_all():
     migrate.main(["--build", b])
     soak.main(["--build", b, "--parallel", "0"])  # the guests' load alone (issue 17's goal)
     soak.main(["--build", b])                     # and 200 clients hammering the socket
+    # the RAM images and whatever a killed run left there (74 GB were found once, filling
+    # the disk): made again by the next run in seconds
+    shutil.rmtree("/var/tmp/hvkit-bench", ignore_errors=True)
     return rc
 
 
