@@ -378,6 +378,25 @@ static int oldest_waiting(const struct control *c)
 	return best;
 }
 
+void control_console_end(struct hv *hv, int dom_id, const char *why)
+{
+	struct control *c = hv->ctl;
+	char line[300];
+	int n;
+	if (!c)
+		return;
+	n = snprintf(line, sizeof(line), "\r\n(hv) %s\r\n", why);
+	if (n < 0 || n >= (int)sizeof(line))
+		n = (int)sizeof(line) - 1;
+	for (unsigned i = c->nclients; i-- > 0;) {
+		struct ctl_client *cl = &c->clients[i];
+		if (cl->console_dom != dom_id)
+			continue;
+		(void)!send(cl->fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		client_drop(hv, i); /* detaches it from the domain's console first */
+	}
+}
+
 int control_tick(struct hv *hv)
 {
 	struct control *c = hv->ctl;

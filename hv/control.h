@@ -54,6 +54,9 @@ void control_handle(struct hv *hv, const struct pollfd *p, int n);
 /* Drops connections past CONTROL_REQ_MS; returns the poll timeout (ms) until the next
  * one is due, or -1 when none is waiting. */
 int control_tick(struct hv *hv);
+/* The domain dom_id is going away: its console clients get one line saying why (virsh and
+ * xl console end too) and are closed. */
+void control_console_end(struct hv *hv, int dom_id, const char *why);
 
 /* Runs one request through the verb table (ctl.h): the verb's reply and status, or
  * "unknown command 'X'". Returns enum ctl_result: CTL_STREAM when the connection became a

@@ -199,6 +199,14 @@ static void remove_domain(struct hv *hv, struct domain *d)
 	}
 	for (int i = 0; i < 3000 && atomic_load(&d->dump_active); i++)
 		usleep(10000);
+	{
+		char why[200];
+		snprintf(why, sizeof(why), "%s %s: console closed", d->name,
+			 d->state == DOMAIN_CRASHED   ? "crashed and was destroyed"
+			 : d->state == DOMAIN_SHUTOFF ? "shut off"
+						      : "no longer runs here (destroyed, saved or migrated)");
+		control_console_end(hv, d->id, why);
+	}
 	pthread_mutex_lock(&hv->lock);
 	hv->domains[d->slot] = NULL;
 	pthread_mutex_unlock(&hv->lock);
@@ -243,7 +251,10 @@ static void handle_event(struct hv *hv, struct domain *d)
 	domain_halt(d); /* joins the vCPU threads; they stopped when the event was posted */
 
 	if (ev == EVENT_SAVED) {
+		char why[sizeof(reason) + 100];
 		hv_log(hv, "%s %s; destroyed", d->name, reason);
+		snprintf(why, sizeof(why), "%s was %s: console closed", d->name, reason);
+		control_console_end(hv, d->id, why);
 		remove_domain(hv, d);
 		return;
 	}

@@ -345,6 +345,11 @@ static int cmd_destroy(struct ctl_req *q)
 		return reply_error(r, "destroying dom0 ends hv; add --force to do it");
 	while (d->pause_count)
 		domain_unpause(d, NULL);
+	{
+		char why[120];
+		snprintf(why, sizeof(why), "%s was destroyed (hvctl destroy): console closed", name);
+		control_console_end(q->hv, d->id, why);
+	}
 	q->hv->domains[d->slot] = NULL;
 	domain_destroy(d);
 	reply_line(r, "Domain %s destroyed", name);

@@ -346,3 +346,28 @@ def test_console_switch_rotates_through_domus(hv, tmp_path):
     assert "Serial input -> u1" in out
     h.send("\x01\x01\x01")
     h.expect(r"Serial input -> dom0 \(type 'CTRL-a' three times to switch input to hv\)")
+
+
+def test_a_console_ends_with_its_domain(daemon):
+    """Issue 16: `hvctl console` stayed attached to a domain that was destroyed or shut off;
+    now it ends at once with a line saying why (virsh and xl console do)."""
+    d = daemon("--mem", "16M", "--vcpus", "1")
+    for how in ("destroy", "poweroff"):
+        cfg = os.path.join(d.tmp, "c.cfg")
+        open(cfg, "w").write('name = "c"\nmemory = 16\nvcpus = 1\n')
+        d.ctl("create", cfg)
+        guest_console(d, "c", "echo up", "guest> ")
+        p = subprocess.Popen([HVCTL, "-S", d.sock, "console", "c"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        if how == "destroy":
+            d.ctl("destroy", "c")
+            want = b"(hv) c was destroyed (hvctl destroy): console closed"
+        else:
+            guest_console(d, "c", "poweroff", "guest> ", timeout=5)
+            want = b"c shut off: console closed"
+        p.wait(timeout=15)  # it ends by itself: its input stays open
+        out, err = p.stdout.read(), p.stderr.read()
+        p.stdin.close()
+        assert p.returncode == 1 and want in out, (out[-300:], err)
+        assert b"the console closed" in err
