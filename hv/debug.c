@@ -98,6 +98,7 @@ struct hv_dbg *hv_dbg_attach_running(struct hv *hv, int id, struct err *e)
 	if (!g)
 		return NULL;
 	g->observe = true;
+	atomic_store(&g->d->dbg_stopped, false);
 	for (unsigned i = 0; i < g->d->nr_vcpus; i++) { /* let it run: each read holds briefly */
 		if (g->held[i]) {
 			g->held[i] = false;
@@ -143,6 +144,7 @@ struct hv_dbg *hv_dbg_attach(struct hv *hv, int id, struct err *e)
 	pthread_mutex_init(&g->lock, NULL);
 	__atomic_store_n(&d->dbg, g, __ATOMIC_RELEASE);
 	hold_all(g);
+	atomic_store(&d->dbg_stopped, true);
 	return g;
 }
 
@@ -199,6 +201,7 @@ void hv_dbg_detach(struct hv_dbg *g, bool resume)
 	if (!g->observe) /* (vCPU ioctls wait for a running vCPU to leave the guest) */
 		apply_debug(g, -1, 0, &e);
 	__atomic_store_n(&d->dbg, NULL, __ATOMIC_RELEASE);
+	atomic_store(&d->dbg_stopped, false); /* not resumed: a plain pause from here (pause_count) */
 	/* resume: let the vCPUs go; otherwise they stay held under a plain pause */
 	if (g->observe) {
 		; /* it never stopped */
@@ -456,6 +459,7 @@ static int start(struct hv_dbg *g, int step_cpu, unsigned skip, struct err *e)
 		;
 	pthread_mutex_lock(&g->lock);
 	g->running = true;
+	atomic_store(&g->d->dbg_stopped, false);
 	g->have_stop = false;
 	g->interrupted = false;
 	g->step_cpu = step_cpu;
@@ -512,6 +516,7 @@ int hv_dbg_wait_stop(struct hv_dbg *g, struct hv_dbg_stop *s)
 	hold_all(g); /* the rest stop; a step that did not finish is stopped too */
 	pthread_mutex_lock(&g->lock);
 	g->running = false;
+	atomic_store(&g->d->dbg_stopped, true);
 	if (g->d->event != EVENT_NONE) {
 		s->exited = true;
 		snprintf(s->why, sizeof(s->why), "%.255s", g->d->crash_reason);

@@ -308,8 +308,8 @@ enum domain_state domain_state_now(struct domain *d)
 	pthread_mutex_unlock(&d->lock);
 	if (st != DOMAIN_RUNNING && st != DOMAIN_BLOCKED)
 		return st;
-	if (d->pause_count)
-		return DOMAIN_PAUSED;
+	if (d->pause_count || atomic_load(&d->dbg_stopped))
+		return DOMAIN_PAUSED; /* as virsh: a debugger's stop is a pause (dominfo says whose) */
 	if (d->shutdown_requested)
 		return DOMAIN_SHUTDOWN;
 	return sched_domain_busy(&d->hv->sched, d) ? DOMAIN_RUNNING : DOMAIN_BLOCKED;
@@ -329,6 +329,8 @@ int domain_pause(struct domain *d, struct err *e)
 
 int domain_unpause(struct domain *d, struct err *e)
 {
+	if (!d->pause_count && atomic_load(&d->dbg_stopped))
+		return err_set(e, "%s is stopped by a debugger: continue it there (:c in hvmdb, c in gdb)", d->name);
 	if (!d->pause_count)
 		return err_set(e, "%s is %s, not paused", d->name, domain_state_name(domain_state_now(d)));
 	d->pause_count--;

@@ -215,6 +215,7 @@ struct domain {
 	atomic_int dump_active;   /* RAM users (a dump, save, checkpoint, migration reading its RAM): while
 				   * non-zero the domain is not reset, torn down or its RAM cleared;
 				   * the last one out wakes hv's loop, which then handles what waited */
+	atomic_bool dbg_stopped;   /* a debugger (hvmdb -d, the q prompt, gdb) holds it stopped: "paused" */
 	bool crash_dumped;         /* hv's loop: this crash's dump is started (on_crash coredump-*) */
 	atomic_bool reset_pending; /* a reset (hv_domain_reboot) that waits for the RAM users to end */
 	atomic_int dump_cancel;   /* hvctl dump-cancel */

@@ -159,6 +159,22 @@ static int cmd_list(struct ctl_req *q)
 	return 0;
 }
 
+/* Why a paused domain is paused: a debugger's stop, or hvctl suspend (or a debugger that
+ * detached without resuming it). */
+static const char *paused_by(struct domain *d)
+{
+	if (atomic_load(&d->dbg_stopped))
+		return "a debugger (hvmdb -d, the q prompt or gdb) has it stopped";
+	return "hvctl suspend (hvctl resume runs it)";
+}
+
+static const char *paused_by_json(struct domain *d)
+{
+	if (domain_state_now(d) != DOMAIN_PAUSED)
+		return "null";
+	return atomic_load(&d->dbg_stopped) ? "\"debugger\"" : "\"suspend\"";
+}
+
 static int cmd_dominfo(struct ctl_req *q)
 {
 	struct hv *hv = q->hv;
@@ -176,13 +192,15 @@ static int cmd_dominfo(struct ctl_req *q)
 		reply_line(r, " \"uptime_s\": %.3f, \"pause_count\": %u, \"reboots\": %u, \"weight\": %u, \"cap\": %u, \"last_event\": %s,",
 			   di.uptime_ns / 1e9, di.pause_count, di.reboots, d->cfg.weight, d->cfg.cap, qn);
 		json_quote(qn, sizeof(qn), d->origin);
-		reply_line(r, " \"migrated_from\": %s}", qn);
+		reply_line(r, " \"migrated_from\": %s, \"paused_by\": %s}", qn, paused_by_json(d));
 		return 0;
 	}
 	reply_line(r, "Id:             %d", di.id);
 	reply_line(r, "Name:           %s", di.name);
 	reply_line(r, "OS Type:        hvm (PVH)");
 	reply_line(r, "State:          %s", domain_state_name(di.state));
+	if (di.state == DOMAIN_PAUSED)
+		reply_line(r, "Paused by:      %s", paused_by(d));
 	reply_line(r, "CPU(s):         %u", di.vcpus);
 	reply_line(r, "Max memory:     %llu KiB", (unsigned long long)(di.mem_bytes >> 10));
 	reply_line(r, "Used memory:    %llu KiB", (unsigned long long)(hv_domain_resident(hv, d->id) >> 10));

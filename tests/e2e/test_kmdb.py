@@ -140,9 +140,20 @@ def test_hvmdb_attaches_breaks_steps_and_continues(daemon):
             time.sleep(0.1)
         assert "".join(got).count(text) >= n, "".join(got)
 
-    p.stdin.write("::status\ncmd_ps::bp\n::events\n:c\n")
+    p.stdin.write("::status\n")
+    p.stdin.flush()
+    wait_for("CPUs: 2", 1)
+    # issue 16: stopped by the debugger is "paused" (as virsh), and dominfo says whose
+    assert d.rows()["u"][1] == "paused"
+    info = d.ctl("dominfo", "u").stdout
+    assert "Paused by:      a debugger (hvmdb -d, the q prompt or gdb) has it stopped" in info, info
+    assert '"paused_by": "debugger"' in d.ctl("dominfo", "u", "--json").stdout
+    r = d.ctl("resume", "u", check=False)
+    assert r.returncode == 1 and "stopped by a debugger: continue it there" in r.stderr, r.stderr
+    p.stdin.write("cmd_ps::bp\n::events\n:c\n")
     p.stdin.flush()
     wait_for("running (Ctrl-C stops it)")
+    assert d.rows()["u"][1] in ("running", "blocked")  # :c: it runs again
     con = type_on_console(d, "ps", "u")
     wait_for("mdb: stop at cmd_ps")
     p.stdin.write("$c\n<rip::whatis\n:s\n<rip::whatis\n::delete all\n:c\n")
