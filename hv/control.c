@@ -31,23 +31,30 @@ static void send_all(int fd, const char *buf, size_t n)
 	}
 }
 
-/* Sends what the socket takes now; the rest waits in cl->out for POLLOUT. */
-static void client_flush(struct ctl_client *cl)
+/* How much of buf the socket takes now, without waiting; a client gone takes it all
+ * (nobody reads the rest) and is marked so. */
+static size_t send_now(struct ctl_client *cl, const char *buf, size_t n)
 {
 	size_t off = 0;
-	while (off < cl->out_len) {
-		ssize_t w = send(cl->fd, cl->out + off, cl->out_len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (off < n) {
+		ssize_t w = send(cl->fd, buf + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		if (w <= 0) { /* gone: nobody reads the rest */
+		if (w <= 0) {
 			cl->gone = true;
-			off = cl->out_len;
-			break;
+			return n;
 		}
 		off += (size_t)w;
 	}
+	return off;
+}
+
+/* Sends what the socket takes now; the rest waits in cl->out for POLLOUT. */
+static void client_flush(struct ctl_client *cl)
+{
+	size_t off = send_now(cl, cl->out, cl->out_len);
 	memmove(cl->out, cl->out + off, cl->out_len - off);
 	cl->out_len -= off;
 }
@@ -56,20 +63,12 @@ static void client_queue(struct ctl_client *cl, const char *buf, size_t n)
 {
 	if (cl->overflow || cl->gone)
 		return;
-	while (!cl->out_len && n) { /* nothing waiting: straight to the socket, the rest queued */
-		ssize_t w = send(cl->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (w <= 0) {
-			cl->gone = true;
-			return;
-		}
+	if (!cl->out_len) { /* nothing waiting: straight to the socket, the rest queued */
+		size_t w = send_now(cl, buf, n);
 		buf += w;
-		n -= (size_t)w;
+		n -= w;
 	}
-	if (!n)
+	if (!n || cl->gone)
 		return;
 	if (cl->out_len + n > CONTROL_MAX_OUT) {
 		cl->overflow = true; /* a client that does not read loses its reply, then its slot */

@@ -35,8 +35,9 @@ static void dump_run(struct job *job, void *arg, struct reply *r)
 	struct err e;
 
 	j->job = job;
+	int rc = hv_domain_dump(j->hv, d->id, j->path, &o, &st, &e);
 	if (j->by >= 0) { /* no client: one line in hv's log */
-		if (hv_domain_dump(j->hv, d->id, j->path, &o, &st, &e) < 0)
+		if (rc < 0)
 			reply_error(r, "%s: %sdump failed: %s", d->name, j->by == HV_DUMP_ON_CRASH ? "crash " : "", e.msg);
 		else if (j->by == HV_DUMP_ON_CRASH)
 			reply_line(r, "%s: crash dump written to %s (%llu MiB, %.1f ms)", d->name, j->path,
@@ -46,7 +47,7 @@ static void dump_run(struct job *job, void *arg, struct reply *r)
 				   (unsigned long long)(st.bytes >> 20), st.pause_ns / 1e6, st.total_ns / 1e6);
 		return;
 	}
-	if (hv_domain_dump(j->hv, d->id, j->path, &o, &st, &e) < 0) {
+	if (rc < 0) {
 		reply_error(r, "%s%s", e.msg, job_client_gone(job) ? " (the client went away)"
 				: atomic_load(&j->hv->exiting) ? " (hv is exiting: the domain is destroyed)" : "");
 		if (job_client_gone(job))

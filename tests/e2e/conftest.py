@@ -15,6 +15,13 @@ BUILD = os.environ.get("HVKIT_BUILD", os.path.join(os.path.dirname(__file__), ".
 HV = os.environ.get("HVKIT_HV", os.path.join(BUILD, "asan", "hv"))
 if not os.path.exists(HV):
     HV = os.path.join(BUILD, "hv")
+# hvdump and hvmdb: their ASan/UBSan builds when there, else the release ones.
+HVDUMP = os.path.join(BUILD, "asan", "hvdump")
+if not os.path.exists(HVDUMP):
+    HVDUMP = os.path.join(BUILD, "hvdump")
+HVMDB = os.path.join(BUILD, "asan", "hvmdb")
+if not os.path.exists(HVMDB):
+    HVMDB = os.path.join(BUILD, "hvmdb")
 KERNELS = os.path.join(BUILD, "tests", "kernels")
 GUEST = os.path.join(BUILD, "guest.elf")
 # hvmdb's type cache (mdb/debuginfo/type_cache.c) in a directory of this run, not the user's ~/.cache.

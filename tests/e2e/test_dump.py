@@ -10,12 +10,9 @@ import time
 
 import pytest
 
-from conftest import BUILD, GUEST, ASAN_ENV
+from conftest import BUILD, GUEST, ASAN_ENV, HVDUMP
 from test_toolstack import Daemon, daemon, guest_console, wait_log  # noqa: F401 (fixture)
 
-HVDUMP = os.path.join(BUILD, "asan", "hvdump")
-if not os.path.exists(HVDUMP):
-    HVDUMP = os.path.join(BUILD, "hvdump")
 
 
 def hvdump(*args):

@@ -10,16 +10,10 @@ import subprocess
 import time
 import zlib
 
-from conftest import BUILD, ASAN_ENV
+from conftest import BUILD, ASAN_ENV, HVDUMP, HVMDB
 from test_dump import kdump_layout
 from test_toolstack import Daemon, daemon, guest_console, wait_log  # noqa: F401 (fixture)
 
-HVDUMP = os.path.join(BUILD, "asan", "hvdump")
-if not os.path.exists(HVDUMP):
-    HVDUMP = os.path.join(BUILD, "hvdump")
-HVMDB = os.path.join(BUILD, "asan", "hvmdb")
-if not os.path.exists(HVMDB):
-    HVMDB = os.path.join(BUILD, "hvmdb")
 HVCTL = os.path.join(BUILD, "hvctl")
 
 

@@ -11,12 +11,9 @@ import time
 import pexpect
 import pytest
 
-from conftest import BUILD, GUEST, ASAN_ENV
+from conftest import BUILD, GUEST, ASAN_ENV, HVMDB
 from test_toolstack import Daemon, daemon, guest_console  # noqa: F401 (fixture)
 
-HVMDB = os.path.join(BUILD, "asan", "hvmdb")
-if not os.path.exists(HVMDB):
-    HVMDB = os.path.join(BUILD, "hvmdb")
 
 
 def mdb(core, cmds, sym=GUEST):

@@ -7,14 +7,8 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, ASAN_ENV
+from conftest import BUILD, ASAN_ENV, HVDUMP, HVMDB
 
-HVDUMP = os.path.join(BUILD, "asan", "hvdump")
-if not os.path.exists(HVDUMP):
-    HVDUMP = os.path.join(BUILD, "hvdump")
-HVMDB = os.path.join(BUILD, "asan", "hvmdb")
-if not os.path.exists(HVMDB):
-    HVMDB = os.path.join(BUILD, "hvmdb")
 WRITER = os.path.join(BUILD, "asan", "tests", "test_image")
 
 

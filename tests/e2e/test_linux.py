@@ -10,12 +10,9 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, ASAN_ENV
+from conftest import BUILD, ASAN_ENV, HVMDB
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-HVMDB = os.path.join(BUILD, "asan", "hvmdb")
-if not os.path.exists(HVMDB):
-    HVMDB = os.path.join(BUILD, "hvmdb")
 CACHE = os.path.join(os.environ.get("HVKIT_CACHE", os.path.expanduser("~/.cache/hvkit")), "linux")
 VMLINUX = os.path.join(CACHE, "vmlinux")
 DUMPS = os.path.join(CACHE, "dumps")
