@@ -131,7 +131,7 @@ clean:
 
 # The gdb stub (gdb/, no hv/ in it): unit test, fake target for the
 # end-to-end tests, fuzz target; all three share the fake target's ops.
-GDBSTUB_SRCS := $(wildcard gdb/*.c x86/*.c) util/util.c util/access.c
+GDBSTUB_SRCS := $(wildcard gdb/*.c) $(filter-out x86/fallback.c,$(wildcard x86/*.c)) util/util.c util/access.c
 GDBFAKE      := tests/gdbstub_fake_ops.c tests/gdbstub_fake.h
 $(BUILD)/asan/tests/test_gdbstub: tests/unit/test_gdbstub.c $(GDBFAKE) $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(GDBSTUB_SRCS))
 	@mkdir -p $(dir $@)

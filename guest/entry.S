@@ -69,7 +69,7 @@ enter_long:
 	mov $PHYS(pml4), %eax
 	mov %eax, %cr3
 	mov %cr4, %eax
-	or $0x20, %eax                    /* PAE */
+	or $0x620, %eax                   /* PAE, OSFXSR, OSXMMEXCPT (the shell's insns test runs ldmxcsr) */
 	mov %eax, %cr4
 	mov $0xc0000080, %ecx
 	rdmsr

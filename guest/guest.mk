@@ -28,7 +28,8 @@ $(BUILD)/guest.elf: $(GUEST_OBJS) $(BUILD)/guest/ksyms.o guest/guest.ld
 	@nm -n $(BUILD)/guest/pass1.elf | grep ' [tT] ' > $(BUILD)/guest/syms1.txt
 	@nm -n $@ | grep ' [tT] ' > $(BUILD)/guest/syms2.txt
 	@cmp -s $(BUILD)/guest/syms1.txt $(BUILD)/guest/syms2.txt || { echo "guest: text moved between links"; rm -f $@; exit 1; }
-	@! objdump -d $@ | grep -qE '\s(int|int3|into)\s' || { echo "guest: an int instruction slipped in"; rm -f $@; exit 1; }
+	@# int instructions only in the shell's insns test (which hv completes on kvm_pvm)
+	@! objdump -d $@ | awk '/^[0-9a-f]+ <.*>:$$/ { f = $$2 } f != "<cmd_insns>:"' | grep -qE '\s(int|int3|into)\s' || { echo "guest: an int instruction slipped in"; rm -f $@; exit 1; }
 
 # build/guest-nofp.elf: the same kernel without frame pointers, its CFI kept in .eh_frame (the
 # linker script's discard list minus .eh_frame): the subject of hvmdb's DWARF CFI unwinder test.

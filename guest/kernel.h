@@ -172,6 +172,9 @@ extern volatile uint32_t hv_request;
 #define VEC_TIMER 32
 #define VEC_SERIAL 33
 #define VEC_HV_EVENT 34
+#define VEC_SELFTEST 35 /* int $35: the shell's insns test */
 #define VEC_SPURIOUS 255
+extern volatile unsigned long selftest_hits[2]; /* trap.c: int3, int $35 taken */
+extern volatile uint64_t selftest_rip[2];        /* the rip each returned to */
 
 #endif

@@ -17,7 +17,7 @@ static const char *const state_names[] = { "RUN", "READY", "SLEEP", "BLOCK", "DE
 static void cmd_help(const char *arg)
 {
 	(void)arg;
-	printk("commands: help ps dmesg uptime echo cpus mem N panic MSG oops hang [all] spin [all] flood churn N deadlock reboot poweroff\n");
+	printk("commands: help ps dmesg uptime echo cpus mem N panic MSG oops hang [all] spin [all] flood churn N deadlock insns reboot poweroff\n");
 }
 
 static void cmd_ps(const char *arg)
@@ -263,6 +263,28 @@ static void cmd_reboot(const char *arg)
 		__asm__ volatile("cli; hlt");
 }
 
+/* insns: the instructions a host's emulator may reject and hv completes (kvm_pvm: int3,
+ * int N, fwait, ldmxcsr, stmxcsr), each run once with its result checked. */
+static void cmd_insns(const char *arg)
+{
+	unsigned long bp = selftest_hits[0], sw = selftest_hits[1];
+	uint64_t after_bp, after_sw;
+	uint32_t in = 0x1fc0, out = 0, saved = 0;
+	(void)arg;
+	__asm__ volatile("lea 1f(%%rip), %0; int3; 1:" : "=r"(after_bp) : : "memory");
+	printk("int3: %s (trap returned to %s)\n", selftest_hits[0] == bp + 1 ? "ok" : "FAILED",
+	       selftest_rip[0] == after_bp ? "the next instruction" : "a wrong rip");
+	__asm__ volatile("lea 1f(%%rip), %0; int $35; 1:" : "=r"(after_sw) : : "memory");
+	printk("int $35: %s (trap returned to %s)\n", selftest_hits[1] == sw + 1 ? "ok" : "FAILED",
+	       selftest_rip[1] == after_sw ? "the next instruction" : "a wrong rip");
+	__asm__ volatile("fwait");
+	printk("fwait: ok\n");
+	__asm__ volatile("stmxcsr %0" : "=m"(saved));
+	__asm__ volatile("ldmxcsr %1; stmxcsr %0" : "=m"(out) : "m"(in));
+	__asm__ volatile("ldmxcsr %0" : : "m"(saved));
+	printk("ldmxcsr/stmxcsr: wrote 0x%x, read 0x%x: %s (was 0x%x)\n", in, out, out == in ? "ok" : "FAILED", saved);
+}
+
 static void run(char *line)
 {
 	static const struct {
@@ -272,6 +294,7 @@ static void run(char *line)
 		{ "help", cmd_help }, { "ps", cmd_ps }, { "uptime", cmd_uptime }, { "cpus", cmd_cpus },
 		{ "oops", cmd_oops }, { "hang", cmd_hang }, { "spin", cmd_spin }, { "deadlock", cmd_deadlock },
 		{ "mem", cmd_mem }, { "poweroff", cmd_poweroff }, { "reboot", cmd_reboot }, { "flood", cmd_flood }, { "churn", cmd_churn },
+		{ "insns", cmd_insns },
 	};
 	char *arg;
 	while (*line == ' ')

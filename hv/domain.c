@@ -139,8 +139,25 @@ int domain_vm_create(struct domain *d, struct err *e)
 	return mem_map_into(&d->mem, d->vm_fd, e);
 }
 
+/* The command line the kernel gets: the configured one, and for Linux on a kvm_pvm host
+ * the CPU model's options (cpumodel.c), said once in the log. */
+static const char *boot_cmdline(struct domain *d, char *buf, size_t len)
+{
+	char opts[512];
+	if (!d->hv->kvm.pvm || !d->kernel.is_linux)
+		return d->cfg.cmdline;
+	cpumodel_linux_options(opts, sizeof(opts));
+	snprintf(buf, len, "%s%s%s", d->cfg.cmdline, d->cfg.cmdline[0] ? " " : "", opts);
+	if (!d->cpumodel_logged) {
+		d->cpumodel_logged = true;
+		hv_log(d->hv, "%s: a Linux kernel on kvm_pvm: hv adds to its command line: %s", d->name, opts);
+	}
+	return buf;
+}
+
 int domain_boot(struct domain *d, struct err *e)
 {
+	char cmdline[BOOT_CMDLINE_MAX];
 	atomic_store(&d->stopping, false);
 	d->event = EVENT_NONE;
 	d->crash_reason[0] = 0;
@@ -149,6 +166,7 @@ int domain_boot(struct domain *d, struct err *e)
 	d->request = 0;
 	d->event_vector = 0;
 	d->pause_count = 0;
+	d->linux_panic_seen_ns = 0;
 	symtab_free(&d->kernel.symtab);
 	if (domain_vm_create(d, e) < 0)
 		goto fail;
@@ -156,7 +174,7 @@ int domain_boot(struct domain *d, struct err *e)
 		goto fail;
 	if (loader_load_pvh(&d->mem, d->cfg.kernel, &d->kernel, e) < 0)
 		goto fail;
-	if (boot_setup(&d->mem, &d->kernel, d->nr_vcpus, d->cfg.cmdline, d->cfg.initrd, e) < 0)
+	if (boot_setup(&d->mem, &d->kernel, d->nr_vcpus, boot_cmdline(d, cmdline, sizeof(cmdline)), d->cfg.initrd, e) < 0)
 		goto fail;
 	for (unsigned i = 0; i < d->nr_vcpus; i++)
 		if (vcpu_create(d, i, e) < 0)

@@ -162,8 +162,11 @@ int hv_domain_insert(struct hv *hv, struct domain *d, struct err *e)
 		hv->next_id = d->id + 1;
 	ring_fit(hv);
 	if (hv->kvm.pvm && !hv->pvm_warned) {
+		char hidden[512];
 		hv->pvm_warned = true;
+		cpumodel_describe_pvm(hidden, sizeof(hidden));
 		hv_log(hv, "host KVM is kvm_pvm (no hardware virtualization): guests run under instruction emulation, about 1.5M instructions/s");
+		hv_log(hv, "kvm_pvm CPU model: the guests' CPUID leaves out what the emulator cannot run: %s", hidden);
 	}
 	return 0;
 }
@@ -367,8 +370,11 @@ int hv_run(struct hv *hv)
 		int nrel = reloc_pollfds(hv, p + 3 + nctl, RELOC_MAX_FDS);
 		int wait_ms = autockpt_tick(hv); /* scheduled checkpoints (config/checkpoint-interval) */
 		int ctl_ms = control_tick(hv);   /* connections that sent no request in time */
+		int lx_ms = kernel_linux_tick(hv);      /* Linux panics (hv/kernel_linux.c) */
 		if (ctl_ms >= 0 && (wait_ms < 0 || ctl_ms < wait_ms))
 			wait_ms = ctl_ms;
+		if (lx_ms >= 0 && (wait_ms < 0 || lx_ms < wait_ms))
+			wait_ms = lx_ms;
 		if (poll(p, (nfds_t)(3 + nctl + nrel), wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;

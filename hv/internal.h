@@ -78,10 +78,22 @@ struct kernel_image {
 	uint64_t entry32;          /* XEN_ELFNOTE_PHYS32_ENTRY */
 	uint64_t lowest, highest;  /* physical extent of the loaded segments */
 	struct symtab symtab;      /* functions and objects from .symtab, if any */
+	/* kernel_linux.c: a Linux vmlinux (it has linux_banner), and where its variables are */
+	bool is_linux;
+	uint64_t linux_panic_cpu, linux_suppress_printk; /* guest-physical; 0: not found */
+	uint64_t linux_vmcoreinfo_data, linux_vmcoreinfo_size, linux_page_offset_base, linux_uts;
 };
+/* ---- kernel_linux.c */
+void kernel_linux_probe(struct kernel_image *ki);
 /* m NULL: the kernel is only read (entry, extent, symbols), nothing is loaded: a restored
  * domain's RAM comes from its image. */
 int loader_load_pvh(struct guest_mem *m, const char *path, struct kernel_image *ki, struct err *e);
+
+/* hv's loop: Linux panics make their domains crashed; the next wait in ms, -1 for none. */
+#define LINUX_TICK_MS 100
+int kernel_linux_tick(struct hv *hv);
+/* The kernel's own VMCOREINFO text into buf (NUL-terminated); 0 when it has none. */
+size_t kernel_linux_vmcoreinfo(struct domain *d, char *buf, size_t len);
 
 /* ---- boot.c: start_info, memory map, command line, initrd, ACPI tables */
 #define BOOT_GDT_GPA 0x500
@@ -141,6 +153,15 @@ int vcpu_start_thread(struct vcpu *v, struct err *e);
 /* Makes the vCPU leave KVM_RUN soon (flags are read by its thread). */
 void vcpu_kick(struct vcpu *v);
 void vcpu_signals_init(void);
+/* fallback.c: completes the instruction an emulation-failure exit stopped at (int3, int N,
+ * fwait, ldmxcsr, stmxcsr); false with why (what it was, or what failed) otherwise. */
+bool vcpu_fallback(struct vcpu *v, char *why, size_t whylen);
+/* cpumodel.c: the CPUID of a kvm_pvm host's guests (features the emulator cannot run
+ * cleared), and their names for the log. */
+void cpumodel_apply_pvm(struct kvm_cpuid2 *c);
+void cpumodel_describe_pvm(char *buf, size_t len);
+/* The same for a Linux kernel's command line ("noxsave clearcpuid=cx16,popcnt,..."). */
+void cpumodel_linux_options(char *buf, size_t len);
 void vcpu_yield_to_control(void); /* SCHED_BATCH for the calling (vCPU) thread */
 
 /* ---- io.c: port and MMIO exits */
@@ -218,6 +239,12 @@ struct domain {
 	atomic_bool dbg_stopped;   /* a debugger (hvmdb -d, the q prompt, gdb) holds it stopped: "paused" */
 	bool crash_dumped;         /* hv's loop: this crash's dump is started (on_crash coredump-*) */
 	atomic_bool reset_pending; /* a reset (hv_domain_reboot) that waits for the RAM users to end */
+	/* fallback.c: instructions the host's emulator rejected that hv completed (under lock) */
+	char fallback_names[16][96];
+	unsigned fallback_nnames;
+	bool cpumodel_logged;      /* domain.c: the Linux options on kvm_pvm were logged */
+	uint64_t linux_panic_seen_ns; /* kernel_linux.c: when panic_cpu was first seen set (hv's loop) */
+	atomic_ulong fallback_count;
 	atomic_int dump_cancel;   /* hvctl dump-cancel */
 	atomic_int mig_fd;        /* a migration's socket + 1 (0: none): hvctl migrate-cancel shuts it */
 	atomic_bool mig_post;     /* it runs at the receiver, its last pages go from here (post-copy) */

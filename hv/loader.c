@@ -177,6 +177,7 @@ int loader_load_pvh(struct guest_mem *m, const char *kpath, struct kernel_image 
 		goto out;
 	}
 	symtab_load(&ki->symtab, elf);
+	kernel_linux_probe(ki);
 	ret = 0;
 out:
 	if (elf)

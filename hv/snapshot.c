@@ -29,7 +29,10 @@ void domain_vmcoreinfo(struct domain *d, char *buf, size_t len)
 {
 	static const char *const syms[] = { "thread_list", "cpus", "ncpus", "log_ring", "panic_info", "jiffies", "pml4",
 					    "_text", "swapper_pg_dir", "init_uts_ns", "phys_base", "_stext" };
-	size_t n = (size_t)snprintf(buf, len, "OSRELEASE=%s\nPAGESIZE=4096\n", d->cfg.kernel ? "unknown" : "hvkit-guest");
+	size_t n;
+	if (d->kernel.is_linux && kernel_linux_vmcoreinfo(d, buf, len))
+		return; /* the kernel's own, as its kdump writes it */
+	n = (size_t)snprintf(buf, len, "OSRELEASE=%s\nPAGESIZE=4096\n", d->cfg.kernel ? "unknown" : "hvkit-guest");
 	if (d->kernel.symtab.build_id[0] && n < len)
 		n += (size_t)snprintf(buf + n, len - n, "BUILD-ID=%s\n", d->kernel.symtab.build_id);
 	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]) && n < len; i++) {

@@ -78,6 +78,8 @@ static int setup_cpuid(struct vcpu *v, struct err *e)
 		.function = HVKIT_CPUID_TIMING, .eax = tsc_khz, .ebx = 1000000,
 	};
 	c->nent = out;
+	if (k->pvm)
+		cpumodel_apply_pvm(c);
 	return vcpu_set_cpuid(v, c, e);
 }
 
@@ -184,17 +186,19 @@ void vcpu_kick(struct vcpu *v)
 static void emulation_failure(struct vcpu *v)
 {
 	struct kvm_regs r;
-	char bytes[64] = "";
+	char bytes[64] = "", why[128];
 	uint8_t *p;
 	size_t n = 0;
 
+	if (vcpu_fallback(v, why, sizeof(why)))
+		return;
 	memset(&r, 0, sizeof(r));
 	ioctl(v->fd, KVM_GET_REGS, &r);
 	p = domain_gva_ptr(v, r.rip, 8);
 	for (int i = 0; p && i < 8; i++)
 		n += (size_t)snprintf(bytes + n, sizeof(bytes) - n, " %02x", p[i]);
-	domain_post_event(v->dom, EVENT_CRASH, "vCPU %u: instruction emulation failed at rip 0x%llx (bytes:%s)",
-			  v->index, (unsigned long long)r.rip, p ? bytes : " unreadable");
+	domain_post_event(v->dom, EVENT_CRASH, "vCPU %u: instruction emulation failed at rip 0x%llx (bytes:%s; %s)",
+			  v->index, (unsigned long long)r.rip, p ? bytes : " unreadable", why);
 }
 
 static void handle_exit(struct vcpu *v)

@@ -87,4 +87,46 @@ int pagewalk_translate(const struct pagewalk *w, uint64_t va, uint64_t *pa, uint
 typedef int (*pagewalk_map_fn)(void *opaque, uint64_t va, uint64_t pa, uint64_t size);
 int pagewalk_each(const struct pagewalk *w, bool upper_half, pagewalk_map_fn fn, void *opaque, struct err *e);
 
+/* ---- fallback.c: the few instructions a host's instruction emulator may reject (kvm_pvm
+ * runs every guest instruction through KVM's emulator, which lacks int3, int N, fwait,
+ * ldmxcsr and stmxcsr), completed from the vCPU's state: decoded with capstone, checked as
+ * the CPU checks them (CR0.TS, CR4.OSFXSR, the IDT gate's DPL, MXCSR's reserved bits), and
+ * either done (rip advanced, memory or MXCSR written) or turned into the exception the CPU
+ * would raise. Never reached on hardware KVM. */
+struct x86_fb_cpu {
+	struct x86_regs r;      /* in: the registers; out: rip advanced when done */
+	uint64_t idt_base;
+	uint16_t idt_limit;
+	unsigned cpl;           /* CS.DPL */
+	bool long64;            /* CS.L: 64-bit code (the only mode decoded) */
+	uint32_t mxcsr, mxcsr_mask; /* in/out; mask 0 means the default 0xffbf */
+	uint16_t fsw, fcw;      /* x87 status and control words */
+};
+/* The event to deliver when the result is X86_FB_INJECT. */
+struct x86_fb_event {
+	uint8_t vector;
+	bool has_error;
+	uint32_t error;
+	bool soft;              /* int3, int N, int1: delivered as a trap, rip after the instruction */
+	bool has_cr2;           /* a page fault: CR2 is set to cr2 first */
+	uint64_t cr2;
+};
+/* Guest-virtual memory as the vCPU sees it: 0, or -1 when a byte cannot be reached. */
+struct x86_fb_mem {
+	void *opaque;
+	int (*read)(void *opaque, uint64_t va, void *buf, size_t len);
+	int (*write)(void *opaque, uint64_t va, const void *buf, size_t len);
+};
+enum x86_fb_result {
+	X86_FB_DONE,    /* completed: registers (and mxcsr, memory) updated */
+	X86_FB_INJECT,  /* the CPU raises an exception or interrupt: *ev says which */
+	X86_FB_UNKNOWN, /* not one of ours: the caller crashes the domain as before */
+};
+#define X86_FB_MXCSR_CHANGED 1u /* *changed: the caller writes MXCSR back */
+/* Completes the instruction at c->r.rip whose bytes are insn[0..len). name receives its
+ * mnemonic ("int3", "ldmxcsr"), or for X86_FB_UNKNOWN what it was and why. */
+enum x86_fb_result x86_fallback(struct x86_fb_cpu *c, const uint8_t *insn, size_t len,
+				const struct x86_fb_mem *m, struct x86_fb_event *ev, unsigned *changed,
+				char *name, size_t namelen);
+
 #endif

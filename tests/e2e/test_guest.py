@@ -109,3 +109,25 @@ def test_qemu_boots_the_same_kernel(smp):
         p.expect("end Kernel panic - not syncing: under qemu")
     finally:
         p.terminate(force=True)
+
+
+def test_insns(hv):
+    """int3, int N, fwait, ldmxcsr and stmxcsr, which kvm_pvm's emulator rejects, run as
+    the CPU runs them: the guest's IDT handlers are reached and return to the next
+    instruction, MXCSR reads back what was written; hv says once per instruction that it
+    completed it. On hardware KVM the CPU runs them and hv says nothing."""
+    h = boot(hv, 1)
+    out = cmd(h, "insns")
+    assert "int3: ok (trap returned to the next instruction)" in out
+    assert "int $35: ok (trap returned to the next instruction)" in out
+    assert "fwait: ok" in out
+    assert "ldmxcsr/stmxcsr: wrote 0x1fc0, read 0x1fc0: ok" in out
+    out2 = cmd(h, "insns")  # again: the same results, and hv's log line is not repeated
+    assert out2.count(": ok") == 4
+    if os.path.exists("/sys/module/kvm_pvm"):
+        for name in ["int3", "int", "wait", "ldmxcsr", "stmxcsr"]:
+            assert re.search(r"\(hv\) dom0: vCPU 0: %s at 0x[0-9a-f]+ completed by hv" % name, out), name
+        assert "completed by hv" not in out2
+    h.line("poweroff")
+    h.expect(r"\(hv\) dom0 shut off")
+    assert h.wait_exit() == 0
