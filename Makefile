@@ -59,7 +59,7 @@ $(BUILD)/obj/hv/builtin.o: hv/builtin.S $(BUILD)/guest.elf
 LAYERS := util: ;x86: util;dump: x86 util;gdb: x86 util;hv: dump x86 util; \
 	mdb/debuginfo: x86 util;mdb: mdb/debuginfo gdb dump x86 util; \
 	mdb/os/guest: mdb mdb/debuginfo x86 util;mdb/os/linux: mdb mdb/debuginfo dump x86 util; \
-	kmdb: mdb/os/guest mdb mdb/debuginfo hv gdb dump x86 util;dbgkeys: kmdb mdb mdb/debuginfo hv dump x86 util
+	kmdb: mdb/os/linux mdb/os/guest mdb mdb/debuginfo hv gdb dump x86 util;dbgkeys: kmdb mdb mdb/debuginfo hv dump x86 util
 $(BUILD)/.layers-ok: scripts/layers.sh $(call libs,$(BUILD)/obj,$(LIBS))
 	@scripts/layers.sh $(BUILD)/obj/lib "$(LAYERS)"
 	@touch $@

@@ -43,6 +43,10 @@ struct gdbstub_ops {
 	 * (short at an unmapped page). Requests are at most GDBSTUB_MAX_MEM bytes. */
 	size_t (*read_mem)(void *o, unsigned cpu, uint64_t va, void *buf, size_t len);
 	size_t (*write_mem)(void *o, unsigned cpu, uint64_t va, const void *buf, size_t len); /* optional */
+	/* Guest-physical reads, for QEMU's Qqemu.PhyMemMode:1 (crash, drgn and hvmdb walk page
+	 * tables with them); optional: without it the mode is not offered. Physical writes are
+	 * refused. */
+	size_t (*read_phys)(void *o, uint64_t pa, void *buf, size_t len);
 	/* Inserts or removes a breakpoint (len: gdb's kind, the instruction or watched
 	 * length). 0, or -1 with a message (sent to gdb as "E.message"). Optional: without
 	 * it gdb falls back to writing int3 itself. A software breakpoint's stop must report

@@ -179,7 +179,7 @@ static void cmd_read_mem(struct gdbstub *s, struct req *q)
 	}
 	if (!len)
 		return;
-	got = s->ops->read_mem(s->o, s->g_cpu, addr, buf, len);
+	got = s->phys ? s->ops->read_phys(s->o, addr, buf, len) : s->ops->read_mem(s->o, s->g_cpu, addr, buf, len);
 	if (!got || got > len) {
 		reply_error(s, 0x0e); /* EFAULT, as gdbserver */
 		return;
@@ -193,7 +193,7 @@ static void cmd_write_mem(struct gdbstub *s, struct req *q, bool binary)
 	uint8_t buf[GDBSTUB_MAX_MEM];
 	uint64_t addr, len;
 	long n;
-	if (!s->ops->write_mem) {
+	if (!s->ops->write_mem || s->phys) {
 		reply_error(s, 1);
 		return;
 	}
@@ -462,6 +462,15 @@ static void cmd_query(struct gdbstub *s, struct req *q)
 		reply_str(s, "1");
 	} else if (q->end - q->p == 2 && eat(q, "qC")) {
 		reply_fmt(s, "QC%x", s->g_cpu + 1);
+	} else if (s->ops->read_phys && q->end - q->p == 18 && eat(q, "Qqemu.PhyMemMode:")) {
+		if (*q->p != '0' && *q->p != '1') {
+			reply_error(s, 1);
+			return;
+		}
+		s->phys = *q->p == '1';
+		reply_str(s, "OK");
+	} else if (s->ops->read_phys && q->end - q->p == 16 && eat(q, "qqemu.PhyMemMode")) {
+		reply_str(s, s->phys ? "1" : "0");
 	} else if (q->end - q->p == 15 && eat(q, "QStartNoAckMode")) {
 		reply_str(s, "OK");
 		if (pkt_send(s) == 0)

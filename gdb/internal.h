@@ -19,6 +19,7 @@ struct gdbstub {
 	void *o;
 	struct err *e;
 	bool noack;        /* after QStartNoAckMode */
+	bool phys;         /* Qqemu.PhyMemMode:1: m reads guest-physical memory */
 	bool eof;          /* the client closed (or its socket failed) */
 	unsigned char rbuf[4096];
 	size_t rpos, rlen;

@@ -48,7 +48,7 @@ static int put_vcpus(struct image_writer *w, const struct vm_state *vs, struct e
 int image_put_config(struct image_writer *w, struct domain *d, const struct vm_state *vs, struct err *e)
 {
 	struct xlcfg x;
-	char cfg[16384], vmci[2048];
+	char cfg[16384], vmci[HV_VMCOREINFO_MAX];
 	struct image_domain_info info;
 	int n;
 

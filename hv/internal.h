@@ -92,7 +92,9 @@ int loader_load_pvh(struct guest_mem *m, const char *path, struct kernel_image *
 /* hv's loop: Linux panics make their domains crashed; the next wait in ms, -1 for none. */
 #define LINUX_TICK_MS 100
 int kernel_linux_tick(struct hv *hv);
-/* The kernel's own VMCOREINFO text into buf (NUL-terminated); 0 when it has none. */
+/* The kernel's own VMCOREINFO text into buf (NUL-terminated); 0 when it has none. Linux
+ * keeps it in one page (VMCOREINFO_BYTES). */
+#define HV_VMCOREINFO_MAX 8192
 size_t kernel_linux_vmcoreinfo(struct domain *d, char *buf, size_t len);
 
 /* ---- boot.c: start_info, memory map, command line, initrd, ACPI tables */

@@ -82,7 +82,7 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 	struct dump_range ranges[2];
 	struct dump_source src;
 	struct dump_out file;
-	char info[2048], state[16], note[PARTIAL_NOTE_MAX];
+	char info[HV_VMCOREINFO_MAX], state[16], note[PARTIAL_NOTE_MAX];
 	uint64_t t0 = time_ns();
 	int ret = -1;
 

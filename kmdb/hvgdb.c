@@ -55,6 +55,11 @@ static size_t op_read_mem(void *o, unsigned cpu, uint64_t va, void *buf, size_t 
 	return hv_dbg_read_virt(((struct hvgdb *)o)->g, cpu, va, buf, len);
 }
 
+static size_t op_read_phys(void *o, uint64_t pa, void *buf, size_t len)
+{
+	return hv_dbg_read_phys(((struct hvgdb *)o)->g, pa, buf, len);
+}
+
 static size_t op_write_mem(void *o, unsigned cpu, uint64_t va, const void *buf, size_t len)
 {
 	struct err e;
@@ -163,6 +168,7 @@ static int op_attach(void *o, struct err *e)
 
 static const struct gdbstub_ops hv_ops = {
 	.nr_threads = op_nr_threads, .get_regs = op_get_regs, .set_regs = op_set_regs, .read_mem = op_read_mem,
+	.read_phys = op_read_phys,
 	.write_mem = op_write_mem, .set_bp = op_set_bp, .resume = op_resume, .interrupt = op_interrupt,
 	.stop_fd = op_stop_fd, .wait_stop = op_wait_stop, .thread_name = op_thread_name, .attach = op_attach,
 };

@@ -9,6 +9,7 @@
 
 #include "mdb/mdb.h"
 #include "mdb/os/guest/guest_os.h"
+#include "mdb/os/linux/linux_os.h"
 #include "hv/hv.h"
 #include "kmdb.h"
 
@@ -124,12 +125,11 @@ void kmdb_prompt_enter(struct hv *hv)
 	static bool registered;
 	if (prompt)
 		return;
-	/* the OS modules of the live prompt: our guest's (Linux domains under hv are not
-	 * debugged live yet, so its module is not registered here) */
+	/* the OS modules of the live prompt, in hvmdb's order: Linux's, then our guest's */
 	if (!registered) {
 		struct err e;
-		if (mdb_os_register(&mdb_os_guest, &e) < 0) {
-			hv_console_write(hv, "kmdb: the guest module cannot be registered\n");
+		if (mdb_os_register(&mdb_os_linux, &e) < 0 || mdb_os_register(&mdb_os_guest, &e) < 0) {
+			hv_console_write(hv, "kmdb: the OS modules cannot be registered\n");
 			return;
 		}
 		registered = true;

@@ -1,0 +1,93 @@
+"""End to end: Debian's Linux kernel (the fixture's vmlinux, booted through its PVH note) as
+a domain of hv, debugged live while it boots: `hvmdb -s vmlinux -d dom0` reads its release,
+its log and its ORC stack; the `d` key names Linux functions; the `q` prompt has the Linux
+module (`sys`, `ps`, `bt`). On a kvm_pvm host hv gives the kernel the CPU model's options
+and completes what the emulator rejects. Skipped without the vmlinux in the cache
+(scripts/linux-fixture.sh). The boot to a panic takes too long for `make test` here; the
+fixture does it (test_hv_linux_dump.py reads what it left)."""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import ASAN_ENV, HVMDB
+from test_hv_keys import to_hv
+
+CACHE = os.path.join(os.environ.get("HVKIT_CACHE", os.path.expanduser("~/.cache/hvkit")), "linux")
+VMLINUX = os.path.join(CACHE, "vmlinux")
+PVM = os.path.exists("/sys/module/kvm_pvm")
+
+pytestmark = pytest.mark.skipif(not os.path.exists(VMLINUX), reason="no Linux vmlinux (scripts/linux-fixture.sh)")
+
+
+def release():
+    with open(os.path.join(CACHE, "version")) as f:
+        return f.read().strip()
+
+
+def live_mdb(sock, *cmds):
+    args = [HVMDB, "-s", VMLINUX, "-d", "dom0"]
+    for c in cmds:
+        args += ["-c", c]
+    env = dict(ASAN_ENV, HVKIT_SOCKET=sock)
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+
+
+def wait_log(sock, text, timeout=120):
+    """Polls the kernel's own printk ring, live, until it has text."""
+    end = time.monotonic() + timeout
+    while True:
+        r = live_mdb(sock, "log")
+        if text in r.stdout:
+            return r.stdout
+        assert time.monotonic() < end, "the kernel never logged %r: %s %s" % (text, r.stdout[-2000:], r.stderr)
+        time.sleep(3)
+
+
+def prompt_cmd(h, line):
+    h.send(line + "\r")
+    h.expect(r"\[dom0:0\]> ", timeout=60)
+    return h.log[-1]
+
+
+def test_linux_domain_debugged_live(hv, tmp_path):
+    """One boot (minutes here): hvmdb -d from a shell, the d key, the q prompt."""
+    sock = str(tmp_path / "ctl.sock")
+    h = hv("--kernel", VMLINUX, "--mem", "256M", "--vcpus", "1", "--cmdline", "console=ttyS0 panic=0",
+           "--socket", sock, "--state-dir", str(tmp_path), timeout=60)
+    h.expect(r"dom0 \(domain 0\) started")
+    hvlog = h.p.before
+    # after setup_arch and setup_nr_cpu_ids: the CPU count is the real one
+    log = wait_log(sock, "Kernel command line: console=ttyS0 panic=0", timeout=300)
+    rel = release()
+    assert re.search(r"Linux version %s " % re.escape(rel), log), log[:2000]
+    if PVM:
+        # the CPU model: the options are on the kernel's command line, and Linux applied them
+        m = re.search(r"dom0: a Linux kernel on kvm_pvm: hv adds to its command line: (noxsave clearcpuid=\S+)", hvlog)
+        assert m, hvlog
+        assert "Command line: console=ttyS0 panic=0 " + m.group(1) in log, log[:3000]
+        assert "Clearing CPUID bits: cx16 popcnt" in log, log[:3000]
+    r = live_mdb(sock, "sys", "bt", "ps")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"RELEASE: %s\n" % re.escape(rel), r.stdout), r.stdout
+    assert re.search(r"^\s+CPUS: 1$", r.stdout, re.M), r.stdout
+    # the boot CPU's stack, unwound with ORC: frames named, down to the kernel's entry
+    frames = re.findall(r"^ #\d+ \[[0-9a-f]+\] (\w+)\+0x[0-9a-f]+ at ffffffff[0-9a-f]+$", r.stdout, re.M)
+    assert len(frames) >= 2, r.stdout
+    assert frames[-1] in ("secondary_startup_64_no_verify", "ret_from_fork"), r.stdout
+    assert re.search(r"^>?\s+0\s+0\s+0\s+ffffffff[0-9a-f]+\s+RU\s+\[swapper(/0)?\]", r.stdout, re.M), r.stdout
+    # d: the vCPU's rip named from the vmlinux's symbols
+    to_hv(h)
+    h.send("d")
+    h.expect(r"RIP:    0010:\[<ffffffff[0-9a-f]+>\] (\S+)\r\n", timeout=60)
+    assert re.match(r"[a-z_][\w.]*(\+0x[0-9a-f]+)?$", h.p.match.group(1)), h.p.match.group(0)
+    # q: the prompt has the Linux module
+    h.send("q")
+    h.expect(r"\[dom0:0\]> ", timeout=60)
+    assert "RELEASE: " + rel in prompt_cmd(h, "sys")
+    assert "[swapper" in prompt_cmd(h, "ps")
+    assert re.search(r" #0 \[[0-9a-f]+\] \w+\+0x", prompt_cmd(h, "bt"))
+    h.send(":c\r")
+    h.expect("kmdb: every domain resumed")
