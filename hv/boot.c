@@ -78,13 +78,17 @@ size_t acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned vcpus)
 	return total;
 }
 
-static void boot_gdt(uint8_t *g)
+#define GDT_CODE 0x00cf9b000000ffffull /* flat 32-bit code */
+#define GDT_DATA 0x00cf93000000ffffull /* flat data */
+#define GDT_TSS 0x00008b0000000067ull  /* 32-bit TSS, base 0, limit 0x67 */
+
+static void boot_gdt(uint8_t *g, bool linux32)
 {
-	/* null, 0x08 flat 32-bit code, 0x10 flat data, 0x18 32-bit TSS (base 0, limit 0x67) */
-	static const uint64_t gdt[4] = {
-		0, 0x00cf9b000000ffffull, 0x00cf93000000ffffull, 0x00008b0000000067ull,
-	};
-	memcpy(g, gdt, sizeof(gdt));
+	/* PVH: 0x08 code, 0x10 data, 0x18 TSS; the Linux boot protocol wants __BOOT_CS 0x10
+	 * and __BOOT_DS 0x18: then 0x20 is the TSS */
+	static const uint64_t pvh[5] = { 0, GDT_CODE, GDT_DATA, GDT_TSS, 0 };
+	static const uint64_t lnx[5] = { 0, 0, GDT_CODE, GDT_DATA, GDT_TSS };
+	memcpy(g, linux32 ? lnx : pvh, BOOT_GDT_SIZE);
 }
 
 static int load_initrd(struct guest_mem *m, const struct kernel_image *ki, const char *path,
@@ -129,13 +133,14 @@ int boot_setup(struct guest_mem *m, const struct kernel_image *ki, unsigned vcpu
 	struct hvm_memmap_table_entry *mm;
 	struct hvm_modlist_entry *mod;
 	size_t len = cmdline ? strlen(cmdline) : 0;
+	uint64_t map[8][3];
 	unsigned n = 0;
 
-	if (!page || !acpi || !mem_ptr(m, BOOT_GDT_GPA, 32))
+	if (!page || !acpi || !mem_ptr(m, BOOT_GDT_GPA, BOOT_GDT_SIZE))
 		return err_set(e, "guest RAM too small for the boot structures");
 	if (len >= BOOT_CMDLINE_MAX)
 		return err_set(e, "command line too long (%zu bytes, at most %d)", len, BOOT_CMDLINE_MAX - 1);
-	boot_gdt(mem_ptr(m, BOOT_GDT_GPA, 32));
+	boot_gdt(mem_ptr(m, BOOT_GDT_GPA, BOOT_GDT_SIZE), ki->bzimage);
 	if (!acpi_build(acpi, 0x20000, BOOT_ACPI_GPA, vcpus))
 		return err_set(e, "too many vCPUs for the ACPI tables");
 
@@ -156,12 +161,17 @@ int boot_setup(struct guest_mem *m, const struct kernel_image *ki, unsigned vcpu
 		si->modlist_paddr = BOOT_START_INFO_GPA + 256;
 	}
 	mm = (struct hvm_memmap_table_entry *)(page + 512);
-	mm[n++] = (struct hvm_memmap_table_entry){ 0, 0x9fc00, HVM_MEMMAP_TYPE_RAM, 0 };
-	mm[n++] = (struct hvm_memmap_table_entry){ 0x9fc00, 0x400, HVM_MEMMAP_TYPE_RESERVED, 0 };
-	mm[n++] = (struct hvm_memmap_table_entry){ 0xe0000, 0x20000, HVM_MEMMAP_TYPE_RESERVED, 0 };
-	mm[n++] = (struct hvm_memmap_table_entry){ 0x100000, m->ranges[0].size - 0x100000, HVM_MEMMAP_TYPE_RAM, 0 };
+	map[n][0] = 0, map[n][1] = 0x9fc00, map[n++][2] = HVM_MEMMAP_TYPE_RAM;
+	map[n][0] = 0x9fc00, map[n][1] = 0x400, map[n++][2] = HVM_MEMMAP_TYPE_RESERVED;
+	map[n][0] = 0xe0000, map[n][1] = 0x20000, map[n++][2] = HVM_MEMMAP_TYPE_RESERVED;
+	map[n][0] = 0x100000, map[n][1] = m->ranges[0].size - 0x100000, map[n++][2] = HVM_MEMMAP_TYPE_RAM;
 	if (m->nr_ranges > 1)
-		mm[n++] = (struct hvm_memmap_table_entry){ m->ranges[1].gpa, m->ranges[1].size, HVM_MEMMAP_TYPE_RAM, 0 };
+		map[n][0] = m->ranges[1].gpa, map[n][1] = m->ranges[1].size, map[n++][2] = HVM_MEMMAP_TYPE_RAM;
+	for (unsigned i = 0; i < n; i++) /* the types are e820's */
+		mm[i] = (struct hvm_memmap_table_entry){ map[i][0], map[i][1], (uint32_t)map[i][2], 0 };
+	if (ki->bzimage)
+		return loader_bzimage_params(m, ki, BOOT_PARAMS_GPA, len ? BOOT_CMDLINE_GPA : 0, mod->paddr, mod->size,
+					     (const uint64_t(*)[3])map, n, BOOT_ACPI_GPA, e);
 	si->memmap_paddr = BOOT_START_INFO_GPA + 512;
 	si->memmap_entries = n;
 	return 0;

@@ -179,7 +179,8 @@ int domain_boot(struct domain *d, struct err *e)
 	for (unsigned i = 0; i < d->nr_vcpus; i++)
 		if (vcpu_create(d, i, e) < 0)
 			goto fail;
-	if (vcpu_set_pvh_state(&d->vcpus[0], (uint32_t)d->kernel.entry32, BOOT_START_INFO_GPA, e) < 0)
+	if (d->kernel.bzimage ? vcpu_set_linux32_state(&d->vcpus[0], (uint32_t)d->kernel.entry32, BOOT_PARAMS_GPA, e) < 0
+			      : vcpu_set_pvh_state(&d->vcpus[0], (uint32_t)d->kernel.entry32, BOOT_START_INFO_GPA, e) < 0)
 		goto fail;
 	d->start_ns = time_ns();
 	pthread_mutex_lock(&d->lock);

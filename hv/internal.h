@@ -78,6 +78,10 @@ struct kernel_image {
 	uint64_t entry32;          /* XEN_ELFNOTE_PHYS32_ENTRY */
 	uint64_t lowest, highest;  /* physical extent of the loaded segments */
 	struct symtab symtab;      /* functions and objects from .symtab, if any */
+	/* loader_bzimage.c: a compressed Linux kernel, booted through the Linux boot protocol */
+	bool bzimage;
+	uint8_t bz_hdr[0x90];      /* its setup header (boot_params from 0x1f1) */
+	size_t bz_hdr_len;
 	/* kernel_linux.c: a Linux vmlinux (it has linux_banner), and where its variables are */
 	bool is_linux;
 	uint64_t linux_panic_cpu, linux_suppress_printk; /* guest-physical; 0: not found */
@@ -88,6 +92,13 @@ void kernel_linux_probe(struct kernel_image *ki);
 /* m NULL: the kernel is only read (entry, extent, symbols), nothing is loaded: a restored
  * domain's RAM comes from its image. */
 int loader_load_pvh(struct guest_mem *m, const char *path, struct kernel_image *ki, struct err *e);
+/* loader_bzimage.c: "HdrS" at 0x202; the load (m NULL: only read); boot_params at gpa with
+ * e820 rows {addr, size, type} */
+bool loader_is_bzimage(int fd);
+int loader_load_bzimage(struct guest_mem *m, int fd, const char *path, struct kernel_image *ki, struct err *e);
+int loader_bzimage_params(struct guest_mem *m, const struct kernel_image *ki, uint64_t gpa, uint64_t cmdline_gpa,
+			  uint64_t initrd_gpa, uint64_t initrd_size, const uint64_t (*e820)[3], unsigned n820,
+			  uint64_t rsdp, struct err *e);
 
 /* hv's loop: Linux panics make their domains crashed; the next wait in ms, -1 for none. */
 #define LINUX_TICK_MS 100
@@ -99,9 +110,11 @@ size_t kernel_linux_vmcoreinfo(struct domain *d, char *buf, size_t len);
 
 /* ---- boot.c: start_info, memory map, command line, initrd, ACPI tables */
 #define BOOT_GDT_GPA 0x500
+#define BOOT_GDT_SIZE 40 /* five descriptors: PVH's or the Linux boot protocol's (boot.c) */
 #define BOOT_START_INFO_GPA 0x6000
 #define BOOT_CMDLINE_GPA 0x7000
 #define BOOT_CMDLINE_MAX 4096
+#define BOOT_PARAMS_GPA 0x8000 /* a bzImage's boot_params */
 #define BOOT_ACPI_GPA 0xe0000
 int boot_setup(struct guest_mem *m, const struct kernel_image *ki, unsigned vcpus, const char *cmdline,
 	       const char *initrd, struct err *e);
@@ -149,6 +162,9 @@ void vcpu_release(struct vcpu *v);
 int vcpu_create(struct domain *d, unsigned index, struct err *e);
 void vcpu_destroy(struct vcpu *v);
 int vcpu_set_pvh_state(struct vcpu *v, uint32_t entry, uint32_t ebx, struct err *e);
+/* The Linux boot protocol's 32-bit entry: CS 0x10 (__BOOT_CS), DS 0x18 (__BOOT_DS), esi =
+ * boot_params. */
+int vcpu_set_linux32_state(struct vcpu *v, uint32_t entry, uint32_t boot_params, struct err *e);
 /* KVM_SET_CPUID2, before the vCPU first runs; c (malloc'd) becomes v->cpuid, or is freed. */
 int vcpu_set_cpuid(struct vcpu *v, struct kvm_cpuid2 *c, struct err *e);
 int vcpu_start_thread(struct vcpu *v, struct err *e);

@@ -1,5 +1,6 @@
 /* loader: PVH ELF kernels (libelf): every PT_LOAD copied to its physical address, the
- * 32-bit entry taken from the XEN_ELFNOTE_PHYS32_ENTRY note. All sizes are checked. */
+ * 32-bit entry taken from the XEN_ELFNOTE_PHYS32_ENTRY note; a Linux bzImage goes to
+ * loader_bzimage.c. All sizes are checked. */
 #include "internal.h"
 
 #include <errno.h>
@@ -92,6 +93,11 @@ int loader_load_pvh(struct guest_mem *m, const char *kpath, struct kernel_image 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return err_set(e, "%s: not a regular file", path);
+	}
+	if (loader_is_bzimage(fd)) {
+		ret = loader_load_bzimage(m, fd, path, ki, e);
+		close(fd);
+		return ret;
 	}
 	if (elf_version(EV_CURRENT) == EV_NONE) {
 		close(fd);

@@ -134,7 +134,9 @@ void vcpu_destroy(struct vcpu *v)
 	v->fd = -1;
 }
 
-int vcpu_set_pvh_state(struct vcpu *v, uint32_t entry, uint32_t ebx, struct err *e)
+/* 32-bit protected mode, paging off, flat segments from hv's boot GDT (boot.c). */
+static int set_entry_state(struct vcpu *v, uint32_t entry, uint16_t cs_sel, uint16_t ds_sel, uint16_t tss_sel,
+			   uint32_t ebx, uint32_t esi, struct err *e)
 {
 	struct kvm_sregs s;
 	struct kvm_regs r;
@@ -147,14 +149,15 @@ int vcpu_set_pvh_state(struct vcpu *v, uint32_t entry, uint32_t ebx, struct err 
 
 	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
 		return err_errno(e, "KVM_GET_SREGS");
+	code.selector = cs_sel;
 	data.type = 0x3;
-	data.selector = 0x10;
+	data.selector = ds_sel;
 	s.cs = code;
 	s.ds = s.es = s.fs = s.gs = s.ss = data;
-	s.tr = (struct kvm_segment){ .base = 0, .limit = 0x67, .selector = 0x18, .type = 0xb, .present = 1 };
+	s.tr = (struct kvm_segment){ .base = 0, .limit = 0x67, .selector = tss_sel, .type = 0xb, .present = 1 };
 	s.ldt = (struct kvm_segment){ .selector = 0, .type = 0x2, .present = 1, .limit = 0xffff };
 	s.gdt.base = BOOT_GDT_GPA;
-	s.gdt.limit = 31;
+	s.gdt.limit = BOOT_GDT_SIZE - 1;
 	s.idt.base = 0;
 	s.idt.limit = 0;
 	s.cr0 = 0x11; /* PE | ET */
@@ -166,6 +169,7 @@ int vcpu_set_pvh_state(struct vcpu *v, uint32_t entry, uint32_t ebx, struct err 
 	memset(&r, 0, sizeof(r));
 	r.rip = entry;
 	r.rbx = ebx;
+	r.rsi = esi;
 	r.rflags = 0x2;
 	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0)
 		return err_errno(e, "KVM_SET_REGS");
@@ -173,6 +177,16 @@ int vcpu_set_pvh_state(struct vcpu *v, uint32_t entry, uint32_t ebx, struct err 
 		return err_errno(e, "KVM_SET_MP_STATE");
 	atomic_store(&v->online, true);
 	return 0;
+}
+
+int vcpu_set_pvh_state(struct vcpu *v, uint32_t entry, uint32_t ebx, struct err *e)
+{
+	return set_entry_state(v, entry, 0x08, 0x10, 0x18, ebx, 0, e);
+}
+
+int vcpu_set_linux32_state(struct vcpu *v, uint32_t entry, uint32_t boot_params, struct err *e)
+{
+	return set_entry_state(v, entry, 0x10, 0x18, 0x20, 0, boot_params, e);
 }
 
 void vcpu_kick(struct vcpu *v)

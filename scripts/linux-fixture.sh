@@ -28,6 +28,11 @@ DUMP_NAMES=(idle-vmci.elf idle-vmci-paging.elf idle-vmci.kdump idle-vmci.kdump.f
 # Added later, so not part of --check (a cache made before them still counts as complete;
 # the tests that need one skip without it), but made by a run when missing.
 EXTRA_DUMPS=(disk-vmci-paging.elf)
+# hv's own dumps of the vmlinux booted as a domain of hv to its panic (step 5): made when
+# hv is built (HVKIT_HV, default build/hv), not part of --check either.
+HV_DUMPS=(hv-panic.kdump hv-panic.elf)
+HV_BIN=${HVKIT_HV:-$HERE/../build/hv}
+HV_TIMEOUT=${HVKIT_HV_TIMEOUT:-3600}
 # The modules the disk boot loads, in load order, and where they are in the image .deb.
 DISK_MODULES="drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/ata/libata drivers/ata/ata_piix drivers/scsi/sd_mod"
 
@@ -48,10 +53,12 @@ is_complete() {
 	return 0
 }
 
-has_extras() {   # every extra dump and its log are there
+has_extras() {   # every extra dump and its log are there (hv's: when hv is built)
 	local n
 	for n in "${EXTRA_DUMPS[@]}"; do [ -s "$DUMPS/$n" ] && [ -s "$DUMPS/$n.console" ] || return 1; done
-	return 0
+	[ -x "$HV_BIN" ] || return 0
+	for n in "${HV_DUMPS[@]}"; do [ -s "$DUMPS/$n" ] || return 1; done
+	[ -s "$DUMPS/hv-panic.console" ]
 }
 
 case "${1:-}" in
@@ -564,8 +571,9 @@ print("log lines: %d" % log.count("\n"))
 record_tools() {
 	local sum=$DUMPS/tools-summary.txt n out old
 	: >"$sum.part"
-	for n in "${DUMP_NAMES[@]}" "${EXTRA_DUMPS[@]}"; do
+	for n in "${DUMP_NAMES[@]}" "${EXTRA_DUMPS[@]}" "${HV_DUMPS[@]}"; do
 		local f=$DUMPS/$n line="$n:"
+		[ -s "$f" ] || continue   # hv's, when hv is not built
 		old=$(grep -m1 "^$n: " "$sum" 2>/dev/null || true)
 		if [ -n "$old" ] && [ "$DUMPS/$n.crash.txt" -nt "$f" ] && [ "$DUMPS/$n.drgn.txt" -nt "$f" ]; then
 			echo "$old" >>"$sum.part"
@@ -601,6 +609,53 @@ record_tools() {
 	mv "$sum.part" "$sum"
 	touch "$STAMPS/tools.done"
 }
+# ---- 5. hv's own Linux dumps ------------------------------------------------------------
+# The vmlinux as a domain of hv (256 MiB, 1 vCPU, no root disk: mount_root panics), with
+# on_crash = coredump-preserve: hv sees the panic, writes its kdump-zstd dump into the
+# dump-dir, keeps the crashed domain, and `hvctl dump --format elf` writes the ELF one. Under
+# kvm_pvm's emulation the boot to the panic takes many minutes (HVKIT_HV_TIMEOUT, default 3600 s).
+hv_panic() {
+	local w=$WORK/hv ctl sock t0 hvpid conpid k
+	ctl=$(dirname "$HV_BIN")/hvctl
+	sock=$w/ctl.sock
+	mkdir -p "$w/state" "$w/crash"
+	"$HV_BIN" --daemon --socket "$sock" --state-dir "$w/state" --kernel "$CACHE/vmlinux" --mem 256M --vcpus 1 \
+		--cmdline "console=ttyS0 panic=0" --on-crash coredump-preserve >"$w/hv.log" 2>&1 &
+	hvpid=$!
+	for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+	HVKIT_SOCKET=$sock "$ctl" setprop config/dump-dir = "$w/crash" >/dev/null
+	HVKIT_SOCKET=$sock "$ctl" setprop config/dump-format = kdump-zstd >/dev/null
+	HVKIT_SOCKET=$sock "$ctl" refresh >/dev/null
+	sleep 100000 | HVKIT_SOCKET=$sock "$ctl" console dom0 >"$w/console" 2>&1 &
+	conpid=$!
+	t0=$(date +%s)
+	until HVKIT_SOCKET=$sock "$ctl" list | grep -qE ' dom0 +crashed'; do
+		kill -0 "$hvpid" 2>/dev/null || die "hv ended before the Linux domain panicked (see $w/hv.log)"
+		[ $(( $(date +%s) - t0 )) -lt "$HV_TIMEOUT" ] || { kill "$hvpid"; cp "$w/console" "$DUMPS/hv-panic.failed.console"; die "the Linux domain did not panic within $HV_TIMEOUT s under hv"; }
+		sleep 5
+	done
+	# the on_crash dump is written in the background: its "dumped" line ends it
+	for _ in $(seq 600); do HVKIT_SOCKET=$sock "$ctl" dmesg | grep -q 'dom0: crash dump written\|dumped to' && break; sleep 1; done
+	k=$(ls -t "$w/crash"/* 2>/dev/null | grep -v partial | head -1)
+	[ -n "$k" ] || die "hv wrote no on_crash dump (see $w/hv.log)"
+	HVKIT_SOCKET=$sock "$ctl" dump dom0 "$w/hv-panic.elf" --format elf >/dev/null
+	HVKIT_SOCKET=$sock "$ctl" dmesg >"$DUMPS/hv-panic.hvlog.part"
+	kill "$hvpid" 2>/dev/null || true
+	wait "$hvpid" 2>/dev/null || true
+	kill "$conpid" 2>/dev/null || true
+	mv "$k" "$DUMPS/hv-panic.kdump"
+	mv "$w/hv-panic.elf" "$DUMPS/hv-panic.elf"
+	cp "$w/console" "$DUMPS/hv-panic.console"
+	mv "$DUMPS/hv-panic.hvlog.part" "$DUMPS/hv-panic.hvlog"
+	echo "hv-panic seconds=$(( $(date +%s) - t0 ))" >"$STAMPS/hv-panic.done"
+	rm -f "$STAMPS/tools.done"   # the crash/drgn record is redone for the new dumps
+}
+STEP="booting the vmlinux under hv to its panic"
+if [ -x "$HV_BIN" ] && { [ ! -s "$DUMPS/hv-panic.kdump" ] || [ ! -s "$DUMPS/hv-panic.elf" ]; }; then
+	say "booting the vmlinux under hv to its panic (many minutes under emulation)"
+	timed "5 hv boot to panic" hv_panic
+fi
+
 STEP="running crash and drgn on the dumps"
 if [ ! -f "$STAMPS/tools.done" ]; then
 	timed "4 crash+drgn record" record_tools || say "note: the crash/drgn record failed (not fatal)"

@@ -17,7 +17,7 @@ static void usage(FILE *f)
 	      "Boots dom0 on KVM with its serial console on this terminal.\n"
 	      "  -m, --mem SIZE        guest RAM (default 128M; K/M/G suffixes, bare number = MiB)\n"
 	      "  -c, --vcpus N         virtual CPUs (default 2)\n"
-	      "  -k, --kernel FILE     PVH ELF kernel (default: the built-in guest kernel)\n"
+	      "  -k, --kernel FILE     PVH ELF kernel or Linux bzImage (default: the built-in guest)\n"
 	      "  -i, --initrd FILE     initial ramdisk, passed as PVH module 0\n"
 	      "  -a, --cmdline STR     kernel command line\n"
 	      "  -n, --name NAME       domain name (default dom0)\n"

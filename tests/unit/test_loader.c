@@ -242,6 +242,73 @@ static void test_mem_layout(void **state)
 	mem_destroy(&m);
 }
 
+/* A minimal bzImage: setup sectors with the header, then the protected-mode part. */
+static size_t fake_bzimage(uint8_t *buf, size_t cap, uint16_t version, uint8_t loadflags, uint32_t init_size)
+{
+	size_t setup = (1 + 1) * 512, pm = 4096;
+	assert_true(setup + pm <= cap);
+	memset(buf, 0, setup + pm);
+	buf[0x1f1] = 1;                 /* setup_sects */
+	buf[0x201] = 0x66;              /* the jump: the header ends at 0x268 */
+	memcpy(buf + 0x202, "HdrS", 4);
+	memcpy(buf + 0x206, &version, 2);
+	buf[0x211] = loadflags;
+	{ uint32_t max = 0x7fffffff; memcpy(buf + 0x22c, &max, 4); }
+	memcpy(buf + 0x260, &init_size, 4);
+	for (size_t i = 0; i < pm; i++)
+		buf[setup + i] = (uint8_t)(i * 7 + 1);
+	return setup + pm;
+}
+
+static void test_bzimage(void **state)
+{
+	static uint8_t img[8192];
+	struct guest_mem m;
+	struct kernel_image ki;
+	struct err e = { "" };
+	size_t n = fake_bzimage(img, sizeof(img), 0x020f, 0x01, 1 << 20);
+	const char *p = write_tmp(img, n);
+	uint8_t *bp, *e820;
+	uint32_t v;
+	(void)state;
+	assert_int_equal(mem_create(&m, "t", 8 << 20, &e), 0);
+	assert_int_equal(loader_load_pvh(&m, p, &ki, &e), 0);
+	assert_true(ki.bzimage && ki.is_linux);
+	assert_int_equal(ki.entry32, 0x100000);
+	assert_int_equal(ki.highest, 0x100000 + (1 << 20)); /* init_size, not the file */
+	assert_memory_equal(mem_ptr(&m, 0x100000, 4096), img + 1024, 4096);
+	assert_int_equal(boot_setup(&m, &ki, 2, "console=ttyS0", NULL, &e), 0);
+	bp = mem_ptr(&m, BOOT_PARAMS_GPA, 4096);
+	assert_memory_equal(bp + 0x202, "HdrS", 4);
+	assert_int_equal(bp[0x210], 0xff); /* type_of_loader */
+	assert_true(bp[0x211] & 0x81);     /* LOADED_HIGH | CAN_USE_HEAP */
+	memcpy(&v, bp + 0x228, 4);
+	assert_int_equal(v, BOOT_CMDLINE_GPA);
+	assert_string_equal((char *)mem_ptr(&m, v, 14), "console=ttyS0");
+	memcpy(&v, bp + 0x214, 4);
+	assert_int_equal(v, 0x100000); /* code32_start */
+	assert_int_equal(bp[0x1e8], 4); /* e820: low RAM, EBDA, ACPI, RAM from 1 MiB */
+	e820 = bp + 0x2d0 + 3 * 20;
+	{ uint64_t a, s; uint32_t t; memcpy(&a, e820, 8); memcpy(&s, e820 + 8, 8); memcpy(&t, e820 + 16, 4);
+	  assert_int_equal(a, 0x100000); assert_int_equal(s, (8 << 20) - 0x100000); assert_int_equal(t, 1); }
+	{ uint64_t r; memcpy(&r, bp + 0x070, 8); assert_int_equal(r, BOOT_ACPI_GPA); }
+	/* the Linux boot protocol's GDT: __BOOT_CS 0x10 code, __BOOT_DS 0x18 data */
+	{ uint64_t g[5]; memcpy(g, mem_ptr(&m, BOOT_GDT_GPA, sizeof(g)), sizeof(g));
+	  assert_int_equal(g[2], 0x00cf9b000000ffffull); assert_int_equal(g[3], 0x00cf93000000ffffull); }
+	mem_destroy(&m);
+	unlink(p);
+
+	/* refusals: an old protocol, a zImage, a kernel that does not fit, a truncated one */
+	n = fake_bzimage(img, sizeof(img), 0x0204, 0x01, 1 << 20);
+	load_expect_error(img, n, "boot protocol 2.04 is too old");
+	n = fake_bzimage(img, sizeof(img), 0x020f, 0x00, 1 << 20);
+	load_expect_error(img, n, "not a bzImage");
+	n = fake_bzimage(img, sizeof(img), 0x020f, 0x01, 64 << 20);
+	load_expect_error(img, n, "needs 64 MiB from 1 MiB");
+	n = fake_bzimage(img, sizeof(img), 0x020f, 0x01, 1 << 20);
+	load_expect_error(img, 1024, "is the whole file");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,7 +316,7 @@ int main(void)
 		cmocka_unit_test(test_truncated),     cmocka_unit_test(test_no_pvh_note),
 		cmocka_unit_test(test_segment_outside_ram), cmocka_unit_test(test_acpi),
 		cmocka_unit_test(test_start_info),    cmocka_unit_test(test_initrd),
-		cmocka_unit_test(test_mem_layout),
+		cmocka_unit_test(test_mem_layout),    cmocka_unit_test(test_bzimage),
 	};
 	return cmocka_run_group_tests_name("loader", tests, setup, NULL);
 }
