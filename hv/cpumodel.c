@@ -44,6 +44,17 @@ static const struct hidden {
 	{ 7, ECX, 3, "pku", "rdpkru/wrpkru (context switch) are not emulated", true },
 	{ 7, ECX, 4, "ospke", "follows pku", false },
 	{ 0x80000001, ECX, 5, "abm", "lzcnt is not emulated", true },
+	/* SSE beyond the SSE2 baseline: the kernel uses it inside kernel_fpu_begin (blake2s,
+	 * chacha, crc32c, aes, sha), and the emulator has no SSE arithmetic at all (seen:
+	 * "movd xmm15, ecx" in blake2s_compress_ssse3 at boot) */
+	{ 1, ECX, 9, "ssse3", "SSE arithmetic is not emulated (blake2s_compress_ssse3 at boot)", true },
+	{ 1, ECX, 19, "sse4_1", "SSE arithmetic is not emulated", true },
+	{ 1, ECX, 20, "sse4_2", "crc32 and SSE arithmetic are not emulated", true },
+	{ 1, ECX, 1, "pclmulqdq", "pclmulqdq is not emulated", true },
+	{ 1, ECX, 25, "aes", "aesenc and friends are not emulated", true },
+	{ 7, EBX, 29, "sha_ni", "sha1rnds4 and friends are not emulated", true },
+	{ 7, ECX, 9, "vaes", "VEX-encoded", false },
+	{ 7, ECX, 10, "vpclmulqdq", "VEX-encoded", false },
 };
 
 static uint32_t *reg_of(struct kvm_cpuid_entry2 *e, enum reg r)
