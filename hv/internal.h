@@ -218,6 +218,8 @@ struct domain {
 	atomic_bool dbg_stopped;   /* a debugger (hvmdb -d, the q prompt, gdb) holds it stopped: "paused" */
 	bool crash_dumped;         /* hv's loop: this crash's dump is started (on_crash coredump-*) */
 	atomic_bool reset_pending; /* a reset (hv_domain_reboot) that waits for the RAM users to end */
+	uint64_t destroy_by_ns;    /* hv's loop: hvctl destroy waits for the RAM users until then (destroy.c) */
+	bool destroy_paused;       /* (then) paused by that destroy: resumed if it gives up */
 	atomic_int dump_cancel;   /* hvctl dump-cancel */
 	atomic_int mig_fd;        /* a migration's socket + 1 (0: none): hvctl migrate-cancel shuts it */
 	atomic_bool mig_post;     /* it runs at the receiver, its last pages go from here (post-copy) */
@@ -358,6 +360,9 @@ void hv_wake(struct hv *hv);
 bool debug_exit(struct vcpu *v);
 void debug_notify_event(struct domain *d);
 struct domain *hv_domain_by_id(struct hv *hv, int id);
+/* Takes d out of hv and destroys it (hv's loop only): its console clients get why (NULL:
+ * said from its state), a destroy waiting on it (CTL_WAIT) its answer. */
+void hv_domain_remove(struct hv *hv, struct domain *d, const char *why);
 /* The id a new domain named name gets (-1 after a message: no slot, or the name is
  * taken), and putting a built domain into the table (the control thread only). */
 int hv_domain_new_id(struct hv *hv, const char *name, struct err *e);

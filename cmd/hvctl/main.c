@@ -239,6 +239,7 @@ int main(int argc, char **argv)
 			else if (line[0] == 'p' && line[1] == ' ')
 				show_progress(line + 2);
 		}
+		fflush(stdout); /* a line saying what hv waits for shows while it waits */
 		if (status >= 0)
 			break;
 	}
