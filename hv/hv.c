@@ -369,9 +369,9 @@ int hv_run(struct hv *hv)
 		};
 		int nctl = control_pollfds(hv, p + 3, 1 + CONTROL_MAX_CLIENTS);
 		int nrel = reloc_pollfds(hv, p + 3 + nctl, RELOC_MAX_FDS);
+		int des_ms = destroy_due(hv);    /* hvctl destroys that waited for a dump (first: no new one starts) */
 		int wait_ms = autockpt_tick(hv); /* scheduled checkpoints (config/checkpoint-interval) */
 		int ctl_ms = control_tick(hv);   /* connections that sent no request in time */
-		int des_ms = destroy_due(hv);    /* hvctl destroys that waited for a dump */
 		if (ctl_ms >= 0 && (wait_ms < 0 || ctl_ms < wait_ms))
 			wait_ms = ctl_ms;
 		if (des_ms >= 0 && (wait_ms < 0 || des_ms < wait_ms))
