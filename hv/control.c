@@ -51,8 +51,7 @@ static size_t send_now(struct ctl_client *cl, const char *buf, size_t n)
 	return off;
 }
 
-/* Sends what the socket takes now; the rest waits in cl->out for POLLOUT. */
-static void client_flush(struct ctl_client *cl)
+void control_flush(struct ctl_client *cl)
 {
 	size_t off = send_now(cl, cl->out, cl->out_len);
 	memmove(cl->out, cl->out + off, cl->out_len - off);
@@ -84,7 +83,7 @@ static void client_queue(struct ctl_client *cl, const char *buf, size_t n)
 	}
 	memcpy(cl->out + cl->out_len, buf, n);
 	cl->out_len += n;
-	client_flush(cl);
+	control_flush(cl);
 }
 
 static void reply_send(struct reply *r, const char *buf, size_t n)
@@ -181,6 +180,14 @@ struct domain *ctl_need_domain(struct hv *hv, struct reply *r, const char *name)
 	return NULL;
 }
 
+bool ctl_has_flag(int argc, char **argv, const char *flag)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], flag))
+			return true;
+	return false;
+}
+
 const char *ctl_first_arg(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)
@@ -257,7 +264,7 @@ int ctl_run(struct hv *hv, struct ctl_client *c, int argc, char **argv)
 		send_all(c->fd, c->out, c->out_len);
 		c->out_len = 0;
 	}
-	if (ret == CTL_STREAM || ret == CTL_HANDED)
+	if (ret == CTL_STREAM || ret == CTL_HANDED || ret == CTL_WAIT)
 		return ret;
 	send_status(&r);
 	return CTL_DONE;
@@ -369,7 +376,7 @@ static int oldest_waiting(const struct control *c)
 	int best = -1;
 	for (unsigned i = 0; i < c->nclients; i++) {
 		const struct ctl_client *cl = &c->clients[i];
-		if (cl->console_dom >= 0 || cl->draining || now - cl->since_ns < CONTROL_IDLE_MS * 1000000ull)
+		if (cl->console_dom >= 0 || cl->draining || cl->waiting || now - cl->since_ns < CONTROL_IDLE_MS * 1000000ull)
 			continue;
 		if (best < 0 || cl->since_ns < c->clients[best].since_ns)
 			best = (int)i;
@@ -396,6 +403,35 @@ void control_console_end(struct hv *hv, int dom_id, const char *why)
 	}
 }
 
+void control_wait_end(struct hv *hv, int dom_id, int status, const char *fmt, ...)
+{
+	struct control *c = hv->ctl;
+	char line[1024];
+	va_list ap;
+	if (!c)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	for (unsigned i = c->nclients; i-- > 0;) {
+		struct ctl_client *cl = &c->clients[i];
+		struct reply r = { .fd = cl->fd, .cl = cl };
+		if (!cl->waiting || cl->wait_dom != dom_id)
+			continue;
+		if (status)
+			reply_error(&r, "%s", line);
+		else
+			reply_line(&r, "%s", line);
+		r.status = status;
+		send_status(&r);
+		cl->waiting = false;
+		cl->draining = true; /* dropped once its reply is out (control_handle, control_tick) */
+		cl->since_ns = time_ns();
+		if (!cl->out_len || cl->gone || cl->overflow)
+			client_drop(hv, i);
+	}
+}
+
 int control_tick(struct hv *hv)
 {
 	struct control *c = hv->ctl;
@@ -405,7 +441,7 @@ int control_tick(struct hv *hv)
 	for (unsigned i = c->nclients; i-- > 0;) {
 		struct ctl_client *cl = &c->clients[i];
 		uint64_t age;
-		if (cl->console_dom >= 0)
+		if (cl->console_dom >= 0 || cl->waiting) /* (a wait has its own bound: destroy_due) */
 			continue;
 		age = now - cl->since_ns;
 		if (age >= limit) {
@@ -465,60 +501,96 @@ static int accept_client(struct hv *hv)
 	return 1;
 }
 
-/* 0: keep the client; 1: done (reply sent or gone), drop it; 2: handed to a job thread. */
-static int client_read(struct hv *hv, struct ctl_client *cl)
+int ctl_split(char *line, size_t len, char **argv, int *argc, struct err *e)
 {
-	char *nl, *argv[CONTROL_MAX_ARGS];
-	int argc = 0;
-	ssize_t n;
-
-	if (cl->console_dom >= 0) {
-		uint8_t buf[4096];
-		struct domain *d = hv_domain_by_id(hv, cl->console_dom);
-		n = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n <= 0)
-			return n == 0 || (errno != EAGAIN && errno != EINTR);
-		if (!d)
-			return true;
-		uart_receive(&d->uart, buf, (size_t)n);
-		return false;
+	char *p = line, *end = line + len, *tab;
+	if (memchr(line, 0, len))
+		return err_set(e, "the request has a NUL byte at offset %zu (arguments are text, separated by TAB)",
+			       (size_t)((char *)memchr(line, 0, len) - line));
+	*argc = 0;
+	for (;;) {
+		if (*argc == CONTROL_MAX_ARGS)
+			return err_set(e, "too many arguments (at most %d)", CONTROL_MAX_ARGS);
+		tab = memchr(p, '\t', (size_t)(end - p));
+		argv[(*argc)++] = p;
+		if (!tab)
+			break;
+		*tab = 0;
+		p = tab + 1;
 	}
-	if (cl->len + 1 >= cl->cap && cl->cap < CONTROL_MAX_LINE) { /* grows as a long request comes */
-		cl->cap = cl->cap ? cl->cap * 4 : 1024;
-		if (cl->cap > CONTROL_MAX_LINE)
-			cl->cap = CONTROL_MAX_LINE;
+	*end = 0;
+	return 0;
+}
+
+/* The request line so far: bytes up to its newline are kept (what follows is not read:
+ * one request per connection), then it runs. As control_feed. */
+static int request_feed(struct hv *hv, struct ctl_client *cl, const char *buf, size_t n)
+{
+	char *argv[CONTROL_MAX_ARGS];
+	const char *nl;
+	struct reply r = { .fd = cl->fd, .cl = cl };
+	struct err e;
+	size_t take;
+	int argc;
+
+	if (cl->len + n + 1 > cl->cap && cl->cap < CONTROL_MAX_LINE) { /* grows as a long request comes */
+		size_t cap = cl->cap ? cl->cap : 1024;
+		while (cap < cl->len + n + 1 && cap < CONTROL_MAX_LINE)
+			cap *= 4;
+		cl->cap = cap < CONTROL_MAX_LINE ? cap : CONTROL_MAX_LINE;
 		cl->buf = xrealloc(cl->buf, cl->cap);
 	}
-	n = recv(cl->fd, cl->buf + cl->len, cl->cap - 1 - cl->len, MSG_DONTWAIT);
-	if (n <= 0)
-		return n == 0 || (errno != EAGAIN && errno != EINTR);
-	cl->len += (size_t)n;
-	cl->buf[cl->len] = 0;
-	nl = memchr(cl->buf, '\n', cl->len);
+	take = n < cl->cap - 1 - cl->len ? n : cl->cap - 1 - cl->len;
+	nl = memchr(buf, '\n', take);
+	if (nl)
+		take = (size_t)(nl - buf);
+	memcpy(cl->buf + cl->len, buf, take);
+	cl->len += take;
 	if (!nl) {
-		if (cl->len == CONTROL_MAX_LINE - 1) {
-			struct reply r = { .fd = cl->fd };
-			reply_error(&r, "request too long");
-			send_all(cl->fd, "= 1\n", 4);
-			return true;
-		}
-		return false;
+		if (cl->len < CONTROL_MAX_LINE - 1)
+			return 0;
+		reply_error(&r, "request too long (at most %d bytes)", CONTROL_MAX_LINE - 1);
+		send_status(&r);
+		return 1;
 	}
-	*nl = 0;
-	for (char *p = cl->buf, *tab; p && argc < CONTROL_MAX_ARGS; p = tab ? tab + 1 : NULL) {
-		tab = strchr(p, '\t');
-		if (tab)
-			*tab = 0;
-		argv[argc++] = p;
+	if (ctl_split(cl->buf, cl->len, argv, &argc, &e) < 0) {
+		reply_error(&r, "%s", e.msg);
+		send_status(&r);
+		return 1;
 	}
 	switch (ctl_run(hv, cl, argc, argv)) {
 	case CTL_DONE:
 		return 1;
 	case CTL_HANDED:
 		return 2;
-	default: /* CTL_STREAM */
+	default: /* CTL_STREAM, CTL_WAIT */
 		return 0;
 	}
+}
+
+int control_feed(struct hv *hv, struct ctl_client *cl, const void *buf, size_t n)
+{
+	if (cl->waiting || cl->draining)
+		return 0; /* its request is in: what it sends now is not read as another one */
+	if (cl->console_dom >= 0) {
+		struct domain *d = hv_domain_by_id(hv, cl->console_dom);
+		if (!d)
+			return 1;
+		uart_receive(&d->uart, buf, n);
+		return 0;
+	}
+	return request_feed(hv, cl, buf, n);
+}
+
+/* What the socket has for a client, through control_feed. 0: keep the client; 1: done
+ * (reply sent or gone), drop it; 2: handed to a job thread. */
+static int client_read(struct hv *hv, struct ctl_client *cl)
+{
+	char buf[16384];
+	ssize_t n = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n <= 0)
+		return n == 0 || (errno != EAGAIN && errno != EINTR);
+	return control_feed(hv, cl, buf, (size_t)n);
 }
 
 void control_handle(struct hv *hv, const struct pollfd *p, int n)
@@ -534,13 +606,13 @@ void control_handle(struct hv *hv, const struct pollfd *p, int n)
 		struct ctl_client *cl = &c->clients[ci];
 		if (cl->draining) {
 			if (p[i].revents & (POLLOUT | POLLHUP | POLLERR))
-				client_flush(cl);
+				control_flush(cl);
 			if (!cl->out_len || cl->gone || (p[i].revents & (POLLHUP | POLLERR)))
 				client_drop(hv, ci);
 			continue;
 		}
 		if ((p[i].revents & POLLOUT) && cl->out_len)
-			client_flush(cl); /* a console's hello, or output queued mid-request */
+			control_flush(cl); /* a console's hello, or output queued mid-request */
 		if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
 			int r = client_read(hv, cl);
 			if (cl->overflow)

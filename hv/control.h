@@ -35,6 +35,8 @@ struct ctl_client {
 	bool draining;      /* the request is done: drop once out is sent */
 	bool overflow;      /* out passed CONTROL_MAX_OUT: the client is dropped */
 	bool gone;          /* a send failed: the client went away */
+	bool waiting;       /* CTL_WAIT: its answer comes from hv's loop (control_wait_end) */
+	int wait_dom;       /* (waiting) the domain it is about */
 	char *out;          /* reply bytes the socket did not take yet */
 	size_t out_len, out_cap;
 };
@@ -57,6 +59,31 @@ int control_tick(struct hv *hv);
 /* The domain dom_id is going away: its console clients get one line saying why (virsh and
  * xl console end too) and are closed. */
 void control_console_end(struct hv *hv, int dom_id, const char *why);
+
+/* What a client sent (the socket's bytes, as the loop reads them; a fuzz target's): a
+ * console client's go to its domain's 16550; a request collects up to its newline (at most
+ * CONTROL_MAX_LINE - 1 bytes; what follows it is never read), is split (ctl_split) and runs
+ * (ctl_run). 0: keep the client (more to come, or it became a console stream); 1: done, the
+ * reply queued or sent (drop the client once cl->out is sent); 2: a thread took the
+ * connection over (forget it, do not close it). A bad request is answered "e ..." "= 1". */
+int control_feed(struct hv *hv, struct ctl_client *cl, const void *buf, size_t n);
+/* Sends what of cl->out the client's socket takes now, without waiting. */
+void control_flush(struct ctl_client *cl);
+/* Splits a request line of len bytes (line[len] is writable) at its TABs into argv; a NUL
+ * byte in it, or more than CONTROL_MAX_ARGS arguments: -1 with the message. */
+int ctl_split(char *line, size_t len, char **argv, int *argc, struct err *e);
+
+/* The outcome for the clients waiting on domain dom_id (CTL_WAIT): one line ("o" for
+ * status 0, else "e") and the status; they are then dropped once it is sent. */
+__attribute__((format(printf, 4, 5))) void control_wait_end(struct hv *hv, int dom_id, int status, const char *fmt,
+							    ...);
+
+/* destroy.c: the destroy verb (a domain being dumped is destroyed when the dump ends: the
+ * client waits, CTL_WAIT), and hv's loop's part: destroy_due does the destroys whose dumps
+ * ended and gives up those that waited too long; returns the poll timeout (ms) until the
+ * next is due, or -1. */
+int destroy_run(struct ctl_req *q);
+int destroy_due(struct hv *hv);
 
 /* Runs one request through the verb table (ctl.h): the verb's reply and status, or
  * "unknown command 'X'". Returns enum ctl_result: CTL_STREAM when the connection became a

@@ -26,8 +26,10 @@ __attribute__((format(printf, 2, 3))) int reply_error(struct reply *r, const cha
 /* What a handler returns: the dispatcher then sends "= status" and closes the connection
  * (CTL_DONE, or -1 after reply_error); or leaves the connection to what the verb made of
  * it: a console stream (CTL_STREAM, control keeps and feeds it) or a thread of its own that
- * now owns the fd (CTL_HANDED, control forgets it without closing it). */
-enum ctl_result { CTL_DONE = 0, CTL_STREAM = 1, CTL_HANDED = 2 };
+ * now owns the fd (CTL_HANDED, control forgets it without closing it); or an answer that
+ * hv's loop gives later (CTL_WAIT: the handler set client->waiting and wait_dom; what the
+ * client sends meanwhile is ignored; control_wait_end sends the outcome). */
+enum ctl_result { CTL_DONE = 0, CTL_STREAM = 1, CTL_HANDED = 2, CTL_WAIT = 3 };
 
 struct ctl_verb;
 
@@ -64,6 +66,8 @@ struct ctl_verb {
 int ctl_register(const struct ctl_verb *v, struct err *e);
 /* The row registered under name, or NULL. */
 const struct ctl_verb *ctl_lookup(const char *name);
+/* Whether flag is one of argv[1..]. */
+bool ctl_has_flag(int argc, char **argv, const char *flag);
 /* The first argument after the verb that is not a --flag (a verb's NAME or FILE), or NULL. */
 const char *ctl_first_arg(int argc, char **argv);
 /* A file a client named must be absolute: hv's working directory is not the client's, and

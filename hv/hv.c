@@ -192,32 +192,36 @@ int hv_domain_start(struct hv *hv, const struct domain_config *cfg, struct err *
 	return id;
 }
 
-static void remove_domain(struct hv *hv, struct domain *d)
+void hv_domain_remove(struct hv *hv, struct domain *d, const char *why)
 {
-	/* a dump job still reading it (only at hv's exit: events wait for RAM users): cancel it
-	 * and let it finish (it stops within a batch); one that does not is left its domain */
+	char line[200], name[64];
+	int id = d->id;
+	/* a dump job still reading it (only at hv's exit: events and destroys wait for RAM
+	 * users): cancel it and let it finish (it stops within a batch); one that does not is
+	 * left its domain */
 	if (atomic_load(&d->dump_active)) {
 		atomic_store(&d->dump_cancel, 1);
 		hv_log(hv, "%s: cancelling the dump (save, checkpoint) being written: the domain is destroyed", d->name);
 	}
 	for (int i = 0; i < 3000 && atomic_load(&d->dump_active); i++)
 		usleep(10000);
-	{
-		char why[200];
-		snprintf(why, sizeof(why), "%s %s: console closed", d->name,
+	if (!why) {
+		snprintf(line, sizeof(line), "%s %s: console closed", d->name,
 			 d->state == DOMAIN_CRASHED   ? "crashed and was destroyed"
 			 : d->state == DOMAIN_SHUTOFF ? "shut off"
 						      : "no longer runs here (destroyed, saved or migrated)");
-		control_console_end(hv, d->id, why);
+		why = line;
 	}
+	control_console_end(hv, id, why);
+	snprintf(name, sizeof(name), "%s", d->name);
 	pthread_mutex_lock(&hv->lock);
 	hv->domains[d->slot] = NULL;
 	pthread_mutex_unlock(&hv->lock);
-	if (atomic_load(&d->dump_active)) {
+	if (atomic_load(&d->dump_active))
 		hv_log(hv, "%s: its dump did not stop within 30 s: its RAM is left to it", d->name);
-		return;
-	}
-	domain_destroy(d);
+	else
+		domain_destroy(d);
+	control_wait_end(hv, id, 0, "Domain %s destroyed", name); /* hvctl destroy that waited */
 }
 
 static void handle_event(struct hv *hv, struct domain *d)
@@ -231,15 +235,15 @@ static void handle_event(struct hv *hv, struct domain *d)
 	ev = d->event;
 	memcpy(reason, d->crash_reason, sizeof(reason));
 	pthread_mutex_unlock(&d->lock);
-	if (atomic_load(&d->dump_active))
-		return; /* handled when the dump job ends (it wakes the loop) */
+	if (atomic_load(&d->dump_active) || d->destroy_by_ns)
+		return; /* handled when the dump job ends (it wakes the loop); or destroyed then */
 	if (atomic_load(&d->reset_pending)) { /* a reboot that waited for a dump */
 		pthread_mutex_lock(&d->lock);
 		d->event = EVENT_NONE;
 		pthread_mutex_unlock(&d->lock);
 		if (domain_reset(d, &e) < 0) {
 			hv_log(hv, "%s: reboot failed: %s; destroyed", d->name, e.msg);
-			remove_domain(hv, d);
+			hv_domain_remove(hv, d, NULL);
 		} else {
 			hv_log(hv, "%s rebooted (the reboot waited for its dump to end)", d->name);
 		}
@@ -258,7 +262,7 @@ static void handle_event(struct hv *hv, struct domain *d)
 		hv_log(hv, "%s %s; destroyed", d->name, reason);
 		snprintf(why, sizeof(why), "%s was %s: console closed", d->name, reason);
 		control_console_end(hv, d->id, why);
-		remove_domain(hv, d);
+		hv_domain_remove(hv, d, NULL);
 		return;
 	}
 	switch (ev) {
@@ -327,7 +331,7 @@ static void handle_event(struct hv *hv, struct domain *d)
 		hv->exit_status = 3;
 	if (!hv->opt.quiet)
 		hv_log(hv, "%s destroyed", d->name);
-	remove_domain(hv, d);
+	hv_domain_remove(hv, d, NULL);
 }
 
 static bool any_domain(struct hv *hv)
@@ -368,13 +372,16 @@ int hv_run(struct hv *hv)
 		};
 		int nctl = control_pollfds(hv, p + 3, 1 + CONTROL_MAX_CLIENTS);
 		int nrel = reloc_pollfds(hv, p + 3 + nctl, RELOC_MAX_FDS);
+		int des_ms = destroy_due(hv);    /* hvctl destroys that waited for a dump (first: no new one starts) */
 		int wait_ms = autockpt_tick(hv); /* scheduled checkpoints (config/checkpoint-interval) */
 		int ctl_ms = control_tick(hv);   /* connections that sent no request in time */
-		int lx_ms = kernel_linux_tick(hv);      /* Linux panics (hv/kernel_linux.c) */
+		int lx_ms = kernel_linux_tick(hv); /* Linux panics (hv/kernel_linux.c) */
 		if (ctl_ms >= 0 && (wait_ms < 0 || ctl_ms < wait_ms))
 			wait_ms = ctl_ms;
 		if (lx_ms >= 0 && (wait_ms < 0 || lx_ms < wait_ms))
 			wait_ms = lx_ms;
+		if (des_ms >= 0 && (wait_ms < 0 || des_ms < wait_ms))
+			wait_ms = des_ms;
 		if (poll(p, (nfds_t)(3 + nctl + nrel), wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -413,7 +420,7 @@ int hv_run(struct hv *hv)
 	atomic_store(&hv->exiting, true);
 	for (int i = 0; i < HV_MAX_DOMAINS; i++)
 		if (hv->domains[i])
-			remove_domain(hv, hv->domains[i]);
+			hv_domain_remove(hv, hv->domains[i], NULL);
 	conout_stop(&hv->con, 2000); /* what is queued goes out before the terminal is restored */
 	console_raw_leave(&hv->con);
 	close(sfd);
@@ -503,7 +510,7 @@ void hv_destroy(struct hv *hv)
 		return;
 	for (int i = 0; i < HV_MAX_DOMAINS; i++)
 		if (hv->domains[i])
-			remove_domain(hv, hv->domains[i]);
+			hv_domain_remove(hv, hv->domains[i], NULL);
 	conout_stop(&hv->con, 2000);
 	console_raw_leave(&hv->con);
 	reloc_close(hv);

@@ -263,6 +263,8 @@ struct domain {
 	bool cpumodel_logged;      /* domain.c: the Linux options on kvm_pvm were logged */
 	uint64_t linux_panic_seen_ns; /* kernel_linux.c: when panic_cpu was first seen set (hv's loop) */
 	atomic_ulong fallback_count;
+	uint64_t destroy_by_ns;    /* hv's loop: hvctl destroy waits for the RAM users until then (destroy.c) */
+	bool destroy_paused;       /* (then) paused by that destroy: resumed if it gives up */
 	atomic_int dump_cancel;   /* hvctl dump-cancel */
 	atomic_int mig_fd;        /* a migration's socket + 1 (0: none): hvctl migrate-cancel shuts it */
 	atomic_bool mig_post;     /* it runs at the receiver, its last pages go from here (post-copy) */
@@ -403,6 +405,9 @@ void hv_wake(struct hv *hv);
 bool debug_exit(struct vcpu *v);
 void debug_notify_event(struct domain *d);
 struct domain *hv_domain_by_id(struct hv *hv, int id);
+/* Takes d out of hv and destroys it (hv's loop only): its console clients get why (NULL:
+ * said from its state), a destroy waiting on it (CTL_WAIT) its answer. */
+void hv_domain_remove(struct hv *hv, struct domain *d, const char *why);
 /* The id a new domain named name gets (-1 after a message: no slot, or the name is
  * taken), and putting a built domain into the table (the control thread only). */
 int hv_domain_new_id(struct hv *hv, const char *name, struct err *e);

@@ -76,6 +76,11 @@ int job_start(struct hv *hv, struct ctl_client *c, struct domain *d, job_fn fn, 
 	pthread_attr_t a;
 	pthread_t th;
 	int rc;
+	if (d && d->destroy_by_ns) { /* hvctl destroy waits for the RAM readers: no new one */
+		free(arg);
+		free(j);
+		return reply_error(r, "%s is being destroyed (when the dump, save or checkpoint reading it ends)", d->name);
+	}
 	if (!j) {
 		free(arg);
 		return reply_error(r, "out of memory");

@@ -6,6 +6,7 @@
  * reported done unless it is in a sound store. */
 #include "props.h"
 #include "dump/dump.h"
+#include "util/access.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -254,26 +255,59 @@ static int parse_value(const struct prop_def *d, const char *in, char *out, size
 	return check_value(d, tmp, out, len, e);
 }
 
-/* The file itself: created 0600 if missing; refused unless empty or an SQLite database. */
-static int prepare_file(const char *path, struct err *e)
+static bool ours(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+/* The store's directory as util/access.h wants a directory hv writes into (root's or
+ * ours; sticky if others can write it), and SQLite's files beside the store (its WAL,
+ * shared memory, journal) none that another uid planted or a symlink. */
+static int check_place(const char *path, struct err *e)
+{
+	static const char *const side[] = { "-wal", "-shm", "-journal" };
+	char dir[512], name[600];
+	const char *base;
+	struct stat st;
+	int fd;
+	if (access_split(path, dir, sizeof(dir), &base, e) < 0)
+		return -1;
+	if (stat(dir, &st) < 0 && errno == ENOENT)
+		return err_set(e, "%s: cannot create the property store: directory %s does not exist", path, dir);
+	if ((fd = access_dir_open(dir, false, "state directory", e)) < 0)
+		return err_prefix(e, "property store %s", path);
+	close(fd);
+	for (size_t i = 0; i < sizeof(side) / sizeof(side[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", path, side[i]);
+		if (lstat(name, &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode))
+			return err_set(e, "%s: not a file SQLite may use (%s): the property store is not opened", name,
+				       S_ISLNK(st.st_mode) ? "a symlink" : "not a regular file");
+		if (!ours(st.st_uid))
+			return err_set(e, "%s belongs to uid %u: the property store is not opened", name,
+				       (unsigned)st.st_uid);
+	}
+	return 0;
+}
+
+/* The file itself: created 0600 if missing, never through a symlink; refused unless it is
+ * root's or ours, and empty or an SQLite database. Its identity in *out. */
+static int prepare_file(const char *path, struct stat *out, struct err *e)
 {
 	struct stat st;
 	char sig[16];
 	ssize_t n;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+	int fd;
+	if (check_place(path, e) < 0)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		if (errno == ENOENT) {
-			char dir[512];
-			char *slash;
-			snprintf(dir, sizeof(dir), "%s", path);
-			slash = strrchr(dir, '/');
-			if (slash && slash != dir)
-				*slash = 0;
-			else
-				snprintf(dir, sizeof(dir), "%s", slash ? "/" : ".");
-			return err_set(e, "%s: cannot create the property store: directory %s does not exist", path,
-				       dir);
-		}
+		int err = errno;
+		/* ELOOP; or EACCES when the kernel's protected_symlinks saw it first */
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			return err_set(e, "%s: the property store is a symlink: not followed", path);
+		errno = err;
 		if (errno == EISDIR)
 			return err_set(e, "%s: not a property store (a directory)", path);
 		return err_errno(e, "%s: cannot open the property store", path);
@@ -287,7 +321,11 @@ static int prepare_file(const char *path, struct err *e)
 		close(fd);
 		return err_set(e, "%s: not a property store (not a regular file)", path);
 	}
-	/* it holds a password: owner only (best effort on a file someone else owns) */
+	if (!ours(st.st_uid)) {
+		close(fd);
+		return err_set(e, "%s: the property store belongs to uid %u: not opened", path, (unsigned)st.st_uid);
+	}
+	/* it holds a password: owner only (best effort on root's file when we are not root) */
 	if ((st.st_mode & 077) && fchmod(fd, 0600) < 0 && errno != EPERM) {
 		err_errno(e, "%s: chmod", path);
 		close(fd);
@@ -301,6 +339,7 @@ static int prepare_file(const char *path, struct err *e)
 		}
 	}
 	close(fd);
+	*out = st;
 	return 0;
 }
 
@@ -340,7 +379,7 @@ static int check_sound(struct props *p, const char *pragma, struct err *e)
 static int check_there(struct props *p, struct err *e)
 {
 	struct stat st;
-	int r = stat(p->path, &st);
+	int r = lstat(p->path, &st);
 	if (r == 0 && st.st_dev == p->dev && st.st_ino == p->ino)
 		return 0;
 	p->gone = true;
@@ -431,6 +470,7 @@ static int upgrade_relocation(struct props *p, struct err *e)
 struct props *props_open(const char *path, struct err *e)
 {
 	struct props *p;
+	struct stat st;
 	int rc;
 
 	if (!path || !*path) {
@@ -441,11 +481,13 @@ struct props *props_open(const char *path, struct err *e)
 		err_set(e, "%.64s...: property store path too long", path);
 		return NULL;
 	}
-	if (prepare_file(path, e) < 0)
+	if (prepare_file(path, &st, e) < 0)
 		return NULL;
 	p = xcalloc(1, sizeof(*p));
 	snprintf(p->path, sizeof(p->path), "%s", path);
-	rc = sqlite3_open_v2(path, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
+	p->dev = st.st_dev;
+	p->ino = st.st_ino;
+	rc = sqlite3_open_v2(path, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
 		err_set(e, "%s: cannot open the property store: %s", path, p->db ? sqlite3_errmsg(p->db) : "no memory");
 		props_close(p);
@@ -453,15 +495,10 @@ struct props *props_open(const char *path, struct err *e)
 	}
 	sqlite3_extended_result_codes(p->db, 0);
 	sqlite3_busy_timeout(p->db, 2000);
-	{
-		struct stat st;
-		if (stat(path, &st) < 0) {
-			err_errno(e, "%s: the property store", path);
-			props_close(p);
-			return NULL;
-		}
-		p->dev = st.st_dev;
-		p->ino = st.st_ino;
+	if (lstat(path, &st) < 0 || st.st_dev != p->dev || st.st_ino != p->ino) { /* not the file checked */
+		err_set(e, "%s: the property store was replaced while it was being opened: not opened", path);
+		props_close(p);
+		return NULL;
 	}
 	/* the first statement reads the header: a damaged database fails here */
 	if (exec(p, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", e) < 0 ||

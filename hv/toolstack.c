@@ -20,14 +20,6 @@
 #include "props.h"
 #include "xlcfg.h"
 
-static bool has_flag(int argc, char **argv, const char *flag)
-{
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], flag))
-			return true;
-	return false;
-}
-
 static const char *state_dir(struct hv *hv)
 {
 	return hv->opt.state_dir ? hv->opt.state_dir : HV_DEFAULT_STATE_DIR;
@@ -96,7 +88,7 @@ static int cmd_list(struct ctl_req *q)
 	struct reply *r = q->r;
 	struct listed l[HV_MAX_DOMAINS * 2];
 	unsigned n = 0;
-	bool all = has_flag(q->argc, q->argv, "--all"), json = has_flag(q->argc, q->argv, "--json");
+	bool all = ctl_has_flag(q->argc, q->argv, "--all"), json = ctl_has_flag(q->argc, q->argv, "--json");
 	char path[512], qn[160];
 
 	for (int i = 0; i < HV_MAX_DOMAINS; i++) {
@@ -184,7 +176,7 @@ static int cmd_dominfo(struct ctl_req *q)
 	char qn[1200];
 	if (hv_domain_info(hv, d->id, &di, NULL) < 0)
 		return -1;
-	if (has_flag(q->argc, q->argv, "--json")) {
+	if (ctl_has_flag(q->argc, q->argv, "--json")) {
 		json_quote(qn, sizeof(qn), di.name);
 		reply_line(r, "{\"id\": %d, \"name\": %s, \"state\": \"%s\", \"vcpus\": %u, \"memory_kib\": %llu,", di.id, qn,
 			   domain_state_name(di.state), di.vcpus, (unsigned long long)(di.mem_bytes >> 10));
@@ -236,7 +228,7 @@ static int cmd_vcpuinfo(struct ctl_req *q)
 	struct reply *r = q->r;
 	struct domain *d = q->dom;
 	struct sched_info *si;
-	bool json = has_flag(q->argc, q->argv, "--json");
+	bool json = ctl_has_flag(q->argc, q->argv, "--json");
 	si = xcalloc(1, sizeof(*si));
 	hv_sched_info(q->hv, si);
 	if (json)
@@ -349,31 +341,6 @@ static int cmd_start(struct ctl_req *q)
 	return start_from_xl(hv, r, &x, true);
 }
 
-static int cmd_destroy(struct ctl_req *q)
-{
-	struct reply *r = q->r;
-	struct domain *d = q->dom;
-	char name[64];
-	snprintf(name, sizeof(name), "%s", d->name);
-	if (atomic_load(&d->dump_active))
-		return reply_error(r, "a dump of %s is being written: hvctl dump-cancel %s first", name, name);
-	if (__atomic_load_n(&d->dbg, __ATOMIC_ACQUIRE))
-		return reply_error(r, "a debugger is attached to %s: detach it first", name);
-	if (d->id == 0 && !has_flag(q->argc, q->argv, "--force"))
-		return reply_error(r, "destroying dom0 ends hv; add --force to do it");
-	while (d->pause_count)
-		domain_unpause(d, NULL);
-	{
-		char why[120];
-		snprintf(why, sizeof(why), "%s was destroyed (hvctl destroy): console closed", name);
-		control_console_end(q->hv, d->id, why);
-	}
-	q->hv->domains[d->slot] = NULL;
-	domain_destroy(d);
-	reply_line(r, "Domain %s destroyed", name);
-	return 0;
-}
-
 static int cmd_suspend(struct ctl_req *q)
 {
 	struct err e;
@@ -427,7 +394,7 @@ static int cmd_console(struct ctl_req *q)
 	struct domain *d = q->dom;
 	/* "c", then the last lines, so the attacher sees where the guest is (like a real
 	 * console's screen), then what the guest writes from then on */
-	if (domcons_attach(&d->cons, q->client->fd, "c\n", has_flag(q->argc, q->argv, "--no-history") ? 0 : 2048) < 0)
+	if (domcons_attach(&d->cons, q->client->fd, "c\n", ctl_has_flag(q->argc, q->argv, "--no-history") ? 0 : 2048) < 0)
 		return reply_error(q->r, "%s has too many console clients", d->name);
 	q->client->console_dom = d->id;
 	return CTL_STREAM;
@@ -453,7 +420,7 @@ static int cmd_dmesg(struct ctl_req *q)
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		reply_line(q->r, "%s", line);
 	free(buf);
-	if (has_flag(q->argc, q->argv, "-c")) {
+	if (ctl_has_flag(q->argc, q->argv, "-c")) {
 		pthread_mutex_lock(&hv->con.lock);
 		hv->con.ring_head = 0;
 		pthread_mutex_unlock(&hv->con.lock);
@@ -615,8 +582,8 @@ static int cmd_gdb(struct ctl_req *q)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return reply_error(r, "out of memory");
-	*c = (struct gdb_conn){ q->hv, d->id, q->client->fd, has_flag(q->argc, q->argv, "-w"),
-				has_flag(q->argc, q->argv, "--no-pause") };
+	*c = (struct gdb_conn){ q->hv, d->id, q->client->fd, ctl_has_flag(q->argc, q->argv, "-w"),
+				ctl_has_flag(q->argc, q->argv, "--no-pause") };
 	(void)!send(q->client->fd, "g\n", 2, MSG_NOSIGNAL);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
@@ -734,7 +701,7 @@ static const struct ctl_verb toolstack_verbs[] = {
 	{ .name = "create", .run = cmd_create, .flags = CTL_CHANGES, .usage = "create FILE" },
 	{ .name = "undefine", .run = cmd_undefine, .flags = CTL_CHANGES, .usage = "undefine NAME" },
 	{ .name = "start", .run = cmd_start, .flags = CTL_CHANGES, .usage = "start NAME" },
-	{ .name = "destroy", .run = cmd_destroy, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "destroy NAME [--force]" },
+	{ .name = "destroy", .run = destroy_run, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "destroy NAME [--force]" },
 	{ .name = "suspend", .run = cmd_suspend, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "suspend NAME" },
 	{ .name = "resume", .run = cmd_resume, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "resume NAME" },
 	{ .name = "shutdown", .run = cmd_shutdown, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "shutdown NAME" },

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dbgkeys/dbgkeys.h"
 #include "hv/hv.h"
 #include "kmdb/kmdb.h"
+#include "util/access.h"
 
 static void usage(FILE *f)
 {
@@ -63,20 +65,23 @@ static int crash_action(const char *s, struct domain_config *cfg)
 	return 0;
 }
 
-/* --state-dir DIR: there, or made now (its parent must be there), and a directory. */
+/* --state-dir DIR: there, or made now (its parent must be there), a directory, and one hv
+ * may write into as util/access.h says (root's or ours; sticky if others can write it). */
 static int state_dir_check(const char *dir, char *msg, size_t len)
 {
 	struct stat st;
-	if (stat(dir, &st) == 0) {
-		if (S_ISDIR(st.st_mode))
-			return 0;
+	struct err e;
+	int fd;
+	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
 		snprintf(msg, len, "--state-dir %s: not a directory", dir);
 		return -1;
 	}
-	if (errno == ENOENT && mkdir(dir, 0700) == 0)
-		return 0;
-	snprintf(msg, len, "--state-dir %s: %s", dir, strerror(errno));
-	return -1;
+	if ((fd = access_dir_open(dir, true, "--state-dir", &e)) < 0) {
+		snprintf(msg, len, "%s", e.msg);
+		return -1;
+	}
+	close(fd);
+	return 0;
 }
 
 static int die(const char *msg)

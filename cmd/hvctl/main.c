@@ -27,7 +27,8 @@ static const char usage_text[] =
 	"  start NAME                   start a defined domain\n"
 	"  shutdown NAME                ask the guest to power off (it goes through 'in shutdown')\n"
 	"  reboot NAME                  ask the guest to reboot (reset it if it cannot be asked)\n"
-	"  destroy NAME                 stop it at once\n"
+	"  destroy NAME                 stop it at once (one being dumped: paused, destroyed when\n"
+	"                               the dump is complete; waits at most 60 s)\n"
 	"  suspend NAME / resume NAME   pause and unpause\n"
 	"  console NAME                 attach to its console; Ctrl-] detaches\n"
 	"  dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib] [--live|--crash|--reset]\n"
@@ -239,6 +240,7 @@ int main(int argc, char **argv)
 			else if (line[0] == 'p' && line[1] == ' ')
 				show_progress(line + 2);
 		}
+		fflush(stdout); /* a line saying what hv waits for shows while it waits */
 		if (status >= 0)
 			break;
 	}

@@ -4,20 +4,23 @@ memory and register request until the one-time token is given (real gdb: extende
 monitor auth, attach); a gdbserver pointed at an existing path (hv's own control socket)
 is refused and removes nothing; every file hv writes into the dump directory is created
 O_EXCL|O_NOFOLLOW relative to it, so symlinks planted by another uid are refused and their
-targets stay untouched; relative paths in the raw protocol are refused."""
+targets stay untouched; relative paths in the raw protocol are refused; the property
+store is never opened through a symlink nor in a state directory others can write
+unless it is sticky."""
 import os
 import re
 import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 
 import pytest
 
 from conftest import GUEST, HV, ASAN_ENV, kernel
 from test_dump import crash_with_coredump
-from test_toolstack import daemon, guest_console  # noqa: F401 (fixture)
+from test_toolstack import Daemon, daemon, guest_console  # noqa: F401 (fixture)
 
 HVCTL = os.path.join(os.path.dirname(GUEST), "hvctl")
 NOBODY = 65534
@@ -325,3 +328,54 @@ def test_relative_paths_are_refused(daemon):
         assert st == 1 and "%s: %s is relative to hv's working directory: give an absolute path" % (
             verb, line.split("\t")[-2 if verb == "save" else -1]) in text, text
     assert "dom0" in d.rows()
+
+
+# ---- the property store
+
+
+def test_state_dir_others_can_write_is_refused(tmp_path):
+    """hv --state-dir at a directory others can write that is not sticky: one clear error
+    at start (props.db and the definitions live there)."""
+    sd = tmp_path / "state"
+    sd.mkdir()
+    sd.chmod(0o777)
+    r = subprocess.run([HV, "--daemon", "--socket", str(tmp_path / "ctl.sock"), "--state-dir", str(sd),
+                        "-k", kernel("trivial")], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=20, env=ASAN_ENV)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert "hv: --state-dir %s is writable by others and not sticky (mode 0777)" % sd in lines[0], lines[0]
+    assert os.listdir(sd) == []
+
+
+@needs_root
+def test_props_db_never_through_a_symlink(daemon):
+    """A sticky state directory anyone may write into (as /var/tmp), where another uid
+    planted props.db as a symlink to a victim: hv says so at start, setprop fails with the
+    reason (a write never reported done), the victim stays as it was; once the symlink is
+    gone the store is made anew and works."""
+    tmp = tempfile.mkdtemp()
+    os.chmod(tmp, 0o755)
+    sd = os.path.join(tmp, "state")
+    os.mkdir(sd)
+    os.chmod(sd, 0o1777)
+    victim = os.path.join(tmp, "victim")
+    open(victim, "w").write("precious")
+    plant(os.path.join(sd, "props.db"), victim)
+    d = Daemon(tmp, "--vcpus", "1", "--mem", "32M")
+    try:
+        want = "%s/props.db: the property store is a symlink: not followed" % sd
+        assert want in d.ctl("dmesg").stdout
+        r = d.ctl("setprop", "config/checkpoint-keep", "=", "3", check=False)
+        assert r.returncode == 1 and want in r.stderr, r.stderr
+        r = d.ctl("listprop", check=False)
+        assert r.returncode == 1 and want in r.stderr, r.stderr
+        assert open(victim).read() == "precious" and os.path.islink(os.path.join(sd, "props.db"))
+        os.unlink(os.path.join(sd, "props.db"))
+        d.ctl("setprop", "config/checkpoint-keep", "=", "3")
+        st = os.lstat(os.path.join(sd, "props.db"))
+        assert stat.S_ISREG(st.st_mode) and st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o600
+    finally:
+        out, err = d.stop()
+        shutil.rmtree(tmp)
+    assert "ERROR: AddressSanitizer" not in err and "runtime error" not in err, err

@@ -128,6 +128,20 @@ def test_a_stdout_nobody_reads_stalls_nothing(tmp_path):
         end = time.time() + 20  # the socket is there before dom0 is
         while "dom0" not in ctl("list").stdout and time.time() < end:
             time.sleep(0.1)
+        # and dom0 is booted ('n' injects an NMI: one in the first instructions of the
+        # PVH entry, before the guest has an IDT, triple-faults it)
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock)
+        s.sendall(b"console\tdom0\n")
+        s.settimeout(2)
+        got, end = b"", time.time() + 30
+        while b"guest> " not in got and time.time() < end:
+            try:
+                got += s.recv(4096)
+            except socket.timeout:
+                s.sendall(b"\r")
+        s.close()
+        assert b"guest> " in got, got
         t = time.monotonic()
         for _ in range(200):  # about 1.6 MB of output, past the pipe and hv's 1 MiB queue
             assert ctl("debug-keys", "hrvzaumitnNH").returncode == 0

@@ -1,6 +1,7 @@
 """End to end (issue 17, data): a dump is never wrong while saying it succeeded. A reboot
 or a crash during a dump waits for it; a dump hv was killed in the middle of is refused by
-our readers and removed by the next hv; a kdump cut inside its page data is refused; what
+our readers and removed by the next hv; a destroy during a dump waits for it (and for a
+cancelled one, whose partial file goes); a kdump cut inside its page data is refused; what
 the headers and notes say twice must agree; the integrity note finds a flipped byte; a
 corrupt or missing property store fails every write."""
 import os
@@ -118,6 +119,78 @@ def test_reboot_of_a_crashed_domU_being_dumped(daemon, tmp_path):
     upper = range(8192, 16384)
     assert sum(pages[p] == image[p * 4096:(p + 1) * 4096] for p in upper) == len(upper)
     assert "ready" in guest_console(d, "c", "echo ready", "ready")
+
+
+def domu_being_dumped(d, img, name="c"):
+    """A domU of that RAM image, running, and a kdump-zlib dump of it under way."""
+    cfg = os.path.join(d.tmp, name + ".cfg")
+    open(cfg, "w").write('name = "%s"\nmemory = 64\nvcpus = 1\nmem_image = "%s"\n' % (name, img))
+    d.ctl("create", cfg)
+    guest_console(d, name, "echo ready", "ready")
+    core = os.path.join(d.tmp, name + ".kdump")
+    p = start_dump(d, core, name=name)
+    wait_partial(core)
+    return core, p
+
+
+def test_destroy_during_a_dump_waits_for_it(daemon, tmp_path):
+    """`hvctl destroy` of a domain being dumped, as xl destroy: it says it waits, the
+    domain is paused at once, the dump completes and holds the RAM of its instant, then
+    the domain is destroyed and hvctl destroy says so, exit 0."""
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    img = random_ram(str(tmp_path), 64)
+    core, p = domu_being_dumped(d, img)
+    time.sleep(0.3)
+    t = subprocess.Popen([HVCTL, "-S", d.sock, "destroy", "c"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    first = t.stdout.readline()
+    assert "Domain c is being dumped (or saved, checkpointed): paused, destroyed when the file is complete " \
+           "(waiting, at most 60 s)" in first, first
+    assert p.poll() is None, "the dump ended before the destroy"
+    assert d.rows()["c"][1] == "paused"
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0 and "Domain c dumped to %s" % core in out, (out, err)
+    rest, terr = t.communicate(timeout=30)
+    assert t.returncode == 0 and rest == "Domain c destroyed\n" and terr == "", (rest, terr)
+    assert "c" not in d.rows()
+    assert "c destroyed (hvctl destroy waited for its dump to end)" in d.ctl("dmesg").stdout
+    image = open(img, "rb").read()
+    pages = kdump_pages(core)
+    upper = range(8192, 16384)
+    assert sum(pages[p] == image[p * 4096:(p + 1) * 4096] for p in upper) == len(upper)
+    r = hvdump("verify", core)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+
+
+def test_destroy_waiting_for_a_cancelled_dump(daemon, tmp_path):
+    """A destroy waiting for a dump that is then cancelled: the partial file goes (no
+    dump is left that looks whole), the domain is destroyed; a second destroy meanwhile
+    waits with the first (and its client going away calls nothing off), a new dump
+    meanwhile is refused, and destroy of a domain no dump
+    holds is at once."""
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    img = random_ram(str(tmp_path), 64)
+    core, p = domu_being_dumped(d, img)
+    ts = [subprocess.Popen([HVCTL, "-S", d.sock, "destroy", "c"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True) for _ in range(2)]
+    for t in ts:
+        assert "destroyed when the file is complete" in t.stdout.readline()
+    r = d.ctl("dump", "c", os.path.join(d.tmp, "again.kdump"), check=False)  # no new reader meanwhile
+    assert r.returncode == 1 and "a dump of c is already being written" in r.stderr, r.stderr
+    ts[1].kill()  # a client that goes away does not call the destroy off
+    ts[1].wait()
+    d.ctl("dump-cancel", "c")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 1 and "cancel" in err, (out, err)
+    for t in ts[:1]:
+        rest, terr = t.communicate(timeout=30)
+        assert t.returncode == 0 and rest == "Domain c destroyed\n", (rest, terr)
+    assert not [f for f in os.listdir(d.tmp) if f.startswith("c.kdump")]
+    assert "c" not in d.rows()
+    cfg = os.path.join(d.tmp, "e.cfg")
+    open(cfg, "w").write('name = "e"\nmemory = 16\nvcpus = 1\n')
+    d.ctl("create", cfg)
+    assert d.ctl("destroy", "e").stdout == "Domain e destroyed\n"
 
 
 def test_a_crash_during_a_dump_waits_for_it_then_on_crash_restarts(daemon, tmp_path):

@@ -1,7 +1,8 @@
 /* Unit tests for the control-verb table (hv/control.c, hv/toolstack.c): every built-in
  * verb is found by name, a name registered twice is refused and the first row kept, and
  * the dispatcher's replies: an unknown verb, a verb's own handler, a missing domain name,
- * a usage error spelled from the row. */
+ * a usage error spelled from the row; the request framing (pieces, NULs, too many
+ * arguments, too long) through control_feed, the loop's own path. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,33 +88,42 @@ static void test_twice_refused(void **state)
 	assert_int_equal(toolstack_register(&e), 0);
 }
 
-/* Runs one request line (TAB-separated, as hvctl sends it) and returns the reply text. */
-static char *request(const char *line, int *ret)
+/* Sends n bytes as one client (in pieces of at most step bytes, as a socket may deliver
+ * them) through control_feed, the control loop's own path, and returns the reply text;
+ * *ret: control_feed's last answer. */
+static char *feed(const char *bytes, size_t n, size_t step, int *ret)
 {
 	static struct ctl_client c;
-	char buf[4096], *argv[CONTROL_MAX_ARGS], *copy = strdup(line);
-	int sv[2], argc = 0;
-	ssize_t n;
+	char *buf = xcalloc(1, 1 << 20);
+	int sv[2];
+	ssize_t got;
 	size_t len = 0;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	for (char *p = copy, *tab; p && argc < CONTROL_MAX_ARGS; p = tab ? tab + 1 : NULL) {
-		tab = strchr(p, '\t');
-		if (tab)
-			*tab = 0;
-		argv[argc++] = p;
-	}
 	c = (struct ctl_client){ .fd = sv[0], .console_dom = -1 };
-	*ret = ctl_run(NULL, &c, argc, argv); /* no hv: none of these requests reaches one */
-	free(c.out); /* what the socket did not take at once (nothing, for replies this short) */
+	*ret = 0;
+	for (size_t off = 0; off < n && *ret == 0; off += step) /* no hv: none of these reaches one */
+		*ret = control_feed(NULL, &c, bytes + off, n - off < step ? n - off : step);
+	assert_int_equal(c.out_len, 0); /* replies this short go out at once */
+	free(c.out);
 	free(c.buf);
 	close(sv[0]);
-	while ((n = read(sv[1], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
+	while ((got = read(sv[1], buf + len, (1 << 20) - 1 - len)) > 0)
+		len += (size_t)got;
 	close(sv[1]);
-	free(copy);
 	buf[len] = 0;
-	return strdup(buf);
+	return buf;
+}
+
+/* One request line (TAB-separated, as hvctl sends it, without the newline). */
+static char *request(const char *line, int *ret)
+{
+	char *copy = xcalloc(1, strlen(line) + 2);
+	char *s;
+	sprintf(copy, "%s\n", line);
+	s = feed(copy, strlen(copy), 4096, ret);
+	free(copy);
+	return s;
 }
 
 static void test_dispatch_replies(void **state)
@@ -141,11 +151,61 @@ static void test_dispatch_replies(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int ret;
 		char *s = request(cases[i].line, &ret);
-		assert_int_equal(ret, CTL_DONE);
+		assert_int_equal(ret, 1); /* done: the client goes once its reply is out */
 		assert_string_equal(s, cases[i].reply);
 		free(s);
 	}
 	assert_int_equal(ran, 1);
+}
+
+/* The framing: a line in pieces, bytes after the newline, NULs, too many arguments, a line
+ * too long, a connection that ends before its newline. */
+static void test_framing(void **state)
+{
+	char *big = xcalloc(1, CONTROL_MAX_LINE + 16), *s;
+	char args[CONTROL_MAX_ARGS * 2 + 16] = "test-verb";
+	int ret;
+	struct err e;
+	(void)state;
+	if (!ctl_lookup("test-verb"))
+		assert_int_equal(ctl_register(&mine, &e), 0);
+
+	s = feed("test-verb\ta\tb\nfrobnicate\n", 25, 1, &ret); /* a byte at a time; the rest unread */
+	assert_int_equal(ret, 1);
+	assert_string_equal(s, "o ran test-verb with 2 args\n= 0\n");
+	free(s);
+	s = feed("test-verb\ta", 11, 3, &ret); /* no newline yet: nothing runs, nothing is said */
+	assert_int_equal(ret, 0);
+	assert_string_equal(s, "");
+	free(s);
+	s = feed("test-verb\0\t--all\n", 17, 100, &ret);
+	assert_int_equal(ret, 1);
+	assert_string_equal(s, "e the request has a NUL byte at offset 9 (arguments are text, separated by TAB)\n= 1\n");
+	free(s);
+	for (int i = 1; i < CONTROL_MAX_ARGS; i++) /* 64 arguments in all: taken */
+		strcat(args, "\tx");
+	s = request(args, &ret);
+	assert_string_equal(s, "o ran test-verb with 63 args\n= 0\n");
+	free(s);
+	strcat(args, "\tx"); /* 65: refused, not cut short */
+	s = request(args, &ret);
+	assert_string_equal(s, "e too many arguments (at most 64)\n= 1\n");
+	free(s);
+	s = request("\t\t", &ret);
+	assert_string_equal(s, "e unknown command ''\n= 1\n");
+	free(s);
+	memset(big, 'a', CONTROL_MAX_LINE + 8);
+	s = feed(big, CONTROL_MAX_LINE + 8, 10000, &ret);
+	assert_int_equal(ret, 1);
+	assert_string_equal(s, "e request too long (at most 65535 bytes)\n= 1\n");
+	free(s);
+	memcpy(big, "test-verb\t", 10); /* the longest line there may be runs */
+	big[CONTROL_MAX_LINE - 2] = '\n';
+	s = feed(big, CONTROL_MAX_LINE - 1, CONTROL_MAX_LINE, &ret);
+	assert_int_equal(ret, 1);
+	assert_string_equal(s, "o ran test-verb with 1 args\n= 0\n");
+	free(s);
+	free(big);
 }
 
 int main(void)
@@ -154,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_each_verb_found),
 		cmocka_unit_test(test_twice_refused),
 		cmocka_unit_test(test_dispatch_replies),
+		cmocka_unit_test(test_framing),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

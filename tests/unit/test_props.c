@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,6 +420,74 @@ static void test_old_store_upgraded(void **state)
 	props_close(p);
 }
 
+/* Where the store is (issue 17): never through a symlink (props.db or SQLite's files beside
+ * it), never in a directory others can write unless it is sticky, never a file of another
+ * uid; the symlink's target is left as it was. */
+static void test_no_symlink_no_open_dir(void **state)
+{
+	struct err e;
+	struct props *p;
+	struct stat st;
+	char sub[160], store[200], victim[200], side[220];
+	(void)state;
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	snprintf(sub, sizeof(sub), "%s/state", dir);
+	snprintf(store, sizeof(store), "%s/props.db", sub);
+	assert_int_equal(mkdir(sub, 0700), 0);
+
+	/* a dangling symlink: nothing is created at its target */
+	assert_int_equal(symlink(victim, store), 0);
+	assert_null(props_open(store, &e));
+	if (!strstr(e.msg, "is a symlink: not followed")) fail_msg("%s", e.msg);
+	assert_int_equal(lstat(victim, &st), -1);
+	/* a symlink to a real store: not opened either, the store untouched */
+	p = props_open(path, &e);
+	assert_non_null(p);
+	props_close(p);
+	unlink(store);
+	assert_int_equal(symlink(path, store), 0);
+	assert_null(props_open(store, &e));
+	if (!strstr(e.msg, "is a symlink: not followed")) fail_msg("%s", e.msg);
+	unlink(store);
+	/* a symlink where SQLite would put its WAL */
+	snprintf(side, sizeof(side), "%s-wal", store);
+	assert_int_equal(symlink(victim, side), 0);
+	assert_null(props_open(store, &e));
+	if (!strstr(e.msg, "props.db-wal: not a file SQLite may use (a symlink)")) fail_msg("%s", e.msg);
+	assert_int_equal(lstat(victim, &st), -1);
+	unlink(side);
+
+	/* a directory others can write: refused unless sticky */
+	assert_int_equal(chmod(sub, 0777), 0);
+	assert_null(props_open(store, &e));
+	if (!strstr(e.msg, "is writable by others and not sticky (mode 0777)")) fail_msg("%s", e.msg);
+	assert_int_equal(lstat(store, &st), -1); /* nothing created there */
+	assert_int_equal(chmod(sub, 0770), 0);
+	assert_null(props_open(store, &e));
+	assert_int_equal(chmod(sub, 01777), 0);
+	p = props_open(store, &e);
+	if (!p) fail_msg("%s", e.msg);
+	assert_int_equal(props_set(p, "checkpoint-keep", "3", &e), 0);
+	props_close(p);
+
+	/* a store another uid put there (in a sticky directory anyone may) */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(store, 65534, 65534), 0);
+		assert_null(props_open(store, &e));
+		if (!strstr(e.msg, "belongs to uid 65534: not opened")) fail_msg("%s", e.msg);
+		assert_int_equal(chown(store, 0, 0), 0);
+		snprintf(side, sizeof(side), "%s-journal", store); /* another uid's file beside it */
+		close(open(side, O_CREAT | O_WRONLY, 0666));
+		assert_int_equal(chown(side, 65534, 65534), 0);
+		assert_null(props_open(store, &e));
+		if (!strstr(e.msg, "props.db-journal belongs to uid 65534")) fail_msg("%s", e.msg);
+		unlink(side);
+	}
+	p = props_open(store, &e);
+	if (!p) fail_msg("%s", e.msg);
+	props_close(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +499,7 @@ int main(void)
 		cmocka_unit_test_setup(test_not_a_store, fresh),
 		cmocka_unit_test_setup(test_old_store_upgraded, fresh),
 		cmocka_unit_test_setup(test_corrupt_or_gone, fresh),
+		cmocka_unit_test_setup(test_no_symlink_no_open_dir, fresh),
 	};
 	return cmocka_run_group_tests_name("props", tests, setup, teardown);
 }
