@@ -43,6 +43,8 @@ unsigned dbgkeys_domains(struct hv *hv, int *ids, unsigned max);
 struct vcpu_snapshot *dbgkeys_snapshot(struct hv *hv, int id, unsigned *n);
 const char *dbgkeys_mp_state(uint32_t mp);
 const char *dbgkeys_exit_name(uint32_t reason);
-void dbgkeys_dump_vcpu(struct hv *hv, int id, const char *dname, const struct vcpu_snapshot *s);
+struct target;
+/* os: the domain's Linux target for ORC stacks (kmdb_stack_os_open), or NULL */
+void dbgkeys_dump_vcpu(struct hv *hv, int id, const char *dname, const struct vcpu_snapshot *s, struct target *os);
 
 #endif

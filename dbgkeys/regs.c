@@ -1,13 +1,15 @@
 /* regs: 'd' dumps the registers of every vCPU of every domain, '0' those of dom0: each
  * vCPU is held out of the guest for the snapshot, so hung guests answer too. RIP and
- * return addresses are named from the kernel's symbols; the call trace follows frame
- * pointers through guest memory, best effort (kmdb_stack_fp: the engine's unwinder). */
+ * return addresses are named from the kernel's symbols; the call trace is Linux's ORC
+ * stack on a Linux domain (kmdb_stack_os, the bt of hvmdb), else it follows frame pointers
+ * through guest memory, best effort (kmdb_stack_fp: the engine's unwinder). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "kmdb/kmdb.h"
+#include "mdb/mdb.h"
 #include "mdb/unwind.h"
 #include "x86/x86.h"
 
@@ -28,7 +30,23 @@ static void sym(struct hv *hv, int id, uint64_t a, char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
-static void dump_stack(struct hv *hv, int id, const struct vcpu_snapshot *s)
+/* The Linux module's bt of this vCPU (ORC), a line each. */
+static void os_trace(struct hv *hv, struct target *os, unsigned cpu)
+{
+	char *buf = NULL, *line, *save;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return;
+	out(hv, "Call trace (ORC, as hvmdb's bt):");
+	kmdb_stack_os(os, cpu, f);
+	fclose(f);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		out(hv, "  %s", line);
+	free(buf);
+}
+
+static void dump_stack(struct hv *hv, int id, const struct vcpu_snapshot *s, struct target *os)
 {
 	uint64_t words[12], rsp = s->regs.rsp;
 	size_t n = hv_read_virt(hv, id, s->index, rsp, words, sizeof(words)) / 8;
@@ -47,6 +65,11 @@ static void dump_stack(struct hv *hv, int id, const struct vcpu_snapshot *s)
 			len = 0;
 		}
 	}
+	if (os) {
+		os_trace(hv, os, s->index);
+		free(st);
+		return;
+	}
 	out(hv, "Call trace (frame pointers):");
 	hv_regs_from_kvm(&s->regs, &s->sregs, &x);
 	kmdb_stack_fp(hv, id, s->index, &x, st);
@@ -63,7 +86,7 @@ static void dump_stack(struct hv *hv, int id, const struct vcpu_snapshot *s)
 	free(st);
 }
 
-void dbgkeys_dump_vcpu(struct hv *hv, int id, const char *dname, const struct vcpu_snapshot *s)
+void dbgkeys_dump_vcpu(struct hv *hv, int id, const char *dname, const struct vcpu_snapshot *s, struct target *os)
 {
 	const struct kvm_regs *r = &s->regs;
 	const struct kvm_sregs *sr = &s->sregs;
@@ -96,13 +119,14 @@ void dbgkeys_dump_vcpu(struct hv *hv, int id, const char *dname, const struct vc
 	    sr->fs.selector, sr->gs.selector, sr->ss.selector, sr->cs.selector);
 	out(hv, "fsbase: %016llx   gsbase: %016llx   kernel_gsbase: %016llx", (unsigned long long)sr->fs.base,
 	    (unsigned long long)sr->gs.base, (unsigned long long)s->msr_kernel_gs_base);
-	dump_stack(hv, id, s);
+	dump_stack(hv, id, s, os);
 }
 
 static void dump_domain(struct hv *hv, int id)
 {
 	struct domain_info di;
 	struct vcpu_snapshot *s;
+	struct target *os;
 	unsigned n;
 	struct err e;
 
@@ -111,8 +135,10 @@ static void dump_domain(struct hv *hv, int id)
 	/* Hold every vCPU for the whole dump: registers, stacks and traces of one instant. */
 	hv_domain_hold(hv, id);
 	s = dbgkeys_snapshot(hv, id, &n);
+	os = s ? kmdb_stack_os_open(hv, id, s, n) : NULL; /* Linux: ORC stacks */
 	for (unsigned i = 0; s && i < n; i++)
-		dbgkeys_dump_vcpu(hv, id, di.name, &s[i]);
+		dbgkeys_dump_vcpu(hv, id, di.name, &s[i], os);
+	target_close(os);
 	hv_domain_release(hv, id);
 }
 

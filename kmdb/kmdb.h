@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "util/util.h"
 
@@ -23,6 +24,15 @@ void kmdb_prompt_enter(struct hv *hv);
 struct unwind_stack;
 struct x86_regs;
 void kmdb_stack_fp(struct hv *hv, int id, unsigned vcpu, const struct x86_regs *r, struct unwind_stack *s);
+/* stack_os.c: for a Linux domain, a target over a snapshot of its n vCPUs with the Linux
+ * module attached (NULL for any other kernel, or without symbols); kmdb_stack_os prints
+ * vCPU cpu's stack as bt does. The snapshot must outlive the target (target_close). */
+struct vcpu_snapshot;
+struct target;
+struct target *kmdb_stack_os_open(struct hv *hv, int id, const struct vcpu_snapshot *vs, unsigned n);
+int kmdb_stack_os(struct target *t, unsigned cpu, FILE *out);
+/* The OS modules the live targets use (Linux's, then our guest's), registered once. */
+int kmdb_os_register(void);
 
 /* ---- on this hv's domains (hvgdb.c) */
 /* Serves gdb on the connected fd for domain domid (attach: the domain stops; gdb's

@@ -117,22 +117,26 @@ static void input(struct hv *hv, const uint8_t *buf, size_t n)
 	}
 }
 
+/* The OS modules of the live targets, in hvmdb's order: Linux's, then our guest's. */
+int kmdb_os_register(void)
+{
+	static int done; /* 1 registered, -1 failed */
+	struct err e;
+	if (!done)
+		done = mdb_os_register(&mdb_os_linux, &e) < 0 || mdb_os_register(&mdb_os_guest, &e) < 0 ? -1 : 1;
+	return done > 0 ? 0 : -1;
+}
+
 void kmdb_prompt_enter(struct hv *hv)
 {
 	struct prompt *p;
 	int ids[MAX_DOMS];
 	unsigned n;
-	static bool registered;
 	if (prompt)
 		return;
-	/* the OS modules of the live prompt, in hvmdb's order: Linux's, then our guest's */
-	if (!registered) {
-		struct err e;
-		if (mdb_os_register(&mdb_os_linux, &e) < 0 || mdb_os_register(&mdb_os_guest, &e) < 0) {
-			hv_console_write(hv, "kmdb: the OS modules cannot be registered\n");
-			return;
-		}
-		registered = true;
+	if (kmdb_os_register() < 0) {
+		hv_console_write(hv, "kmdb: the OS modules cannot be registered\n");
+		return;
 	}
 	p = xcalloc(1, sizeof(*p));
 	p->hv = hv;

@@ -1,6 +1,6 @@
 """End to end: Debian's Linux kernel (the fixture's vmlinux, booted through its PVH note) as
 a domain of hv, debugged live while it boots: `hvmdb -s vmlinux -d dom0` reads its release,
-its log and its ORC stack; the `d` key names Linux functions; the `q` prompt has the Linux
+its log and its ORC stack; the `d` key names Linux functions and shows the ORC stack; the `q` prompt has the Linux
 module (`sys`, `ps`, `bt`). On a kvm_pvm host hv gives the kernel the CPU model's options
 and completes what the emulator rejects. Skipped without the vmlinux in the cache
 (scripts/linux-fixture.sh). The boot to a panic takes too long for `make test` here; the
@@ -83,6 +83,10 @@ def test_linux_domain_debugged_live(hv, tmp_path):
     h.send("d")
     h.expect(r"RIP:    0010:\[<ffffffff[0-9a-f]+>\] (\S+)\r\n", timeout=60)
     assert re.match(r"[a-z_][\w.]*(\+0x[0-9a-f]+)?$", h.p.match.group(1)), h.p.match.group(0)
+    # and its stack as bt unwinds it (ORC), down to the kernel's entry
+    h.expect(r"Call trace \(ORC, as hvmdb's bt\):", timeout=60)
+    h.expect(r"#\d+ \[[0-9a-f]+\] (secondary_startup_64_no_verify|ret_from_fork)\+0x", timeout=60)
+    assert re.search(r"\(hv\)    #0 \[[0-9a-f]+\] \w+\+0x[0-9a-f]+ at ffffffff", h.p.before), h.p.before
     # q: the prompt has the Linux module
     h.send("q")
     h.expect(r"\[dom0:0\]> ", timeout=60)
