@@ -33,7 +33,7 @@ TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wild
 PROGS := hv hvctl hvdump hvmdb
 
 .PHONY: all run test unit e2e bench clean deps fuzz layers
-all: $(foreach p,$(PROGS),$(BUILD)/$(p)) $(BUILD)/guest.elf $(BUILD)/guest-nofp.elf $(TEST_KERNELS) $(BUILD)/.layers-ok
+all: $(foreach p,$(PROGS),$(BUILD)/$(p)) $(BUILD)/guest.elf $(BUILD)/guest-nofp.elf $(TEST_KERNELS) $(BUILD)/tests/tinyinit $(BUILD)/.layers-ok
 
 # Dependencies: checked once per build tree, installed by scripts/deps.sh.
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -54,6 +54,11 @@ $(BUILD)/asan/obj/%.o: %.c $(DEPS_STAMP) $(HDRS)
 $(BUILD)/obj/hv/builtin.o: hv/builtin.S $(BUILD)/guest.elf
 	@mkdir -p $(dir $@)
 	$(CC) -c -DGUEST_ELF='"$(BUILD)/guest.elf"' $< -o $@
+
+# tests/linux/tinyinit.c: a Linux test domain's /init, freestanding and without SSE.
+$(BUILD)/tests/tinyinit: tests/linux/tinyinit.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -nostdlib -ffreestanding -fno-pic -no-pie -fno-stack-protector -mgeneral-regs-only -O2 -Wall -Wextra -Werror $< -o $@
 
 # The layering check: which folders each folder's archive may call into.
 LAYERS := util: ;x86: util;dump: x86 util;gdb: x86 util;hv: dump x86 util; \
