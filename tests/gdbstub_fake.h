@@ -11,6 +11,7 @@
 #define FAKE_CPUS 2
 #define FAKE_MEM_BASE 0xffffffff80100000ull
 #define FAKE_MEM_SIZE 0x10000
+#define FAKE_PHYS_BASE 0x100000ull /* where that memory is physically */
 #define FAKE_MAX_BPS 16
 
 struct fake_bp {

@@ -122,6 +122,15 @@ static size_t read_mem(void *o, unsigned cpu, uint64_t va, void *buf, size_t len
 	return n;
 }
 
+/* The same memory seen physically at FAKE_PHYS_BASE (QEMU's Qqemu.PhyMemMode). */
+static size_t read_phys(void *o, uint64_t pa, void *buf, size_t len)
+{
+	struct fake *f = o;
+	size_t off = 0, n = pa >= FAKE_PHYS_BASE ? mem_span(pa - FAKE_PHYS_BASE + FAKE_MEM_BASE, len, &off) : 0;
+	memcpy(buf, f->mem + off, n);
+	return n;
+}
+
 static size_t write_mem(void *o, unsigned cpu, uint64_t va, const void *buf, size_t len)
 {
 	struct fake *f = o;
@@ -225,6 +234,7 @@ const struct gdbstub_ops fake_ops = {
 	.get_regs = get_regs,
 	.set_regs = set_regs,
 	.read_mem = read_mem,
+	.read_phys = read_phys,
 	.write_mem = write_mem,
 	.set_bp = set_bp,
 	.resume = resume,

@@ -406,6 +406,23 @@ static void test_memory(void **state)
 	       { "Xffffffff80100010,1:a}", "E01" });
 	snprintf(cmd, sizeof(cmd), "Xffffffff80100010,%x:", GDBSTUB_MAX_MEM + 1);
 	assert_string_equal(xchg(s, cmd), "E01");
+	/* QEMU's physical mode: m reads guest-physical memory, writes are refused, and the
+	 * mode is per session until turned off */
+	for (int i = 0; i < 4; i++)
+		want[i] = s->fake.mem[0x20 + i];
+	EXPECT(s,
+	       { "qqemu.PhyMemMode", "0" },
+	       { "Qqemu.PhyMemMode:1", "OK" },
+	       { "qqemu.PhyMemMode", "1" },
+	       { "Qqemu.PhyMemMode:2", "E01" },
+	       { "Qqemu.PhyMemMode:", "" },
+	       { "M100020,1:00", "E01" },
+	       { "mffffffff80100020,4", "E0e" });
+	assert_string_equal(xchg(s, "m100020,4"), hexstr(want, 4));
+	EXPECT(s,
+	       { "Qqemu.PhyMemMode:0", "OK" },
+	       { "m100020,4", "E0e" });
+	assert_string_equal(xchg(s, "mffffffff80100020,4"), hexstr(want, 4));
 }
 
 static void test_breakpoints(void **state)
