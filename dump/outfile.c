@@ -35,7 +35,7 @@ int dump_out_create(struct dump_out *o, const char *path, struct err *e)
 		dump_out_abort(o);
 		return err_set(e, "%s exists: a dump is never overwritten", path);
 	}
-	o->fd = access_create_at(o->dirfd, o->tmpname, O_WRONLY, o->tmp, e);
+	o->fd = access_create_at(o->dirfd, o->tmpname, O_WRONLY, o->path, e); /* the user's name in errors */
 	if (o->fd < 0) {
 		o->tmp[0] = 0; /* not ours to remove */
 		dump_out_abort(o);
@@ -47,7 +47,7 @@ int dump_out_create(struct dump_out *o, const char *path, struct err *e)
 int dump_out_commit(struct dump_out *o, struct err *e)
 {
 	if (fsync(o->fd) < 0)
-		return err_errno(e, "%s: fsync", o->tmp);
+		return err_errno(e, "%s: fsync", o->path);
 	/* linkat fails if the name appeared meanwhile (a symlink too): never overwrite */
 	if (linkat(o->dirfd, o->tmpname, o->dirfd, o->name, 0) < 0)
 		return err_errno(e, "%s", o->path);

@@ -189,7 +189,7 @@ int hv_domain_start(struct hv *hv, const struct domain_config *cfg, struct err *
 	return id;
 }
 
-static void remove_domain(struct hv *hv, struct domain *d)
+void hv_domain_remove(struct hv *hv, struct domain *d, const char *why)
 {
 	/* a dump job still reading it (only at hv's exit: events wait for RAM users): cancel it
 	 * and let it finish (it stops within a batch); one that does not is left its domain */
@@ -200,13 +200,20 @@ static void remove_domain(struct hv *hv, struct domain *d)
 	for (int i = 0; i < 3000 && atomic_load(&d->dump_active); i++)
 		usleep(10000);
 	{
-		char why[200];
-		snprintf(why, sizeof(why), "%s %s: console closed", d->name,
-			 d->state == DOMAIN_CRASHED   ? "crashed and was destroyed"
+		char line[200];
+		snprintf(line, sizeof(line), "%s %s: console closed", d->name,
+			 why                          ? why
+			 : d->state == DOMAIN_CRASHED ? "crashed and was destroyed"
 			 : d->state == DOMAIN_SHUTOFF ? "shut off"
 						      : "no longer runs here (destroyed, saved or migrated)");
-		control_console_end(hv, d->id, why);
+		control_console_end(hv, d->id, line);
 	}
+	/* dom0's end does not end hv while a domain or the daemon's socket is left to serve
+	 * (docs/control.md): say so, once, in the log */
+	if (d->id == 0 && !atomic_load(&hv->exiting))
+		hv_log(hv, "dom0 is gone: hv %s (hvctl shutdown-hv stops it)",
+		       hv->opt.daemon ? "(--daemon) goes on serving the domUs and the control socket"
+				      : "runs on while a domU runs, and exits after the last one");
 	pthread_mutex_lock(&hv->lock);
 	hv->domains[d->slot] = NULL;
 	pthread_mutex_unlock(&hv->lock);
@@ -236,7 +243,7 @@ static void handle_event(struct hv *hv, struct domain *d)
 		pthread_mutex_unlock(&d->lock);
 		if (domain_reset(d, &e) < 0) {
 			hv_log(hv, "%s: reboot failed: %s; destroyed", d->name, e.msg);
-			remove_domain(hv, d);
+			hv_domain_remove(hv, d, NULL);
 		} else {
 			hv_log(hv, "%s rebooted (the reboot waited for its dump to end)", d->name);
 		}
@@ -255,7 +262,7 @@ static void handle_event(struct hv *hv, struct domain *d)
 		hv_log(hv, "%s %s; destroyed", d->name, reason);
 		snprintf(why, sizeof(why), "%s was %s: console closed", d->name, reason);
 		control_console_end(hv, d->id, why);
-		remove_domain(hv, d);
+		hv_domain_remove(hv, d, NULL);
 		return;
 	}
 	switch (ev) {
@@ -324,7 +331,7 @@ static void handle_event(struct hv *hv, struct domain *d)
 		hv->exit_status = 3;
 	if (!hv->opt.quiet)
 		hv_log(hv, "%s destroyed", d->name);
-	remove_domain(hv, d);
+	hv_domain_remove(hv, d, NULL);
 }
 
 static bool any_domain(struct hv *hv)
@@ -407,7 +414,7 @@ int hv_run(struct hv *hv)
 	atomic_store(&hv->exiting, true);
 	for (int i = 0; i < HV_MAX_DOMAINS; i++)
 		if (hv->domains[i])
-			remove_domain(hv, hv->domains[i]);
+			hv_domain_remove(hv, hv->domains[i], NULL);
 	conout_stop(&hv->con, 2000); /* what is queued goes out before the terminal is restored */
 	console_raw_leave(&hv->con);
 	close(sfd);
@@ -497,7 +504,7 @@ void hv_destroy(struct hv *hv)
 		return;
 	for (int i = 0; i < HV_MAX_DOMAINS; i++)
 		if (hv->domains[i])
-			remove_domain(hv, hv->domains[i]);
+			hv_domain_remove(hv, hv->domains[i], NULL);
 	conout_stop(&hv->con, 2000);
 	console_raw_leave(&hv->con);
 	reloc_close(hv);
