@@ -28,7 +28,8 @@ static const char usage_text[] =
 	"  shutdown NAME                ask the guest to power off (it goes through 'in shutdown')\n"
 	"  reboot NAME                  ask the guest to reboot (reset it if it cannot be asked)\n"
 	"  destroy NAME [--force]       stop it at once (dom0 only with --force)\n"
-	"  suspend NAME / resume NAME   pause and unpause\n"
+	"  suspend NAME                 pause it (xl pause)\n"
+	"  resume NAME                  unpause it\n"
 	"  console NAME [--no-history]  attach to its console; Ctrl-] detaches\n"
 	"  dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib|kdump] [--live|--crash|--reset]\n"
 	"                               consistent dump of a domain; it keeps running (--live), or\n"
@@ -48,7 +49,8 @@ static const char usage_text[] =
 	"  restore FILE [--paused] [--name NEW]\n"
 	"                               a domain from a save file (or a full checkpoint), running on\n"
 	"  checkpoint NAME [TAG]        a live checkpoint (the first full, then only what changed)\n"
-	"  checkpoint-list NAME [--json], checkpoint-delete NAME TAG\n"
+	"  checkpoint-list NAME [--json] its checkpoints\n"
+	"  checkpoint-delete NAME TAG   delete one (not one an incremental sits on)\n"
 	"  rollback NAME TAG            back to a checkpoint, copying back only what changed\n"
 	"Migration:\n"
 	"  migrate NAME HOST[:PORT] [--live] [--ssl] [--downtime MS] [--bandwidth MIB/S] [--json]\n"
@@ -79,7 +81,7 @@ static int help_command(const char *cmd)
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
 		if (!strncmp(p, "  ", 2) && p[2] != ' ') {
-			/* a command's line: "  NAME ...", or several ("suspend NAME / resume NAME") */
+			/* a command's line: "  NAME ..." */
 			const char *gap = strstr(p + 2, "  "); /* the description starts after it */
 			const char *end = gap && gap < p + n ? gap : p + n;
 			in = false;
@@ -238,7 +240,7 @@ int main(int argc, char **argv)
 	for (int i = argi; i < argc; i++) {
 		const char *a = argv[i];
 		/* files are read by hv: send absolute paths */
-		if (i == argi + 1 && (!strcmp(argv[argi], "create") || !strcmp(argv[argi], "define") ||
+		if (i == argi + 1 && a[0] != '-' && (!strcmp(argv[argi], "create") || !strcmp(argv[argi], "define") ||
 				      !strcmp(argv[argi], "restore"))) {
 			if (!realpath(a, resolved))
 				return die("%s: no such file", a);
