@@ -35,7 +35,11 @@ int dump_out_create(struct dump_out *o, const char *path, struct err *e)
 		dump_out_abort(o);
 		return err_set(e, "%s exists: a dump is never overwritten", path);
 	}
-	o->fd = access_create_at(o->dirfd, o->tmpname, O_WRONLY, o->path, e); /* the user's name in errors */
+	/* errors name the user's file; only a name planted at the partial one is named too */
+	o->fd = access_create_at(o->dirfd, o->tmpname, O_WRONLY, o->path, e);
+	if (o->fd < 0 && errno == EEXIST)
+		err_set(e, "%s: its partial file %s exists: hv never writes through or over a file it did not create", path,
+			o->tmpname);
 	if (o->fd < 0) {
 		o->tmp[0] = 0; /* not ours to remove */
 		dump_out_abort(o);

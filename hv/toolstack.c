@@ -769,6 +769,7 @@ static int cmd_refresh(struct ctl_req *q)
 
 #define OPTS CTL_OPTS
 #define JSON CTL_OPTS({ "--json", false })
+#define DUMP_OPTS OPTS({ "--format", true }, { "--live", false }, { "--crash", false }, { "--reset", false })
 
 static const struct ctl_verb toolstack_verbs[] = {
 	{ .name = "list", .run = cmd_list, .usage = "list [--all] [--json]",
@@ -788,6 +789,11 @@ static const struct ctl_verb toolstack_verbs[] = {
 	  .min_args = 1, .max_args = 1 },
 	{ .name = "resume", .run = cmd_resume, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "resume NAME",
 	  .min_args = 1, .max_args = 1 },
+	/* xl's names for the same verbs */
+	{ .name = "pause", .run = cmd_suspend, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "pause NAME",
+	  .min_args = 1, .max_args = 1 },
+	{ .name = "unpause", .run = cmd_resume, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "unpause NAME",
+	  .min_args = 1, .max_args = 1 },
 	{ .name = "shutdown", .run = cmd_shutdown, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "shutdown NAME",
 	  .min_args = 1, .max_args = 1 },
 	{ .name = "reboot", .run = cmd_reboot, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "reboot NAME",
@@ -799,8 +805,10 @@ static const struct ctl_verb toolstack_verbs[] = {
 	{ .name = "dmesg", .run = cmd_dmesg, .usage = "dmesg [-c]", .opts = OPTS({ "-c", false }) },
 	{ .name = "dump", .run = cmd_dump, .flags = CTL_DOMAIN | CTL_CHANGES,
 	  .usage = "dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib] [--live|--crash|--reset]",
-	  .opts = OPTS({ "--format", true }, { "--live", false }, { "--crash", false }, { "--reset", false }),
-	  .min_args = 2, .max_args = 2 },
+	  .opts = DUMP_OPTS, .min_args = 2, .max_args = 2 },
+	{ .name = "dump-core", .run = cmd_dump, .flags = CTL_DOMAIN | CTL_CHANGES, /* xl dump-core */
+	  .usage = "dump-core NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib] [--live|--crash|--reset]",
+	  .opts = DUMP_OPTS, .min_args = 2, .max_args = 2 },
 	{ .name = "dump-cancel", .run = cmd_dump_cancel, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "dump-cancel NAME",
 	  .min_args = 1, .max_args = 1 },
 	{ .name = "gdbserver", .run = cmd_gdbserver, .flags = CTL_DOMAIN | CTL_CHANGES,

@@ -28,13 +28,16 @@ static const char usage_text[] =
 	"  shutdown NAME                ask the guest to power off (it goes through 'in shutdown')\n"
 	"  reboot NAME                  ask the guest to reboot (reset it if it cannot be asked)\n"
 	"  destroy NAME [--force]       stop it at once (dom0 only with --force)\n"
-	"  suspend NAME                 pause it (xl pause)\n"
+	"  suspend NAME                 pause it\n"
 	"  resume NAME                  unpause it\n"
+	"  pause NAME                   xl's name for suspend\n"
+	"  unpause NAME                 xl's name for resume\n"
 	"  console NAME [--no-history]  attach to its console; Ctrl-] detaches\n"
 	"  dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib|kdump] [--live|--crash|--reset]\n"
 	"                               consistent dump of a domain; it keeps running (--live), or\n"
 	"                               crashes (--crash) or is reset (--reset) after it; progress is\n"
 	"                               shown on a terminal, Ctrl-C cancels\n"
+	"  dump-core NAME FILE [...]    xl's name for dump\n"
 	"  dump-cancel NAME             cancel the dump being written\n"
 	"  gdbserver NAME [--socket PATH | --port N] [-w]\n"
 	"                               a one-shot gdb stub: a Unix socket only root and hv's uid reach\n"
@@ -246,7 +249,8 @@ int main(int argc, char **argv)
 				return die("%s: no such file", a);
 			a = resolved;
 		}
-		if (((i == argi + 2 && (!strcmp(argv[argi], "dump") || !strcmp(argv[argi], "save"))) ||
+		if (((i == argi + 2 && (!strcmp(argv[argi], "dump") || !strcmp(argv[argi], "dump-core") ||
+			       !strcmp(argv[argi], "save"))) ||
 		     (!strcmp(argv[argi], "gdbserver") && !strcmp(argv[i - 1], "--socket"))) &&
 		    a[0] != '/') {
 			/* a file hv creates, relative to here */

@@ -66,7 +66,7 @@ def test_help_lists_every_verb():
                  "destroy NAME [--force]", "suspend", "resume", "console", "dump", "kdump]", "dump-cancel",
                  "gdbserver", "gdb NAME", "save", "restore", "checkpoint", "checkpoint-list", "checkpoint-delete",
                  "rollback", "migrate", "migrate-cancel", "debug-keys", "dmesg", "setprop", "listprop [PATTERN] [--json]",
-                 "delprop", "refresh", "shutdown-hv"):
+                 "delprop", "refresh", "shutdown-hv", "pause", "unpause", "dump-core"):
         assert verb in out, verb
     r = subprocess.run([HVCTL, "help", "dump"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("  dump NAME FILE") and "dump-cancel" not in r.stdout
@@ -138,3 +138,14 @@ def test_shutdown_hv_with_only_dom0(daemon):
     assert "hv is shutting down" in d.ctl("shutdown-hv").stdout
     assert d.p.wait(timeout=20) == 0
     assert not os.path.exists(d.sock)
+
+
+def test_xl_names_mean_the_same(daemon):
+    d = daemon("-k", kernel("echo"), "--vcpus", "1")
+    assert "Domain dom0 suspended" in d.ctl("pause", "dom0").stdout
+    assert d.rows()["dom0"][1] == "paused"
+    assert "Domain dom0 resumed" in d.ctl("unpause", "dom0").stdout
+    core = os.path.join(d.tmp, "x.core")
+    assert "Domain dom0 dumped to %s (elf)" % core in d.ctl("dump-core", "dom0", core).stdout
+    r = d.ctl("dump-core", "dom0", check=False)
+    assert r.returncode == 1 and "usage: dump-core NAME FILE" in r.stderr, r.stderr
