@@ -130,7 +130,7 @@ clean:
 	rm -rf $(BUILD)
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the programs, their man pages (man/*.1),
-# hvctl's bash completion and the systemd unit (hv --daemon, dist/hvkit.service).
+# hvctl's and hvmdb's bash completion and the systemd unit (hv --daemon, dist/hvkit.service).
 PREFIX  ?= /usr/local
 BINDIR  := $(PREFIX)/bin
 MAN1DIR := $(PREFIX)/share/man/man1
@@ -141,11 +141,12 @@ install: $(foreach p,$(PROGS),$(BUILD)/$(p))
 	install -m 0755 $(foreach p,$(PROGS),$(BUILD)/$(p)) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(foreach p,$(PROGS),man/$(p).1) $(DESTDIR)$(MAN1DIR)/
 	install -m 0644 dist/hvctl.bash $(DESTDIR)$(COMPDIR)/hvctl
+	install -m 0644 dist/hvmdb.bash $(DESTDIR)$(COMPDIR)/hvmdb
 	sed 's|@BINDIR@|$(BINDIR)|g' dist/hvkit.service > $(DESTDIR)$(UNITDIR)/hvkit.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/hvkit.service
 uninstall:
 	rm -f $(foreach p,$(PROGS),$(DESTDIR)$(BINDIR)/$(p) $(DESTDIR)$(MAN1DIR)/$(p).1) \
-	      $(DESTDIR)$(COMPDIR)/hvctl $(DESTDIR)$(UNITDIR)/hvkit.service
+	      $(DESTDIR)$(COMPDIR)/hvctl $(DESTDIR)$(COMPDIR)/hvmdb $(DESTDIR)$(UNITDIR)/hvkit.service
 
 # The gdb stub (gdb/, no hv/ in it): unit test, fake target for the
 # end-to-end tests, fuzz target; all three share the fake target's ops.

@@ -31,16 +31,17 @@ def test_make_install_with_prefix_and_destdir(tmp_path):
     unit = open(os.path.join(dest, "usr/lib/systemd/system/hvkit.service")).read()
     assert "Type=simple" in unit and "ExecStart=/usr/bin/hv --daemon" in unit and "@BINDIR@" not in unit
     assert "ExecStop=/usr/bin/hvctl -S /run/hvkit/ctl.sock shutdown-hv --force" in unit
-    assert os.path.exists(os.path.join(dest, "usr/share/bash-completion/completions/hvctl"))
+    for c in ("hvctl", "hvmdb"):
+        assert os.path.exists(os.path.join(dest, "usr/share/bash-completion/completions", c))
     r = subprocess.run(["make", "-s", "-C", ROOT, "BUILD=" + os.path.abspath(BUILD), "uninstall", "DESTDIR=" + dest,
                         "PREFIX=/usr"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and not os.path.exists(os.path.join(dest, "usr/bin/hv")), r.stderr
 
 
 def complete(words, env=None):
-    """What hvctl's completion offers for the last of words (bash, as at a TAB)."""
-    script = ("source %s/dist/hvctl.bash; COMP_WORDS=(%s); COMP_CWORD=%d; _hvctl; printf '%%s\\n' \"${COMPREPLY[@]}\""
-              % (ROOT, " ".join("'%s'" % w for w in words), len(words) - 1))
+    """What the completion of words[0] offers for the last of words (bash, as at a TAB)."""
+    script = ("source %s/dist/%s.bash; COMP_WORDS=(%s); COMP_CWORD=%d; _%s; printf '%%s\\n' \"${COMPREPLY[@]}\""
+              % (ROOT, words[0], " ".join("'%s'" % w for w in words), len(words) - 1, words[0]))
     env = dict(os.environ, PATH=os.path.abspath(BUILD) + ":" + os.environ["PATH"], **(env or {}))
     r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=30)
     assert r.returncode == 0, r.stderr
@@ -59,6 +60,9 @@ def test_bash_completion_of_commands_options_domains_and_properties(daemon):
     assert complete(["hvctl", "-S", d.sock, "dominfo", ""]) == ["dom0"]
     assert complete(["hvctl", "-S", d.sock, "start", "w"]) == ["web1"]
     assert "config/dom0-cpus" in complete(["hvctl", "-S", d.sock, "setprop", "config/dom0-"])
+    # hvmdb: its options, and -d's domains from the running hv
+    assert complete(["hvmdb", "--no"]) == ["--no-pause"]
+    assert complete(["hvmdb", "-S", d.sock, "-d", ""]) == ["dom0"]
     # every command the completion (hvctl --help) offers is one hv knows, with its options
     for v in verbs:
         if v.startswith("-") or v == "help":
