@@ -70,7 +70,7 @@ static const char usage_text[] =
 	"  refresh                      the pending values take effect\n"
 	"  shutdown-hv [--force]        stop hv: every domain is destroyed and hv exits 0 (domUs\n"
 	"                               still there need --force)\n"
-	"  help [COMMAND]               this text, or one command's lines\n"
+	"  help [COMMAND]               this text, or one command's lines (also COMMAND --help)\n"
 	"A command's unknown option or extra word is refused with its usage line (exit 1).\n"
 	"The socket is -S PATH, else $HVKIT_SOCKET, else " HV_DEFAULT_SOCKET ".\n";
 
@@ -232,6 +232,9 @@ int main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 2;
 	}
+	for (int i = argi + 1; i < argc; i++) /* hvctl VERB --help, as virsh VERB --help */
+		if (!strcmp(argv[i], "--help") && strcmp(argv[i - 1], "--"))
+			return help_command(argv[argi]);
 	if (!strcmp(argv[argi], "help")) {
 		if (argi + 2 < argc)
 			return die("usage: hvctl help [COMMAND] (one command, not '%s')", argv[argi + 2]);

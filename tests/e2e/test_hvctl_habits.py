@@ -70,6 +70,8 @@ def test_help_lists_every_verb():
         assert verb in out, verb
     r = subprocess.run([HVCTL, "help", "dump"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("  dump NAME FILE") and "dump-cancel" not in r.stdout
+    r = subprocess.run([HVCTL, "list", "--help"], capture_output=True, text=True)  # as virsh list --help
+    assert r.returncode == 0 and r.stdout.startswith("  list [--all] [--json]"), r.stdout
     r = subprocess.run([HVCTL, "help", "nosuch"], capture_output=True, text=True)
     assert r.returncode == 1 and "hvctl: no command 'nosuch'" in r.stderr
 
