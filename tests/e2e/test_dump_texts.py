@@ -11,7 +11,7 @@ import subprocess
 import pexpect
 import pytest
 
-from conftest import kernel
+from conftest import HVDUMP, kernel
 from test_toolstack import HVCTL, daemon, guest_console, wait_state  # noqa: F401 (fixture)
 
 
@@ -79,3 +79,20 @@ def test_a_write_error_names_the_users_file(daemon, tmp_path):
         assert os.listdir(full) == []  # the partial file went
     finally:
         subprocess.run(["umount", str(full)])
+
+
+@pytest.mark.parametrize("args,want", [
+    (["--bogus"], "hvdump: unknown option '--bogus' (see hvdump --help)"),
+    (["inf", "x"], "hvdump: unknown command 'inf': did you mean 'info'? (see hvdump --help)"),
+    (["info"], "hvdump: info: needs FILE (usage: hvdump info FILE)"),
+    (["info", "a", "b"], "hvdump: info: unexpected argument 'b' (usage: hvdump info FILE)"),
+    (["verify", "--x", "a"], "hvdump: verify: unknown option '--x' (usage: hvdump verify FILE)"),
+    (["read", "a", "0x1000"], "hvdump: read: needs FILE, PADDR and LEN"),
+    (["convert", "a", "b", "--frmat", "elf"], "hvdump: convert: unknown option '--frmat'"),
+    (["convert", "a"], "hvdump: convert: no OUT (usage: hvdump convert IN OUT"),
+])
+def test_hvdump_mistakes_are_one_line(args, want):
+    """Issue 16's class: hvdump printed its whole usage for every mistake."""
+    r = subprocess.run([HVDUMP] + args, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and want in r.stderr, r.stderr
+    assert r.stdout == ""
