@@ -32,7 +32,7 @@ ALL_SRCS := $(foreach d,$(LIBS),$(wildcard $(d)/*.c))
 TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wildcard tests/kernels/*.S))
 PROGS := hv hvctl hvdump hvmdb
 
-.PHONY: all run test unit e2e bench clean deps fuzz layers
+.PHONY: all run test unit e2e bench clean deps fuzz layers install uninstall
 all: $(foreach p,$(PROGS),$(BUILD)/$(p)) $(BUILD)/guest.elf $(BUILD)/guest-nofp.elf $(TEST_KERNELS) $(BUILD)/tests/tinyinit $(BUILD)/.layers-ok
 
 # Dependencies: checked once per build tree, installed by scripts/deps.sh.
@@ -133,6 +133,25 @@ bench: all
 
 clean:
 	rm -rf $(BUILD)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the programs, their man pages (man/*.1),
+# hvctl's and hvmdb's bash completion and the systemd unit (hv --daemon, dist/hvkit.service).
+PREFIX  ?= /usr/local
+BINDIR  := $(PREFIX)/bin
+MAN1DIR := $(PREFIX)/share/man/man1
+COMPDIR := $(PREFIX)/share/bash-completion/completions
+UNITDIR := $(PREFIX)/lib/systemd/system
+install: $(foreach p,$(PROGS),$(BUILD)/$(p))
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(COMPDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(foreach p,$(PROGS),$(BUILD)/$(p)) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(foreach p,$(PROGS),man/$(p).1) $(DESTDIR)$(MAN1DIR)/
+	install -m 0644 dist/hvctl.bash $(DESTDIR)$(COMPDIR)/hvctl
+	install -m 0644 dist/hvmdb.bash $(DESTDIR)$(COMPDIR)/hvmdb
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/hvkit.service > $(DESTDIR)$(UNITDIR)/hvkit.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/hvkit.service
+uninstall:
+	rm -f $(foreach p,$(PROGS),$(DESTDIR)$(BINDIR)/$(p) $(DESTDIR)$(MAN1DIR)/$(p).1) \
+	      $(DESTDIR)$(COMPDIR)/hvctl $(DESTDIR)$(COMPDIR)/hvmdb $(DESTDIR)$(UNITDIR)/hvkit.service
 
 # The gdb stub (gdb/, no hv/ in it): unit test, fake target for the
 # end-to-end tests, fuzz target; all three share the fake target's ops.

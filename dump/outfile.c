@@ -35,7 +35,11 @@ int dump_out_create(struct dump_out *o, const char *path, struct err *e)
 		dump_out_abort(o);
 		return err_set(e, "%s exists: a dump is never overwritten", path);
 	}
-	o->fd = access_create_at(o->dirfd, o->tmpname, O_WRONLY, o->tmp, e);
+	/* errors name the user's file; only a name planted at the partial one is named too */
+	o->fd = access_create_at(o->dirfd, o->tmpname, O_WRONLY, o->path, e);
+	if (o->fd < 0 && errno == EEXIST)
+		err_set(e, "%s: its partial file %s exists: hv never writes through or over a file it did not create", path,
+			o->tmpname);
 	if (o->fd < 0) {
 		o->tmp[0] = 0; /* not ours to remove */
 		dump_out_abort(o);
@@ -47,7 +51,7 @@ int dump_out_create(struct dump_out *o, const char *path, struct err *e)
 int dump_out_commit(struct dump_out *o, struct err *e)
 {
 	if (fsync(o->fd) < 0)
-		return err_errno(e, "%s: fsync", o->tmp);
+		return err_errno(e, "%s: fsync", o->path);
 	/* linkat fails if the name appeared meanwhile (a symlink too): never overwrite */
 	if (linkat(o->dirfd, o->tmpname, o->dirfd, o->name, 0) < 0)
 		return err_errno(e, "%s", o->path);

@@ -178,11 +178,22 @@ static int input_next(struct hv *hv, int cur)
 	return hv_domain_by_id(hv, 0) ? 0 : -1;
 }
 
-static void input_switch(struct hv *hv)
+static void input_set(struct hv *hv, int to)
 {
-	hv->input_to = input_next(hv, hv->input_to);
+	hv->input_to = to;
 	hv_log(hv, "*** Serial input -> %s (type 'CTRL-a' three times to switch input to %s)",
 	       input_name(hv, hv->input_to), input_name(hv, input_next(hv, hv->input_to)));
+}
+
+static void input_switch(struct hv *hv)
+{
+	input_set(hv, input_next(hv, hv->input_to));
+}
+
+const char *hv_console_input_to(struct hv *hv, int domid)
+{
+	input_set(hv, hv_domain_by_id(hv, domid) ? domid : -1);
+	return input_name(hv, hv->input_to);
 }
 
 static void input_deliver(struct hv *hv, const uint8_t *buf, size_t n)

@@ -10,34 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-/* Options: the words that start with "--" must be in allowed (a NULL-terminated list);
- * the others are the positional arguments, at most max of them. */
-static int parse(struct reply *r, int argc, char **argv, const char *const *allowed, bool *seen, const char **pos,
-		 int max, int *npos, const char *usage)
-{
-	*npos = 0;
-	for (int i = 1; i < argc; i++) {
-		if (!strncmp(argv[i], "--", 2)) {
-			int k = 0;
-			while (allowed[k] && strcmp(allowed[k], argv[i]))
-				k++;
-			if (!allowed[k])
-				return reply_error(r, "%s: unknown option %s (usage: %s)", argv[0], argv[i], usage);
-			if (!strcmp(argv[i], "--name")) { /* the one option with a value */
-				if (i + 1 >= argc)
-					return reply_error(r, "%s: --name needs a name (usage: %s)", argv[0], usage);
-				pos[max] = argv[++i];
-			}
-			seen[k] = true;
-			continue;
-		}
-		if (*npos == max)
-			return reply_error(r, "%s: unexpected argument '%s' (usage: %s)", argv[0], argv[i], usage);
-		pos[(*npos)++] = argv[i];
-	}
-	return 0;
-}
-
 static bool busy(struct domain *d, struct reply *r)
 {
 	if (!atomic_load(&d->dump_active))
@@ -75,8 +47,9 @@ static void save_run(struct job *j, void *arg, struct reply *r)
 		return;
 	}
 	atomic_fetch_sub(&s->d->ckpt.busy, 1);
-	reply_line(r, "Domain %s saved to %s: %llu MiB of RAM in %.1f MiB of file, %s %.3f ms, total %.1f ms", s->d->name,
-		   s->path, (unsigned long long)(st.ram_bytes >> 20), st.file_bytes / 1048576.0,
+	char ram[32], file[32];
+	reply_line(r, "Domain %s saved to %s: %s of RAM in %s of file, %s %.3f ms, total %.1f ms", s->d->name, s->path,
+		   size_format(ram, sizeof(ram), st.ram_bytes), size_format(file, sizeof(file), st.file_bytes),
 		   st.cow ? "paused (copy-on-write, it ran meanwhile)" : "paused", st.pause_ns / 1e6, st.total_ns / 1e6);
 	reply_line(r, "%s", !s->o.keep ? "The domain is destroyed; hvctl restore FILE brings it back"
 		   : s->o.paused ? "The domain is kept, paused"
@@ -87,27 +60,17 @@ static int cmd_save(struct ctl_req *q)
 {
 	struct hv *hv = q->hv;
 	struct reply *r = q->r;
-	int argc = q->argc;
-	char **argv = q->argv;
-	static const char *const opts[] = { "--keep", "--paused", NULL };
-	static const char usage[] = "save NAME FILE [--keep] [--paused]";
-	bool seen[2] = { 0 };
-	const char *pos[3] = { 0 };
-	int n;
-	struct domain *d;
+	const char *const *pos = q->pos;
+	struct domain *d = q->dom;
 	struct save_job *s;
-	if (parse(r, argc, argv, opts, seen, pos, 2, &n, usage) < 0)
-		return -1;
-	if (n != 2)
-		return reply_error(r, "usage: %s", usage);
-	d = ctl_need_domain(hv, r, pos[0]);
-	if (!d || busy(d, r) || ctl_need_abs_path(r, "save", pos[1]) < 0)
+	bool paused = ctl_opt(q, "--paused");
+	if (busy(d, r) || ctl_need_abs_path(r, "save", pos[1]) < 0)
 		return -1;
 	s = xcalloc(1, sizeof(*s));
 	s->hv = hv;
 	s->d = d;
-	s->o.paused = seen[1];
-	s->o.keep = seen[0] || seen[1];
+	s->o.paused = paused;
+	s->o.keep = ctl_opt(q, "--keep") || paused;
 	if (snprintf(s->path, sizeof(s->path), "%s", pos[1]) >= (int)sizeof(s->path)) {
 		free(s);
 		return reply_error(r, "save: path too long");
@@ -121,28 +84,20 @@ static int cmd_restore(struct ctl_req *q)
 {
 	struct hv *hv = q->hv;
 	struct reply *r = q->r;
-	int argc = q->argc;
-	char **argv = q->argv;
-	static const char *const opts[] = { "--paused", "--name", NULL };
-	static const char usage[] = "restore FILE [--paused] [--name NEW]";
-	bool seen[2] = { 0 };
-	const char *pos[2] = { 0 };
-	int n, id;
+	const char *file = q->pos[0];
+	bool paused = ctl_opt(q, "--paused");
+	int id;
 	struct err e;
 	struct domain *d;
 	uint64_t t0 = time_ns();
-	if (parse(r, argc, argv, opts, seen, pos, 1, &n, usage) < 0)
+	if (ctl_need_abs_path(r, "restore", file) < 0)
 		return -1;
-	if (n != 1)
-		return reply_error(r, "usage: %s", usage);
-	if (ctl_need_abs_path(r, "restore", pos[0]) < 0)
-		return -1;
-	id = hv_domain_restore(hv, pos[0], pos[1], seen[0], &e);
+	id = hv_domain_restore(hv, file, ctl_opt(q, "--name"), paused, &e);
 	if (id < 0)
 		return reply_error(r, "%s", e.msg);
 	d = hv_domain_by_id(hv, id);
-	reply_line(r, "Domain %s restored from %s (id %d)%s in %.1f ms", d ? d->name : "?", pos[0], id,
-		   seen[0] ? ", paused" : "", (time_ns() - t0) / 1e6);
+	reply_line(r, "Domain %s restored from %s (id %d)%s in %.1f ms", d ? d->name : "?", file, id,
+		   paused ? ", paused" : "", (time_ns() - t0) / 1e6);
 	return 0;
 }
 
@@ -180,36 +135,27 @@ static void ckpt_run(struct job *j, void *arg, struct reply *r)
 		reply_error(r, "%s%s", e.msg, job_client_gone(j) ? " (the client went away)" : "");
 		return;
 	}
-	reply_line(r, "Domain %s checkpoint %s taken: %s, %llu pages in %.1f MiB of file, paused %.3f ms, total %.1f ms",
+	char file[32];
+	reply_line(r, "Domain %s checkpoint %s taken: %s, %llu pages in %s of file, paused %.3f ms, total %.1f ms",
 		   k->d->name, st.tag, st.incremental ? "incremental (the pages written since the last one)" : "full",
-		   (unsigned long long)st.pages, st.file_bytes / 1048576.0, st.pause_ns / 1e6, st.total_ns / 1e6);
+		   (unsigned long long)st.pages, size_format(file, sizeof(file), st.file_bytes), st.pause_ns / 1e6,
+		   st.total_ns / 1e6);
 }
 
 static int checkpoint_or_rollback(struct ctl_req *q, bool rollback)
 {
 	struct hv *hv = q->hv;
 	struct reply *r = q->r;
-	int argc = q->argc;
-	char **argv = q->argv;
-	static const char *const opts[] = { NULL };
-	const char *usage = rollback ? "rollback NAME TAG" : "checkpoint NAME [TAG]";
-	bool seen[1];
-	const char *pos[3] = { 0 };
-	int n;
-	struct domain *d;
+	const char *const *pos = q->pos;
+	struct domain *d = q->dom;
 	struct ckpt_job *k;
-	if (parse(r, argc, argv, opts, seen, pos, 2, &n, usage) < 0)
-		return -1;
-	if (n < 1 + rollback)
-		return reply_error(r, "usage: %s", usage);
-	d = ctl_need_domain(hv, r, pos[0]);
-	if (!d || busy(d, r))
+	if (busy(d, r))
 		return -1;
 	k = xcalloc(1, sizeof(*k));
 	k->hv = hv;
 	k->d = d;
 	k->rollback = rollback;
-	if (pos[1]) {
+	if (q->npos > 1) {
 		snprintf(k->tag, sizeof(k->tag), "%.63s", pos[1]);
 		k->has_tag = true;
 		if (strlen(pos[1]) > 63) {
@@ -234,24 +180,14 @@ static int cmd_checkpoint_list(struct ctl_req *q)
 {
 	struct hv *hv = q->hv;
 	struct reply *r = q->r;
-	int argc = q->argc;
-	char **argv = q->argv;
-	static const char *const opts[] = { "--json", NULL };
-	static const char usage[] = "checkpoint-list NAME [--json]";
-	bool seen[1] = { 0 };
-	const char *pos[2] = { 0 };
+	bool json = ctl_opt(q, "--json");
 	struct hv_ckpt_info *v;
 	struct err e;
 	char line[512];
-	int n, k;
-	if (parse(r, argc, argv, opts, seen, pos, 1, &n, usage) < 0)
-		return -1;
-	if (n != 1)
-		return reply_error(r, "usage: %s", usage);
-	k = hv_checkpoint_list(hv, pos[0], &v, &e);
+	int k = hv_checkpoint_list(hv, q->pos[0], &v, &e);
 	if (k < 0)
 		return reply_error(r, "%s", e.msg);
-	if (seen[0])
+	if (json)
 		reply_line(r, "[");
 	else
 		reply_line(r, "%-24s %-20s %-12s %-24s %10s", "Tag", "Taken", "Kind", "Parent", "Size");
@@ -261,7 +197,7 @@ static int cmd_checkpoint_list(struct ctl_req *q)
 		char when[32] = "?";
 		if (localtime_r(&t, &tm))
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-		if (seen[0]) {
+		if (json) {
 			char tag[160], parent[160];
 			json_quote(tag, sizeof(tag), v[i].tag);
 			json_quote(parent, sizeof(parent), v[i].parent);
@@ -275,7 +211,7 @@ static int cmd_checkpoint_list(struct ctl_req *q)
 				   v[i].parent[0] ? v[i].parent : "-", v[i].bytes / 1048576.0);
 		}
 	}
-	if (seen[0])
+	if (json)
 		reply_line(r, "]");
 	free(v);
 	return 0;
@@ -285,18 +221,8 @@ static int cmd_checkpoint_delete(struct ctl_req *q)
 {
 	struct hv *hv = q->hv;
 	struct reply *r = q->r;
-	int argc = q->argc;
-	char **argv = q->argv;
-	static const char *const opts[] = { NULL };
-	static const char usage[] = "checkpoint-delete NAME TAG";
-	bool seen[1];
-	const char *pos[3] = { 0 };
+	const char *const *pos = q->pos;
 	struct err e;
-	int n;
-	if (parse(r, argc, argv, opts, seen, pos, 2, &n, usage) < 0)
-		return -1;
-	if (n != 2)
-		return reply_error(r, "usage: %s", usage);
 	if (hv_checkpoint_delete(hv, pos[0], pos[1], &e) < 0)
 		return reply_error(r, "%s", e.msg);
 	reply_line(r, "Checkpoint %s of %s deleted", pos[1], pos[0]);
@@ -304,13 +230,18 @@ static int cmd_checkpoint_delete(struct ctl_req *q)
 }
 
 static const struct ctl_verb contain_verbs[] = {
-	{ .name = "save", .run = cmd_save, .flags = CTL_CHANGES, .usage = "save NAME FILE [--keep] [--paused]" },
-	{ .name = "restore", .run = cmd_restore, .flags = CTL_CHANGES, .usage = "restore FILE [--paused] [--name NEW]" },
-	{ .name = "checkpoint", .run = cmd_checkpoint, .flags = CTL_CHANGES, .usage = "checkpoint NAME [TAG]" },
-	{ .name = "checkpoint-list", .run = cmd_checkpoint_list, .usage = "checkpoint-list NAME [--json]" },
+	{ .name = "save", .run = cmd_save, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "save NAME FILE [--keep] [--paused]",
+	  .opts = CTL_OPTS({ "--keep", false }, { "--paused", false }), .min_args = 2, .max_args = 2 },
+	{ .name = "restore", .run = cmd_restore, .flags = CTL_CHANGES, .usage = "restore FILE [--paused] [--name NEW]",
+	  .opts = CTL_OPTS({ "--paused", false }, { "--name", true }), .min_args = 1, .max_args = 1 },
+	{ .name = "checkpoint", .run = cmd_checkpoint, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "checkpoint NAME [TAG]",
+	  .min_args = 1, .max_args = 2 },
+	{ .name = "checkpoint-list", .run = cmd_checkpoint_list, .usage = "checkpoint-list NAME [--json]",
+	  .opts = CTL_OPTS({ "--json", false }), .min_args = 1, .max_args = 1 },
 	{ .name = "checkpoint-delete", .run = cmd_checkpoint_delete, .flags = CTL_CHANGES,
-	  .usage = "checkpoint-delete NAME TAG" },
-	{ .name = "rollback", .run = cmd_rollback, .flags = CTL_CHANGES, .usage = "rollback NAME TAG" },
+	  .usage = "checkpoint-delete NAME TAG", .min_args = 2, .max_args = 2 },
+	{ .name = "rollback", .run = cmd_rollback, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "rollback NAME TAG",
+	  .min_args = 2, .max_args = 2 },
 };
 
 int contain_register(struct err *e)

@@ -155,6 +155,12 @@ int ctl_register(const struct ctl_verb *v, struct err *e)
 		return err_set(e, "a control verb needs a name and a handler");
 	if (ctl_lookup(v->name))
 		return err_set(e, "control verb '%s' is registered twice", v->name);
+	for (int k = 0; v->opts && v->opts[k].name; k++)
+		if (k + 1 >= CTL_MAX_OPTS)
+			return err_set(e, "control verb '%s' has more than %d options", v->name, CTL_MAX_OPTS - 1);
+	if (v->max_args > CTL_MAX_POS || v->min_args > v->max_args)
+		return err_set(e, "control verb '%s': %d to %d words (at most %d)", v->name, v->min_args, v->max_args,
+			       CTL_MAX_POS);
 	if (nverbs == CTL_MAX_VERBS)
 		return err_set(e, "too many control verbs (at most %d): '%s' not registered", CTL_MAX_VERBS, v->name);
 	verbs[nverbs++] = v;
@@ -180,22 +186,6 @@ struct domain *ctl_need_domain(struct hv *hv, struct reply *r, const char *name)
 	return NULL;
 }
 
-bool ctl_has_flag(int argc, char **argv, const char *flag)
-{
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], flag))
-			return true;
-	return false;
-}
-
-const char *ctl_first_arg(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (strncmp(argv[i], "--", 2))
-			return argv[i];
-	return NULL;
-}
-
 int ctl_need_abs_path(struct reply *r, const char *verb, const char *path)
 {
 	if (path && path[0] == '/')
@@ -204,32 +194,96 @@ int ctl_need_abs_path(struct reply *r, const char *verb, const char *path)
 			   path ? path : "");
 }
 
-int ctl_parse(struct reply *r, int argc, char **argv, const struct ctl_opt *opts, int n, const char **vals,
-	      const char **pos, int max, int *npos, const char *usage)
+static bool is_option(const char *w)
 {
-	*npos = 0;
-	for (int k = 0; k < n; k++)
-		vals[k] = NULL;
-	for (int i = 1; i < argc; i++) {
-		int k = 0;
-		if (strncmp(argv[i], "--", 2)) {
-			if (*npos == max)
-				return reply_error(r, "%s: unexpected argument '%s' (usage: %s)", argv[0], argv[i], usage);
-			pos[(*npos)++] = argv[i];
+	return w[0] == '-' && (w[1] == '-' || (w[1] >= 'a' && w[1] <= 'z') || (w[1] >= 'A' && w[1] <= 'Z'));
+}
+
+/* The option of v that w names (w may be "--opt=VALUE": *eq then points at the value). */
+static int opt_index(const struct ctl_verb *v, const char *w, const char **eq)
+{
+	size_t len = strcspn(w, "=");
+	*eq = w[len] ? w + len + 1 : NULL;
+	for (int k = 0; v->opts && v->opts[k].name; k++)
+		if (strlen(v->opts[k].name) == len && !strncmp(v->opts[k].name, w, len))
+			return k;
+	return -1;
+}
+
+/* argv by the row's table into q->pos and q->val; -1 after an error reply. */
+static int parse_args(struct ctl_req *q)
+{
+	const struct ctl_verb *v = q->verb;
+	const char *verb = v->name, *usage = v->usage;
+	bool words_only = false;
+	for (int i = 1; i < q->argc; i++) {
+		const char *w = q->argv[i], *eq;
+		int k;
+		if (words_only || !is_option(w)) {
+			if (q->npos == v->max_args || q->npos == CTL_MAX_POS)
+				return reply_error(q->r, "%s: unexpected argument '%s' (usage: %s)", verb, w, usage);
+			q->pos[q->npos++] = w;
 			continue;
 		}
-		while (k < n && strcmp(opts[k].name, argv[i]))
-			k++;
-		if (k == n)
-			return reply_error(r, "%s: unknown option %s (usage: %s)", argv[0], argv[i], usage);
-		if (opts[k].value) {
-			if (i + 1 >= argc)
-				return reply_error(r, "%s: %s needs a value (usage: %s)", argv[0], argv[i], usage);
-			vals[k] = argv[++i];
-		} else
-			vals[k] = "";
+		if (!strcmp(w, "--")) {
+			words_only = true;
+			continue;
+		}
+		k = opt_index(v, w, &eq);
+		if (k < 0) {
+			const char *names[CTL_MAX_OPTS], *near;
+			size_t n = 0;
+			for (; v->opts && v->opts[n].name && n < CTL_MAX_OPTS; n++)
+				names[n] = v->opts[n].name;
+			near = word_closest(w, names, n);
+			if (near)
+				return reply_error(q->r, "%s: unknown option '%s'; did you mean '%s'? (usage: %s)", verb, w,
+						   near, usage);
+			return reply_error(q->r, "%s: unknown option '%s' (usage: %s)", verb, w, usage);
+		}
+		if (!v->opts[k].value) {
+			if (eq)
+				return reply_error(q->r, "%s: %s takes no value (usage: %s)", verb, v->opts[k].name, usage);
+			q->val[k] = "";
+		} else if (eq) {
+			q->val[k] = eq;
+		} else if (i + 1 < q->argc) {
+			q->val[k] = q->argv[++i];
+		} else {
+			return reply_error(q->r, "%s: %s needs a value (usage: %s)", verb, w, usage);
+		}
 	}
-	return 0;
+	if (q->npos >= v->min_args)
+		return 0;
+	if ((v->flags & CTL_DOMAIN) && !q->npos)
+		return reply_error(q->r, "which domain? (give its name or id)");
+	return ctl_usage(q);
+}
+
+const char *ctl_opt(const struct ctl_req *q, const char *name)
+{
+	for (int k = 0; q->verb->opts && q->verb->opts[k].name && k < CTL_MAX_OPTS; k++)
+		if (!strcmp(q->verb->opts[k].name, name))
+			return q->val[k];
+	return NULL;
+}
+
+int ctl_usage(struct ctl_req *q)
+{
+	return reply_error(q->r, "usage: %s", q->verb->usage);
+}
+
+/* "unknown command 'X'", with the closest verb when X looks like a typo of one. */
+static void unknown_verb(struct reply *r, const char *w)
+{
+	const char *names[CTL_MAX_VERBS], *near;
+	for (unsigned i = 0; i < nverbs; i++)
+		names[i] = verbs[i]->name;
+	near = *w ? word_closest(w, names, nverbs) : NULL;
+	if (near)
+		reply_error(r, "unknown command '%s': did you mean '%s'? (hvctl --help lists the commands)", w, near);
+	else
+		reply_error(r, "unknown command '%s' (hvctl --help lists the commands)", w);
 }
 
 static void send_status(struct reply *r)
@@ -249,11 +303,11 @@ int ctl_run(struct hv *hv, struct ctl_client *c, int argc, char **argv)
 
 	q.verb = argc > 0 ? ctl_lookup(argv[0]) : NULL;
 	if (!q.verb) {
-		reply_error(&r, "unknown command '%s'", argc > 0 ? argv[0] : "");
+		unknown_verb(&r, argc > 0 ? argv[0] : "");
 		send_status(&r);
 		return CTL_DONE;
 	}
-	if ((q.verb->flags & CTL_DOMAIN) && !(q.dom = ctl_need_domain(hv, &r, ctl_first_arg(argc, argv)))) {
+	if (parse_args(&q) < 0 || ((q.verb->flags & CTL_DOMAIN) && !(q.dom = ctl_need_domain(hv, &r, q.pos[0])))) {
 		send_status(&r);
 		return CTL_DONE;
 	}

@@ -15,7 +15,8 @@ struct err;
 struct hv_dump_stats {
 	uint64_t pause_ns, total_ns, bytes, pages_copied, file_bytes /* allocated on disk */;
 	uint64_t pages_reprotected; /* written between arming and the instant, protected again in the pause */
-	bool cow; /* the domain ran during the write (userfaultfd write-protection) */
+	bool cow; /* written under userfaultfd write-protection (the domain was let go at once) */
+	bool ran; /* and it did run meanwhile (not a crashed, shut-off or paused domain) */
 };
 struct hv_dump_opts {
 	int format;                                        /* enum dump_fmt (dump/dump.h); 0 = ELF */

@@ -378,6 +378,9 @@ int hv_dbg_set_bp(struct hv_dbg *g, enum hv_dbg_kind kind, uint64_t addr, unsign
 		return err_set(e, "a watchpoint covers 1, 2, 4 or 8 bytes, not %u", len);
 	if (kind != HV_DBG_EXEC && (addr & (len - 1)))
 		return err_set(e, "a %u-byte watchpoint must be %u-byte aligned", len, len);
+	if (kind != HV_DBG_EXEC && insert && g->hv->kvm.pvm) /* accepted, it would never fire */
+		return err_set(e, "this host's KVM (kvm_pvm) cannot do hardware watchpoints: its instruction emulator "
+				  "checks no data breakpoints; breakpoints and single steps work");
 	for (int i = 0; i < 4; i++) {
 		struct hv_dbg_bp *b = &g->bp[i];
 		if (b->used && b->addr == addr && b->kind == kind) {

@@ -67,6 +67,10 @@ int hv_domain_kernel_path(struct hv *hv, int id, char *path, size_t len);
 void hv_console_write(struct hv *hv, const char *text);
 bool hv_key_from_console(struct hv *hv);
 void hv_set_prompt_input(struct hv *hv, void (*fn)(struct hv *hv, const uint8_t *buf, size_t n));
+/* The console's keyboard to domain domid (the prompt's at :c), with the "*** Serial input
+ * -> NAME" line of the three Ctrl-A switch; the hypervisor keeps it when domid is gone.
+ * Returns the name it went to ("hv" for the hypervisor). */
+const char *hv_console_input_to(struct hv *hv, int domid);
 
 /* The gdb servers behind the gdb and gdbserver control verbs. The live-debugging layer
  * (kmdb/) registers them at start-up, so hv's core calls it without naming it; without

@@ -37,13 +37,18 @@ int destroy_run(struct ctl_req *q)
 	struct domain *d = q->dom;
 	char name[64];
 	snprintf(name, sizeof(name), "%s", d->name);
-	if (d->id == 0 && !ctl_has_flag(q->argc, q->argv, "--force"))
+	if (d->id == 0 && !ctl_opt(q, "--force"))
 		return reply_error(r, "destroying dom0 ends hv; add --force to do it");
 	if (refused(d, r) < 0)
 		return -1;
 	if (!atomic_load(&d->dump_active)) {
+		bool dom0 = d->id == 0;
 		destroy_now(q->hv, d);
 		reply_line(r, "Domain %s destroyed", name);
+		if (dom0) /* what dom0's end means (docs/control.md) */
+			reply_line(r, "hv %s; hvctl shutdown-hv stops it",
+				   q->hv->opt.daemon ? "(--daemon) goes on serving the domUs and the control socket"
+						     : "runs on while a domU runs");
 		return CTL_DONE;
 	}
 	if (!d->destroy_by_ns) {

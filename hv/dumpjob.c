@@ -37,14 +37,15 @@ static void dump_run(struct job *job, void *arg, struct reply *r)
 	j->job = job;
 	int rc = hv_domain_dump(j->hv, d->id, j->path, &o, &st, &e);
 	if (j->by >= 0) { /* no client: one line in hv's log */
+		char sz[32];
 		if (rc < 0)
 			reply_error(r, "%s: %sdump failed: %s", d->name, j->by == HV_DUMP_ON_CRASH ? "crash " : "", e.msg);
 		else if (j->by == HV_DUMP_ON_CRASH)
-			reply_line(r, "%s: crash dump written to %s (%llu MiB, %.1f ms)", d->name, j->path,
-				   (unsigned long long)(st.bytes >> 20), st.total_ns / 1e6);
+			reply_line(r, "%s: crash dump written to %s (%s of RAM, %.1f ms)", d->name, j->path,
+				   size_format(sz, sizeof(sz), st.bytes), st.total_ns / 1e6);
 		else
-			reply_line(r, "%s dumped to %s (%llu MiB, paused %.3f ms, %.1f ms in all)", d->name, j->path,
-				   (unsigned long long)(st.bytes >> 20), st.pause_ns / 1e6, st.total_ns / 1e6);
+			reply_line(r, "%s dumped to %s (%s of RAM, paused %.3f ms, %.1f ms in all)", d->name, j->path,
+				   size_format(sz, sizeof(sz), st.bytes), st.pause_ns / 1e6, st.total_ns / 1e6);
 		return;
 	}
 	if (rc < 0) {
@@ -54,13 +55,19 @@ static void dump_run(struct job *job, void *arg, struct reply *r)
 			hv_log(j->hv, "%s: dump to %s cancelled: the client went away", d->name, j->path);
 		return;
 	}
-	reply_line(r,
-		   "Domain %s dumped to %s (%s): %llu MiB of RAM in %llu MiB of file, %s, paused %.3f ms, total %.1f ms, "
-		   "%llu pages saved during the write, %llu protected again in the pause",
-		   d->name, j->path, dump_fmt_name((enum dump_fmt)j->format), (unsigned long long)(st.bytes >> 20),
-		   (unsigned long long)(st.file_bytes >> 20),
-		   st.cow ? "copy-on-write (the domain ran meanwhile)" : "the domain paused throughout", st.pause_ns / 1e6,
-		   st.total_ns / 1e6, (unsigned long long)st.pages_copied, (unsigned long long)st.pages_reprotected);
+	{
+		char ram[32], file[32];
+		reply_line(r,
+			   "Domain %s dumped to %s (%s): %s of RAM in %s of file, %s, paused %.3f ms, total %.1f ms, "
+			   "%llu pages saved during the write, %llu protected again in the pause",
+			   d->name, j->path, dump_fmt_name((enum dump_fmt)j->format), size_format(ram, sizeof(ram), st.bytes),
+			   size_format(file, sizeof(file), st.file_bytes),
+			   st.ran  ? "copy-on-write (the domain ran meanwhile)"
+			   : st.cow ? "copy-on-write (the domain did not run: it is stopped)"
+				    : "the domain paused throughout",
+			   st.pause_ns / 1e6, st.total_ns / 1e6, (unsigned long long)st.pages_copied,
+			   (unsigned long long)st.pages_reprotected);
+	}
 	if (j->after == DUMPJOB_CRASH) {
 		domain_post_event(d, EVENT_CRASH, "crashed after a dump by hvctl dump --crash");
 		reply_line(r, "Domain %s crashed (its on_crash action follows)", d->name);

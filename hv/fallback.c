@@ -88,8 +88,8 @@ static bool fb_inject(struct vcpu *v, const struct x86_fb_event *ev, struct kvm_
  * MXCSR as 0 from KVM_GET_FPU while the guest's is 0x1f80. */
 struct fb_fpu {
 	bool xsave;
-	struct kvm_xsave xs;
 	struct kvm_fpu fpu;
+	struct kvm_xsave xs; /* last: its flexible tail */
 };
 
 static bool fpu_get(struct vcpu *v, struct fb_fpu *f, struct x86_fb_cpu *c)

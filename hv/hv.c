@@ -214,6 +214,12 @@ void hv_domain_remove(struct hv *hv, struct domain *d, const char *why)
 	}
 	control_console_end(hv, id, why);
 	snprintf(name, sizeof(name), "%s", d->name);
+	/* dom0's end does not end hv while a domain or the daemon's socket is left to serve
+	 * (docs/control.md): say so, once, in the log */
+	if (d->id == 0 && !atomic_load(&hv->exiting))
+		hv_log(hv, "dom0 is gone: hv %s (hvctl shutdown-hv stops it)",
+		       hv->opt.daemon ? "(--daemon) goes on serving the domUs and the control socket"
+				      : "runs on while a domU runs, and exits after the last one");
 	pthread_mutex_lock(&hv->lock);
 	hv->domains[d->slot] = NULL;
 	pthread_mutex_unlock(&hv->lock);

@@ -294,6 +294,9 @@ void partials_sweep(struct hv *hv);
  * the last one ends. 0 when done, -1 with a message when the boot failed. */
 int domain_reset(struct domain *d, struct err *e);
 void domain_destroy(struct domain *d);
+/* Takes d out of hv and destroys it: its console clients get "NAME WHY: console closed"
+ * (why NULL: said from its state), and dom0's end is logged with what hv does next. */
+void hv_domain_remove(struct hv *hv, struct domain *d, const char *why);
 int domain_pause(struct domain *d, struct err *e);   /* holds every vCPU: state paused */
 int domain_unpause(struct domain *d, struct err *e);
 /* Asks the guest (HVKIT_REQ_*) through its registered event vector. */

@@ -57,14 +57,16 @@ static void *job_run(void *arg)
 
 	j->last = time_ns();
 	j->fn(j, j->arg, &r);
+	/* the reference taken by job_start: the domain may be torn down from here on. Given
+	 * back before the status goes, so the client's next request (a rollback after a
+	 * rollback) does not find the domain still busy. */
+	if (j->d && atomic_fetch_sub(&j->d->dump_active, 1) == 1)
+		hv_wake(j->hv);
 	if (j->fd >= 0) {
 		n = snprintf(st_line, sizeof(st_line), "= %d\n", r.status);
 		(void)!send(j->fd, st_line, (size_t)n, MSG_NOSIGNAL);
 		close(j->fd);
 	}
-	/* the reference taken by job_start: the domain may be torn down from here on */
-	if (j->d && atomic_fetch_sub(&j->d->dump_active, 1) == 1)
-		hv_wake(j->hv);
 	free(j->arg);
 	free(j);
 	return NULL;

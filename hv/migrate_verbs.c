@@ -124,30 +124,18 @@ static int number(const char *v, const char *what, unsigned max, unsigned *out, 
 
 static int cmd_migrate(struct ctl_req *q)
 {
-	static const struct ctl_opt opts[] = { { "--live", false },    { "--ssl", false },	  { "--postcopy", false },
-					       { "--downtime", true }, { "--bandwidth", true }, { "--json", false } };
-	enum { O_LIVE, O_SSL, O_POSTCOPY, O_DOWNTIME, O_BW, O_JSON, O_N };
-	const char *usage = q->verb->usage, *vals[O_N], *pos[2];
 	struct mig_job *m;
-	struct domain *d;
-	int n;
-	if (ctl_parse(q->r, q->argc, q->argv, opts, O_N, vals, pos, 2, &n, usage) < 0)
-		return -1;
-	if (n != 2)
-		return reply_error(q->r, "usage: %s", usage);
-	d = ctl_need_domain(q->hv, q->r, pos[0]);
-	if (!d)
-		return -1;
+	struct domain *d = q->dom;
 	if (atomic_load(&d->dump_active))
 		return reply_error(q->r, "%s is being dumped, saved, checkpointed or migrated: wait for it", d->name);
 	m = xcalloc(1, sizeof(*m));
-	*m = (struct mig_job){ .hv = q->hv, .d = d, .json = vals[O_JSON] != NULL };
-	m->o.live = vals[O_LIVE] != NULL;
-	m->o.ssl = vals[O_SSL] != NULL;
-	m->o.postcopy = vals[O_POSTCOPY] != NULL;
-	if (host_port(pos[1], m->host, sizeof(m->host), &m->o.port, q->r) < 0 ||
-	    number(vals[O_DOWNTIME], "--downtime (ms)", 60000, &m->o.downtime_ms, q->r) < 0 ||
-	    number(vals[O_BW], "--bandwidth (MiB/s)", 1u << 20, &m->o.bandwidth, q->r) < 0) {
+	*m = (struct mig_job){ .hv = q->hv, .d = d, .json = ctl_opt(q, "--json") != NULL };
+	m->o.live = ctl_opt(q, "--live") != NULL;
+	m->o.ssl = ctl_opt(q, "--ssl") != NULL;
+	m->o.postcopy = ctl_opt(q, "--postcopy") != NULL;
+	if (host_port(q->pos[1], m->host, sizeof(m->host), &m->o.port, q->r) < 0 ||
+	    number(ctl_opt(q, "--downtime"), "--downtime (ms)", 60000, &m->o.downtime_ms, q->r) < 0 ||
+	    number(ctl_opt(q, "--bandwidth"), "--bandwidth (MiB/s)", 1u << 20, &m->o.bandwidth, q->r) < 0) {
 		free(m);
 		return -1;
 	}
@@ -167,10 +155,13 @@ static int cmd_migrate_cancel(struct ctl_req *q)
 }
 
 static const struct ctl_verb migrate_verbs[] = {
-	{ .name = "migrate", .run = cmd_migrate, .flags = CTL_CHANGES,
-	  .usage = "migrate NAME HOST[:PORT] [--live] [--ssl] [--downtime MS] [--bandwidth MIB/S] [--postcopy] [--json]" },
+	{ .name = "migrate", .run = cmd_migrate, .flags = CTL_DOMAIN | CTL_CHANGES,
+	  .usage = "migrate NAME HOST[:PORT] [--live] [--ssl] [--downtime MS] [--bandwidth MIB/S] [--postcopy] [--json]",
+	  .opts = CTL_OPTS({ "--live", false }, { "--ssl", false }, { "--postcopy", false }, { "--downtime", true },
+			   { "--bandwidth", true }, { "--json", false }),
+	  .min_args = 2, .max_args = 2 },
 	{ .name = "migrate-cancel", .run = cmd_migrate_cancel, .flags = CTL_DOMAIN | CTL_CHANGES,
-	  .usage = "migrate-cancel NAME" },
+	  .usage = "migrate-cancel NAME", .min_args = 1, .max_args = 1 },
 };
 
 int migrate_register(struct err *e)

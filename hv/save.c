@@ -102,7 +102,8 @@ int hv_domain_save(struct hv *hv, struct domain *d, const char *path, const stru
 		struct instant_stats is;
 		instant_stats(in, &is);
 		st->pause_ns = is.pause_ns;
-		st->cow = is.cow;
+		/* it ran meanwhile only if it was running: not a crashed or paused one */
+		st->cow = is.cow && (was == DOMAIN_RUNNING || was == DOMAIN_BLOCKED || was == DOMAIN_SHUTDOWN);
 	}
 	if (image_write_file(d, &file, path, &h, &src, &st->file_bytes, e) < 0)
 		goto out;

@@ -102,7 +102,12 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 		goto out;
 	}
 
-	snprintf(state, sizeof(state), "%s", domain_state_name(domain_state_now(d)));
+	{
+		enum domain_state ds = domain_state_now(d);
+		snprintf(state, sizeof(state), "%s", domain_state_name(ds));
+		/* a crashed, shut-off or paused domain does not run while it is written */
+		st->ran = ds == DOMAIN_RUNNING || ds == DOMAIN_BLOCKED || ds == DOMAIN_SHUTDOWN;
+	}
 	/* the instant: every vCPU out of the guest, state taken, RAM write-protected */
 	t0 = time_ns();
 	in = instant_freeze(d, dump_in_pause, &p, e);
@@ -139,12 +144,15 @@ int hv_domain_dump(struct hv *hv, int id, const char *path, const struct hv_dump
 	domain_vmcoreinfo(d, info, sizeof(info));
 	src.vmcoreinfo = info;
 	if (dump_write(file.fd, &src, opts ? (enum dump_fmt)opts->format : DUMP_FMT_ELF, progress_cb,
-		       &(struct progress){ d, opts }, e) < 0)
+		       &(struct progress){ d, opts }, e) < 0) {
+		err_prefix(e, "%s", path); /* the user's name, not the partial file's */
 		goto out;
+	}
 	if (dump_out_commit(&file, e) < 0)
 		goto out;
 	instant_stats(in, &is);
 	st->cow = is.cow;
+	st->ran = st->ran && is.cow;
 	{
 		struct stat sb;
 		if (stat(path, &sb) == 0)

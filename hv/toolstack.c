@@ -88,7 +88,7 @@ static int cmd_list(struct ctl_req *q)
 	struct reply *r = q->r;
 	struct listed l[HV_MAX_DOMAINS * 2];
 	unsigned n = 0;
-	bool all = ctl_has_flag(q->argc, q->argv, "--all"), json = ctl_has_flag(q->argc, q->argv, "--json");
+	bool all = !!ctl_opt(q, "--all"), json = !!ctl_opt(q, "--json");
 	char path[512], qn[160];
 
 	for (int i = 0; i < HV_MAX_DOMAINS; i++) {
@@ -160,100 +160,137 @@ static const char *paused_by(struct domain *d)
 	return "hvctl suspend (hvctl resume runs it)";
 }
 
-static const char *paused_by_json(struct domain *d)
-{
-	if (domain_state_now(d) != DOMAIN_PAUSED)
-		return "null";
-	return atomic_load(&d->dbg_stopped) ? "\"debugger\"" : "\"suspend\"";
-}
-
+/* dominfo NAME [--json]: virsh dominfo's fields, one record for the text and the JSON */
 static int cmd_dominfo(struct ctl_req *q)
 {
 	struct hv *hv = q->hv;
-	struct reply *r = q->r;
 	struct domain *d = q->dom;
 	struct domain_info di;
-	char qn[1200];
+	struct hv_ckpt_info *ck;
+	struct rec *rc;
+	char tag[64], j[400], qt[160];
+	const char *latest, *job = NULL;
+	int nck;
 	if (hv_domain_info(hv, d->id, &di, NULL) < 0)
 		return -1;
-	if (ctl_has_flag(q->argc, q->argv, "--json")) {
-		json_quote(qn, sizeof(qn), di.name);
-		reply_line(r, "{\"id\": %d, \"name\": %s, \"state\": \"%s\", \"vcpus\": %u, \"memory_kib\": %llu,", di.id, qn,
-			   domain_state_name(di.state), di.vcpus, (unsigned long long)(di.mem_bytes >> 10));
-		json_quote(qn, sizeof(qn), di.reason);
-		reply_line(r, " \"uptime_s\": %.3f, \"pause_count\": %u, \"reboots\": %u, \"weight\": %u, \"cap\": %u, \"last_event\": %s,",
-			   di.uptime_ns / 1e9, di.pause_count, di.reboots, d->cfg.weight, d->cfg.cap, qn);
-		json_quote(qn, sizeof(qn), d->origin);
-		reply_line(r, " \"migrated_from\": %s, \"paused_by\": %s}", qn, paused_by_json(d));
-		return 0;
-	}
-	reply_line(r, "Id:             %d", di.id);
-	reply_line(r, "Name:           %s", di.name);
-	reply_line(r, "OS Type:        hvm (PVH)");
-	reply_line(r, "State:          %s", domain_state_name(di.state));
+	rc = xcalloc(1, sizeof(*rc));
+	snprintf(j, sizeof(j), "%d", di.id);
+	rec_add(rc, "Id", "id", j, "%d", di.id);
+	rec_add_str(rc, "Name", "name", di.name);
+	rec_add_str(rc, "OS Type", "os_type", "hvm (PVH)");
+	rec_add_str(rc, "State", "state", domain_state_name(di.state));
 	if (di.state == DOMAIN_PAUSED)
-		reply_line(r, "Paused by:      %s", paused_by(d));
-	reply_line(r, "CPU(s):         %u", di.vcpus);
-	reply_line(r, "Max memory:     %llu KiB", (unsigned long long)(di.mem_bytes >> 10));
-	reply_line(r, "Used memory:    %llu KiB", (unsigned long long)(hv_domain_resident(hv, d->id) >> 10));
-	reply_line(r, "Uptime:         %.1f s", di.uptime_ns / 1e9);
-	reply_line(r, "Kernel:         %s", di.kernel);
-	reply_line(r, "Scheduler:      weight %u, cap %u", d->cfg.weight, d->cfg.cap);
-	reply_line(r, "On poweroff/reboot/crash: %s/%s/%s%s", domain_action_name(d->cfg.on_poweroff),
-		   domain_action_name(d->cfg.on_reboot), d->cfg.coredump_on_crash ? "coredump-" : "",
-		   d->cfg.rollback_on_crash ? "rollback" : domain_action_name(d->cfg.on_crash));
-	reply_line(r, "Persistent:     %s", d->defined ? "yes" : "no");
+		rec_add(rc, "Paused by", "paused_by", atomic_load(&d->dbg_stopped) ? "\"debugger\"" : "\"suspend\"", "%s",
+			paused_by(d));
+	else
+		rec_add(rc, "Paused by", "paused_by", "null", NULL);
+	snprintf(j, sizeof(j), "%u", di.vcpus);
+	rec_add(rc, "CPU(s)", "vcpus", j, "%u", di.vcpus);
+	snprintf(j, sizeof(j), "%llu", (unsigned long long)(di.mem_bytes >> 10));
+	rec_add(rc, "Max memory", "memory_kib", j, "%s KiB", j);
+	snprintf(j, sizeof(j), "%llu", (unsigned long long)(hv_domain_resident(hv, d->id) >> 10));
+	rec_add(rc, "Used memory", "used_memory_kib", j, "%s KiB", j);
+	snprintf(j, sizeof(j), "%.3f", di.uptime_ns / 1e9);
+	rec_add(rc, "Uptime", "uptime_s", j, "%.1f s", di.uptime_ns / 1e9);
+	rec_add_str(rc, "Kernel", "kernel", di.kernel);
+	snprintf(j, sizeof(j), "{\"weight\": %u, \"cap\": %u}", d->cfg.weight, d->cfg.cap);
+	rec_add(rc, "Scheduler", "scheduler", j, "weight %u, cap %u", d->cfg.weight, d->cfg.cap);
+	snprintf(j, sizeof(j), "%u", d->cfg.weight);
+	rec_add(rc, NULL, "weight", j, NULL);
+	snprintf(j, sizeof(j), "%u", d->cfg.cap);
+	rec_add(rc, NULL, "cap", j, NULL);
 	{
-		struct hv_ckpt_info *ck;
-		char tag[64];
-		int n = hv_checkpoint_list(hv, d->name, &ck, &(struct err){ 0 });
-		const char *latest = hv_domain_latest_checkpoint(d, tag, sizeof(tag));
-		if (n > 0)
-			reply_line(r, "Checkpoints:    %d (the domain is at or after %s)", n, latest ? latest : "none of them");
-		free(ck);
+		const char *crash = d->cfg.rollback_on_crash ? "rollback" : domain_action_name(d->cfg.on_crash);
+		const char *cd = d->cfg.coredump_on_crash ? "coredump-" : "";
+		snprintf(j, sizeof(j), "{\"poweroff\": \"%s\", \"reboot\": \"%s\", \"crash\": \"%s%s\"}",
+			 domain_action_name(d->cfg.on_poweroff), domain_action_name(d->cfg.on_reboot), cd, crash);
+		rec_add(rc, "On poweroff/reboot/crash", "on", j, "%s/%s/%s%s", domain_action_name(d->cfg.on_poweroff),
+			domain_action_name(d->cfg.on_reboot), cd, crash);
 	}
-	if (d->origin[0])
-		reply_line(r, "Migrated from:  %s", d->origin);
+	rec_add(rc, "Persistent", "persistent", d->defined ? "true" : "false", "%s", d->defined ? "yes" : "no");
+	nck = hv_checkpoint_list(hv, d->name, &ck, &(struct err){ 0 });
+	free(ck);
+	latest = hv_domain_latest_checkpoint(d, tag, sizeof(tag));
+	if (latest)
+		json_quote(qt, sizeof(qt), latest);
+	snprintf(j, sizeof(j), "{\"count\": %d, \"latest\": %s}", nck > 0 ? nck : 0, latest ? qt : "null");
+	if (nck > 0)
+		rec_add(rc, "Checkpoints", "checkpoints", j, "%d (the domain is at or after %s)", nck,
+			latest ? latest : "none of them");
+	else
+		rec_add(rc, "Checkpoints", "checkpoints", j, NULL);
+	rec_add_str(rc, "Migrated from", "migrated_from", d->origin);
+	snprintf(j, sizeof(j), "being migrated (hvctl migrate-cancel %s)", d->name);
 	if (atomic_load(&d->mig_fd))
-		reply_line(r, "Job:            being migrated (hvctl migrate-cancel %s)", d->name);
+		job = j;
 	else if (atomic_load(&d->ckpt.busy))
-		reply_line(r, "Job:            a save or checkpoint is being written");
-	if (di.reason[0])
-		reply_line(r, "Last event:     %s", di.reason);
+		job = "a save or checkpoint is being written";
+	rec_add_str(rc, "Job", "job", job);
+	rec_add_str(rc, "Last event", "last_event", di.reason);
+	snprintf(j, sizeof(j), "%u", di.pause_count);
+	rec_add(rc, NULL, "pause_count", j, NULL);
+	snprintf(j, sizeof(j), "%u", di.reboots);
+	rec_add(rc, NULL, "reboots", j, NULL);
+	rec_reply(q->r, rc, ctl_opt(q, "--json"), "");
+	free(rc);
 	return 0;
 }
 
+/* A vCPU's state, one answer for text and JSON: offline until the guest starts it; a
+ * domain that is not running (crashed, shut off, paused, also by a debugger) gives its
+ * state to every vCPU; else what the scheduler says. */
+static const char *vcpu_state(struct domain *d, unsigned v, const struct sched_vcpu_info *s)
+{
+	enum domain_state st = domain_state_now(d);
+	if (!atomic_load(&d->vcpus[v].online))
+		return "offline";
+	if (st == DOMAIN_CRASHED || st == DOMAIN_SHUTOFF || st == DOMAIN_PAUSED)
+		return domain_state_name(st);
+	return s ? s->state : "stopped";
+}
+
+/* vcpuinfo NAME [--json]: virsh vcpuinfo's fields per vCPU, one record for both forms */
 static int cmd_vcpuinfo(struct ctl_req *q)
 {
 	struct reply *r = q->r;
 	struct domain *d = q->dom;
 	struct sched_info *si;
-	bool json = ctl_has_flag(q->argc, q->argv, "--json");
+	struct rec *rc;
+	bool json = ctl_opt(q, "--json");
+	char j[64];
 	si = xcalloc(1, sizeof(*si));
+	rc = xcalloc(1, sizeof(*rc));
 	hv_sched_info(q->hv, si);
 	if (json)
 		reply_line(r, "[");
 	for (unsigned v = 0; v < d->nr_vcpus; v++) {
 		const struct sched_vcpu_info *s = NULL;
+		int cpu;
 		for (unsigned i = 0; i < si->nvcpus; i++)
 			if (si->v[i].dom == d->id && si->v[i].vcpu == v)
 				s = &si->v[i];
-		if (json) {
-			reply_line(r, "  {\"vcpu\": %u, \"online\": %s, \"state\": \"%s\", \"cpu\": %d, \"cpu_time_s\": %.3f, \"credit\": %lld, \"host_tid\": %d}%s",
-				   v, atomic_load(&d->vcpus[v].online) ? "true" : "false", s ? s->state : "offline",
-				   s ? s->slot : -1, s ? s->cpu_ns / 1e9 : 0.0, s ? s->credit : 0, d->vcpus[v].tid,
-				   v + 1 < d->nr_vcpus ? "," : "");
-			continue;
-		}
-		reply_line(r, "VCPU:           %u", v);
-		reply_line(r, "CPU:            %d", s && s->slot >= 0 ? s->slot : -1);
-		reply_line(r, "State:          %s", !atomic_load(&d->vcpus[v].online) ? "offline" : s ? s->state : "stopped");
-		reply_line(r, "CPU time:       %.3fs", s ? s->cpu_ns / 1e9 : 0.0);
-		reply_line(r, "Credit:         %lld (%s)", s ? s->credit : 0, s && s->under ? "UNDER" : "OVER");
-		reply_line(r, "%s", "");
+		cpu = s && s->slot >= 0 ? s->slot : -1;
+		rc->n = 0;
+		snprintf(j, sizeof(j), "%u", v);
+		rec_add(rc, "VCPU", "vcpu", j, "%u", v);
+		rec_add(rc, NULL, "online", atomic_load(&d->vcpus[v].online) ? "true" : "false", NULL);
+		snprintf(j, sizeof(j), "%d", cpu);
+		rec_add(rc, "CPU", "cpu", j, "%d", cpu);
+		rec_add_str(rc, "State", "state", vcpu_state(d, v, s));
+		snprintf(j, sizeof(j), "%.3f", s ? s->cpu_ns / 1e9 : 0.0);
+		rec_add(rc, "CPU time", "cpu_time_s", j, "%ss", j);
+		snprintf(j, sizeof(j), "%lld", s ? s->credit : 0);
+		rec_add(rc, "Credit", "credit", j, "%s (%s)", j, s && s->under ? "UNDER" : "OVER");
+		rec_add(rc, NULL, "priority", s && s->under ? "\"UNDER\"" : "\"OVER\"", NULL);
+		snprintf(j, sizeof(j), "%d", d->vcpus[v].tid);
+		rec_add(rc, NULL, "host_tid", j, NULL);
+		rec_reply(r, rc, json, json && v + 1 < d->nr_vcpus ? "," : "");
+		if (!json)
+			reply_line(r, "%s", "");
 	}
 	if (json)
 		reply_line(r, "]");
+	free(rc);
 	free(si);
 	return 0;
 }
@@ -265,14 +302,14 @@ static int define_or_create(struct ctl_req *q, bool start)
 {
 	struct hv *hv = q->hv;
 	struct reply *r = q->r;
-	const char *file = ctl_first_arg(q->argc, q->argv);
+	const char *file = q->pos[0];
 	struct xlcfg x;
 	struct err e;
 	char path[600], dir[560], name[80], buf[16384];
 	int n;
 
 	if (!file)
-		return reply_error(r, "usage: %s", q->verb->usage);
+		return ctl_usage(q);
 	if (xlcfg_load(file, &x, &e) < 0)
 		return reply_error(r, "%s", e.msg);
 	if (!strcmp(x.name, "dom0"))
@@ -305,11 +342,11 @@ static int cmd_create(struct ctl_req *q)
 static int cmd_undefine(struct ctl_req *q)
 {
 	struct reply *r = q->r;
-	const char *name = ctl_first_arg(q->argc, q->argv);
+	const char *name = q->pos[0];
 	char path[600];
 	struct domain *d;
 	if (!name)
-		return reply_error(r, "usage: %s", q->verb->usage);
+		return ctl_usage(q);
 	def_path(q->hv, name, path, sizeof(path));
 	if (strchr(name, '/') || access(path, F_OK) < 0)
 		return reply_error(r, "no defined domain named '%s'", name);
@@ -325,12 +362,12 @@ static int cmd_start(struct ctl_req *q)
 {
 	struct hv *hv = q->hv;
 	struct reply *r = q->r;
-	const char *name = ctl_first_arg(q->argc, q->argv);
+	const char *name = q->pos[0];
 	char path[600];
 	struct xlcfg x;
 	struct err e;
 	if (!name)
-		return reply_error(r, "usage: %s", q->verb->usage);
+		return ctl_usage(q);
 	if (hv_domain_by_name(hv, name))
 		return reply_error(r, "domain %s is already running", name);
 	def_path(hv, name, path, sizeof(path));
@@ -339,6 +376,27 @@ static int cmd_start(struct ctl_req *q)
 	if (xlcfg_load(path, &x, &e) < 0)
 		return reply_error(r, "%s", e.msg);
 	return start_from_xl(hv, r, &x, true);
+}
+
+/* shutdown-hv [--force]: hv's loop ends, every domain is destroyed, hv exits 0 (as
+ * SIGTERM, but 0: asked for). Running domUs need --force: they are destroyed, not shut down. */
+static int cmd_shutdown_hv(struct ctl_req *q)
+{
+	struct hv *hv = q->hv;
+	char running[200] = "";
+	size_t n = 0;
+	for (int i = 0; i < HV_MAX_DOMAINS; i++) {
+		struct domain *d = hv->domains[i];
+		if (d && d->id != 0 && n < sizeof(running) - 80)
+			n += (size_t)snprintf(running + n, sizeof(running) - n, "%s%s", n ? ", " : "", d->name);
+	}
+	if (n && !ctl_opt(q, "--force"))
+		return reply_error(q->r, "domUs are left (%s): hvctl shutdown or destroy them first, or shutdown-hv --force destroys them",
+				   running);
+	hv_log(hv, "hvctl shutdown-hv: destroying every domain%s; hv exits", n ? " (--force)" : "");
+	reply_line(q->r, "hv is shutting down: every domain is destroyed, then hv exits");
+	hv_quit(hv, 0);
+	return 0;
 }
 
 static int cmd_suspend(struct ctl_req *q)
@@ -394,7 +452,7 @@ static int cmd_console(struct ctl_req *q)
 	struct domain *d = q->dom;
 	/* "c", then the last lines, so the attacher sees where the guest is (like a real
 	 * console's screen), then what the guest writes from then on */
-	if (domcons_attach(&d->cons, q->client->fd, "c\n", ctl_has_flag(q->argc, q->argv, "--no-history") ? 0 : 2048) < 0)
+	if (domcons_attach(&d->cons, q->client->fd, "c\n", ctl_opt(q, "--no-history") ? 0 : 2048) < 0)
 		return reply_error(q->r, "%s has too many console clients", d->name);
 	q->client->console_dom = d->id;
 	return CTL_STREAM;
@@ -402,9 +460,9 @@ static int cmd_console(struct ctl_req *q)
 
 static int cmd_debug_keys(struct ctl_req *q)
 {
-	const char *keys = ctl_first_arg(q->argc, q->argv);
+	const char *keys = q->pos[0];
 	if (!keys || !*keys)
-		return reply_error(q->r, "usage: %s", q->verb->usage);
+		return ctl_usage(q);
 	for (const char *k = keys; *k; k++)
 		keys_handle(q->hv, (unsigned char)*k);
 	return 0;
@@ -420,7 +478,7 @@ static int cmd_dmesg(struct ctl_req *q)
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		reply_line(q->r, "%s", line);
 	free(buf);
-	if (ctl_has_flag(q->argc, q->argv, "-c")) {
+	if (ctl_opt(q, "-c")) {
 		pthread_mutex_lock(&hv->con.lock);
 		hv->con.ring_head = 0;
 		pthread_mutex_unlock(&hv->con.lock);
@@ -433,36 +491,15 @@ static int cmd_dmesg(struct ctl_req *q)
 static int cmd_dump(struct ctl_req *q)
 {
 	struct reply *r = q->r;
-	int argc = q->argc;
-	char **argv = q->argv;
-	struct domain *d;
-	const char *file = NULL;
-	int nonflag = 0, fmt = DUMP_FMT_ELF;
-	enum dumpjob_after after = DUMPJOB_LIVE;
-	for (int i = 1; i < argc; i++) {
-		if (!strncmp(argv[i], "--", 2)) {
-			if (!strcmp(argv[i], "--format")) {
-				if (i + 1 >= argc || (fmt = dump_fmt_parse(argv[++i])) < 0)
-					return reply_error(r, "dump: --format is elf, kdump-zstd, kdump-lz4, kdump-zlib or kdump");
-			} else if (!strcmp(argv[i], "--live")) {
-				after = DUMPJOB_LIVE;
-			} else if (!strcmp(argv[i], "--crash")) {
-				after = DUMPJOB_CRASH;
-			} else if (!strcmp(argv[i], "--reset")) {
-				after = DUMPJOB_RESET;
-			} else {
-				return reply_error(r, "dump: unknown option %s", argv[i]);
-			}
-			continue;
-		}
-		if (++nonflag == 2)
-			file = argv[i];
-	}
-	d = ctl_need_domain(q->hv, r, ctl_first_arg(argc, argv));
-	if (!d)
-		return -1;
-	if (!file || nonflag > 2)
-		return reply_error(r, "usage: %s", q->verb->usage);
+	struct domain *d = q->dom;
+	const char *file = q->pos[1], *f = ctl_opt(q, "--format");
+	int fmt = DUMP_FMT_ELF, afters = !!ctl_opt(q, "--live") + !!ctl_opt(q, "--crash") + !!ctl_opt(q, "--reset");
+	enum dumpjob_after after = ctl_opt(q, "--crash") ? DUMPJOB_CRASH : ctl_opt(q, "--reset") ? DUMPJOB_RESET : DUMPJOB_LIVE;
+	if (f && (fmt = dump_fmt_parse(f)) < 0)
+		return reply_error(r, "dump: --format is elf, kdump-zstd, kdump-lz4, kdump-zlib or kdump, not '%s'", f);
+	if (afters > 1)
+		return reply_error(r, "dump: --live, --crash and --reset say what happens to %s after the dump: give one (usage: %s)",
+				   d->name, q->verb->usage);
 	if (ctl_need_abs_path(r, "dump", file) < 0)
 		return -1;
 	if (atomic_load(&d->dump_active))
@@ -508,30 +545,18 @@ void hv_gdb_server_howto(const struct hv_gdb_server *srv, char *buf, size_t len)
 static int cmd_gdbserver(struct ctl_req *q)
 {
 	struct reply *r = q->r;
-	int argc = q->argc;
-	char **argv = q->argv;
-	struct domain *d;
-	struct hv_gdb_server srv = { .port = -1 };
+	struct domain *d = q->dom;
+	struct hv_gdb_server srv = { .port = -1, .unix_path = ctl_opt(q, "--socket"), .writable = !!ctl_opt(q, "-w") };
+	const char *port = ctl_opt(q, "--port");
 	char howto[400];
 	struct err e;
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
-			srv.unix_path = argv[++i];
-		} else if (!strcmp(argv[i], "--port") && i + 1 < argc) {
-			char *end;
-			long port = strtol(argv[++i], &end, 10);
-			if (*end || end == argv[i] || port < 0 || port > 65535)
-				return reply_error(r, "gdbserver: --port %s is not a port number", argv[i]);
-			srv.port = (int)port;
-		} else if (!strcmp(argv[i], "-w")) {
-			srv.writable = true;
-		} else {
-			return reply_error(r, "usage: %s", q->verb->usage);
-		}
+	if (port) {
+		char *end;
+		long p = strtol(port, &end, 10);
+		if (*end || end == port || p < 0 || p > 65535)
+			return reply_error(r, "gdbserver: --port %s is not a port number", port);
+		srv.port = (int)p;
 	}
-	d = ctl_need_domain(q->hv, r, ctl_first_arg(argc, argv));
-	if (!d)
-		return -1;
 	if (srv.unix_path && srv.port >= 0)
 		return reply_error(r, "gdbserver: --socket or --port, not both");
 	if (srv.unix_path && ctl_need_abs_path(r, "gdbserver --socket", srv.unix_path) < 0)
@@ -582,8 +607,8 @@ static int cmd_gdb(struct ctl_req *q)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return reply_error(r, "out of memory");
-	*c = (struct gdb_conn){ q->hv, d->id, q->client->fd, ctl_has_flag(q->argc, q->argv, "-w"),
-				ctl_has_flag(q->argc, q->argv, "--no-pause") };
+	*c = (struct gdb_conn){ q->hv, d->id, q->client->fd, !!ctl_opt(q, "-w"),
+				!!ctl_opt(q, "--no-pause") };
 	(void)!send(q->client->fd, "g\n", 2, MSG_NOSIGNAL);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
@@ -616,19 +641,31 @@ static struct props *props_of(struct hv *hv, struct reply *r)
 	return hv->props;
 }
 
-/* setprop NAME = VALUE (the '=' optional) */
+/* setprop NAME [=] [TYPE:] VALUE: svccfg's spelling ("= count: 2", the type a word of its
+ * own) or "= count:2"; the '=' optional. */
 static int cmd_setprop(struct ctl_req *q)
 {
-	struct props *p = props_of(q->hv, q->r);
-	int argc = q->argc;
-	char **argv = q->argv;
-	const char *val = argc >= 4 && !strcmp(argv[2], "=") ? argv[3] : argc >= 3 ? argv[2] : NULL;
+	struct props *p;
+	const char *const *w = q->pos + 1;
+	int n = q->npos - 1;
+	char val[1200];
 	struct err e;
-	if (!p)
+	if (n > 1 && !strcmp(w[0], "=")) {
+		w++;
+		n--;
+	}
+	if (n == 2 && w[0][0] && w[0][strlen(w[0]) - 1] == ':')
+		snprintf(val, sizeof(val), "%s %s", w[0], w[1]);
+	else if (n == 1)
+		snprintf(val, sizeof(val), "%s", w[0]);
+	else if (n == 2)
+		return reply_error(q->r, "setprop: one value after '=', or a type and a value ('count: 2'); quote a value "
+					 "with spaces (usage: %s)", q->verb->usage);
+	else
+		return ctl_usage(q);
+	if (!(p = props_of(q->hv, q->r)))
 		return -1;
-	if (argc < 3 || !val || argc > 4)
-		return reply_error(q->r, "usage: %s", q->verb->usage);
-	if (props_set(p, argv[1], val, &e) < 0)
+	if (props_set(p, q->pos[0], val, &e) < 0)
 		return reply_error(q->r, "%s", e.msg);
 	return 0;
 }
@@ -639,9 +676,7 @@ static int cmd_delprop(struct ctl_req *q)
 	struct err e;
 	if (!p)
 		return -1;
-	if (q->argc != 2)
-		return reply_error(q->r, "usage: %s", q->verb->usage);
-	if (props_delete(p, q->argv[1], &e) < 0)
+	if (props_delete(p, q->pos[0], &e) < 0)
 		return reply_error(q->r, "%s", e.msg);
 	return 0;
 }
@@ -655,10 +690,26 @@ static int cmd_listprop(struct ctl_req *q)
 	if (!p)
 		return -1;
 	l = xcalloc(128, sizeof(*l));
-	n = props_list(p, q->argc > 1 ? q->argv[1] : NULL, l, 128, &e);
+	n = props_list(p, q->npos ? q->pos[0] : NULL, l, 128, &e);
 	if (n < 0) {
 		free(l);
 		return reply_error(q->r, "%s", e.msg);
+	}
+	if (ctl_opt(q, "--json")) {
+		char qn[160], qv[2100], qp[2100];
+		reply_line(q->r, "[");
+		for (int i = 0; i < n; i++) {
+			bool pend = l[i].has_pending && strcmp(l[i].pending, l[i].value);
+			json_quote(qn, sizeof(qn), l[i].name);
+			json_quote(qv, sizeof(qv), l[i].value);
+			json_quote(qp, sizeof(qp), l[i].pending);
+			reply_line(q->r, "  {\"name\": %s, \"type\": \"%s\", \"value\": %s, \"pending\": %s, \"secret\": %s}%s", qn,
+				   prop_type_name(l[i].type), qv, pend ? qp : "null", l[i].secret ? "true" : "false",
+				   i + 1 < n ? "," : "");
+		}
+		reply_line(q->r, "]");
+		free(l);
+		return 0;
 	}
 	for (int i = 0; i < n; i++) {
 		if (l[i].has_pending && strcmp(l[i].pending, l[i].value))
@@ -693,32 +744,63 @@ static int cmd_refresh(struct ctl_req *q)
 /* ---- the table: one row per verb (a verb in another file is one more row here, or a
  * ctl_register call of its own). CTL_DOMAIN: the dispatcher resolves the domain first. */
 
+#define OPTS CTL_OPTS
+#define JSON CTL_OPTS({ "--json", false })
+#define DUMP_OPTS OPTS({ "--format", true }, { "--live", false }, { "--crash", false }, { "--reset", false })
+
 static const struct ctl_verb toolstack_verbs[] = {
-	{ .name = "list", .run = cmd_list, .usage = "list [--all] [--json]" },
-	{ .name = "dominfo", .run = cmd_dominfo, .flags = CTL_DOMAIN, .usage = "dominfo NAME [--json]" },
-	{ .name = "vcpuinfo", .run = cmd_vcpuinfo, .flags = CTL_DOMAIN, .usage = "vcpuinfo NAME [--json]" },
-	{ .name = "define", .run = cmd_define, .flags = CTL_CHANGES, .usage = "define FILE" },
-	{ .name = "create", .run = cmd_create, .flags = CTL_CHANGES, .usage = "create FILE" },
-	{ .name = "undefine", .run = cmd_undefine, .flags = CTL_CHANGES, .usage = "undefine NAME" },
-	{ .name = "start", .run = cmd_start, .flags = CTL_CHANGES, .usage = "start NAME" },
-	{ .name = "destroy", .run = destroy_run, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "destroy NAME [--force]" },
-	{ .name = "suspend", .run = cmd_suspend, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "suspend NAME" },
-	{ .name = "resume", .run = cmd_resume, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "resume NAME" },
-	{ .name = "shutdown", .run = cmd_shutdown, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "shutdown NAME" },
-	{ .name = "reboot", .run = cmd_reboot, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "reboot NAME" },
-	{ .name = "console", .run = cmd_console, .flags = CTL_DOMAIN, .usage = "console NAME [--no-history]" },
-	{ .name = "debug-keys", .run = cmd_debug_keys, .flags = CTL_CHANGES, .usage = "debug-keys KEYS" },
-	{ .name = "dmesg", .run = cmd_dmesg, .usage = "dmesg [-c]" },
-	{ .name = "dump", .run = cmd_dump, .flags = CTL_CHANGES,
-	  .usage = "dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib] [--live|--crash|--reset]" },
-	{ .name = "dump-cancel", .run = cmd_dump_cancel, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "dump-cancel NAME" },
-	{ .name = "gdbserver", .run = cmd_gdbserver, .flags = CTL_CHANGES,
-	  .usage = "gdbserver NAME [--socket PATH | --port N] [-w]" },
-	{ .name = "gdb", .run = cmd_gdb, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "gdb NAME [-w]" },
-	{ .name = "setprop", .run = cmd_setprop, .flags = CTL_CHANGES, .usage = "setprop config/NAME = [TYPE:] VALUE" },
-	{ .name = "listprop", .run = cmd_listprop, .usage = "listprop [PATTERN]" },
-	{ .name = "delprop", .run = cmd_delprop, .flags = CTL_CHANGES, .usage = "delprop config/NAME" },
+	{ .name = "list", .run = cmd_list, .usage = "list [--all] [--json]",
+	  .opts = OPTS({ "--all", false }, { "--json", false }) },
+	{ .name = "dominfo", .run = cmd_dominfo, .flags = CTL_DOMAIN, .usage = "dominfo NAME [--json]", .opts = JSON,
+	  .min_args = 1, .max_args = 1 },
+	{ .name = "vcpuinfo", .run = cmd_vcpuinfo, .flags = CTL_DOMAIN, .usage = "vcpuinfo NAME [--json]", .opts = JSON,
+	  .min_args = 1, .max_args = 1 },
+	{ .name = "define", .run = cmd_define, .flags = CTL_CHANGES, .usage = "define FILE", .min_args = 1, .max_args = 1 },
+	{ .name = "create", .run = cmd_create, .flags = CTL_CHANGES, .usage = "create FILE", .min_args = 1, .max_args = 1 },
+	{ .name = "undefine", .run = cmd_undefine, .flags = CTL_CHANGES, .usage = "undefine NAME", .min_args = 1,
+	  .max_args = 1 },
+	{ .name = "start", .run = cmd_start, .flags = CTL_CHANGES, .usage = "start NAME", .min_args = 1, .max_args = 1 },
+	{ .name = "destroy", .run = destroy_run, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "destroy NAME [--force]",
+	  .opts = OPTS({ "--force", false }), .min_args = 1, .max_args = 1 },
+	{ .name = "suspend", .run = cmd_suspend, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "suspend NAME",
+	  .min_args = 1, .max_args = 1 },
+	{ .name = "resume", .run = cmd_resume, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "resume NAME",
+	  .min_args = 1, .max_args = 1 },
+	/* xl's names for the same verbs */
+	{ .name = "pause", .run = cmd_suspend, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "pause NAME",
+	  .min_args = 1, .max_args = 1 },
+	{ .name = "unpause", .run = cmd_resume, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "unpause NAME",
+	  .min_args = 1, .max_args = 1 },
+	{ .name = "shutdown", .run = cmd_shutdown, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "shutdown NAME",
+	  .min_args = 1, .max_args = 1 },
+	{ .name = "reboot", .run = cmd_reboot, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "reboot NAME",
+	  .min_args = 1, .max_args = 1 },
+	{ .name = "console", .run = cmd_console, .flags = CTL_DOMAIN, .usage = "console NAME [--no-history]",
+	  .opts = OPTS({ "--no-history", false }), .min_args = 1, .max_args = 1 },
+	{ .name = "debug-keys", .run = cmd_debug_keys, .flags = CTL_CHANGES, .usage = "debug-keys KEYS", .min_args = 1,
+	  .max_args = 1 },
+	{ .name = "dmesg", .run = cmd_dmesg, .usage = "dmesg [-c]", .opts = OPTS({ "-c", false }) },
+	{ .name = "dump", .run = cmd_dump, .flags = CTL_DOMAIN | CTL_CHANGES,
+	  .usage = "dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib] [--live|--crash|--reset]",
+	  .opts = DUMP_OPTS, .min_args = 2, .max_args = 2 },
+	{ .name = "dump-core", .run = cmd_dump, .flags = CTL_DOMAIN | CTL_CHANGES, /* xl dump-core */
+	  .usage = "dump-core NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib] [--live|--crash|--reset]",
+	  .opts = DUMP_OPTS, .min_args = 2, .max_args = 2 },
+	{ .name = "dump-cancel", .run = cmd_dump_cancel, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "dump-cancel NAME",
+	  .min_args = 1, .max_args = 1 },
+	{ .name = "gdbserver", .run = cmd_gdbserver, .flags = CTL_DOMAIN | CTL_CHANGES,
+	  .usage = "gdbserver NAME [--socket PATH | --port N] [-w]",
+	  .opts = OPTS({ "--socket", true }, { "--port", true }, { "-w", false }), .min_args = 1, .max_args = 1 },
+	{ .name = "gdb", .run = cmd_gdb, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "gdb NAME [-w] [--no-pause]",
+	  .opts = OPTS({ "-w", false }, { "--no-pause", false }), .min_args = 1, .max_args = 1 },
+	{ .name = "setprop", .run = cmd_setprop, .flags = CTL_CHANGES, .usage = "setprop config/NAME = [TYPE:] VALUE",
+	  .min_args = 2, .max_args = 4 },
+	{ .name = "listprop", .run = cmd_listprop, .usage = "listprop [PATTERN] [--json]", .opts = JSON, .max_args = 1 },
+	{ .name = "delprop", .run = cmd_delprop, .flags = CTL_CHANGES, .usage = "delprop config/NAME", .min_args = 1,
+	  .max_args = 1 },
 	{ .name = "refresh", .run = cmd_refresh, .flags = CTL_CHANGES, .usage = "refresh" },
+	{ .name = "shutdown-hv", .run = cmd_shutdown_hv, .flags = CTL_CHANGES, .usage = "shutdown-hv [--force]",
+	  .opts = OPTS({ "--force", false }) },
 };
 
 int toolstack_register(struct err *e)

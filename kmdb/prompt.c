@@ -2,7 +2,7 @@
  * all domUs at the kmdb prompt"). Every domain stops (a debug session each) and the
  * console's hypervisor input becomes an mdb command line, `[dom0:0]> `, running the
  * hvmdb engine on the current domain; ::domain NAME switches, :c resumes every domain and
- * gives the console back to the debug keys. */
+ * gives the keyboard to the prompt's domain. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,14 +34,22 @@ static void show_prompt(struct prompt *p)
 	hv_console_write(p->hv, s);
 }
 
+/* Every domain runs again, and the keyboard goes to the domain the prompt was on (not to
+ * the debug keys, where the next word typed would run keys: R reboots dom0). */
 static void leave(struct prompt *p)
 {
+	int to = hv_dbg_domain_id(p->g[p->cur]);
+	char msg[200];
+	const char *name;
 	for (int i = 0; i < p->n; i++) {
 		target_close(p->t[i]);
 		hv_dbg_detach(p->g[i], true);
 	}
 	hv_set_prompt_input(p->hv, NULL);
-	hv_console_write(p->hv, "kmdb: every domain resumed; the console is the hypervisor's again\n");
+	name = hv_console_input_to(p->hv, to);
+	snprintf(msg, sizeof(msg), "kmdb: every domain resumed; the keyboard is %s's again (Ctrl-A three times: the "
+		 "hypervisor)\n", name);
+	hv_console_write(p->hv, msg);
 	free(p);
 	prompt = NULL;
 }
@@ -169,7 +177,8 @@ void kmdb_prompt_enter(struct hv *hv)
 	}
 	prompt = p;
 	hv_console_write(hv, "\nWelcome to kmdb (hvkit): every domain is stopped. ::help lists the commands,\n"
-			     "::domain [NAME] lists or switches domains, :c resumes them all and gives the console back.\n");
+			     "::domain [NAME] lists or switches domains, :c resumes them all and gives the keyboard\n"
+			     "to the domain of the prompt.\n");
 	hv_set_prompt_input(hv, input);
 	show_prompt(p);
 }

@@ -360,16 +360,17 @@ static int row_sym(struct target *t, struct mdb_args *a, FILE *out)
 {
 	const struct symbol *s;
 	const char *mod = NULL;
+	bool past_end;
 	if (!a->have_addr)
 		return fail(out, "%s needs an address", strstr(a->line, "::whatis") ? "::whatis" : "::sym");
-	s = symtab_lookup(&t->syms, a->addr);
-	if (!s && t->os && t->os->symbolize) /* a loaded module's: "name+0x1c [module]" as crash's sym */
-		s = t->os->symbolize(t, a->addr, false, &mod);
+	/* the one lookup $c uses: a return address one past a function's end is func+size */
+	s = target_symbol(t, a->addr, false, false, &mod, &past_end);
 	if (!s)
 		return fprintf(out, "0x%llx: no symbol\n", (unsigned long long)a->addr), 0;
-	fprintf(out, "0x%llx is %s+0x%llx%s%s%s (%s, size 0x%llx)\n", (unsigned long long)a->addr, s->name,
+	fprintf(out, "0x%llx is %s+0x%llx%s%s%s (%s, size 0x%llx%s)\n", (unsigned long long)a->addr, s->name,
 		(unsigned long long)(a->addr - s->addr), mod ? " [" : "", mod ? mod : "", mod ? "]" : "",
-		s->code ? "code" : "data", (unsigned long long)s->size);
+		s->code ? "code" : "data", (unsigned long long)s->size,
+		past_end ? "; one past its end: the return address of a call that ends it" : "");
 	return 0;
 }
 

@@ -120,7 +120,15 @@ const char *target_vmcoreinfo(struct target *t);
 int target_vtop(struct target *t, unsigned cpu, uint64_t va, uint64_t *pa, uint64_t *page_size);
 /* Virtual read through CPU cpu's page tables; returns bytes read. */
 size_t target_read_virt(struct target *t, unsigned cpu, uint64_t va, void *buf, size_t len);
-/* "name+0x1c" for a code address (is_return: look one byte back); false when unknown. */
+/* The one symbol lookup (::sym, sym, $c, ::dis, the unwinders): the symbol that holds addr
+ * (code: code symbols only), in the symbol file, else the OS module's tables (mod: the
+ * loaded module's name, or NULL); for a return address (is_return), or when nothing holds
+ * addr, the code symbol that holds addr - 1: the call's own function, also when the call
+ * is its last instruction and addr one past its end (*past_end true then; mod and
+ * past_end may be NULL). NULL when none. */
+const struct symbol *target_symbol(struct target *t, uint64_t addr, bool code, bool is_return, const char **mod,
+				   bool *past_end);
+/* "name+0x1c" for a code address, by target_symbol; false when unknown. */
 bool target_symbolize(struct target *t, uint64_t addr, bool is_return, char *buf, size_t len);
 /* The symbol file's (link) address of a relocated kernel address; addr itself otherwise. */
 static inline uint64_t target_link_addr(const struct target *t, uint64_t addr)

@@ -117,12 +117,38 @@ size_t target_read_virt(struct target *t, unsigned cpu, uint64_t va, void *buf, 
 	return done;
 }
 
+/* One table's lookup: the symbol file's, else the OS module's (a loaded module's code). */
+static const struct symbol *lookup_in(struct target *t, uint64_t addr, bool code, const char **mod)
+{
+	const struct symbol *s = code ? symtab_lookup_code(&t->syms, addr) : symtab_lookup(&t->syms, addr);
+	if (!s && t->os && t->os->symbolize)
+		s = t->os->symbolize(t, addr, code, mod);
+	return s;
+}
+
+const struct symbol *target_symbol(struct target *t, uint64_t addr, bool code, bool is_return, const char **mod,
+				   bool *past_end)
+{
+	const struct symbol *s = NULL;
+	if (mod)
+		*mod = NULL;
+	if (past_end)
+		*past_end = false;
+	if (!addr)
+		return NULL;
+	if (!is_return)
+		s = lookup_in(t, addr, code, mod);
+	if (!s) { /* a return address: the call's own function, also when the call ends it */
+		s = lookup_in(t, addr - 1, true, mod);
+		if (s && past_end)
+			*past_end = s->size && addr == s->addr + s->size;
+	}
+	return s;
+}
+
 bool target_symbolize(struct target *t, uint64_t addr, bool is_return, char *buf, size_t len)
 {
-	const struct symbol *s = addr ? symtab_lookup_code(&t->syms, is_return ? addr - 1 : addr) : NULL;
-	if (!s && addr && t->os && t->os->symbolize) /* e.g. a loaded module's code, known to the OS module */
-		s = t->os->symbolize(t, is_return ? addr - 1 : addr, true, NULL);
-	return symtab_format(s, addr, buf, len);
+	return symtab_format(target_symbol(t, addr, true, is_return, NULL, NULL), addr, buf, len);
 }
 
 const char *target_lacks(const struct target *t, enum target_cap c)

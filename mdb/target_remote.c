@@ -136,6 +136,8 @@ static int r_set_bp(struct target *t, enum target_bp_kind k, uint64_t addr, unsi
 	const char *p = gdbclient_request(r->c, req, e);
 	if (!p)
 		return -1;
+	if (!strncmp(p, "E.", 2) && p[2]) /* the stub's reason, as text */
+		return err_set(e, "%s", p + 2);
 	return strcmp(p, "OK") ? err_set(e, "hv refused the breakpoint (%s)", p[0] ? p : "not supported") : 0;
 }
 

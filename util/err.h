@@ -24,5 +24,8 @@ char *xstrdup(const char *s);
 /* Parses "512", "512M", "2G", "64K", "1T" (binary units; bare number = MiB when
  * default_unit is 1<<20). Returns -1 on junk or overflow. */
 int size_parse(const char *s, uint64_t default_unit, uint64_t *out);
+/* A size as a person reads it: "512 bytes", "839 KiB", "1.5 MiB", "128 MiB", "2.0 GiB"
+ * (binary units, never "0 MiB" for a small file). Returns buf. */
+char *size_format(char *buf, size_t len, uint64_t bytes);
 
 #endif

@@ -156,12 +156,38 @@ uint64_t time_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+char *size_format(char *buf, size_t len, uint64_t bytes)
+{
+	if (bytes < 1024)
+		snprintf(buf, len, "%llu bytes", (unsigned long long)bytes);
+	else if (bytes < (1ull << 20))
+		snprintf(buf, len, "%llu KiB", (unsigned long long)((bytes + 512) >> 10));
+	else if (bytes < (10ull << 20))
+		snprintf(buf, len, "%.1f MiB", (double)bytes / 1048576.0);
+	else if (bytes < (1ull << 30))
+		snprintf(buf, len, "%llu MiB", (unsigned long long)((bytes + (1u << 19)) >> 20));
+	else
+		snprintf(buf, len, "%.1f GiB", (double)bytes / 1073741824.0);
+	return buf;
+}
+
 void progress_print(FILE *f, uint64_t done, uint64_t total, uint64_t elapsed_ns)
 {
-	double secs = (double)elapsed_ns / 1e9, rate = secs > 0 ? (double)done / secs : 0;
+	double secs = (double)elapsed_ns / 1e9;
+	char d[32], t[32], r[32], rate[96] = "";
 	if (!total)
 		return;
-	fprintf(f, "\r%3.0f%%  %llu/%llu MiB  %.0f MiB/s  ETA %.0f s   %s", 100.0 * (double)done / (double)total,
-		(unsigned long long)(done >> 20), (unsigned long long)(total >> 20), rate / 1048576,
-		rate > 0 ? (double)(total - done) / rate : 0.0, done == total ? "\n" : "");
+	/* a rate and an ETA only once there is enough to measure (a few ms of a small file
+	 * gave "68266666667 MiB/s") */
+	if (secs >= 0.2 && done) {
+		double bps = (double)done / secs;
+		size_format(r, sizeof(r), (uint64_t)bps);
+		if (done < total)
+			snprintf(rate, sizeof(rate), "  %s/s  ETA %.0f s", r, (double)(total - done) / bps);
+		else
+			snprintf(rate, sizeof(rate), "  %s/s", r);
+	}
+	/* \r and erase to the end of the line: a shorter line leaves nothing of the last */
+	fprintf(f, "\r\033[K%3.0f%%  %s of %s%s%s", 100.0 * (double)done / (double)total, size_format(d, sizeof(d), done),
+		size_format(t, sizeof(t), total), rate, done == total ? "\n" : "");
 }

@@ -1,7 +1,8 @@
 /* util: small helpers shared by every hvkit library, one header per contract: err.h
  * (errors with a message, allocation, sizes), symtab.h (ELF symbol tables), file.h
  * (untrusted input files), json.h (JSON strings), clock.h (time, progress lines),
- * access.h (peer checks, secrets, sockets and files others cannot subvert). This header
+ * access.h (peer checks, secrets, sockets and files others cannot subvert), words.h
+ * (edit distance, for "did you mean"). This header
  * includes them all for the files that use several. */
 #ifndef HVKIT_UTIL_H
 #define HVKIT_UTIL_H
@@ -18,5 +19,6 @@
 #include "util/symtab.h"
 #include "util/clock.h"
 #include "util/access.h"
+#include "util/words.h"
 
 #endif

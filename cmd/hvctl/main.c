@@ -27,20 +27,25 @@ static const char usage_text[] =
 	"  start NAME                   start a defined domain\n"
 	"  shutdown NAME                ask the guest to power off (it goes through 'in shutdown')\n"
 	"  reboot NAME                  ask the guest to reboot (reset it if it cannot be asked)\n"
-	"  destroy NAME                 stop it at once (one being dumped: paused, destroyed when\n"
-	"                               the dump is complete; waits at most 60 s)\n"
-	"  suspend NAME / resume NAME   pause and unpause\n"
-	"  console NAME                 attach to its console; Ctrl-] detaches\n"
-	"  dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib] [--live|--crash|--reset]\n"
+	"  destroy NAME [--force]       stop it at once (dom0 only with --force; one being dumped:\n"
+	"                               paused, destroyed when the dump is complete; at most 60 s)\n"
+	"  suspend NAME                 pause it\n"
+	"  resume NAME                  unpause it\n"
+	"  pause NAME                   xl's name for suspend\n"
+	"  unpause NAME                 xl's name for resume\n"
+	"  console NAME [--no-history]  attach to its console; Ctrl-] detaches\n"
+	"  dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib|kdump] [--live|--crash|--reset]\n"
 	"                               consistent dump of a domain; it keeps running (--live), or\n"
 	"                               crashes (--crash) or is reset (--reset) after it; progress is\n"
 	"                               shown on a terminal, Ctrl-C cancels\n"
+	"  dump-core NAME FILE [...]    xl's name for dump\n"
 	"  dump-cancel NAME             cancel the dump being written\n"
 	"  gdbserver NAME [--socket PATH | --port N] [-w]\n"
 	"                               a one-shot gdb stub: a Unix socket only root and hv's uid reach\n"
 	"                               (default: gdb-NAME.sock beside hv's socket), or with --port\n"
 	"                               127.0.0.1:N (0: any) and a one-time token (docs/gdb.md); -w:\n"
 	"                               memory and registers writable\n"
+	"  gdb NAME [-w] [--no-pause]   this connection as a gdb remote session (what hvmdb -d uses)\n"
 	"Containment:\n"
 	"  save NAME FILE [--keep] [--paused]\n"
 	"                               write the domain to FILE and destroy it (--keep: it runs on,\n"
@@ -48,7 +53,8 @@ static const char usage_text[] =
 	"  restore FILE [--paused] [--name NEW]\n"
 	"                               a domain from a save file (or a full checkpoint), running on\n"
 	"  checkpoint NAME [TAG]        a live checkpoint (the first full, then only what changed)\n"
-	"  checkpoint-list NAME [--json], checkpoint-delete NAME TAG\n"
+	"  checkpoint-list NAME [--json] its checkpoints\n"
+	"  checkpoint-delete NAME TAG   delete one (not one an incremental sits on)\n"
 	"  rollback NAME TAG            back to a checkpoint, copying back only what changed\n"
 	"Migration:\n"
 	"  migrate NAME HOST[:PORT] [--live] [--ssl] [--downtime MS] [--bandwidth MIB/S] [--json]\n"
@@ -58,8 +64,49 @@ static const char usage_text[] =
 	"Hypervisor:\n"
 	"  debug-keys KEYS              run debug keys (output goes to the console ring)\n"
 	"  dmesg [-c]                   the hypervisor's console ring (-c: clear it after)\n"
-	"  setprop config/NAME = [TYPE:] VALUE, listprop [PATTERN], delprop config/NAME, refresh\n"
+	"  setprop config/NAME = [TYPE:] VALUE\n"
+	"                               set a property (pending until refresh); svccfg's spelling\n"
+	"  listprop [PATTERN] [--json]  the properties, running value and pending one\n"
+	"  delprop config/NAME          back to its default (at the next refresh)\n"
+	"  refresh                      the pending values take effect\n"
+	"  shutdown-hv [--force]        stop hv: every domain is destroyed and hv exits 0 (domUs\n"
+	"                               still there need --force)\n"
+	"  help [COMMAND]               this text, or one command's lines (also COMMAND --help)\n"
+	"A command's unknown option or extra word is refused with its usage line (exit 1).\n"
 	"The socket is -S PATH, else $HVKIT_SOCKET, else " HV_DEFAULT_SOCKET ".\n";
+
+/* help COMMAND: the lines of usage_text about it (its own line and those indented under it). */
+static int help_command(const char *cmd)
+{
+	const char *p = usage_text;
+	size_t len = strlen(cmd);
+	bool in = false, found = false;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
+		if (!strncmp(p, "  ", 2) && p[2] != ' ') {
+			/* a command's line: "  NAME ..." */
+			const char *gap = strstr(p + 2, "  "); /* the description starts after it */
+			const char *end = gap && gap < p + n ? gap : p + n;
+			in = false;
+			for (const char *w = p + 2; w < end; w++)
+				if ((w == p + 2 || w[-1] == ' ') && !strncmp(w, cmd, len) &&
+				    (w[len] == ' ' || w[len] == '\n' || w[len] == ','))
+					in = true;
+		} else if (strncmp(p, "    ", 4))
+			in = false;
+		if (in) {
+			fwrite(p, 1, n, stdout);
+			found = true;
+		}
+		p += n;
+	}
+	if (!found) {
+		fprintf(stderr, "hvctl: no command '%s' (hvctl --help lists the commands)\n", cmd);
+		return 1;
+	}
+	return 0;
+}
 
 static int die(const char *fmt, const char *arg)
 {
@@ -186,16 +233,28 @@ int main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 2;
 	}
+	for (int i = argi + 1; i < argc; i++) /* hvctl VERB --help, as virsh VERB --help */
+		if (!strcmp(argv[i], "--help") && strcmp(argv[i - 1], "--"))
+			return help_command(argv[argi]);
+	if (!strcmp(argv[argi], "help")) {
+		if (argi + 2 < argc)
+			return die("usage: hvctl help [COMMAND] (one command, not '%s')", argv[argi + 2]);
+		if (argi + 1 < argc)
+			return help_command(argv[argi + 1]);
+		fputs(usage_text, stdout);
+		return 0;
+	}
 	for (int i = argi; i < argc; i++) {
 		const char *a = argv[i];
 		/* files are read by hv: send absolute paths */
-		if (i == argi + 1 && (!strcmp(argv[argi], "create") || !strcmp(argv[argi], "define") ||
+		if (i == argi + 1 && a[0] != '-' && (!strcmp(argv[argi], "create") || !strcmp(argv[argi], "define") ||
 				      !strcmp(argv[argi], "restore"))) {
 			if (!realpath(a, resolved))
 				return die("%s: no such file", a);
 			a = resolved;
 		}
-		if (((i == argi + 2 && (!strcmp(argv[argi], "dump") || !strcmp(argv[argi], "save"))) ||
+		if (((i == argi + 2 && (!strcmp(argv[argi], "dump") || !strcmp(argv[argi], "dump-core") ||
+			       !strcmp(argv[argi], "save"))) ||
 		     (!strcmp(argv[argi], "gdbserver") && !strcmp(argv[i - 1], "--socket"))) &&
 		    a[0] != '/') {
 			/* a file hv creates, relative to here */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dump/dump.h"
+#include "util/words.h"
 
 static int usage(FILE *f)
 {
@@ -19,6 +20,27 @@ static int usage(FILE *f)
 	      "                                     (default kdump-zstd; OUT must not exist)\n",
 	      f);
 	return f == stdout ? 0 : 2;
+}
+
+/* The commands, with their usage lines and how many words they take: a mistake is one
+ * "hvdump: ..." line naming the word and the usage, exit 1 (as hv, hvctl and hvmdb). */
+static const struct sub {
+	const char *name, *usage;
+	int words;
+} subs[] = {
+	{ "info", "hvdump info FILE", 1 },
+	{ "verify", "hvdump verify FILE", 1 },
+	{ "read", "hvdump read FILE PADDR LEN", 3 },
+	{ "convert", "hvdump convert IN OUT [--format elf|kdump-zstd|kdump-lz4|kdump-zlib|kdump] [-q]", 2 },
+};
+
+static int mistake(const char *what, const char *word, const struct sub *c)
+{
+	if (*word)
+		fprintf(stderr, "hvdump: %s: %s'%s' (usage: %s)\n", c->name, what, word, c->usage);
+	else
+		fprintf(stderr, "hvdump: %s: %s (usage: %s)\n", c->name, what, c->usage);
+	return 1;
 }
 
 static int cmd_info(const char *path)
@@ -142,23 +164,24 @@ static int cmd_convert(int argc, char **argv)
 			fmt = dump_fmt_parse(argv[++i]);
 			if (fmt < 0) {
 				fprintf(stderr, "hvdump: --format: %s is not elf, kdump-zstd, kdump-lz4, kdump-zlib or kdump\n", argv[i]);
-				return 2;
+				return 1;
 			}
 		} else if (!strcmp(argv[i], "-q")) {
 			prog.tty = false;
-		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "hvdump: convert: unknown option %s\n", argv[i]);
-			return 2;
+		} else if (!strcmp(argv[i], "--format")) {
+			return mistake("--format needs a value", "", &subs[3]);
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return mistake("unknown option ", argv[i], &subs[3]);
 		} else if (!in) {
 			in = argv[i];
 		} else if (!out) {
 			out = argv[i];
 		} else {
-			return usage(stderr);
+			return mistake("unexpected argument ", argv[i], &subs[3]);
 		}
 	}
 	if (!in || !out)
-		return usage(stderr);
+		return mistake(!in ? "no IN and no OUT" : "no OUT", "", &subs[3]);
 	f = dump_open(in, &e);
 	if (!f) {
 		fprintf(stderr, "hvdump: %s\n", e.msg);
@@ -217,15 +240,39 @@ static int cmd_verify(const char *path)
 
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+	const struct sub *c = NULL;
+	const char *names[sizeof(subs) / sizeof(subs[0])], *near;
+	if (argc < 2)
+		return usage(stderr);
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
 		return usage(stdout);
-	if (argc == 3 && !strcmp(argv[1], "info"))
-		return cmd_info(argv[2]);
-	if (argc == 3 && !strcmp(argv[1], "verify"))
-		return cmd_verify(argv[2]);
-	if (argc == 5 && !strcmp(argv[1], "read"))
-		return cmd_read(argv[2], argv[3], argv[4]);
-	if (argc >= 2 && !strcmp(argv[1], "convert"))
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		names[i] = subs[i].name;
+		if (!strcmp(argv[1], subs[i].name))
+			c = &subs[i];
+	}
+	if (!c && argv[1][0] == '-') {
+		fprintf(stderr, "hvdump: unknown option '%s' (see hvdump --help)\n", argv[1]);
+		return 1;
+	}
+	if (!c) {
+		near = word_closest(argv[1], names, sizeof(names) / sizeof(names[0]));
+		fprintf(stderr, "hvdump: unknown command '%s'%s%s%s (see hvdump --help)\n", argv[1], near ? ": did you mean '" : "",
+			near ? near : "", near ? "'?" : "");
+		return 1;
+	}
+	if (c == &subs[3])
 		return cmd_convert(argc, argv);
-	return usage(stderr);
+	for (int i = 2; i < argc; i++) /* the others take no options ("-" is no option either) */
+		if (argv[i][0] == '-' && argv[i][1] && !(c == &subs[2] && i > 2 && argv[i][1] >= '0' && argv[i][1] <= '9'))
+			return mistake("unknown option ", argv[i], c);
+	if (argc - 2 > c->words)
+		return mistake("unexpected argument ", argv[c->words + 2], c);
+	if (argc - 2 < c->words)
+		return mistake(c == &subs[2] ? "needs FILE, PADDR and LEN" : "needs FILE", "", c);
+	if (c == &subs[0])
+		return cmd_info(argv[2]);
+	if (c == &subs[1])
+		return cmd_verify(argv[2]);
+	return cmd_read(argv[2], argv[3], argv[4]);
 }

@@ -3,7 +3,10 @@
  * interactive readline prompt with history and completion. */
 #include <readline/history.h>
 #include <readline/readline.h>
+#include <errno.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +169,21 @@ static int usage(FILE *f)
 	return f == stdout ? 0 : 2;
 }
 
+/* Lines kept across sessions, as gdb and mdb keep theirs: $HVMDB_HISTFILE, else
+ * ~/.hvmdb_history ("" for HVMDB_HISTFILE: none kept). */
+#define HISTORY_MAX 1000
+static bool history_path(char *buf, size_t len)
+{
+	const char *f = getenv("HVMDB_HISTFILE"), *home = getenv("HOME");
+	if (f)
+		return *f && snprintf(buf, len, "%s", f) < (int)len;
+	if (!home || !*home) {
+		struct passwd *pw = getpwuid(getuid());
+		home = pw ? pw->pw_dir : NULL;
+	}
+	return home && snprintf(buf, len, "%s/.hvmdb_history", home) < (int)len;
+}
+
 int main(int argc, char **argv)
 {
 	const char *symfile = NULL, *cmds = NULL, *dump = NULL, *live = NULL, *sock = getenv("HVKIT_SOCKET"), *kaslr = NULL;
@@ -271,8 +289,13 @@ int main(int argc, char **argv)
 			fflush(stdout); /* a script reading us waits for each answer */
 		}
 	} else {
-		char *line;
+		char *line, hist[4096];
 		struct sigaction sa = { .sa_handler = on_sigint };
+		bool keep = history_path(hist, sizeof(hist));
+		if (keep) {
+			stifle_history(HISTORY_MAX);
+			read_history(hist); /* none yet is no error */
+		}
 		rl_attempted_completion_function = complete;
 		rl_catch_signals = 0; /* ours: discard the line, not end the session */
 		sigaction(SIGINT, &sa, NULL);
@@ -288,7 +311,9 @@ int main(int argc, char **argv)
 			if (!line)
 				break;
 			if (*line) {
-				add_history(line);
+				HIST_ENTRY *last = history_length ? history_get(history_base + history_length - 1) : NULL;
+				if (!last || strcmp(last->line, line)) /* as gdb: a repeated line once */
+					add_history(line);
 				if (!strcmp(line, "::quit") || !strcmp(line, "$q")) {
 					free(line);
 					break;
@@ -298,6 +323,10 @@ int main(int argc, char **argv)
 			}
 			free(line);
 		}
+		if (keep && write_history(hist) != 0)
+			fprintf(stderr, "hvmdb: history not saved to %s: %s\n", hist, strerror(errno));
+		else if (keep)
+			chmod(hist, 0600); /* addresses and names typed at a kernel's debugger: the user's only */
 	}
 	fflush(stdout); /* the answers first: closing may wait for the type scan to write its cache */
 	target_close(tgt);

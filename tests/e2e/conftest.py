@@ -28,6 +28,7 @@ GUEST = os.path.join(BUILD, "guest.elf")
 TYPE_CACHE = tempfile.mkdtemp(prefix="hvkit-types-")
 atexit.register(shutil.rmtree, TYPE_CACHE, True)
 os.environ["HVKIT_TYPE_CACHE"] = TYPE_CACHE  # also for the tests that build their env from os.environ
+os.environ["HVMDB_HISTFILE"] = ""  # no test's hvmdb session adds to the user's ~/.hvmdb_history
 ASAN_ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99",
                 UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=98", HVKIT_TYPE_CACHE=TYPE_CACHE)
 

@@ -291,7 +291,9 @@ def test_sticky_dump_dir_never_follows_a_symlink(daemon):
     partial = os.path.join(dd, "vmcore.0.partial-%d" % d.p.pid)
     plant(partial, victim)
     line = key_line(d, "C", "dump failed")
-    assert "%s exists: hv never writes through or over a file it did not create" % partial in line, line
+    # the user's file named first, and the planted partial name (issue 16: not the partial alone)
+    assert ("%s/vmcore.0: its partial file vmcore.0.partial-%d exists: hv never writes through or over a file it "
+            "did not create" % (dd, d.p.pid)) in line, line
     assert os.path.islink(partial)
     os.unlink(partial)
     plant(os.path.join(dd, "vmcore.0"), victim)  # a taken name: skipped

@@ -96,7 +96,7 @@ def test_keys_answer_while_the_guest_floods_its_console(hv):
 
 def test_q_opens_the_kmdb_prompt_on_a_hung_dom0(hv):
     """q: every domain stops and the console becomes the debugger prompt; $c names the
-    hang function; :c gives the console back and the guest's other vCPU runs on."""
+    hang function; :c gives the keyboard back to dom0 and the guest's other vCPU runs on."""
     h = boot(hv)
     h.line("hang")
     h.expect("hang: interrupts off, spinning forever on CPU 0")
@@ -118,9 +118,10 @@ def test_q_opens_the_kmdb_prompt_on_a_hung_dom0(hv):
     h.expect(r"\[dom0:1\]> ", timeout=30)
     j0 = int(re.search(r"0xffffffff[0-9a-f]+:\s+([0-9a-f]+)", h.log[-1]).group(1), 16)
     h.send(":c\r")
-    h.expect("kmdb: every domain resumed")
+    h.expect("kmdb: every domain resumed; the keyboard is dom0's again")
     time.sleep(1.5)
-    # the console is the hypervisor's again: keys work, and vCPU 1 keeps the clock going
+    # back to the hypervisor: keys work, and vCPU 1 keeps the clock going
+    to_hv(h)
     h.send("q")
     h.expect(r"\[dom0:0\]> ", timeout=30)
     h.send("jiffies/J\r")
@@ -129,3 +130,21 @@ def test_q_opens_the_kmdb_prompt_on_a_hung_dom0(hv):
     assert j1 > j0, (j0, j1)
     h.send(":c\r")
     h.expect("kmdb: every domain resumed")
+
+
+def test_c_at_the_q_prompt_gives_the_keyboard_to_the_prompts_domain(hv):
+    """Issue 16: `:c` said it gave the console back but left the keyboard with the
+    hypervisor, where the next word typed ran debug keys (R reboots dom0). Now the
+    keyboard goes back to the domain the prompt was on, and the line says so."""
+    h = boot(hv)
+    to_hv(h)
+    h.send("q")
+    h.expect(r"\[dom0:0\]> ", timeout=30)
+    h.send(":c\r")
+    h.expect(r"kmdb: every domain resumed; the keyboard is dom0's again \(Ctrl-A three times: the hypervisor\)")
+    h.line("echo Right-back")  # 'R' at the debug keys would reboot dom0
+    h.expect("Right-back")
+    h.expect(PROMPT)
+    out = h.output()
+    assert "key 'R'" not in out and "rebooting" not in out, out[-2000:]
+    assert "*** Serial input -> dom0" in out[out.rindex("[dom0:0]> "):], out[-2000:]

@@ -217,3 +217,23 @@ def test_hvmdb_no_pause_reads_a_running_domain(daemon):
                         capture_output=True, text=True, env=env, timeout=60)
     j = [int(m, 16) for m in re.findall(r"0xffffffff[0-9a-f]+:\s+([0-9a-f]+)", out + r2.stdout)]
     assert len(j) == 2 and j[1] > j[0], out + r2.stdout
+
+
+def test_wp_on_kvm_pvm_says_the_host_cannot(daemon):
+    """Issue 16: on kvm_pvm ::wp was accepted and never fired. hv knows its KVM
+    (/sys/module/kvm_pvm) and refuses a watchpoint there with the reason; breakpoints are
+    still taken. On other hosts the watchpoint is set."""
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    guest_console(d, "dom0", "echo ready", "ready")
+    env = dict(os.environ, HVKIT_SOCKET=d.sock)
+    r = subprocess.run([HVMDB, "-s", GUEST, "-d", "dom0", "-c", "jiffies::wp; cmd_ps::bp; ::events"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    out = r.stdout + r.stderr
+    if os.path.exists("/sys/module/kvm_pvm"):
+        assert ("this host's KVM (kvm_pvm) cannot do hardware watchpoints: its instruction emulator checks no "
+                "data breakpoints; breakpoints and single steps work") in out, out
+        assert re.search(r"^\[0\] bp +[0-9a-f]+ cmd_ps$", r.stdout, re.M), out  # the only event: no wp
+        assert " wp " not in r.stdout, out
+    else:
+        assert " wp " in r.stdout, out
+    assert re.search(r"breakpoint \d at cmd_ps", r.stdout), out

@@ -61,7 +61,8 @@ static int run_other(struct ctl_req *q)
 	return CTL_DONE;
 }
 
-static const struct ctl_verb mine = { .name = "test-verb", .run = run_test_verb, .usage = "test-verb ARG" };
+static const struct ctl_verb mine = { .name = "test-verb", .run = run_test_verb, .usage = "test-verb ARG...",
+				      .max_args = 4 };
 
 static void test_twice_refused(void **state)
 {
@@ -131,8 +132,10 @@ static void test_dispatch_replies(void **state)
 	static const struct {
 		const char *line, *reply;
 	} cases[] = {
-		{ "frobnicate\t--all", "e unknown command 'frobnicate'\n= 1\n" },
-		{ "", "e unknown command ''\n= 1\n" },
+		{ "frobnicate\t--all", "e unknown command 'frobnicate' (hvctl --help lists the commands)\n= 1\n" },
+		{ "", "e unknown command '' (hvctl --help lists the commands)\n= 1\n" },
+		/* a typo of a verb: the closest one (edit distance) */
+		{ "lsit", "e unknown command 'lsit': did you mean 'list'? (hvctl --help lists the commands)\n= 1\n" },
 		{ "test-verb\ta\tb", "o ran test-verb with 2 args\n= 0\n" },
 		/* CTL_DOMAIN: the dispatcher asks for the domain before the handler runs */
 		{ "dominfo\t--json", "e which domain? (give its name or id)\n= 1\n" },
@@ -140,7 +143,15 @@ static void test_dispatch_replies(void **state)
 		{ "define", "e usage: define FILE\n= 1\n" },
 		{ "create", "e usage: create FILE\n= 1\n" },
 		{ "debug-keys", "e usage: debug-keys KEYS\n= 1\n" },
-		{ "undefine\t--x", "e usage: undefine NAME\n= 1\n" },
+		/* the row's option table: unknown options and extra words, before the handler */
+		{ "undefine\t--x", "e undefine: unknown option '--x' (usage: undefine NAME)\n= 1\n" },
+		{ "list\t--al", "e list: unknown option '--al'; did you mean '--all'? (usage: list [--all] [--json])\n= 1\n" },
+		{ "list\t-a", "e list: unknown option '-a' (usage: list [--all] [--json])\n= 1\n" },
+		{ "list\textra", "e list: unexpected argument 'extra' (usage: list [--all] [--json])\n= 1\n" },
+		{ "shutdown\tweb2\tnow", "e shutdown: unexpected argument 'now' (usage: shutdown NAME)\n= 1\n" },
+		{ "dmesg\t-x", "e dmesg: unknown option '-x' (usage: dmesg [-c])\n= 1\n" },
+		{ "restore\t/f\t--name", "e restore: --name needs a value (usage: restore FILE [--paused] [--name NEW])\n= 1\n" },
+		{ "list\t--all=yes", "e list: --all takes no value (usage: list [--all] [--json])\n= 1\n" },
 	};
 	struct err e;
 	(void)state;

@@ -1,10 +1,12 @@
-/* Unit tests for util: size parsing, error messages, JSON strings. */
+/* Unit tests for util: size parsing and formatting, error messages, JSON strings, words, progress. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/util.h"
@@ -83,9 +85,50 @@ static void test_json_strings(void **state)
 	assert_string_equal(json_quote(q, 3, "abc"), "\"\"");
 }
 
+/* "did you mean": the edit distance (a swap is one edit) and the closest word */
+static void test_words(void **state)
+{
+	static const char *const verbs[] = { "list", "listprop", "dominfo", "dump", "dump-cancel" };
+	static const char *const opts[] = { "--all", "--json" };
+	(void)state;
+	assert_int_equal(word_distance("list", "list"), 0);
+	assert_int_equal(word_distance("lsit", "list"), 1);
+	assert_int_equal(word_distance("--al", "--all"), 1);
+	assert_int_equal(word_distance("", "abc"), 3);
+	assert_string_equal(word_closest("lsit", verbs, 5), "list");
+	assert_string_equal(word_closest("dominf", verbs, 5), "dominfo");
+	assert_string_equal(word_closest("--jsn", opts, 2), "--json");
+	assert_null(word_closest("frobnicate", verbs, 5));
+	assert_null(word_closest("-x", opts, 2)); /* too short to guess from */
+}
+
+/* sizes people read, and a progress line with no absurd rate and no leftovers */
+static void test_size_format_and_progress(void **state)
+{
+	char b[32], *line = NULL;
+	size_t len = 0;
+	FILE *f;
+	(void)state;
+	assert_string_equal(size_format(b, sizeof(b), 512), "512 bytes");
+	assert_string_equal(size_format(b, sizeof(b), 839 * 1024), "839 KiB");
+	assert_string_equal(size_format(b, sizeof(b), 3 << 19), "1.5 MiB");
+	assert_string_equal(size_format(b, sizeof(b), 128ull << 20), "128 MiB");
+	assert_string_equal(size_format(b, sizeof(b), 3ull << 30), "3.0 GiB");
+	f = open_memstream(&line, &len);
+	progress_print(f, 64ull << 20, 128ull << 20, 1000); /* 1 us in: no rate, no ETA */
+	progress_print(f, 64ull << 20, 128ull << 20, 500000000ull);
+	progress_print(f, 128ull << 20, 128ull << 20, 1000000000ull);
+	fclose(f);
+	assert_string_equal(line, "\r\033[K 50%  64 MiB of 128 MiB"
+				  "\r\033[K 50%  64 MiB of 128 MiB  128 MiB/s  ETA 0 s"
+				  "\r\033[K100%  128 MiB of 128 MiB  128 MiB/s\n");
+	free(line);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = { cmocka_unit_test(test_size_parse), cmocka_unit_test(test_errors),
-					    cmocka_unit_test(test_json_strings) };
+					    cmocka_unit_test(test_json_strings), cmocka_unit_test(test_words),
+					    cmocka_unit_test(test_size_format_and_progress) };
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

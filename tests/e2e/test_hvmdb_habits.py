@@ -1,0 +1,83 @@
+"""End to end, issue 16: hvmdb's habits. `ADDR::sym` and crash's `sym ADDR` name a return
+address one past a function's end (func+size, the first address a user pastes from a
+trace) as `$c` does: one symbol lookup for all; the prompt's history is kept across
+sessions in ~/.hvmdb_history (HVMDB_HISTFILE names another file), as gdb and mdb keep
+theirs."""
+import json
+import os
+import re
+import subprocess
+
+import pexpect
+
+from conftest import GUEST, ASAN_ENV, HVMDB
+from test_hvmdb import mdb, hung_dump  # noqa: F401 (fixture)
+from test_toolstack import daemon  # noqa: F401 (fixture)
+
+
+def symbol(name):
+    for l in subprocess.run(["readelf", "-sW", GUEST], capture_output=True, text=True).stdout.splitlines():
+        f = l.split()
+        if len(f) >= 8 and f[7] == name:
+            return int(f[1], 16), int(f[2])
+    raise AssertionError(name)
+
+
+def test_sym_names_a_return_address_one_past_the_end(hung_dump):
+    addr, size = symbol("shell_main")
+    end = addr + size  # no symbol starts there: it is padding before the next function
+    r = mdb(hung_dump, "%#x::sym; sym %#x; %#x::sym" % (end, end, end - 1))
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    want = "%#x is shell_main+%#x (code, size %#x; one past its end: the return address of a call that ends it)" % (
+        end, size, size)
+    assert lines[0] == want and lines[1] == want, r.stdout
+    assert lines[2] == "%#x is shell_main+%#x (code, size %#x)" % (end - 1, size - 1, size), r.stdout
+    # every return address $c shows: ::sym names it as $c does
+    r = subprocess.run([HVMDB, "--json", "-s", GUEST, hung_dump, "-c", "$c"], capture_output=True, text=True,
+                       env=ASAN_ENV, timeout=60)
+    frames = [(int(f["pc"], 16), "%s+%#x" % (f["function"], f["offset"])) for f in json.loads(r.stdout)
+              if f.get("function") and f.get("offset") is not None]
+    assert len(frames) > 2, r.stdout
+    r = mdb(hung_dump, "; ".join("%#x::sym" % a for a, _ in frames))
+    for (a, name), line in zip(frames, r.stdout.splitlines()):
+        assert line.startswith("%#x is %s " % (a, name)), (name, line)
+
+
+def session(core, histfile, keys):
+    p = pexpect.spawn(HVMDB, ["-s", GUEST, core], encoding="utf-8", timeout=30,
+                      env=dict(ASAN_ENV, HVMDB_HISTFILE=histfile))
+    p.expect("> ")
+    out = ""
+    for k in keys:
+        p.send(k)
+        if k.endswith("\r"):
+            p.expect("> ")
+            out += p.before
+    p.send("::quit\r")
+    p.expect(pexpect.EOF)
+    p.close()
+    assert p.exitstatus == 0
+    return out
+
+
+def test_history_is_kept_across_sessions(hung_dump, tmp_path):
+    hist = str(tmp_path / "hist")
+    session(hung_dump, hist, ["ncpus/X\r", "::status\r", "::status\r"])
+    lines = open(hist).read().split("\n")
+    assert lines[:3] == ["ncpus/X", "::status", "::quit"], lines  # a repeated line once
+    assert os.stat(hist).st_mode & 0o777 == 0o600
+    # the next session: Up Up brings back ncpus/X, as in gdb
+    out = session(hung_dump, hist, ["\x1b[A\x1b[A\x1b[A", "\r"])
+    assert "00000002" in out, out
+    # HVMDB_HISTFILE="" keeps none; HOME's ~/.hvmdb_history by default
+    home = tmp_path / "home"
+    home.mkdir()
+    p = pexpect.spawn(HVMDB, ["-s", GUEST, hung_dump], encoding="utf-8", timeout=30,
+                      env=dict({k: v for k, v in ASAN_ENV.items() if k != "HVMDB_HISTFILE"}, HOME=str(home)))
+    p.expect("> ")
+    p.send("::cpus\r")
+    p.expect("> ")
+    p.send("::quit\r")
+    p.expect(pexpect.EOF)
+    assert "::cpus" in open(home / ".hvmdb_history").read()
