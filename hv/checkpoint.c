@@ -11,7 +11,15 @@
  * checkpoint (the dirty log), plus, when TAG is older, the pages the checkpoints after it
  * hold; each page is read from the newest image of TAG's chain that has it. So its cost
  * follows the dirty set, not the RAM size. Without that history (after hv restarted, or
- * TAG on another branch) every page is read back from the chain. */
+ * TAG on another branch) every page is read back from the chain.
+ *
+ * The undo log: a checkpoint's instant (instant.c) is not ended when its file is written
+ * but goes on keeping the old contents of each page first written since (up to a quarter
+ * of RAM), so a rollback to the latest checkpoint copies those back from memory, with no
+ * file read or decompression; pages it does not have come from the files. A rollback
+ * from the files starts a new log for its checkpoint, so the next one to it is from
+ * memory too. Another instant (a dump, a live save, the next checkpoint), a teardown or
+ * deleting the latest checkpoint ends the log. */
 #include "internal.h"
 #include "contain.h"
 #include "vmstate.h"
@@ -588,11 +596,12 @@ static void undo_rearm(struct domain *d, const uint64_t *set)
 		d->ckpt.dirty[w] |= d->ckpt.undo_taint[w];
 }
 
-/* Back to the latest checkpoint, the domain held, set (memfd pages) what changed since
- * it: each page from the undo log in memory when it kept the page, else from the files
- * (the chain c). 0; -1 (nothing copied) when a page the files must give is corrupt. */
-static int undo_pages(struct domain *d, struct chain *c, uint64_t *set, uint64_t *pages, uint64_t *from_log,
-		      struct err *e)
+/* Back to a checkpoint with the latest's undo log on, the domain held, set (memfd pages)
+ * what changed since it: each page from the log in memory when it kept the page and the
+ * checkpoint is the log's (same), else from the files (the chain c); then the log is
+ * the target's (the caller rearms it). 0; -1 (nothing copied) when a page the files must give is corrupt. */
+static int undo_pages(struct domain *d, struct chain *c, uint64_t *set, bool same, uint64_t *pages,
+		      uint64_t *from_log, struct err *e)
 {
 	uint64_t words = MEM_BITMAP_WORDS(&d->mem);
 	uint64_t *files = xcalloc(words, sizeof(uint64_t));
@@ -603,7 +612,7 @@ static int undo_pages(struct domain *d, struct chain *c, uint64_t *set, uint64_t
 		if (instant_page(u, p)) /* written since (by anyone), whatever the dirty log says */
 			set[p / 64] |= 1ull << (p % 64);
 		if ((set[p / 64] >> (p % 64) & 1) &&
-		    (!instant_page(u, p) || (d->ckpt.undo_taint && (d->ckpt.undo_taint[p / 64] >> (p % 64) & 1))))
+		    (!same || !instant_page(u, p) || (d->ckpt.undo_taint && (d->ckpt.undo_taint[p / 64] >> (p % 64) & 1))))
 			files[p / 64] |= 1ull << (p % 64);
 	}
 	if (chain_pages(d, c, files, false, pages, e) < 0)
@@ -645,7 +654,7 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 	struct vm_state vs = { 0 }, *vs_p = &vs;
 	uint64_t *rearm = NULL, *set = NULL, words = MEM_BITMAP_WORDS(&d->mem), t0 = time_ns(), pages = 0, from_log = 0;
 	int n, ret = -1;
-	bool full = true, use_log = false;
+	bool full = true, use_log = false, same = false;
 
 	memset(st, 0, sizeof(*st));
 	if (!tag || !ckpt_tag_ok(tag))
@@ -660,20 +669,20 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 	}
 	if (ckpt_dir(hv, d->name, dir, sizeof(dir), false, e) < 0 || chain_open(&d->ckpt, &c, dir, v, n, target, e) < 0)
 		goto out;
-	/* back to the latest checkpoint with its undo log: its state from memory, and the
-	 * pages it kept */
+	/* the latest checkpoint's undo log: back to that checkpoint, its state and the pages
+	 * it kept come from memory; to an older one, it goes on as that one's log */
 	pthread_mutex_lock(&d->ckpt.undo_lock);
-	use_log = d->ckpt.undo && d->ckpt.undo_id == target->h.image_id && d->ckpt.valid && d->ckpt.id == d->ckpt.undo_id &&
-		  d->mem.dirty_logging && !instant_lost(d->ckpt.undo);
-	if (!use_log)
-		pthread_mutex_unlock(&d->ckpt.undo_lock);
-	else
-		vs_p = d->ckpt.undo_vs;
+	use_log = d->ckpt.undo && d->ckpt.valid && d->ckpt.id == d->ckpt.undo_id && d->mem.dirty_logging &&
+		  !instant_lost(d->ckpt.undo);
+	same = use_log && d->ckpt.undo_id == target->h.image_id;
 	if (!use_log) {
+		pthread_mutex_unlock(&d->ckpt.undo_lock);
 		ckpt_undo_drop(d); /* what follows writes RAM from the files: a log would no longer hold */
-		if (image_read_state(c.ix[0], &vs, e) < 0)
-			goto out;
 	}
+	if (same)
+		vs_p = d->ckpt.undo_vs;
+	else if (image_read_state(c.ix[0], &vs, e) < 0)
+		goto out;
 	if (vs_p->nr_vcpus != d->nr_vcpus) {
 		err_set(e, "checkpoint %s has %u vCPUs, %s has %u", tag, vs_p->nr_vcpus, d->name, d->nr_vcpus);
 		goto out;
@@ -695,6 +704,11 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 		}
 		full = cur != target; /* TAG is not behind the latest: everything */
 	}
+	if (use_log && full) { /* every page from the files: no log survives that */
+		pthread_mutex_unlock(&d->ckpt.undo_lock);
+		use_log = same = false;
+		ckpt_undo_drop(d);
+	}
 	hv_domain_hold(hv, d->id);
 	if (!full) {
 		if (mem_dirty_fetch(&d->mem, d->vm_fd, set, e) < 0) {
@@ -709,8 +723,8 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 	/* every page needed is there and intact before any is copied: a corrupt checkpoint
 	 * leaves the domain as it was (the indexes check a batch when first needed); then the
 	 * pages, each from the newest image of TAG's chain that has it */
-	if (use_log && !full) {
-		if (undo_pages(d, &c, set, &pages, &from_log, e) < 0) {
+	if (use_log) {
+		if (undo_pages(d, &c, set, same, &pages, &from_log, e) < 0) {
 			hv_domain_release(hv, d->id);
 			goto out;
 		}
@@ -724,7 +738,7 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 	}
 	/* the domain is TAG now: the log starts again from it */
 	if (d->mem.dirty_logging) {
-		if (use_log && !full) {
+		if (use_log) {
 			rearm = set; /* undo_rearm protects these again */
 			set = xcalloc(words, sizeof(uint64_t));
 		}
@@ -745,15 +759,22 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 	st->from_log = from_log;
 	st->full = full;
 	st->chain = c.n;
-	st->undo = use_log && !full;
+	st->undo = same;
 	ret = 0;
 out:
 	st->total_ns = time_ns() - t0; /* the domain runs on from the checkpoint here */
-	if (use_log && ret == 0 && rearm)
+	if (use_log && ret == 0 && rearm) {
 		undo_rearm(d, rearm);
+		if (!same) { /* the log is the target's now */
+			vmstate_free(d->ckpt.undo_vs);
+			*d->ckpt.undo_vs = vs;
+			memset(&vs, 0, sizeof(vs));
+			d->ckpt.undo_id = target->h.image_id;
+		}
+	}
+	bool broken = use_log && (ret < 0 || !rearm);
 	free(rearm);
 	if (use_log) {
-		bool broken = ret < 0 && !full;
 		pthread_mutex_unlock(&d->ckpt.undo_lock);
 		if (broken)
 			ckpt_undo_drop(d);

@@ -391,8 +391,8 @@ def test_rollback_twice_from_the_undo_log_equals_the_checkpoint(daemon):
 
 
 def test_rollback_to_an_older_checkpoint_then_the_undo_log(daemon):
-    """c1, writes, c2, writes: back to c1 from the files (c2 is the latest), then again to
-    c1 after more writes, from the log the first rollback started; both equal c1."""
+    """c1, writes, c2, writes: back to c1 from the files (c2 is the latest; its undo log
+    goes on as c1's), then again to c1 after more writes, from that log; both equal c1."""
     d = daemon("--vcpus", "1", "--mem", "32M")
     domu(d, "g", vcpus=1)
     d.ctl("checkpoint", "g", "c1")
