@@ -11,7 +11,9 @@ here, far too slowly to fill it. Both run the built-in guest over that RAM.
         restore: hvctl restore F --name r: hv's own figure, request to vCPU threads started
               (the guest's first instruction follows), and the hvctl round trip.
         checkpoint: the first (full) and, after the guest wrote 16 MiB (`mem 16`), the
-              second (incremental): pause, size; rollback to the first: time, pages.
+              second (incremental): pause, size; rollback to the first (from the files: the
+              second is the latest), then after 16 MiB more written to the first again (the
+              latest now: from its undo log in memory, started by the first rollback).
   QEMU: migrate to "exec:cat > F" with the guest stopped (save), -incoming "exec:cat F"
         until the migration completed (restore, process start included: reported apart),
         savevm / loadvm on a qcow2 disk (a checkpoint and a rollback; QEMU stops the guest
@@ -99,6 +101,8 @@ def bench_hv(build, img, size, out_dir):
             raise RuntimeError("the second rollback: " + r.stderr)
         res["rollback2_ms"] = ms(r"([0-9.]+) ms$", r.stdout.strip())
         res["rollback2_pages"] = ms(r"([0-9]+) pages copied", r.stdout)
+        m = re.search(r"([0-9]+) from its undo log", r.stdout)
+        res["rollback2_log"] = int(m.group(1)) if m else 0
     finally:
         d.stop()
     return res
@@ -209,9 +213,11 @@ def main(argv=None):
             ("checkpoint, total s", hv["ckpt_s"], qe["savevm_s"], "%.3f"),
             ("incremental checkpoint after 16 MiB written: pause ms", hv["inc_pause_ms"], None, "%.3f"),
             ("incremental checkpoint: file MiB (%d pages)" % hv["inc_pages"], hv["inc_mib"], None, "%.1f"),
-            ("rollback after 16 MiB written, ms (QEMU loadvm; hv copied back %d pages)" % hv["rollback_pages"],
+            ("rollback to the first after 16 MiB written and the second checkpoint, ms (from the files; "
+             "QEMU loadvm; hv copied back %d pages)" % hv["rollback_pages"],
              hv["rollback_ms"], qe["loadvm_ms"], "%.1f"),
-            ("the same again (checkpoint files already read; %d pages), ms" % hv["rollback2_pages"], hv["rollback2_ms"], qe["loadvm_ms"], "%.1f"),
+            ("rollback to it again after 16 MiB more written, ms (now the latest: %d of %d pages from its undo "
+             "log in memory)" % (hv["rollback2_log"], hv["rollback2_pages"]), hv["rollback2_ms"], qe["loadvm_ms"], "%.1f"),
         ]
         for name, h, q, f in rows:
             ratio = "%.1f" % (q / h) if q is not None and h > 0 else "-"

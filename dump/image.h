@@ -204,7 +204,7 @@ int image_index_page(struct image_index *x, uint64_t gfn, void *buf);
 /* As image_index_page without reading the page: 1 held (its batch intact), 0, -1 corrupt. */
 int image_index_check_page(struct image_index *x, uint64_t gfn);
 /* The pages it holds, ascending: for i < count. */
-size_t image_index_count(const struct image_index *x);
+size_t image_index_count(struct image_index *x);
 uint64_t image_index_gfn(const struct image_index *x, size_t i);
 /* A fresh reader over the mapped file (its records again, e.g. the vCPU state). */
 struct image_reader *image_index_reader(const struct image_index *x, struct err *e);

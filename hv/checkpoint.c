@@ -11,7 +11,15 @@
  * checkpoint (the dirty log), plus, when TAG is older, the pages the checkpoints after it
  * hold; each page is read from the newest image of TAG's chain that has it. So its cost
  * follows the dirty set, not the RAM size. Without that history (after hv restarted, or
- * TAG on another branch) every page is read back from the chain. */
+ * TAG on another branch) every page is read back from the chain.
+ *
+ * The undo log: a checkpoint's instant (instant.c) is not ended when its file is written
+ * but goes on keeping the old contents of each page first written since (up to a quarter
+ * of RAM), so a rollback to the latest checkpoint copies those back from memory, with no
+ * file read or decompression; pages it does not have come from the files. A rollback
+ * from the files starts a new log for its checkpoint, so the next one to it is from
+ * memory too. Another instant (a dump, a live save, the next checkpoint), a teardown or
+ * deleting the latest checkpoint ends the log. */
 #include "internal.h"
 #include "contain.h"
 #include "vmstate.h"
@@ -31,6 +39,9 @@
 
 #define CKPT_SUFFIX ".hvimg"
 #define CKPT_MAX 4096 /* checkpoints of one domain */
+/* the undo log keeps at most this fraction of RAM (the pages written since the latest
+ * checkpoint); a domain that writes more rolls back from the files */
+#define UNDO_RAM_FRACTION 4
 
 static int ckpt_dir(struct hv *hv, const char *name, char *dir, size_t len, bool create, struct err *e)
 {
@@ -275,6 +286,17 @@ int hv_domain_checkpoint(struct hv *hv, struct domain *d, const char *tag_in, co
 	d->ckpt.valid = true;
 	d->ckpt.count++;
 	ret = 0;
+	if (st->cow) { /* the instant goes on as the undo log of this checkpoint */
+		pthread_mutex_lock(&d->ckpt.undo_lock);
+		instant_keep(in, d->mem.size / 4096 / UNDO_RAM_FRACTION);
+		d->ckpt.undo = in;
+		d->ckpt.undo_vs = xcalloc(1, sizeof(*d->ckpt.undo_vs));
+		*d->ckpt.undo_vs = p.vs;
+		memset(&p.vs, 0, sizeof(p.vs));
+		d->ckpt.undo_id = h.image_id;
+		in = NULL;
+		pthread_mutex_unlock(&d->ckpt.undo_lock);
+	}
 out:
 	instant_end(in);
 	if (ret < 0 && p.changed) /* not taken: those pages still differ from the latest checkpoint */
@@ -293,6 +315,22 @@ out:
 unlock:
 	pthread_mutex_unlock(&d->ckpt.lock);
 	return ret;
+}
+
+void ckpt_undo_drop(struct domain *d)
+{
+	pthread_mutex_lock(&d->ckpt.undo_lock);
+	instant_end(d->ckpt.undo);
+	d->ckpt.undo = NULL;
+	if (d->ckpt.undo_vs) {
+		vmstate_free(d->ckpt.undo_vs);
+		free(d->ckpt.undo_vs);
+		d->ckpt.undo_vs = NULL;
+	}
+	d->ckpt.undo_id = 0;
+	free(d->ckpt.undo_taint);
+	d->ckpt.undo_taint = NULL;
+	pthread_mutex_unlock(&d->ckpt.undo_lock);
 }
 
 /* ---- listing and deleting */
@@ -360,6 +398,7 @@ int hv_checkpoint_delete(struct hv *hv, const char *name, const char *tag, struc
 	}
 	if (d && d->ckpt.valid && !strcmp(d->ckpt.tag, tag)) {
 		/* the latest is gone: the next checkpoint is a full one */
+		ckpt_undo_drop(d);
 		d->ckpt.valid = false;
 		mem_dirty_log(&d->mem, d->vm_fd, false, &(struct err){ 0 });
 	}
@@ -489,6 +528,10 @@ static int chain_pages(struct domain *d, struct chain *c, const uint64_t *set, b
 		for (uint64_t p = 0; p < np; p++) {
 			uint64_t page = first + p, gfn = d->mem.ranges[r].gpa / 4096 + p;
 			int got = 0;
+			if (!set[page / 64] && page % 64 == 0 && p + 64 <= np) { /* 64 pages not in set */
+				p += 63;
+				continue;
+			}
 			if (!(set[page / 64] >> (page % 64) & 1))
 				continue;
 			for (unsigned k = 0; k < c->n && !got; k++)
@@ -507,6 +550,100 @@ static int chain_pages(struct domain *d, struct chain *c, const uint64_t *set, b
 	return 0;
 }
 
+/* The undo log for checkpoint id, started now (after a rollback to it, the domain
+ * running again): the pages written while it was being armed are tainted (their kept
+ * copy would not be the checkpoint's) and stay in the dirty set; vs is taken over. */
+static void undo_start(struct domain *d, uint64_t id, struct vm_state *vs)
+{
+	uint64_t words = MEM_BITMAP_WORDS(&d->mem), t0 = time_ns();
+	struct instant *in;
+	ckpt_undo_drop(d);
+	if (!d->mem.dirty_logging || !d->ckpt.valid)
+		return;
+	in = instant_log(d, d->mem.size / 4096 / UNDO_RAM_FRACTION);
+	if (!in)
+		return;
+	pthread_mutex_lock(&d->ckpt.undo_lock);
+	d->ckpt.undo = in;
+	d->ckpt.undo_taint = xcalloc(words, sizeof(uint64_t));
+	if (mem_dirty_fetch(&d->mem, d->vm_fd, d->ckpt.undo_taint, &(struct err){ 0 }) < 0)
+		memset(d->ckpt.undo_taint, 0xff, words * sizeof(uint64_t));
+	for (uint64_t w = 0; w < words; w++)
+		d->ckpt.dirty[w] |= d->ckpt.undo_taint[w];
+	d->ckpt.undo_vs = xcalloc(1, sizeof(*d->ckpt.undo_vs));
+	*d->ckpt.undo_vs = *vs;
+	memset(vs, 0, sizeof(*vs));
+	d->ckpt.undo_id = id;
+	pthread_mutex_unlock(&d->ckpt.undo_lock);
+	hv_log(d->hv, "%s: undo log of its checkpoint armed in %.1f ms", d->name, (time_ns() - t0) / 1e6);
+}
+
+/* After undo_pages, the domain running again: the pages it copied back protected again,
+ * and those written before that tainted (their first write was not seen by the log). */
+static void undo_rearm(struct domain *d, const uint64_t *set)
+{
+	uint64_t words = MEM_BITMAP_WORDS(&d->mem);
+	struct instant *u = d->ckpt.undo;
+	int rc;
+	instant_lock(u, true);
+	rc = instant_protect(u, set, true);
+	instant_restart(u, set);
+	instant_lock(u, false);
+	d->ckpt.undo_taint = xcalloc(words, sizeof(uint64_t));
+	if (rc < 0 || mem_dirty_fetch(&d->mem, d->vm_fd, d->ckpt.undo_taint, &(struct err){ 0 }) < 0)
+		memset(d->ckpt.undo_taint, 0xff, words * sizeof(uint64_t));
+	for (uint64_t w = 0; w < words; w++)
+		d->ckpt.dirty[w] |= d->ckpt.undo_taint[w];
+}
+
+/* Back to a checkpoint with the latest's undo log on, the domain held, set (memfd pages)
+ * what changed since it: each page from the log in memory when it kept the page and the
+ * checkpoint is the log's (same), else from the files (the chain c); then the log is
+ * the target's (the caller rearms it). 0; -1 (nothing copied) when a page the files must give is corrupt. */
+static int undo_pages(struct domain *d, struct chain *c, uint64_t *set, bool same, uint64_t *pages,
+		      uint64_t *from_log, struct err *e)
+{
+	uint64_t words = MEM_BITMAP_WORDS(&d->mem);
+	uint64_t *files = xcalloc(words, sizeof(uint64_t));
+	struct instant *u = d->ckpt.undo;
+	int ret = -1;
+	instant_lock(u, true);
+	for (uint64_t p = 0; p < d->mem.size / 4096; p++) {
+		if (instant_page(u, p)) /* written since (by anyone), whatever the dirty log says */
+			set[p / 64] |= 1ull << (p % 64);
+		if ((set[p / 64] >> (p % 64) & 1) &&
+		    (!same || !instant_page(u, p) || (d->ckpt.undo_taint && (d->ckpt.undo_taint[p / 64] >> (p % 64) & 1))))
+			files[p / 64] |= 1ull << (p % 64);
+	}
+	if (chain_pages(d, c, files, false, pages, e) < 0)
+		goto out;
+	/* the pages from the files writable while they are copied (a protected one would
+	 * fault to the thread that waits for this lock; the kept ones are writable already);
+	 * all of set protected again once the domain runs (undo_rearm) */
+	if (instant_protect(u, files, false) < 0) {
+		err_set(e, "%s: the undo log cannot unprotect its pages", d->name);
+		goto out;
+	}
+	for (uint64_t p = 0; p < d->mem.size / 4096; p++)
+		if (!set[p / 64] && p % 64 == 0)
+			p += 63;
+		else if ((set[p / 64] >> (p % 64) & 1) && !(files[p / 64] >> (p % 64) & 1)) {
+			memcpy(d->mem.base + p * 4096, instant_page(u, p), 4096);
+			(*from_log)++;
+		}
+	*pages = 0;
+	if (chain_pages(d, c, files, true, pages, e) < 0)
+		goto out;
+	*pages += *from_log;
+	free(d->ckpt.undo_taint);
+	d->ckpt.undo_taint = NULL;
+	ret = 0;
+out:
+	instant_lock(u, false);
+	free(files);
+	return ret;
+}
+
 static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, struct hv_rollback_stats *st,
 			      struct err *e)
 {
@@ -514,10 +651,10 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 	struct ckpt_ent *v = NULL;
 	const struct ckpt_ent *target, *latest = NULL;
 	struct chain c = { 0 };
-	struct vm_state vs = { 0 };
-	uint64_t *set = NULL, words = MEM_BITMAP_WORDS(&d->mem), t0 = time_ns(), pages = 0;
+	struct vm_state vs = { 0 }, *vs_p = &vs;
+	uint64_t *rearm = NULL, *set = NULL, words = MEM_BITMAP_WORDS(&d->mem), t0 = time_ns(), pages = 0, from_log = 0;
 	int n, ret = -1;
-	bool full = true;
+	bool full = true, use_log = false, same = false;
 
 	memset(st, 0, sizeof(*st));
 	if (!tag || !ckpt_tag_ok(tag))
@@ -532,10 +669,22 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 	}
 	if (ckpt_dir(hv, d->name, dir, sizeof(dir), false, e) < 0 || chain_open(&d->ckpt, &c, dir, v, n, target, e) < 0)
 		goto out;
-	if (image_read_state(c.ix[0], &vs, e) < 0)
+	/* the latest checkpoint's undo log: back to that checkpoint, its state and the pages
+	 * it kept come from memory; to an older one, it goes on as that one's log */
+	pthread_mutex_lock(&d->ckpt.undo_lock);
+	use_log = d->ckpt.undo && d->ckpt.valid && d->ckpt.id == d->ckpt.undo_id && d->mem.dirty_logging &&
+		  !instant_lost(d->ckpt.undo);
+	same = use_log && d->ckpt.undo_id == target->h.image_id;
+	if (!use_log) {
+		pthread_mutex_unlock(&d->ckpt.undo_lock);
+		ckpt_undo_drop(d); /* what follows writes RAM from the files: a log would no longer hold */
+	}
+	if (same)
+		vs_p = d->ckpt.undo_vs;
+	else if (image_read_state(c.ix[0], &vs, e) < 0)
 		goto out;
-	if (vs.nr_vcpus != d->nr_vcpus) {
-		err_set(e, "checkpoint %s has %u vCPUs, %s has %u", tag, vs.nr_vcpus, d->name, d->nr_vcpus);
+	if (vs_p->nr_vcpus != d->nr_vcpus) {
+		err_set(e, "checkpoint %s has %u vCPUs, %s has %u", tag, vs_p->nr_vcpus, d->name, d->nr_vcpus);
 		goto out;
 	}
 	set = xcalloc(words, sizeof(uint64_t));
@@ -555,6 +704,11 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 		}
 		full = cur != target; /* TAG is not behind the latest: everything */
 	}
+	if (use_log && full) { /* every page from the files: no log survives that */
+		pthread_mutex_unlock(&d->ckpt.undo_lock);
+		use_log = same = false;
+		ckpt_undo_drop(d);
+	}
 	hv_domain_hold(hv, d->id);
 	if (!full) {
 		if (mem_dirty_fetch(&d->mem, d->vm_fd, set, e) < 0) {
@@ -569,16 +723,25 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 	/* every page needed is there and intact before any is copied: a corrupt checkpoint
 	 * leaves the domain as it was (the indexes check a batch when first needed); then the
 	 * pages, each from the newest image of TAG's chain that has it */
-	if (chain_pages(d, &c, set, false, &pages, e) < 0 || chain_pages(d, &c, set, true, &pages, e) < 0) {
+	if (use_log) {
+		if (undo_pages(d, &c, set, same, &pages, &from_log, e) < 0) {
+			hv_domain_release(hv, d->id);
+			goto out;
+		}
+	} else if (chain_pages(d, &c, set, false, &pages, e) < 0 || chain_pages(d, &c, set, true, &pages, e) < 0) {
 		hv_domain_release(hv, d->id);
 		goto out;
 	}
-	if (vmstate_set(d, &vs, false, e) < 0) {
+	if (vmstate_set(d, vs_p, false, e) < 0) {
 		hv_domain_release(hv, d->id);
 		goto out;
 	}
 	/* the domain is TAG now: the log starts again from it */
 	if (d->mem.dirty_logging) {
+		if (use_log) {
+			rearm = set; /* undo_rearm protects these again */
+			set = xcalloc(words, sizeof(uint64_t));
+		}
 		memset(set, 0, words * sizeof(uint64_t));
 		mem_dirty_fetch(&d->mem, d->vm_fd, set, &(struct err){ 0 });
 		memset(d->ckpt.dirty, 0, words * sizeof(uint64_t));
@@ -590,14 +753,34 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 	}
 	snprintf(d->ckpt.tag, sizeof(d->ckpt.tag), "%s", tag);
 	d->ckpt.id = target->h.image_id;
-	d->start_ns = time_ns() - vs.uptime_ns;
+	d->start_ns = time_ns() - vs_p->uptime_ns;
 	hv_domain_release(hv, d->id);
 	st->pages = pages;
+	st->from_log = from_log;
 	st->full = full;
 	st->chain = c.n;
+	st->undo = same;
 	ret = 0;
 out:
-	st->total_ns = time_ns() - t0;
+	st->total_ns = time_ns() - t0; /* the domain runs on from the checkpoint here */
+	if (use_log && ret == 0 && rearm) {
+		undo_rearm(d, rearm);
+		if (!same) { /* the log is the target's now */
+			vmstate_free(d->ckpt.undo_vs);
+			*d->ckpt.undo_vs = vs;
+			memset(&vs, 0, sizeof(vs));
+			d->ckpt.undo_id = target->h.image_id;
+		}
+	}
+	bool broken = use_log && (ret < 0 || !rearm);
+	free(rearm);
+	if (use_log) {
+		pthread_mutex_unlock(&d->ckpt.undo_lock);
+		if (broken)
+			ckpt_undo_drop(d);
+	} else if (ret == 0) {
+		undo_start(d, target->h.image_id, &vs); /* the next rollback to it from memory */
+	}
 	chain_close(&c);
 	vmstate_free(&vs);
 	free(set);

@@ -80,6 +80,7 @@ struct domain *domain_create(struct hv *hv, int id, const struct domain_config *
 	d->cfg.mem_image = cfg->mem_image ? xstrdup(cfg->mem_image) : NULL;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->ckpt.lock, NULL);
+	pthread_mutex_init(&d->ckpt.undo_lock, NULL);
 	uart_init(&d->uart, &uart_ops, d);
 	domcons_init(&d->cons);
 	d->state = DOMAIN_SHUTOFF;
@@ -238,6 +239,7 @@ void domain_teardown(struct domain *d)
 {
 	domain_halt(d);
 	lazy_stop(d);
+	ckpt_undo_drop(d); /* its RAM is about to go or be cleared */
 	for (unsigned i = 0; i < d->nr_vcpus; i++) {
 		if (d->hv->opt.count_insns && d->vcpus[i].fd >= 0)
 			hv_log(d->hv, "%s: vCPU %u executed %llu instructions", d->name, i,
@@ -280,7 +282,9 @@ void domain_destroy(struct domain *d)
 	free((char *)d->cfg.mem_image);
 	pthread_mutex_destroy(&d->lock);
 	ckpt_cache_free(&d->ckpt);
+	ckpt_undo_drop(d);
 	pthread_mutex_destroy(&d->ckpt.lock);
+	pthread_mutex_destroy(&d->ckpt.undo_lock);
 	free(d->ckpt.dirty);
 	free(d);
 }

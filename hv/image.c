@@ -153,6 +153,12 @@ static int put_page(void *opaque, uint64_t gfn, const void *data, struct err *e)
 	return 0;
 }
 
+static void step(const struct image_restore_opts *o, enum restore_step s)
+{
+	if (o && o->steps)
+		o->steps[s] = time_ns();
+}
+
 static int got_config(struct restore *rs, struct image_reader *r, const void *p, uint32_t len, struct err *e)
 {
 	struct xlcfg x;
@@ -186,6 +192,7 @@ static int got_config(struct restore *rs, struct image_reader *r, const void *p,
 		return -1;
 	if (domain_vm_create(rs->d, e) < 0)
 		return -1;
+	step(rs->o, RS_DOMAIN);
 	if ((unsigned)rs->d->mem.nr_ranges != nr)
 		return err_set(e, "the image's RAM ranges do not match a %llu-byte domain", (unsigned long long)mem);
 	for (unsigned i = 0; i < nr; i++)
@@ -438,6 +445,7 @@ struct domain *image_restore(struct hv *hv, struct image_reader *r, struct image
 			goto fail;
 	if (n < 0 || complete(&rs, e) < 0)
 		goto fail;
+	step(o, RS_RECORDS);
 	if (!rs.d) {
 		err_set(e, "the image has no domain configuration");
 		goto fail;
@@ -455,17 +463,21 @@ struct domain *image_restore(struct hv *hv, struct image_reader *r, struct image
 		if (loader_load_pvh(NULL, d->cfg.kernel, &d->kernel, &ke) < 0)
 			hv_log(hv, "%s: restored without its kernel's symbols: %s", d->name, ke.msg);
 	}
+	step(o, RS_KERNEL);
 	for (unsigned i = 0; i < d->nr_vcpus; i++)
 		if (vcpu_create(d, i, e) < 0)
 			goto fail;
+	step(o, RS_VCPUS);
 	/* RAM on demand from here: KVM may touch it while the state goes in */
 	if (lazy) {
 		if (lazy_start(d, lazy, e) < 0)
 			goto fail;
 		rs.lazy = NULL; /* the domain owns it now */
 	}
+	step(o, RS_LAZY);
 	if (vmstate_set(d, &rs.vs, true, e) < 0)
 		goto fail;
+	step(o, RS_STATE);
 	d->start_ns = time_ns() - rs.hr.uptime_ns;
 	d->reboots = rs.hr.reboots;
 	if (rs.ntail)
@@ -475,6 +487,7 @@ struct domain *image_restore(struct hv *hv, struct image_reader *r, struct image
 	pthread_mutex_unlock(&d->lock);
 	if (!o->detached && image_restore_attach(hv, d, o->paused, e) < 0)
 		goto fail;
+	step(o, RS_START);
 	restore_free(&rs);
 	return d;
 fail:

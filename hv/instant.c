@@ -39,6 +39,9 @@ struct instant {
 	size_t rewritten; /* pages protected again at the freeze */
 	bool held;        /* the vCPUs are held (no copy-on-write) */
 	uint64_t pause_ns;
+	bool undo;        /* kept as an undo log (instant_keep) */
+	bool undo_lost;   /* a page was written without its old contents saved */
+	uint64_t undo_max;
 };
 
 static void cow_stop(struct instant *s);
@@ -100,11 +103,13 @@ static void *fault_thread(void *arg)
 			else
 				s->dirty_lost = true;
 		} else if (!s->saved[page]) {
-			uint8_t *copy = malloc(4096);
+			uint8_t *copy = s->undo && s->copied >= s->undo_max ? NULL : malloc(4096);
 			if (copy) {
 				memcpy(copy, s->d->mem.base + page * 4096, 4096);
 				__atomic_store_n(&s->saved[page], copy, __ATOMIC_RELEASE); /* before the unprotect */
 				s->copied++;
+			} else {
+				s->undo_lost = true;
 			}
 		}
 		protect(s, page, 1, false); /* and wake the writer */
@@ -220,6 +225,7 @@ struct instant *instant_freeze(struct domain *d, instant_fn in_pause, void *opaq
 	struct instant *s = xcalloc(1, sizeof(*s));
 	bool armed;
 	uint64_t t0;
+	ckpt_undo_drop(d); /* its registration of the RAM would refuse ours */
 	s->d = d;
 	s->uffd = -1;
 	s->npages = d->mem.size / 4096;
@@ -245,6 +251,75 @@ void instant_stats(const struct instant *s, struct instant_stats *st)
 {
 	*st = (struct instant_stats){ .cow = s->cow, .pause_ns = s->pause_ns, .pages_reprotected = s->rewritten,
 				      .pages_copied = s->copied };
+}
+
+void instant_keep(struct instant *s, uint64_t max_pages)
+{
+	pthread_mutex_lock(&s->lock);
+	s->undo = true;
+	s->undo_max = max_pages;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void instant_lock(struct instant *s, bool lock)
+{
+	if (lock)
+		pthread_mutex_lock(&s->lock);
+	else
+		pthread_mutex_unlock(&s->lock);
+}
+
+const uint8_t *instant_page(const struct instant *s, uint64_t page)
+{
+	return page < s->npages && s->saved ? s->saved[page] : NULL;
+}
+
+bool instant_lost(const struct instant *s)
+{
+	return !s->cow || s->undo_lost;
+}
+
+int instant_protect(struct instant *s, const uint64_t *bm, bool wp)
+{
+	int ret = 0;
+	for (uint64_t p = 0; p < s->npages && ret == 0; p++) {
+		uint64_t n = 0;
+		while (p + n < s->npages && (bm[(p + n) / 64] >> ((p + n) % 64) & 1))
+			n++;
+		if (n) {
+			ret = protect(s, p, n, wp);
+			p += n - 1;
+		}
+	}
+	return ret;
+}
+
+void instant_restart(struct instant *s, const uint64_t *bm)
+{
+	for (uint64_t p = 0; p < s->npages; p++)
+		if ((bm[p / 64] >> (p % 64) & 1) && s->saved[p]) {
+			free(s->saved[p]);
+			s->saved[p] = NULL;
+			s->copied--;
+		}
+}
+
+struct instant *instant_log(struct domain *d, uint64_t max_pages)
+{
+	struct instant *s = xcalloc(1, sizeof(*s));
+	s->d = d;
+	s->uffd = -1;
+	s->npages = d->mem.size / 4096;
+	s->frozen = s->undo = true; /* from the first write on, the old contents are kept */
+	s->undo_max = max_pages;
+	pthread_mutex_init(&s->lock, NULL);
+	if (cow_arm(s) < 0) {
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return NULL;
+	}
+	s->cow = true;
+	return s;
 }
 
 void instant_end(struct instant *s)

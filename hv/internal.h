@@ -215,6 +215,15 @@ struct ckpt_state {
 	uint64_t tick;
 	uint64_t auto_next;   /* autockpt.c: when the next scheduled one is due */
 	unsigned auto_count;  /* scheduled ones in the current chain */
+	/* the undo log of the latest checkpoint (undo_id): its instant kept after the write,
+	 * holding the old contents of each page written since, and its machine state; a
+	 * rollback to it copies those back (ckpt_undo_*, checkpoint.c). undo_lock: a dump or a
+	 * save may end it from another thread. */
+	pthread_mutex_t undo_lock;
+	struct instant *undo;
+	struct vm_state *undo_vs;
+	uint64_t undo_id;
+	uint64_t *undo_taint; /* NULL, or the pages whose kept copy is not undo_id's (a log started late) */
 };
 /* autockpt.c: hv's loop calls it; the poll timeout it wants (ms), or -1 when off. */
 int autockpt_tick(struct hv *hv);
@@ -328,6 +337,29 @@ struct instant_stats {
 void instant_stats(const struct instant *s, struct instant_stats *st);
 /* Ends it: protection off, saved pages freed, the domain released if still held. */
 void instant_end(struct instant *s);
+/* After the instant was read (copy-on-write, released): it goes on as an undo log, saving
+ * the old contents of each page first written from now on, up to max_pages of them (after
+ * that it is no longer complete). */
+void instant_keep(struct instant *s, uint64_t max_pages);
+/* An undo log started now, the domain running (after a rollback): every page protected,
+ * the old contents of each page first written from the arming on kept; a page written
+ * while it was being armed is not (the caller fetches KVM's dirty log after it to know
+ * which). NULL when userfaultfd write protection is not there. */
+struct instant *instant_log(struct domain *d, uint64_t max_pages);
+/* The log's lock: held, its pages stay as they are (the fault thread waits). */
+void instant_lock(struct instant *s, bool lock);
+/* With the lock: the old contents of memfd page page, or NULL (not written since). */
+const uint8_t *instant_page(const struct instant *s, uint64_t page);
+/* The log is not complete (a page was written without being kept). */
+bool instant_lost(const struct instant *s);
+/* With the lock: the pages set in bm (memfd pages) protected (wp) or not. */
+int instant_protect(struct instant *s, const uint64_t *bm, bool wp);
+/* With the lock: the kept copies of the pages set in bm forgotten (they are the
+ * instant's again). */
+void instant_restart(struct instant *s, const uint64_t *bm);
+/* checkpoint.c: ends the domain's undo log, if any (before another instant registers its
+ * RAM, a rollback from the files, a teardown). */
+void ckpt_undo_drop(struct domain *d);
 
 /* ---- lazy.c: a restored domain's RAM filled from its image on demand and behind */
 struct lazy;
