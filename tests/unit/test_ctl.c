@@ -193,17 +193,17 @@ static void test_framing(void **state)
 	assert_int_equal(ret, 1);
 	assert_string_equal(s, "e the request has a NUL byte at offset 9 (arguments are text, separated by TAB)\n= 1\n");
 	free(s);
-	for (int i = 1; i < CONTROL_MAX_ARGS; i++) /* 64 arguments in all: taken */
+	for (int i = 1; i < CONTROL_MAX_ARGS; i++) /* 64 arguments in all: framed, then the verb's row says */
 		strcat(args, "\tx");
 	s = request(args, &ret);
-	assert_string_equal(s, "o ran test-verb with 63 args\n= 0\n");
+	assert_string_equal(s, "e test-verb: unexpected argument 'x' (usage: test-verb ARG...)\n= 1\n");
 	free(s);
 	strcat(args, "\tx"); /* 65: refused, not cut short */
 	s = request(args, &ret);
 	assert_string_equal(s, "e too many arguments (at most 64)\n= 1\n");
 	free(s);
 	s = request("\t\t", &ret);
-	assert_string_equal(s, "e unknown command ''\n= 1\n");
+	assert_string_equal(s, "e unknown command '' (hvctl --help lists the commands)\n= 1\n");
 	free(s);
 	memset(big, 'a', CONTROL_MAX_LINE + 8);
 	s = feed(big, CONTROL_MAX_LINE + 8, 10000, &ret);
