@@ -56,7 +56,10 @@ static void panic_message(struct domain *d, char *out, size_t len)
 	}
 	p += strlen(key);
 	q = strpbrk(p, "\r\n");
-	snprintf(out, len, "%.*s", (int)(q ? q - p : (ptrdiff_t)strlen(p)), p);
+	n = q ? (size_t)(q - p) : strlen(p);
+	if (n >= 5 && !memcmp(p + n - 5, " ]---", 5)) /* panic()'s end line says it again */
+		n -= 5;
+	snprintf(out, len, "%.*s", (int)n, p);
 }
 
 /* hv's loop, every LINUX_TICK_MS: a Linux domain whose panic_cpu is set has panicked; it

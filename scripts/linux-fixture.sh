@@ -84,12 +84,12 @@ summary() {
 	return 0
 }
 
-if is_complete && has_extras; then summary; exit 0; fi
+if is_complete && has_extras && [ -f "$STAMPS/tools.done" ]; then summary; exit 0; fi
 
 mkdir -p "$CACHE" "$DUMPS" "$STAMPS" 2>/dev/null || die "cannot create $CACHE"
 exec 9>"$CACHE/.lock"
 flock 9 || die "cannot lock $CACHE/.lock"
-if is_complete && has_extras; then summary; exit 0; fi   # another run finished it meanwhile
+if is_complete && has_extras && [ -f "$STAMPS/tools.done" ]; then summary; exit 0; fi   # another run finished it meanwhile
 
 WORK=$(mktemp -d /tmp/hvkit-linux-fixture.XXXXXX)   # short path: QMP socket name limit
 QEMU_PID=
@@ -622,13 +622,14 @@ hv_panic() {
 	sock=$w/ctl.sock
 	mkdir -p "$w/state" "$w/crash"
 	"$HV_BIN" --daemon --socket "$sock" --state-dir "$w/state" --kernel "$CACHE/vmlinux" --mem 256M --vcpus 1 \
-		--cmdline "console=ttyS0 panic=0 cryptomgr.notests" --on-crash coredump-preserve >"$w/hv.log" 2>&1 &
+		--cmdline "console=ttyS0 panic=0 cryptomgr.notests" --on-crash coredump-preserve >"$w/hv.log" 2>&1 9>&- &
 	hvpid=$!
 	for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 	HVKIT_SOCKET=$sock "$ctl" setprop config/dump-dir = "$w/crash" >/dev/null
 	HVKIT_SOCKET=$sock "$ctl" setprop config/dump-format = kdump-zstd >/dev/null
 	HVKIT_SOCKET=$sock "$ctl" refresh >/dev/null
-	sleep 100000 | HVKIT_SOCKET=$sock "$ctl" console dom0 >"$w/console" 2>&1 &
+	# (fd 9, the cache's lock, is not theirs: a leftover must not hold it)
+	{ sleep 100000 9>&- | HVKIT_SOCKET=$sock "$ctl" console dom0 >"$w/console" 2>&1; } 9>&- &
 	conpid=$!
 	t0=$(date +%s)
 	until HVKIT_SOCKET=$sock "$ctl" list | grep -qE ' dom0 +crashed'; do
@@ -645,6 +646,7 @@ hv_panic() {
 	kill "$hvpid" 2>/dev/null || true
 	wait "$hvpid" 2>/dev/null || true
 	kill "$conpid" 2>/dev/null || true
+	pkill -P "$conpid" 2>/dev/null || true
 	mv "$k" "$DUMPS/hv-panic.kdump"
 	mv "$w/hv-panic.elf" "$DUMPS/hv-panic.elf"
 	cp "$w/console" "$DUMPS/hv-panic.console"

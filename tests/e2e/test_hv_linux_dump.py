@@ -46,7 +46,7 @@ def test_vmcoreinfo_is_the_kernels(name):
     assert r.returncode == 0, r.stderr
     with open(os.path.join(os.path.dirname(DUMPS), "version")) as f:
         rel = f.read().strip()
-    for line in ["OSRELEASE=" + rel, "PAGESIZE=4096", "SYMBOL(init_uts_ns)=", "OFFSET(task_struct.pid)=",
+    for line in ["OSRELEASE=" + rel, "PAGESIZE=4096", "SYMBOL(init_uts_ns)=", "OFFSET(page.flags)=", "SYMBOL(init_top_pgt)=",
                  "KERNELOFFSET=0", "NUMBER(phys_base)="]:
         assert line in r.stdout, (line, r.stdout[-3000:])
 
@@ -55,29 +55,36 @@ def test_vmcoreinfo_is_the_kernels(name):
 def test_sys_and_panic_stack(name):
     r = mdb(name, "sys; bt")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert re.search(r'PANIC: "%s"' % re.escape(PANIC), r.stdout), r.stdout
+    assert re.search(r'PANIC: "Kernel panic - not syncing: %s"' % re.escape(PANIC), r.stdout), r.stdout
     frames = re.findall(r"^ #\d+ \[[0-9a-f]+\] (\w+)", r.stdout, re.M)
     assert "panic" in frames and "mount_block_root" in frames and "kernel_init" in frames, r.stdout
     crash = record(name, "crash")
-    assert re.search(r'PANIC: "%s"' % re.escape(PANIC), crash), crash[:3000]
+    assert re.search(r'PANIC: "Kernel panic - not syncing: %s"' % re.escape(PANIC), crash), crash[:3000]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_ps_and_log_equal_drgn_and_crash(name):
     drgn = record(name, "drgn")
-    ps = drgn[drgn.index("== ps"):drgn.index("== bt")]
-    theirs = {(int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4), m.group(5))
-              for m in re.finditer(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\S)\s+(.*)$", ps, re.M)}
-    assert len(theirs) >= 10
     r = mdb(name, "::ps")
     assert r.returncode == 0, r.stdout + r.stderr
     mine = {(row[1], row[2], row[3], ST_LETTER[row[5]], row[6]) for row in ps_rows(r.stdout) if row[1] != 0}
-    assert mine == theirs
+    assert len(mine) >= 10
+    if "== ps" not in drgn:
+        # Debian 12's drgn reads kdump files through libkdumpfile, which cannot open any
+        # kdump-compressed file here (QEMU's neither: idle-vmci.kdump's record): crash only
+        assert name.endswith(".kdump") and "KDUMP_ATTR_ARCH_NAME" in drgn, drgn[-500:]
+        drgn = None
+    if drgn:
+        ps = drgn[drgn.index("== ps"):drgn.index("== bt")]
+        theirs = {(int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4), m.group(5))
+                  for m in re.finditer(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\S)\s+(.*)$", ps, re.M)}
+        assert mine == theirs
     crash_tail = record(name, "crash").splitlines()[-15:]  # the record ends with crash's `log`
     r = mdb(name, "log")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[-15:] == crash_tail
     assert "Kernel panic - not syncing: " + PANIC in r.stdout
-    dlog = drgn[drgn.index("== log") + len("== log\n"):].splitlines()
-    assert [l for l in dlog if not l.startswith("log lines:")][-15:] == lines[-15:]
+    if drgn:
+        dlog = drgn[drgn.index("== log") + len("== log\n"):].splitlines()
+        assert [l for l in dlog if not l.startswith("log lines:")][-15:] == lines[-15:]
