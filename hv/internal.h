@@ -433,6 +433,7 @@ struct hv {
 	struct control *ctl;
 	struct reloc *reloc; /* the relocation server (reloc.c), or NULL */
 	struct props *props;
+	uint64_t linux_tick_due_ns; /* kernel_linux_tick's next look (time_ns), 0: at once */
 };
 void hv_wake(struct hv *hv);
 /* debug.c: a vCPU's KVM_EXIT_DEBUG for an attached session (false: none wants it), and

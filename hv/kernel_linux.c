@@ -68,6 +68,9 @@ static void panic_message(struct domain *d, char *out, size_t len)
 int kernel_linux_tick(struct hv *hv)
 {
 	bool any = false;
+	uint64_t now = time_ns();
+	if (now < hv->linux_tick_due_ns) /* the loop woke up for something else */
+		return (int)((hv->linux_tick_due_ns - now + 999999) / 1000000);
 	for (int i = 0; i < HV_MAX_DOMAINS; i++) {
 		struct domain *d = hv->domains[i];
 		int32_t cpu, suppress = 0;
@@ -91,6 +94,7 @@ int kernel_linux_tick(struct hv *hv)
 		panic_message(d, msg, sizeof(msg));
 		domain_post_event(d, EVENT_CRASH, "Linux kernel panic on CPU %d: %s", cpu, msg);
 	}
+	hv->linux_tick_due_ns = any ? now + LINUX_TICK_MS * 1000000ull : 0;
 	return any ? LINUX_TICK_MS : -1;
 }
 

@@ -5,6 +5,7 @@ module (`sys`, `ps`, `bt`). On a kvm_pvm host hv gives the kernel the CPU model'
 and completes what the emulator rejects. Skipped without the vmlinux in the cache
 (scripts/linux-fixture.sh). The boot to a panic takes too long for `make test` here; the
 fixture does it (test_hv_linux_dump.py reads what it left)."""
+import json
 import os
 import re
 import subprocess
@@ -12,12 +13,13 @@ import time
 
 import pytest
 
-from conftest import ASAN_ENV, HVMDB
+from conftest import ASAN_ENV, BUILD, HVMDB
 from test_hv_keys import to_hv
 
 CACHE = os.path.join(os.environ.get("HVKIT_CACHE", os.path.expanduser("~/.cache/hvkit")), "linux")
 VMLINUX = os.path.join(CACHE, "vmlinux")
 PVM = os.path.exists("/sys/module/kvm_pvm")
+HVCTL = os.path.join(BUILD, "hvctl")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(VMLINUX), reason="no Linux vmlinux (scripts/linux-fixture.sh)")
 
@@ -44,6 +46,12 @@ def wait_log(sock, text, timeout=120):
             return r.stdout
         assert time.monotonic() < end, "the kernel never logged %r: %s %s" % (text, r.stdout[-2000:], r.stderr)
         time.sleep(3)
+
+
+def last_stamp(log):
+    """The printk time of the log's last line, in seconds."""
+    stamps = re.findall(r"^\[\s*(\d+\.\d+)\]", log, re.M)
+    return float(stamps[-1]) if stamps else None
 
 
 def prompt_cmd(h, line):
@@ -92,6 +100,26 @@ def test_linux_domain_debugged_live(hv, tmp_path):
     h.expect(r"\[dom0:0\]> ", timeout=60)
     assert "RELEASE: " + rel in prompt_cmd(h, "sys")
     assert "[swapper" in prompt_cmd(h, "ps")
-    assert re.search(r" #0 \[[0-9a-f]+\] \w+\+0x", prompt_cmd(h, "bt"))
+    bt = prompt_cmd(h, "bt")
+    # a frame at a function's first byte has no +0x (as in the d key's check above)
+    assert re.search(r" #0 \[[0-9a-f]+\] \w+(\+0x[0-9a-f]+)? at ffffffff", bt), bt
     h.send(":c\r")
     h.expect("kmdb: every domain resumed")
+    # hvctl reboot (R's reset): the Linux domain starts again from its kernel
+    before = last_stamp(live_mdb(sock, "log").stdout)
+    assert before is not None and before > 0
+    env = dict(os.environ, HVKIT_SOCKET=sock)
+    r = subprocess.run([HVCTL, "reboot", "dom0"], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    end = time.monotonic() + 300
+    while True:
+        log = live_mdb(sock, "log").stdout
+        t = last_stamp(log)
+        if "Kernel command line: console=ttyS0 panic=0" in log and t is not None and t < before:
+            break
+        assert time.monotonic() < end, "no second boot after hvctl reboot (last stamp %s, before %s): %s" % (
+            t, before, log[-2000:])
+        time.sleep(3)
+    assert re.search(r"Linux version %s " % re.escape(rel), log), log[:2000]
+    r = subprocess.run([HVCTL, "dominfo", "dom0", "--json"], capture_output=True, text=True, timeout=60, env=env)
+    assert json.loads(r.stdout)["reboots"] == 1, r.stdout
