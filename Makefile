@@ -33,7 +33,7 @@ TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wild
 PROGS := hv hvctl hvdump hvmdb
 
 .PHONY: all run test unit e2e bench clean deps fuzz layers install uninstall
-all: $(foreach p,$(PROGS),$(BUILD)/$(p)) $(BUILD)/guest.elf $(BUILD)/guest-nofp.elf $(TEST_KERNELS) $(BUILD)/tests/tinyinit $(BUILD)/.layers-ok
+all: $(foreach p,$(PROGS),$(BUILD)/$(p)) $(BUILD)/guest.elf $(BUILD)/guest-nofp.elf $(TEST_KERNELS) $(BUILD)/tests/tinyinit $(BUILD)/tests/tinyinit-int80 $(BUILD)/.layers-ok
 
 # Dependencies: checked once per build tree, installed by scripts/deps.sh.
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -56,9 +56,14 @@ $(BUILD)/obj/hv/builtin.o: hv/builtin.S $(BUILD)/guest.elf
 	$(CC) -c -DGUEST_ELF='"$(BUILD)/guest.elf"' $< -o $@
 
 # tests/linux/tinyinit.c: a Linux test domain's /init, freestanding and without SSE.
+# tinyinit-int80: the same with `int $$0x80` system calls (kvm_pvm's emulator breaks `syscall`).
+TINYINIT_CFLAGS := -static -nostdlib -ffreestanding -fno-pic -no-pie -fno-stack-protector -mgeneral-regs-only -O2 -Wall -Wextra -Werror
 $(BUILD)/tests/tinyinit: tests/linux/tinyinit.c
 	@mkdir -p $(dir $@)
-	$(CC) -static -nostdlib -ffreestanding -fno-pic -no-pie -fno-stack-protector -mgeneral-regs-only -O2 -Wall -Wextra -Werror $< -o $@
+	$(CC) $(TINYINIT_CFLAGS) $< -o $@
+$(BUILD)/tests/tinyinit-int80: tests/linux/tinyinit.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TINYINIT_CFLAGS) -DTINYINIT_INT80 $< -o $@
 
 # The layering check: which folders each folder's archive may call into.
 LAYERS := util: ;x86: util;dump: x86 util;gdb: x86 util;hv: dump x86 util; \

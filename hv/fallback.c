@@ -10,6 +10,7 @@
 
 #include "x86/x86.h"
 
+/* The instruction's memory operand, page by page through the vCPU's own translation. */
 static int fb_access(struct vcpu *v, uint64_t va, void *buf, size_t len, bool write)
 {
 	while (len) {
@@ -20,9 +21,10 @@ static int fb_access(struct vcpu *v, uint64_t va, void *buf, size_t len, bool wr
 		p = domain_gva_ptr(v, va, chunk);
 		if (!p)
 			return -1;
-		if (write)
+		if (write) {
 			memcpy(p, buf, chunk);
-		else
+			mem_mark_dirty(&v->dom->mem, p, chunk); /* KVM's dirty log does not see hv's writes */
+		} else
 			memcpy(buf, p, chunk);
 		buf = (uint8_t *)buf + chunk;
 		va += chunk;

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tinyinit import initramfs
+from tinyinit import TINYINIT, TINYINIT_INT80, initramfs
 
 CACHE = os.path.join(os.environ.get("HVKIT_CACHE", os.path.expanduser("~/.cache/hvkit")), "linux")
 VMLINUX = os.path.join(CACHE, "vmlinux")
@@ -18,9 +18,10 @@ pytestmark = pytest.mark.skipif(not os.path.exists(VMLINUX) or not shutil.which(
                                 reason="no Linux vmlinux (scripts/linux-fixture.sh) or no QEMU")
 
 
+@pytest.mark.parametrize("init", [TINYINIT, TINYINIT_INT80], ids=["syscall", "int80"])
 @pytest.mark.parametrize("mode", ["panic", "poweroff"])
-def test_tinyinit_under_qemu(tmp_path, mode):
-    rd = initramfs(str(tmp_path / "tinyinit.cpio.gz"))
+def test_tinyinit_under_qemu(tmp_path, mode, init):
+    rd = initramfs(str(tmp_path / "tinyinit.cpio.gz"), init)
     r = subprocess.run(["qemu-system-x86_64", "-accel", "tcg", "-m", "256M", "-smp", "1", "-nographic",
                         "-no-reboot", "-kernel", VMLINUX, "-initrd", rd,
                         "-append", "console=ttyS0 panic=-1 hvkit.init=" + mode],

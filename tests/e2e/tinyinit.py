@@ -6,6 +6,7 @@ import os
 from conftest import BUILD
 
 TINYINIT = os.path.join(BUILD, "tests", "tinyinit")
+TINYINIT_INT80 = os.path.join(BUILD, "tests", "tinyinit-int80")  # int $0x80 system calls
 
 
 def _entry(name, mode, data=b"", rdev=(0, 0), ino=1):
@@ -18,8 +19,8 @@ def _entry(name, mode, data=b"", rdev=(0, 0), ino=1):
     return out
 
 
-def initramfs(path):
-    with open(TINYINIT, "rb") as f:
+def initramfs(path, init=TINYINIT):
+    with open(init, "rb") as f:
         init = f.read()
     archive = (_entry("dev", 0o40755, ino=1) + _entry("dev/console", 0o20600, rdev=(5, 1), ino=2) +
                _entry("proc", 0o40755, ino=3) + _entry("init", 0o100755, init, ino=4) +

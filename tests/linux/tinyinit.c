@@ -2,7 +2,23 @@
  * SSE (-mgeneral-regs-only), so it runs where the host's emulator has no SSE. It mounts
  * /proc, prints a banner with its command line, and then by the word hvkit.init= on the
  * kernel's command line panics the kernel through /proc/sysrq-trigger ("panic"), powers
- * off ("poweroff"), or sleeps (anything else). */
+ * off ("poweroff"), or sleeps (anything else).
+ *
+ * Built with -DTINYINIT_INT80 it makes its system calls with `int $0x80` (the i386 ABI,
+ * which a 64-bit kernel with IA32_EMULATION takes from 64-bit code too) instead of
+ * `syscall`: kvm_pvm's emulator executes `syscall` wrongly (it jumps to MSR_LSTAR but
+ * stays in user mode, so the first system call faults), while `int $0x80` stops the vCPU
+ * and hv's fallback delivers it through the guest's IDT as the CPU would. Every pointer it
+ * passes then must fit in 32 bits: its buffers are static, none is on the stack. */
+#ifdef TINYINIT_INT80
+#define SYS_read 3
+#define SYS_write 4
+#define SYS_open 5
+#define SYS_close 6
+#define SYS_mount 21
+#define SYS_reboot 88
+#define SYS_nanosleep 162
+#else
 #define SYS_read 0
 #define SYS_write 1
 #define SYS_open 2
@@ -10,16 +26,22 @@
 #define SYS_nanosleep 35
 #define SYS_mount 165
 #define SYS_reboot 169
+#endif
 #define O_RDONLY 0
 #define O_WRONLY 1
 
 static long sys6(long n, long a, long b, long c, long d, long e)
 {
 	long r;
+#ifdef TINYINIT_INT80
+	__asm__ volatile("int $0x80" : "=a"(r) : "a"(n), "b"(a), "c"(b), "d"(c), "S"(d), "D"(e) : "memory");
+	return (int)r; /* the i386 ABI returns 32 bits */
+#else
 	register long r10 __asm__("r10") = d;
 	register long r8 __asm__("r8") = e;
 	__asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
 	return r;
+#endif
 }
 
 static unsigned long len(const char *s)
@@ -85,7 +107,11 @@ void _start(void)
 		sys6(SYS_reboot, 0xfee1dead, 672274793, 0x4321fedc, 0, 0);
 	}
 	for (;;) {
-		long ts[2] = { 3600, 0 };
+#ifdef TINYINIT_INT80
+		static int ts[2] = { 3600, 0 }; /* the i386 ABI's old timespec: two 32-bit words */
+#else
+		static long ts[2] = { 3600, 0 };
+#endif
 		sys6(SYS_nanosleep, (long)ts, 0, 0, 0, 0);
 	}
 }
