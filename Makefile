@@ -56,7 +56,7 @@ $(BUILD)/obj/hv/builtin.o: hv/builtin.S $(BUILD)/guest.elf
 	$(CC) -c -DGUEST_ELF='"$(BUILD)/guest.elf"' $< -o $@
 
 # tests/linux/tinyinit.c: a Linux test domain's /init, freestanding and without SSE.
-# tinyinit-int80: the same with `int $$0x80` system calls (kvm_pvm's emulator breaks `syscall`).
+# tinyinit-int80: the same with `int $$0x80` system calls (docs/linux.md: what kvm_pvm does with each).
 TINYINIT_CFLAGS := -static -nostdlib -ffreestanding -fno-pic -no-pie -fno-stack-protector -mgeneral-regs-only -O2 -Wall -Wextra -Werror
 $(BUILD)/tests/tinyinit: tests/linux/tinyinit.c
 	@mkdir -p $(dir $@)

@@ -6,10 +6,10 @@
  *
  * Built with -DTINYINIT_INT80 it makes its system calls with `int $0x80` (the i386 ABI,
  * which a 64-bit kernel with IA32_EMULATION takes from 64-bit code too) instead of
- * `syscall`: kvm_pvm's emulator executes `syscall` wrongly (it jumps to MSR_LSTAR but
- * stays in user mode, so the first system call faults), while `int $0x80` stops the vCPU
- * and hv's fallback delivers it through the guest's IDT as the CPU would. Every pointer it
- * passes then must fit in 32 bits: its buffers are static, none is on the stack. */
+ * `syscall`: the experiment that showed kvm_pvm delivers neither to a stock kernel (the
+ * `syscall` arrives at MSR_LSTAR still in user mode, `int $0x80` comes back as #UD; see
+ * docs/linux.md). Every pointer it passes then must fit in 32 bits: its buffers are
+ * static, none is on the stack. */
 #ifdef TINYINIT_INT80
 #define SYS_read 3
 #define SYS_write 4
