@@ -89,15 +89,16 @@ static int cmd_restore(struct ctl_req *q)
 	int id;
 	struct err e;
 	struct domain *d;
-	uint64_t t0 = time_ns();
+	uint64_t took = 0;
 	if (ctl_need_abs_path(r, "restore", file) < 0)
 		return -1;
-	id = hv_domain_restore(hv, file, ctl_opt(q, "--name"), paused, &e);
+	id = hv_domain_restore(hv, file, ctl_opt(q, "--name"), paused, &took, &e);
 	if (id < 0)
 		return reply_error(r, "%s", e.msg);
 	d = hv_domain_by_id(hv, id);
+	/* the time to the vCPU threads started: the guest's next instruction is theirs */
 	reply_line(r, "Domain %s restored from %s (id %d)%s in %.1f ms", d ? d->name : "?", file, id,
-		   paused ? ", paused" : "", (time_ns() - t0) / 1e6);
+		   paused ? ", paused" : "", took / 1e6);
 	return 0;
 }
 

@@ -98,6 +98,7 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 	hv_props_load(hv);
 	partials_sweep(hv); /* dumps a killed hv left half-written */
 	reloc_apply(hv);
+	spare_start(hv);
 	return hv;
 }
 
@@ -517,6 +518,7 @@ void hv_destroy(struct hv *hv)
 	for (int i = 0; i < HV_MAX_DOMAINS; i++)
 		if (hv->domains[i])
 			hv_domain_remove(hv, hv->domains[i], NULL);
+	spare_stop(hv);
 	conout_stop(&hv->con, 2000);
 	console_raw_leave(&hv->con);
 	reloc_close(hv);

@@ -23,6 +23,13 @@ int kvm_open(struct kvm *k, struct err *e);
 void kvm_close(struct kvm *k);
 int kvm_max_vcpus(struct kvm *k);
 
+/* ---- spare.c: a VM made ahead of need, for restores */
+struct spare;
+int vm_create_fd(struct kvm *k, struct err *e); /* KVM_CREATE_VM, TSS, irqchip, PIT */
+void spare_start(struct hv *hv); /* its thread (none: restores make their own VM) */
+bool spare_take(struct hv *hv, int *vm_fd, int *vcpu0_fd); /* false: none ready */
+void spare_stop(struct hv *hv);
+
 /* ---- mem.c: guest RAM, one memfd, split around the 3-4 GiB PCI hole */
 #define MEM_LOW_LIMIT (3ull << 30)
 #define MEM_HIGH_BASE (4ull << 30)
@@ -236,6 +243,7 @@ struct domain {
 	char name[64];
 	struct domain_config cfg; /* strings owned by the domain */
 	int vm_fd;
+	int spare_vcpu0; /* the spare VM's vCPU 0 until vcpu_create takes it, else -1 */
 	struct guest_mem mem;
 	struct kernel_image kernel;
 	struct vcpu *vcpus;
@@ -284,7 +292,9 @@ struct domain {
 };
 struct domain *domain_create(struct hv *hv, int id, const struct domain_config *cfg, struct err *e);
 int domain_boot(struct domain *d, struct err *e);   /* fresh VM, load, start vCPU threads */
-int domain_vm_create(struct domain *d, struct err *e); /* the VM: irqchip, PIT, RAM slots */
+/* The VM: irqchip, PIT, RAM slots; spare: hv's spare VM when one is ready (restores only,
+ * which set the clock and the TSCs: spare.c). */
+int domain_vm_create(struct domain *d, bool spare, struct err *e);
 void domain_halt(struct domain *d);                 /* stop and join the vCPU threads */
 int domain_resume(struct domain *d, struct err *e);  /* halted: its vCPU threads start again, running */
 void domain_teardown(struct domain *d);             /* close the vCPUs and the VM (after halt) */
@@ -332,6 +342,7 @@ int instant_read(void *inst, uint64_t gpa, void *buf, size_t len);
 struct instant_stats {
 	bool cow;                 /* the domain ran while the instant was read */
 	uint64_t pause_ns;        /* from the hold to the release */
+	uint64_t hold_ns, state_ns, wp_ns; /* its parts: vCPUs out of KVM_RUN, in_pause, protecting again */
 	uint64_t pages_reprotected, pages_copied;
 };
 void instant_stats(const struct instant *s, struct instant_stats *st);
@@ -433,6 +444,7 @@ struct hv {
 	struct control *ctl;
 	struct reloc *reloc; /* the relocation server (reloc.c), or NULL */
 	struct props *props;
+	struct spare *spare; /* spare.c, or NULL */
 };
 void hv_wake(struct hv *hv);
 /* debug.c: a vCPU's KVM_EXIT_DEBUG for an attached session (false: none wants it), and

@@ -128,7 +128,8 @@ out:
 	return ret;
 }
 
-int hv_domain_restore(struct hv *hv, const char *path, const char *name, bool paused, struct err *e)
+int hv_domain_restore(struct hv *hv, const char *path, const char *name, bool paused, uint64_t *took_ns,
+		      struct err *e)
 {
 	uint64_t steps[RS_N] = { time_ns() };
 	struct image_restore_opts o = { .name = name, .paused = paused, .steps = steps };
@@ -155,6 +156,8 @@ int hv_domain_restore(struct hv *hv, const char *path, const char *name, bool pa
 	image_reader_close(r);
 	if (!d)
 		return err_prefix(e, "%s", path);
+	if (took_ns)
+		*took_ns = steps[RS_START] - steps[RS_BEGIN];
 	hv_log(hv, "%s (domain %d) restored from %s: %u vCPU%s, %llu MiB%s", d->name, d->id, path, d->nr_vcpus,
 	       d->nr_vcpus == 1 ? "" : "s", (unsigned long long)(d->mem.size >> 20), paused ? ", paused" : "");
 #define SPAN(a, b) (steps[b] - steps[a]) / 1e6
