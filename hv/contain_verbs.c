@@ -47,6 +47,8 @@ static void save_run(struct job *j, void *arg, struct reply *r)
 		return;
 	}
 	atomic_fetch_sub(&s->d->ckpt.busy, 1);
+	if (!s->o.keep) /* as xl save: back once the domain is gone (the loop destroys it) */
+		job_wait_gone(j, s->d->id);
 	char ram[32], file[32];
 	reply_line(r, "Domain %s saved to %s: %s of RAM in %s of file, %s %.3f ms, total %.1f ms", s->d->name, s->path,
 		   size_format(ram, sizeof(ram), st.ram_bytes), size_format(file, sizeof(file), st.file_bytes),

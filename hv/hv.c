@@ -128,6 +128,16 @@ bool hv_name_in_use(struct hv *hv, const char *name)
 	return used;
 }
 
+bool hv_id_in_use(struct hv *hv, int id)
+{
+	bool used = false;
+	pthread_mutex_lock(&hv->lock);
+	for (int i = 0; i < HV_MAX_DOMAINS && !used; i++)
+		used = hv->domains[i] && hv->domains[i]->id == id;
+	pthread_mutex_unlock(&hv->lock);
+	return used;
+}
+
 /* A free slot in hv->domains, or -1 after a message; the name must be free too. */
 static int free_slot(struct hv *hv, const char *name, struct err *e)
 {

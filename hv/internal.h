@@ -465,6 +465,7 @@ void hv_props_load(struct hv *hv);
 struct domain *hv_domain_by_name(struct hv *hv, const char *name);
 /* Whether a domain of that name runs, from any thread (hv->lock: the table's writers take it). */
 bool hv_name_in_use(struct hv *hv, const char *name);
+bool hv_id_in_use(struct hv *hv, int id); /* the same, by id */
 /* The state now: running/blocked derived from the vCPUs, paused, in shutdown, ... */
 enum domain_state domain_state_now(struct domain *d);
 bool sched_domain_busy(struct sched *s, struct domain *d);
