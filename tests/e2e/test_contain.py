@@ -323,6 +323,58 @@ def test_hv_killed_during_a_save_leaves_nothing_that_reads_as_complete(daemon, t
             assert r.returncode != 0 and r.stderr.count("\n") == 1, r.stdout
 
 
+def test_save_into_an_unwritable_directory_leaves_no_file_and_the_domain_running(daemon, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    root = os.geteuid() == 0  # root writes through a mode: a read-only mount then
+    if root and subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(ro)]).returncode:
+        pytest.skip("cannot mount a read-only tmpfs")
+    if not root:
+        ro.chmod(0o555)
+    try:
+        d = daemon("--vcpus", "1", "--mem", "32M")
+        domu(d, "g", vcpus=1)
+        r = d.ctl("save", "g", str(ro / "g.save"), check=False)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+        assert ("Read-only file system" in r.stderr or "Permission denied" in r.stderr) and "g runs on" in r.stderr, r.stderr
+        assert os.listdir(ro) == []
+        rows = d.rows()
+        assert rows["g"][1] in ("running", "blocked"), rows
+        out = guest_console(d, "g", "echo unharmed", "guest> ", timeout=60)
+        assert "unharmed" in out, out
+    finally:
+        if root:
+            subprocess.run(["umount", str(ro)])
+        else:
+            ro.chmod(0o755)
+
+
+def test_hv_killed_during_a_restore_leaves_the_file_and_no_domain(daemon, tmp_path):
+    """SIGKILL while a restored domain's RAM is still being read in from the file: the
+    file is unchanged (the restore never writes it), a new hv has no trace of the domain,
+    and restores the file."""
+    import hashlib
+    img = tmp_path / "ram.img"
+    img.write_bytes(os.urandom(128 << 20))  # random pages: 128 MiB for the restore to read in
+    d = daemon("--vcpus", "1", "--mem", "128M", "--mem-image", str(img))
+    save = str(tmp_path / "dom0.save")
+    d.ctl("save", "dom0", save, "--keep", timeout=120)
+    digest = hashlib.sha256(open(save, "rb").read()).hexdigest()
+    r = d.ctl("restore", save, "--name", "r", timeout=60)
+    assert "Domain r restored" in r.stdout, r.stdout
+    d.p.kill()  # at once: the filler is still reading the 128 MiB in
+    d.p.communicate(timeout=30)
+    assert hashlib.sha256(open(save, "rb").read()).hexdigest() == digest
+    os.unlink(d.sock)
+    d2 = daemon("--vcpus", "1", "--mem", "32M")
+    rows = d2.rows()
+    assert list(rows) == ["dom0"], rows
+    r = d2.ctl("restore", save, "--name", "r", timeout=60)
+    assert "Domain r restored" in r.stdout, r.stdout
+    rows = d2.rows()
+    assert rows["r"][1] in ("running", "blocked"), rows
+
+
 def test_restore_of_corrupt_page_data_never_runs_on_wrong_memory(daemon, tmp_path):
     """A restore reads RAM on demand; a page batch whose checksum fails is found when the
     domain or the filler first needs it, and the domain is crashed, naming the page."""
