@@ -128,7 +128,8 @@ fail:
 
 int domain_vm_create(struct domain *d, bool spare, struct err *e)
 {
-	if (!spare || !spare_take(d->hv, &d->vm_fd, &d->spare_vcpu0)) {
+	d->vm_from_spare = spare && spare_take(d->hv, &d->vm_fd, &d->spare_vcpu0);
+	if (!d->vm_from_spare) {
 		d->vm_fd = vm_create_fd(&d->hv->kvm, e);
 		if (d->vm_fd < 0)
 			return -1;

@@ -244,6 +244,7 @@ struct domain {
 	struct domain_config cfg; /* strings owned by the domain */
 	int vm_fd;
 	int spare_vcpu0; /* the spare VM's vCPU 0 until vcpu_create takes it, else -1 */
+	bool vm_from_spare; /* its VM was hv's spare (spare.c) */
 	struct guest_mem mem;
 	struct kernel_image kernel;
 	struct vcpu *vcpus;

@@ -63,6 +63,8 @@ def test_save_restore_round_trip(daemon, vcpus):
     assert m, r.stdout
     rows = d.rows()
     assert rows["g"][1] in ("running", "blocked"), rows
+    # the VM was hv's spare, made ahead (its creation's SRCU waits were not the restore's)
+    assert re.search(r"g: restore took [0-9.]+ ms: .*\(domain and spare VM ", d.ctl("dmesg").stdout)
     ps = guest_console(d, "g", "ps", "guest> ", timeout=60)
     assert re.search(r"churn", ps) and re.search(r"shell", ps), ps  # the threads are still scheduled
     up2 = guest_uptime(d, "g")
