@@ -177,9 +177,15 @@ static int ckpt_in_pause(struct domain *d, void *opaque, struct err *e)
 		p->incremental = true;
 		return 0;
 	}
-	/* the first: a full image, and the log starts now */
-	if (mem_dirty_log(&d->mem, d->vm_fd, true, e) < 0)
-		return -1;
+	/* the first: a full image, and the log (on since before the pause) starts now: what
+	 * it holds was written before the instant, and the image has it */
+	{
+		uint64_t *before = xcalloc(MEM_BITMAP_WORDS(&d->mem), sizeof(uint64_t));
+		int rc = mem_dirty_fetch(&d->mem, d->vm_fd, before, e);
+		free(before);
+		if (rc < 0)
+			return -1;
+	}
 	free(d->ckpt.dirty);
 	d->ckpt.dirty = xcalloc(MEM_BITMAP_WORDS(&d->mem), sizeof(uint64_t));
 	return 0;
@@ -256,6 +262,11 @@ int hv_domain_checkpoint(struct hv *hv, struct domain *d, const char *tag_in, co
 		goto unlock;
 	partial_note(hv, &file, note, sizeof(note));
 	atomic_fetch_add(&d->dump_active, 1);
+	/* a full one turns KVM's dirty log on while the domain runs: in the pause that costs
+	 * an SRCU grace period and write-protecting all RAM in KVM's page tables */
+	if (!(d->ckpt.valid && d->mem.dirty_logging) && !d->mem.dirty_logging &&
+	    mem_dirty_log(&d->mem, d->vm_fd, true, e) < 0)
+		goto out;
 	in = instant_freeze(d, ckpt_in_pause, &p, e);
 	if (!in)
 		goto out;
@@ -275,6 +286,10 @@ int hv_domain_checkpoint(struct hv *hv, struct domain *d, const char *tag_in, co
 		instant_stats(in, &is);
 		st->pause_ns = is.pause_ns;
 		st->cow = is.cow;
+		hv_log(hv, "%s: checkpoint %s paused %.3f ms: vCPUs out of KVM %.3f, state%s %.3f, %llu pages written "
+			   "while arming protected again %.3f", d->name, tag, is.pause_ns / 1e6, is.hold_ns / 1e6,
+		       p.incremental ? " and dirty log" : "", is.state_ns / 1e6, (unsigned long long)is.pages_reprotected,
+		       is.wp_ns / 1e6);
 	}
 	if (image_write_file(d, &file, path, &h, &src, &st->file_bytes, e) < 0)
 		goto out;

@@ -31,8 +31,10 @@ struct hv_save_stats {
 int hv_domain_save(struct hv *hv, struct domain *d, const char *path, const struct hv_save_opts *o,
 		   struct hv_save_stats *st, struct err *e);
 /* A new domain from a save file (or a full checkpoint); its id, or -1 with a message and
- * nothing started. name NULL: the image's. */
-int hv_domain_restore(struct hv *hv, const char *path, const char *name, bool paused, struct err *e);
+ * nothing started. name NULL: the image's. took_ns (may be NULL): from the call to the
+ * vCPU threads started. */
+int hv_domain_restore(struct hv *hv, const char *path, const char *name, bool paused, uint64_t *took_ns,
+		      struct err *e);
 
 struct hv_ckpt_stats {
 	char tag[64];

@@ -47,6 +47,8 @@ static void save_run(struct job *j, void *arg, struct reply *r)
 		return;
 	}
 	atomic_fetch_sub(&s->d->ckpt.busy, 1);
+	if (!s->o.keep) /* as xl save: back once the domain is gone (the loop destroys it) */
+		job_wait_gone(j, s->d->id);
 	char ram[32], file[32];
 	reply_line(r, "Domain %s saved to %s: %s of RAM in %s of file, %s %.3f ms, total %.1f ms", s->d->name, s->path,
 		   size_format(ram, sizeof(ram), st.ram_bytes), size_format(file, sizeof(file), st.file_bytes),
@@ -89,15 +91,16 @@ static int cmd_restore(struct ctl_req *q)
 	int id;
 	struct err e;
 	struct domain *d;
-	uint64_t t0 = time_ns();
+	uint64_t took = 0;
 	if (ctl_need_abs_path(r, "restore", file) < 0)
 		return -1;
-	id = hv_domain_restore(hv, file, ctl_opt(q, "--name"), paused, &e);
+	id = hv_domain_restore(hv, file, ctl_opt(q, "--name"), paused, &took, &e);
 	if (id < 0)
 		return reply_error(r, "%s", e.msg);
 	d = hv_domain_by_id(hv, id);
+	/* the time to the vCPU threads started: the guest's next instruction is theirs */
 	reply_line(r, "Domain %s restored from %s (id %d)%s in %.1f ms", d ? d->name : "?", file, id,
-		   paused ? ", paused" : "", (time_ns() - t0) / 1e6);
+		   paused ? ", paused" : "", took / 1e6);
 	return 0;
 }
 

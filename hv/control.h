@@ -106,6 +106,10 @@ int job_start(struct hv *hv, struct ctl_client *c, struct domain *d, job_fn fn, 
  * client went away, or hvctl dump-cancel). A dump_progress_fn's shape with j as opaque. */
 int job_progress(struct job *j, uint64_t done, uint64_t total);
 bool job_client_gone(const struct job *j);
+/* The job's status goes to the client only once the domain with this id has left hv's
+ * table (a save that destroys it: the loop does that after the job's end), so the next
+ * request finds it gone; at most 30 s. */
+void job_wait_gone(struct job *j, int id);
 
 /* contain_verbs.c: the rows of save, restore, checkpoint, checkpoint-list,
  * checkpoint-delete and rollback (toolstack_register adds them). */

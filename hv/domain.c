@@ -70,6 +70,7 @@ struct domain *domain_create(struct hv *hv, int id, const struct domain_config *
 	d->hv = hv;
 	d->id = id;
 	d->vm_fd = -1;
+	d->spare_vcpu0 = -1;
 	d->mem.memfd = -1;
 	snprintf(d->name, sizeof(d->name), "%s", cfg->name ? cfg->name : "dom0");
 	d->cfg = *cfg;
@@ -125,18 +126,14 @@ fail:
 	return NULL;
 }
 
-int domain_vm_create(struct domain *d, struct err *e)
+int domain_vm_create(struct domain *d, bool spare, struct err *e)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	d->vm_fd = ioctl(d->hv->kvm.fd, KVM_CREATE_VM, 0);
-	if (d->vm_fd < 0)
-		return err_errno(e, "KVM_CREATE_VM");
-	/* Intel needs a TSS region below 4 GiB; in the hole, out of RAM's way. */
-	ioctl(d->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul);
-	if (ioctl(d->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return err_errno(e, "KVM_CREATE_IRQCHIP");
-	if (ioctl(d->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return err_errno(e, "KVM_CREATE_PIT2");
+	d->vm_from_spare = spare && spare_take(d->hv, &d->vm_fd, &d->spare_vcpu0);
+	if (!d->vm_from_spare) {
+		d->vm_fd = vm_create_fd(&d->hv->kvm, e);
+		if (d->vm_fd < 0)
+			return -1;
+	}
 	return mem_map_into(&d->mem, d->vm_fd, e);
 }
 
@@ -169,7 +166,7 @@ int domain_boot(struct domain *d, struct err *e)
 	d->pause_count = 0;
 	d->linux_panic_seen_ns = 0;
 	symtab_free(&d->kernel.symtab);
-	if (domain_vm_create(d, e) < 0)
+	if (domain_vm_create(d, false, e) < 0)
 		goto fail;
 	if (d->cfg.mem_image && mem_fill_from(&d->mem, d->cfg.mem_image, e) < 0)
 		goto fail;
@@ -247,6 +244,9 @@ void domain_teardown(struct domain *d)
 		if (d->vcpus[i].fd >= 0)
 			vcpu_destroy(&d->vcpus[i]);
 	}
+	if (d->spare_vcpu0 >= 0)
+		close(d->spare_vcpu0);
+	d->spare_vcpu0 = -1;
 	if (d->vm_fd >= 0)
 		close(d->vm_fd);
 	d->vm_fd = -1;

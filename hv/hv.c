@@ -98,6 +98,7 @@ struct hv *hv_create(const struct hv_options *opt, struct err *e)
 	hv_props_load(hv);
 	partials_sweep(hv); /* dumps a killed hv left half-written */
 	reloc_apply(hv);
+	spare_start(hv);
 	return hv;
 }
 
@@ -123,6 +124,16 @@ bool hv_name_in_use(struct hv *hv, const char *name)
 	pthread_mutex_lock(&hv->lock);
 	for (int i = 0; i < HV_MAX_DOMAINS && !used; i++)
 		used = hv->domains[i] && !strcmp(hv->domains[i]->name, name);
+	pthread_mutex_unlock(&hv->lock);
+	return used;
+}
+
+bool hv_id_in_use(struct hv *hv, int id)
+{
+	bool used = false;
+	pthread_mutex_lock(&hv->lock);
+	for (int i = 0; i < HV_MAX_DOMAINS && !used; i++)
+		used = hv->domains[i] && hv->domains[i]->id == id;
 	pthread_mutex_unlock(&hv->lock);
 	return used;
 }
@@ -517,6 +528,7 @@ void hv_destroy(struct hv *hv)
 	for (int i = 0; i < HV_MAX_DOMAINS; i++)
 		if (hv->domains[i])
 			hv_domain_remove(hv, hv->domains[i], NULL);
+	spare_stop(hv);
 	conout_stop(&hv->con, 2000);
 	console_raw_leave(&hv->con);
 	reloc_close(hv);

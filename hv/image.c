@@ -190,7 +190,7 @@ static int got_config(struct restore *rs, struct image_reader *r, const void *p,
 	rs->d = domain_create(rs->hv, id, &cfg, e);
 	if (!rs->d)
 		return -1;
-	if (domain_vm_create(rs->d, e) < 0)
+	if (domain_vm_create(rs->d, true, e) < 0)
 		return -1;
 	step(rs->o, RS_DOMAIN);
 	if ((unsigned)rs->d->mem.nr_ranges != nr)

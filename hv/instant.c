@@ -38,7 +38,7 @@ struct instant {
 	bool dirty_lost;  /* the list could not grow: protect everything again at the freeze */
 	size_t rewritten; /* pages protected again at the freeze */
 	bool held;        /* the vCPUs are held (no copy-on-write) */
-	uint64_t pause_ns;
+	uint64_t pause_ns, hold_ns, state_ns;
 	bool undo;        /* kept as an undo log (instant_keep) */
 	bool undo_lost;   /* a page was written without its old contents saved */
 	uint64_t undo_max;
@@ -234,10 +234,12 @@ struct instant *instant_freeze(struct domain *d, instant_fn in_pause, void *opaq
 	t0 = time_ns();
 	hv_domain_hold(d->hv, d->id);
 	s->held = true;
+	s->hold_ns = time_ns() - t0;
 	if (in_pause && in_pause(d, opaque, e) < 0) {
 		instant_end(s);
 		return NULL;
 	}
+	s->state_ns = time_ns() - t0 - s->hold_ns;
 	s->cow = armed && cow_freeze(s) == 0;
 	s->pause_ns = time_ns() - t0;
 	if (s->cow) {
@@ -249,8 +251,9 @@ struct instant *instant_freeze(struct domain *d, instant_fn in_pause, void *opaq
 
 void instant_stats(const struct instant *s, struct instant_stats *st)
 {
-	*st = (struct instant_stats){ .cow = s->cow, .pause_ns = s->pause_ns, .pages_reprotected = s->rewritten,
-				      .pages_copied = s->copied };
+	*st = (struct instant_stats){ .cow = s->cow, .pause_ns = s->pause_ns, .hold_ns = s->hold_ns,
+				      .state_ns = s->state_ns, .wp_ns = s->pause_ns - s->hold_ns - s->state_ns,
+				      .pages_reprotected = s->rewritten, .pages_copied = s->copied };
 }
 
 void instant_keep(struct instant *s, uint64_t max_pages)

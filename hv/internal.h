@@ -23,6 +23,13 @@ int kvm_open(struct kvm *k, struct err *e);
 void kvm_close(struct kvm *k);
 int kvm_max_vcpus(struct kvm *k);
 
+/* ---- spare.c: a VM made ahead of need, for restores */
+struct spare;
+int vm_create_fd(struct kvm *k, struct err *e); /* KVM_CREATE_VM, TSS, irqchip, PIT */
+void spare_start(struct hv *hv); /* its thread (none: restores make their own VM) */
+bool spare_take(struct hv *hv, int *vm_fd, int *vcpu0_fd); /* false: none ready */
+void spare_stop(struct hv *hv);
+
 /* ---- mem.c: guest RAM, one memfd, split around the 3-4 GiB PCI hole */
 #define MEM_LOW_LIMIT (3ull << 30)
 #define MEM_HIGH_BASE (4ull << 30)
@@ -236,6 +243,8 @@ struct domain {
 	char name[64];
 	struct domain_config cfg; /* strings owned by the domain */
 	int vm_fd;
+	int spare_vcpu0; /* the spare VM's vCPU 0 until vcpu_create takes it, else -1 */
+	bool vm_from_spare; /* its VM was hv's spare (spare.c) */
 	struct guest_mem mem;
 	struct kernel_image kernel;
 	struct vcpu *vcpus;
@@ -284,7 +293,9 @@ struct domain {
 };
 struct domain *domain_create(struct hv *hv, int id, const struct domain_config *cfg, struct err *e);
 int domain_boot(struct domain *d, struct err *e);   /* fresh VM, load, start vCPU threads */
-int domain_vm_create(struct domain *d, struct err *e); /* the VM: irqchip, PIT, RAM slots */
+/* The VM: irqchip, PIT, RAM slots; spare: hv's spare VM when one is ready (restores only,
+ * which set the clock and the TSCs: spare.c). */
+int domain_vm_create(struct domain *d, bool spare, struct err *e);
 void domain_halt(struct domain *d);                 /* stop and join the vCPU threads */
 int domain_resume(struct domain *d, struct err *e);  /* halted: its vCPU threads start again, running */
 void domain_teardown(struct domain *d);             /* close the vCPUs and the VM (after halt) */
@@ -332,6 +343,7 @@ int instant_read(void *inst, uint64_t gpa, void *buf, size_t len);
 struct instant_stats {
 	bool cow;                 /* the domain ran while the instant was read */
 	uint64_t pause_ns;        /* from the hold to the release */
+	uint64_t hold_ns, state_ns, wp_ns; /* its parts: vCPUs out of KVM_RUN, in_pause, protecting again */
 	uint64_t pages_reprotected, pages_copied;
 };
 void instant_stats(const struct instant *s, struct instant_stats *st);
@@ -434,6 +446,7 @@ struct hv {
 	struct reloc *reloc; /* the relocation server (reloc.c), or NULL */
 	struct props *props;
 	uint64_t linux_tick_due_ns; /* kernel_linux_tick's next look (time_ns), 0: at once */
+	struct spare *spare; /* spare.c, or NULL */
 };
 void hv_wake(struct hv *hv);
 /* debug.c: a vCPU's KVM_EXIT_DEBUG for an attached session (false: none wants it), and
@@ -454,6 +467,7 @@ void hv_props_load(struct hv *hv);
 struct domain *hv_domain_by_name(struct hv *hv, const char *name);
 /* Whether a domain of that name runs, from any thread (hv->lock: the table's writers take it). */
 bool hv_name_in_use(struct hv *hv, const char *name);
+bool hv_id_in_use(struct hv *hv, int id); /* the same, by id */
 /* The state now: running/blocked derived from the vCPUs, paused, in shutdown, ... */
 enum domain_state domain_state_now(struct domain *d);
 bool sched_domain_busy(struct sched *s, struct domain *d);

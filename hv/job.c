@@ -21,6 +21,7 @@ struct job {
 	int fd;
 	uint64_t last;
 	bool gone;
+	int wait_gone; /* a domain id whose removal the status waits for, or -1 */
 	job_fn fn;
 	void *arg;
 };
@@ -48,6 +49,11 @@ bool job_client_gone(const struct job *j)
 	return j->gone;
 }
 
+void job_wait_gone(struct job *j, int id)
+{
+	j->wait_gone = id;
+}
+
 static void *job_run(void *arg)
 {
 	struct job *j = arg;
@@ -62,6 +68,8 @@ static void *job_run(void *arg)
 	 * rollback) does not find the domain still busy. */
 	if (j->d && atomic_fetch_sub(&j->d->dump_active, 1) == 1)
 		hv_wake(j->hv);
+	for (int i = 0; j->wait_gone >= 0 && i < 30000 && hv_id_in_use(j->hv, j->wait_gone); i++)
+		usleep(1000);
 	if (j->fd >= 0) {
 		n = snprintf(st_line, sizeof(st_line), "= %d\n", r.status);
 		(void)!send(j->fd, st_line, (size_t)n, MSG_NOSIGNAL);
@@ -87,7 +95,7 @@ int job_start(struct hv *hv, struct ctl_client *c, struct domain *d, job_fn fn, 
 		free(arg);
 		return reply_error(r, "out of memory");
 	}
-	*j = (struct job){ .hv = hv, .d = d, .fd = c ? c->fd : -1, .fn = fn, .arg = arg };
+	*j = (struct job){ .hv = hv, .d = d, .fd = c ? c->fd : -1, .wait_gone = -1, .fn = fn, .arg = arg };
 	if (d)
 		atomic_fetch_add(&d->dump_active, 1); /* taken here, in hv's loop: no teardown can slip in */
 	pthread_attr_init(&a);

@@ -102,7 +102,12 @@ int vcpu_create(struct domain *d, unsigned index, struct err *e)
 	pthread_cond_init(&v->hold_cond, NULL);
 	v->dom = d;
 	v->index = index;
-	v->fd = ioctl(d->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+	if (index == 0 && d->spare_vcpu0 >= 0) { /* made with the spare VM (spare.c) */
+		v->fd = d->spare_vcpu0;
+		d->spare_vcpu0 = -1;
+	} else {
+		v->fd = ioctl(d->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+	}
 	if (v->fd < 0)
 		return err_errno(e, "KVM_CREATE_VCPU %u", index);
 	v->run = mmap(NULL, (size_t)d->hv->kvm.vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
