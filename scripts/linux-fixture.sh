@@ -324,7 +324,7 @@ download_debs() {   # download_debs PKG...: into debs/, or one line saying why n
 	if ! (cd "$CACHE/debs" && timeout "${HVKIT_DOWNLOAD_TIMEOUT:-900}" apt-get download \
 	        -o Acquire::Retries=2 -o Acquire::http::Timeout=30 "$@") >"$log" 2>&1; then
 		local why
-		why=$(grep -m1 -E '^(E|Err):' "$log" || true)
+		why=$(grep -m1 '^E:' "$log" || grep -m1 '^Err:' "$log" || true)
 		[ -n "$why" ] || why="no answer within ${HVKIT_DOWNLOAD_TIMEOUT:-900} s"
 		rm -f "$CACHE"/debs/*.deb.part
 		die "apt-get download $* failed: $why"
