@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(gcc make binutils libc6-dev pkg-config
       libelf-dev libdwarf-dev libcapstone-dev libreadline-dev
       libzstd-dev liblz4-dev zlib1g-dev liblzo2-dev libsnappy-dev libxxhash-dev libsqlite3-dev libcmocka-dev libssl-dev
-      python3 python3-pytest python3-pexpect qemu-system-x86 qemu-utils time clang libclang-rt-14-dev openssl iproute2 gdb)
+      python3 python3-pytest python3-pexpect qemu-system-x86 qemu-utils time clang libclang-rt-14-dev openssl iproute2 gdb
+      busybox-static makedumpfile crash python3-drgn xz-utils e2fsprogs)   # (the last: the Linux fixture)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -4,13 +4,20 @@
 # from Debian 12's cloud kernel (image + -dbg vmlinux), a busybox initramfs, and QEMU
 # (TCG) dump-guest-memory dumps. See docs/linux-fixture.md.
 #
-#   scripts/linux-fixture.sh           build what is missing (fast when complete)
-#   scripts/linux-fixture.sh --check   exit 0 iff the fixture is complete; does no work
+#   scripts/linux-fixture.sh            the full fixture: every dump with crash's and drgn's
+#                                       record, and hv's own dumps (step 5) when hv is built
+#   scripts/linux-fixture.sh --compact  only what the tests read (what `make test` builds when
+#                                       it is missing); step 5 only with HVKIT_FIXTURE_HV=1
+#   scripts/linux-fixture.sh --check    exit 0 iff what the tests read is complete; does no work
 #
 # Environment: HVKIT_CACHE (cache root), HVKIT_LINUX_KVER (pin a kernel, e.g.
 # 6.1.0-56-cloud-amd64; default: the newest 6.1.0-NN-cloud-amd64 with a -dbg package,
-# chosen once per cache and then kept), HVKIT_QEMU_TIMEOUT (seconds per QEMU run, default 180).
-# Exit status: 0 complete; 1 on failure, with one "linux-fixture: ..." line on stderr.
+# chosen once per cache and then kept), HVKIT_FIXTURE_MEM (the QEMU guests' RAM, default
+# 256M), HVKIT_QEMU_TIMEOUT (seconds per QEMU run, default 180), HVKIT_FIXTURE_JOBS (steps
+# run at once, default 2), HVKIT_FIXTURE_HV (1: make step 5, 0: never; default: in the full
+# fixture when hv is built), HVKIT_HV (hv for step 5, default build/hv), HVKIT_HV_TIMEOUT.
+# Exit status: 0 complete; 1 on failure, with one "linux-fixture: ..." line on stderr (also
+# kept in the cache's `failed` until a run succeeds, for the tests to say why).
 set -eEuo pipefail
 
 T_START=$(date +%s.%N)
@@ -21,29 +28,64 @@ STAMPS=$CACHE/stamps
 QMP_PY=$HERE/qmp.py
 PY=/usr/bin/python3
 QEMU_TIMEOUT=${HVKIT_QEMU_TIMEOUT:-180}
+MEM=${HVKIT_FIXTURE_MEM:-256M}
+JOBS=${HVKIT_FIXTURE_JOBS:-2}
 
-# Every dump the fixture promises; tests rely on these names.
+# Every dump the tests read; they rely on these names (the boots that make them are in 3).
 DUMP_NAMES=(idle-vmci.elf idle-vmci-paging.elf idle-vmci.kdump idle-vmci.kdump.flat idle-novmci.elf
-            idle-nokaslr.elf crash-vmci.elf busy-vmci.elf)
-# Added later, so not part of --check (a cache made before them still counts as complete;
-# the tests that need one skip without it), but made by a run when missing.
-EXTRA_DUMPS=(disk-vmci-paging.elf)
-# hv's own dumps of the vmlinux booted as a domain of hv to its panic (step 5): made when
-# hv is built (HVKIT_HV, default build/hv), not part of --check either.
+            idle-nokaslr.elf crash-vmci.elf busy-vmci.elf disk-vmci-paging.elf)
+# The records the tests read: crash's of every dump hvmdb opens, drgn's of the two it reads.
+CRASH_NEEDED=(idle-vmci.elf idle-vmci-paging.elf idle-vmci.kdump idle-novmci.elf idle-nokaslr.elf
+              crash-vmci.elf busy-vmci.elf disk-vmci-paging.elf)
+DRGN_NEEDED=(idle-vmci-paging.elf disk-vmci-paging.elf)
+# hv's own dumps of the vmlinux booted as a domain of hv to its panic (step 5), with both
+# records: not part of --check (the tests that read them skip without them).
 HV_DUMPS=(hv-panic.kdump hv-panic.elf)
 HV_BIN=${HVKIT_HV:-$HERE/../build/hv}
 HV_TIMEOUT=${HVKIT_HV_TIMEOUT:-3600}
 # The modules the disk boot loads, in load order, and where they are in the image .deb.
 DISK_MODULES="drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/ata/libata drivers/ata/ata_piix drivers/scsi/sd_mod"
 
-die() { echo "linux-fixture: $*" >&2; exit 1; }
+# die: one line on stderr, kept in $CACHE/failed; in a step run in the background (spawn)
+# it ends that step, and the run stops there.
+DIED=
+die() {
+	local msg="linux-fixture: $*"
+	echo "$msg" >&2
+	if [ -d "$CACHE" ] && echo "$msg" >"$CACHE/failed.$BASHPID" 2>/dev/null; then
+		mv -f "$CACHE/failed.$BASHPID" "$CACHE/failed"
+	fi
+	DIED=1
+	exit 1
+}
 say() { echo "linux-fixture: $*"; }
 
-# Every file a complete fixture has (the tool transcripts are optional).
+MODE=full CHECK=
+for arg in "$@"; do
+	case $arg in
+	--check) CHECK=1 ;;
+	--compact) MODE=compact ;;
+	--full) MODE=full ;;
+	-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+	*) echo "linux-fixture: unknown argument '$arg' (use --compact, --full or --check)" >&2; exit 1 ;;
+	esac
+done
+[[ $MEM =~ ^[1-9][0-9]*M$ ]] || { echo "linux-fixture: HVKIT_FIXTURE_MEM='$MEM' is not a size like 256M" >&2; exit 1; }
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "linux-fixture: HVKIT_FIXTURE_JOBS='$JOBS' is not a count" >&2; exit 1; }
+
+module_files() {   # the disk boot's modules and their debug info
+	local m
+	for m in $DISK_MODULES; do echo "$CACHE/modules/${m##*/}.ko" "$CACHE/modules/debug/${m##*/}.ko"; done
+}
+
+# Every file the tests read (the fixture --check answers for).
 fixture_files() {
 	echo "$CACHE/vmlinuz" "$CACHE/vmlinux" "$CACHE/version" "$CACHE/initramfs.cpio.gz" "$DUMPS/manifest.txt"
+	module_files
 	local n
 	for n in "${DUMP_NAMES[@]}"; do echo "$DUMPS/$n" "$DUMPS/$n.console"; done
+	for n in "${CRASH_NEEDED[@]}"; do echo "$DUMPS/$n.crash.txt"; done
+	for n in "${DRGN_NEEDED[@]}"; do echo "$DUMPS/$n.drgn.txt"; done
 }
 
 is_complete() {
@@ -53,29 +95,58 @@ is_complete() {
 	return 0
 }
 
-has_extras() {   # every extra dump and its log are there (hv's: when hv is built)
+# Step 5 in this run? HVKIT_FIXTURE_HV=1 yes, =0 no; else in the full fixture when hv is built.
+want_hv() {
+	case ${HVKIT_FIXTURE_HV:-} in
+	1) return 0 ;;
+	0) return 1 ;;
+	esac
+	[ "$MODE" = full ] && [ -x "$HV_BIN" ]
+}
+has_hv() {
 	local n
-	for n in "${EXTRA_DUMPS[@]}"; do [ -s "$DUMPS/$n" ] && [ -s "$DUMPS/$n.console" ] || return 1; done
-	[ -x "$HV_BIN" ] || return 0
 	for n in "${HV_DUMPS[@]}"; do [ -s "$DUMPS/$n" ] || return 1; done
 	[ -s "$DUMPS/hv-panic.console" ]
 }
 
-case "${1:-}" in
---check)
+# The records this run wants, as TOOL:NAME: the tests' in compact mode, both tools on every
+# dump in the full one; both on hv's dumps when they are there.
+wanted_records() {
+	local n
+	if [ "$MODE" = full ]; then
+		for n in "${DUMP_NAMES[@]}"; do echo "crash:$n" "drgn:$n"; done
+	else
+		for n in "${CRASH_NEEDED[@]}"; do echo "crash:$n"; done
+		for n in "${DRGN_NEEDED[@]}"; do echo "drgn:$n"; done
+	fi
+	for n in "${HV_DUMPS[@]}"; do [ -s "$DUMPS/$n" ] && echo "crash:$n" "drgn:$n"; done
+	return 0
+}
+record_done() {   # record_done TOOL:NAME: the record is there and newer than its dump
+	local tool=${1%%:*} n=${1#*:}
+	[ -s "$DUMPS/$n.$tool.txt" ] && [ "$DUMPS/$n.$tool.txt" -nt "$DUMPS/$n" ]
+}
+records_done() {
+	local r
+	for r in $(wanted_records); do record_done "$r" || return 1; done
+	return 0
+}
+
+nothing_to_do() { is_complete && records_done && { ! want_hv || has_hv; }; }
+
+if [ -n "$CHECK" ]; then
 	if is_complete; then echo "$CACHE"; exit 0; fi
-	echo "linux-fixture: not complete in $CACHE (run scripts/linux-fixture.sh)" >&2
-	exit 1 ;;
--h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-"") ;;
-*) die "unknown argument '$1' (use --check or nothing)" ;;
-esac
+	why="not complete in $CACHE"
+	[ -s "$CACHE/failed" ] && why+=" (its last build failed: $(sed 's/^linux-fixture: //' "$CACHE/failed"))"
+	echo "linux-fixture: $why; scripts/linux-fixture.sh --compact makes what the tests read" >&2
+	exit 1
+fi
 
 summary() {
-	say "kernel $(cat "$CACHE/version") in $CACHE"
+	say "kernel $(cat "$CACHE/version") in $CACHE ($(du -sh "$CACHE" | cut -f1))"
 	ls -l "$CACHE/vmlinuz" "$CACHE/vmlinux" "$CACHE/initramfs.cpio.gz" | awk '{printf "  %12s  %s\n", $5, $NF}'
 	local n
-	for n in "${DUMP_NAMES[@]}" "${EXTRA_DUMPS[@]}"; do
+	for n in "${DUMP_NAMES[@]}" "${HV_DUMPS[@]}"; do
 		if [ -f "$DUMPS/$n" ]; then printf '  %12s  %s\n' "$(stat -c %s "$DUMPS/$n")" "$DUMPS/$n"; fi
 	done
 	[ -f "$DUMPS/manifest.txt" ] && { echo "  manifest ($DUMPS/manifest.txt):"; sed 's/^/    /' "$DUMPS/manifest.txt"; }
@@ -83,24 +154,43 @@ summary() {
 	[ -f "$CACHE/timings.txt" ] && { echo "  timings (the last run that built something):"; sed 's/^/    /' "$CACHE/timings.txt"; }
 	return 0
 }
+done_line() {   # one line for `make test`: the compact fixture is there
+	local extra=
+	want_hv || has_hv || extra=" (no hv dumps: HVKIT_FIXTURE_HV=1 makes them)"
+	say "complete ($MODE) in $CACHE$extra"
+}
+finished() { if [ "$MODE" = compact ]; then done_line; else summary; fi; }
 
-if is_complete && has_extras && [ -f "$STAMPS/tools.done" ]; then summary; exit 0; fi
+if nothing_to_do; then finished; exit 0; fi
 
 mkdir -p "$CACHE" "$DUMPS" "$STAMPS" 2>/dev/null || die "cannot create $CACHE"
 exec 9>"$CACHE/.lock"
-flock 9 || die "cannot lock $CACHE/.lock"
-if is_complete && has_extras && [ -f "$STAMPS/tools.done" ]; then summary; exit 0; fi   # another run finished it meanwhile
+if ! flock -n 9; then
+	say "waiting for another run that holds $CACHE/.lock"
+	flock -w "${HVKIT_FIXTURE_LOCK_WAIT:-3600}" 9 || die "another run held $CACHE/.lock for ${HVKIT_FIXTURE_LOCK_WAIT:-3600} s"
+fi
+if nothing_to_do; then finished; exit 0; fi   # another run finished it meanwhile
+is_complete || rm -f "$STAMPS/complete"   # (a stamp without every file is no stamp)
 
 WORK=$(mktemp -d /tmp/hvkit-linux-fixture.XXXXXX)   # short path: QMP socket name limit
 QEMU_PID=
+declare -A JOB_NAME=()
 cleanup() {
+	local pid
+	for pid in "${!JOB_NAME[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${!JOB_NAME[@]}"; do wait "$pid" 2>/dev/null || true; done
 	if [ -n "$QEMU_PID" ] && kill -0 "$QEMU_PID" 2>/dev/null; then kill "$QEMU_PID" 2>/dev/null || true; fi
 	rm -rf "$WORK"
-	rm -rf "$CACHE"/*.part "$DUMPS"/*.part
+	rm -rf "$CACHE"/*.part "$DUMPS"/*.part "$CACHE"/failed.[0-9]*
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 STEP="starting"
-trap '[ "$BASH_SUBSHELL" -eq 0 ] || exit 1; die "failed during: $STEP (line $LINENO)"' ERR
+# A failing command ends the run (or its background step) with one line; a subshell of a
+# step (a pipeline, $(...)) only returns its failure to the step.
+TOP=0
+trap '[ "$BASH_SUBSHELL" -gt "$TOP" ] && exit 1; die "failed during: $STEP (line $LINENO)"' ERR
 
 timed() {   # timed NAME CMD...: run CMD, note its duration for timings.txt
 	local name=$1 t0 t1; shift
@@ -110,6 +200,42 @@ timed() {   # timed NAME CMD...: run CMD, note its duration for timings.txt
 	awk -v n="$name" -v a="$t0" -v b="$t1" 'BEGIN{printf "%-30s %7.1f s\n", n, b-a}' >>"$WORK/timings.txt"
 }
 
+# spawn NAME CMD...: CMD in the background as a step of its own, at most $JOBS at once.
+# A step that fails stops the run: the others are ended, their QEMU and hv with them.
+job_exit() {
+	local rc=$?
+	local p
+	for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
+	[ "$rc" -eq 0 ] || [ -n "$DIED" ] || echo "linux-fixture: failed during: $STEP (exit $rc)" >&2
+	exit "$rc"
+}
+spawn() {
+	local name=$1; shift
+	while [ ${#JOB_NAME[@]} -ge "$JOBS" ]; do reap; done
+	(
+		TOP=$BASH_SUBSHELL STEP=$name QEMU_PID=
+		trap job_exit EXIT
+		trap 'DIED=1; exit 143' TERM
+		"$@"
+	) &
+	JOB_NAME[$!]=$name
+}
+reap() {   # wait for one step; a failed one ends the run (its line is out already)
+	local pid='' rc=0
+	wait -n -p pid "${!JOB_NAME[@]}" || rc=$?
+	if [ -z "$pid" ]; then   # (none that wait -n knows of: their statuses one by one)
+		for pid in "${!JOB_NAME[@]}"; do
+			rc=0; wait "$pid" || rc=$?
+			unset "JOB_NAME[$pid]"
+			[ "$rc" -eq 0 ] || { DIED=1; exit 1; }
+		done
+		return 0
+	fi
+	unset "JOB_NAME[$pid]"
+	[ "$rc" -eq 0 ] || { DIED=1; exit 1; }
+}
+wait_all() { while [ ${#JOB_NAME[@]} -gt 0 ]; do reap; done; }
+
 # ---- packages --------------------------------------------------------------------------
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 APT_UPDATED=
@@ -118,29 +244,47 @@ apt_update() {
 	APT_UPDATED=1
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || true
 }
-install_pkgs() {   # install_pkgs required|optional PKG...
-	local kind=$1 p missing=(); shift
+install_pkgs() {   # install_pkgs PKG...
+	local p missing=()
 	for p in "$@"; do have_pkg "$p" || missing+=("$p"); done
 	[ ${#missing[@]} -eq 0 ] && return 0
-	if [ "$(id -u)" != 0 ]; then
-		[ "$kind" = required ] && die "needs Debian packages ${missing[*]}; as root: apt-get install ${missing[*]}"
-		say "note: optional packages missing (${missing[*]}), not root: skipping them"
-		return 0
-	fi
+	[ "$(id -u)" = 0 ] || die "needs Debian packages ${missing[*]}; as root: apt-get install ${missing[*]} (or scripts/deps.sh)"
 	say "installing ${missing[*]}"
 	apt_update
-	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
-		[ "$kind" = required ] && die "apt-get install ${missing[*]} failed"
-		say "note: could not install ${missing[*]}"
-	fi
-	return 0
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+		die "apt-get install ${missing[*]} failed"
 }
 STEP="installing packages"
-install_pkgs required qemu-system-x86 busybox-static makedumpfile dpkg tar gzip e2fsprogs
-install_pkgs optional crash python3-drgn
+# (crash and drgn make the records the tests compare with)
+install_pkgs qemu-system-x86 busybox-static makedumpfile dpkg tar gzip xz-utils binutils e2fsprogs crash python3-drgn
 [ -x "$PY" ] || die "$PY is missing (apt-get install python3)"
 
+# Room for what this run makes: the dumps (~1.1 x RAM each), the vmlinux and the .debs.
+STEP="checking the free space"
+if [ ! -f "$STAMPS/boot-idle-vmci.done" ]; then
+	need=$(( (${MEM%M} * 10 + 1200) * 1024 ))   # KiB
+	avail=$(df -Pk "$CACHE" | awk 'NR==2{print $4}')
+	[ "$avail" -ge "$need" ] || die "need $((need / 1024)) MB free in $CACHE (have $((avail / 1024)) MB)"
+fi
+
 # ---- 1. kernel ------------------------------------------------------------------------
+# The image .deb gives vmlinuz, config, qemu_fw_cfg.ko and the disk modules (what the boots
+# need); the -dbg .deb the vmlinux and the modules' debug info (what the records need): one
+# pass over each, the -dbg one (xz, 1.7 GB unpacked) in the background while the boots run.
+# A cache made before this layout has kernel.done and modules.done for both.
+if [ -f "$STAMPS/kernel.done" ] && [ -f "$STAMPS/modules.done" ]; then touch "$STAMPS/image.done" "$STAMPS/dbg.done"; fi
+have_image() {
+	local f
+	[ -f "$STAMPS/image.done" ] && [ -s "$CACHE/vmlinuz" ] && [ -s "$CACHE/qemu_fw_cfg.ko" ] && [ -s "$CACHE/version" ] ||
+		return 1
+	for f in $(module_files); do case $f in */debug/*) ;; *) [ -s "$f" ] || return 1 ;; esac; done
+}
+have_dbg() {
+	local f
+	[ -f "$STAMPS/dbg.done" ] && [ -s "$CACHE/vmlinux" ] || return 1
+	for f in $(module_files); do case $f in */debug/*) [ -s "$f" ] || return 1 ;; esac; done
+}
+
 pick_kernel() {
 	local p best=
 	for p in $(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-dbg$' 2>/dev/null |
@@ -150,100 +294,91 @@ pick_kernel() {
 	echo "${best#linux-image-}"
 }
 
-get_kernel() {
-	local kver=${HVKIT_LINUX_KVER:-}
-	[ -z "$kver" ] && [ -s "$CACHE/debs/kver" ] && kver=$(cat "$CACHE/debs/kver")
-	if [ -z "$kver" ]; then
-		kver=$(pick_kernel)
-		if [ -z "$kver" ] && [ "$(id -u)" = 0 ]; then apt_update; kver=$(pick_kernel); fi
-		[ -n "$kver" ] || die "no linux-image-6.1.0-NN-cloud-amd64 with a -dbg package in apt (run apt-get update?)"
+KVER=
+choose_kernel() {
+	KVER=${HVKIT_LINUX_KVER:-}
+	[ -z "$KVER" ] && [ -s "$CACHE/version" ] && KVER=$(cat "$CACHE/version")
+	[ -z "$KVER" ] && [ -s "$CACHE/debs/kver" ] && KVER=$(cat "$CACHE/debs/kver")
+	if [ -z "$KVER" ]; then
+		KVER=$(pick_kernel)
+		if [ -z "$KVER" ] && [ "$(id -u)" = 0 ]; then apt_update; KVER=$(pick_kernel); fi
+		[ -n "$KVER" ] || die "no linux-image-6.1.0-NN-cloud-amd64 with a -dbg package in apt (run apt-get update?)"
 	fi
-	say "kernel $kver"
+	say "kernel $KVER"
 	mkdir -p "$CACHE/debs"
-	echo "$kver" >"$CACHE/debs/kver"
-	local img=linux-image-$kver dbg=linux-image-$kver-dbg
-	local img_deb dbg_deb
-	img_deb=$(ls "$CACHE"/debs/"${img}"_*.deb 2>/dev/null | head -1 || true)
-	dbg_deb=$(ls "$CACHE"/debs/"${dbg}"_*.deb 2>/dev/null | head -1 || true)
-	# A .deb left by an interrupted download fails dpkg-deb --info and is fetched again.
-	if [ -z "$img_deb" ] || ! dpkg-deb --info "$img_deb" >/dev/null 2>&1 ||
-	   [ -z "$dbg_deb" ] || ! dpkg-deb --info "$dbg_deb" >/dev/null 2>&1; then
-		timed "1a download .debs" download_debs "$img" "$dbg"
-		img_deb=$(ls "$CACHE"/debs/"${img}"_*.deb | head -1)
-		dbg_deb=$(ls "$CACHE"/debs/"${dbg}"_*.deb | head -1)
+	echo "$KVER" >"$CACHE/debs/kver"
+}
+
+deb_of() {   # deb_of PKG: its .deb in debs/ if it is whole (one cut by a failed download is not)
+	local d
+	d=$(ls "$CACHE"/debs/"$1"_*.deb 2>/dev/null | head -1 || true)
+	[ -n "$d" ] && dpkg-deb --info "$d" >/dev/null 2>&1 && echo "$d"
+	return 0
+}
+
+download_debs() {   # download_debs PKG...: into debs/, or one line saying why not
+	local p
+	for p in "$@"; do rm -f "$CACHE"/debs/"$p"_*.deb; done
+	say "downloading $* (the image ~27 MB, the -dbg ~283 MB)"
+	local log=$WORK/apt-download.log
+	if ! (cd "$CACHE/debs" && timeout "${HVKIT_DOWNLOAD_TIMEOUT:-900}" apt-get download \
+	        -o Acquire::Retries=2 -o Acquire::http::Timeout=30 "$@") >"$log" 2>&1; then
+		local why
+		why=$(grep -m1 '^E:' "$log" || grep -m1 '^Err:' "$log" || true)
+		[ -n "$why" ] || why="no answer within ${HVKIT_DOWNLOAD_TIMEOUT:-900} s"
+		rm -f "$CACHE"/debs/*.deb.part
+		die "apt-get download $* failed: $why"
 	fi
-	timed "1b extract vmlinuz+vmlinux" extract_kernel "$kver" "$img_deb" "$dbg_deb"
-	rm -f "$STAMPS/initramfs-disk.done"
-	timed "1c extract disk modules" extract_disk_modules "$kver" "$img_deb" "$dbg_deb"
-	rm -f "$img_deb" "$dbg_deb"   # extraction succeeded: the big .debs are not needed again
 }
 
-download_debs() {   # download_debs PKG...
-	rm -f "$CACHE"/debs/*.deb
-	say "downloading $* (~310 MB)"
-	(cd "$CACHE/debs" && apt-get download "$@" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
-		die "apt-get download $* failed"
+# deb_tar DEB: the .deb's data tarball on stdout, xz unpacked on every core (the archive's
+# .debs are in many xz blocks), else by dpkg-deb.
+deb_tar() {
+	case $(ar t "$1" 2>/dev/null | grep -m1 '^data\.tar') in
+	data.tar.xz) ar p "$1" data.tar.xz | xz -dc -T0 ;;
+	*) dpkg-deb --fsys-tarfile "$1" ;;
+	esac
+}
+# untar DEB DIR PATH...: only PATHs; tar stops at the last one (the rest of the stream unread).
+untar() {
+	local deb=$1 dir=$2; shift 2
+	{ deb_tar "$deb" 2>/dev/null || true; } | tar -x -C "$dir" --occurrence=1 "$@" 2>"$WORK/tar.err" ||
+		die "extracting from $(basename "$deb") failed: $(head -1 "$WORK/tar.err")"
 }
 
-extract_kernel() {   # extract_kernel KVER IMAGE.deb DBG.deb
-	local kver=$1 img_deb=$2 dbg_deb=$3 x=$CACHE/extract.part
+extract_image() {   # extract_image IMAGE.deb: vmlinuz, config, qemu_fw_cfg.ko, the disk modules
+	local deb=$1 x=$CACHE/image.part m
 	rm -rf "$x"; mkdir -p "$x"
-	dpkg-deb --fsys-tarfile "$img_deb" | tar -x -C "$x" "./boot/vmlinuz-$kver" "./boot/config-$kver" \
-		"./lib/modules/$kver/kernel/drivers/firmware/qemu_fw_cfg.ko" ||
-		die "extracting vmlinuz from $img_deb failed"
-	# Only the vmlinux: the -dbg package also holds ~1.1 GB of module debug info.
-	dpkg-deb --fsys-tarfile "$dbg_deb" | tar -x -C "$x" "./usr/lib/debug/boot/vmlinux-$kver" ||
-		die "extracting vmlinux from $dbg_deb failed"
-	[ "$(head -c4 "$x/usr/lib/debug/boot/vmlinux-$kver" | od -An -c | tr -d ' ')" = '177ELF' ] ||
-		die "extracted vmlinux is not an ELF file"
-	mv "$x/boot/vmlinuz-$kver" "$CACHE/vmlinuz"
-	mv "$x/usr/lib/debug/boot/vmlinux-$kver" "$CACHE/vmlinux"
-	mv "$x/boot/config-$kver" "$CACHE/config"
-	mv "$x/lib/modules/$kver/kernel/drivers/firmware/qemu_fw_cfg.ko" "$CACHE/qemu_fw_cfg.ko"
+	local paths=("./boot/vmlinuz-$KVER" "./boot/config-$KVER" "./lib/modules/$KVER/kernel/drivers/firmware/qemu_fw_cfg.ko")
+	for m in $DISK_MODULES; do paths+=("./lib/modules/$KVER/kernel/$m.ko"); done
+	untar "$deb" "$x" "${paths[@]}"
+	rm -f "$STAMPS/image.done" "$STAMPS/kernel.done" "$STAMPS/modules.done" "$STAMPS/initramfs.done" "$STAMPS/initramfs-disk.done"
+	mv "$x/boot/vmlinuz-$KVER" "$CACHE/vmlinuz"
+	mv "$x/boot/config-$KVER" "$CACHE/config"
+	mv "$x/lib/modules/$KVER/kernel/drivers/firmware/qemu_fw_cfg.ko" "$CACHE/qemu_fw_cfg.ko"
+	mkdir -p "$CACHE/modules"
+	for m in $DISK_MODULES; do mv "$x/lib/modules/$KVER/kernel/$m.ko" "$CACHE/modules/"; done
 	rm -rf "$x"
-	echo "$kver" >"$CACHE/version"
-	dpkg-deb -f "$img_deb" Package Version | paste -sd' ' >"$CACHE/package"
-	touch "$STAMPS/kernel.done"
-}
-# The disk boot's modules (see 2b below).
-get_disk_modules() {
-	local kver
-	kver=$(cat "$CACHE/version")
-	rm -rf "$WORK/deb"; mkdir -p "$WORK/deb"
-	say "downloading linux-image-$kver and its -dbg again for the disk modules (~310 MB)"
-	(cd "$WORK/deb" && apt-get download "linux-image-$kver" "linux-image-$kver-dbg" 2>&1 |
-		grep -v '^W: Download is performed unsandboxed' >&2) || die "apt-get download linux-image-$kver(-dbg) failed"
-	extract_disk_modules "$kver" "$(ls "$WORK"/deb/linux-image-"$kver"_*.deb | head -1)" \
-		"$(ls "$WORK"/deb/linux-image-"$kver"-dbg_*.deb | head -1)"
-	rm -rf "$WORK/deb"
+	echo "$KVER" >"$CACHE/version"
+	dpkg-deb -f "$deb" Package Version | paste -sd' ' >"$CACHE/package"
+	touch "$STAMPS/image.done"
 }
 
-extract_disk_modules() {   # extract_disk_modules KVER IMAGE.deb DBG.deb
-	local kver=$1 img_deb=$2 dbg_deb=$3 m x=$CACHE/modules.part
+extract_dbg() {   # extract_dbg DBG.deb: the vmlinux (not the 1.1 GB of modules' debug info but the five)
+	local deb=$1 x=$CACHE/dbg.part m
 	rm -rf "$x"; mkdir -p "$x"
-	local paths=() dpaths=()
-	for m in $DISK_MODULES; do
-		paths+=("./lib/modules/$kver/kernel/$m.ko")
-		dpaths+=("./usr/lib/debug/lib/modules/$kver/kernel/$m.ko")
-	done
-	dpkg-deb --fsys-tarfile "$img_deb" | tar -x -C "$x" "${paths[@]}" || die "extracting the disk modules from $img_deb failed"
-	dpkg-deb --fsys-tarfile "$dbg_deb" | tar -x -C "$x" "${dpaths[@]}" ||
-		die "extracting the disk modules' debug info from $dbg_deb failed"
-	rm -rf "$CACHE/modules"
+	local paths=("./usr/lib/debug/boot/vmlinux-$KVER")
+	for m in $DISK_MODULES; do paths+=("./usr/lib/debug/lib/modules/$KVER/kernel/$m.ko"); done
+	untar "$deb" "$x" "${paths[@]}"
+	[ "$(head -c4 "$x/usr/lib/debug/boot/vmlinux-$KVER" | od -An -c | tr -d ' ')" = '177ELF' ] ||
+		die "the extracted vmlinux is not an ELF file"
+	rm -f "$STAMPS/dbg.done" "$STAMPS/kernel.done" "$STAMPS/modules.done"
+	mv "$x/usr/lib/debug/boot/vmlinux-$KVER" "$CACHE/vmlinux"
 	mkdir -p "$CACHE/modules/debug"
-	for m in $DISK_MODULES; do
-		mv "$x/lib/modules/$kver/kernel/$m.ko" "$CACHE/modules/"
-		mv "$x/usr/lib/debug/lib/modules/$kver/kernel/$m.ko" "$CACHE/modules/debug/"
-	done
+	for m in $DISK_MODULES; do mv "$x/usr/lib/debug/lib/modules/$KVER/kernel/$m.ko" "$CACHE/modules/debug/"; done
 	rm -rf "$x"
-	touch "$STAMPS/modules.done"
+	touch "$STAMPS/dbg.done"
 }
-
-STEP="getting the kernel"
-if [ ! -f "$STAMPS/kernel.done" ] || [ ! -s "$CACHE/vmlinux" ] || [ ! -s "$CACHE/vmlinuz" ]; then
-	rm -f "$STAMPS/kernel.done" "$STAMPS/initramfs.done"
-	get_kernel
-fi
 
 # ---- 2. initramfs ---------------------------------------------------------------------
 # How every /init starts: the file systems, the console, and VMCOREINFO for QEMU.
@@ -274,6 +409,8 @@ busy)
 	sh -c 'while :; do :; done' &
 	echo "hvkit: busy loop pid $!" ;;
 crash)
+	# on CPU 0, where the tests look for the panicking init (the scheduler may have moved it)
+	taskset -p 1 $$ >/dev/null
 	echo "HVKIT-READY mode=crash"
 	echo c >/proc/sysrq-trigger ;;
 esac
@@ -335,18 +472,13 @@ build_initramfs() {
 	mv "$CACHE/initramfs.cpio.gz.part" "$CACHE/initramfs.cpio.gz"
 	touch "$STAMPS/initramfs.done"
 }
-STEP="building the initramfs"
-if [ ! -f "$STAMPS/initramfs.done" ] || [ ! -s "$CACHE/initramfs.cpio.gz" ]; then
-	timed "2 initramfs" build_initramfs
-fi
-
 # ---- 2b. the disk boot's modules and initramfs ----------------------------------------
 # The disk boot mounts an ext4 image from QEMU's IDE disk, which in this kernel needs
 # modules (ext4, jbd2, mbcache, crc16 and crc32c are built in; libata, ata_piix, scsi_mod,
 # sd_mod are =m): its SCSI error-handler threads then sleep in module code. The modules
 # come from the image .deb and their debug info (modules/debug/, for drgn, which cannot
-# unwind a module without it) from the -dbg .deb (~30 s to read its xz stream): in the
-# kernel step, or for a cache made before the disk boot, from both .debs fetched again.
+# unwind a module without it) from the -dbg .deb, in step 1's one pass over each .deb (a
+# cache made before the disk boot fetches both .debs again for them).
 write_disk_init() {
 	{
 	echo '#!/bin/sh'
@@ -397,16 +529,6 @@ make_disk_image() {   # make_disk_image OUT
 		die "mke2fs -t ext4 -d failed"
 }
 
-STEP="getting the disk modules"
-if [ ! -f "$STAMPS/modules.done" ] || [ ! -d "$CACHE/modules" ]; then
-	rm -f "$STAMPS/initramfs-disk.done"
-	timed "2b disk modules" get_disk_modules
-fi
-STEP="building the disk initramfs"
-if [ ! -f "$STAMPS/initramfs-disk.done" ] || [ ! -s "$CACHE/initramfs-disk.cpio.gz" ]; then
-	timed "2c disk initramfs" build_disk_initramfs
-fi
-
 # ---- 3+4. boots and dumps -------------------------------------------------------------
 # boot NAME MODE VMCI(yes|no) KASLR(yes|no) DUMP... where DUMP is FILE:PAGING:FORMAT.
 # One boot may give several dumps (of the same kernel instance, seconds apart); each
@@ -424,7 +546,7 @@ boot() {
 	rm -f "$sock" "$con"
 	if [ -n "$BOOT_DISK" ]; then make_disk_image "$BOOT_DISK"; fi
 	say "boot $name: $append${dev:+ ${dev[*]}}"
-	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -m 512M -smp 2 -nographic -no-reboot \
+	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -m "$MEM" -smp 2 -nographic -no-reboot \
 		-kernel "$CACHE/vmlinuz" -initrd "${BOOT_INITRD:-$CACHE/initramfs.cpio.gz}" -append "$append" \
 		-qmp "unix:$sock,server=on,wait=off" "${dev[@]}" </dev/null >"$con" 2>&1 &
 	QEMU_PID=$!
@@ -490,24 +612,44 @@ boot() {
 		IFS=: read -r file paging fmt <<<"$d"
 		ko=$(grep -a -m1 -o 'KERNELOFFSET=[0-9a-f]*' "$DUMPS/$file" || true); ko=${ko%%$'\n'*}
 		pb=$(grep -a -m1 -o 'NUMBER(phys_base)=-\?[0-9]*' "$DUMPS/$file" || true); pb=${pb%%$'\n'*}
-		echo "$file boot=$name mode=$mode vmcoreinfo-device=$vmci kaslr=$kaslr paging=$paging format=$fmt kerneloffset=0x${ko#*=} phys_base=${pb#*=}" >>"$info"
-		case $fmt in kdump-*) echo "$file.flat boot=$name mode=$mode vmcoreinfo-device=$vmci kaslr=$kaslr paging=$paging format=$fmt-flattened kerneloffset=0x${ko#*=} phys_base=${pb#*=}" >>"$info" ;; esac
+		echo "$file boot=$name mode=$mode vmcoreinfo-device=$vmci kaslr=$kaslr mem=$MEM paging=$paging format=$fmt kerneloffset=0x${ko#*=} phys_base=${pb#*=}" >>"$info"
+		case $fmt in kdump-*) echo "$file.flat boot=$name mode=$mode vmcoreinfo-device=$vmci kaslr=$kaslr mem=$MEM paging=$paging format=$fmt-flattened kerneloffset=0x${ko#*=} phys_base=${pb#*=}" >>"$info" ;; esac
 	done
 	mv "$info" "$STAMPS/boot-$name.done"
-	rm -f "$STAMPS/tools.done"   # the crash/drgn record is redone for new dumps
 }
 
-b() {   # b NAME MODE VMCI KASLR DUMP...: boot unless done (stamp + every dump present)
+STEP="getting the kernel"
+if ! have_image || ! have_dbg; then
+	choose_kernel
+	IMG_PKG=linux-image-$KVER DBG_PKG=linux-image-$KVER-dbg
+	get=()
+	have_image || [ -n "$(deb_of "$IMG_PKG")" ] || get+=("$IMG_PKG")
+	have_dbg || [ -n "$(deb_of "$DBG_PKG")" ] || get+=("$DBG_PKG")
+	[ ${#get[@]} -eq 0 ] || timed "1a download .debs" download_debs "${get[@]}"
+	if ! have_dbg; then
+		STEP="extracting the vmlinux"
+		spawn "extracting the vmlinux from $DBG_PKG" timed "1c extract vmlinux (bg)" extract_dbg "$(deb_of "$DBG_PKG")"
+	fi
+	STEP="extracting vmlinuz and the modules"
+	have_image || timed "1b extract vmlinuz+modules" extract_image "$(deb_of "$IMG_PKG")"
+fi
+STEP="building the initramfs"
+if [ ! -f "$STAMPS/initramfs.done" ] || [ ! -s "$CACHE/initramfs.cpio.gz" ]; then
+	timed "2 initramfs" build_initramfs
+fi
+STEP="building the disk initramfs"
+if [ ! -f "$STAMPS/initramfs-disk.done" ] || [ ! -s "$CACHE/initramfs-disk.cpio.gz" ]; then
+	timed "2c disk initramfs" build_disk_initramfs
+fi
+
+b() {   # b NAME MODE VMCI KASLR DUMP...: boot (a step of its own) unless done (stamp + every dump)
 	local name=$1 d ok=1
-	for d in "${@:5}"; do [ -s "$DUMPS/${d%%:*}" ] || ok=; done
+	for d in "${@:5}"; do [ -s "$DUMPS/${d%%:*}" ] && [ -s "$DUMPS/${d%%:*}.console" ] || ok=; done
 	[ -f "$STAMPS/boot-$name.done" ] && [ -n "$ok" ] && return 0
-	STEP="boot $name"
-	timed "3 boot+dump $name" boot "$@"
+	rm -f "$STAMPS/boot-$name.done"
+	spawn "boot $name" timed "3 boot+dump $name" boot "$@"
 }
-need=$(( 4 * 1024 * 1024 ))   # KiB: the dumps take ~3.4 GB
-avail=$(df -Pk "$DUMPS" | awk 'NR==2{print $4}')
-[ "$avail" -ge "$need" ] || [ -f "$STAMPS/boot-idle-vmci.done" ] || die "need 4 GB free in $DUMPS (have $((avail / 1024)) MB)"
-
+# The boots run two at a time (each is mostly one busy vCPU thread under TCG).
 b idle-vmci   idle  yes yes idle-vmci.elf:false:elf idle-vmci-paging.elf:true:elf idle-vmci.kdump:false:kdump-zlib
 b idle-novmci idle  no  yes idle-novmci.elf:false:elf
 b idle-nokaslr idle yes no  idle-nokaslr.elf:false:elf
@@ -518,6 +660,8 @@ BOOT_INITRD=$CACHE/initramfs-disk.cpio.gz BOOT_APPEND=rdinit=/init-disk BOOT_DIS
 BOOT_QEMU=(-drive "file=$BOOT_DISK,format=raw,if=ide,index=0")
 b disk-vmci   disk  yes yes disk-vmci-paging.elf:true:elf
 BOOT_INITRD='' BOOT_APPEND='' BOOT_DISK='' BOOT_QEMU=()
+STEP="booting QEMU"
+wait_all   # every dump, and the vmlinux
 
 # ---- the record: crash(8) and drgn on each dump ---------------------------------------
 DRGN_PY='
@@ -566,49 +710,58 @@ log = get_dmesg(prog).decode(errors="replace")
 sys.stdout.write(log)
 print("log lines: %d" % log.count("\n"))
 '
-# A dump's record is made once: kept while NAME.crash.txt and NAME.drgn.txt are newer than
-# the dump and tools-summary.txt has its line.
-record_tools() {
-	local sum=$DUMPS/tools-summary.txt n out old
-	: >"$sum.part"
-	for n in "${DUMP_NAMES[@]}" "${EXTRA_DUMPS[@]}" "${HV_DUMPS[@]}"; do
-		local f=$DUMPS/$n line="$n:"
-		[ -s "$f" ] || continue   # hv's, when hv is not built
-		old=$(grep -m1 "^$n: " "$sum" 2>/dev/null || true)
-		if [ -n "$old" ] && [ "$DUMPS/$n.crash.txt" -nt "$f" ] && [ "$DUMPS/$n.drgn.txt" -nt "$f" ]; then
-			echo "$old" >>"$sum.part"
-			continue
-		fi
-		# the disk dump: crash's `mod` and scsi_mod's symbols too; drgn gets the modules' debug info
-		local crash_mod='' drgn_kos=()
-		case $n in disk-*) crash_mod='mod\nsym -m scsi_mod\n'; drgn_kos=("$CACHE"/modules/debug/*.ko) ;; esac
-		if command -v crash >/dev/null; then
-			out=$DUMPS/$n.crash.txt
-			printf "sys\\nps\\nbt -a\\n${crash_mod}log\\nquit\\n" >"$WORK/crash.cmds"
-			if timeout 300 crash -s "$CACHE/vmlinux" "$f" -i "$WORK/crash.cmds" </dev/null >"$out" 2>&1 &&
-			   grep -q 'PID' "$out"; then
-				line+=" crash opened it: ps $(grep -cE '^[ >]+[0-9]+ +-?[0-9]+ +[0-9]+ ' "$out") tasks, log $(grep -c '^\[ *[0-9]*\.[0-9]*\]' "$out") lines, $(grep -c '^bt: ' "$out") bt errors;"
-			else
-				line+=" crash FAILED ($(grep -m1 -E 'crash: |error|invalid' "$out" | cut -c1-100));"
-			fi
-		else
-			line+=" crash not installed;"
-		fi
-		if "$PY" -c 'import drgn' 2>/dev/null; then
-			out=$DUMPS/$n.drgn.txt
-			if timeout 300 "$PY" -c "$DRGN_PY" "$f" "$CACHE/vmlinux" "${drgn_kos[@]}" >"$out" 2>&1; then
-				line+=" drgn opened it: $(sed -n 's/^tasks: //p' "$out") tasks, log $(sed -n 's/^log lines: //p' "$out") lines"
-			else
-				line+=" drgn FAILED ($(tail -1 "$out" | cut -c1-100))"
-			fi
-		else
-			line+=" drgn not installed"
-		fi
-		echo "$line" >>"$sum.part"
-	done
-	mv "$sum.part" "$sum"
-	touch "$STAMPS/tools.done"
+# record TOOL:NAME: NAME.crash.txt (crash's sys, ps, bt -a[, mod, sym -m scsi_mod], log) or
+# NAME.drgn.txt (ps, bt of each CPU's current task and of every task, log). A record the
+# tests read that the tool cannot make stops the run (kept as NAME.TOOL.failed.txt); another
+# is kept as the tool left it (the summary says what it could do).
+needed() {   # needed TOOL NAME: the tests read this record
+	local n
+	if [ "$1" = crash ]; then for n in "${CRASH_NEEDED[@]}"; do [ "$n" = "$2" ] && return 0; done
+	else for n in "${DRGN_NEEDED[@]}"; do [ "$n" = "$2" ] && return 0; done; fi
+	return 1
 }
+record() {
+	local tool=${1%%:*} n=${1#*:}
+	local f=$DUMPS/$n out=$DUMPS/$n.$tool.txt ok=
+	rm -f "$DUMPS/$n.$tool.failed.txt"
+	if [ "$tool" = crash ]; then
+		# the disk dump: crash's `mod` and scsi_mod's symbols too
+		local mod=''
+		case $n in disk-*) mod='mod\nsym -m scsi_mod\n' ;; esac
+		printf "sys\\nps\\nbt -a\\n${mod}log\\nquit\\n" >"$WORK/$n.crash.cmds"
+		timeout 300 crash -s "$CACHE/vmlinux" "$f" -i "$WORK/$n.crash.cmds" </dev/null >"$out.part" 2>&1 &&
+			grep -q 'PID' "$out.part" && ok=1
+	else
+		# drgn gets the disk modules' debug info (it cannot unwind a module without it)
+		local kos=()
+		case $n in disk-*) kos=("$CACHE"/modules/debug/*.ko) ;; esac
+		timeout 300 "$PY" -c "$DRGN_PY" "$f" "$CACHE/vmlinux" "${kos[@]}" >"$out.part" 2>&1 && ok=1
+	fi
+	if [ -z "$ok" ] && needed "$tool" "$n"; then
+		mv "$out.part" "$DUMPS/$n.$tool.failed.txt"
+		die "$tool could not read $n: $(grep -m1 -E 'crash: |rror|invalid' "$DUMPS/$n.$tool.failed.txt" | cut -c1-120) (its output: $DUMPS/$n.$tool.failed.txt)"
+	fi
+	mv "$out.part" "$out"
+}
+summarize() {   # tools-summary.txt: what crash and drgn made of each dump
+	local n c d line
+	for n in "${DUMP_NAMES[@]}" "${HV_DUMPS[@]}"; do
+		[ -s "$DUMPS/$n" ] || continue
+		c=$DUMPS/$n.crash.txt d=$DUMPS/$n.drgn.txt line="$n:"
+		if [ ! -f "$c" ]; then line+=" crash not run;"
+		elif grep -q PID "$c"; then
+			line+=" crash opened it: ps $(grep -cE '^[ >]+[0-9]+ +-?[0-9]+ +[0-9]+ ' "$c") tasks, log $(grep -c '^\[ *[0-9]*\.[0-9]*\]' "$c") lines, $(grep -c '^bt: ' "$c") bt errors;"
+		else line+=" crash FAILED ($(grep -m1 -E 'crash: |error|invalid' "$c" | cut -c1-100));"
+		fi
+		if [ ! -f "$d" ]; then line+=" drgn not run"
+		elif grep -q '^tasks: ' "$d"; then
+			line+=" drgn opened it: $(sed -n 's/^tasks: //p' "$d") tasks, log $(sed -n 's/^log lines: //p' "$d") lines"
+		else line+=" drgn FAILED ($(tail -1 "$d" | cut -c1-100))"
+		fi
+		echo "$line"
+	done
+}
+
 # ---- 5. hv's own Linux dumps ------------------------------------------------------------
 # The vmlinux as a domain of hv (256 MiB, 1 vCPU, no root disk: mount_root panics), with
 # on_crash = coredump-preserve: hv sees the panic, writes its kdump-zstd dump into the
@@ -652,26 +805,36 @@ hv_panic() {
 	cp "$w/console" "$DUMPS/hv-panic.console"
 	mv "$DUMPS/hv-panic.hvlog.part" "$DUMPS/hv-panic.hvlog"
 	echo "hv-panic seconds=$(( $(date +%s) - t0 ))" >"$STAMPS/hv-panic.done"
-	rm -f "$STAMPS/tools.done"   # the crash/drgn record is redone for the new dumps
 }
 STEP="booting the vmlinux under hv to its panic"
-if [ -x "$HV_BIN" ] && { [ ! -s "$DUMPS/hv-panic.kdump" ] || [ ! -s "$DUMPS/hv-panic.elf" ]; }; then
+if want_hv && ! has_hv; then
+	[ -x "$HV_BIN" ] || die "HVKIT_FIXTURE_HV=1 needs hv built ($HV_BIN: make)"
 	say "booting the vmlinux under hv to its panic (many minutes under emulation)"
-	timed "5 hv boot to panic" hv_panic
+	spawn "booting the vmlinux under hv" timed "5 hv boot to panic" hv_panic
 fi
 
 STEP="running crash and drgn on the dumps"
-if [ ! -f "$STAMPS/tools.done" ]; then
-	timed "4 crash+drgn record" record_tools || say "note: the crash/drgn record failed (not fatal)"
-fi
+for r in $(wanted_records); do
+	record_done "$r" || spawn "the ${r%%:*} record of ${r#*:}" timed "4 record ${r%%:*} ${r#*:}" record "$r"
+done
+wait_all
+for r in $(wanted_records); do   # (hv's dumps, when step 5 ran beside the others)
+	record_done "$r" || spawn "the ${r%%:*} record of ${r#*:}" timed "4 record ${r%%:*} ${r#*:}" record "$r"
+done
+wait_all
+summarize >"$DUMPS/tools-summary.txt.part"
+mv "$DUMPS/tools-summary.txt.part" "$DUMPS/tools-summary.txt"
 
 STEP="finishing"
-for n in idle-vmci idle-novmci idle-nokaslr crash-vmci busy-vmci disk-vmci; do cat "$STAMPS/boot-$n.done"; done >"$DUMPS/manifest.txt"
+for n in idle-vmci idle-novmci idle-nokaslr crash-vmci busy-vmci disk-vmci; do cat "$STAMPS/boot-$n.done"; done >"$DUMPS/manifest.txt.part"
+mv "$DUMPS/manifest.txt.part" "$DUMPS/manifest.txt"
 for f in $(fixture_files); do [ -s "$f" ] || die "fixture incomplete after the run: $f is missing"; done
+if have_image && have_dbg; then rm -f "$CACHE"/debs/*.deb; fi   # the big .debs are not needed again
 if [ -s "$WORK/timings.txt" ]; then   # this run built something: its timings replace the last
-	awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN{printf "%-30s %7.1f s\n", "total", b-a}' >>"$WORK/timings.txt"
+	awk -v a="$T_START" -v b="$(date +%s.%N)" -v m="$MODE" 'BEGIN{printf "%-30s %7.1f s\n", "total (" m ")", b-a}' >>"$WORK/timings.txt"
 	mv "$WORK/timings.txt" "$CACHE/timings.txt"
 fi
 touch "$STAMPS/complete"
+rm -f "$CACHE/failed"
 trap - ERR
 summary

@@ -10,6 +10,8 @@ import tempfile
 import pexpect
 import pytest
 
+from linuxfix import linux_fixture, linux_hv_dumps  # noqa: F401 (fixtures of the Linux tests)
+
 BUILD = os.environ.get("HVKIT_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 # The end-to-end tests run the ASan/UBSan build of hv unless HVKIT_HV names another.
 HV = os.environ.get("HVKIT_HV", os.path.join(BUILD, "asan", "hv"))

@@ -1,5 +1,4 @@
-"""End to end, on QEMU dumps of a Debian Linux guest (scripts/linux-fixture.sh; skipped when
-the fixture is not cached): `crash` shows the same panic backtrace on the kdump-compressed
+"""End to end, on QEMU dumps of a Debian Linux guest (scripts/linux-fixture.sh, linuxfix.py): `crash` shows the same panic backtrace on the kdump-compressed
 file `hvdump convert` made as on QEMU's original; makedumpfile's and QEMU's kdump files
 open in our reader with the same bytes as the ELF dump, QEMU's flattened stream too."""
 import os
@@ -12,18 +11,10 @@ import pytest
 from test_dump import hvdump
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..", "..")
-CACHE = os.path.join(os.environ.get("HVKIT_CACHE", os.path.expanduser("~/.cache/hvkit")), "linux")
-DUMPS = os.path.join(CACHE, "dumps")
-VMLINUX = os.path.join(CACHE, "vmlinux")
+from linuxfix import DUMPS, VMLINUX
 
 
-def fixture_ready():
-    return subprocess.run(["bash", os.path.join(ROOT, "scripts", "linux-fixture.sh"), "--check"],
-                          capture_output=True).returncode == 0
-
-
-pytestmark = pytest.mark.skipif(not fixture_ready(), reason="the Linux fixture is not cached (scripts/linux-fixture.sh)")
+pytestmark = pytest.mark.usefixtures("linux_fixture")  # fails without the fixture (linuxfix.py)
 
 
 def crash(dump, cmds):

@@ -16,12 +16,11 @@ import pytest
 from conftest import ASAN_ENV, BUILD, HVMDB
 from test_hv_keys import to_hv
 
-CACHE = os.path.join(os.environ.get("HVKIT_CACHE", os.path.expanduser("~/.cache/hvkit")), "linux")
-VMLINUX = os.path.join(CACHE, "vmlinux")
+from linuxfix import CACHE, VMLINUX
 PVM = os.path.exists("/sys/module/kvm_pvm")
 HVCTL = os.path.join(BUILD, "hvctl")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(VMLINUX), reason="no Linux vmlinux (scripts/linux-fixture.sh)")
+pytestmark = pytest.mark.usefixtures("linux_fixture")  # fails without the fixture (linuxfix.py)
 
 
 def release():

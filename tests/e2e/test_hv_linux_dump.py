@@ -16,8 +16,7 @@ from test_linux import DUMPS, ST_LETTER, mdb, ps_rows
 NAMES = ["hv-panic.kdump", "hv-panic.elf"]
 PANIC = "VFS: Unable to mount root fs on unknown-block(0,0)"
 
-pytestmark = pytest.mark.skipif(not all(os.path.exists(os.path.join(DUMPS, n)) for n in NAMES),
-                                reason="no hv Linux dumps (scripts/linux-fixture.sh with hv built)")
+pytestmark = pytest.mark.usefixtures("linux_hv_dumps")  # skips without them, naming HVKIT_FIXTURE_HV=1
 
 
 def record(name, tool):

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ASAN_ENV, GUEST
 from test_hvmdb import HVMDB, hung_dump  # noqa: F401 (fixture)
-from test_linux import DUMPS, VMLINUX, fixture_present
+from test_linux import DUMPS, VMLINUX
 from test_toolstack import daemon  # noqa: F401 (fixture)
 
 
@@ -61,7 +61,7 @@ def test_guest_types_cached(hung_dump, tmp_path):
     assert "sizeof (uint64_t) = 0x8 (8)" in out
 
 
-@pytest.mark.skipif(not fixture_present(), reason="no Linux fixture (scripts/linux-fixture.sh)")
+@pytest.mark.usefixtures("linux_fixture")
 def test_linux_types_cached(tmp_path):
     dump = os.path.join(DUMPS, "idle-vmci-paging.elf")
     ps = run(dump, VMLINUX, "ps", "off").stdout

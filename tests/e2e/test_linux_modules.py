@@ -2,8 +2,8 @@
 image mounted from QEMU's IDE disk, with scsi_common, scsi_mod, libata, ata_piix and sd_mod
 loaded as modules), where the SCSI error-handler threads sleep in module code. Stacks
 unwind through the modules' ORC tables (read from the dump), module frames and `sym` name
-module symbols (kallsyms read from the dump) as crash does, `mod` is crash's. Skipped
-without that dump (a fixture made before it still passes --check)."""
+module symbols (kallsyms read from the dump) as crash does, `mod` is crash's (linuxfix.py:
+the fixture --check includes that dump)."""
 import json
 import os
 import re
@@ -18,9 +18,7 @@ NAME = "disk-vmci-paging.elf"
 DUMP = os.path.join(DUMPS, NAME)
 MODULES = ["scsi_common", "scsi_mod", "libata", "ata_piix", "sd_mod"]
 
-pytestmark = pytest.mark.skipif(not (test_linux.fixture_present() and os.path.exists(DUMP)
-                                     and os.path.exists(DUMP + ".drgn.txt") and os.path.exists(DUMP + ".crash.txt")),
-                                reason="no disk-vmci-paging.elf (scripts/linux-fixture.sh makes it)")
+pytestmark = pytest.mark.usefixtures("linux_fixture")  # fails without the fixture (linuxfix.py)
 
 
 def text_symbols(path):

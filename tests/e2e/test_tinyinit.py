@@ -11,11 +11,10 @@ import pytest
 
 from tinyinit import TINYINIT, TINYINIT_INT80, initramfs
 
-CACHE = os.path.join(os.environ.get("HVKIT_CACHE", os.path.expanduser("~/.cache/hvkit")), "linux")
-VMLINUX = os.path.join(CACHE, "vmlinux")
+from linuxfix import VMLINUX
 
-pytestmark = pytest.mark.skipif(not os.path.exists(VMLINUX) or not shutil.which("qemu-system-x86_64"),
-                                reason="no Linux vmlinux (scripts/linux-fixture.sh) or no QEMU")
+pytestmark = [pytest.mark.usefixtures("linux_fixture"),
+              pytest.mark.skipif(not shutil.which("qemu-system-x86_64"), reason="no QEMU")]
 
 
 @pytest.mark.parametrize("init", [TINYINIT, TINYINIT_INT80], ids=["syscall", "int80"])
