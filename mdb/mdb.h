@@ -108,8 +108,10 @@ struct target {
 struct target *target_dump_open(const char *path, struct err *e);
 void target_close(struct target *t);
 int target_add_symbols(struct target *t, const char *path, struct err *e);
-/* The dump's kernel build-id (VMCOREINFO BUILD-ID=) against the symbol file's: -1 with
- * a message when both are known and differ. */
+/* The dump's kernel build-id (VMCOREINFO BUILD-ID=), or a live kernel's (its GNU build-id
+ * note read from guest memory where the symbol file has its own), against the symbol
+ * file's: -1 with a message naming both when they differ (or when a live kernel has no
+ * note there). */
 int target_check_build_id(struct target *t, const char *path, struct err *e);
 /* symfind.c: the symbol file whose build-id is the dumped kernel's, searched in
  * $HVKIT_DEBUG_PATH (default /usr/lib/debug:build:.); false when none is found. */

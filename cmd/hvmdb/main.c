@@ -279,6 +279,8 @@ int main(int argc, char **argv)
 		target_close(tgt);
 		return 1;
 	}
+	if (!symfile && (cmds || !isatty(STDIN_FILENO))) /* the shell says it at its first prompt */
+		fprintf(stderr, "hvmdb: no symbols loaded (give the kernel with -s): addresses are shown raw\n");
 	if (cmds) {
 		status = mdb_exec(tgt, cmds, stdout) < 0;
 	} else if (!isatty(STDIN_FILENO)) {

@@ -81,3 +81,36 @@ def test_history_is_kept_across_sessions(hung_dump, tmp_path):
     p.send("::quit\r")
     p.expect(pexpect.EOF)
     assert "::cpus" in open(home / ".hvmdb_history").read()
+
+
+def other_build(tmp_path):
+    """A copy of the guest whose build-id note differs in its last byte (same layout)."""
+    bid = subprocess.run(["readelf", "-n", GUEST], capture_output=True, text=True).stdout
+    want = re.search(r"Build ID: ([0-9a-f]+)", bid).group(1)
+    data = bytearray(open(GUEST, "rb").read())
+    at = data.find(bytes.fromhex(want))
+    assert at > 0 and data.find(bytes.fromhex(want), at + 1) < 0
+    data[at + len(want) // 2 - 1] ^= 0xff
+    other = tmp_path / "other.elf"
+    other.write_bytes(bytes(data))
+    return want, bytes(data[at:at + len(want) // 2]).hex(), str(other)
+
+
+def test_live_wrong_symbol_file_is_refused_with_both_build_ids(daemon, tmp_path):
+    """-s OTHER.elf on a live domain: the running kernel's build-id note is read from guest
+    memory and compared, as a dump's is; the right file is taken; no -s says so once."""
+    running, other_id, other = other_build(tmp_path)
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    env = dict(ASAN_ENV, HVKIT_SOCKET=d.sock)
+    r = subprocess.run([HVMDB, "-s", other, "-d", "dom0", "-c", "$c"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "does not match the running kernel" in r.stderr and running in r.stderr and other_id in r.stderr, r.stderr
+    assert r.stdout == "", r.stdout
+    r = subprocess.run([HVMDB, "-s", GUEST, "-d", "dom0", "-c", "$c"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == 0 and "does not match" not in r.stderr, r.stderr
+    assert re.search(r"\b(shell_main|idle|halt|cpu_idle)\w*\+0x", r.stdout), r.stdout
+    r = subprocess.run([HVMDB, "-d", "dom0", "-c", "$c"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0 and r.stderr.count("no symbols loaded") == 1, r.stderr
+    assert "+0x" not in r.stdout, r.stdout
