@@ -164,7 +164,8 @@ static int usage(FILE *f)
 	fputs("usage: hvmdb [-s SYMFILE] [--kaslr OFFSET] [--json] DUMP [-c 'CMD; CMD...']\n"
 	      "       hvmdb [-s SYMFILE] [-w | --no-pause] [-S SOCKET] -d DOMAIN [-c 'CMD; CMD...']\n"
 	      "Reads a crash dump with the kernel's symbols, or attaches to a live domain of a running\n"
-	      "hv (-d: it stops while attached, :c runs it; -w allows writes); commands as in mdb (::help).\n",
+	      "hv (-d: it stops while attached, :c runs it; -w allows writes); commands as in mdb (::help).\n"
+	      "hvmdb --version prints hvmdb hvkit VERSION.\n",
 	      f);
 	return f == stdout ? 0 : 2;
 }
@@ -229,6 +230,8 @@ int main(int argc, char **argv)
 			nopause = true;
 		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			return usage(stdout);
+		else if (!strcmp(a, "--version"))
+			return util_print_version("hvmdb");
 		else if (a[0] == '-' && a[1])
 			return bad_args("unknown option '%s'", a);
 		else if (nfiles == 2)
