@@ -33,6 +33,7 @@ static const char usage_text[] =
 	"  resume NAME                  unpause it\n"
 	"  pause NAME                   xl's name for suspend\n"
 	"  unpause NAME                 xl's name for resume\n"
+	"  vcpu-list NAME [--json]      xl's name for vcpuinfo\n"
 	"  console NAME [--no-history]  attach to its console; Ctrl-] detaches\n"
 	"  dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib|kdump] [--live|--crash|--reset]\n"
 	"                               consistent dump of a domain; it keeps running (--live), or\n"

@@ -66,7 +66,7 @@ def test_help_lists_every_verb():
                  "destroy NAME [--force]", "suspend", "resume", "console", "dump", "kdump]", "dump-cancel",
                  "gdbserver", "gdb NAME", "save", "restore", "checkpoint", "checkpoint-list", "checkpoint-delete",
                  "rollback", "migrate", "migrate-cancel", "debug-keys", "dmesg", "setprop", "listprop [PATTERN] [--json]",
-                 "delprop", "refresh", "shutdown-hv", "pause", "unpause", "dump-core"):
+                 "delprop", "refresh", "shutdown-hv", "pause", "unpause", "dump-core", "vcpu-list"):
         assert verb in out, verb
     r = subprocess.run([HVCTL, "help", "dump"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("  dump NAME FILE") and "dump-cancel" not in r.stdout
@@ -149,6 +149,9 @@ def test_xl_names_mean_the_same(daemon):
     assert "Domain dom0 resumed" in d.ctl("unpause", "dom0").stdout
     core = os.path.join(d.tmp, "x.core")
     assert "Domain dom0 dumped to %s (elf)" % core in d.ctl("dump-core", "dom0", core).stdout
+    assert d.ctl("vcpu-list", "dom0", "--json").stdout == d.ctl("vcpuinfo", "dom0", "--json").stdout
+    assert "VCPU:" in d.ctl("vcpu-list", "dom0").stdout
+    assert d.ctl("help", "vcpu-list").stdout.startswith("  vcpu-list NAME")
     r = d.ctl("dump-core", "dom0", check=False)
     assert r.returncode == 1 and "usage: dump-core NAME FILE" in r.stderr, r.stderr
 
