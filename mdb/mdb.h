@@ -289,6 +289,9 @@ int target_cmd_status(struct target *t, FILE *out);
 /* Runs one command line (several may be separated by ';'). Returns 0, or -1 after an
  * error message on out. */
 int mdb_exec(struct target *t, const char *line, FILE *out);
+/* A command that ends the session: mdb's $q and ::quit, crash's q and exit, gdb's quit
+ * (mdb_exec runs none of the commands after it). */
+bool mdb_is_quit(const char *cmd);
 /* Set by the program's SIGINT handler while a command runs: mdb_exec runs no further
  * command of its line (the program clears it at its prompt). */
 extern volatile int mdb_interrupt; /* an int, as sig_atomic_t is here (signal.h not pulled in) */

@@ -288,7 +288,7 @@ int main(int argc, char **argv)
 		status = mdb_exec(tgt, cmds, stdout) < 0;
 	} else if (!isatty(STDIN_FILENO)) {
 		char line[4096];
-		while (fgets(line, sizeof(line), stdin)) {
+		while (fgets(line, sizeof(line), stdin) && !mdb_is_quit(line)) {
 			if (mdb_exec(tgt, line, stdout) < 0)
 				status = 1;
 			fflush(stdout); /* a script reading us waits for each answer */
@@ -319,7 +319,7 @@ int main(int argc, char **argv)
 				HIST_ENTRY *last = history_length ? history_get(history_base + history_length - 1) : NULL;
 				if (!last || strcmp(last->line, line)) /* as gdb: a repeated line once */
 					add_history(line);
-				if (!strcmp(line, "::quit") || !strcmp(line, "$q")) {
+				if (mdb_is_quit(line)) {
 					free(line);
 					break;
 				}
