@@ -114,3 +114,56 @@ def test_live_wrong_symbol_file_is_refused_with_both_build_ids(daemon, tmp_path)
     r = subprocess.run([HVMDB, "-d", "dom0", "-c", "$c"], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0 and r.stderr.count("no symbols loaded") == 1, r.stderr
     assert "+0x" not in r.stdout, r.stdout
+
+
+def test_mdb_and_crash_spellings(hung_dump):
+    """The spellings an mdb or crash user types first: EXPR=FMT, /D, *sym, ::stacks and
+    foreach bt (every thread's stack), and the ways out ($q, ::quit, q, exit) that end -c."""
+    ncpus, _ = symbol("ncpus")
+    r = mdb(hung_dump, "0t10=X; 0t255=D; 0x10=O; 0t65=c; 0x41=U")
+    assert r.returncode == 0 and r.stdout.split("\n")[:5] == ["a", "255", "20", "A", "65"], r.stdout + r.stderr
+    r = mdb(hung_dump, "ncpus/D; ncpus/X; *ncpus=D")  # the guest's two CPUs, read three ways
+    assert r.returncode == 0 and r.stdout == "%#x: 2\n%#x: 00000002\n2\n" % (ncpus, ncpus), r.stdout + r.stderr
+    r = mdb(hung_dump, "0t10=Z")
+    assert r.returncode != 0 and "FMT is X, D, U, O or c" in r.stdout, r.stdout
+    stacks = mdb(hung_dump, "::stacks").stdout
+    assert re.search(r"\bshell\n(.*\n)*?hang_forever\(\)", stacks) and "cmd_hang+" in stacks, stacks
+    assert mdb(hung_dump, "foreach bt").stdout == stacks == mdb(hung_dump, "::findstack").stdout
+    assert "only 'foreach bt'" in mdb(hung_dump, "foreach ps").stdout
+    for quit in ("$q", "::quit", "q", "exit", "quit"):
+        r = mdb(hung_dump, "ncpus/X; %s; ::cpus" % quit)
+        assert r.returncode == 0 and r.stdout == "%#x: 00000002\n" % ncpus, (quit, r.stdout, r.stderr)
+    r = subprocess.run([HVMDB, "-s", GUEST, hung_dump], input="ncpus/X\nq\n::cpus\n", capture_output=True,
+                       text=True, env=ASAN_ENV, timeout=60)
+    assert r.returncode == 0 and r.stdout == "%#x: 00000002\n" % ncpus, r.stdout + r.stderr
+
+
+def test_tab_completes_print_members_and_walkers(hung_dump):
+    """TAB after `ADDR::print struct thread ` offers its members, `::walk ` the walkers."""
+    thread = mdb(hung_dump, "::walk thread").stdout.split()[0]
+    c = pexpect.spawn(HVMDB, ["-s", GUEST, hung_dump], encoding="utf-8", timeout=30, env=ASAN_ENV,
+                      dimensions=(40, 200))
+    c.expect("> ")
+    c.send("%s::print struct thread \t\t" % thread)
+    c.expect(r"\btid\b")
+    listed = c.before + c.after
+    c.expect("> ")
+    for m in ("name", "state", "cpu", "stack_size"):
+        assert re.search(r"\b%s\b" % m, listed), listed
+    assert "hang_forever" not in listed and "shell_main" not in listed, listed  # members, not symbols
+    c.send("\x03")
+    c.expect("> ")
+    c.send("%s::print struct thread na\t" % thread)
+    c.expect_exact("name ")
+    c.send("\r")
+    c.expect(r'name = "\w+"')
+    c.expect("> ")
+    c.send("::walk th\t")
+    c.expect_exact("::walk thread ")
+    c.send("\r")
+    c.expect(thread)
+    c.expect("> ")
+    c.sendline("::quit")
+    c.expect(pexpect.EOF)
+    c.close()
+    assert c.exitstatus == 0, c.before
