@@ -420,10 +420,11 @@ def test_json_log_mod_sys_status():
 
 
 def test_json_bt_and_regs():
-    """bt --json: the frames of the text (pc, function+offset, file:line), for one task, a
-    PID, and every CPU; $r --json's rip is ::regs'."""
+    """bt --json: the frames of the text (pc, function+offset, and with -l file:line), for
+    one task, a PID, and every CPU; $r --json's rip is ::regs'. Without -l, as the text,
+    no file:line (the DWARF lookups that cost), and near the text's time."""
     text = mdb("crash-vmci.elf", "bt -l; $r")
-    r = mdb("crash-vmci.elf", "bt; bt 1; bt -a; $r", "--json")
+    r = mdb("crash-vmci.elf", "bt -l; bt -l 1; bt -a -l; $r", "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     cur, pid1, every, regs = [json.loads(l) for l in r.stdout.splitlines()]
     assert cur == pid1 and len(cur) == 1 and cur[0]["pid"] == 1 and cur[0]["comm"] == "init"
@@ -440,6 +441,10 @@ def test_json_bt_and_regs():
     assert cur[0]["user"]["rip"].startswith("0x") and cur[0]["stopped"] is None
     assert [t["cpu"] for t in every] == [0, 1] and every[0] == cur[0]
     assert regs["rip"] == "0x" + re.search(r"%rip = 0x([0-9a-f]+)", text.stdout).group(1).lstrip("0")
+    plain = json.loads(mdb("crash-vmci.elf", "bt", "--json").stdout)
+    assert [(f["function"], f["offset"], f["pc"]) for f in plain[0]["frames"]] == \
+        [(f["function"], f["offset"], f["pc"]) for f in real]
+    assert all(f["file"] is None and f["line"] is None and not f.get("inlined") for f in plain[0]["frames"])
 
 
 def test_print_task_struct_members():

@@ -38,7 +38,10 @@ static void frame_json(struct target *t, struct bt_out *o, int n, const struct u
 	char *plus;
 	FILE *out = o->out;
 	uint64_t at = f->cfa, ip = f->pc;
-	size_t ni = frame_inlines(t, f, inl, fl);
+	size_t ni = 0;
+	fl[0][0] = 0;
+	if (o->lines) /* as the text: file:line and the inlined calls with -l (the DWARF's cost) */
+		ni = frame_inlines(t, f, inl, fl);
 	fputs(n ? ", " : "", out);
 	for (size_t i = 0; i < ni; i++) { /* each inlined call: an element of its own, before its frame */
 		fprintf(out, "{\"level\": %d, \"sp\": \"0x%" PRIx64 "\", \"pc\": \"0x%" PRIx64 "\", \"function\": ", n, at, ip);
