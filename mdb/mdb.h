@@ -86,6 +86,7 @@ struct target {
 	void *priv;
 	struct symtab syms;
 	char *symfile; /* for DWARF, opened on first use */
+	char *path;    /* the dump file (target_dump_open); NULL for a live target */
 	void *dwarf;
 	void *lines;   /* lines.c */
 	void *cfi;     /* cfi.c: the FDE list, read on first use */

@@ -17,6 +17,7 @@ void target_close(struct target *t)
 	dwarf_close_target(t);
 	dwarf_names_free(t);
 	free(t->symfile);
+	free(t->path);
 	if (t->ops->close)
 		t->ops->close(t);
 	free(t);

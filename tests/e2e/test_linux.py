@@ -316,7 +316,7 @@ def test_bt_lines_and_refusals():
     assert "mdb: no task 7777" in r.stdout and "mdb: bt [-a] [-l] [PID | TASK]: not '-x'" in r.stdout
 
 
-SYS_FIELDS = ["CPUS", "UPTIME", "LOAD AVERAGE", "NODENAME", "RELEASE", "VERSION", "MACHINE", "MEMORY", "PANIC"]
+SYS_FIELDS = ["CPUS", "DATE", "UPTIME", "LOAD AVERAGE", "NODENAME", "RELEASE", "VERSION", "MACHINE", "MEMORY", "PANIC"]
 
 
 def sys_fields(lines):
@@ -332,7 +332,7 @@ def sys_fields(lines):
 @pytest.mark.parametrize("name", DUMP_NAMES)
 def test_sys_equals_crash(name):
     """`sys` (and ::status) on every dump: release, version, machine, CPUs (crash-vmci: 1 of 2
-    offline after the panic), uptime, memory and panic string equal crash's; TASKS is the real
+    offline after the panic), DUMPFILE, DATE (the kernel's wall clock), uptime, memory and panic string equal crash's; TASKS is the real
     count (crash's is wrong on this kernel: it counts only the tasks it finds)."""
     crash = sys_fields(crash_section(name, r"\s+KERNEL: ", r"\s+PID\s+PPID\s+CPU"))
     r = mdb(name, "sys; ps; ::status")
@@ -341,6 +341,8 @@ def test_sys_equals_crash(name):
     mine = sys_fields(head.splitlines())
     for key in SYS_FIELDS:
         assert mine[key] == crash[key], (key, r.stdout)
+    # the file as given (crash adds "[PARTIAL DUMP]" for a makedumpfile-filtered one)
+    assert mine["DUMPFILE"] == os.path.join(DUMPS, name) == crash["DUMPFILE"].split("  [")[0]
     assert int(mine["TASKS"]) == len(ps_rows(r.stdout)) >= 55
     assert sys_fields(rest.splitlines()[len(ps_rows(r.stdout)):]) == mine  # ::status shows the same
     if name == "crash-vmci.elf":
