@@ -167,3 +167,23 @@ def test_tab_completes_print_members_and_walkers(hung_dump):
     c.expect(pexpect.EOF)
     c.close()
     assert c.exitstatus == 0, c.before
+
+
+def test_guest_bt_all_cpus_and_threads(hung_dump):
+    """On our guest, bt -a and bt TID... work as on Linux: every CPU's stack, each thread's
+    (from the context its switch saved) under a header naming it; a TID not there is said."""
+    r = mdb(hung_dump, "bt -a")
+    assert r.returncode == 0, r.stdout + r.stderr
+    cpu0, cpu1 = r.stdout.split("CPU 1:\n")
+    assert cpu0.startswith("CPU 0:\nhang_forever()") and "shell_main+" in cpu0, r.stdout
+    assert "cpu_idle_loop+" in cpu1 and "ap_main+" in cpu1, r.stdout
+    assert cpu0[len("CPU 0:\n"):] == mdb(hung_dump, "$c").stdout  # CPU 0 is the current one
+    ps = {int(l.split()[1]): l.split() for l in mdb(hung_dump, "ps").stdout.splitlines()[1:]}
+    shutdown = [tid for tid, row in ps.items() if row[-1] == "kshutdown"][0]
+    r = mdb(hung_dump, "bt %d 5 99" % shutdown)
+    assert r.returncode == 1 and "mdb: bt: no thread with TID 99 (ps lists them)" in r.stdout, r.stdout
+    heads = re.findall(r"^TID: (\d+) +THREAD: ([0-9a-f]{16})  CPU: (\d+) +STATE: (\w+) +NAME: (\S+)$", r.stdout, re.M)
+    assert [(int(h[0]), h[1], h[4]) for h in heads] == [(shutdown, ps[shutdown][0], "kshutdown"), (5, ps[5][0], "shell")]
+    blocked = r.stdout.split("NAME: kshutdown\n")[1]
+    assert blocked.startswith("schedule+") and "shutdown_thread+" in blocked.split("TID: 5")[0], r.stdout
+    assert "mdb: bt [-a] [TID...]: not 'x'" in mdb(hung_dump, "bt x").stdout

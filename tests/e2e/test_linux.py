@@ -313,7 +313,12 @@ def test_bt_lines_and_refusals():
     assert r.stdout.count('PID: 1        TASK:') == 2  # $c: CPU 0's task
     r = mdb("crash-vmci.elf", "bt 7777; bt -x")
     assert r.returncode == 1
-    assert "mdb: no task 7777" in r.stdout and "mdb: bt [-a] [-l] [PID | TASK]: not '-x'" in r.stdout
+    assert "mdb: no task 7777" in r.stdout and "mdb: bt [-a] [-l] [PID | TASK]...: not '-x'" in r.stdout
+    # crash's bt PID PID...: each task in the order given; one not found is said, the others shown
+    r = mdb("crash-vmci.elf", "bt 2 7777 1")
+    assert r.returncode == 1 and "mdb: no task 7777" in r.stdout, r.stdout
+    assert re.findall(r"^PID: (\d+) ", r.stdout, re.M) == ["2", "1"], r.stdout
+    assert r.stdout.split("PID: 1 ")[1].split("\n\n")[0].strip() == mdb("crash-vmci.elf", "bt 1").stdout.split("PID: 1 ")[1].strip()
 
 
 SYS_FIELDS = ["CPUS", "DATE", "UPTIME", "LOAD AVERAGE", "NODENAME", "RELEASE", "VERSION", "MACHINE", "MEMORY", "PANIC"]
@@ -384,7 +389,7 @@ def test_linux_module_rows():
         assert n in names, (n, r.stdout)
     assert "mod\n  crash's mod: the loaded modules\n" in r.stdout
     assert "no walkers (OS module linux has none)" in r.stdout
-    assert "  linux: [-a] [-l] [PID | TASK]: ORC stacks" in r.stdout
+    assert "  linux: [-a] [-l] [PID | TASK]...: ORC stacks" in r.stdout
     r = mdb("idle-vmci.elf", "::walk thread")
     assert r.returncode == 1 and "walkers: none (not 'thread')" in r.stdout, r.stdout
 

@@ -238,22 +238,22 @@ void linux_bt_task(struct target *t, const struct linux_task *k, bool lines, FIL
 
 int linux_cmd_bt(struct target *t, const char *args, FILE *out)
 {
-	char note[200], words[256], *save = NULL, *end;
-	const char *which = NULL;
-	size_t n, shown = 0;
+	char note[200], words[256], *save = NULL, *end, *which[64];
+	size_t n, shown = 0, nwant = 0;
 	struct linux_task *v;
 	bool all = false, lines = false;
-	unsigned long long want = 0;
+	unsigned long long want[64];
+	int ret = 0;
 	snprintf(words, sizeof(words), "%s", args ? args : "");
 	for (char *w = strtok_r(words, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		if (!strcmp(w, "-a"))
 			all = true;
 		else if (!strcmp(w, "-l"))
 			lines = true;
-		else if (!which && (want = strtoull(w, &end, strncmp(w, "0x", 2) && strlen(w) < 12 ? 10 : 16), !*end))
-			which = args + (w - words);
+		else if (nwant < 64 && (want[nwant] = strtoull(w, &end, strncmp(w, "0x", 2) && strlen(w) < 12 ? 10 : 16), !*end))
+			which[nwant++] = w; /* crash's bt PID PID...: each in the order given */
 		else {
-			fprintf(out, "mdb: bt [-a] [-l] [PID | TASK]: not '%s'\n", w);
+			fprintf(out, "mdb: bt [-a] [-l] [PID | TASK]...: not '%s'\n", w);
 			return -1;
 		}
 	}
@@ -261,7 +261,7 @@ int linux_cmd_bt(struct target *t, const char *args, FILE *out)
 		return -1;
 	if (t->json)
 		fputc('[', out);
-	for (unsigned c = 0; c < t->ops->nr_cpus(t) && !which; c++) {
+	for (unsigned c = 0; c < t->ops->nr_cpus(t) && !nwant; c++) {
 		size_t i = 0;
 		if (!all && c != t->cpu)
 			continue;
@@ -276,18 +276,27 @@ int linux_cmd_bt(struct target *t, const char *args, FILE *out)
 			linux_bt_task(t, &cpu, lines, out);
 		}
 	}
-	for (size_t i = 0; which && i < n; i++)
-		if ((want < (1ull << 32) && v[i].pid == (int32_t)want) || v[i].addr == want) {
-			if (shown++)
-				fputs(t->json ? ", " : "\n", out);
-			linux_bt_task(t, &v[i], lines, out);
+	for (size_t k = 0; k < nwant; k++) {
+		size_t before = shown;
+		for (size_t i = 0; i < n; i++)
+			if ((want[k] < (1ull << 32) && v[i].pid == (int32_t)want[k]) || v[i].addr == want[k]) {
+				if (shown++)
+					fputs(t->json ? ", " : "\n", out);
+				linux_bt_task(t, &v[i], lines, out);
+			}
+		if (shown == before && !t->json) {
+			fprintf(out, "mdb: no task %s\n", which[k]);
+			ret = -1;
+		} else if (shown == before) {
+			ret = -1;
 		}
+	}
 	free(v);
 	if (t->json)
 		fputs("]\n", out);
-	if (!shown) {
-		fprintf(out, "mdb: no task %.*s\n", which ? (int)strcspn(which, " \t") : 30, which ? which : "runs on the current CPU");
+	if (!shown && !nwant) {
+		fprintf(out, "mdb: no task runs on the current CPU\n");
 		return -1;
 	}
-	return 0;
+	return ret;
 }
