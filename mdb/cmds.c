@@ -501,6 +501,19 @@ static int row_stacks(struct target *t, struct mdb_args *a, FILE *out)
 	return run_one(t, line, out);
 }
 
+/* crash's p NAME and whatis NAME: a global variable's value or type, by its DWARF */
+static int row_crash_var(struct target *t, struct mdb_args *a, FILE *out)
+{
+	struct dwarf_mem m = { mem_read, mem_symbolize, t };
+	bool p = a->line[0] == 'p';
+	const struct symbol *s;
+	if (a->arg[strspn(a->arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")])
+		return fail(out, "%s NAME: a global variable's name (expressions are not read)", p ? "p" : "whatis");
+	if (!(s = symtab_by_name(&t->syms, a->arg)))
+		return mdb_fail(out, "%s: no symbol %s", p ? "p" : "whatis", a->arg);
+	return dwarf_cmd_var(t, a->arg, s->addr, &m, p, out);
+}
+
 /* crash's spellings of the memory commands: rd ADDR [COUNT] (64-bit words), dis ADDR
  * [COUNT], sym ADDR|NAME */
 static int row_crash_mem(struct target *t, struct mdb_args *a, FILE *out)
@@ -571,6 +584,8 @@ const struct mdb_dcmd mdb_engine_dcmds[] = {
 	{ "rd", "ADDR [N]", "crash's rd: N 64-bit words at ADDR (ADDR/NJ)", row_crash_mem, MDB_NEEDARGS },
 	{ "dis", "ADDR [N]", "crash's dis: N instructions at ADDR (ADDR::dis N)", row_crash_mem, MDB_NEEDARGS },
 	{ "sym", "ADDR|NAME", "crash's sym: the symbol at ADDR (ADDR::sym)", row_crash_mem, MDB_NEEDARGS },
+	{ "p", "NAME", "crash's p: a global variable's value, by its DWARF type", row_crash_var, MDB_NEEDARGS },
+	{ "whatis", "NAME", "crash's whatis: a global variable's type", row_crash_var, MDB_NEEDARGS },
 	{ "struct", "NAME[.M,M...] [ADDR]", "crash's struct: ADDR::print, ::sizeof or each ::offsetof", row_crash_struct,
 	  MDB_NEEDARGS },
 	{ "union", "NAME[.M,M...] [ADDR]", "crash's union, as struct", row_crash_struct, MDB_NEEDARGS },

@@ -149,6 +149,9 @@ struct dwarf_mem {
 };
 int dwarf_cmd_print(struct target *t, const char *type, uint64_t addr, const struct dwarf_mem *m, FILE *out);
 int dwarf_cmd_sizeof(struct target *t, const char *type, FILE *out);
+/* crash's p NAME (value: its value by its DWARF type, read at addr) and whatis NAME (its
+ * type's C spelling), for a global variable; -1 after a message when the DWARF has none. */
+int dwarf_cmd_var(struct target *t, const char *name, uint64_t addr, const struct dwarf_mem *m, bool value, FILE *out);
 int dwarf_cmd_offsetof(struct target *t, const char *type, const char *member, FILE *out);
 void dwarf_close_target(struct target *t);
 /* The libdwarf handle of the symbol file (opened on first use), or NULL. */

@@ -187,3 +187,16 @@ def test_guest_bt_all_cpus_and_threads(hung_dump):
     blocked = r.stdout.split("NAME: kshutdown\n")[1]
     assert blocked.startswith("schedule+") and "shutdown_thread+" in blocked.split("TID: 5")[0], r.stdout
     assert "mdb: bt [-a] [TID...]: not 'x'" in mdb(hung_dump, "bt x").stdout
+
+
+def test_crash_p_and_whatis(hung_dump):
+    """crash's `p NAME` prints a global variable's value by its DWARF type, `whatis NAME` its
+    type; an expression or an unknown name is one error line."""
+    r = mdb(hung_dump, "p ncpus; whatis ncpus; whatis thread_list; p thread_list")
+    assert r.returncode == 0, r.stdout + r.stderr
+    first = mdb(hung_dump, "::walk thread").stdout.split()[0]
+    assert r.stdout.splitlines() == ["ncpus = 2", "int ncpus;", "struct thread * thread_list;",
+                                     "thread_list = 0x%s" % first.lstrip("0")], r.stdout
+    r = mdb(hung_dump, "p nosuch; p ncpus+1")
+    assert r.returncode != 0 and r.stdout.splitlines() == [
+        "mdb: p: no symbol nosuch", "mdb: p NAME: a global variable's name (expressions are not read)"], r.stdout
