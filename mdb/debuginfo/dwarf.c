@@ -665,10 +665,62 @@ int dwarf_enum_value(struct target *t, const char *type, const char *name, int64
 	return found;
 }
 
+/* Each top-level DIE of every unit (whose name contains cu_hint, when given) of a private
+ * handle, until visit returns true. */
+static void each_top_die(Dwarf_Debug dbg, const char *cu_hint, bool (*visit)(void *arg, Dwarf_Die die), void *arg)
+{
+	Dwarf_Unsigned next = 0;
+	bool done = false;
+	while (!done &&
+	       dwarf_next_cu_header_d(dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK) {
+		Dwarf_Die cu = NULL, child = NULL;
+		char *cuname = NULL;
+		if (dwarf_siblingof_b(dbg, NULL, 1, &cu, NULL) != DW_DLV_OK)
+			continue;
+		if (cu_hint && (dwarf_diename(cu, &cuname, NULL) != DW_DLV_OK || !strstr(cuname, cu_hint))) {
+			dwarf_dealloc_die(cu);
+			continue;
+		}
+		if (dwarf_child(cu, &child, NULL) != DW_DLV_OK)
+			child = NULL;
+		while (child && !done) {
+			Dwarf_Die sib = NULL;
+			done = visit(arg, child);
+			if (dwarf_siblingof_b(dbg, child, 1, &sib, NULL) != DW_DLV_OK)
+				sib = NULL;
+			dwarf_dealloc_die(child);
+			child = sib;
+		}
+		if (child)
+			dwarf_dealloc_die(child);
+		dwarf_dealloc_die(cu);
+	}
+}
+
+struct fields_scan {
+	struct dw *d;
+	struct dwarf_field *f;
+	size_t n, pending;
+};
+
+static bool fields_visit(void *arg, Dwarf_Die child)
+{
+	struct fields_scan *fs = arg;
+	Dwarf_Half tag = tag_of(child);
+	char *name = NULL;
+	if ((tag == DW_TAG_structure_type || tag == DW_TAG_union_type) && dwarf_diename(child, &name, NULL) == DW_DLV_OK &&
+	    !has_attr(child, DW_AT_declaration)) {
+		resolve_fields(fs->d, child, name, fs->f, fs->n);
+		fs->pending = 0;
+		for (size_t i = 0; i < fs->n; i++)
+			fs->pending += !fs->f[i].found;
+	}
+	return fs->pending == 0;
+}
+
 int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, size_t n)
 {
 	struct dw d;
-	Dwarf_Unsigned next = 0;
 	void *dbg;
 	size_t pending = n;
 	for (size_t i = 0; i < n; i++) {
@@ -682,37 +734,9 @@ int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, s
 		return -1;
 	d.dbg = dbg;
 	/* a private handle: the units are read from the first, and only until all are found */
-	while (pending &&
-	       dwarf_next_cu_header_d(d.dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK) {
-		Dwarf_Die cu = NULL, child = NULL;
-		char *cuname = NULL;
-		if (dwarf_siblingof_b(d.dbg, NULL, 1, &cu, NULL) != DW_DLV_OK)
-			continue;
-		if (cu_hint && (dwarf_diename(cu, &cuname, NULL) != DW_DLV_OK || !strstr(cuname, cu_hint))) {
-			dwarf_dealloc_die(cu);
-			continue;
-		}
-		if (dwarf_child(cu, &child, NULL) != DW_DLV_OK)
-			child = NULL;
-		while (child && pending) {
-			Dwarf_Die sib = NULL;
-			Dwarf_Half tag = tag_of(child);
-			char *name = NULL;
-			if ((tag == DW_TAG_structure_type || tag == DW_TAG_union_type) &&
-			    dwarf_diename(child, &name, NULL) == DW_DLV_OK && !has_attr(child, DW_AT_declaration)) {
-				resolve_fields(&d, child, name, f, n);
-				pending = 0;
-				for (size_t i = 0; i < n; i++)
-					pending += !f[i].found;
-			}
-			if (dwarf_siblingof_b(d.dbg, child, 1, &sib, NULL) != DW_DLV_OK)
-				sib = NULL;
-			dwarf_dealloc_die(child);
-			child = sib;
-		}
-		if (child)
-			dwarf_dealloc_die(child);
-		dwarf_dealloc_die(cu);
+	if (pending) {
+		struct fields_scan fs = { &d, f, n, pending };
+		each_top_die(d.dbg, cu_hint, fields_visit, &fs);
 	}
 	dwarf_obj_close(d.obj);
 	return 0;
@@ -779,6 +803,21 @@ static void type_name(struct dw *d, Dwarf_Die ty, char *buf, size_t len, int dep
 	}
 }
 
+struct var_scan {
+	const char *name;
+	uint64_t off;
+};
+
+static bool var_visit(void *arg, Dwarf_Die child)
+{
+	struct var_scan *vs = arg;
+	Dwarf_Off off;
+	if (tag_of(child) == DW_TAG_variable && name_is(child, vs->name) &&
+	    dwarf_dietype_offset(child, &off, NULL) == DW_DLV_OK)
+		vs->off = off;
+	return vs->off != 0;
+}
+
 /* The type of the global variable name: its DIE offset from a scan of the units' top level
  * on a private handle (a definition, or the declaration a definition's DW_AT_specification
  * names); 0 when none. */
@@ -786,31 +825,13 @@ static uint64_t var_type_off(struct target *t, const char *name)
 {
 	struct dwarf_obj *o;
 	void *dbg;
-	Dwarf_Unsigned next = 0;
 	uint64_t found = 0;
 	if (!t->symfile || !(o = dwarf_obj_open(t->symfile, &dbg)))
 		return 0;
-	while (!found && dwarf_next_cu_header_d(dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) ==
-			       DW_DLV_OK) {
-		Dwarf_Die cu = NULL, child = NULL;
-		if (dwarf_siblingof_b(dbg, NULL, 1, &cu, NULL) != DW_DLV_OK)
-			continue;
-		if (dwarf_child(cu, &child, NULL) != DW_DLV_OK)
-			child = NULL;
-		while (child && !found) {
-			Dwarf_Die sib = NULL;
-			Dwarf_Off off;
-			if (tag_of(child) == DW_TAG_variable && name_is(child, name) &&
-			    dwarf_dietype_offset(child, &off, NULL) == DW_DLV_OK)
-				found = off;
-			if (dwarf_siblingof_b(dbg, child, 1, &sib, NULL) != DW_DLV_OK)
-				sib = NULL;
-			dwarf_dealloc_die(child);
-			child = sib;
-		}
-		if (child)
-			dwarf_dealloc_die(child);
-		dwarf_dealloc_die(cu);
+	{
+		struct var_scan vs = { name, 0 };
+		each_top_die(dbg, NULL, var_visit, &vs);
+		found = vs.off;
 	}
 	dwarf_obj_close(o);
 	return found;
