@@ -10,6 +10,8 @@ DUMP_LIBS := -lzstd -llz4 -lz -llzo2 -lsnappy -lxxhash
 LDLIBS  := -lelf -ldwarf -lcapstone -lsqlite3 -lssl -lcrypto $(DUMP_LIBS) -pthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 PYTHON  := /usr/bin/python3
+# The version every program's --version prints: VERSION, and the commit in a git checkout.
+HVKIT_VERSION := $(shell cat VERSION)$(shell git describe --always --dirty 2>/dev/null | sed 's/^/+g/')
 
 # The libraries: one static archive per folder, named in link order (a folder uses only
 # the ones after it). scripts/layers.sh checks each archive's undefined symbols against
@@ -32,7 +34,7 @@ ALL_SRCS := $(foreach d,$(LIBS),$(wildcard $(d)/*.c))
 TEST_KERNELS := $(patsubst tests/kernels/%.S,$(BUILD)/tests/kernels/%.elf,$(wildcard tests/kernels/*.S))
 PROGS := hv hvctl hvdump hvmdb
 
-.PHONY: all run test unit e2e bench clean deps fuzz layers install uninstall linux-fixture
+.PHONY: all run test unit e2e bench clean deps fuzz layers install uninstall linux-fixture FORCE
 all: $(foreach p,$(PROGS),$(BUILD)/$(p)) $(BUILD)/guest.elf $(BUILD)/guest-nofp.elf $(TEST_KERNELS) $(BUILD)/tests/tinyinit $(BUILD)/tests/tinyinit-int80 $(BUILD)/.layers-ok
 
 # Dependencies: checked once per build tree, installed by scripts/deps.sh.
@@ -44,6 +46,16 @@ $(DEPS_STAMP): scripts/deps.sh
 deps: $(DEPS_STAMP)
 
 include guest/guest.mk
+
+# util/version.c gets HVKIT_VERSION; rebuilt when it changes ($(BUILD)/.version).
+VERSION_OBJS := $(BUILD)/obj/util/version.o $(BUILD)/asan/obj/util/version.o $(BUILD)/fuzz/obj/util/version.o
+$(VERSION_OBJS): $(BUILD)/.version
+$(VERSION_OBJS): CFLAGS += -DHVKIT_VERSION='"$(HVKIT_VERSION)"'
+$(VERSION_OBJS): FUZZ_FLAGS += -DHVKIT_VERSION='"$(HVKIT_VERSION)"'
+$(BUILD)/.version: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(HVKIT_VERSION)' | cmp -s - $@ || echo '$(HVKIT_VERSION)' > $@
+FORCE:
 
 $(BUILD)/obj/%.o: %.c $(DEPS_STAMP) $(HDRS)
 	@mkdir -p $(dir $@)

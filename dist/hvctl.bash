@@ -24,7 +24,7 @@ _hvctl()
 		return
 	fi
 	if [[ -z $verb ]]; then
-		COMPREPLY=($(compgen -W "$(_hvctl_verbs) -S --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "$(_hvctl_verbs) -S --help --version" -- "$cur"))
 		return
 	fi
 	if [[ $cur == -* ]]; then

@@ -15,7 +15,7 @@ _hvmdb()
 	-c | --kaslr) return ;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "-s -c -d -S -w --no-pause --kaslr --json --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "-s -c -d -S -w --no-pause --kaslr --json --help --version" -- "$cur"))
 		return
 	fi
 	COMPREPLY=($(compgen -f -- "$cur"))

@@ -771,6 +771,8 @@ static const struct ctl_verb toolstack_verbs[] = {
 	  .min_args = 1, .max_args = 1 },
 	{ .name = "unpause", .run = cmd_resume, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "unpause NAME",
 	  .min_args = 1, .max_args = 1 },
+	{ .name = "vcpu-list", .run = cmd_vcpuinfo, .flags = CTL_DOMAIN, .usage = "vcpu-list NAME [--json]",
+	  .opts = JSON, .min_args = 1, .max_args = 1 },
 	{ .name = "shutdown", .run = cmd_shutdown, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "shutdown NAME",
 	  .min_args = 1, .max_args = 1 },
 	{ .name = "reboot", .run = cmd_reboot, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "reboot NAME",

@@ -160,9 +160,14 @@ void kmdb_prompt_enter(struct hv *hv)
 		}
 		p->g[p->n] = g;
 		p->t[p->n] = kmdb_target_hv(g);
-		if (hv_domain_kernel_path(hv, ids[i], path, sizeof(path)) == 0 && target_add_symbols(p->t[p->n], path, &e) < 0) {
+		if (hv_domain_kernel_path(hv, ids[i], path, sizeof(path)) == 0 &&
+		    (target_add_symbols(p->t[p->n], path, &e) < 0 || target_check_build_id(p->t[p->n], path, &e) < 0)) {
 			snprintf(msg, sizeof(msg), "kmdb: %s: no symbols (%s)\n", hv_dbg_domain_name(g), e.msg);
 			hv_console_write(hv, msg);
+			/* a file that is not the kernel: raw addresses, not wrong names */
+			symtab_free(&p->t[p->n]->syms);
+			free(p->t[p->n]->symfile);
+			p->t[p->n]->symfile = NULL;
 		}
 		if (mdb_os_attach(p->t[p->n], NULL, &e) < 0) {
 			snprintf(msg, sizeof(msg), "kmdb: %s: %s\n", hv_dbg_domain_name(g), e.msg);

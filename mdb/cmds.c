@@ -29,12 +29,22 @@ static uint64_t reg_value(const struct target_regs *r, const char *name, bool *o
 	return *ok ? x86_reg_get(&r->x86, d) : 0;
 }
 
-/* term: hex number, 0t decimal, symbol, <reg */
+/* term: hex number, 0t decimal, symbol, <reg; *TERM: the 64-bit word at TERM (mdb's *sym) */
 static int parse_term(struct target *t, const char **pp, uint64_t *v, FILE *out)
 {
 	const char *p = *pp;
 	char tok[128];
 	size_t n = 0;
+	if (*p == '*') {
+		uint64_t a, w = 0;
+		*pp = p + 1;
+		if (parse_term(t, pp, &a, out) < 0)
+			return -1;
+		if (target_read_virt(t, t->cpu, a, &w, sizeof(w)) != sizeof(w))
+			return mdb_fail(out, "*: cannot read memory at 0x%llx", (unsigned long long)a);
+		*v = w;
+		return 0;
+	}
 	while (*p && (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '<' || *p == '$') && n < sizeof(tok) - 1)
 		tok[n++] = *p++;
 	tok[n] = 0;
@@ -209,7 +219,8 @@ static int cmd_dis(struct target *t, uint64_t addr, unsigned count, FILE *out)
 	return n ? 0 : fail(out, "no instruction decodes there%s", "");
 }
 
-/* ADDR/FMT (virtual) and ADDR\FMT (physical): [count]{B,X,J,K,c,s,i} */
+/* ADDR/FMT (virtual) and ADDR\FMT (physical): [count]{B,X,J,K,c,s,i}, and mdb's decimal
+ * d/u (2 bytes), D/U (4), E (8): signed, unsigned */
 static int cmd_format(struct target *t, uint64_t addr, const char *fmt, bool phys, FILE *out)
 {
 	unsigned long count = 1;
@@ -218,7 +229,7 @@ static int cmd_format(struct target *t, uint64_t addr, const char *fmt, bool phy
 		count = strtoul(fmt, (char **)&fmt, 10);
 	f = *fmt;
 	if (!f || fmt[1] || count == 0 || count > 65536)
-		return fail(out, "format: [count]B|X|J|K|c|s|i, not '%s'", fmt);
+		return fail(out, "format: [count]B|X|J|K|c|s|i|d|u|D|U|E, not '%s'", fmt);
 	if (f == 'i') {
 		if (phys)
 			return fail(out, "'i' needs a virtual address%s", "");
@@ -234,7 +245,8 @@ static int cmd_format(struct target *t, uint64_t addr, const char *fmt, bool phy
 		return 0;
 	}
 	{
-		unsigned w = f == 'B' || f == 'c' ? 1 : f == 'X' ? 4 : (f == 'J' || f == 'K') ? 8 : 0;
+		unsigned w = f == 'B' || f == 'c' ? 1 : f == 'd' || f == 'u' ? 2 : f == 'X' || f == 'D' || f == 'U' ? 4
+			   : (f == 'J' || f == 'K' || f == 'E') ? 8 : 0;
 		if (!w)
 			return fail(out, "unknown format '%s'", fmt);
 		for (unsigned long i = 0; i < count; i++) {
@@ -246,11 +258,35 @@ static int cmd_format(struct target *t, uint64_t addr, const char *fmt, bool phy
 				fprintf(out, "%s0x%llx:", i ? "\n" : "", (unsigned long long)a);
 			if (f == 'c')
 				fprintf(out, " %c", isprint((int)v) ? (int)v : '.');
+			else if (f == 'd' || f == 'D' || f == 'E')
+				fprintf(out, " %lld", (long long)(f == 'd' ? (int16_t)v : f == 'D' ? (int32_t)v : (int64_t)v));
+			else if (f == 'u' || f == 'U')
+				fprintf(out, " %llu", (unsigned long long)v);
 			else
 				fprintf(out, " %0*llx", (int)w * 2, (unsigned long long)v);
 		}
 		fputc('\n', out);
 	}
+	return 0;
+}
+
+/* EXPR=FMT: mdb's formatting of a value: X/x/J/K hex, D/d/E signed decimal, U/u unsigned,
+ * O/o octal, c a character (0t10=X prints a) */
+static int cmd_value(uint64_t v, const char *fmt, FILE *out)
+{
+	char f = fmt[0];
+	if (!f || fmt[1] || !strchr("XxJKDdEUuOoc", f))
+		return fail(out, "EXPR=FMT: FMT is X, D, U, O or c (and x, J, K, d, E, u, o), not '%s'", fmt);
+	if (f == 'X' || f == 'x' || f == 'J' || f == 'K')
+		fprintf(out, "%llx\n", (unsigned long long)(f == 'X' ? (uint32_t)v : f == 'x' ? (uint16_t)v : v));
+	else if (f == 'D' || f == 'd' || f == 'E')
+		fprintf(out, "%lld\n", (long long)(f == 'D' ? (int32_t)v : f == 'd' ? (int16_t)v : (int64_t)v));
+	else if (f == 'U' || f == 'u')
+		fprintf(out, "%llu\n", (unsigned long long)(f == 'U' ? (uint32_t)v : (uint16_t)v));
+	else if (f == 'O' || f == 'o')
+		fprintf(out, "%llo\n", (unsigned long long)v);
+	else
+		fprintf(out, "%c\n", isprint((int)(v & 0xff)) ? (int)(v & 0xff) : '.');
 	return 0;
 }
 
@@ -456,6 +492,28 @@ static int row_run(struct target *t, struct mdb_args *a, FILE *out)
 	return r == 1 ? fail(out, "unknown command: %s (::help lists them)", a->line) : r;
 }
 
+/* ::stacks, ::findstack, foreach bt: the OS module's ::ps -v */
+static int row_stacks(struct target *t, struct mdb_args *a, FILE *out)
+{
+	char line[] = "::ps -v";
+	if (a->line[0] == 'f' && strcmp(a->arg, "bt"))
+		return fail(out, "foreach: only 'foreach bt' (every task's stack), not '%s'", a->arg);
+	return run_one(t, line, out);
+}
+
+/* crash's p NAME and whatis NAME: a global variable's value or type, by its DWARF */
+static int row_crash_var(struct target *t, struct mdb_args *a, FILE *out)
+{
+	struct dwarf_mem m = { mem_read, mem_symbolize, t };
+	bool p = a->line[0] == 'p';
+	const struct symbol *s;
+	if (a->arg[strspn(a->arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")])
+		return fail(out, "%s NAME: a global variable's name (expressions are not read)", p ? "p" : "whatis");
+	if (!(s = symtab_by_name(&t->syms, a->arg)))
+		return mdb_fail(out, "%s: no symbol %s", p ? "p" : "whatis", a->arg);
+	return dwarf_cmd_var(t, a->arg, s->addr, &m, p, out);
+}
+
 /* crash's spellings of the memory commands: rd ADDR [COUNT] (64-bit words), dis ADDR
  * [COUNT], sym ADDR|NAME */
 static int row_crash_mem(struct target *t, struct mdb_args *a, FILE *out)
@@ -526,9 +584,14 @@ const struct mdb_dcmd mdb_engine_dcmds[] = {
 	{ "rd", "ADDR [N]", "crash's rd: N 64-bit words at ADDR (ADDR/NJ)", row_crash_mem, MDB_NEEDARGS },
 	{ "dis", "ADDR [N]", "crash's dis: N instructions at ADDR (ADDR::dis N)", row_crash_mem, MDB_NEEDARGS },
 	{ "sym", "ADDR|NAME", "crash's sym: the symbol at ADDR (ADDR::sym)", row_crash_mem, MDB_NEEDARGS },
+	{ "p", "NAME", "crash's p: a global variable's value, by its DWARF type", row_crash_var, MDB_NEEDARGS },
+	{ "whatis", "NAME", "crash's whatis: a global variable's type", row_crash_var, MDB_NEEDARGS },
 	{ "struct", "NAME[.M,M...] [ADDR]", "crash's struct: ADDR::print, ::sizeof or each ::offsetof", row_crash_struct,
 	  MDB_NEEDARGS },
 	{ "union", "NAME[.M,M...] [ADDR]", "crash's union, as struct", row_crash_struct, MDB_NEEDARGS },
+	{ "::stacks", "", "every thread with its stack (::ps -v)", row_stacks, MDB_NOARGS },
+	{ "::findstack", "", "every thread with its stack (::ps -v)", row_stacks, MDB_NOARGS },
+	{ "foreach", "bt", "crash's foreach bt: every task with its stack (::ps -v)", row_stacks, MDB_NEEDARGS },
 	{ "::walk", "WALKER [| CMD]", "the addresses the walker visits (each the address of CMD)", mdb_cmd_walk, 0 },
 	{ "::walkers", "", "the walkers, with what each visits", mdb_cmd_walkers, 0 },
 	{ "::dcmds", "", "the commands, with what each does", mdb_cmd_dcmds, 0 },
@@ -598,6 +661,13 @@ static int run_one(struct target *t, char *cmd, FILE *out)
 	if ((r = run_bare(t, cmd, out)) != 1)
 		return r;
 	dcmd = strstr(cmd, "::");
+	if (!dcmd && strchr(cmd, '=') && !strpbrk(cmd, "/\\>")) { /* EXPR=FMT: the value itself */
+		char *eq = strchr(cmd, '=');
+		*eq = 0;
+		if (mdb_parse_addr(t, cmd, &a.addr, out) < 0)
+			return -1;
+		return cmd_value(a.addr, eq + 1, out);
+	}
 	if (!dcmd) { /* ADDR/[vwWZ] VALUE, VALUE>REG; ADDR/FMT and ADDR\FMT */
 		if ((r = mdb_run_cmd(t, cmd, out)) != 1)
 			return r;
@@ -692,11 +762,28 @@ static int run_pipeline(struct target *t, char *cmd, FILE *out)
 
 volatile int mdb_interrupt;
 
+bool mdb_is_quit(const char *cmd)
+{
+	static const char *const words[] = { "$q", "::quit", "::q", "q", "quit", "exit" };
+	size_t n;
+	while (isspace((unsigned char)*cmd))
+		cmd++;
+	n = strlen(cmd);
+	while (n && isspace((unsigned char)cmd[n - 1]))
+		n--;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strlen(words[i]) == n && !strncmp(cmd, words[i], n))
+			return true;
+	return false;
+}
+
 int mdb_exec(struct target *t, const char *line, FILE *out)
 {
 	char *copy = xstrdup(line), *save = NULL;
 	int ret = 0;
 	for (char *c = strtok_r(copy, ";", &save); c; c = strtok_r(NULL, ";", &save)) {
+		if (mdb_is_quit(c))
+			break; /* $q, ::quit, q, exit: the rest of the commands are not run */
 		if (mdb_interrupt) {
 			fprintf(out, "mdb: interrupted: the rest of the line not run\n");
 			ret = -1;

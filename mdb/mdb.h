@@ -86,6 +86,7 @@ struct target {
 	void *priv;
 	struct symtab syms;
 	char *symfile; /* for DWARF, opened on first use */
+	char *path;    /* the dump file (target_dump_open); NULL for a live target */
 	void *dwarf;
 	void *lines;   /* lines.c */
 	void *cfi;     /* cfi.c: the FDE list, read on first use */
@@ -108,8 +109,10 @@ struct target {
 struct target *target_dump_open(const char *path, struct err *e);
 void target_close(struct target *t);
 int target_add_symbols(struct target *t, const char *path, struct err *e);
-/* The dump's kernel build-id (VMCOREINFO BUILD-ID=) against the symbol file's: -1 with
- * a message when both are known and differ. */
+/* The dump's kernel build-id (VMCOREINFO BUILD-ID=), or a live kernel's (its GNU build-id
+ * note read from guest memory where the symbol file has its own), against the symbol
+ * file's: -1 with a message naming both when they differ (or when a live kernel has no
+ * note there). */
 int target_check_build_id(struct target *t, const char *path, struct err *e);
 /* symfind.c: the symbol file whose build-id is the dumped kernel's, searched in
  * $HVKIT_DEBUG_PATH (default /usr/lib/debug:build:.); false when none is found. */
@@ -146,6 +149,9 @@ struct dwarf_mem {
 };
 int dwarf_cmd_print(struct target *t, const char *type, uint64_t addr, const struct dwarf_mem *m, FILE *out);
 int dwarf_cmd_sizeof(struct target *t, const char *type, FILE *out);
+/* crash's p NAME (value: its value by its DWARF type, read at addr) and whatis NAME (its
+ * type's C spelling), for a global variable; -1 after a message when the DWARF has none. */
+int dwarf_cmd_var(struct target *t, const char *name, uint64_t addr, const struct dwarf_mem *m, bool value, FILE *out);
 int dwarf_cmd_offsetof(struct target *t, const char *type, const char *member, FILE *out);
 void dwarf_close_target(struct target *t);
 /* The libdwarf handle of the symbol file (opened on first use), or NULL. */
@@ -287,6 +293,9 @@ int target_cmd_status(struct target *t, FILE *out);
 /* Runs one command line (several may be separated by ';'). Returns 0, or -1 after an
  * error message on out. */
 int mdb_exec(struct target *t, const char *line, FILE *out);
+/* A command that ends the session: mdb's $q and ::quit, crash's q and exit, gdb's quit
+ * (mdb_exec runs none of the commands after it). */
+bool mdb_is_quit(const char *cmd);
 /* Set by the program's SIGINT handler while a command runs: mdb_exec runs no further
  * command of its line (the program clears it at its prompt). */
 extern volatile int mdb_interrupt; /* an int, as sig_atomic_t is here (signal.h not pulled in) */

@@ -1,5 +1,6 @@
 /* target: what every target shares: virtual reads through util's page walk (the CPU's
  * paging mode, or the kernel's own tables), symbols, closing. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ void target_close(struct target *t)
 	dwarf_close_target(t);
 	dwarf_names_free(t);
 	free(t->symfile);
+	free(t->path);
 	if (t->ops->close)
 		t->ops->close(t);
 	free(t);
@@ -38,17 +40,63 @@ const char *target_vmcoreinfo(struct target *t)
 	return t->ops->vmcoreinfo ? t->ops->vmcoreinfo(t) : NULL;
 }
 
+/* The GNU build-id note at buf (len bytes read from a guest), in hex into out[41]; false
+ * when the bytes are no such note. */
+static bool note_build_id(const uint8_t *buf, size_t len, char out[41])
+{
+	uint32_t h[3];
+	if (len < 16)
+		return false;
+	memcpy(h, buf, sizeof(h));
+	if (h[0] != 4 || h[2] != 3 /* NT_GNU_BUILD_ID */ || memcmp(buf + 12, "GNU", 4) || !h[1] || h[1] > 20 ||
+	    16 + h[1] > len)
+		return false;
+	for (uint32_t i = 0; i < h[1]; i++)
+		snprintf(out + 2 * i, 3, "%02x", buf[16 + i]);
+	return true;
+}
+
+/* A live kernel's build-id: the note read from guest memory where the symbol file has it
+ * (its virtual address, else its physical load address). 1 and the id, 0 when the bytes
+ * there are no build-id note, -1 when they cannot be read. */
+static int live_build_id(struct target *t, char out[41])
+{
+	uint8_t buf[36];
+	size_t n = target_read_virt(t, t->cpu, t->syms.build_id_va, buf, sizeof(buf));
+	if (n == sizeof(buf) && note_build_id(buf, n, out))
+		return 1;
+	if (t->syms.build_id_pa && t->ops->read_phys(t, t->syms.build_id_pa, buf, sizeof(buf)) == sizeof(buf)) {
+		if (note_build_id(buf, sizeof(buf), out))
+			return 1;
+		n = sizeof(buf);
+	}
+	return n == sizeof(buf) ? 0 : -1;
+}
+
 int target_check_build_id(struct target *t, const char *path, struct err *e)
 {
 	const char *vi = target_vmcoreinfo(t), *b = vi ? strstr(vi, "BUILD-ID=") : NULL;
+	char live[41] = "";
 	size_t n;
+	if (!b && t->ops->run && t->syms.build_id[0] && t->syms.build_id_va) { /* a running kernel */
+		int r = live_build_id(t, live);
+		if (r == 0)
+			return err_set(e, "%s does not match the running kernel: its build-id is %s, and the kernel has "
+					  "no build-id note at %#" PRIx64 " where this file has its own",
+				       path, t->syms.build_id, t->syms.build_id_va);
+		if (r < 0)
+			return 0; /* not readable (not loaded yet): nothing to compare */
+		b = live;
+	}
 	if (!b || !t->syms.build_id[0])
 		return 0; /* nothing to compare */
-	b += 9;
+	if (b != live)
+		b += 9;
 	n = strcspn(b, "\n");
 	if (n != strlen(t->syms.build_id) || strncmp(b, t->syms.build_id, n))
-		return err_set(e, "%s does not match the dump: its build-id is %s, the dumped kernel's %.*s", path,
-			       t->syms.build_id, (int)(n > 40 ? 40 : n), b);
+		return err_set(e, "%s does not match the %s: its build-id is %s, the %s kernel's %.*s", path,
+			       b == live ? "running kernel" : "dump", t->syms.build_id, b == live ? "running" : "dumped",
+			       (int)(n > 40 ? 40 : n), b);
 	return 0;
 }
 

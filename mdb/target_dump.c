@@ -114,5 +114,6 @@ struct target *target_dump_open(const char *path, struct err *e)
 	t = xcalloc(1, sizeof(*t));
 	t->ops = &dump_ops;
 	t->priv = f;
+	t->path = xstrdup(path);
 	return t;
 }

@@ -18,23 +18,43 @@ static int by_addr(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-/* The NT_GNU_BUILD_ID note, in hex (up to 20 bytes), into out[41]. */
-static void read_build_id_hex(char *out, Elf *elf)
+/* The physical address of va by the PT_LOAD that holds it; 0 when none does. */
+static uint64_t load_paddr(Elf *elf, uint64_t va)
+{
+	size_t n;
+	if (elf_getphdrnum(elf, &n) != 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD && va >= ph.p_vaddr &&
+		    va - ph.p_vaddr < ph.p_memsz)
+			return ph.p_paddr + (va - ph.p_vaddr);
+	}
+	return 0;
+}
+
+/* The NT_GNU_BUILD_ID note, in hex (up to 20 bytes), into out[41]; where it is loaded into
+ * *va and *pa when they are given (0 in a section that is not loaded). */
+static void read_build_id_at(char *out, Elf *elf, uint64_t *va, uint64_t *pa)
 {
 	Elf_Scn *scn = NULL;
 	while ((scn = elf_nextscn(elf, scn)) != NULL) {
 		GElf_Shdr sh;
 		Elf_Data *data;
 		GElf_Nhdr nh;
-		size_t off = 0, name_off, desc_off;
+		size_t off = 0, start = 0, name_off, desc_off;
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE || !(data = elf_getdata(scn, NULL)))
 			continue;
-		while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+		for (; (off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0; start = off) {
 			const uint8_t *desc = (const uint8_t *)data->d_buf + desc_off;
 			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 || memcmp((char *)data->d_buf + name_off, "GNU", 4))
 				continue;
 			for (size_t i = 0; i < nh.n_descsz && i < 20; i++)
 				snprintf(out + 2 * i, 3, "%02x", desc[i]);
+			if (va && (sh.sh_flags & SHF_ALLOC) && sh.sh_addr) {
+				*va = sh.sh_addr + start;
+				*pa = load_paddr(elf, *va);
+			}
 			return;
 		}
 	}
@@ -42,7 +62,7 @@ static void read_build_id_hex(char *out, Elf *elf)
 
 static void read_build_id(struct symtab *t, Elf *elf)
 {
-	read_build_id_hex(t->build_id, elf);
+	read_build_id_at(t->build_id, elf, &t->build_id_va, &t->build_id_pa);
 }
 
 int elf_file_build_id(const char *path, char out[41])
@@ -57,7 +77,7 @@ int elf_file_build_id(const char *path, char out[41])
 	elf_version(EV_CURRENT);
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (elf && elf_kind(elf) == ELF_K_ELF)
-		read_build_id_hex(out, elf);
+		read_build_id_at(out, elf, NULL, NULL);
 	if (elf)
 		elf_end(elf);
 	close(fd);

@@ -17,6 +17,9 @@ struct symtab {
 	struct symbol *syms; /* sorted by address */
 	size_t n;
 	char build_id[41];   /* the GNU build-id note in hex, "" when the file has none */
+	/* where that note (its header) is when the file is loaded: its virtual address, and
+	 * the physical one from its PT_LOAD (0: in no loaded segment) */
+	uint64_t build_id_va, build_id_pa;
 };
 struct Elf;
 void symtab_load(struct symtab *t, struct Elf *elf);

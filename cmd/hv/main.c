@@ -45,6 +45,7 @@ static void usage(FILE *f)
 	      "      --mem-image FILE  fill dom0's RAM from FILE before its kernel loads (benchmarks:\n"
 	      "                        big guests with real content, without emulated guest writes)\n"
 	      "  -h, --help            this text\n"
+	      "      --version         hv hvkit VERSION, and exit\n"
 	      "Exit status: 0 dom0 shut off, 3 dom0 crashed, 1 error, 128+N signal N.\n",
 	      f);
 }
@@ -93,7 +94,7 @@ static int die(const char *msg)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_POWEROFF = 256, OPT_REBOOT, OPT_CRASH, OPT_COUNT, OPT_PCPUS, OPT_DOM0CPUS, OPT_WEIGHT, OPT_CAP, OPT_DAEMON, OPT_SOCKET, OPT_STATE, OPT_MEMIMAGE };
+	enum { OPT_POWEROFF = 256, OPT_REBOOT, OPT_CRASH, OPT_COUNT, OPT_PCPUS, OPT_DOM0CPUS, OPT_WEIGHT, OPT_CAP, OPT_DAEMON, OPT_SOCKET, OPT_STATE, OPT_MEMIMAGE, OPT_VERSION };
 	static const struct option opts[] = {
 		{ "mem", required_argument, NULL, 'm' },     { "vcpus", required_argument, NULL, 'c' },
 		{ "kernel", required_argument, NULL, 'k' },  { "initrd", required_argument, NULL, 'i' },
@@ -106,6 +107,7 @@ int main(int argc, char **argv)
 		{ "weight", required_argument, NULL, OPT_WEIGHT }, { "cap", required_argument, NULL, OPT_CAP },
 		{ "daemon", no_argument, NULL, OPT_DAEMON },       { "socket", required_argument, NULL, OPT_SOCKET },
 		{ "state-dir", required_argument, NULL, OPT_STATE }, { "mem-image", required_argument, NULL, OPT_MEMIMAGE },         { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct domain_config cfg = {
@@ -146,6 +148,7 @@ int main(int argc, char **argv)
 		case 'n': cfg.name = optarg; break;
 		case 'q': hopt.quiet = true; break;
 		case 'h': usage(stdout); return 0;
+		case OPT_VERSION: return util_print_version("hv");
 		case OPT_COUNT: hopt.count_insns = true; break;
 		case OPT_DAEMON: hopt.daemon = true; break;
 		case OPT_SOCKET: hopt.socket_path = optarg; break;

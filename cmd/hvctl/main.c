@@ -33,6 +33,7 @@ static const char usage_text[] =
 	"  resume NAME                  unpause it\n"
 	"  pause NAME                   xl's name for suspend\n"
 	"  unpause NAME                 xl's name for resume\n"
+	"  vcpu-list NAME [--json]      xl's name for vcpuinfo\n"
 	"  console NAME [--no-history]  attach to its console; Ctrl-] detaches\n"
 	"  dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib|kdump] [--live|--crash|--reset]\n"
 	"                               consistent dump of a domain; it keeps running (--live), or\n"
@@ -73,6 +74,7 @@ static const char usage_text[] =
 	"                               still there need --force)\n"
 	"  help [COMMAND]               this text, or one command's lines (also COMMAND --help)\n"
 	"A command's unknown option or extra word is refused with its usage line (exit 1).\n"
+	"hvctl --version prints hvctl hvkit VERSION.\n"
 	"The socket is -S PATH, else $HVKIT_SOCKET, else " HV_DEFAULT_SOCKET ".\n";
 
 /* help COMMAND: the lines of usage_text about it (its own line and those indented under it). */
@@ -225,6 +227,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[argi], "-h") || !strcmp(argv[argi], "--help")) {
 			fputs(usage_text, stdout);
 			return 0;
+		} else if (!strcmp(argv[argi], "--version")) {
+			return util_print_version("hvctl");
 		} else {
 			return die("unknown option %s (see hvctl --help)", argv[argi]);
 		}

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "dump/dump.h"
-#include "util/words.h"
+#include "util/util.h"
 
 static int usage(FILE *f)
 {
@@ -17,7 +17,8 @@ static int usage(FILE *f)
 	      "       hvdump verify FILE            its RAM against its integrity note (a hash per range)\n"
 	      "       hvdump read FILE PADDR LEN    hex dump of guest-physical memory\n"
 	      "       hvdump convert IN OUT [--format elf|kdump-zstd|kdump-lz4|kdump-zlib|kdump] [-q]\n"
-	      "                                     (default kdump-zstd; OUT must not exist)\n",
+	      "                                     (default kdump-zstd; OUT must not exist)\n"
+	      "       hvdump --version              hvdump hvkit VERSION\n",
 	      f);
 	return f == stdout ? 0 : 2;
 }
@@ -244,6 +245,8 @@ int main(int argc, char **argv)
 	const char *names[sizeof(subs) / sizeof(subs[0])], *near;
 	if (argc < 2)
 		return usage(stderr);
+	if (!strcmp(argv[1], "--version"))
+		return util_print_version("hvdump");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
 		return usage(stdout);
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {

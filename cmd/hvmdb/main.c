@@ -40,7 +40,7 @@ static char *complete_gen(const char *text, int state)
 }
 
 /* What the word being completed is, from the words before it (of the command after the last ';'). */
-static enum { C_DEFAULT, C_TYPE, C_TAG, C_MEMBER } ctype;
+static enum { C_DEFAULT, C_TYPE, C_TAG, C_MEMBER, C_WALKER } ctype;
 static char ctag[16];       /* C_TAG: "struct", "union", "enum" */
 static char cmember_of[160]; /* C_MEMBER: the type */
 
@@ -53,6 +53,12 @@ static void complete_context(int start)
 	for (char *w = strtok_r(cmd, " \t", &save); w && n < 8; w = strtok_r(NULL, " \t", &save))
 		words[n++] = w;
 	ctype = C_DEFAULT;
+	if (n == 1 && !strcmp(words[0], "::walk")) { /* "::walk thr": the walkers */
+		ctype = C_WALKER;
+		return;
+	}
+	if (n > 1 && strstr(words[0], "::print") && !strcmp(words[1], "-t"))
+		memmove(&words[1], &words[2], (size_t)(--n - 1) * sizeof(words[0])); /* ::print -t TYPE */
 	while (first < n && !strstr(words[first], "::print") && !strstr(words[first], "::sizeof") &&
 	       !strstr(words[first], "::offsetof") && strcmp(words[first], "struct") && strcmp(words[first], "union") &&
 	       strcmp(words[first], "enum"))
@@ -64,9 +70,10 @@ static void complete_context(int start)
 		snprintf(ctag, sizeof(ctag), "%s", words[n - 1]);
 	} else if (n == first + 1) {
 		ctype = C_TYPE; /* "::sizeof thr" */
-	} else if (strstr(words[first], "::offsetof")) { /* "::offsetof TYPE na" */
+	} else if (strstr(words[first], "::offsetof") || strstr(words[first], "::print")) {
+		/* "::offsetof TYPE na", "ADDR::print TYPE na" (::print: every member after the type) */
 		bool tagged = !strcmp(words[first + 1], "struct") || !strcmp(words[first + 1], "union");
-		if (n == first + 2 + tagged) {
+		if (n == first + 2 + tagged || (n > first + 2 + tagged && strstr(words[first], "::print"))) {
 			ctype = C_MEMBER;
 			snprintf(cmember_of, sizeof(cmember_of), "%s%s%s", words[first + 1], tagged ? " " : "",
 				 tagged ? words[first + 2] : "");
@@ -90,8 +97,14 @@ static char *complete_type(const char *text, int state)
 		members = NULL;
 		if (ctype == C_MEMBER)
 			members = dwarf_type_members(tgt, cmember_of, &n);
-		else
+		else if (ctype != C_WALKER)
 			names = dwarf_type_names(tgt, &n, NULL);
+	}
+	if (ctype == C_WALKER) {
+		while (tgt->os && i < tgt->os->nr_walkers)
+			if (!strncmp(tgt->os->walkers[i++].name, text, len))
+				return strdup(tgt->os->walkers[i - 1].name);
+		return NULL;
 	}
 	if (ctype == C_MEMBER) {
 		while (members && i < n)
@@ -164,7 +177,8 @@ static int usage(FILE *f)
 	fputs("usage: hvmdb [-s SYMFILE] [--kaslr OFFSET] [--json] DUMP [-c 'CMD; CMD...']\n"
 	      "       hvmdb [-s SYMFILE] [-w | --no-pause] [-S SOCKET] -d DOMAIN [-c 'CMD; CMD...']\n"
 	      "Reads a crash dump with the kernel's symbols, or attaches to a live domain of a running\n"
-	      "hv (-d: it stops while attached, :c runs it; -w allows writes); commands as in mdb (::help).\n",
+	      "hv (-d: it stops while attached, :c runs it; -w allows writes); commands as in mdb (::help).\n"
+	      "hvmdb --version prints hvmdb hvkit VERSION.\n",
 	      f);
 	return f == stdout ? 0 : 2;
 }
@@ -229,6 +243,8 @@ int main(int argc, char **argv)
 			nopause = true;
 		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			return usage(stdout);
+		else if (!strcmp(a, "--version"))
+			return util_print_version("hvmdb");
 		else if (a[0] == '-' && a[1])
 			return bad_args("unknown option '%s'", a);
 		else if (nfiles == 2)
@@ -279,11 +295,13 @@ int main(int argc, char **argv)
 		target_close(tgt);
 		return 1;
 	}
+	if (!symfile && (cmds || !isatty(STDIN_FILENO))) /* the shell says it at its first prompt */
+		fprintf(stderr, "hvmdb: no symbols loaded (give the kernel with -s): addresses are shown raw\n");
 	if (cmds) {
 		status = mdb_exec(tgt, cmds, stdout) < 0;
 	} else if (!isatty(STDIN_FILENO)) {
 		char line[4096];
-		while (fgets(line, sizeof(line), stdin)) {
+		while (fgets(line, sizeof(line), stdin) && !mdb_is_quit(line)) {
 			if (mdb_exec(tgt, line, stdout) < 0)
 				status = 1;
 			fflush(stdout); /* a script reading us waits for each answer */
@@ -314,7 +332,7 @@ int main(int argc, char **argv)
 				HIST_ENTRY *last = history_length ? history_get(history_base + history_length - 1) : NULL;
 				if (!last || strcmp(last->line, line)) /* as gdb: a repeated line once */
 					add_history(line);
-				if (!strcmp(line, "::quit") || !strcmp(line, "$q")) {
+				if (mdb_is_quit(line)) {
 					free(line);
 					break;
 				}

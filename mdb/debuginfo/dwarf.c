@@ -665,10 +665,62 @@ int dwarf_enum_value(struct target *t, const char *type, const char *name, int64
 	return found;
 }
 
+/* Each top-level DIE of every unit (whose name contains cu_hint, when given) of a private
+ * handle, until visit returns true. */
+static void each_top_die(Dwarf_Debug dbg, const char *cu_hint, bool (*visit)(void *arg, Dwarf_Die die), void *arg)
+{
+	Dwarf_Unsigned next = 0;
+	bool done = false;
+	while (!done &&
+	       dwarf_next_cu_header_d(dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK) {
+		Dwarf_Die cu = NULL, child = NULL;
+		char *cuname = NULL;
+		if (dwarf_siblingof_b(dbg, NULL, 1, &cu, NULL) != DW_DLV_OK)
+			continue;
+		if (cu_hint && (dwarf_diename(cu, &cuname, NULL) != DW_DLV_OK || !strstr(cuname, cu_hint))) {
+			dwarf_dealloc_die(cu);
+			continue;
+		}
+		if (dwarf_child(cu, &child, NULL) != DW_DLV_OK)
+			child = NULL;
+		while (child && !done) {
+			Dwarf_Die sib = NULL;
+			done = visit(arg, child);
+			if (dwarf_siblingof_b(dbg, child, 1, &sib, NULL) != DW_DLV_OK)
+				sib = NULL;
+			dwarf_dealloc_die(child);
+			child = sib;
+		}
+		if (child)
+			dwarf_dealloc_die(child);
+		dwarf_dealloc_die(cu);
+	}
+}
+
+struct fields_scan {
+	struct dw *d;
+	struct dwarf_field *f;
+	size_t n, pending;
+};
+
+static bool fields_visit(void *arg, Dwarf_Die child)
+{
+	struct fields_scan *fs = arg;
+	Dwarf_Half tag = tag_of(child);
+	char *name = NULL;
+	if ((tag == DW_TAG_structure_type || tag == DW_TAG_union_type) && dwarf_diename(child, &name, NULL) == DW_DLV_OK &&
+	    !has_attr(child, DW_AT_declaration)) {
+		resolve_fields(fs->d, child, name, fs->f, fs->n);
+		fs->pending = 0;
+		for (size_t i = 0; i < fs->n; i++)
+			fs->pending += !fs->f[i].found;
+	}
+	return fs->pending == 0;
+}
+
 int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, size_t n)
 {
 	struct dw d;
-	Dwarf_Unsigned next = 0;
 	void *dbg;
 	size_t pending = n;
 	for (size_t i = 0; i < n; i++) {
@@ -682,38 +734,146 @@ int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, s
 		return -1;
 	d.dbg = dbg;
 	/* a private handle: the units are read from the first, and only until all are found */
-	while (pending &&
-	       dwarf_next_cu_header_d(d.dbg, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &next, NULL, NULL) == DW_DLV_OK) {
-		Dwarf_Die cu = NULL, child = NULL;
-		char *cuname = NULL;
-		if (dwarf_siblingof_b(d.dbg, NULL, 1, &cu, NULL) != DW_DLV_OK)
-			continue;
-		if (cu_hint && (dwarf_diename(cu, &cuname, NULL) != DW_DLV_OK || !strstr(cuname, cu_hint))) {
-			dwarf_dealloc_die(cu);
-			continue;
-		}
-		if (dwarf_child(cu, &child, NULL) != DW_DLV_OK)
-			child = NULL;
-		while (child && pending) {
-			Dwarf_Die sib = NULL;
-			Dwarf_Half tag = tag_of(child);
-			char *name = NULL;
-			if ((tag == DW_TAG_structure_type || tag == DW_TAG_union_type) &&
-			    dwarf_diename(child, &name, NULL) == DW_DLV_OK && !has_attr(child, DW_AT_declaration)) {
-				resolve_fields(&d, child, name, f, n);
-				pending = 0;
-				for (size_t i = 0; i < n; i++)
-					pending += !f[i].found;
-			}
-			if (dwarf_siblingof_b(d.dbg, child, 1, &sib, NULL) != DW_DLV_OK)
-				sib = NULL;
-			dwarf_dealloc_die(child);
-			child = sib;
-		}
-		if (child)
-			dwarf_dealloc_die(child);
-		dwarf_dealloc_die(cu);
+	if (pending) {
+		struct fields_scan fs = { &d, f, n, pending };
+		each_top_die(d.dbg, cu_hint, fields_visit, &fs);
 	}
 	dwarf_obj_close(d.obj);
+	return 0;
+}
+
+/* ---- variables: crash's p NAME and whatis NAME */
+
+/* A type's C spelling: "unsigned long", "struct thread *", "const char [16]". */
+static void type_name(struct dw *d, Dwarf_Die ty, char *buf, size_t len, int depth)
+{
+	Dwarf_Half tag = ty ? tag_of(ty) : 0;
+	char *name = NULL, inner[200];
+	Dwarf_Die u;
+	if (!ty) {
+		snprintf(buf, len, "void");
+		return;
+	}
+	if (depth > 8) {
+		snprintf(buf, len, "...");
+		return;
+	}
+	dwarf_diename(ty, &name, NULL);
+	switch (tag) {
+	case DW_TAG_structure_type:
+	case DW_TAG_union_type:
+	case DW_TAG_enumeration_type:
+		snprintf(buf, len, "%s %s", tag == DW_TAG_structure_type ? "struct" : tag == DW_TAG_union_type ? "union" : "enum",
+			 name ? name : "{...}");
+		return;
+	case DW_TAG_pointer_type:
+	case DW_TAG_const_type:
+	case DW_TAG_volatile_type:
+	case DW_TAG_array_type: {
+		Dwarf_Die c = NULL;
+		Dwarf_Unsigned hi = 0;
+		bool bound = false;
+		u = type_of(d, ty);
+		type_name(d, u, inner, sizeof(inner), depth + 1);
+		if (u)
+			dwarf_dealloc_die(u);
+		if (tag == DW_TAG_pointer_type)
+			snprintf(buf, len, "%s *", inner);
+		else if (tag == DW_TAG_const_type)
+			snprintf(buf, len, "const %s", inner);
+		else if (tag == DW_TAG_volatile_type)
+			snprintf(buf, len, "volatile %s", inner);
+		else {
+			if (dwarf_child(ty, &c, NULL) == DW_DLV_OK) {
+				bound = udata(c, DW_AT_upper_bound, &hi) == 0;
+				dwarf_dealloc_die(c);
+			}
+			if (bound)
+				snprintf(buf, len, "%s [%llu]", inner, (unsigned long long)hi + 1);
+			else
+				snprintf(buf, len, "%s []", inner);
+		}
+		return;
+	}
+	case DW_TAG_subroutine_type:
+		snprintf(buf, len, "(function)");
+		return;
+	default:
+		snprintf(buf, len, "%s", name ? name : "?");
+	}
+}
+
+struct var_scan {
+	const char *name;
+	uint64_t off;
+};
+
+static bool var_visit(void *arg, Dwarf_Die child)
+{
+	struct var_scan *vs = arg;
+	Dwarf_Off off;
+	if (tag_of(child) == DW_TAG_variable && name_is(child, vs->name) &&
+	    dwarf_dietype_offset(child, &off, NULL) == DW_DLV_OK)
+		vs->off = off;
+	return vs->off != 0;
+}
+
+/* The type of the global variable name: its DIE offset from a scan of the units' top level
+ * on a private handle (a definition, or the declaration a definition's DW_AT_specification
+ * names); 0 when none. */
+static uint64_t var_type_off(struct target *t, const char *name)
+{
+	struct dwarf_obj *o;
+	void *dbg;
+	uint64_t found = 0;
+	if (!t->symfile || !(o = dwarf_obj_open(t->symfile, &dbg)))
+		return 0;
+	{
+		struct var_scan vs = { name, 0 };
+		each_top_die(dbg, NULL, var_visit, &vs);
+		found = vs.off;
+	}
+	dwarf_obj_close(o);
+	return found;
+}
+
+int dwarf_cmd_var(struct target *t, const char *name, uint64_t addr, const struct dwarf_mem *m, bool value, FILE *out)
+{
+	struct dw *d = dw_get(t, out);
+	uint64_t off, sz;
+	Dwarf_Die ty = NULL;
+	char tn[256];
+	uint8_t *buf;
+	if (!d)
+		return -1;
+	if (!(off = var_type_off(t, name)) || dwarf_offdie_b(d->dbg, off, 1, &ty, NULL) != DW_DLV_OK) {
+		fprintf(out, "mdb: no variable '%s' in the symbol file's DWARF\n", name);
+		return -1;
+	}
+	if (!value) {
+		type_name(d, ty, tn, sizeof(tn), 0);
+		fprintf(out, "%s %s;\n", tn, name);
+		dwarf_dealloc_die(ty);
+		return 0;
+	}
+	sz = type_size(d, ty);
+	if (!sz || sz > (16u << 20)) {
+		dwarf_dealloc_die(ty);
+		fprintf(out, "mdb: %s has no usable size\n", name);
+		return -1;
+	}
+	buf = xcalloc(1, sz);
+	if (m->read(m->arg, addr, buf, sz) < sz) {
+		fprintf(out, "mdb: cannot read %llu bytes at 0x%llx\n", (unsigned long long)sz, (unsigned long long)addr);
+		free(buf);
+		dwarf_dealloc_die(ty);
+		return -1;
+	}
+	d->mem = m;
+	fprintf(out, "%s = ", name);
+	print_value(t, d, ty, buf, sz, 0, out);
+	d->mem = NULL;
+	free(buf);
+	dwarf_dealloc_die(ty);
 	return 0;
 }

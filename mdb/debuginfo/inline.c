@@ -15,8 +15,10 @@
 struct walk {
 	Dwarf_Debug dbg;
 	uint64_t pc;
-	char **files; /* the unit's line-table file names */
+	Dwarf_Die cu;
+	char **files; /* the unit's line-table file names (read at the first inlined call) */
 	Dwarf_Signed nfiles;
+	bool files_read;
 	Dwarf_Half version;
 	uint64_t cu_base;
 	size_t dies;
@@ -162,6 +164,11 @@ static void record(struct walk *w, Dwarf_Die die)
 	memset(f, 0, sizeof(*f));
 	origin_name(w->dbg, die, f->function, sizeof(f->function));
 	attr_udata(die, DW_AT_call_line, &line);
+	if (!w->files_read && dwarf_srcfiles(w->cu, &w->files, &w->nfiles, NULL) != DW_DLV_OK) {
+		w->files = NULL;
+		w->nfiles = 0;
+	}
+	w->files_read = true;
 	f->call_line = (unsigned)line;
 	/* the file index counts from 1 before DWARF 5 (0 meant none), from 0 in DWARF 5 */
 	if (attr_udata(die, DW_AT_call_file, &file) && w->version < 5)
@@ -212,10 +219,7 @@ size_t target_inlined(struct target *t, uint64_t addr, struct target_inline *out
 	dwarf_get_version_of_die(cu, &w.version, &offsz);
 	if (dwarf_lowpc(cu, &base, NULL) == DW_DLV_OK)
 		w.cu_base = base;
-	if (dwarf_srcfiles(cu, &w.files, &w.nfiles, NULL) != DW_DLV_OK) {
-		w.files = NULL;
-		w.nfiles = 0;
-	}
+	w.cu = cu;
 	descend(&w, cu, 0);
 	for (Dwarf_Signed i = 0; i < w.nfiles; i++)
 		dwarf_dealloc(w.dbg, w.files[i], DW_DLA_STRING);

@@ -12,7 +12,7 @@
 struct line {
 	uint64_t addr;
 	unsigned lineno;
-	char *file; /* base name, owned */
+	const char *file; /* base name, in the table's names */
 	bool end;   /* end of a sequence: no line covers this address */
 };
 
@@ -20,6 +20,8 @@ struct table {
 	struct line *v;
 	size_t n, cap;
 	uint64_t cu; /* the unit's .debug_info offset (aranges mode) */
+	char **names; /* the distinct file names its lines use, owned (a unit has few) */
+	size_t nnames;
 };
 
 struct range {
@@ -50,14 +52,26 @@ static int by_lo(const void *a, const void *b)
 
 static void add(struct table *l, uint64_t addr, unsigned no, const char *src, bool end)
 {
-	const char *base = strrchr(src, '/');
+	const char *base = strrchr(src, '/'), *name = base ? base + 1 : src, *kept = NULL;
+	if (l->n && !strcmp(l->v[l->n - 1].file, name))
+		kept = l->v[l->n - 1].file; /* mostly the previous line's */
+	for (size_t i = l->nnames; !kept && i-- > 0;)
+		if (!strcmp(l->names[i], name))
+			kept = l->names[i];
+	if (!kept) {
+		char **nn = realloc(l->names, (l->nnames + 1) * sizeof(*nn));
+		if (!nn)
+			return;
+		l->names = nn;
+		kept = l->names[l->nnames++] = xstrdup(name);
+	}
 	if (l->n == l->cap) {
 		struct line *nv = realloc(l->v, (l->cap = l->cap ? l->cap * 2 : 1024) * sizeof(*nv));
 		if (!nv)
 			return;
 		l->v = nv;
 	}
-	l->v[l->n++] = (struct line){ addr, no, xstrdup(base ? base + 1 : src), end };
+	l->v[l->n++] = (struct line){ addr, no, kept, end };
 }
 
 /* The line table of the unit whose DIE is cu, appended to l. */
@@ -226,8 +240,9 @@ void target_json_file_line(FILE *out, const char *fl)
 
 static void table_free(struct table *l)
 {
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i].file);
+	for (size_t i = 0; i < l->nnames; i++)
+		free(l->names[i]);
+	free(l->names);
 	free(l->v);
 }
 

@@ -66,7 +66,7 @@ def test_help_lists_every_verb():
                  "destroy NAME [--force]", "suspend", "resume", "console", "dump", "kdump]", "dump-cancel",
                  "gdbserver", "gdb NAME", "save", "restore", "checkpoint", "checkpoint-list", "checkpoint-delete",
                  "rollback", "migrate", "migrate-cancel", "debug-keys", "dmesg", "setprop", "listprop [PATTERN] [--json]",
-                 "delprop", "refresh", "shutdown-hv", "pause", "unpause", "dump-core"):
+                 "delprop", "refresh", "shutdown-hv", "pause", "unpause", "dump-core", "vcpu-list"):
         assert verb in out, verb
     r = subprocess.run([HVCTL, "help", "dump"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("  dump NAME FILE") and "dump-cancel" not in r.stdout
@@ -149,5 +149,31 @@ def test_xl_names_mean_the_same(daemon):
     assert "Domain dom0 resumed" in d.ctl("unpause", "dom0").stdout
     core = os.path.join(d.tmp, "x.core")
     assert "Domain dom0 dumped to %s (elf)" % core in d.ctl("dump-core", "dom0", core).stdout
+    assert d.ctl("vcpu-list", "dom0", "--json").stdout == d.ctl("vcpuinfo", "dom0", "--json").stdout
+    assert "VCPU:" in d.ctl("vcpu-list", "dom0").stdout
+    assert d.ctl("help", "vcpu-list").stdout.startswith("  vcpu-list NAME")
     r = d.ctl("dump-core", "dom0", check=False)
     assert r.returncode == 1 and "usage: dump-core NAME FILE" in r.stderr, r.stderr
+
+
+def test_every_program_says_its_version():
+    """--version on hv, hvctl, hvmdb and hvdump: `PROG hvkit VERSION` (VERSION from the
+    tree's VERSION file, and the commit in a git checkout), exit 0; --help and the man page
+    mention it."""
+    from conftest import BUILD
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    version = open(os.path.join(root, "VERSION")).read().strip()
+    seen = set()
+    for prog in ("hv", "hvctl", "hvmdb", "hvdump"):
+        for path in (os.path.join(BUILD, prog), os.path.join(BUILD, "asan", prog)):
+            if not os.path.exists(path):
+                continue
+            r = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0 and r.stderr == "", (path, r.stderr)
+            m = re.fullmatch(r"%s hvkit (\S+)\n" % prog, r.stdout)
+            assert m and (m.group(1) == version or m.group(1).startswith(version + "+g")), r.stdout
+            seen.add(m.group(1))
+            h = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=30)
+            assert "--version" in h.stdout, (path, h.stdout)
+        assert "\\-\\-version" in open(os.path.join(root, "man", prog + ".1")).read(), prog
+    assert len(seen) == 1, seen  # one version for every program

@@ -301,10 +301,15 @@ def test_bt_lines_and_refusals():
     assert r.stdout.count('PID: 1        TASK:') == 2  # $c: CPU 0's task
     r = mdb("crash-vmci.elf", "bt 7777; bt -x")
     assert r.returncode == 1
-    assert "mdb: no task 7777" in r.stdout and "mdb: bt [-a] [-l] [PID | TASK]: not '-x'" in r.stdout
+    assert "mdb: no task 7777" in r.stdout and "mdb: bt [-a] [-l] [PID | TASK]...: not '-x'" in r.stdout
+    # crash's bt PID PID...: each task in the order given; one not found is said, the others shown
+    r = mdb("crash-vmci.elf", "bt 2 7777 1")
+    assert r.returncode == 1 and "mdb: no task 7777" in r.stdout, r.stdout
+    assert re.findall(r"^PID: (\d+) ", r.stdout, re.M) == ["2", "1"], r.stdout
+    assert r.stdout.split("PID: 1 ")[1].split("\n\n")[0].strip() == mdb("crash-vmci.elf", "bt 1").stdout.split("PID: 1 ")[1].strip()
 
 
-SYS_FIELDS = ["CPUS", "UPTIME", "LOAD AVERAGE", "NODENAME", "RELEASE", "VERSION", "MACHINE", "MEMORY", "PANIC"]
+SYS_FIELDS = ["CPUS", "DATE", "UPTIME", "LOAD AVERAGE", "NODENAME", "RELEASE", "VERSION", "MACHINE", "MEMORY", "PANIC"]
 
 
 def sys_fields(lines):
@@ -320,7 +325,7 @@ def sys_fields(lines):
 @pytest.mark.parametrize("name", DUMP_NAMES)
 def test_sys_equals_crash(name):
     """`sys` (and ::status) on every dump: release, version, machine, CPUs (crash-vmci: 1 of 2
-    offline after the panic), uptime, memory and panic string equal crash's; TASKS is the real
+    offline after the panic), DUMPFILE, DATE (the kernel's wall clock), uptime, memory and panic string equal crash's; TASKS is the real
     count (crash's is wrong on this kernel: it counts only the tasks it finds)."""
     crash = sys_fields(crash_section(name, r"\s+KERNEL: ", r"\s+PID\s+PPID\s+CPU"))
     r = mdb(name, "sys; ps; ::status")
@@ -329,6 +334,8 @@ def test_sys_equals_crash(name):
     mine = sys_fields(head.splitlines())
     for key in SYS_FIELDS:
         assert mine[key] == crash[key], (key, r.stdout)
+    # the file as given (crash adds "[PARTIAL DUMP]" for a makedumpfile-filtered one)
+    assert mine["DUMPFILE"] == os.path.join(DUMPS, name) == crash["DUMPFILE"].split("  [")[0]
     assert int(mine["TASKS"]) == len(ps_rows(r.stdout)) >= 55
     assert sys_fields(rest.splitlines()[len(ps_rows(r.stdout)):]) == mine  # ::status shows the same
     if name == "crash-vmci.elf":
@@ -370,7 +377,7 @@ def test_linux_module_rows():
         assert n in names, (n, r.stdout)
     assert "mod\n  crash's mod: the loaded modules\n" in r.stdout
     assert "no walkers (OS module linux has none)" in r.stdout
-    assert "  linux: [-a] [-l] [PID | TASK]: ORC stacks" in r.stdout
+    assert "  linux: [-a] [-l] [PID | TASK]...: ORC stacks" in r.stdout
     r = mdb("idle-vmci.elf", "::walk thread")
     assert r.returncode == 1 and "walkers: none (not 'thread')" in r.stdout, r.stdout
 
@@ -408,10 +415,11 @@ def test_json_log_mod_sys_status():
 
 
 def test_json_bt_and_regs():
-    """bt --json: the frames of the text (pc, function+offset, file:line), for one task, a
-    PID, and every CPU; $r --json's rip is ::regs'."""
+    """bt --json: the frames of the text (pc, function+offset, and with -l file:line), for
+    one task, a PID, and every CPU; $r --json's rip is ::regs'. Without -l, as the text,
+    no file:line (the DWARF lookups that cost), and near the text's time."""
     text = mdb("crash-vmci.elf", "bt -l; $r")
-    r = mdb("crash-vmci.elf", "bt; bt 1; bt -a; $r", "--json")
+    r = mdb("crash-vmci.elf", "bt -l; bt -l 1; bt -a -l; $r", "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     cur, pid1, every, regs = [json.loads(l) for l in r.stdout.splitlines()]
     assert cur == pid1 and len(cur) == 1 and cur[0]["pid"] == 1 and cur[0]["comm"] == "init"
@@ -428,6 +436,10 @@ def test_json_bt_and_regs():
     assert cur[0]["user"]["rip"].startswith("0x") and cur[0]["stopped"] is None
     assert [t["cpu"] for t in every] == [0, 1] and every[0] == cur[0]
     assert regs["rip"] == "0x" + re.search(r"%rip = 0x([0-9a-f]+)", text.stdout).group(1).lstrip("0")
+    plain = json.loads(mdb("crash-vmci.elf", "bt", "--json").stdout)
+    assert [(f["function"], f["offset"], f["pc"]) for f in plain[0]["frames"]] == \
+        [(f["function"], f["offset"], f["pc"]) for f in real]
+    assert all(f["file"] is None and f["line"] is None and not f.get("inlined") for f in plain[0]["frames"])
 
 
 def test_print_task_struct_members():

@@ -302,13 +302,59 @@ static bool guest_panic(struct target *t, char *msg, size_t len, int *cpu)
 	return true;
 }
 
-/* $c, ::stack, bt: the current CPU's stack (no options: those are Linux's bt's) */
+/* bt TID...: each thread's stack under its ::ps line, as crash's bt PID... */
+static int tid_stacks(struct target *t, const char *args, FILE *out)
+{
+	const struct guest_layout *y;
+	struct guest_thread th;
+	struct err e;
+	uint64_t head, p;
+	int ret = 0;
+	if (thread_head(t, &y, &head, &e) < 0)
+		return mdb_fail(out, "%s", e.msg);
+	for (const char *a = args; *a;) {
+		char *end;
+		long tid = strtol(a, &end, 10);
+		int n = 0;
+		if (end == a || (*end && *end != ' '))
+			return mdb_fail(out, "bt [-a] [TID...]: not '%.*s'", (int)strcspn(a, " "), a);
+		for (p = head; p && n++ < 10000; p = th.next) {
+			if (read_thread(t, y, p, &th, &e) < 0)
+				return mdb_fail(out, "%s", e.msg);
+			if (th.tid == tid)
+				break;
+		}
+		if (!p || th.tid != tid) {
+			ret = mdb_fail(out, "bt: no thread with TID %ld (ps lists them)", tid);
+		} else {
+			fprintf(out, "TID: %-5d THREAD: %016llx  CPU: %-3d STATE: %-5s NAME: %s\n", th.tid,
+				(unsigned long long)p, th.cpu, state_name(y, th.state), th.name);
+			thread_stack(t, y, &th, out);
+		}
+		a = end + strspn(end, " ");
+	}
+	return ret;
+}
+
+/* $c, ::stack, bt: the current CPU's stack; bt -a every CPU's, bt TID... those threads' */
 static int guest_stack(struct target *t, const char *args, FILE *out)
 {
 	struct target_regs r;
 	struct cfi_regs f;
+	if (args && !strcmp(args, "-a")) {
+		for (unsigned c = 0; c < t->ops->nr_cpus(t); c++) {
+			if (t->ops->regs(t, c, &r) < 0 || !r.online) {
+				fprintf(out, "CPU %u: offline\n", c);
+				continue;
+			}
+			fprintf(out, "CPU %u:\n", c);
+			f = unwind_regs_from_x86(&r.x86);
+			guest_stack_print(t, c, &f, true, out);
+		}
+		return 0;
+	}
 	if (args && *args)
-		return mdb_fail(out, "bt %s: the options are for Linux kernels", args);
+		return tid_stacks(t, args, out);
 	if (t->ops->regs(t, t->cpu, &r) < 0)
 		return mdb_fail(out, "no registers for the current CPU");
 	f = unwind_regs_from_x86(&r.x86);
@@ -365,6 +411,6 @@ const struct mdb_os mdb_os_guest = {
 	.walkers = walkers,
 	.nr_walkers = sizeof(walkers) / sizeof(walkers[0]),
 	.stack = guest_stack,
-	.stack_usage = "no arguments: DWARF CFI where the symbol file has it, else trap frames and frame pointers",
+	.stack_usage = "[-a] [TID...]: the current CPU's stack, every CPU's (-a), or those threads' (saved by their switch); DWARF CFI where the symbol file has it, else trap frames and frame pointers",
 	.panic = guest_panic,
 };

@@ -38,7 +38,10 @@ static void frame_json(struct target *t, struct bt_out *o, int n, const struct u
 	char *plus;
 	FILE *out = o->out;
 	uint64_t at = f->cfa, ip = f->pc;
-	size_t ni = frame_inlines(t, f, inl, fl);
+	size_t ni = 0;
+	fl[0][0] = 0;
+	if (o->lines) /* as the text: file:line and the inlined calls with -l (the DWARF's cost) */
+		ni = frame_inlines(t, f, inl, fl);
 	fputs(n ? ", " : "", out);
 	for (size_t i = 0; i < ni; i++) { /* each inlined call: an element of its own, before its frame */
 		fprintf(out, "{\"level\": %d, \"sp\": \"0x%" PRIx64 "\", \"pc\": \"0x%" PRIx64 "\", \"function\": ", n, at, ip);
@@ -235,22 +238,22 @@ void linux_bt_task(struct target *t, const struct linux_task *k, bool lines, FIL
 
 int linux_cmd_bt(struct target *t, const char *args, FILE *out)
 {
-	char note[200], words[256], *save = NULL, *end;
-	const char *which = NULL;
-	size_t n, shown = 0;
+	char note[200], words[256], *save = NULL, *end, *which[64];
+	size_t n, shown = 0, nwant = 0;
 	struct linux_task *v;
 	bool all = false, lines = false;
-	unsigned long long want = 0;
+	unsigned long long want[64];
+	int ret = 0;
 	snprintf(words, sizeof(words), "%s", args ? args : "");
 	for (char *w = strtok_r(words, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		if (!strcmp(w, "-a"))
 			all = true;
 		else if (!strcmp(w, "-l"))
 			lines = true;
-		else if (!which && (want = strtoull(w, &end, strncmp(w, "0x", 2) && strlen(w) < 12 ? 10 : 16), !*end))
-			which = args + (w - words);
+		else if (nwant < 64 && (want[nwant] = strtoull(w, &end, strncmp(w, "0x", 2) && strlen(w) < 12 ? 10 : 16), !*end))
+			which[nwant++] = w; /* crash's bt PID PID...: each in the order given */
 		else {
-			fprintf(out, "mdb: bt [-a] [-l] [PID | TASK]: not '%s'\n", w);
+			fprintf(out, "mdb: bt [-a] [-l] [PID | TASK]...: not '%s'\n", w);
 			return -1;
 		}
 	}
@@ -258,7 +261,7 @@ int linux_cmd_bt(struct target *t, const char *args, FILE *out)
 		return -1;
 	if (t->json)
 		fputc('[', out);
-	for (unsigned c = 0; c < t->ops->nr_cpus(t) && !which; c++) {
+	for (unsigned c = 0; c < t->ops->nr_cpus(t) && !nwant; c++) {
 		size_t i = 0;
 		if (!all && c != t->cpu)
 			continue;
@@ -273,18 +276,27 @@ int linux_cmd_bt(struct target *t, const char *args, FILE *out)
 			linux_bt_task(t, &cpu, lines, out);
 		}
 	}
-	for (size_t i = 0; which && i < n; i++)
-		if ((want < (1ull << 32) && v[i].pid == (int32_t)want) || v[i].addr == want) {
-			if (shown++)
-				fputs(t->json ? ", " : "\n", out);
-			linux_bt_task(t, &v[i], lines, out);
+	for (size_t k = 0; k < nwant; k++) {
+		size_t before = shown;
+		for (size_t i = 0; i < n; i++)
+			if ((want[k] < (1ull << 32) && v[i].pid == (int32_t)want[k]) || v[i].addr == want[k]) {
+				if (shown++)
+					fputs(t->json ? ", " : "\n", out);
+				linux_bt_task(t, &v[i], lines, out);
+			}
+		if (shown == before && !t->json) {
+			fprintf(out, "mdb: no task %s\n", which[k]);
+			ret = -1;
+		} else if (shown == before) {
+			ret = -1;
 		}
+	}
 	free(v);
 	if (t->json)
 		fputs("]\n", out);
-	if (!shown) {
-		fprintf(out, "mdb: no task %.*s\n", which ? (int)strcspn(which, " \t") : 30, which ? which : "runs on the current CPU");
+	if (!shown && !nwant) {
+		fprintf(out, "mdb: no task runs on the current CPU\n");
 		return -1;
 	}
-	return 0;
+	return ret;
 }

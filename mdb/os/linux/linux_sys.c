@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "linux.h"
 
@@ -122,7 +123,30 @@ struct sys_info {
 	size_t ntasks;
 	uint64_t uptime, load[3], memory;
 	int panic_cpu;
+	int64_t date; /* the wall clock's seconds (the timekeeper's xtime_sec), -1 unknown */
 };
+
+/* The kernel's wall clock at the dump: shadow_timekeeper.xtime_sec (a copy of tk_core's
+ * timekeeper, updated with it; tk_core's own type is anonymous); -1 when unknown. */
+static int64_t wall_clock(struct target *t)
+{
+	struct dwarf_field f = { .type = "timekeeper", .member = "xtime_sec" };
+	uint64_t a = linux_sym(t, "shadow_timekeeper");
+	int64_t s = -1;
+	if (!a || linux_fields(t, NULL, &f, 1) < 0 || f.off < 0 || f.size != 8 ||
+	    !linux_read(t, a + (uint64_t)f.off, &s, 8) || s <= 0)
+		return -1;
+	return s;
+}
+
+/* crash's DATE: "Mon Dec  7 22:50:14 UTC 2026" (in UTC), or "(unknown)". */
+static void date_text(int64_t secs, char *buf, size_t len)
+{
+	time_t tt = (time_t)secs;
+	struct tm tm;
+	if (secs < 0 || !gmtime_r(&tt, &tm) || !strftime(buf, len, "%a %b %e %H:%M:%S UTC %Y", &tm))
+		snprintf(buf, len, "(unknown)");
+}
 
 /* The printk log's last "Kernel panic - not syncing: ..." line (without its timestamp), or "". */
 static void panic_message(struct target *t, char *buf, size_t len)
@@ -183,6 +207,7 @@ static void sys_read(struct target *t, struct sys_info *s)
 	s->load_known = load_avg(t, s->load);
 	s->memory = memory_bytes(t);
 	linux_panic(t, s->panic, sizeof(s->panic), &s->panic_cpu);
+	s->date = wall_clock(t);
 }
 
 void linux_sys_json(struct target *t, FILE *out)
@@ -194,6 +219,12 @@ void linux_sys_json(struct target *t, FILE *out)
 	vals[0] = s.node, vals[1] = s.rel, vals[2] = s.ver, vals[3] = s.mach;
 	fputs("{\"kernel\": ", out);
 	json_write_str(out, t->symfile);
+	fputs(", \"dumpfile\": ", out);
+	json_write_str(out, t->path);
+	if (s.date >= 0)
+		fprintf(out, ", \"date\": %" PRId64, s.date);
+	else
+		fputs(", \"date\": null", out);
 	fprintf(out, ", \"cpus\": %u, \"offline_cpus\": %u, \"uptime_s\": ", s.ncpu, s.offline);
 	if (s.uptime_known)
 		fprintf(out, "%" PRIu64, s.uptime);
@@ -221,6 +252,7 @@ void linux_sys_json(struct target *t, FILE *out)
 int linux_cmd_sys(struct target *t, FILE *out)
 {
 	struct sys_info s;
+	char date[64];
 	if (t->json) {
 		linux_sys_json(t, out);
 		fputc('\n', out);
@@ -228,10 +260,13 @@ int linux_cmd_sys(struct target *t, FILE *out)
 	}
 	sys_read(t, &s);
 	fprintf(out, "      KERNEL: %s\n", t->symfile);
+	if (t->path)
+		fprintf(out, "    DUMPFILE: %s\n", t->path);
 	fprintf(out, "        CPUS: %u", s.ncpu);
 	if (s.offline)
 		fprintf(out, " [OFFLINE: %u]", s.offline);
-	fprintf(out, "\n");
+	date_text(s.date, date, sizeof(date));
+	fprintf(out, "\n        DATE: %s\n", date);
 	if (!s.uptime_known) {
 		fprintf(out, "      UPTIME: (unknown)\n");
 	} else {
