@@ -479,13 +479,32 @@ static int print_member(struct target *t, struct dw *d, Dwarf_Die ty, const char
 	return ret;
 }
 
+/* A value of type ty read from addr (NULL, said on out, when the type has no usable size
+ * or the bytes cannot be read); *sz is its size. what names the value in the message. */
+static uint8_t *read_typed(struct dw *d, Dwarf_Die ty, const char *what, uint64_t addr, const struct dwarf_mem *m,
+			   uint64_t *sz, FILE *out)
+{
+	uint8_t *buf;
+	*sz = type_size(d, ty);
+	if (!*sz || *sz > (16u << 20)) {
+		fprintf(out, "mdb: %s has no usable size\n", what);
+		return NULL;
+	}
+	buf = xcalloc(1, *sz);
+	if (m->read(m->arg, addr, buf, *sz) < *sz) {
+		fprintf(out, "mdb: cannot read %llu bytes at 0x%llx\n", (unsigned long long)*sz, (unsigned long long)addr);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, const struct dwarf_mem *m, FILE *out)
 {
 	struct dw *d = dw_get(t, out);
 	Dwarf_Die ty;
 	uint64_t sz;
 	uint8_t *buf;
-	size_t got;
 	char type[160], member[160];
 	const char *members;
 	int ret = 0;
@@ -497,17 +516,7 @@ int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, const str
 		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", type);
 		return -1;
 	}
-	sz = type_size(d, ty);
-	if (!sz || sz > (16u << 20)) {
-		dwarf_dealloc_die(ty);
-		fprintf(out, "mdb: %s has no usable size\n", type);
-		return -1;
-	}
-	buf = xcalloc(1, sz);
-	got = m->read(m->arg, addr, buf, sz);
-	if (got < sz) {
-		fprintf(out, "mdb: cannot read %llu bytes at 0x%llx\n", (unsigned long long)sz, (unsigned long long)addr);
-		free(buf);
+	if (!(buf = read_typed(d, ty, type, addr, m, &sz, out))) {
 		dwarf_dealloc_die(ty);
 		return -1;
 	}
@@ -856,16 +865,7 @@ int dwarf_cmd_var(struct target *t, const char *name, uint64_t addr, const struc
 		dwarf_dealloc_die(ty);
 		return 0;
 	}
-	sz = type_size(d, ty);
-	if (!sz || sz > (16u << 20)) {
-		dwarf_dealloc_die(ty);
-		fprintf(out, "mdb: %s has no usable size\n", name);
-		return -1;
-	}
-	buf = xcalloc(1, sz);
-	if (m->read(m->arg, addr, buf, sz) < sz) {
-		fprintf(out, "mdb: cannot read %llu bytes at 0x%llx\n", (unsigned long long)sz, (unsigned long long)addr);
-		free(buf);
+	if (!(buf = read_typed(d, ty, name, addr, m, &sz, out))) {
 		dwarf_dealloc_die(ty);
 		return -1;
 	}
