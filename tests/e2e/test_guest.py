@@ -111,6 +111,26 @@ def test_qemu_boots_the_same_kernel(smp):
         p.terminate(force=True)
 
 
+@pytest.mark.skipif(not shutil.which("qemu-system-x86_64"), reason="no QEMU")
+def test_qemu_boot_with_firmware_interrupts_pending():
+    """SeaBIOS's PIT tick (IRQ 0 through the 8259 and LINT0 in ExtINT mode) raised while the
+    kernel starts with interrupts off must not survive the switch to the IOAPIC: it used to
+    reach the first sti as an interrupt with no vector, a #GP "in kworker/0" in about one
+    QEMU boot of twelve. earlywait=200 makes that tick certain."""
+    p = pexpect.spawn("qemu-system-x86_64", ["-accel", "tcg", "-M", "pc", "-m", "64", "-smp", "2",
+                                             "-kernel", GUEST, "-append", "earlywait=200", "-nographic",
+                                             "-no-reboot"], encoding="utf-8", timeout=60)
+    try:
+        p.expect("earlywait: 200 ms with interrupts off")
+        i = p.expect([PROMPT, "Oops[^\n]*"])
+        assert i == 0, p.before + p.after
+        p.send("uptime\r")
+        p.expect(PROMPT)
+        assert "Oops" not in p.before
+    finally:
+        p.terminate(force=True)
+
+
 def test_insns(hv):
     """int3, int N, fwait, ldmxcsr and stmxcsr, which kvm_pvm's emulator rejects, run as
     the CPU runs them: the guest's IDT handlers are reached and return to the next
