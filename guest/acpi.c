@@ -1,6 +1,6 @@
-/* acpi: finds the CPUs (their local APIC ids) and the IOAPIC in the ACPI MADT, from
- * start_info's RSDP or the legacy search of 0xe0000-0xfffff. Every table is length- and
- * checksum-checked before use. */
+/* acpi: finds the CPUs (their local APIC ids) and the IOAPIC in the ACPI MADT, and the FADT
+ * for acpi_pm.c, from start_info's RSDP or the legacy search of 0xe0000-0xfffff. Every table
+ * is length- and checksum-checked before use. */
 #include "kernel.h"
 
 uint32_t cpu_apic_ids[MAX_CPUS];
@@ -21,7 +21,7 @@ static uint64_t find_rsdp(void)
 	return 0;
 }
 
-static const uint8_t *table(uint64_t pa, const char *sig)
+const uint8_t *acpi_table(uint64_t pa, const char *sig)
 {
 	const uint8_t *t = P2V(pa);
 	uint32_t len;
@@ -61,7 +61,7 @@ static void parse_madt(const uint8_t *m)
 
 void acpi_init(uint64_t rsdp)
 {
-	const uint8_t *r, *sdt, *madt = NULL;
+	const uint8_t *r, *sdt, *madt = NULL, *fadt = NULL;
 	uint32_t len;
 	bool x;
 
@@ -78,26 +78,31 @@ void acpi_init(uint64_t rsdp)
 	if (x) {
 		uint64_t xa;
 		memcpy(&xa, r + 24, 8);
-		sdt = table(xa, "XSDT");
+		sdt = acpi_table(xa, "XSDT");
 	} else {
 		uint32_t ra;
 		memcpy(&ra, r + 16, 4);
-		sdt = table(ra, "RSDT");
+		sdt = acpi_table(ra, "RSDT");
 	}
 	if (!sdt) {
 		uint32_t ra;
 		memcpy(&ra, r + 16, 4);
-		sdt = table(ra, "RSDT");
+		sdt = acpi_table(ra, "RSDT");
 		x = false;
 	}
 	if (!sdt)
 		return;
 	memcpy(&len, sdt + 4, 4);
-	for (uint32_t off = 36; off + (x ? 8 : 4) <= len && !madt; off += x ? 8 : 4) {
+	for (uint32_t off = 36; off + (x ? 8 : 4) <= len; off += x ? 8 : 4) {
 		uint64_t pa = 0;
 		memcpy(&pa, sdt + off, x ? 8 : 4);
-		madt = table(pa, "APIC");
+		if (!madt)
+			madt = acpi_table(pa, "APIC");
+		if (!fadt)
+			fadt = acpi_table(pa, "FACP");
 	}
 	if (madt)
 		parse_madt(madt);
+	if (fadt)
+		acpi_pm_init(fadt);
 }

@@ -19,6 +19,13 @@ static inline uint8_t inb(uint16_t port)
 	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
 	return v;
 }
+static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
+static inline uint16_t inw(uint16_t port)
+{
+	uint16_t v;
+	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
 static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
 static inline uint32_t inl(uint16_t port)
 {
@@ -116,6 +123,12 @@ extern uint64_t ioapic_phys;
 
 /* acpi.c */
 void acpi_init(uint64_t rsdp_phys);
+/* An ACPI table at physical pa with signature sig, length- and checksum-checked; or NULL. */
+const uint8_t *acpi_table(uint64_t pa, const char *sig);
+/* acpi_pm.c: S5 from the FADT and the DSDT's \_S5 package. */
+void acpi_pm_init(const uint8_t *fadt);
+bool acpi_can_poweroff(void);
+void acpi_poweroff(void); /* returns only if the machine did not go off */
 extern uint32_t cpu_apic_ids[MAX_CPUS];
 
 /* mm.c */

@@ -17,7 +17,7 @@ static const char *const state_names[] = { "RUN", "READY", "SLEEP", "BLOCK", "DE
 static void cmd_help(const char *arg)
 {
 	(void)arg;
-	printk("commands: help ps dmesg uptime echo cpus mem N panic MSG oops hang [all] spin [all] flood churn N deadlock insns reboot poweroff\n");
+	printk("commands: help ps dmesg uptime echo cpus mem N panic MSG oops hang [all] spin [all] flood churn N deadlock insns reboot poweroff [acpi|hv]\n");
 }
 
 static void cmd_ps(const char *arg)
@@ -245,10 +245,23 @@ static void cmd_mem(const char *arg)
 	       V2P(p) + ((uint64_t)mib << 20), MEM_PATTERN);
 }
 
+/* poweroff [acpi|hv]: through ACPI's S5 when the tables offer it, as PC kernels do, else
+ * (or with "hv") through hv's port command. */
 static void cmd_poweroff(const char *arg)
 {
-	(void)arg;
+	bool hv_only = arg && strcmp(arg, "hv") == 0;
+
+	if (arg && *arg && !hv_only && strcmp(arg, "acpi") != 0) {
+		printk("usage: poweroff [acpi|hv]\n");
+		return;
+	}
+	if (arg && strcmp(arg, "acpi") == 0 && !acpi_can_poweroff()) {
+		printk("poweroff: the ACPI tables offer no S5\n");
+		return;
+	}
 	printk("Power down.\n");
+	if (!hv_only)
+		acpi_poweroff();
 	hv_poweroff();
 	for (;;)
 		__asm__ volatile("cli; hlt");

@@ -1,6 +1,5 @@
 /* boot: what a PVH kernel finds at entry: a boot GDT, hvm_start_info with the memory
- * map and command line, the initrd as module 0, and ACPI tables (RSDP, XSDT, MADT)
- * describing the vCPUs' LAPICs and the IOAPIC. */
+ * map and command line, the initrd as module 0, and the ACPI tables (acpi.c). */
 #include "internal.h"
 
 #include <fcntl.h>
@@ -9,74 +8,6 @@
 #include <unistd.h>
 
 #include "hvkit/abi.h"
-
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-
-static uint8_t checksum(const uint8_t *p, size_t n)
-{
-	uint8_t s = 0;
-	while (n--)
-		s = (uint8_t)(s + *p++);
-	return (uint8_t)-s;
-}
-
-static void acpi_header(uint8_t *h, const char *sig, uint32_t len, uint8_t rev)
-{
-	memcpy(h, sig, 4);
-	put32(h + 4, len);
-	h[8] = rev;
-	memcpy(h + 10, "HVKIT ", 6);
-	memcpy(h + 16, "HVKITVM ", 8);
-	put32(h + 24, 1);
-	memcpy(h + 28, "HVKT", 4);
-	put32(h + 32, 1);
-	h[9] = checksum(h, len);
-}
-
-size_t acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned vcpus)
-{
-	const size_t rsdp_len = 36, xsdt_off = 48, xsdt_len = 36 + 8;
-	const size_t madt_off = xsdt_off + xsdt_len + 4;
-	size_t madt_len = 36 + 8 + vcpus * 8 + 12, off;
-	size_t total = madt_off + madt_len;
-	uint8_t *r = buf, *x, *m;
-
-	if (total > cap)
-		return 0;
-	memset(buf, 0, total);
-	/* RSDP, ACPI 2.0 */
-	memcpy(r, "RSD PTR ", 8);
-	memcpy(r + 9, "HVKIT ", 6);
-	r[15] = 2;
-	put32(r + 20, (uint32_t)rsdp_len);
-	put64(r + 24, gpa + xsdt_off);
-	r[8] = checksum(r, 20);
-	r[32] = checksum(r, rsdp_len);
-	/* XSDT -> MADT */
-	x = buf + xsdt_off;
-	put64(x + 36, gpa + madt_off);
-	acpi_header(x, "XSDT", (uint32_t)xsdt_len, 1);
-	/* MADT */
-	m = buf + madt_off;
-	put32(m + 36, 0xfee00000u); /* local APIC address */
-	put32(m + 40, 1);           /* PCAT_COMPAT: there is an 8259 pair */
-	off = 44;
-	for (unsigned i = 0; i < vcpus; i++, off += 8) {
-		m[off] = 0;             /* processor local APIC */
-		m[off + 1] = 8;
-		m[off + 2] = (uint8_t)i; /* ACPI processor id */
-		m[off + 3] = (uint8_t)i; /* APIC id = vCPU index */
-		put32(m + off + 4, 1);  /* enabled */
-	}
-	m[off] = 1; /* I/O APIC */
-	m[off + 1] = 12;
-	m[off + 2] = (uint8_t)vcpus; /* id after the LAPICs' */
-	put32(m + off + 4, 0xfec00000u);
-	put32(m + off + 8, 0);
-	acpi_header(m, "APIC", (uint32_t)madt_len, 4);
-	return total;
-}
 
 #define GDT_CODE 0x00cf9b000000ffffull /* flat 32-bit code */
 #define GDT_DATA 0x00cf93000000ffffull /* flat data */

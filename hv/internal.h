@@ -115,7 +115,7 @@ int kernel_linux_tick(struct hv *hv);
 #define HV_VMCOREINFO_MAX 8192
 size_t kernel_linux_vmcoreinfo(struct domain *d, char *buf, size_t len);
 
-/* ---- boot.c: start_info, memory map, command line, initrd, ACPI tables */
+/* ---- boot.c: start_info, memory map, command line, initrd; acpi.c: the ACPI tables */
 #define BOOT_GDT_GPA 0x500
 #define BOOT_GDT_SIZE 40 /* five descriptors: PVH's or the Linux boot protocol's (boot.c) */
 #define BOOT_START_INFO_GPA 0x6000

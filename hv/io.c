@@ -1,5 +1,5 @@
-/* io: port and MMIO exits: COM1 to the domain's 16550, the hvkit port block, the PC's
- * reset ports, and everything else logged once and ignored (reads as all ones). */
+/* io: port and MMIO exits: COM1 to the domain's 16550, the hvkit port block, ACPI's sleep
+ * registers, the PC's reset ports, and everything else logged once and ignored (reads as all ones). */
 #include "internal.h"
 
 #include <string.h>
@@ -36,6 +36,20 @@ static void log_unhandled(struct vcpu *v, const char *what, uint64_t addr, bool 
 		       write ? "write" : "read", (unsigned long long)addr, size);
 }
 
+/* A write to the FADT's sleep control register: S5 powers the domain off; other states
+ * (the DSDT offers none) are logged once and ignored. */
+static void acpi_sleep_write(struct vcpu *v, uint8_t val)
+{
+	unsigned typ = HVKIT_ACPI_SLP_TYP(val);
+
+	if (!(val & HVKIT_ACPI_SLP_EN))
+		return;
+	if (typ == HVKIT_ACPI_SLP_TYP_S5)
+		domain_post_event(v->dom, EVENT_POWEROFF, "vCPU %u: ACPI S5 poweroff", v->index);
+	else
+		log_unhandled(v, "ACPI sleep type", typ, true, 1);
+}
+
 void io_handle_port(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -64,6 +78,11 @@ void io_handle_port(struct vcpu *v)
 				val = hvport_in(v, port);
 				memcpy(data, &val, size > 4 ? 4 : size);
 			}
+		} else if (port == HVKIT_ACPI_SLEEP_CONTROL || port == HVKIT_ACPI_SLEEP_STATUS) {
+			if (!out)
+				memset(data, 0, size); /* WAK_STS clear: a kernel that went to S5 is not back */
+			else if (port == HVKIT_ACPI_SLEEP_CONTROL)
+				acpi_sleep_write(v, data[0]);
 		} else if (out && ((port == 0x64 && data[0] == 0xfe) || (port == 0xcf9 && (data[0] & 0x04)))) {
 			domain_post_event(v->dom, EVENT_REBOOT, "vCPU %u: reset through port 0x%x", v->index, port);
 		} else {

@@ -23,6 +23,15 @@
 #define HVKIT_PORT_ARG1 0x518
 #define HVKIT_PORT_ARG2 0x51c
 
+/* ACPI's sleep registers (hv/acpi.c: the hardware-reduced FADT's SLEEP_CONTROL_REG and
+ * SLEEP_STATUS_REG, one byte each in I/O space). A write of SLP_EN with SLP_TYP 5 (\_S5's
+ * value) to the control register powers the domain off; the status register reads as 0. */
+#define HVKIT_ACPI_SLEEP_CONTROL 0x520
+#define HVKIT_ACPI_SLEEP_STATUS  0x521
+#define HVKIT_ACPI_SLP_TYP_S5    5
+#define HVKIT_ACPI_SLP_TYP(v)    (((v) >> 2) & 7)
+#define HVKIT_ACPI_SLP_EN        0x20
+
 #define HVKIT_CMD_POWEROFF 1 /* the domain shuts off */
 #define HVKIT_CMD_REBOOT   2 /* the domain is reset and its kernel booted again */
 #define HVKIT_CMD_PANIC    3 /* ARG0 = guest-physical address (< 4 GiB) of a NUL-terminated

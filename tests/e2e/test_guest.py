@@ -38,7 +38,18 @@ def test_one_vcpu_shell_and_poweroff(hv):
     assert "unknown command: frob" in cmd(h, "frob")
     m = re.search(r"mem: 4 MiB at physical ([0-9a-f]+)-([0-9a-f]+) filled with 68766b6974000000", cmd(h, "mem 4"))
     assert m and int(m.group(2), 16) - int(m.group(1), 16) == 4 << 20
+    assert "ACPI: S5 through the sleep control register 0x520, SLP_TYP 5" in cmd(h, "dmesg")
+    assert "usage: poweroff [acpi|hv]" in cmd(h, "poweroff now")
     h.line("poweroff")
+    h.expect("Power down.")
+    # as a PC kernel does: SLP_TYP from the DSDT's \_S5, written to the FADT's register
+    h.expect(r"\(hv\) dom0 shut off \(vCPU 0: ACPI S5 poweroff\)")
+    assert h.wait_exit() == 0
+
+
+def test_poweroff_through_hvs_port(hv):
+    h = boot(hv, 1)
+    h.line("poweroff hv")
     h.expect("Power down.")
     h.expect(r"\(hv\) dom0 shut off \(vCPU 0: poweroff\)")
     assert h.wait_exit() == 0
@@ -127,6 +138,13 @@ def test_qemu_boot_with_firmware_interrupts_pending():
         p.send("uptime\r")
         p.expect(PROMPT)
         assert "Oops" not in p.before
+        # QEMU's tables (PIIX4: PM1a control at 0x604, \_S5 = 0): QEMU exits at the write
+        p.send("dmesg\r")
+        p.expect(PROMPT)
+        assert "ACPI: S5 through PM1a control 0x604, SLP_TYP 0" in p.before
+        p.send("poweroff acpi\r")
+        p.expect("Power down.")
+        p.expect(pexpect.EOF, timeout=20)
     finally:
         p.terminate(force=True)
 

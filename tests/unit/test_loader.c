@@ -167,6 +167,56 @@ static void test_acpi(void **state)
 	assert_int_equal(acpi_build(buf, 64, 0xe0000, 4), 0); /* too small: refused */
 }
 
+/* The hardware-reduced FADT (ACPI 6.0) and its DSDT: what Linux's acpi_sleep_init and
+ * ACPICA's acpi_hw_extended_sleep read to power off, and the reset register. */
+static void test_acpi_fadt(void **state)
+{
+	static uint8_t buf[8192];
+	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 5, 0x0a, 5, 0x00, 0x00 };
+	size_t n = acpi_build(buf, sizeof(buf), 0xe0000, 2);
+	uint64_t xsdt, fadt_pa, dsdt_pa, a;
+	uint32_t len, flags, dsdt32;
+	uint8_t *x, *f, *d;
+	(void)state;
+	assert_true(n > 0);
+	memcpy(&xsdt, buf + 24, 8);
+	x = buf + (xsdt - 0xe0000);
+	memcpy(&len, x + 4, 4);
+	assert_int_equal(len, 36 + 16); /* MADT and FADT */
+	memcpy(&fadt_pa, x + 44, 8);
+	assert_true(fadt_pa > 0xe0000 && fadt_pa + 276 <= 0xe0000 + n);
+	f = buf + (fadt_pa - 0xe0000);
+	assert_memory_equal(f, "FACP", 4);
+	memcpy(&len, f + 4, 4);
+	assert_int_equal(len, 276);
+	assert_int_equal(f[8], 6);
+	assert_int_equal(sum(f, len), 0);
+	memcpy(&flags, f + 112, 4);
+	assert_true(flags & (1u << 20));  /* HW_REDUCED_ACPI */
+	assert_true(flags & (1u << 10));  /* RESET_REG_SUP */
+	assert_int_equal(f[116], 1);      /* reset register in I/O space ... */
+	memcpy(&a, f + 120, 8);
+	assert_int_equal(a, 0xcf9);       /* ... at 0xcf9 */
+	assert_int_equal(f[128], 6);      /* reset value: io.c resets on bit 2 */
+	assert_int_equal(f[244], 1);      /* sleep control: I/O space, one byte */
+	assert_int_equal(f[245], 8);
+	memcpy(&a, f + 248, 8);
+	assert_int_equal(a, HVKIT_ACPI_SLEEP_CONTROL);
+	memcpy(&a, f + 260, 8);
+	assert_int_equal(a, HVKIT_ACPI_SLEEP_STATUS);
+	memcpy(&dsdt_pa, f + 140, 8);
+	memcpy(&dsdt32, f + 40, 4);
+	assert_int_equal(dsdt32, dsdt_pa);
+	d = buf + (dsdt_pa - 0xe0000);
+	assert_memory_equal(d, "DSDT", 4);
+	memcpy(&len, d + 4, 4);
+	assert_int_equal(len, 36 + sizeof(s5));
+	assert_int_equal(sum(d, len), 0);
+	assert_memory_equal(d + 36, s5, sizeof(s5));
+	/* what a kernel writes for S5 is what io.c powers off on */
+	assert_int_equal(HVKIT_ACPI_SLP_TYP((5 << 2) | HVKIT_ACPI_SLP_EN), HVKIT_ACPI_SLP_TYP_S5);
+}
+
 static void test_start_info(void **state)
 {
 	struct guest_mem m;
@@ -315,6 +365,7 @@ int main(void)
 		cmocka_unit_test(test_load_trivial),  cmocka_unit_test(test_missing_and_garbage),
 		cmocka_unit_test(test_truncated),     cmocka_unit_test(test_no_pvh_note),
 		cmocka_unit_test(test_segment_outside_ram), cmocka_unit_test(test_acpi),
+		cmocka_unit_test(test_acpi_fadt),
 		cmocka_unit_test(test_start_info),    cmocka_unit_test(test_initrd),
 		cmocka_unit_test(test_mem_layout),    cmocka_unit_test(test_bzimage),
 	};
