@@ -227,10 +227,20 @@ void hv_domain_remove(struct hv *hv, struct domain *d, const char *why)
 	snprintf(name, sizeof(name), "%s", d->name);
 	/* dom0's end does not end hv while a domain or the daemon's socket is left to serve
 	 * (docs/control.md): say so, once, in the log */
-	if (d->id == 0 && !atomic_load(&hv->exiting))
-		hv_log(hv, "dom0 is gone: hv %s (hvctl shutdown-hv stops it)",
-		       hv->opt.daemon ? "(--daemon) goes on serving the domUs and the control socket"
-				      : "runs on while a domU runs, and exits after the last one");
+	if (d->id == 0 && !atomic_load(&hv->exiting)) {
+		unsigned others = 0;
+		pthread_mutex_lock(&hv->lock);
+		for (unsigned i = 0; i < HV_MAX_DOMAINS; i++)
+			others += hv->domains[i] && hv->domains[i] != d;
+		pthread_mutex_unlock(&hv->lock);
+		/* without --daemon and without domUs hv just exits: nothing to say */
+		if (hv->opt.daemon)
+			hv_log(hv, "dom0 is gone: hv (--daemon) goes on serving the domUs and the control socket "
+				   "(hvctl shutdown-hv stops it)");
+		else if (others)
+			hv_log(hv, "dom0 is gone: hv runs on while %u domU%s run%s, and exits after the last one "
+				   "(hvctl shutdown-hv stops it)", others, others == 1 ? "" : "s", others == 1 ? "s" : "");
+	}
 	pthread_mutex_lock(&hv->lock);
 	hv->domains[d->slot] = NULL;
 	pthread_mutex_unlock(&hv->lock);

@@ -346,6 +346,12 @@ def test_console_switch_rotates_through_domus(hv, tmp_path):
     assert "Serial input -> u1" in out
     h.send("\x01\x01\x01")
     h.expect(r"Serial input -> dom0 \(type 'CTRL-a' three times to switch input to hv\)")
+    # dom0's end without --daemon: hv says it runs on for u1, and exits after u1
+    h.send("poweroff\r")
+    h.expect(r"dom0 is gone: hv runs on while 1 domU runs, and exits after the last one")
+    r = subprocess.run([HVCTL, "-S", sock, "destroy", "u1"], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert h.wait_exit() == 0
 
 
 def test_a_console_ends_with_its_domain(daemon):
