@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hv/hv.h"
+#include "util/words.h"
 
 static const char usage_text[] =
 	"usage: hvctl [-S SOCKET] COMMAND [ARGS]\n"
@@ -110,6 +111,46 @@ static int help_command(const char *cmd)
 	return 0;
 }
 
+/* The commands usage_text lists (each "  NAME ..." line's first word), at most max. */
+static size_t usage_verbs(const char **names, char (*buf)[32], size_t max)
+{
+	size_t n = 0;
+	for (const char *p = usage_text; *p && n < max;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p), w = 0;
+		if (len > 2 && !strncmp(p, "  ", 2) && p[2] != ' ') {
+			while (2 + w < len && p[2 + w] != ' ' && w < sizeof(buf[0]) - 1)
+				w++;
+			memcpy(buf[n], p + 2, w);
+			buf[n][w] = 0;
+			names[n] = buf[n];
+			n++;
+		}
+		p += len + (nl ? 1 : 0);
+	}
+	return n;
+}
+
+static int die(const char *fmt, const char *arg);
+
+/* Without hv to ask, a command usage_text does not list is still named a mistake, with the
+ * closest one, as hv would answer; 0 when verb is listed. */
+static int unknown_verb_offline(const char *verb)
+{
+	const char *names[128], *near;
+	char buf[128][32];
+	size_t n = usage_verbs(names, buf, 128);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], verb))
+			return 0;
+	near = word_closest(verb, names, n);
+	fprintf(stderr, "hvctl: unknown command '%s'", verb);
+	if (near)
+		fprintf(stderr, ": did you mean '%s'?", near);
+	fprintf(stderr, " (hvctl --help lists the commands)\n");
+	return 1;
+}
+
 static int die(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "hvctl: ");
@@ -118,7 +159,7 @@ static int die(const char *fmt, const char *arg)
 	return 1;
 }
 
-static int connect_hv(const char *path)
+static int connect_hv(const char *path, const char *verb)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
@@ -130,6 +171,11 @@ static int connect_hv(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		char msg[300];
+		if (unknown_verb_offline(verb)) {
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
 		snprintf(msg, sizeof(msg), "cannot reach hv at %s: %s (is hv running?)", path, strerror(errno));
 		die("%s", msg);
 		if (fd >= 0)
@@ -275,7 +321,7 @@ int main(int argc, char **argv)
 	}
 	req[len++] = '\n';
 	signal(SIGPIPE, SIG_IGN);
-	fd = connect_hv(sock);
+	fd = connect_hv(sock, argv[argi]);
 	if (fd < 0)
 		return 1;
 	/* hv may refuse us before reading: its answer is still there to read */

@@ -42,6 +42,20 @@ def test_unknown_options_and_extra_words_are_refused(daemon):
     d.ctl("dmesg", "-c")
 
 
+def test_a_typo_is_named_without_hv(tmp_path):
+    """hv answers for its verbs; with no hv to ask, hvctl still calls a typo a typo (from
+    the commands its --help lists) instead of saying that hv cannot be reached."""
+    sock = str(tmp_path / "none.sock")
+    r = subprocess.run([HVCTL, "-S", sock, "lsit"], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1 and r.stderr == ("hvctl: unknown command 'lsit': did you mean 'list'? "
+                                              "(hvctl --help lists the commands)\n"), r.stderr
+    r = subprocess.run([HVCTL, "-S", sock, "checkpoint-lst", "x"], capture_output=True, text=True, timeout=20)
+    assert "did you mean 'checkpoint-list'?" in r.stderr, r.stderr
+    for verb in ("list", "dump-core", "vcpu-list", "shutdown-hv", "migrate-cancel"):
+        r = subprocess.run([HVCTL, "-S", sock, verb], capture_output=True, text=True, timeout=20)
+        assert r.returncode == 1 and r.stderr.startswith("hvctl: cannot reach hv at %s" % sock), (verb, r.stderr)
+
+
 def test_listprop_json_and_svccfg_setprop(daemon):
     d = daemon("-k", kernel("echo"), "--vcpus", "1")
     # svccfg's spelling: the type a word of its own after '='
@@ -149,14 +163,24 @@ def test_xl_names_mean_the_same(daemon):
     assert "Domain dom0 resumed" in d.ctl("unpause", "dom0").stdout
     core = os.path.join(d.tmp, "x.core")
     assert "Domain dom0 dumped to %s (elf)" % core in d.ctl("dump-core", "dom0", core).stdout
-    # the same rows (the running vCPU's CPU time and credit move between the two calls)
+    # the same rows, asked of the paused domain (running, its vCPU's state, CPU, CPU time,
+    # credit and UNDER/OVER priority move between the two calls; the scheduler's credit
+    # refill goes on while it is paused)
     def steady(out):
         rows = json.loads(out)
         for row in rows:
-            assert "cpu_time_s" in row and "credit" in row, row
-            del row["cpu_time_s"], row["credit"]
+            assert "cpu_time_s" in row and "credit" in row and row["priority"] in ("UNDER", "OVER"), row
+            del row["credit"], row["priority"]
         return rows
-    assert steady(d.ctl("vcpu-list", "dom0", "--json").stdout) == steady(d.ctl("vcpuinfo", "dom0", "--json").stdout)
+    d.ctl("pause", "dom0")
+    for _ in range(50):  # the vCPU leaves its physical-CPU slot just after the pause
+        a = steady(d.ctl("vcpu-list", "dom0", "--json").stdout)
+        b = steady(d.ctl("vcpuinfo", "dom0", "--json").stdout)
+        if a == b:
+            break
+        time.sleep(0.1)
+    assert a == b and a[0]["state"] == "paused", (a, b)
+    d.ctl("unpause", "dom0")
     assert "VCPU:" in d.ctl("vcpu-list", "dom0").stdout
     assert d.ctl("help", "vcpu-list").stdout.startswith("  vcpu-list NAME")
     r = d.ctl("dump-core", "dom0", check=False)
