@@ -41,14 +41,18 @@ static void pic_disable(void)
 	outb(0xa1, 0xff);
 }
 
-/* The value of "NAME=" on the command line, or -1. */
+/* The decimal value of "NAME=" on the command line (at most 1000000), or -1. */
 static long cmdline_value(const char *name)
 {
 	size_t n = strlen(name);
 
 	for (const char *p = cmdline; *p;) {
-		if ((p == cmdline || p[-1] == ' ') && strncmp(p, name, n) == 0 && p[n] == '=')
-			return parse_long(p + n + 1, NULL);
+		if ((p == cmdline || p[-1] == ' ') && strncmp(p, name, n) == 0 && p[n] == '=') {
+			long v = 0;
+			for (p += n + 1; *p >= '0' && *p <= '9'; p++)
+				v = v < 1000000 ? v * 10 + (*p - '0') : v;
+			return v;
+		}
 		while (*p && *p != ' ')
 			p++;
 		while (*p == ' ')
