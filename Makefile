@@ -63,9 +63,15 @@ $(BUILD)/obj/%.o: %.c $(DEPS_STAMP) $(HDRS)
 $(BUILD)/asan/obj/%.o: %.c $(DEPS_STAMP) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -O1 -c $< -o $@
-$(BUILD)/obj/hv/builtin.o: hv/builtin.S $(BUILD)/guest.elf
+$(BUILD)/obj/hv/builtin.o: hv/builtin.S $(BUILD)/guest.elf $(BUILD)/obj/hv/dsdt.aml
 	@mkdir -p $(dir $@)
-	$(CC) -c -DGUEST_ELF='"$(BUILD)/guest.elf"' $< -o $@
+	$(CC) -c -DGUEST_ELF='"$(BUILD)/guest.elf"' -DDSDT_AML='"$(BUILD)/obj/hv/dsdt.aml"' $< -o $@
+# the DSDT: ACPI Source Language compiled by iasl (acpica-tools), with abi.h's plain
+# HVKIT_ACPI_ numbers (iasl's preprocessor takes no function-like macros)
+$(BUILD)/obj/hv/dsdt.aml: hv/dsdt.asl include/hvkit/abi.h $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	grep -E '^#define HVKIT_ACPI_[A-Z0-9_]+ +[0-9a-fx]+$$' include/hvkit/abi.h > $(dir $@)hvkit_acpi.h
+	iasl -we -I $(dir $@) -p $(basename $@) $< > $(basename $@).log || { cat $(basename $@).log; exit 1; }
 
 # tests/linux/tinyinit.c: a Linux test domain's /init, freestanding and without SSE.
 # tinyinit-int80: the same with `int $$0x80` system calls (docs/linux.md: what kvm_pvm does with each).

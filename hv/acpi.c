@@ -1,12 +1,15 @@
 /* acpi: the ACPI tables a domain finds through start_info's RSDP: the XSDT, the MADT (the
- * vCPUs' LAPICs and the IOAPIC), and a hardware-reduced FADT (ACPI 6.0) with its DSDT, whose
- * only object is \_S5: a kernel powers off by writing SLP_TYP 5 and SLP_EN to the FADT's
- * sleep control register (port HVKIT_ACPI_SLEEP_CONTROL), and resets through its reset
- * register (0xcf9 <- 6), as Firecracker's and Cloud Hypervisor's guests do. Without them
- * Linux had no way to power off (its poweroff ended in "System halted"). */
+ * vCPUs' LAPICs and the IOAPIC), and a hardware-reduced FADT (ACPI 6.0) with the DSDT iasl
+ * compiled from hv/dsdt.asl (\_S5, the power button and its generic event device): a kernel
+ * powers off by writing SLP_TYP 5 and SLP_EN to the FADT's sleep control register (port
+ * HVKIT_ACPI_SLEEP_CONTROL) and resets through its reset register (0xcf9 <- 6), as
+ * Firecracker's and Cloud Hypervisor's guests do; acpi_press_power_button is hvctl
+ * shutdown's way to ask a kernel that has no hvkit request vector (Linux). Without them Linux
+ * had no way to power off (its poweroff ended in "System halted"). */
 #include "internal.h"
 
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "hvkit/abi.h"
 
@@ -19,14 +22,8 @@
 #define BOOT_ARCH_VGA_ABSENT (1u << 2)
 #define BOOT_ARCH_NO_CMOS_RTC (1u << 5)
 
-/* The DSDT's definition block: Name (_S5, Package () { 5, 5, 0, 0 }) */
-static const uint8_t dsdt_aml[] = {
-	0x08, '_', 'S', '5', '_',        /* NameOp, NameSeg */
-	0x12, 0x08, 0x04,                /* PackageOp, PkgLength 8, NumElements 4 */
-	0x0a, HVKIT_ACPI_SLP_TYP_S5,     /* BytePrefix: SLP_TYPa */
-	0x0a, HVKIT_ACPI_SLP_TYP_S5,     /* SLP_TYPb */
-	0x00, 0x00,                      /* ZeroOp, ZeroOp: reserved */
-};
+/* hv/dsdt.asl, compiled (hv/builtin.S) */
+extern const uint8_t hv_dsdt[], hv_dsdt_end[];
 
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
@@ -81,11 +78,11 @@ static void acpi_fadt(uint8_t *f, uint64_t dsdt)
 size_t acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned vcpus)
 {
 	const size_t rsdp_len = 36, xsdt_off = 48, xsdt_len = 36 + 2 * 8;
-	const size_t fadt_off = 104, dsdt_off = fadt_off + FADT_LEN + 4, dsdt_len = 36 + sizeof(dsdt_aml);
+	const size_t fadt_off = 104, dsdt_off = fadt_off + FADT_LEN + 4, dsdt_len = (size_t)(hv_dsdt_end - hv_dsdt);
 	const size_t madt_off = (dsdt_off + dsdt_len + 7) & ~(size_t)7;
 	size_t madt_len = 36 + 8 + vcpus * 8 + 12, off;
 	size_t total = madt_off + madt_len;
-	uint8_t *r = buf, *x, *m, *d;
+	uint8_t *r = buf, *x, *m;
 
 	if (total > cap)
 		return 0;
@@ -103,10 +100,8 @@ size_t acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned vcpus)
 	put64(x + 36, gpa + madt_off);
 	put64(x + 44, gpa + fadt_off);
 	acpi_header(x, "XSDT", (uint32_t)xsdt_len, 1);
-	/* DSDT (revision 2: 64-bit integers), then the FADT that points at it */
-	d = buf + dsdt_off;
-	memcpy(d + 36, dsdt_aml, sizeof(dsdt_aml));
-	acpi_header(d, "DSDT", (uint32_t)dsdt_len, 2);
+	/* the DSDT as iasl wrote it (header and checksum included), then the FADT */
+	memcpy(buf + dsdt_off, hv_dsdt, dsdt_len);
 	acpi_fadt(buf + fadt_off, gpa + dsdt_off);
 	/* MADT */
 	m = buf + madt_off;
@@ -127,4 +122,33 @@ size_t acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned vcpus)
 	put32(m + off + 8, 0);
 	acpi_header(m, "APIC", (uint32_t)madt_len, 4);
 	return total;
+}
+
+int acpi_press_power_button(struct domain *d)
+{
+	struct kvm_irq_level irq = { .irq = HVKIT_ACPI_GED_GSI, .level = 1 };
+
+	if (d->vm_fd < 0 || ioctl(d->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		return -1;
+	irq.level = 0; /* an edge: the GED's interrupt is edge-triggered */
+	return ioctl(d->vm_fd, KVM_IRQ_LINE, &irq);
+}
+
+bool acpi_ged_ack(struct vcpu *v)
+{
+	struct domain *d = v->dom;
+	bool pressed;
+
+	pthread_mutex_lock(&d->lock);
+	pressed = d->acpi_button_pressed;
+	d->acpi_button_pressed = false;
+	if (pressed && !d->shutdown_requested) {
+		d->shutdown_requested = true; /* in shutdown: the kernel took it */
+		d->shutdown_ns = time_ns();
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (pressed)
+		hv_log(d->hv, "%s: vCPU %u: the kernel's ACPI took the power button press (GED _EVT): in shutdown",
+		       d->name, v->index);
+	return pressed;
 }

@@ -161,6 +161,7 @@ int domain_boot(struct domain *d, struct err *e)
 	d->crash_reason[0] = 0;
 	d->unhandled_ports = 0;
 	d->shutdown_requested = false;
+	d->acpi_button_pressed = false;
 	d->request = 0;
 	d->event_vector = 0;
 	d->pause_count = 0;
@@ -371,14 +372,24 @@ int domain_request(struct domain *d, uint32_t req, struct err *e)
 	if (st != DOMAIN_RUNNING && st != DOMAIN_BLOCKED && st != DOMAIN_SHUTDOWN)
 		return err_set(e, "%s is %s", d->name, domain_state_name(st));
 	pthread_mutex_lock(&d->lock);
-	d->request = req;
 	vec = d->event_vector;
 	apic = d->event_apic;
-	if (req == HVKIT_REQ_SHUTDOWN && !d->shutdown_requested) {
-		d->shutdown_requested = true;
-		d->shutdown_ns = time_ns();
+	if (vec) {
+		d->request = req;
+		if (req == HVKIT_REQ_SHUTDOWN && !d->shutdown_requested) {
+			d->shutdown_requested = true;
+			d->shutdown_ns = time_ns();
+		}
+	} else if (req == HVKIT_REQ_SHUTDOWN) {
+		d->acpi_button_pressed = true; /* "in shutdown" once the kernel's ACPI takes it */
 	}
 	pthread_mutex_unlock(&d->lock);
+	if (!vec && req == HVKIT_REQ_SHUTDOWN) {
+		/* no hvkit request vector: the ACPI power button, as virsh shutdown does */
+		if (acpi_press_power_button(d) < 0)
+			return err_errno(e, "KVM_IRQ_LINE (the ACPI power button)");
+		return 1;
+	}
 	if (!vec)
 		return err_set(e, "%s's kernel takes no requests from hv (it never registered an event vector)", d->name);
 	memset(&msi, 0, sizeof(msi));

@@ -127,6 +127,11 @@ int boot_setup(struct guest_mem *m, const struct kernel_image *ki, unsigned vcpu
 	       const char *initrd, struct err *e);
 /* Size of the ACPI blob written at BOOT_ACPI_GPA for n vCPUs (for tests). */
 size_t acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned vcpus);
+/* An edge on the power button's GED interrupt (HVKIT_ACPI_GED_GSI); -1 (errno) if KVM refused. */
+int acpi_press_power_button(struct domain *d);
+/* A write to HVKIT_ACPI_GED_ACK: the GED's _EVT says the kernel took the press (then the
+ * domain is in shutdown); false when no press was pending. */
+bool acpi_ged_ack(struct vcpu *v);
 
 /* ---- vcpu.c */
 struct domain;
@@ -253,6 +258,7 @@ struct domain {
 	struct domcons cons;
 	unsigned pause_count;
 	bool shutdown_requested;
+	bool acpi_button_pressed; /* hvctl shutdown pressed it; the kernel has not taken it yet */
 	uint64_t shutdown_ns;
 	uint32_t event_vector, event_apic; /* guest's notification interrupt (HVKIT_CMD_SET_EVENT) */
 	uint32_t request;                  /* pending HVKIT_REQ_* for the guest */
@@ -319,7 +325,8 @@ void domain_destroy(struct domain *d);
 void hv_domain_remove(struct hv *hv, struct domain *d, const char *why);
 int domain_pause(struct domain *d, struct err *e);   /* holds every vCPU: state paused */
 int domain_unpause(struct domain *d, struct err *e);
-/* Asks the guest (HVKIT_REQ_*) through its registered event vector. */
+/* Asks the guest (HVKIT_REQ_*) through its registered event vector: 0. A shutdown of a kernel
+ * without one presses the ACPI power button instead: 1 (acpi.c). -1 with e set. */
 int domain_request(struct domain *d, uint32_t req, struct err *e);
 /* Called from a vCPU thread: records the event, stops the domain's vCPUs, wakes the loop. */
 __attribute__((format(printf, 3, 4))) void domain_post_event(struct domain *d, enum domain_event ev,

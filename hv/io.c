@@ -83,6 +83,11 @@ void io_handle_port(struct vcpu *v)
 				memset(data, 0, size); /* WAK_STS clear: a kernel that went to S5 is not back */
 			else if (port == HVKIT_ACPI_SLEEP_CONTROL)
 				acpi_sleep_write(v, data[0]);
+		} else if (port == HVKIT_ACPI_GED_ACK) {
+			if (!out)
+				memset(data, 0, size);
+			else if (!acpi_ged_ack(v))
+				log_unhandled(v, "GED acknowledge (no power button press pending) at port", port, out, size);
 		} else if (out && ((port == 0x64 && data[0] == 0xfe) || (port == 0xcf9 && (data[0] & 0x04)))) {
 			domain_post_event(v->dom, EVENT_REBOOT, "vCPU %u: reset through port 0x%x", v->index, port);
 		} else {

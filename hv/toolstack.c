@@ -420,9 +420,14 @@ static int cmd_resume(struct ctl_req *q)
 static int cmd_shutdown(struct ctl_req *q)
 {
 	struct err e;
-	if (domain_request(q->dom, HVKIT_REQ_SHUTDOWN, &e) < 0)
+	int rc = domain_request(q->dom, HVKIT_REQ_SHUTDOWN, &e);
+	if (rc < 0)
 		return reply_error(q->r, "%s", e.msg);
-	reply_line(q->r, "Domain %s is being shutdown", q->dom->name);
+	if (rc == 1)
+		reply_line(q->r, "Domain %s is being shutdown (its ACPI power button was pressed: the kernel has no hvkit "
+				 "request vector)", q->dom->name);
+	else
+		reply_line(q->r, "Domain %s is being shutdown", q->dom->name);
 	return 0;
 }
 

@@ -2,7 +2,7 @@
 # deps: installs the Debian packages hvkit needs to build, test and benchmark.
 # As root it runs apt-get; otherwise it prints the apt-get line to run and fails.
 set -euo pipefail
-pkgs=(gcc make binutils libc6-dev pkg-config
+pkgs=(gcc make binutils libc6-dev pkg-config acpica-tools
       libelf-dev libdwarf-dev libcapstone-dev libreadline-dev
       libzstd-dev liblz4-dev zlib1g-dev liblzo2-dev libsnappy-dev libxxhash-dev libsqlite3-dev libcmocka-dev libssl-dev
       python3 python3-pytest python3-pexpect qemu-system-x86 qemu-utils time clang libclang-rt-14-dev openssl iproute2 gdb

@@ -25,9 +25,15 @@
 
 /* ACPI's sleep registers (hv/acpi.c: the hardware-reduced FADT's SLEEP_CONTROL_REG and
  * SLEEP_STATUS_REG, one byte each in I/O space). A write of SLP_EN with SLP_TYP 5 (\_S5's
- * value) to the control register powers the domain off; the status register reads as 0. */
+ * value) to the control register powers the domain off; the status register reads as 0.
+ * The power button: hv/dsdt.asl's generic event device (ACPI0013) on GSI 9, edge, active
+ * high; its _EVT writes 1 to the GED's acknowledge port and notifies \_SB.PWRB (PNP0C0C).
+ * The HVKIT_ACPI_ names without arguments are also read by iasl (the Makefile extracts
+ * them for hv/dsdt.asl): keep them plain numbers. */
 #define HVKIT_ACPI_SLEEP_CONTROL 0x520
 #define HVKIT_ACPI_SLEEP_STATUS  0x521
+#define HVKIT_ACPI_GED_ACK       0x522
+#define HVKIT_ACPI_GED_GSI       9
 #define HVKIT_ACPI_SLP_TYP_S5    5
 #define HVKIT_ACPI_SLP_TYP(v)    (((v) >> 2) & 7)
 #define HVKIT_ACPI_SLP_EN        0x20

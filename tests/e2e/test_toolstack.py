@@ -131,6 +131,27 @@ def test_states_through_the_life_cycle(daemon):
     assert re.search(r"^State: +(running|blocked)$", info, re.M) and "CPU(s):         1" in info
 
 
+def test_shutdown_of_a_kernel_without_hvs_vector_presses_the_acpi_button(daemon):
+    """As virsh shutdown: a kernel that never registered hvkit's request vector (Linux) gets
+    the ACPI power button (the DSDT's GED on GSI 9). The domain is in shutdown once the
+    kernel's ACPI takes the press (_EVT writes the GED's acknowledge port: the echo kernel
+    does that on '!'), not before; an acknowledgement with no press pending is logged once."""
+    d = daemon("-k", kernel("echo"), "--vcpus", "1")
+    got, want = console_roundtrip(d, "dom0", "!")  # no press pending
+    assert want in got
+    r = d.ctl("shutdown", "dom0")
+    assert r.stdout.strip() == ("Domain dom0 is being shutdown (its ACPI power button was pressed: the kernel "
+                                "has no hvkit request vector)"), r.stdout
+    assert d.rows()["dom0"][1] in ("running", "blocked")  # the echo kernel has no ACPI
+    got, want = console_roundtrip(d, "dom0", "!")        # what its _EVT would do
+    assert want in got
+    assert d.rows()["dom0"][1] == "in shutdown"
+    log = d.ctl("dmesg").stdout
+    assert "dom0: vCPU 0: the kernel's ACPI took the power button press (GED _EVT): in shutdown" in log, log
+    assert log.count("GED acknowledge (no power button press pending) at port write 0x522") == 1, log
+    assert re.search(r"^State: +in shutdown$", d.ctl("dominfo", "dom0").stdout, re.M)
+
+
 def test_a_crashed_domu_leaves_the_others_running(daemon):
     d = daemon("-k", kernel("echo"), "--vcpus", "1")
     for n in ("a", "b"):

@@ -1,5 +1,6 @@
 /* echo: a PVH kernel that polls COM1 and echoes each received byte as "<xx>" (hex), so
- * tests can see exactly which bytes reached the guest; 'q' powers off. */
+ * tests can see exactly which bytes reached the guest; 'q' powers off; '!' writes 1 to the
+ * ACPI GED's acknowledge port, as the DSDT's _EVT does in a kernel with ACPI. */
 #include "pvh.h"
 	PVH_NOTE(_start)
 	.text
@@ -20,6 +21,14 @@ poll:
 	in %dx, %al
 	cmp $'q', %al
 	je off
+	cmp $'!', %al
+	jne 2f
+	mov %al, %bl
+	mov $1, %al
+	mov $HVKIT_ACPI_GED_ACK, %dx
+	out %al, %dx
+	mov %bl, %al
+2:
 	mov %al, %bl
 	mov $'<', %al
 	call putc
