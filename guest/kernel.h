@@ -103,6 +103,8 @@ void serial_init(void);
 void serial_putc(char c);           /* polled; safe with interrupts off */
 void serial_write(const char *s, size_t n);
 void serial_irq(void);
+/* shell.c: a magic SysRq key (a serial break, then the key), run in interrupt context. */
+void sysrq_handle(char key);
 int serial_getc(void);              /* blocks the calling thread */
 
 /* printk.c */

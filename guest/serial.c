@@ -1,6 +1,6 @@
 /* serial: the 16550 on COM1. Output is polled (it must work with interrupts off, in a
  * panic); input is interrupt-driven (IRQ 4 through the IOAPIC) into a ring that wakes
- * the thread waiting in serial_getc. */
+ * the thread waiting in serial_getc; a break and the byte after it are a SysRq key. */
 #include "kernel.h"
 
 #define COM1 0x3f8
@@ -45,10 +45,22 @@ void serial_write(const char *s, size_t n)
 
 void serial_irq(void)
 {
+	static bool sysrq_armed; /* a break came: the next byte is a SysRq key (as Linux's 8250) */
 	struct thread *w = NULL;
+	char key = 0;
+	uint8_t lsr;
 	spin_lock(&rx_lock);
-	while (inb(COM1 + 5) & 0x01) {
+	while ((lsr = inb(COM1 + 5)) & 0x01) {
 		char c = (char)inb(COM1);
+		if (lsr & 0x10) {        /* BI: this NUL is a break */
+			sysrq_armed = true;
+			continue;
+		}
+		if (sysrq_armed) {
+			sysrq_armed = false;
+			key = c;
+			break;           /* the rest waits for the next interrupt */
+		}
 		if (rx_head - rx_tail < RX_SIZE)
 			rx[rx_head++ % RX_SIZE] = c;
 	}
@@ -57,6 +69,8 @@ void serial_irq(void)
 	spin_unlock(&rx_lock);
 	if (w)
 		thread_wake(w);
+	if (key)
+		sysrq_handle(key);
 }
 
 int serial_getc(void)

@@ -372,6 +372,36 @@ void shell_main(void *arg)
 	}
 }
 
+void sysrq_handle(char key)
+{
+	switch (key) {
+	case 'c':
+		printk("sysrq: Trigger a crash\n");
+		panic("sysrq triggered crash");
+	case 'b':
+		printk("sysrq: Resetting\n");
+		cmd_reboot(NULL);
+		break;
+	case 'o':
+		printk("sysrq: Power Off\n");
+		cmd_poweroff(NULL);
+		break;
+	case 't':
+		printk("sysrq: Show State\n");
+		cmd_ps(NULL);
+		break;
+	case 'l':
+		printk("sysrq: Show backtrace of all active CPUs\n");
+		printk("NMI backtrace for cpu %d: in %s\n", this_cpu()->id,
+		       this_cpu()->current ? this_cpu()->current->name : "-");
+		lapic_send_nmi_all_but_self(); /* each says where it was */
+		break;
+	default:
+		printk("sysrq: HELP : reboot(b) crash(c) show-backtrace-all-active-cpus(l) poweroff(o) "
+		       "show-task-states(t)\n");
+	}
+}
+
 void shutdown_thread(void *arg)
 {
 	(void)arg;

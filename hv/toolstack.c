@@ -473,6 +473,27 @@ static int cmd_debug_keys(struct ctl_req *q)
 	return 0;
 }
 
+/* xl sysrq: a break on the domain's serial line, then the key: Linux's serial console (and
+ * the built-in guest's) takes them as a magic SysRq request. */
+static int cmd_sysrq(struct ctl_req *q)
+{
+	struct domain *d = q->dom;
+	const char *key = q->pos[1];
+	enum domain_state st = domain_state_now(d);
+	uint8_t k;
+
+	if (strlen(key) != 1 || key[0] <= ' ' || key[0] > '~')
+		return reply_error(q->r, "sysrq: the key is one letter or digit (xl sysrq's), not '%s' (usage: %s)", key,
+				   q->verb->usage);
+	if (st == DOMAIN_CRASHED || st == DOMAIN_SHUTOFF)
+		return reply_error(q->r, "%s is %s: no kernel to take a SysRq key", d->name, domain_state_name(st));
+	k = (uint8_t)key[0];
+	if (uart_break(&d->uart) < 0 || uart_receive(&d->uart, &k, 1) != 1)
+		return reply_error(q->r, "%s's console has not read its last break or its input yet: try again", d->name);
+	reply_line(q->r, "Domain %s: SysRq '%c' sent (a break and '%c' on its serial console)", d->name, k, k);
+	return 0;
+}
+
 static int cmd_dmesg(struct ctl_req *q)
 {
 	struct hv *hv = q->hv;
@@ -784,6 +805,8 @@ static const struct ctl_verb toolstack_verbs[] = {
 	  .min_args = 1, .max_args = 1 },
 	{ .name = "console", .run = cmd_console, .flags = CTL_DOMAIN, .usage = "console NAME [--no-history]",
 	  .opts = OPTS({ "--no-history", false }), .min_args = 1, .max_args = 1 },
+	{ .name = "sysrq", .run = cmd_sysrq, .flags = CTL_DOMAIN | CTL_CHANGES, .usage = "sysrq NAME KEY",
+	  .min_args = 2, .max_args = 2 },
 	{ .name = "debug-keys", .run = cmd_debug_keys, .flags = CTL_CHANGES, .usage = "debug-keys KEYS", .min_args = 1,
 	  .max_args = 1 },
 	{ .name = "dmesg", .run = cmd_dmesg, .usage = "dmesg [-c]", .opts = OPTS({ "-c", false }) },

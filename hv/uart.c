@@ -1,5 +1,5 @@
 /* uart: 16550A register model: divisor latch, IER/IIR priorities, FIFO control, LSR, MCR
- * loopback and OUT2 interrupt gating, and a receive queue fed by the host. */
+ * loopback and OUT2 interrupt gating, a receive queue fed by the host, and a break. */
 #include "uart.h"
 
 #include <string.h>
@@ -21,6 +21,7 @@ enum {
 #define LCR_DLAB 0x80
 #define LSR_DR 0x01
 #define LSR_OE 0x02
+#define LSR_BI 0x10
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 #define MCR_DTR 0x01
@@ -49,7 +50,7 @@ void uart_fini(struct uart *u)
 static uint8_t iir_locked(struct uart *u)
 {
 	uint8_t fifo = (u->fcr & FCR_ENABLE) ? IIR_FIFO : 0;
-	if ((u->ier & IER_RLSI) && (u->lsr_sticky & LSR_OE))
+	if ((u->ier & IER_RLSI) && ((u->lsr_sticky & LSR_OE) || u->brk_left == 1))
 		return IIR_RLSI | fifo;
 	if ((u->ier & IER_RDI) && u->rx_count)
 		return IIR_RDI | fifo;
@@ -95,6 +96,8 @@ uint8_t uart_read(struct uart *u, unsigned offset)
 			v = u->rx[u->rx_head];
 			u->rx_head = (u->rx_head + 1) % UART_INPUT_SIZE;
 			u->rx_count--;
+			if (u->brk_left)
+				u->brk_left--;
 		} else {
 			v = 0;
 		}
@@ -114,7 +117,7 @@ uint8_t uart_read(struct uart *u, unsigned offset)
 		v = u->mcr;
 		break;
 	case UART_LSR:
-		v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0) | u->lsr_sticky;
+		v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0) | (u->brk_left == 1 ? LSR_BI : 0) | u->lsr_sticky;
 		u->lsr_sticky = 0;
 		break;
 	case UART_MSR:
@@ -169,6 +172,7 @@ void uart_write(struct uart *u, unsigned offset, uint8_t val)
 		if (val & FCR_CLEAR_RX) {
 			u->rx_head = 0;
 			u->rx_count = 0;
+			u->brk_left = 0;
 		}
 		break;
 	case UART_LCR:
@@ -204,6 +208,20 @@ size_t uart_receive(struct uart *u, const uint8_t *buf, size_t n)
 	return queued;
 }
 
+int uart_break(struct uart *u)
+{
+	int rc = -1;
+	pthread_mutex_lock(&u->lock);
+	if (!u->brk_left && u->rx_count < UART_INPUT_SIZE) {
+		rx_push_locked(u, 0);
+		u->brk_left = u->rx_count; /* the NUL just queued, last */
+		rc = 0;
+	}
+	update_irq_locked(u);
+	pthread_mutex_unlock(&u->lock);
+	return rc;
+}
+
 size_t uart_rx_pending(struct uart *u)
 {
 	size_t n;
@@ -227,6 +245,8 @@ void uart_get_state(struct uart *u, struct uart_state *s)
 	s->dlm = u->dlm;
 	s->fcr = u->fcr;
 	s->thri_pending = u->thri_pending;
+	s->brk_left[0] = (uint8_t)u->brk_left;
+	s->brk_left[1] = (uint8_t)(u->brk_left >> 8);
 	s->rx_count = (uint32_t)u->rx_count;
 	for (size_t i = 0; i < u->rx_count; i++)
 		s->rx[i] = u->rx[(u->rx_head + i) % UART_INPUT_SIZE];
@@ -235,7 +255,8 @@ void uart_get_state(struct uart *u, struct uart_state *s)
 
 int uart_set_state(struct uart *u, const struct uart_state *s)
 {
-	if (s->rx_count > UART_INPUT_SIZE)
+	size_t brk = s->brk_left[0] | (size_t)s->brk_left[1] << 8;
+	if (s->rx_count > UART_INPUT_SIZE || brk > s->rx_count)
 		return -1;
 	pthread_mutex_lock(&u->lock);
 	u->ier = s->ier;
@@ -251,6 +272,7 @@ int uart_set_state(struct uart *u, const struct uart_state *s)
 	memcpy(u->rx, s->rx, s->rx_count);
 	u->rx_head = 0;
 	u->rx_count = s->rx_count;
+	u->brk_left = brk;
 	u->irq_level = false; /* a new VM's line is low: raised again if the state asks */
 	update_irq_locked(u);
 	pthread_mutex_unlock(&u->lock);

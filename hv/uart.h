@@ -25,6 +25,7 @@ struct uart {
 	bool irq_level;
 	uint8_t rx[UART_INPUT_SIZE];
 	size_t rx_head, rx_count; /* ring of received bytes not yet read by the guest */
+	size_t brk_left;          /* 1 + how far the queue's break (its NUL) is from the head; 0: none */
 	uint64_t tx_bytes, rx_bytes, rx_dropped;
 };
 
@@ -35,12 +36,18 @@ uint8_t uart_read(struct uart *u, unsigned offset);
 void uart_write(struct uart *u, unsigned offset, uint8_t val);
 /* Host input for the guest. Returns how many bytes were queued (the rest dropped). */
 size_t uart_receive(struct uart *u, const uint8_t *buf, size_t n);
+/* A break condition on the line, as a 16550 receives it: a NUL in the queue that LSR
+ * reports with BI (bit 4) when it is next to be read, with the line-status interrupt.
+ * Linux's serial console takes a break and the next character as a magic SysRq key. One
+ * break at a time: -1 when one is still queued or the queue is full. */
+int uart_break(struct uart *u);
 /* The model's state for a domain image (save, checkpoint, migration): registers, the
  * pending THR-empty interrupt and the receive queue, oldest byte first. Fixed-size
  * fields, so hv writes it as one record (hv/vmstate.c). */
 struct uart_state {
 	uint8_t ier, lcr, mcr, lsr_sticky, msr, scr, dll, dlm, fcr;
-	uint8_t thri_pending, pad[2];
+	uint8_t thri_pending;
+	uint8_t brk_left[2]; /* struct uart's brk_left (< 4097), little-endian (was padding: 0) */
 	uint32_t rx_count;
 	uint8_t rx[UART_INPUT_SIZE];
 };

@@ -38,6 +38,8 @@ static const char usage_text[] =
 	"  unpause NAME                 xl's name for resume\n"
 	"  vcpu-list NAME [--json]      xl's name for vcpuinfo\n"
 	"  console NAME [--no-history]  attach to its console; Ctrl-] detaches\n"
+	"  sysrq NAME KEY               a magic SysRq key, as xl sysrq: a break and KEY on its\n"
+	"                               serial console (Linux: t tasks, w blocked, l CPUs, c crash)\n"
 	"  dump NAME FILE [--format elf|kdump-zstd|kdump-lz4|kdump-zlib|kdump] [--live|--crash|--reset]\n"
 	"                               consistent dump of a domain; it keeps running (--live), or\n"
 	"                               crashes (--crash) or is reset (--reset) after it; progress is\n"

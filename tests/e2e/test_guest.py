@@ -55,6 +55,37 @@ def test_poweroff_through_hvs_port(hv):
     assert h.wait_exit() == 0
 
 
+def test_sysrq_keys_through_a_serial_break(hv, tmp_path):
+    """hvctl sysrq (xl sysrq): a break on the serial line, then the key, which the kernel's
+    serial driver takes as magic SysRq, as Linux's 8250 console does; typed input is not
+    disturbed; c crashes the domain from the serial interrupt."""
+    import subprocess
+    from conftest import BUILD
+    sock = str(tmp_path / "s")
+    h = boot(hv, 2, "--socket", sock, "--state-dir", str(tmp_path / "st"), "--on-crash", "preserve")
+
+    def sysrq(*args):
+        return subprocess.run([os.path.join(BUILD, "hvctl"), "-S", sock, "sysrq", "dom0"] + list(args),
+                              capture_output=True, text=True, timeout=20)
+    r = sysrq("t")
+    assert r.returncode == 0 and r.stdout == "Domain dom0: SysRq 't' sent (a break and 't' on its serial console)\n"
+    h.expect("sysrq: Show State")
+    h.expect(r"\s+\d+ (RUN|READY|SLEEP|BLOCK)\s+\d+\s+\d+ shell")
+    sysrq("?")
+    h.expect(r"sysrq: HELP : reboot\(b\) crash\(c\)")
+    sysrq("l")
+    h.expect(r"NMI received on CPU 1 at rip [0-9a-f]+")
+    for bad in ("tt", " "):
+        r = sysrq(bad)
+        assert r.returncode == 1 and "sysrq: the key is one letter or digit" in r.stderr, r.stderr
+    assert "break" not in cmd(h, "echo still typed"), "the break or the key leaked into typed input"
+    sysrq("c")
+    h.expect("sysrq: Trigger a crash")
+    h.expect(r"\(hv\) dom0 crashed: sysrq triggered crash")
+    r = sysrq("t")
+    assert r.returncode == 1 and "dom0 is crashed: no kernel to take a SysRq key" in r.stderr, r.stderr
+
+
 def test_four_vcpus_threads_on_every_cpu(hv):
     h = boot(hv, 4)
     out = cmd(h, "ps")

@@ -1,5 +1,5 @@
 /* Unit tests for the 16550A model: THR output, receive queue and LSR.DR, IIR priorities,
- * THRE interrupt on IER enable, OUT2 gating, divisor latch, loopback, overrun. */
+ * THRE interrupt on IER enable, OUT2 gating, divisor latch, loopback, overrun, break. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,12 +148,48 @@ static void test_loopback_and_overrun(void **state)
 	uart_fini(&u);
 }
 
+/* A break as Linux's 8250 driver reads it: LSR with DR and BI, then the NUL from RBR; BI
+ * goes with that byte only; the line-status interrupt while it waits; kept by the state. */
+static void test_break(void **state)
+{
+	struct uart u;
+	struct sink s = { 0 };
+	struct uart_state st;
+	(void)state;
+	uart_init(&u, &ops, &s);
+	uart_write(&u, 4, 0x08);      /* OUT2 */
+	uart_write(&u, 1, 0x05);      /* IER: received data and line status */
+	assert_int_equal(uart_receive(&u, (const uint8_t *)"a", 1), 1);
+	assert_int_equal(uart_break(&u), 0);
+	assert_int_equal(uart_break(&u), -1); /* one at a time */
+	assert_int_equal(uart_receive(&u, (const uint8_t *)"t", 1), 1);
+	assert_int_equal(uart_read(&u, 5) & 0x11, 0x01); /* 'a' first: DR, no BI */
+	assert_int_equal(uart_read(&u, 2) & 0x0f, 0x04); /* RDI */
+	assert_int_equal(uart_read(&u, 0), 'a');
+	assert_int_equal(uart_read(&u, 2) & 0x0f, 0x06); /* RLSI: the break is next */
+	assert_true(s.level);
+	uart_get_state(&u, &st);
+	assert_int_equal(uart_set_state(&u, &st), 0);
+	assert_int_equal(uart_read(&u, 5) & 0x11, 0x11); /* DR and BI */
+	assert_int_equal(uart_read(&u, 0), 0);
+	assert_int_equal(uart_read(&u, 5) & 0x11, 0x01); /* 't': no BI */
+	assert_int_equal(uart_read(&u, 0), 't');
+	assert_int_equal(uart_read(&u, 5) & 0x11, 0x00);
+	assert_false(s.level);
+	assert_int_equal(uart_break(&u), 0);  /* the next one is taken again */
+	st.brk_left[0] = 2;                   /* a state whose break lies past its queue */
+	st.rx_count = 1;
+	assert_int_equal(uart_set_state(&u, &st), -1);
+	uart_fini(&u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_transmit),        cmocka_unit_test(test_receive_and_rdi),
 		cmocka_unit_test(test_out2_gates_irq),  cmocka_unit_test(test_thri),
 		cmocka_unit_test(test_dlab_and_scratch), cmocka_unit_test(test_loopback_and_overrun),
+		cmocka_unit_test(test_break),
 	};
 	return cmocka_run_group_tests_name("uart", tests, NULL, NULL);
 }
