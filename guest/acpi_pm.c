@@ -99,7 +99,13 @@ void acpi_pm_init(const uint8_t *fadt)
 			return;
 	}
 	s5.ok = true;
-	if (s5.reduced)
+}
+
+void acpi_pm_report(void)
+{
+	if (!s5.ok)
+		printk("ACPI: no S5 (poweroff goes through hv's port)\n");
+	else if (s5.reduced)
 		printk("ACPI: S5 through the sleep control register 0x%x, SLP_TYP %u\n", s5.ctl, s5.typ_a);
 	else
 		printk("ACPI: S5 through PM1a control 0x%x, SLP_TYP %u\n", s5.pm1a, s5.typ_a);

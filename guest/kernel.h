@@ -129,6 +129,7 @@ void acpi_init(uint64_t rsdp_phys);
 const uint8_t *acpi_table(uint64_t pa, const char *sig);
 /* acpi_pm.c: S5 from the FADT and the DSDT's \_S5 package. */
 void acpi_pm_init(const uint8_t *fadt);
+void acpi_pm_report(void); /* one log line: how poweroff will go (after the banner) */
 bool acpi_can_poweroff(void);
 void acpi_poweroff(void); /* returns only if the machine did not go off */
 extern uint32_t cpu_apic_ids[MAX_CPUS];

@@ -109,6 +109,7 @@ void kmain(uint32_t start_info_phys)
 	printk("hvkit guest kernel %s (gcc %s) booting on %d CPU%s, %lu MiB RAM%s\n", GUEST_VERSION, __VERSION__, ncpus,
 	       ncpus == 1 ? "" : "s", mm_total_bytes() >> 20, hv_present() ? ", under hv" : "");
 	printk("Command line: %s\n", cmdline);
+	acpi_pm_report();
 	ioapic_route(4, VEC_SERIAL, cpus[0].apic_id);
 	lapic_timer_start();
 	smp_boot();
