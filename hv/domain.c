@@ -236,7 +236,7 @@ void domain_teardown(struct domain *d)
 {
 	domain_halt(d);
 	lazy_stop(d);
-	ckpt_undo_drop(d); /* its RAM is about to go or be cleared */
+	ckpt_undo_free(d); /* its RAM is about to go or be cleared */
 	for (unsigned i = 0; i < d->nr_vcpus; i++) {
 		if (d->hv->opt.count_insns && d->vcpus[i].fd >= 0)
 			hv_log(d->hv, "%s: vCPU %u executed %llu instructions", d->name, i,
@@ -282,7 +282,7 @@ void domain_destroy(struct domain *d)
 	free((char *)d->cfg.mem_image);
 	pthread_mutex_destroy(&d->lock);
 	ckpt_cache_free(&d->ckpt);
-	ckpt_undo_drop(d);
+	ckpt_undo_free(d);
 	pthread_mutex_destroy(&d->ckpt.lock);
 	pthread_mutex_destroy(&d->ckpt.undo_lock);
 	free(d->ckpt.dirty);

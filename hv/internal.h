@@ -231,6 +231,16 @@ struct ckpt_state {
 	struct vm_state *undo_vs;
 	uint64_t undo_id;
 	uint64_t *undo_taint; /* NULL, or the pages whose kept copy is not undo_id's (a log started late) */
+	/* earlier undo logs, frozen (undo.c): each the contents of some pages at one checkpoint,
+	 * oldest first; with the live log at most ckpt_undo_cap pages in all (undo_lock) */
+	struct undo_store {
+		struct undo_store *next;
+		uint64_t id;     /* the checkpoint's image id */
+		uint64_t n;      /* pages */
+		uint64_t *pages; /* memfd pages, ascending */
+		uint8_t **data;  /* their contents at that checkpoint */
+	} *frozen;
+	uint64_t frozen_pages;
 };
 /* autockpt.c: hv's loop calls it; the poll timeout it wants (ms), or -1 when off. */
 int autockpt_tick(struct hv *hv);
@@ -358,6 +368,10 @@ void instant_keep(struct instant *s, uint64_t max_pages);
  * while it was being armed is not (the caller fetches KVM's dirty log after it to know
  * which). NULL when userfaultfd write protection is not there. */
 struct instant *instant_log(struct domain *d, uint64_t max_pages);
+/* Ends instant s (NULL: nothing) and hands over the old contents it kept, but for the
+ * pages set in skip (may be NULL): (*pages)[i] a memfd page, ascending, (*data)[i] its
+ * 4096 bytes (the caller frees both arrays and each page); their count. */
+uint64_t instant_take(struct instant *s, const uint64_t *skip, uint64_t **pages, uint8_t ***data);
 /* The log's lock: held, its pages stay as they are (the fault thread waits). */
 void instant_lock(struct instant *s, bool lock);
 /* With the lock: the old contents of memfd page page, or NULL (not written since). */
@@ -369,9 +383,20 @@ int instant_protect(struct instant *s, const uint64_t *bm, bool wp);
 /* With the lock: the kept copies of the pages set in bm forgotten (they are the
  * instant's again). */
 void instant_restart(struct instant *s, const uint64_t *bm);
-/* checkpoint.c: ends the domain's undo log, if any (before another instant registers its
- * RAM, a rollback from the files, a teardown). */
+/* undo.c: the domain's undo logs. The live one ended: frozen into a store of its
+ * checkpoint's pages (before another instant registers the RAM, a rollback from the
+ * files), or dropped (its checkpoint deleted); _locked: undo_lock held, freeze or drop. */
+void ckpt_undo_freeze(struct domain *d);
 void ckpt_undo_drop(struct domain *d);
+void ckpt_undo_end_locked(struct domain *d, bool freeze);
+/* The stores of checkpoint id freed (it is deleted). */
+void ckpt_undo_forget(struct domain *d, uint64_t id);
+/* The live log and every store freed (a teardown). */
+void ckpt_undo_free(struct domain *d);
+/* The pages the logs may keep in all (config/checkpoint-undo-max), and what of them the
+ * stores leave to a live log (undo_lock held). */
+uint64_t ckpt_undo_cap(struct domain *d);
+uint64_t ckpt_undo_room(struct domain *d, uint64_t cap);
 
 /* ---- lazy.c: a restored domain's RAM filled from its image on demand and behind */
 struct lazy;

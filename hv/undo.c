@@ -1,0 +1,137 @@
+/* undo: a domain's undo logs in memory (checkpoint.c's rollbacks read them).
+ *
+ * The live log is the latest checkpoint's instant, kept after its file is written
+ * (instant.c): the old contents of each page first written since. When another instant
+ * registers the domain's RAM (the next checkpoint, a dump, a live save) or a rollback
+ * reads the files, the live log is not thrown away but frozen: its kept pages become a
+ * store of that checkpoint's contents (struct undo_store; the pages whose copy is tainted,
+ * a log started late, left out). A rollback to an older checkpoint K takes each page from
+ * a store of a checkpoint on the way from K to the latest that the page was not written
+ * after (checkpoint.c), and only the pages no store has from the files.
+ *
+ * Memory: the stores and the live log hold at most ckpt_undo_cap pages together
+ * (config/checkpoint-undo-max MiB, 0: a quarter of the domain's RAM). Each freeze drops
+ * the oldest stores (and trims the newest) until the stores hold at most half of it, and
+ * the next live log may keep what is left, so the latest checkpoint's log always has at
+ * least half. Deleting a checkpoint frees its stores; a teardown frees them all. */
+#include "internal.h"
+#include "vmstate.h"
+
+#include <stdlib.h>
+
+uint64_t ckpt_undo_cap(struct domain *d)
+{
+	int64_t mib = hv_property_int(d->hv, "config/checkpoint-undo-max", 0);
+	uint64_t all = d->mem.size / 4096;
+	if (mib <= 0)
+		return all / 4;
+	return (uint64_t)mib * 256 < all ? (uint64_t)mib * 256 : all;
+}
+
+uint64_t ckpt_undo_room(struct domain *d, uint64_t cap)
+{
+	return d->ckpt.frozen_pages < cap ? cap - d->ckpt.frozen_pages : 0;
+}
+
+static void store_free(struct undo_store *s)
+{
+	for (uint64_t i = 0; i < s->n; i++)
+		free(s->data[i]);
+	free(s->data);
+	free(s->pages);
+	free(s);
+}
+
+/* The stores within half the cap: the oldest dropped first, the last one trimmed. */
+static void stores_trim(struct ckpt_state *c, uint64_t max)
+{
+	while (c->frozen && c->frozen_pages > max) {
+		struct undo_store *s = c->frozen;
+		if (!s->next) { /* the newest alone is over: it keeps its first max pages */
+			for (uint64_t i = max; i < s->n; i++)
+				free(s->data[i]);
+			c->frozen_pages -= s->n - max;
+			s->n = max;
+			if (max)
+				break;
+		}
+		c->frozen = s->next;
+		c->frozen_pages -= s->n;
+		store_free(s);
+	}
+}
+
+static void live_end(struct domain *d, bool keep)
+{
+	struct ckpt_state *c = &d->ckpt;
+	uint64_t *pages, n;
+	uint8_t **data;
+	n = instant_take(keep && c->undo_id ? c->undo : NULL, c->undo_taint, &pages, &data);
+	if (!keep || !c->undo_id)
+		instant_end(c->undo);
+	if (n) {
+		struct undo_store *s = xcalloc(1, sizeof(*s)), **tail = &c->frozen;
+		*s = (struct undo_store){ .id = c->undo_id, .n = n, .pages = pages, .data = data };
+		while (*tail)
+			tail = &(*tail)->next;
+		*tail = s;
+		c->frozen_pages += n;
+		stores_trim(c, ckpt_undo_cap(d) / 2);
+	}
+	c->undo = NULL;
+	if (c->undo_vs) {
+		vmstate_free(c->undo_vs);
+		free(c->undo_vs);
+		c->undo_vs = NULL;
+	}
+	c->undo_id = 0;
+	free(c->undo_taint);
+	c->undo_taint = NULL;
+}
+
+void ckpt_undo_end_locked(struct domain *d, bool freeze)
+{
+	live_end(d, freeze);
+}
+
+static void undo_end(struct domain *d, bool freeze)
+{
+	pthread_mutex_lock(&d->ckpt.undo_lock);
+	live_end(d, freeze);
+	pthread_mutex_unlock(&d->ckpt.undo_lock);
+}
+
+void ckpt_undo_freeze(struct domain *d)
+{
+	undo_end(d, true);
+}
+
+void ckpt_undo_drop(struct domain *d)
+{
+	undo_end(d, false);
+}
+
+void ckpt_undo_forget(struct domain *d, uint64_t id)
+{
+	struct undo_store **p;
+	pthread_mutex_lock(&d->ckpt.undo_lock);
+	for (p = &d->ckpt.frozen; *p;) {
+		struct undo_store *s = *p;
+		if (s->id != id) {
+			p = &s->next;
+			continue;
+		}
+		*p = s->next;
+		d->ckpt.frozen_pages -= s->n;
+		store_free(s);
+	}
+	pthread_mutex_unlock(&d->ckpt.undo_lock);
+}
+
+void ckpt_undo_free(struct domain *d)
+{
+	pthread_mutex_lock(&d->ckpt.undo_lock);
+	live_end(d, false);
+	stores_trim(&d->ckpt, 0);
+	pthread_mutex_unlock(&d->ckpt.undo_lock);
+}
