@@ -82,6 +82,7 @@ struct domain *domain_create(struct hv *hv, int id, const struct domain_config *
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->ckpt.lock, NULL);
 	pthread_mutex_init(&d->ckpt.undo_lock, NULL);
+	pthread_mutex_init(&d->ksym_lock, NULL);
 	uart_init(&d->uart, &uart_ops, d);
 	domcons_init(&d->cons);
 	d->state = DOMAIN_SHUTOFF;
@@ -165,6 +166,7 @@ int domain_boot(struct domain *d, struct err *e)
 	d->event_vector = 0;
 	d->pause_count = 0;
 	d->linux_panic_seen_ns = 0;
+	ksyms_wait(d); /* a restored domain's, if they are still being read */
 	symtab_free(&d->kernel.symtab);
 	if (domain_vm_create(d, false, e) < 0)
 		goto fail;
@@ -271,6 +273,7 @@ void domain_destroy(struct domain *d)
 		return;
 	if (d->vcpus)
 		domain_teardown(d);
+	ksyms_wait(d);
 	symtab_free(&d->kernel.symtab);
 	mem_destroy(&d->mem);
 	uart_fini(&d->uart);
@@ -285,6 +288,7 @@ void domain_destroy(struct domain *d)
 	ckpt_undo_free(d);
 	pthread_mutex_destroy(&d->ckpt.lock);
 	pthread_mutex_destroy(&d->ckpt.undo_lock);
+	pthread_mutex_destroy(&d->ksym_lock);
 	free(d->ckpt.dirty);
 	free(d);
 }

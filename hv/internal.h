@@ -94,6 +94,13 @@ struct kernel_image {
 	uint64_t linux_panic_cpu, linux_suppress_printk; /* guest-physical; 0: not found */
 	uint64_t linux_vmcoreinfo_data, linux_vmcoreinfo_size, linux_page_offset_base, linux_uts;
 };
+/* ---- ksyms.c: a restored domain's kernel symbols read by a thread once it runs; its
+ * kernel_image is read only after ksyms_wait (which waits for that thread, if any) or when
+ * ksyms_loading says false */
+struct domain;
+void ksyms_load_behind(struct domain *d);
+void ksyms_wait(struct domain *d);
+bool ksyms_loading(struct domain *d);
 /* ---- kernel_linux.c */
 void kernel_linux_probe(struct kernel_image *ki);
 /* m NULL: the kernel is only read (entry, extent, symbols), nothing is loaded: a restored
@@ -256,7 +263,11 @@ struct domain {
 	int spare_vcpu0; /* the spare VM's vCPU 0 until vcpu_create takes it, else -1 */
 	bool vm_from_spare; /* its VM was hv's spare (spare.c) */
 	struct guest_mem mem;
-	struct kernel_image kernel;
+	struct kernel_image kernel; /* a restored one's: only once ksyms_wait returned (ksyms.c) */
+	pthread_mutex_t ksym_lock;
+	pthread_t ksym_thread;
+	bool ksym_joinable;
+	atomic_bool ksym_loading;
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;
 	struct uart uart;

@@ -63,8 +63,15 @@ def test_save_restore_round_trip(daemon, vcpus):
     assert m, r.stdout
     rows = d.rows()
     assert rows["g"][1] in ("running", "blocked"), rows
+    # the d key at once: its RIP is named from the kernel's symbols, which a thread reads
+    # once the vCPUs run (the key waits for it)
+    d.ctl("debug-keys", "d")
     # the VM was hv's spare, made ahead (its creation's SRCU waits were not the restore's)
-    assert re.search(r"g: restore took [0-9.]+ ms: .*\(domain and spare VM ", d.ctl("dmesg").stdout)
+    hvlog = d.ctl("dmesg").stdout
+    assert re.search(r"g: restore took [0-9.]+ ms: .*\(domain and spare VM ", hvlog)
+    assert re.search(r"g: kernel symbols read in [0-9.]+ ms, behind the restore \((\d{3,}) symbols\)", hvlog), hvlog
+    dumped = hvlog[hvlog.rindex("Dumping g vCPU 0"):]
+    assert re.search(r"RIP: +[0-9a-f]{4}:\[<ffffffff[0-9a-f]{8}>\] [a-z_]\w*\+0x", dumped), dumped[:1500]
     ps = guest_console(d, "g", "ps", "guest> ", timeout=60)
     assert re.search(r"churn", ps) and re.search(r"shell", ps), ps  # the threads are still scheduled
     up2 = guest_uptime(d, "g")
