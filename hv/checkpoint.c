@@ -575,21 +575,28 @@ static void undo_start(struct domain *d, uint64_t id, struct vm_state *vs)
 }
 
 /* After copy_back, the domain running again: the pages it copied back protected again,
- * and those written before that tainted (their first write was not seen by the log). */
+ * and those written before that tainted (their first write was not seen by the log).
+ * Only forgetting the old copies holds the log's lock; the protection (the ioctls, the
+ * milliseconds) does not, so a vCPU that writes a page of the log meanwhile does not wait
+ * for it: a page of set written before its protection is unprotected and not kept, or
+ * kept with what was written, and either way in the dirty log fetched after, so tainted. */
 static void undo_rearm(struct domain *d, const uint64_t *set)
 {
-	uint64_t words = MEM_BITMAP_WORDS(&d->mem);
+	uint64_t words = MEM_BITMAP_WORDS(&d->mem), t0 = time_ns(), t1;
 	struct instant *u = d->ckpt.undo;
 	int rc;
 	instant_lock(u, true);
-	rc = instant_protect(u, set, true);
 	instant_restart(u, set);
 	instant_lock(u, false);
+	t1 = time_ns();
+	rc = instant_protect(u, set, true);
 	d->ckpt.undo_taint = xcalloc(words, sizeof(uint64_t));
 	if (rc < 0 || mem_dirty_fetch(&d->mem, d->vm_fd, d->ckpt.undo_taint, &(struct err){ 0 }) < 0)
 		memset(d->ckpt.undo_taint, 0xff, words * sizeof(uint64_t));
 	for (uint64_t w = 0; w < words; w++)
 		d->ckpt.dirty[w] |= d->ckpt.undo_taint[w];
+	hv_log(d->hv, "%s: undo log re-armed in %.2f ms, the domain running (its lock held %.2f ms)", d->name,
+	       (time_ns() - t0) / 1e6, (t1 - t0) / 1e6);
 }
 
 #define BIT(bm, p) ((bm)[(p) / 64] >> ((p) % 64) & 1)
