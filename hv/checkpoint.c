@@ -677,9 +677,16 @@ struct rb_count {
  * hold and that is not tainted) and, for the rest, the newest image of the target's chain
  * that has it (zeros when none). Every page the files give is checked first: -1 with
  * nothing copied when one is corrupt. The live log's lock is held throughout. */
-static int copy_back(struct domain *d, struct chain *c, struct rb_plan *p, struct instant *u, struct rb_count *n,
-		     struct err *e)
+struct chain_of {
+	const char *dir;
+	const struct ckpt_ent *v, *target;
+	int n;
+};
+
+static int copy_back(struct domain *d, struct chain *c, const struct chain_of *co, struct rb_plan *p,
+		     struct instant *u, struct rb_count *n, struct err *e)
 {
+	bool any = false;
 	uint64_t words = MEM_BITMAP_WORDS(&d->mem);
 	uint64_t *files = xcalloc(words, sizeof(uint64_t)), *mine = xcalloc(words, sizeof(uint64_t));
 	uint64_t *unprot = u ? xcalloc(words, sizeof(uint64_t)) : NULL, *live = u ? xcalloc(words, sizeof(uint64_t)) : NULL;
@@ -702,10 +709,15 @@ static int copy_back(struct domain *d, struct chain *c, struct rb_plan *p, struc
 			continue;
 		if (kept && !BIT(p->block, pg) && !(taint && BIT(taint, pg)))
 			SETBIT(live, pg);
-		else
+		else {
 			SETBIT(files, pg);
+			any = true;
+		}
 	}
-	if (chain_pages(d, c, files, false, &n->pages, e) < 0)
+	/* the files only when some page must come from them */
+	if (any && !c->n && chain_open(&d->ckpt, c, co->dir, co->v, co->n, co->target, e) < 0)
+		goto out;
+	if (any && chain_pages(d, c, files, false, &n->pages, e) < 0)
 		goto out;
 	if (u && instant_protect(u, unprot, false) < 0) {
 		err_set(e, "%s: the undo log cannot unprotect its pages", d->name);
@@ -722,7 +734,7 @@ static int copy_back(struct domain *d, struct chain *c, struct rb_plan *p, struc
 			n->from_log++;
 		}
 	n->pages = 0;
-	if (chain_pages(d, c, files, true, &n->pages, e) < 0)
+	if (any && chain_pages(d, c, files, true, &n->pages, e) < 0)
 		goto out;
 	n->pages += n->from_log + n->from_frozen;
 	ret = 0;
@@ -791,13 +803,15 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 		ckpt_undo_end_locked(d, true);
 		use_log = same = false;
 	}
-	/* the target's chain last: the images plan_path read may leave the cache */
-	if (chain_open(&d->ckpt, &c, dir, v, n, target, e) < 0)
-		goto out;
+	/* the target's machine state: its live log's, a store's, else its file's (the chain
+	 * opened after plan_path: the images that read may leave the cache) */
 	if (same)
 		vs_p = d->ckpt.undo_vs;
-	else if (image_read_state(c.ix[0], &vs, e) < 0)
-		goto out;
+	else if (!(vs_p = ckpt_undo_state(d, target->h.image_id))) {
+		vs_p = &vs;
+		if (chain_open(&d->ckpt, &c, dir, v, n, target, e) < 0 || image_read_state(c.ix[0], &vs, e) < 0)
+			goto out;
+	}
 	if (vs_p->nr_vcpus != d->nr_vcpus) {
 		err_set(e, "checkpoint %s has %u vCPUs, %s has %u", tag, vs_p->nr_vcpus, d->name, d->nr_vcpus);
 		goto out;
@@ -816,7 +830,8 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 	}
 	/* every page needed is there and intact before any is copied: a corrupt checkpoint
 	 * leaves the domain as it was (the indexes check a batch when first needed) */
-	if (copy_back(d, &c, &plan, use_log ? d->ckpt.undo : NULL, &cnt, e) < 0 || vmstate_set(d, vs_p, false, e) < 0) {
+	if (copy_back(d, &c, &(struct chain_of){ dir, v, target, n }, &plan, use_log ? d->ckpt.undo : NULL, &cnt, e) < 0 ||
+	    vmstate_set(d, vs_p, false, e) < 0) {
 		hv_domain_release(hv, d->id);
 		goto out;
 	}
@@ -859,17 +874,17 @@ out:
 		       st->chain == 1 ? "" : "s", full ? ", every page" : "");
 	if (use_log && ret == 0 && rearm) {
 		undo_rearm(d, rearm);
-		if (!same) { /* the log is the target's now */
+		if (!same) { /* the log is the target's now, with its state (taken from a store or the file) */
 			vmstate_free(d->ckpt.undo_vs);
-			*d->ckpt.undo_vs = vs;
-			memset(&vs, 0, sizeof(vs));
+			*d->ckpt.undo_vs = *vs_p;
+			memset(vs_p, 0, sizeof(*vs_p));
 			d->ckpt.undo_id = target->h.image_id;
 		}
 	}
 	if (use_log && (ret < 0 || !rearm))
 		ckpt_undo_end_locked(d, false); /* RAM may differ from what the log assumes */
 	else if (!use_log && ret == 0)
-		undo_start(d, target->h.image_id, &vs); /* the next rollback to it from memory */
+		undo_start(d, target->h.image_id, vs_p); /* the next rollback to it from memory */
 	free(rearm);
 	chain_close(&c);
 	vmstate_free(&vs);

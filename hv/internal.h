@@ -246,6 +246,7 @@ struct ckpt_state {
 		uint64_t n;      /* pages */
 		uint64_t *pages; /* memfd pages, ascending */
 		uint8_t **data;  /* their contents at that checkpoint */
+		struct vm_state *vs; /* NULL or its machine state (no file read when no page is wanted from one) */
 	} *frozen;
 	uint64_t frozen_pages;
 };
@@ -402,6 +403,10 @@ void ckpt_undo_drop(struct domain *d);
 void ckpt_undo_end_locked(struct domain *d, bool freeze);
 /* The stores of checkpoint id freed (it is deleted). */
 void ckpt_undo_forget(struct domain *d, uint64_t id);
+/* The machine state of checkpoint id a store keeps (undo_lock held; a rollback may take
+ * its contents, leaving it empty), or NULL. */
+struct vm_state;
+struct vm_state *ckpt_undo_state(struct domain *d, uint64_t id);
 /* The live log and every store freed (a teardown). */
 void ckpt_undo_free(struct domain *d);
 /* The pages the logs may keep in all (config/checkpoint-undo-max), and what of them the

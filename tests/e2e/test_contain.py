@@ -542,7 +542,7 @@ def test_rollback_when_the_undo_logs_are_capped_reads_the_rest_from_the_files(da
     d.ctl("suspend", "g")
     got = rollback(d, "c1")
     assert not got["full"] and got["files"] >= 1200, got  # the logs lack most of it
-    assert 0 < got["latest"] + got["frozen"] <= 256 and got["kept"] <= 128, got
+    assert 0 < got["latest"] + got["frozen"] <= 256 and got["kept"] <= 192, got  # 3/4 of the cap at most frozen
     saved = os.path.join(d.tmp, "capped.save")
     d.ctl("save", "g", saved, "--keep", "--paused")
     assert ram_of(saved, 32 << 20) == want
@@ -556,7 +556,7 @@ def test_deleting_checkpoints_whose_logs_are_frozen(daemon):
     which test_incremental_chain_equals_a_full_image checks), then back to c1 from c1's
     frozen log and c2's (the pages written since c2 were written after c2 before too): RAM
     equals c1's file; c2 deleted then, its frozen log goes (fewer pages kept) and back to
-    c1 again still equals it. The logs may keep 16 MiB (half of it for the frozen ones), so
+    c1 again still equals it. The logs may keep 16 MiB (3/4 of it for the frozen ones), so
     that c1's and c2's both stay."""
     d, want = c1_then_c2(daemon, undo_max=16)
     d.ctl("checkpoint", "g", "c3")
