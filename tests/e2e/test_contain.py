@@ -473,7 +473,8 @@ def test_rollback_twice_from_the_undo_log_equals_the_checkpoint(daemon):
         assert "MARK-%d" % round_ not in log, log
 
 
-ROLLBACK_LOG = re.compile(r"g: rollback to (\S+): (\d+) pages copied back in [0-9.]+ ms: (\d+) from the latest's "
+ROLLBACK_LOG = re.compile(r"g: rollback to (\S+): (\d+) pages copied back in [0-9.]+ ms \(planned [0-9.]+, vCPUs "
+                          r"out of KVM [0-9.]+, held [0-9.]+\): (\d+) from the latest's "
                           r"undo log, (\d+) from (\d+) frozen undo logs? \((\d+) pages kept in all\), (\d+) from the "
                           r"files \((\d+) images?\)(, every page)?")
 
