@@ -937,7 +937,6 @@ int hv_domain_rollback(struct hv *hv, struct domain *d, const char *tag, struct 
 	pthread_mutex_unlock(&d->ckpt.undo_lock);
 	pthread_mutex_unlock(&d->ckpt.lock);
 	return ret;
-
 }
 
 const char *hv_domain_latest_checkpoint(struct domain *d, char *buf, size_t len)
