@@ -562,6 +562,7 @@ static void undo_start(struct domain *d, uint64_t id, struct vm_state *vs)
 	in = instant_log(d, ckpt_undo_room(d, ckpt_undo_cap(d)));
 	if (!in)
 		return;
+	instant_skip(in, ckpt_undo_kept(d, id)); /* what its stores have already */
 	d->ckpt.undo = in;
 	d->ckpt.undo_taint = xcalloc(words, sizeof(uint64_t));
 	if (mem_dirty_fetch(&d->mem, d->vm_fd, d->ckpt.undo_taint, &(struct err){ 0 }) < 0)
@@ -912,6 +913,8 @@ out:
 			memset(vs_p, 0, sizeof(*vs_p));
 			d->ckpt.undo_id = target->h.image_id;
 		}
+		/* a page the target's stores have need not be kept again (they give it back) */
+		instant_skip(d->ckpt.undo, ckpt_undo_kept(d, target->h.image_id));
 	}
 	if (use_log && (ret < 0 || !rearm))
 		ckpt_undo_end_locked(d, false); /* RAM may differ from what the log assumes */

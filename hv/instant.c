@@ -43,6 +43,7 @@ struct instant {
 	bool undo_lost;   /* a page was written without its old contents saved */
 	uint64_t undo_max;
 	bool halted;      /* cow_halt: no handler, no protection, the kept pages still here */
+	uint64_t *skip;   /* NULL, or the pages an undo log need not keep (kept elsewhere) */
 };
 
 static void cow_stop(struct instant *s);
@@ -103,7 +104,7 @@ static void *fault_thread(void *arg)
 				s->dirty[s->ndirty++] = page;
 			else
 				s->dirty_lost = true;
-		} else if (!s->saved[page]) {
+		} else if (!s->saved[page] && !(s->skip && (s->skip[page / 64] >> (page % 64) & 1))) {
 			uint8_t *copy = s->undo && s->copied >= s->undo_max ? NULL : malloc(4096);
 			if (copy) {
 				memcpy(copy, s->d->mem.base + page * 4096, 4096);
@@ -227,6 +228,8 @@ static void cow_stop(struct instant *s)
 	s->saved = NULL;
 	free(s->dirty);
 	s->dirty = NULL;
+	free(s->skip);
+	s->skip = NULL;
 	s->uffd = -1;
 }
 
@@ -271,6 +274,14 @@ void instant_keep(struct instant *s, uint64_t max_pages)
 	pthread_mutex_lock(&s->lock);
 	s->undo = true;
 	s->undo_max = max_pages;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void instant_skip(struct instant *s, uint64_t *bm)
+{
+	pthread_mutex_lock(&s->lock);
+	free(s->skip);
+	s->skip = bm;
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -384,6 +384,9 @@ struct instant *instant_log(struct domain *d, uint64_t max_pages);
  * pages set in skip (may be NULL): (*pages)[i] a memfd page, ascending, (*data)[i] its
  * 4096 bytes (the caller frees both arrays and each page); their count. */
 uint64_t instant_take(struct instant *s, const uint64_t *skip, uint64_t **pages, uint8_t ***data);
+/* An undo log's pages it need not keep (bm, a bit per memfd page, taken over; NULL:
+ * none): another store has their contents at its checkpoint. */
+void instant_skip(struct instant *s, uint64_t *bm);
 /* The log's lock: held, its pages stay as they are (the fault thread waits). */
 void instant_lock(struct instant *s, bool lock);
 /* With the lock: the old contents of memfd page page, or NULL (not written since). */
@@ -407,6 +410,8 @@ void ckpt_undo_forget(struct domain *d, uint64_t id);
  * its contents, leaving it empty), or NULL. */
 struct vm_state;
 struct vm_state *ckpt_undo_state(struct domain *d, uint64_t id);
+/* The pages the stores of checkpoint id keep (a bit per memfd page, malloc'd), or NULL. */
+uint64_t *ckpt_undo_kept(struct domain *d, uint64_t id);
 /* The live log and every store freed (a teardown). */
 void ckpt_undo_free(struct domain *d);
 /* The pages the logs may keep in all (config/checkpoint-undo-max), and what of them the

@@ -210,3 +210,16 @@ struct vm_state *ckpt_undo_state(struct domain *d, uint64_t id)
 			return s->vs;
 	return NULL;
 }
+
+uint64_t *ckpt_undo_kept(struct domain *d, uint64_t id)
+{
+	uint64_t *bm = NULL;
+	for (struct undo_store *s = d->ckpt.frozen; s; s = s->next)
+		if (s->id == id)
+			for (uint64_t i = 0; i < s->n; i++) {
+				if (!bm)
+					bm = xcalloc(MEM_BITMAP_WORDS(&d->mem), sizeof(uint64_t));
+				bm[s->pages[i] / 64] |= 1ull << (s->pages[i] % 64);
+			}
+	return bm;
+}
