@@ -44,6 +44,7 @@ struct instant {
 	uint64_t undo_max;
 	bool halted;      /* cow_halt: no handler, no protection, the kept pages still here */
 	uint64_t *skip;   /* NULL, or the pages an undo log need not keep (kept elsewhere) */
+	uint64_t *touched; /* with skip: those of them written since (so unprotected) */
 };
 
 static void cow_stop(struct instant *s);
@@ -104,7 +105,9 @@ static void *fault_thread(void *arg)
 				s->dirty[s->ndirty++] = page;
 			else
 				s->dirty_lost = true;
-		} else if (!s->saved[page] && !(s->skip && (s->skip[page / 64] >> (page % 64) & 1))) {
+		} else if (s->skip && !s->saved[page] && (s->skip[page / 64] >> (page % 64) & 1)) {
+			s->touched[page / 64] |= 1ull << (page % 64); /* kept elsewhere: only unprotected */
+		} else if (!s->saved[page]) {
 			uint8_t *copy = s->undo && s->copied >= s->undo_max ? NULL : malloc(4096);
 			if (copy) {
 				memcpy(copy, s->d->mem.base + page * 4096, 4096);
@@ -230,6 +233,8 @@ static void cow_stop(struct instant *s)
 	s->dirty = NULL;
 	free(s->skip);
 	s->skip = NULL;
+	free(s->touched);
+	s->touched = NULL;
 	s->uffd = -1;
 }
 
@@ -281,7 +286,9 @@ void instant_skip(struct instant *s, uint64_t *bm)
 {
 	pthread_mutex_lock(&s->lock);
 	free(s->skip);
+	free(s->touched);
 	s->skip = bm;
+	s->touched = bm ? xcalloc((s->npages + 63) / 64, sizeof(uint64_t)) : NULL;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -318,8 +325,16 @@ int instant_protect(struct instant *s, const uint64_t *bm, bool wp)
 	return ret;
 }
 
+bool instant_writable(const struct instant *s, uint64_t page)
+{
+	return page < s->npages && ((s->saved && s->saved[page]) ||
+				    (s->touched && (s->touched[page / 64] >> (page % 64) & 1)));
+}
+
 void instant_restart(struct instant *s, const uint64_t *bm)
 {
+	for (uint64_t w = 0; s->touched && w < (s->npages + 63) / 64; w++)
+		s->touched[w] &= ~bm[w];
 	for (uint64_t p = 0; p < s->npages; p++)
 		if ((bm[p / 64] >> (p % 64) & 1) && s->saved[p]) {
 			free(s->saved[p]);

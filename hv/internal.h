@@ -387,6 +387,9 @@ uint64_t instant_take(struct instant *s, const uint64_t *skip, uint64_t **pages,
 /* An undo log's pages it need not keep (bm, a bit per memfd page, taken over; NULL:
  * none): another store has their contents at its checkpoint. */
 void instant_skip(struct instant *s, uint64_t *bm);
+/* With the lock: page is not protected by the log (it kept it, or it was a skipped one
+ * and written since), so writing it through the mapping does not fault. */
+bool instant_writable(const struct instant *s, uint64_t page);
 /* The log's lock: held, its pages stay as they are (the fault thread waits). */
 void instant_lock(struct instant *s, bool lock);
 /* With the lock: the old contents of memfd page page, or NULL (not written since). */
