@@ -14,7 +14,8 @@
  * a checkpoint that has one already is merged into it (the same page is the same bytes).
  * Each freeze drops the oldest stores (and trims the newest) until the stores hold at
  * most three quarters of the cap, and the next live log may keep what is left, so the
- * latest checkpoint's log always has at least a quarter. A store keeps its checkpoint's
+ * latest checkpoint's log always has at least a quarter; a live log skips the pages its
+ * checkpoint's stores have (instant_skip: they give them back). A store keeps its checkpoint's
  * machine state too, so a rollback that finds every page in memory reads no file. Deleting
  * a checkpoint frees its stores; a teardown frees them all. */
 #include "internal.h"
