@@ -13,9 +13,11 @@ here, far too slowly to fill it. Both run the built-in guest over that RAM.
               follows), and the hvctl round trip; hv's log of each restore's steps (and of
               each checkpoint's pause and rollback) printed as comments under the table.
         checkpoint: the first (full) and, after the guest wrote 16 MiB (`mem 16`), the
-              second (incremental): pause, size; rollback to the first (from the files: the
-              second is the latest), then after 16 MiB more written to the first again (the
-              latest now: from its undo log in memory, started by the first rollback).
+              second (incremental): pause, size; rollback to the first (the second is the
+              latest: the first's undo log, frozen when the second was taken, and the
+              second's give the pages, the files what they lack), then after 16 MiB more
+              written to the first again (the latest now: from its undo log in memory,
+              which the first rollback re-armed).
   QEMU: migrate to "exec:cat > F" with the guest stopped (save), -incoming "exec:cat F"
         until the migration completed (restore, process start included: reported apart),
         savevm / loadvm on a qcow2 disk (a checkpoint and a rollback; QEMU stops the guest
@@ -109,16 +111,19 @@ def bench_hv(build, img, size, out_dir):
         r = d.run("rollback", "dom0", "c1", timeout=1800)
         res["rollback_ms"] = ms(r"([0-9.]+) ms$", r.stdout.strip())
         res["rollback_pages"] = ms(r"([0-9]+) pages copied", r.stdout)
+        m = re.search(r"([0-9]+) from undo logs in memory", r.stdout)
+        res["rollback_log"] = int(m.group(1)) if m else 0
         d.console("dom0", "mem 16", want="offset / 8)", timeout=600)
         r = d.run("rollback", "dom0", "c1", timeout=1800)
         if r.returncode:
             raise RuntimeError("the second rollback: " + r.stderr)
         res["rollback2_ms"] = ms(r"([0-9.]+) ms$", r.stdout.strip())
         res["rollback2_pages"] = ms(r"([0-9]+) pages copied", r.stdout)
-        m = re.search(r"([0-9]+) from its undo log", r.stdout)
+        m = re.search(r"([0-9]+) from undo logs in memory", r.stdout)
         res["rollback2_log"] = int(m.group(1)) if m else 0
         res["log"] = [l for l in d.run("dmesg").stdout.splitlines()
-                      if "restore took" in l or ": checkpoint " in l or "rolled back" in l or "undo log" in l]
+                      if "restore took" in l or ": checkpoint " in l or "rollback to" in l or "undo log" in l
+                      or "kernel symbols" in l]
     finally:
         d.stop()
     return res
@@ -230,11 +235,12 @@ def main(argv=None):
             ("checkpoint, total s", hv["ckpt_s"], qe["savevm_s"], "%.3f"),
             ("incremental checkpoint after 16 MiB written: pause ms", hv["inc_pause_ms"], None, "%.3f"),
             ("incremental checkpoint: file MiB (%d pages)" % hv["inc_pages"], hv["inc_mib"], None, "%.1f"),
-            ("rollback to the first after 16 MiB written and the second checkpoint, ms (from the files; "
-             "QEMU loadvm; hv copied back %d pages)" % hv["rollback_pages"],
+            ("rollback to the first after 16 MiB written and the second checkpoint, ms (QEMU loadvm; hv copied "
+             "back %d pages, %d of them from the undo logs in memory: the first's, frozen, and the second's)"
+             % (hv["rollback_pages"], hv["rollback_log"]),
              hv["rollback_ms"], qe["loadvm_ms"], "%.1f"),
-            ("rollback to it again after 16 MiB more written, ms (now the latest: %d of %d pages from its undo "
-             "log in memory)" % (hv["rollback2_log"], hv["rollback2_pages"]), hv["rollback2_ms"], qe["loadvm_ms"], "%.1f"),
+            ("rollback to it again after 16 MiB more written, ms (now the latest: %d of %d pages from the undo "
+             "logs in memory)" % (hv["rollback2_log"], hv["rollback2_pages"]), hv["rollback2_ms"], qe["loadvm_ms"], "%.1f"),
         ]
         for name, h, q, f in rows:
             ratio = "%.1f" % (q / h) if q is not None and h > 0 else "-"

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,9 +40,6 @@
 
 #define CKPT_SUFFIX ".hvimg"
 #define CKPT_MAX 4096 /* checkpoints of one domain */
-/* the undo log keeps at most this fraction of RAM (the pages written since the latest
- * checkpoint); a domain that writes more rolls back from the files */
-#define UNDO_RAM_FRACTION 4
 
 static int ckpt_dir(struct hv *hv, const char *name, char *dir, size_t len, bool create, struct err *e)
 {
@@ -303,7 +301,7 @@ int hv_domain_checkpoint(struct hv *hv, struct domain *d, const char *tag_in, co
 	ret = 0;
 	if (st->cow) { /* the instant goes on as the undo log of this checkpoint */
 		pthread_mutex_lock(&d->ckpt.undo_lock);
-		instant_keep(in, d->mem.size / 4096 / UNDO_RAM_FRACTION);
+		instant_keep(in, ckpt_undo_room(d, ckpt_undo_cap(d)));
 		d->ckpt.undo = in;
 		d->ckpt.undo_vs = xcalloc(1, sizeof(*d->ckpt.undo_vs));
 		*d->ckpt.undo_vs = p.vs;
@@ -330,22 +328,6 @@ out:
 unlock:
 	pthread_mutex_unlock(&d->ckpt.lock);
 	return ret;
-}
-
-void ckpt_undo_drop(struct domain *d)
-{
-	pthread_mutex_lock(&d->ckpt.undo_lock);
-	instant_end(d->ckpt.undo);
-	d->ckpt.undo = NULL;
-	if (d->ckpt.undo_vs) {
-		vmstate_free(d->ckpt.undo_vs);
-		free(d->ckpt.undo_vs);
-		d->ckpt.undo_vs = NULL;
-	}
-	d->ckpt.undo_id = 0;
-	free(d->ckpt.undo_taint);
-	d->ckpt.undo_taint = NULL;
-	pthread_mutex_unlock(&d->ckpt.undo_lock);
 }
 
 /* ---- listing and deleting */
@@ -405,6 +387,7 @@ int hv_checkpoint_delete(struct hv *hv, const char *name, const char *tag, struc
 	if (d) {
 		pthread_mutex_lock(&d->ckpt.lock);
 		cache_drop(&d->ckpt, c_id);
+		ckpt_undo_forget(d, c_id); /* its contents in memory: no rollback can want them */
 	}
 	if (unlink(path) < 0) {
 		if (d)
@@ -565,20 +548,21 @@ static int chain_pages(struct domain *d, struct chain *c, const uint64_t *set, b
 	return 0;
 }
 
-/* The undo log for checkpoint id, started now (after a rollback to it, the domain
- * running again): the pages written while it was being armed are tainted (their kept
- * copy would not be the checkpoint's) and stay in the dirty set; vs is taken over. */
+/* The undo log for checkpoint id, started now (after a rollback to it from the files, the
+ * domain running again; undo_lock held): the pages written while it was being armed are
+ * tainted (their kept copy would not be the checkpoint's) and stay in the dirty set; vs is
+ * taken over. */
 static void undo_start(struct domain *d, uint64_t id, struct vm_state *vs)
 {
 	uint64_t words = MEM_BITMAP_WORDS(&d->mem), t0 = time_ns();
 	struct instant *in;
-	ckpt_undo_drop(d);
+	ckpt_undo_end_locked(d, false);
 	if (!d->mem.dirty_logging || !d->ckpt.valid)
 		return;
-	in = instant_log(d, d->mem.size / 4096 / UNDO_RAM_FRACTION);
+	in = instant_log(d, ckpt_undo_room(d, ckpt_undo_cap(d)));
 	if (!in)
 		return;
-	pthread_mutex_lock(&d->ckpt.undo_lock);
+	instant_skip(in, ckpt_undo_kept(d, id)); /* what its stores have already */
 	d->ckpt.undo = in;
 	d->ckpt.undo_taint = xcalloc(words, sizeof(uint64_t));
 	if (mem_dirty_fetch(&d->mem, d->vm_fd, d->ckpt.undo_taint, &(struct err){ 0 }) < 0)
@@ -589,85 +573,222 @@ static void undo_start(struct domain *d, uint64_t id, struct vm_state *vs)
 	*d->ckpt.undo_vs = *vs;
 	memset(vs, 0, sizeof(*vs));
 	d->ckpt.undo_id = id;
-	pthread_mutex_unlock(&d->ckpt.undo_lock);
 	hv_log(d->hv, "%s: undo log of its checkpoint armed in %.1f ms", d->name, (time_ns() - t0) / 1e6);
 }
 
-/* After undo_pages, the domain running again: the pages it copied back protected again,
- * and those written before that tainted (their first write was not seen by the log). */
+/* After copy_back, the domain running again: the pages it copied back protected again,
+ * and those written before that tainted (their first write was not seen by the log).
+ * Only forgetting the old copies holds the log's lock; the protection (the ioctls, the
+ * milliseconds) does not, so a vCPU that writes a page of the log meanwhile does not wait
+ * for it: a page of set written before its protection is unprotected and not kept, or
+ * kept with what was written, and either way in the dirty log fetched after, so tainted. */
 static void undo_rearm(struct domain *d, const uint64_t *set)
 {
-	uint64_t words = MEM_BITMAP_WORDS(&d->mem);
+	uint64_t words = MEM_BITMAP_WORDS(&d->mem), t0 = time_ns(), t1;
 	struct instant *u = d->ckpt.undo;
 	int rc;
 	instant_lock(u, true);
-	rc = instant_protect(u, set, true);
 	instant_restart(u, set);
 	instant_lock(u, false);
+	t1 = time_ns();
+	rc = instant_protect(u, set, true);
 	d->ckpt.undo_taint = xcalloc(words, sizeof(uint64_t));
 	if (rc < 0 || mem_dirty_fetch(&d->mem, d->vm_fd, d->ckpt.undo_taint, &(struct err){ 0 }) < 0)
 		memset(d->ckpt.undo_taint, 0xff, words * sizeof(uint64_t));
 	for (uint64_t w = 0; w < words; w++)
 		d->ckpt.dirty[w] |= d->ckpt.undo_taint[w];
+	hv_log(d->hv, "%s: undo log re-armed in %.2f ms, the domain running (its lock held %.2f ms)", d->name,
+	       (time_ns() - t0) / 1e6, (t1 - t0) / 1e6);
 }
 
-/* Back to a checkpoint with the latest's undo log on, the domain held, set (memfd pages)
- * what changed since it: each page from the log in memory when it kept the page and the
- * checkpoint is the log's (same), else from the files (the chain c); then the log is
- * the target's (the caller rearms it). 0; -1 (nothing copied) when a page the files must give is corrupt. */
-static int undo_pages(struct domain *d, struct chain *c, uint64_t *set, bool same, uint64_t *pages,
-		      uint64_t *from_log, struct err *e)
+#define BIT(bm, p) ((bm)[(p) / 64] >> ((p) % 64) & 1)
+#define SETBIT(bm, p) ((bm)[(p) / 64] |= 1ull << ((p) % 64))
+
+/* What a rollback copies back, and from where. */
+struct rb_plan {
+	uint64_t *set;   /* memfd pages to copy back */
+	uint64_t *block; /* written after the target on the way to the latest (the live log's pages not counted) */
+	struct rb_src {
+		uint64_t page;
+		const uint8_t *data;
+	} *src;          /* from the frozen logs */
+	size_t nsrc, cap;
+	unsigned stores; /* frozen logs that gave pages */
+};
+
+/* The way from the latest (path[0]) back to the target (path[m]), newest first, undo_lock
+ * held: into p->set the pages the images after the target hold (written since it) and
+ * the pages the stores on the way kept (written after their checkpoint); into p->src,
+ * for each page a store of path[k] kept that no image from the target to path[k] holds
+ * and no store of a checkpoint before path[k] on the way kept (so the page did not change
+ * from the target to path[k]: its copy is the target's), the first such copy. */
+static int plan_path(struct domain *d, const char *dir, const struct ckpt_ent **path, unsigned m, struct rb_plan *p,
+		     struct err *e)
 {
 	uint64_t words = MEM_BITMAP_WORDS(&d->mem);
-	uint64_t *files = xcalloc(words, sizeof(uint64_t));
-	struct instant *u = d->ckpt.undo;
-	int ret = -1;
-	instant_lock(u, true);
-	for (uint64_t p = 0; p < d->mem.size / 4096; p++) {
-		if (instant_page(u, p)) /* written since (by anyone), whatever the dirty log says */
-			set[p / 64] |= 1ull << (p % 64);
-		if ((set[p / 64] >> (p % 64) & 1) &&
-		    (!same || !instant_page(u, p) || (d->ckpt.undo_taint && (d->ckpt.undo_taint[p / 64] >> (p % 64) & 1))))
-			files[p / 64] |= 1ull << (p % 64);
+	uint64_t *seen = xcalloc(words, sizeof(uint64_t));
+	for (unsigned k = m + 1; k-- > 0;) {
+		bool gave = false;
+		if (k < m) { /* what changed from path[k + 1] to path[k] */
+			char fp[4600];
+			struct image_index *ix;
+			snprintf(fp, sizeof(fp), "%s/%s%s", dir, path[k]->tag, CKPT_SUFFIX);
+			ix = cache_get(&d->ckpt, fp, path[k]->h.image_id, e);
+			if (!ix) {
+				free(seen);
+				return -1;
+			}
+			mark_image_pages(d, ix, p->set);
+			mark_image_pages(d, ix, p->block);
+		}
+		for (struct undo_store *s = d->ckpt.frozen; s; s = s->next) {
+			if (s->id != path[k]->h.image_id)
+				continue;
+			for (uint64_t i = 0; i < s->n; i++) {
+				uint64_t pg = s->pages[i];
+				if (BIT(p->block, pg) || BIT(seen, pg))
+					continue;
+				SETBIT(seen, pg);
+				if (p->nsrc == p->cap) {
+					p->cap = p->cap ? p->cap * 2 : 1024;
+					p->src = xrealloc(p->src, p->cap * sizeof(*p->src));
+				}
+				p->src[p->nsrc++] = (struct rb_src){ pg, s->data[i] };
+				gave = true;
+			}
+		}
+		p->stores += gave;
+		for (struct undo_store *s = d->ckpt.frozen; s; s = s->next)
+			if (s->id == path[k]->h.image_id)
+				for (uint64_t i = 0; i < s->n; i++) {
+					SETBIT(p->set, s->pages[i]);
+					if (k) /* the live log is of path[0]: the same checkpoint */
+						SETBIT(p->block, s->pages[i]);
+				}
 	}
-	if (chain_pages(d, c, files, false, pages, e) < 0)
+	free(seen);
+	return 0;
+}
+
+struct rb_count {
+	uint64_t pages, from_log, from_frozen;
+};
+
+/* The domain held: the pages of p->set copied back, from the frozen logs (p->src), the
+ * live log u (NULL: none; when it is the latest's, a page it kept that p->block does not
+ * hold and that is not tainted) and, for the rest, the newest image of the target's chain
+ * that has it (zeros when none). Every page the files give is checked first: -1 with
+ * nothing copied when one is corrupt. The live log's lock is held throughout. */
+struct chain_of {
+	const char *dir;
+	const struct ckpt_ent *v, *target;
+	int n;
+};
+
+static int copy_back(struct domain *d, struct chain *c, const struct chain_of *co, struct rb_plan *p,
+		     struct instant *u, struct rb_count *n, struct err *e)
+{
+	bool any = false;
+	uint64_t words = MEM_BITMAP_WORDS(&d->mem);
+	uint64_t *files = xcalloc(words, sizeof(uint64_t)), *mine = xcalloc(words, sizeof(uint64_t));
+	uint64_t *unprot = xcalloc(words, sizeof(uint64_t)), *live = u ? xcalloc(words, sizeof(uint64_t)) : NULL;
+	const uint64_t *taint = d->ckpt.undo_taint;
+	int ret = -1;
+	memset(n, 0, sizeof(*n));
+	if (u)
+		instant_lock(u, true);
+	for (size_t i = 0; i < p->nsrc; i++)
+		SETBIT(mine, p->src[i].page);
+	for (uint64_t pg = 0; pg < d->mem.size / 4096; pg++) {
+		const uint8_t *kept = u ? instant_page(u, pg) : NULL;
+		if (kept) /* written since (by anyone), whatever the dirty log says */
+			SETBIT(p->set, pg);
+		if (!BIT(p->set, pg))
+			continue;
+		if (BIT(mine, pg))
+			continue;
+		if (kept && !BIT(p->block, pg) && !(taint && BIT(taint, pg)))
+			SETBIT(live, pg);
+		else {
+			SETBIT(files, pg);
+			any = true;
+			if (u && !kept) /* a page the live log protects: writable while it is copied */
+				SETBIT(unprot, pg);
+		}
+	}
+	/* the files only when some page must come from them */
+	if (any && !c->n && chain_open(&d->ckpt, c, co->dir, co->v, co->n, co->target, e) < 0)
 		goto out;
-	/* the pages from the files writable while they are copied (a protected one would
-	 * fault to the thread that waits for this lock; the kept ones are writable already);
-	 * all of set protected again once the domain runs (undo_rearm) */
-	if (instant_protect(u, files, false) < 0) {
+	if (any && chain_pages(d, c, files, false, &n->pages, e) < 0)
+		goto out;
+	if (u && instant_protect(u, unprot, false) < 0) {
 		err_set(e, "%s: the undo log cannot unprotect its pages", d->name);
 		goto out;
 	}
-	for (uint64_t p = 0; p < d->mem.size / 4096; p++)
-		if (!set[p / 64] && p % 64 == 0)
-			p += 63;
-		else if ((set[p / 64] >> (p % 64) & 1) && !(files[p / 64] >> (p % 64) & 1)) {
-			memcpy(d->mem.base + p * 4096, instant_page(u, p), 4096);
-			(*from_log)++;
+	/* the frozen logs' pages: one the live log does not protect (it kept it, or a page it
+	 * skips was written since) copied through the mapping; the others written through the memfd, so that a page the
+	 * live log protects stays protected (no unprotect, no write fault per page: 6 us each
+	 * on this host), in runs of consecutive pages, a call each */
+	for (size_t i = 0, run; i < p->nsrc; i += run) {
+		struct iovec iov[256];
+		ssize_t w;
+		if (u && instant_writable(u, p->src[i].page)) {
+			memcpy(d->mem.base + p->src[i].page * 4096, p->src[i].data, 4096);
+			run = 1;
+			continue;
 		}
-	*pages = 0;
-	if (chain_pages(d, c, files, true, pages, e) < 0)
+		for (run = 0; run < 256 && i + run < p->nsrc && p->src[i + run].page == p->src[i].page + run &&
+			      !(u && instant_writable(u, p->src[i + run].page));
+		     run++)
+			iov[run] = (struct iovec){ (void *)p->src[i + run].data, 4096 };
+		w = pwritev(d->mem.memfd, iov, (int)run, (off_t)(p->src[i].page * 4096));
+		for (size_t k = w > 0 ? (size_t)w / 4096 : 0; k < run; k++) { /* memory short: through the mapping */
+			uint64_t pg = p->src[i + k].page;
+			memset(unprot, 0, words * sizeof(uint64_t));
+			SETBIT(unprot, pg);
+			if (u && instant_protect(u, unprot, false) < 0) {
+				err_set(e, "%s: the undo log cannot unprotect its pages (some are copied back already)", d->name);
+				goto out;
+			}
+			memcpy(d->mem.base + pg * 4096, p->src[i + k].data, 4096);
+		}
+	}
+	n->from_frozen = p->nsrc;
+	for (uint64_t pg = 0; u && pg < d->mem.size / 4096; pg++)
+		if (!live[pg / 64] && pg % 64 == 0)
+			pg += 63;
+		else if (BIT(live, pg)) {
+			memcpy(d->mem.base + pg * 4096, instant_page(u, pg), 4096);
+			n->from_log++;
+		}
+	n->pages = 0;
+	if (any && chain_pages(d, c, files, true, &n->pages, e) < 0)
 		goto out;
-	*pages += *from_log;
-	free(d->ckpt.undo_taint);
-	d->ckpt.undo_taint = NULL;
+	n->pages += n->from_log + n->from_frozen;
 	ret = 0;
 out:
-	instant_lock(u, false);
+	if (u)
+		instant_lock(u, false);
 	free(files);
+	free(mine);
+	free(unprot);
+	free(live);
 	return ret;
 }
 
+/* With the domain's lock and its undo logs' lock held. */
 static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, struct hv_rollback_stats *st,
-			      struct err *e)
+			   struct err *e)
 {
 	char dir[4200];
 	struct ckpt_ent *v = NULL;
-	const struct ckpt_ent *target, *latest = NULL;
+	const struct ckpt_ent *target, *latest = NULL, **path = NULL;
 	struct chain c = { 0 };
 	struct vm_state vs = { 0 }, *vs_p = &vs;
-	uint64_t *rearm = NULL, *set = NULL, words = MEM_BITMAP_WORDS(&d->mem), t0 = time_ns(), pages = 0, from_log = 0;
+	struct rb_plan plan = { 0 };
+	struct rb_count cnt = { 0 };
+	uint64_t *rearm = NULL, words = MEM_BITMAP_WORDS(&d->mem), t0 = time_ns(), t_plan = 0, t_hold = 0, t_rel = 0;
+	unsigned m = 0;
 	int n, ret = -1;
 	bool full = true, use_log = false, same = false;
 
@@ -682,83 +803,76 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 		err_set(e, "%s has no checkpoint named %s", d->name, tag);
 		goto out;
 	}
-	if (ckpt_dir(hv, d->name, dir, sizeof(dir), false, e) < 0 || chain_open(&d->ckpt, &c, dir, v, n, target, e) < 0)
+	if (ckpt_dir(hv, d->name, dir, sizeof(dir), false, e) < 0)
 		goto out;
-	/* the latest checkpoint's undo log: back to that checkpoint, its state and the pages
-	 * it kept come from memory; to an older one, it goes on as that one's log */
-	pthread_mutex_lock(&d->ckpt.undo_lock);
+	/* the latest checkpoint's undo log goes on as the target's; without it (or lost) its
+	 * pages are frozen into a store like the older ones' */
 	use_log = d->ckpt.undo && d->ckpt.valid && d->ckpt.id == d->ckpt.undo_id && d->mem.dirty_logging &&
 		  !instant_lost(d->ckpt.undo);
 	same = use_log && d->ckpt.undo_id == target->h.image_id;
-	if (!use_log) {
-		pthread_mutex_unlock(&d->ckpt.undo_lock);
-		ckpt_undo_drop(d); /* what follows writes RAM from the files: a log would no longer hold */
+	if (!use_log)
+		ckpt_undo_end_locked(d, true);
+	plan.set = xcalloc(words, sizeof(uint64_t));
+	plan.block = xcalloc(words, sizeof(uint64_t));
+	/* what changed since TAG: since the latest checkpoint, and the checkpoints between */
+	if (d->ckpt.valid && d->mem.dirty_logging && (latest = by_id(v, n, d->ckpt.id))) {
+		const struct ckpt_ent *cur = latest;
+		path = xcalloc(CKPT_MAX + 1, sizeof(*path));
+		while (cur && cur != target && (cur->h.flags & IMAGE_F_INCREMENTAL) && m < CKPT_MAX) {
+			path[m++] = cur;
+			cur = by_id(v, n, cur->h.parent_id);
+		}
+		full = cur != target; /* TAG is not behind the latest: everything */
+		path[m] = target;
+		if (!full && plan_path(d, dir, path, m, &plan, e) < 0)
+			goto out;
 	}
+	if (use_log && full) { /* every page from the files: the live log ends */
+		ckpt_undo_end_locked(d, true);
+		use_log = same = false;
+	}
+	/* the target's machine state: its live log's, a store's, else its file's (the chain
+	 * opened after plan_path: the images that read may leave the cache) */
 	if (same)
 		vs_p = d->ckpt.undo_vs;
-	else if (image_read_state(c.ix[0], &vs, e) < 0)
-		goto out;
+	else if (!(vs_p = ckpt_undo_state(d, target->h.image_id))) {
+		vs_p = &vs;
+		if (chain_open(&d->ckpt, &c, dir, v, n, target, e) < 0 || image_read_state(c.ix[0], &vs, e) < 0)
+			goto out;
+	}
 	if (vs_p->nr_vcpus != d->nr_vcpus) {
 		err_set(e, "checkpoint %s has %u vCPUs, %s has %u", tag, vs_p->nr_vcpus, d->name, d->nr_vcpus);
 		goto out;
 	}
-	set = xcalloc(words, sizeof(uint64_t));
-	/* what changed since TAG: since the latest checkpoint, and the checkpoints between */
-	if (d->ckpt.valid && d->mem.dirty_logging && (latest = by_id(v, n, d->ckpt.id))) {
-		const struct ckpt_ent *cur = latest;
-		unsigned hops = 0;
-		while (cur && cur != target && (cur->h.flags & IMAGE_F_INCREMENTAL) && hops++ < CKPT_MAX) {
-			char path[4600];
-			struct image_index *ix;
-			snprintf(path, sizeof(path), "%s/%s%s", dir, cur->tag, CKPT_SUFFIX);
-			ix = cache_get(&d->ckpt, path, cur->h.image_id, e);
-			if (!ix)
-				goto out;
-			mark_image_pages(d, ix, set);
-			cur = by_id(v, n, cur->h.parent_id);
-		}
-		full = cur != target; /* TAG is not behind the latest: everything */
-	}
-	if (use_log && full) { /* every page from the files: no log survives that */
-		pthread_mutex_unlock(&d->ckpt.undo_lock);
-		use_log = same = false;
-		ckpt_undo_drop(d);
-	}
+	t_plan = time_ns();
 	hv_domain_hold(hv, d->id);
+	t_hold = time_ns();
 	if (!full) {
-		if (mem_dirty_fetch(&d->mem, d->vm_fd, set, e) < 0) {
+		if (mem_dirty_fetch(&d->mem, d->vm_fd, plan.set, e) < 0) {
 			hv_domain_release(hv, d->id);
 			goto out;
 		}
 		for (uint64_t w = 0; w < words; w++)
-			set[w] |= d->ckpt.dirty[w];
+			plan.set[w] |= d->ckpt.dirty[w];
 	} else {
-		memset(set, 0xff, words * sizeof(uint64_t));
+		memset(plan.set, 0xff, words * sizeof(uint64_t));
+		plan.nsrc = 0;
 	}
 	/* every page needed is there and intact before any is copied: a corrupt checkpoint
-	 * leaves the domain as it was (the indexes check a batch when first needed); then the
-	 * pages, each from the newest image of TAG's chain that has it */
-	if (use_log) {
-		if (undo_pages(d, &c, set, same, &pages, &from_log, e) < 0) {
-			hv_domain_release(hv, d->id);
-			goto out;
-		}
-	} else if (chain_pages(d, &c, set, false, &pages, e) < 0 || chain_pages(d, &c, set, true, &pages, e) < 0) {
-		hv_domain_release(hv, d->id);
-		goto out;
-	}
-	if (vmstate_set(d, vs_p, false, e) < 0) {
+	 * leaves the domain as it was (the indexes check a batch when first needed) */
+	if (copy_back(d, &c, &(struct chain_of){ dir, v, target, n }, &plan, use_log ? d->ckpt.undo : NULL, &cnt, e) < 0 ||
+	    vmstate_set(d, vs_p, false, e) < 0) {
 		hv_domain_release(hv, d->id);
 		goto out;
 	}
 	/* the domain is TAG now: the log starts again from it */
 	if (d->mem.dirty_logging) {
 		if (use_log) {
-			rearm = set; /* undo_rearm protects these again */
-			set = xcalloc(words, sizeof(uint64_t));
+			rearm = plan.set; /* undo_rearm protects these again */
+			plan.set = xcalloc(words, sizeof(uint64_t));
 		}
-		memset(set, 0, words * sizeof(uint64_t));
-		mem_dirty_fetch(&d->mem, d->vm_fd, set, &(struct err){ 0 });
+		memset(plan.set, 0, words * sizeof(uint64_t));
+		mem_dirty_fetch(&d->mem, d->vm_fd, plan.set, &(struct err){ 0 });
 		memset(d->ckpt.dirty, 0, words * sizeof(uint64_t));
 		d->ckpt.valid = true;
 	} else {
@@ -769,36 +883,50 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 	snprintf(d->ckpt.tag, sizeof(d->ckpt.tag), "%s", tag);
 	d->ckpt.id = target->h.image_id;
 	d->start_ns = time_ns() - vs_p->uptime_ns;
+	t_rel = time_ns();
 	hv_domain_release(hv, d->id);
-	st->pages = pages;
-	st->from_log = from_log;
+	st->pages = cnt.pages;
+	st->from_log = cnt.from_log;
+	st->from_frozen = cnt.from_frozen;
+	st->frozen_logs = plan.stores;
 	st->full = full;
 	st->chain = c.n;
 	st->undo = same;
 	ret = 0;
 out:
 	st->total_ns = time_ns() - t0; /* the domain runs on from the checkpoint here */
+	if (ret == 0)
+		hv_log(hv, "%s: rollback to %s: %llu pages copied back in %.3f ms (planned %.3f, vCPUs out of KVM %.3f, held "
+			   "%.3f): %llu from the latest's undo log, %llu from %u frozen undo log%s (%llu pages kept in all), "
+			   "%llu from the files (%u image%s)%s",
+		       d->name, tag, (unsigned long long)st->pages, st->total_ns / 1e6, (t_plan - t0) / 1e6,
+		       (t_hold - t_plan) / 1e6, (t_rel - t_plan) / 1e6, (unsigned long long)st->from_log,
+		       (unsigned long long)st->from_frozen, st->frozen_logs, st->frozen_logs == 1 ? "" : "s",
+		       (unsigned long long)d->ckpt.frozen_pages,
+		       (unsigned long long)(st->pages - st->from_log - st->from_frozen), st->chain,
+		       st->chain == 1 ? "" : "s", full ? ", every page" : "");
 	if (use_log && ret == 0 && rearm) {
 		undo_rearm(d, rearm);
-		if (!same) { /* the log is the target's now */
+		if (!same) { /* the log is the target's now, with its state (taken from a store or the file) */
 			vmstate_free(d->ckpt.undo_vs);
-			*d->ckpt.undo_vs = vs;
-			memset(&vs, 0, sizeof(vs));
+			*d->ckpt.undo_vs = *vs_p;
+			memset(vs_p, 0, sizeof(*vs_p));
 			d->ckpt.undo_id = target->h.image_id;
 		}
+		/* a page the target's stores have need not be kept again (they give it back) */
+		instant_skip(d->ckpt.undo, ckpt_undo_kept(d, target->h.image_id));
 	}
-	bool broken = use_log && (ret < 0 || !rearm);
+	if (use_log && (ret < 0 || !rearm))
+		ckpt_undo_end_locked(d, false); /* RAM may differ from what the log assumes */
+	else if (!use_log && ret == 0)
+		undo_start(d, target->h.image_id, vs_p); /* the next rollback to it from memory */
 	free(rearm);
-	if (use_log) {
-		pthread_mutex_unlock(&d->ckpt.undo_lock);
-		if (broken)
-			ckpt_undo_drop(d);
-	} else if (ret == 0) {
-		undo_start(d, target->h.image_id, &vs); /* the next rollback to it from memory */
-	}
 	chain_close(&c);
 	vmstate_free(&vs);
-	free(set);
+	free(plan.set);
+	free(plan.block);
+	free(plan.src);
+	free(path);
 	free(v);
 	return ret;
 }
@@ -807,7 +935,9 @@ int hv_domain_rollback(struct hv *hv, struct domain *d, const char *tag, struct 
 {
 	int ret;
 	pthread_mutex_lock(&d->ckpt.lock);
+	pthread_mutex_lock(&d->ckpt.undo_lock);
 	ret = rollback_locked(hv, d, tag, st, e);
+	pthread_mutex_unlock(&d->ckpt.undo_lock);
 	pthread_mutex_unlock(&d->ckpt.lock);
 	return ret;
 }

@@ -58,8 +58,10 @@ struct hv_rollback_stats {
 	uint64_t pages, total_ns;
 	unsigned chain; /* images read */
 	bool full;      /* every page was read back (no history from the checkpoint to now) */
-	bool undo;      /* the undo log in memory gave the pages it kept */
-	uint64_t from_log; /* pages copied from it (the others from the files) */
+	bool undo;      /* the target is the latest: its undo log in memory gave the pages it kept */
+	uint64_t from_log;    /* pages copied from the latest's undo log */
+	uint64_t from_frozen; /* pages copied from older checkpoints' frozen undo logs (the others from the files) */
+	unsigned frozen_logs; /* frozen logs that gave some */
 };
 /* Back to checkpoint tag: RAM (only what changed since), vCPUs and devices. The domain
  * keeps running afterwards (or stays paused); a domain whose vCPU threads stopped (a crash,

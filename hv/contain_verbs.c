@@ -124,16 +124,18 @@ static void ckpt_run(struct job *j, void *arg, struct reply *r)
 			reply_error(r, "%s", e.msg);
 			return;
 		}
-		if (st.undo)
-			reply_line(r, "Domain %s rolled back to checkpoint %s: %llu pages copied back (what changed since, "
-				      "%llu from its undo log in memory), %.3f ms",
-				   k->d->name, k->tag, (unsigned long long)st.pages, (unsigned long long)st.from_log,
+		if (st.full)
+			reply_line(r, "Domain %s rolled back to checkpoint %s: %llu pages copied back (every page, %u image%s), "
+				      "%.3f ms",
+				   k->d->name, k->tag, (unsigned long long)st.pages, st.chain, st.chain == 1 ? "" : "s",
 				   st.total_ns / 1e6);
 		else
-			reply_line(r, "Domain %s rolled back to checkpoint %s: %llu pages copied back (%s, %u image%s), %.3f ms",
+			reply_line(r, "Domain %s rolled back to checkpoint %s: %llu pages copied back (what changed since: "
+				      "%llu from undo logs in memory, %llu from the files, %u image%s), %.3f ms",
 				   k->d->name, k->tag, (unsigned long long)st.pages,
-				   st.full ? "every page" : "what changed since", st.chain, st.chain == 1 ? "" : "s",
-				   st.total_ns / 1e6);
+				   (unsigned long long)(st.from_log + st.from_frozen),
+				   (unsigned long long)(st.pages - st.from_log - st.from_frozen), st.chain,
+				   st.chain == 1 ? "" : "s", st.total_ns / 1e6);
 		return;
 	}
 	struct hv_save_opts o = { .progress = progress, .opaque = j };

@@ -82,6 +82,7 @@ struct domain *domain_create(struct hv *hv, int id, const struct domain_config *
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->ckpt.lock, NULL);
 	pthread_mutex_init(&d->ckpt.undo_lock, NULL);
+	pthread_mutex_init(&d->ksym_lock, NULL);
 	uart_init(&d->uart, &uart_ops, d);
 	domcons_init(&d->cons);
 	d->state = DOMAIN_SHUTOFF;
@@ -166,6 +167,7 @@ int domain_boot(struct domain *d, struct err *e)
 	d->event_vector = 0;
 	d->pause_count = 0;
 	d->linux_panic_seen_ns = 0;
+	ksyms_wait(d); /* a restored domain's, if they are still being read */
 	symtab_free(&d->kernel.symtab);
 	if (domain_vm_create(d, false, e) < 0)
 		goto fail;
@@ -237,7 +239,7 @@ void domain_teardown(struct domain *d)
 {
 	domain_halt(d);
 	lazy_stop(d);
-	ckpt_undo_drop(d); /* its RAM is about to go or be cleared */
+	ckpt_undo_free(d); /* its RAM is about to go or be cleared */
 	for (unsigned i = 0; i < d->nr_vcpus; i++) {
 		if (d->hv->opt.count_insns && d->vcpus[i].fd >= 0)
 			hv_log(d->hv, "%s: vCPU %u executed %llu instructions", d->name, i,
@@ -272,6 +274,7 @@ void domain_destroy(struct domain *d)
 		return;
 	if (d->vcpus)
 		domain_teardown(d);
+	ksyms_wait(d);
 	symtab_free(&d->kernel.symtab);
 	mem_destroy(&d->mem);
 	uart_fini(&d->uart);
@@ -283,9 +286,10 @@ void domain_destroy(struct domain *d)
 	free((char *)d->cfg.mem_image);
 	pthread_mutex_destroy(&d->lock);
 	ckpt_cache_free(&d->ckpt);
-	ckpt_undo_drop(d);
+	ckpt_undo_free(d);
 	pthread_mutex_destroy(&d->ckpt.lock);
 	pthread_mutex_destroy(&d->ckpt.undo_lock);
+	pthread_mutex_destroy(&d->ksym_lock);
 	free(d->ckpt.dirty);
 	free(d);
 }

@@ -458,12 +458,6 @@ struct domain *image_restore(struct hv *hv, struct image_reader *r, struct image
 	d = rs.d;
 	if (vmstate_cpuid_check(hv->kvm.cpuid, rs.vs.vcpus[0].cpuid, e) < 0)
 		goto fail;
-	{
-		struct err ke;
-		if (loader_load_pvh(NULL, d->cfg.kernel, &d->kernel, &ke) < 0)
-			hv_log(hv, "%s: restored without its kernel's symbols: %s", d->name, ke.msg);
-	}
-	step(o, RS_KERNEL);
 	for (unsigned i = 0; i < d->nr_vcpus; i++)
 		if (vcpu_create(d, i, e) < 0)
 			goto fail;
@@ -488,6 +482,7 @@ struct domain *image_restore(struct hv *hv, struct image_reader *r, struct image
 	if (!o->detached && image_restore_attach(hv, d, o->paused, e) < 0)
 		goto fail;
 	step(o, RS_START);
+	ksyms_load_behind(d); /* the kernel's symbols once it runs (ksyms.c) */
 	restore_free(&rs);
 	return d;
 fail:

@@ -42,6 +42,9 @@ struct instant {
 	bool undo;        /* kept as an undo log (instant_keep) */
 	bool undo_lost;   /* a page was written without its old contents saved */
 	uint64_t undo_max;
+	bool halted;      /* cow_halt: no handler, no protection, the kept pages still here */
+	uint64_t *skip;   /* NULL, or the pages an undo log need not keep (kept elsewhere) */
+	uint64_t *touched; /* with skip: those of them written since (so unprotected) */
 };
 
 static void cow_stop(struct instant *s);
@@ -102,6 +105,8 @@ static void *fault_thread(void *arg)
 				s->dirty[s->ndirty++] = page;
 			else
 				s->dirty_lost = true;
+		} else if (s->skip && !s->saved[page] && (s->skip[page / 64] >> (page % 64) & 1)) {
+			s->touched[page / 64] |= 1ull << (page % 64); /* kept elsewhere: only unprotected */
 		} else if (!s->saved[page]) {
 			uint8_t *copy = s->undo && s->copied >= s->undo_max ? NULL : malloc(4096);
 			if (copy) {
@@ -200,10 +205,11 @@ static int cow_freeze(struct instant *s)
 	return ret;
 }
 
-static void cow_stop(struct instant *s)
+/* The handler stopped and the protection dropped; the kept pages stay. */
+static void cow_halt(struct instant *s)
 {
 	struct uffdio_range r = { (uint64_t)(uintptr_t)s->d->mem.base, s->d->mem.size };
-	if (s->uffd < 0)
+	if (s->uffd < 0 || s->halted)
 		return;
 	(void)!write(s->stop_fd[1], "x", 1);
 	pthread_join(s->thread, NULL);
@@ -211,12 +217,24 @@ static void cow_stop(struct instant *s)
 	close(s->uffd);
 	close(s->stop_fd[0]);
 	close(s->stop_fd[1]);
+	s->halted = true;
+}
+
+static void cow_stop(struct instant *s)
+{
+	if (s->uffd < 0)
+		return;
+	cow_halt(s);
 	for (uint64_t i = 0; i < s->npages; i++)
 		free(s->saved[i]);
 	free(s->saved);
 	s->saved = NULL;
 	free(s->dirty);
 	s->dirty = NULL;
+	free(s->skip);
+	s->skip = NULL;
+	free(s->touched);
+	s->touched = NULL;
 	s->uffd = -1;
 }
 
@@ -225,7 +243,7 @@ struct instant *instant_freeze(struct domain *d, instant_fn in_pause, void *opaq
 	struct instant *s = xcalloc(1, sizeof(*s));
 	bool armed;
 	uint64_t t0;
-	ckpt_undo_drop(d); /* its registration of the RAM would refuse ours */
+	ckpt_undo_freeze(d); /* its registration of the RAM would refuse ours; its pages stay */
 	s->d = d;
 	s->uffd = -1;
 	s->npages = d->mem.size / 4096;
@@ -264,6 +282,16 @@ void instant_keep(struct instant *s, uint64_t max_pages)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void instant_skip(struct instant *s, uint64_t *bm)
+{
+	pthread_mutex_lock(&s->lock);
+	free(s->skip);
+	free(s->touched);
+	s->skip = bm;
+	s->touched = bm ? xcalloc((s->npages + 63) / 64, sizeof(uint64_t)) : NULL;
+	pthread_mutex_unlock(&s->lock);
+}
+
 void instant_lock(struct instant *s, bool lock)
 {
 	if (lock)
@@ -297,14 +325,48 @@ int instant_protect(struct instant *s, const uint64_t *bm, bool wp)
 	return ret;
 }
 
+bool instant_writable(const struct instant *s, uint64_t page)
+{
+	return page < s->npages && ((s->saved && s->saved[page]) ||
+				    (s->touched && (s->touched[page / 64] >> (page % 64) & 1)));
+}
+
 void instant_restart(struct instant *s, const uint64_t *bm)
 {
+	for (uint64_t w = 0; s->touched && w < (s->npages + 63) / 64; w++)
+		s->touched[w] &= ~bm[w];
 	for (uint64_t p = 0; p < s->npages; p++)
 		if ((bm[p / 64] >> (p % 64) & 1) && s->saved[p]) {
 			free(s->saved[p]);
 			s->saved[p] = NULL;
 			s->copied--;
 		}
+}
+
+uint64_t instant_take(struct instant *s, const uint64_t *skip, uint64_t **pages, uint8_t ***data)
+{
+	uint64_t n = 0, cap = 0;
+	*pages = NULL;
+	*data = NULL;
+	if (!s)
+		return 0;
+	if (s->uffd >= 0 && s->saved) {
+		cow_halt(s); /* no page is kept any more from here on */
+		for (uint64_t p = 0; p < s->npages; p++) {
+			if (!s->saved[p] || (skip && (skip[p / 64] >> (p % 64) & 1)))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				*pages = xrealloc(*pages, cap * sizeof(**pages));
+				*data = xrealloc(*data, cap * sizeof(**data));
+			}
+			(*pages)[n] = p;
+			(*data)[n++] = s->saved[p];
+			s->saved[p] = NULL;
+		}
+	}
+	instant_end(s);
+	return n;
 }
 
 struct instant *instant_log(struct domain *d, uint64_t max_pages)

@@ -94,6 +94,13 @@ struct kernel_image {
 	uint64_t linux_panic_cpu, linux_suppress_printk; /* guest-physical; 0: not found */
 	uint64_t linux_vmcoreinfo_data, linux_vmcoreinfo_size, linux_page_offset_base, linux_uts;
 };
+/* ---- ksyms.c: a restored domain's kernel symbols read by a thread once it runs; its
+ * kernel_image is read only after ksyms_wait (which waits for that thread, if any) or when
+ * ksyms_loading says false */
+struct domain;
+void ksyms_load_behind(struct domain *d);
+void ksyms_wait(struct domain *d);
+bool ksyms_loading(struct domain *d);
 /* ---- kernel_linux.c */
 void kernel_linux_probe(struct kernel_image *ki);
 /* m NULL: the kernel is only read (entry, extent, symbols), nothing is loaded: a restored
@@ -236,6 +243,17 @@ struct ckpt_state {
 	struct vm_state *undo_vs;
 	uint64_t undo_id;
 	uint64_t *undo_taint; /* NULL, or the pages whose kept copy is not undo_id's (a log started late) */
+	/* earlier undo logs, frozen (undo.c): each the contents of some pages at one checkpoint,
+	 * oldest first; with the live log at most ckpt_undo_cap pages in all (undo_lock) */
+	struct undo_store {
+		struct undo_store *next;
+		uint64_t id;     /* the checkpoint's image id */
+		uint64_t n;      /* pages */
+		uint64_t *pages; /* memfd pages, ascending */
+		uint8_t **data;  /* their contents at that checkpoint */
+		struct vm_state *vs; /* NULL or its machine state (no file read when no page is wanted from one) */
+	} *frozen;
+	uint64_t frozen_pages;
 };
 /* autockpt.c: hv's loop calls it; the poll timeout it wants (ms), or -1 when off. */
 int autockpt_tick(struct hv *hv);
@@ -251,7 +269,11 @@ struct domain {
 	int spare_vcpu0; /* the spare VM's vCPU 0 until vcpu_create takes it, else -1 */
 	bool vm_from_spare; /* its VM was hv's spare (spare.c) */
 	struct guest_mem mem;
-	struct kernel_image kernel;
+	struct kernel_image kernel; /* a restored one's: only once ksyms_wait returned (ksyms.c) */
+	pthread_mutex_t ksym_lock;
+	pthread_t ksym_thread;
+	bool ksym_joinable;
+	atomic_bool ksym_loading;
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;
 	struct uart uart;
@@ -365,6 +387,16 @@ void instant_keep(struct instant *s, uint64_t max_pages);
  * while it was being armed is not (the caller fetches KVM's dirty log after it to know
  * which). NULL when userfaultfd write protection is not there. */
 struct instant *instant_log(struct domain *d, uint64_t max_pages);
+/* Ends instant s (NULL: nothing) and hands over the old contents it kept, but for the
+ * pages set in skip (may be NULL): (*pages)[i] a memfd page, ascending, (*data)[i] its
+ * 4096 bytes (the caller frees both arrays and each page); their count. */
+uint64_t instant_take(struct instant *s, const uint64_t *skip, uint64_t **pages, uint8_t ***data);
+/* An undo log's pages it need not keep (bm, a bit per memfd page, taken over; NULL:
+ * none): another store has their contents at its checkpoint. */
+void instant_skip(struct instant *s, uint64_t *bm);
+/* With the lock: page is not protected by the log (it kept it, or it was a skipped one
+ * and written since), so writing it through the mapping does not fault. */
+bool instant_writable(const struct instant *s, uint64_t page);
 /* The log's lock: held, its pages stay as they are (the fault thread waits). */
 void instant_lock(struct instant *s, bool lock);
 /* With the lock: the old contents of memfd page page, or NULL (not written since). */
@@ -376,9 +408,26 @@ int instant_protect(struct instant *s, const uint64_t *bm, bool wp);
 /* With the lock: the kept copies of the pages set in bm forgotten (they are the
  * instant's again). */
 void instant_restart(struct instant *s, const uint64_t *bm);
-/* checkpoint.c: ends the domain's undo log, if any (before another instant registers its
- * RAM, a rollback from the files, a teardown). */
+/* undo.c: the domain's undo logs. The live one ended: frozen into a store of its
+ * checkpoint's pages (before another instant registers the RAM, a rollback from the
+ * files), or dropped (its checkpoint deleted); _locked: undo_lock held, freeze or drop. */
+void ckpt_undo_freeze(struct domain *d);
 void ckpt_undo_drop(struct domain *d);
+void ckpt_undo_end_locked(struct domain *d, bool freeze);
+/* The stores of checkpoint id freed (it is deleted). */
+void ckpt_undo_forget(struct domain *d, uint64_t id);
+/* The machine state of checkpoint id a store keeps (undo_lock held; a rollback may take
+ * its contents, leaving it empty), or NULL. */
+struct vm_state;
+struct vm_state *ckpt_undo_state(struct domain *d, uint64_t id);
+/* The pages the stores of checkpoint id keep (a bit per memfd page, malloc'd), or NULL. */
+uint64_t *ckpt_undo_kept(struct domain *d, uint64_t id);
+/* The live log and every store freed (a teardown). */
+void ckpt_undo_free(struct domain *d);
+/* The pages the logs may keep in all (config/checkpoint-undo-max), and what of them the
+ * stores leave to a live log (undo_lock held). */
+uint64_t ckpt_undo_cap(struct domain *d);
+uint64_t ckpt_undo_room(struct domain *d, uint64_t cap);
 
 /* ---- lazy.c: a restored domain's RAM filled from its image on demand and behind */
 struct lazy;

@@ -186,12 +186,14 @@ size_t hv_read_phys(struct hv *hv, int id, uint64_t gpa, void *buf, size_t len)
 bool hv_symbolize(struct hv *hv, int id, uint64_t addr, char *buf, size_t len)
 {
 	struct domain *d = lookup(hv, id, NULL);
+	ksyms_wait(d);
 	return symtab_format(d ? symtab_lookup(&d->kernel.symtab, addr) : NULL, addr, buf, len);
 }
 
 bool hv_symbolize_code(struct hv *hv, int id, uint64_t addr, bool is_return, char *buf, size_t len)
 {
 	struct domain *d = lookup(hv, id, NULL);
+	ksyms_wait(d);
 	return symtab_format(d && addr ? symtab_lookup_code(&d->kernel.symtab, is_return ? addr - 1 : addr) : NULL, addr,
 			  buf, len);
 }
@@ -307,6 +309,8 @@ unsigned hv_heap_info(struct hv *hv, struct heap_item *it, unsigned max)
 			continue;
 		doms++;
 		vcpus += d->nr_vcpus;
+		if (ksyms_loading(d))
+			continue; /* not counted while a thread reads them */
 		syms += d->kernel.symtab.n;
 		sym_bytes += d->kernel.symtab.n * sizeof(struct symbol);
 		for (size_t k = 0; k < d->kernel.symtab.n; k++)

@@ -76,7 +76,7 @@ int kernel_linux_tick(struct hv *hv)
 		int32_t cpu, suppress = 0;
 		char msg[256];
 		enum domain_state st;
-		if (!d || !d->kernel.is_linux || !d->kernel.linux_panic_cpu)
+		if (!d || ksyms_loading(d) || !d->kernel.is_linux || !d->kernel.linux_panic_cpu)
 			continue;
 		st = domain_state_now(d);
 		if (st != DOMAIN_RUNNING && st != DOMAIN_BLOCKED)

@@ -42,6 +42,7 @@ struct prop_def {
 static const struct prop_def defs[] = {
 	{ "config/checkpoint-interval", PROP_COUNT, "0", 0, 7 * 86400, false, false, false },
 	{ "config/checkpoint-keep", PROP_COUNT, "8", 1, 10000, false, false, false },
+	{ "config/checkpoint-undo-max", PROP_COUNT, "0", 0, 1ll << 24, false, false, false },
 	{ "config/console-ring-size", PROP_COUNT, "65536", 4096, 64ll << 20, false, false, false },
 	{ "config/default-weight", PROP_COUNT, "256", 1, 65535, false, false, false },
 	{ "config/dom0-cpus", PROP_COUNT, "0", 0, 4096, false, false, false },

@@ -161,10 +161,10 @@ int hv_domain_restore(struct hv *hv, const char *path, const char *name, bool pa
 	hv_log(hv, "%s (domain %d) restored from %s: %u vCPU%s, %llu MiB%s", d->name, d->id, path, d->nr_vcpus,
 	       d->nr_vcpus == 1 ? "" : "s", (unsigned long long)(d->mem.size >> 20), paused ? ", paused" : "");
 #define SPAN(a, b) (steps[b] - steps[a]) / 1e6
-	hv_log(hv, "%s: restore took %.2f ms: index %.2f, records %.2f (domain and %s VM %.2f), kernel symbols %.2f, "
+	hv_log(hv, "%s: restore took %.2f ms: index %.2f, records %.2f (domain and %s VM %.2f), "
 		   "vCPUs %.2f, lazy RAM %.2f, machine state %.2f, threads %.2f", d->name, SPAN(RS_BEGIN, RS_START),
-	       SPAN(RS_BEGIN, RS_INDEX), SPAN(RS_INDEX, RS_RECORDS), d->vm_from_spare ? "spare" : "new", SPAN(RS_INDEX, RS_DOMAIN), SPAN(RS_RECORDS, RS_KERNEL),
-	       SPAN(RS_KERNEL, RS_VCPUS), SPAN(RS_VCPUS, RS_LAZY), SPAN(RS_LAZY, RS_STATE), SPAN(RS_STATE, RS_START));
+	       SPAN(RS_BEGIN, RS_INDEX), SPAN(RS_INDEX, RS_RECORDS), d->vm_from_spare ? "spare" : "new", SPAN(RS_INDEX, RS_DOMAIN),
+	       SPAN(RS_RECORDS, RS_VCPUS), SPAN(RS_VCPUS, RS_LAZY), SPAN(RS_LAZY, RS_STATE), SPAN(RS_STATE, RS_START));
 #undef SPAN
 	return d->id;
 }

@@ -30,6 +30,7 @@ void domain_vmcoreinfo(struct domain *d, char *buf, size_t len)
 	static const char *const syms[] = { "thread_list", "cpus", "ncpus", "log_ring", "panic_info", "jiffies", "pml4",
 					    "_text", "swapper_pg_dir", "init_uts_ns", "phys_base", "_stext" };
 	size_t n;
+	ksyms_wait(d); /* a domain just restored: its kernel's symbols read first */
 	if (d->kernel.is_linux && kernel_linux_vmcoreinfo(d, buf, len))
 		return; /* the kernel's own, as its kdump writes it */
 	n = (size_t)snprintf(buf, len, "OSRELEASE=%s\nPAGESIZE=4096\n", d->cfg.kernel ? "unknown" : "hvkit-guest");

@@ -120,7 +120,7 @@ struct image_restore_opts {
 	/* optional: time_ns() at each step of the restore (enum restore_step), for hv's log */
 	uint64_t *steps;
 };
-enum restore_step { RS_BEGIN, RS_INDEX, RS_DOMAIN, RS_RECORDS, RS_KERNEL, RS_VCPUS, RS_LAZY, RS_STATE, RS_START, RS_N };
+enum restore_step { RS_BEGIN, RS_INDEX, RS_DOMAIN, RS_RECORDS, RS_VCPUS, RS_LAZY, RS_STATE, RS_START, RS_N };
 /* A detached restore's domain into hv's table (an id, then its vCPU threads, paused or
  * not); hv's loop only. On failure the caller still owns d. */
 int image_restore_attach(struct hv *hv, struct domain *d, bool paused, struct err *e);

@@ -63,8 +63,15 @@ def test_save_restore_round_trip(daemon, vcpus):
     assert m, r.stdout
     rows = d.rows()
     assert rows["g"][1] in ("running", "blocked"), rows
+    # the d key at once: its RIP is named from the kernel's symbols, which a thread reads
+    # once the vCPUs run (the key waits for it)
+    d.ctl("debug-keys", "d")
     # the VM was hv's spare, made ahead (its creation's SRCU waits were not the restore's)
-    assert re.search(r"g: restore took [0-9.]+ ms: .*\(domain and spare VM ", d.ctl("dmesg").stdout)
+    hvlog = d.ctl("dmesg").stdout
+    assert re.search(r"g: restore took [0-9.]+ ms: .*\(domain and spare VM ", hvlog)
+    assert re.search(r"g: kernel symbols read in [0-9.]+ ms, behind the restore \((\d{3,}) symbols\)", hvlog), hvlog
+    dumped = hvlog[hvlog.rindex("Dumping g vCPU 0"):]
+    assert re.search(r"RIP: +[0-9a-f]{4}:\[<ffffffff[0-9a-f]{8}>\] [a-z_]\w*\+0x", dumped), dumped[:1500]
     ps = guest_console(d, "g", "ps", "guest> ", timeout=60)
     assert re.search(r"churn", ps) and re.search(r"shell", ps), ps  # the threads are still scheduled
     up2 = guest_uptime(d, "g")
@@ -244,8 +251,9 @@ def test_many_rollbacks_do_not_leak(daemon, monkeypatch):
 
 
 def test_incremental_chain_equals_a_full_image(daemon):
-    """c1 full, then writes, c2 incremental; rolling forward to c2 from c1 rebuilds RAM
-    from the chain: it equals a full save of c2's instant byte for byte."""
+    """c1 full, then writes, c2 incremental; back to c1 from the undo logs in memory equals
+    c1's file; rolling forward to c2 from c1 rebuilds RAM from the chain: it equals a full
+    save of c2's instant byte for byte."""
     d = daemon("--vcpus", "1", "--mem", "32M")
     domu(d, "g", vcpus=1)
     d.ctl("checkpoint", "g", "c1")
@@ -255,8 +263,13 @@ def test_incremental_chain_equals_a_full_image(daemon):
     assert "incremental" in r.stdout
     full_c2 = os.path.join(d.tmp, "c2.full")
     d.ctl("save", "g", full_c2, "--keep", "--paused")
-    d.ctl("rollback", "g", "c1")
-    d.ctl("rollback", "g", "c2")  # c2 is not behind c1: every page from c2's chain
+    got = rollback(d, "c1")  # the 4 MiB from c1's undo log, frozen when c2 was taken
+    assert not got["full"] and got["frozen"] >= 1000 and got["files"] < 64, got
+    back = os.path.join(d.tmp, "c1.back")
+    d.ctl("save", "g", back, "--keep", "--paused")
+    assert ram_of(back, 32 << 20) == ram_of(os.path.join(d.state, "checkpoints", "g", "c1.hvimg"), 32 << 20)
+    got = rollback(d, "c2")  # c2 is not behind c1: every page from c2's chain
+    assert got["full"] and got["files"] == got["pages"], got
     chain_c2 = os.path.join(d.tmp, "c2.chain")
     d.ctl("save", "g", chain_c2, "--keep", "--paused")
     cores = []
@@ -450,7 +463,7 @@ def test_rollback_twice_from_the_undo_log_equals_the_checkpoint(daemon):
         guest_console(d, "g", "mem 4", "offset / 8)")
         d.ctl("suspend", "g")
         r = d.ctl("rollback", "g", "c")
-        m = re.search(r"(\d+) pages copied back \(what changed since, (\d+) from its undo log in memory\)", r.stdout)
+        m = re.search(r"(\d+) pages copied back \(what changed since: (\d+) from undo logs in memory", r.stdout)
         assert m and int(m.group(2)) > 1000, r.stdout  # the 4 MiB written came from memory
         got = os.path.join(d.tmp, "after-%d.save" % round_)
         d.ctl("save", "g", got, "--keep", "--paused")
@@ -460,25 +473,113 @@ def test_rollback_twice_from_the_undo_log_equals_the_checkpoint(daemon):
         assert "MARK-%d" % round_ not in log, log
 
 
-def test_rollback_to_an_older_checkpoint_then_the_undo_log(daemon):
-    """c1, writes, c2, writes: back to c1 from the files (c2 is the latest; its undo log
-    goes on as c1's), then again to c1 after more writes, from that log; both equal c1."""
+ROLLBACK_LOG = re.compile(r"g: rollback to (\S+): (\d+) pages copied back in [0-9.]+ ms \(planned [0-9.]+, vCPUs "
+                          r"out of KVM [0-9.]+, held [0-9.]+\): (\d+) from the latest's "
+                          r"undo log, (\d+) from (\d+) frozen undo logs? \((\d+) pages kept in all\), (\d+) from the "
+                          r"files \((\d+) images?\)(, every page)?")
+
+
+def rollback(d, tag):
+    """hvctl rollback, and hv's log line of it: (pages, from the latest's log, from frozen
+    logs, frozen logs used, pages kept in frozen logs, from the files, every page?)."""
+    r = d.ctl("rollback", "g", tag)
+    assert "rolled back to checkpoint " + tag in r.stdout, r.stdout
+    lines = [m for m in ROLLBACK_LOG.finditer(d.ctl("dmesg").stdout) if m.group(1) == tag]
+    assert lines, d.ctl("dmesg").stdout[-2000:]
+    m = lines[-1]
+    got = dict(pages=int(m.group(2)), latest=int(m.group(3)), frozen=int(m.group(4)), logs=int(m.group(5)),
+               kept=int(m.group(6)), files=int(m.group(7)), full=bool(m.group(9)))
+    assert got["pages"] == got["latest"] + got["frozen"] + got["files"], m.group(0)
+    assert "%d from undo logs in memory, %d from the files" % (got["latest"] + got["frozen"], got["files"]) in r.stdout \
+        or got["full"], (r.stdout, m.group(0))
+    return got
+
+
+def c1_then_c2(daemon, undo_max=None):
+    """A domU g with checkpoint c1, AFTER-C1 printed and 4 MiB written, c2, 2 MiB more
+    written; the RAM of c1 (its file's). undo_max: config/checkpoint-undo-max (MiB)."""
     d = daemon("--vcpus", "1", "--mem", "32M")
+    if undo_max is not None:
+        d.ctl("setprop", "config/checkpoint-undo-max", "=", str(undo_max))
+        d.ctl("refresh")
     domu(d, "g", vcpus=1)
     d.ctl("checkpoint", "g", "c1")
     want = ram_of(os.path.join(d.state, "checkpoints", "g", "c1.hvimg"), 32 << 20)
+    guest_console(d, "g", "echo AFTER-C1", "guest> ")
     guest_console(d, "g", "mem 4", "offset / 8)")
     d.ctl("checkpoint", "g", "c2")
     guest_console(d, "g", "mem 2", "offset / 8)")
-    for round_, how in ((1, "1 image"), (2, "from its undo log")):
+    return d, want
+
+
+def test_rollback_to_an_older_checkpoint_then_the_undo_log(daemon):
+    """c1, 4 MiB written, c2, 2 MiB more: back to c1, the 4 MiB from c1's undo log (frozen
+    when c2 was taken) and the 2 MiB from c2's (the latest's, which goes on as c1's); then
+    again to c1 after more writes, from that log. RAM equals c1's file byte for byte each
+    time and the guest's own log has lost what it printed since c1."""
+    d, want = c1_then_c2(daemon)
+    for round_ in (1, 2):
         d.ctl("suspend", "g")
-        r = d.ctl("rollback", "g", "c1")
-        assert how in r.stdout, r.stdout
-        got = os.path.join(d.tmp, "r%d.save" % round_)
-        d.ctl("save", "g", got, "--keep", "--paused")
-        assert ram_of(got, 32 << 20) == want, round_
+        got = rollback(d, "c1")
+        assert not got["full"] and got["files"] < got["pages"] / 10, got
+        if round_ == 1:  # the 4 MiB from c1's frozen log, the 2 MiB from c2's live one
+            assert got["frozen"] >= 1000 and got["logs"] == 1 and got["latest"] >= 500, got
+        else:  # c1 is the latest: its live log (the first round rearmed it) and its frozen one
+            assert got["latest"] + got["frozen"] >= 1024, got
+        saved = os.path.join(d.tmp, "r%d.save" % round_)
+        d.ctl("save", "g", saved, "--keep", "--paused")
+        assert ram_of(saved, 32 << 20) == want, round_
         d.ctl("resume", "g")
+        assert "AFTER-C1" not in guest_console(d, "g", "dmesg", "guest> ")
         guest_console(d, "g", "mem 4", "offset / 8)")
+    assert "alive" in guest_console(d, "g", "echo alive", "alive")
+
+
+def test_rollback_when_the_undo_logs_are_capped_reads_the_rest_from_the_files(daemon):
+    """config/checkpoint-undo-max = 1 (MiB: 256 pages for the logs together): most of the
+    6 MiB written since c1 comes from the files, a few hundred pages from the logs, and RAM
+    still equals c1 byte for byte."""
+    d, want = c1_then_c2(daemon, undo_max=1)
+    d.ctl("suspend", "g")
+    got = rollback(d, "c1")
+    assert not got["full"] and got["files"] >= 1200, got  # the logs lack most of it
+    assert 0 < got["latest"] + got["frozen"] <= 256 and got["kept"] <= 192, got  # 3/4 of the cap at most frozen
+    saved = os.path.join(d.tmp, "capped.save")
+    d.ctl("save", "g", saved, "--keep", "--paused")
+    assert ram_of(saved, 32 << 20) == want
+    d.ctl("resume", "g")
+    assert "AFTER-C1" not in guest_console(d, "g", "dmesg", "guest> ")
+
+
+def test_deleting_checkpoints_whose_logs_are_frozen(daemon):
+    """c1, c2, c3 with writes between (c1's and c2's logs frozen when the next was taken);
+    c3 deleted (the latest: no history, so back to c2 reads every page from the chain,
+    which test_incremental_chain_equals_a_full_image checks), then back to c1 from c1's
+    frozen log and c2's (the pages written since c2 were written after c2 before too): RAM
+    equals c1's file; c2 deleted then, its frozen log goes (fewer pages kept) and back to
+    c1 again still equals it. The logs may keep 16 MiB (3/4 of it for the frozen ones), so
+    that c1's and c2's both stay."""
+    d, want = c1_then_c2(daemon, undo_max=16)
+    d.ctl("checkpoint", "g", "c3")
+    guest_console(d, "g", "mem 1", "offset / 8)")
+    d.ctl("checkpoint-delete", "g", "c3")
+    got = rollback(d, "c2")
+    assert got["full"] and got["kept"] >= 1024 + 512, got  # the latest was deleted: every page
+    guest_console(d, "g", "mem 1", "offset / 8)")
+    for round_ in (1, 2):
+        d.ctl("suspend", "g")
+        got = rollback(d, "c1")
+        saved = os.path.join(d.tmp, "c1-%d.save" % round_)
+        d.ctl("save", "g", saved, "--keep", "--paused")
+        assert ram_of(saved, 32 << 20) == want, (round_, got)
+        d.ctl("resume", "g")
+        if round_ == 1:  # c1's frozen log, and c2's for the pages written after c2 (again, since)
+            assert not got["full"] and got["frozen"] >= 1024 + 256 and got["logs"] == 2 and got["files"] < 64, got
+            kept = got["kept"]
+            d.ctl("checkpoint-delete", "g", "c2")
+            guest_console(d, "g", "mem 1", "offset / 8)")
+        else:  # c1 is the latest now: its live log and its frozen one; c2's is gone
+            assert got["kept"] <= kept - 512 and got["latest"] + got["frozen"] >= 256 and got["files"] < 64, (kept, got)
     assert "alive" in guest_console(d, "g", "echo alive", "alive")
 
 

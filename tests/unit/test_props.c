@@ -67,6 +67,7 @@ static void test_defaults(void **state)
 	} want[] = {
 		{ "config/checkpoint-interval", PROP_COUNT, "0" },
 		{ "config/checkpoint-keep", PROP_COUNT, "8" },
+		{ "config/checkpoint-undo-max", PROP_COUNT, "0" },
 		{ "config/console-ring-size", PROP_COUNT, "65536" },
 		{ "config/default-weight", PROP_COUNT, "256" },
 		{ "config/dom0-cpus", PROP_COUNT, "0" },
@@ -95,7 +96,7 @@ static void test_defaults(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	n = props_list(p, NULL, l, 32, &e);
-	assert_int_equal(n, 19);
+	assert_int_equal(n, 20);
 	for (int i = 0; i < n; i++) { /* in name order */
 		assert_string_equal(l[i].name, want[i].name);
 		assert_int_equal(l[i].type, want[i].type);
@@ -218,7 +219,7 @@ static void test_errors_leave_the_store_unchanged(void **state)
 	int n;
 	(void)state;
 	assert_non_null(p);
-	assert_int_equal(props_list(p, NULL, before, 32, &e), 19);
+	assert_int_equal(props_list(p, NULL, before, 32, &e), 20);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		e.msg[0] = 0;
 		assert_int_equal(props_set(p, bad[i][0], bad[i][1], &e), -1);
@@ -231,8 +232,8 @@ static void test_errors_leave_the_store_unchanged(void **state)
 	assert_int_equal(props_set(p, "config/dump-dir", longval, &e), -1);
 	assert_non_null(strstr(e.msg, "too long"));
 	n = props_list(p, NULL, after, 32, &e);
-	assert_int_equal(n, 19);
-	assert_memory_equal(before, after, sizeof(before[0]) * 19);
+	assert_int_equal(n, 20);
+	assert_memory_equal(before, after, sizeof(before[0]) * 20);
 	props_close(p);
 	/* booleans: no property has the type yet; the type's own check */
 	{
@@ -289,8 +290,8 @@ static void test_patterns(void **state)
 	assert_int_equal(props_list(p, "*-size", l, 32, &e), 1);
 	assert_int_equal(props_list(p, "config/dom0-[cm]*", l, 32, &e), 2);
 	assert_int_equal(props_list(p, "config/dom0-?pus", l, 32, &e), 1);
-	assert_int_equal(props_list(p, "config", l, 32, &e), 19);
-	assert_int_equal(props_list(p, "*", l, 32, &e), 19);
+	assert_int_equal(props_list(p, "config", l, 32, &e), 20);
+	assert_int_equal(props_list(p, "*", l, 32, &e), 20);
 	assert_int_equal(props_list(p, "nosuch*", l, 32, &e), 0);
 	assert_int_equal(props_list(p, "other/*", l, 32, &e), 0);
 	assert_int_equal(props_list(p, NULL, l, -1, &e), -1);
