@@ -164,7 +164,7 @@ static int ckpt_in_pause(struct domain *d, void *opaque, struct err *e)
 	struct ckpt_pause *p = opaque;
 	if (vmstate_get(d, &p->vs, e) < 0)
 		return -1;
-	if (d->ckpt.valid && d->mem.dirty_logging) {
+	if (d->ckpt.valid && d->mem.dirty_logging && d->ckpt.chain < CKPT_CHAIN_MAX) {
 		p->changed = xcalloc(MEM_BITMAP_WORDS(&d->mem), sizeof(uint64_t));
 		if (mem_dirty_fetch(&d->mem, d->vm_fd, p->changed, e) < 0)
 			return -1;
@@ -297,6 +297,7 @@ int hv_domain_checkpoint(struct hv *hv, struct domain *d, const char *tag_in, co
 	snprintf(d->ckpt.tag, sizeof(d->ckpt.tag), "%s", tag);
 	d->ckpt.id = h.image_id;
 	d->ckpt.valid = true;
+	d->ckpt.chain = p.incremental ? d->ckpt.chain + 1 : 1;
 	d->ckpt.count++;
 	ret = 0;
 	if (st->cow) { /* the instant goes on as the undo log of this checkpoint */
@@ -463,14 +464,23 @@ static struct image_index *cache_get(struct ckpt_state *c, const char *path, uin
 
 /* TAG's chain, newest first: TAG, its parent, ..., the full image. */
 struct chain {
-	struct image_index *ix[64];
-	const struct ckpt_ent *ent[64];
+	struct image_index *ix[CKPT_CHAIN_MAX]; /* in the domain's cache, which has room for all */
+	const struct ckpt_ent *ent[CKPT_CHAIN_MAX];
 	unsigned n;
 };
 
 static void chain_close(struct chain *c)
 {
 	c->n = 0; /* the indexes stay in the domain's cache */
+}
+
+/* How many images TAG's chain has (TAG and its parents to the full one). */
+static unsigned chain_length(const struct ckpt_ent *v, int n, const struct ckpt_ent *tag)
+{
+	unsigned len = 0;
+	for (const struct ckpt_ent *cur = tag; cur && len <= CKPT_CHAIN_MAX; len++)
+		cur = (cur->h.flags & IMAGE_F_INCREMENTAL) ? by_id(v, n, cur->h.parent_id) : NULL;
+	return len;
 }
 
 static int chain_open(struct ckpt_state *cs, struct chain *c, const char *dir, const struct ckpt_ent *v, int n,
@@ -891,6 +901,7 @@ static int rollback_locked(struct hv *hv, struct domain *d, const char *tag, str
 	st->frozen_logs = plan.stores;
 	st->full = full;
 	st->chain = c.n;
+	d->ckpt.chain = chain_length(v, n, target);
 	st->undo = same;
 	ret = 0;
 out:

@@ -218,6 +218,7 @@ enum domain_event {
 /* A domain's checkpoints as hv tracks them (checkpoint.c): the latest one, and the pages
  * written since (the dirty log's, accumulated across fetches). */
 struct image_index;
+#define CKPT_CHAIN_MAX 64 /* images in one checkpoint's chain, the full one included */
 struct ckpt_state {
 	pthread_mutex_t lock; /* one checkpoint or rollback at a time */
 	bool valid;           /* latest and dirty describe the domain's RAM */
@@ -225,12 +226,16 @@ struct ckpt_state {
 	uint64_t id;          /* the latest's image id */
 	uint64_t *dirty;      /* MEM_BITMAP_WORDS: written since the latest */
 	unsigned count;
+	unsigned chain;       /* images in the latest's chain (it included): at CKPT_CHAIN_MAX the next is full */
 	atomic_int busy;      /* a save, checkpoint or restore is writing (hvctl list shows it) */
-	/* checkpoint files opened for rollbacks (they never change once written), by image id */
+	/* checkpoint files opened for rollbacks (they never change once written), by image id;
+	 * as many as a chain can have: a rollback holds its whole chain's indexes, and the
+	 * least recently used one evicted is then never one of them (16 slots evicted indexes
+	 * a 20-long chain still used) */
 	struct ckpt_cached {
 		uint64_t id, used;
 		struct image_index *ix;
-	} cache[16];
+	} cache[CKPT_CHAIN_MAX];
 	uint64_t tick;
 	uint64_t auto_next;   /* autockpt.c: when the next scheduled one is due */
 	unsigned auto_count;  /* scheduled ones in the current chain */

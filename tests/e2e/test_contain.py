@@ -281,6 +281,34 @@ def test_incremental_chain_equals_a_full_image(daemon):
     assert len(cores[0]) == 32 << 20 and cores[0] == cores[1]
 
 
+def test_a_chain_longer_than_the_index_cache(daemon):
+    """Twenty checkpoints in one chain; back to c1, then forward to c20: c20's chain (all
+    twenty files) is opened at once. The index cache used to hold 16 and evicted indexes the
+    chain still used (a use-after-free ASan catches). RAM equals a full save of c20's instant.
+    A chain ends at 64 images: the next checkpoint is full, so every one can be rolled back to."""
+    d = daemon("--vcpus", "1", "--mem", "32M")
+    domu(d, "g", vcpus=1)
+    for i in range(1, 21):
+        if i > 1:
+            guest_console(d, "g", "mem 1", "guest> ")
+        if i == 20:
+            d.ctl("suspend", "g")
+        assert ("incremental" in d.ctl("checkpoint", "g", "c%d" % i).stdout) == (i > 1)
+    full = os.path.join(d.tmp, "c20.full")
+    d.ctl("save", "g", full, "--keep", "--paused")
+    rollback(d, "c1")
+    got = rollback(d, "c20")
+    assert got["full"] and got["files"] == got["pages"], got
+    back = os.path.join(d.tmp, "c20.back")
+    d.ctl("save", "g", back, "--keep", "--paused")
+    assert ram_of(back, 32 << 20) == ram_of(full, 32 << 20)
+    # a chain stops at 64 images (what a rollback holds at once): the 65th is a full one
+    for i in range(21, 66):
+        r = d.ctl("checkpoint", "g", "c%d" % i).stdout
+        assert ("incremental" in r) == (i <= 64), (i, r)
+    assert "rolled back" in d.ctl("rollback", "g", "c64").stdout
+
+
 def test_on_crash_rollback(daemon):
     d = daemon("--vcpus", "1", "--mem", "32M")
     domu(d, "c", vcpus=1, extra='on_crash = "rollback"\n')
