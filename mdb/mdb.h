@@ -94,6 +94,7 @@ struct target {
 	unsigned cpu; /* the current CPU (::switch) */
 	bool json;    /* listing commands print JSON (hvmdb --json) */
 	bool writable; /* ::set -w (or -w): memory and register writes allowed */
+	unsigned values; /* crash's p: the last value's number ($N) */
 	struct target_bp bps[TARGET_MAX_BPS];
 	/* The active OS module (mdb_os_attach) and its state; NULL when none claimed the kernel. */
 	const struct mdb_os *os;
@@ -145,13 +146,22 @@ static inline uint64_t target_link_addr(const struct target *t, uint64_t addr)
 struct dwarf_mem {
 	size_t (*read)(void *arg, uint64_t va, void *buf, size_t len);
 	bool (*symbolize)(void *arg, uint64_t addr, char *buf, size_t len);
+	/* gdb's "<name+off>" of a pointer: the symbol that holds addr (may be NULL) */
+	bool (*symoff)(void *arg, uint64_t addr, char *name, size_t len, uint64_t *off);
 	void *arg;
 };
 int dwarf_cmd_print(struct target *t, const char *type, uint64_t addr, const struct dwarf_mem *m, FILE *out);
 int dwarf_cmd_sizeof(struct target *t, const char *type, FILE *out);
-/* crash's p NAME (value: its value by its DWARF type, read at addr) and whatis NAME (its
- * type's C spelling), for a global variable; -1 after a message when the DWARF has none. */
-int dwarf_cmd_var(struct target *t, const char *name, uint64_t addr, const struct dwarf_mem *m, bool value, FILE *out);
+/* crash's p EXPR (dwarf_expr.c): the expression's value as crash prints it, "$N = ..."
+ * (t->values counts them), "NAME = $N = ..." for a bare global when name_prefix. fmt: decimal
+ * (p, p -d, pd, p/d), crash's hex radix (p -x, px: integers in hex, strings and symbols kept)
+ * or gdb's /x format (p/x: every scalar in hex, pointers bare). -1 after one error line. */
+enum dwarf_p_fmt { DWARF_P_DEC, DWARF_P_RADIX16, DWARF_P_X, DWARF_P_D /* p/d: chars as numbers too */ };
+int dwarf_cmd_p(struct target *t, const char *expr, enum dwarf_p_fmt fmt, bool name_prefix, const struct dwarf_mem *m,
+		FILE *out);
+/* crash's whatis [-o] ARG (dwarf_decl.c): a struct, union, enum or typedef's definition (-o:
+ * with member offsets), a global's or function's declaration. */
+int dwarf_cmd_whatis(struct target *t, const char *args, FILE *out);
 int dwarf_cmd_offsetof(struct target *t, const char *type, const char *member, FILE *out);
 void dwarf_close_target(struct target *t);
 /* The libdwarf handle of the symbol file (opened on first use), or NULL. */
@@ -321,6 +331,7 @@ enum {
 	MDB_LINE = 1 << 3,     /* fn parses a->line itself (no address is parsed first) */
 	MDB_FALLBACK = 1 << 4, /* an engine row the OS module's row of that name replaces */
 	MDB_STACK = 1 << 5,    /* the OS module's stack op: ::help adds its stack_usage */
+	MDB_SLASH = 1 << 6,    /* a bare word that may carry gdb's /FMT ("p/x EXPR": fn reads a->line) */
 };
 struct mdb_dcmd {
 	const char *name, *usage, *desc; /* usage: the arguments ("[-v]", "ADDR"), may be "" */
