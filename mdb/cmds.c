@@ -505,19 +505,23 @@ static int row_run(struct target *t, struct mdb_args *a, FILE *out)
 	return r == 1 ? fail(out, "unknown command: %s (::help lists them)", a->line) : r;
 }
 
-/* ::stacks, ::findstack, foreach bt: the OS module's ::ps -v */
+/* ::stacks, ::findstack: the OS module's ::ps -v */
 static int row_stacks(struct target *t, struct mdb_args *a, FILE *out)
 {
 	char line[] = "::ps -v";
-	if (a->line[0] == 'f' && strcmp(a->arg, "bt"))
-		return fail(out, "foreach: only 'foreach bt' (every task's stack), not '%s'", a->arg);
+	(void)a;
 	return run_one(t, line, out);
+}
+
+void mdb_dwarf_mem(struct target *t, struct dwarf_mem *m)
+{
+	*m = (struct dwarf_mem){ .read = mem_read, .symbolize = mem_symbolize, .symoff = mem_symoff, .arg = t };
 }
 
 /* crash's p EXPR (p/x, p -x, px: hex; p/d, p -d, pd: decimal), by the DWARF types */
 static int row_crash_p(struct target *t, struct mdb_args *a, FILE *out)
 {
-	struct dwarf_mem m = { .read = mem_read, .symbolize = mem_symbolize, .symoff = mem_symoff, .arg = t };
+	struct dwarf_mem m;
 	const char *w = a->line, *arg = a->arg ? a->arg : "";
 	size_t n = strcspn(w, " \t");
 	enum dwarf_p_fmt fmt = DWARF_P_DEC;
@@ -537,6 +541,7 @@ static int row_crash_p(struct target *t, struct mdb_args *a, FILE *out)
 	}
 	if (!*arg || *arg == '-')
 		return mdb_fail(out, "p [-x|-d] EXPR (also p/x, px, pd): an expression%s%s", *arg ? ", not " : "", arg);
+	mdb_dwarf_mem(t, &m);
 	return dwarf_cmd_p(t, arg, fmt, !gdb_fmt, &m, out);
 }
 
@@ -627,7 +632,8 @@ const struct mdb_dcmd mdb_engine_dcmds[] = {
 	{ "union", "NAME[.M,M...] [ADDR]", "crash's union, as struct", row_crash_struct, MDB_NEEDARGS },
 	{ "::stacks", "", "every thread with its stack (::ps -v)", row_stacks, MDB_NOARGS },
 	{ "::findstack", "", "every thread with its stack (::ps -v)", row_stacks, MDB_NOARGS },
-	{ "foreach", "bt", "crash's foreach bt: every task with its stack (::ps -v)", row_stacks, MDB_NEEDARGS },
+	{ "foreach", "[PID|TASK|NAME|kernel|user|active|STATE]... bt|ps|task",
+	  "crash's foreach: each task's stack (bt), ps row (ps) or task struct (task)", mdb_cmd_foreach, MDB_NEEDARGS },
 	{ "::walk", "WALKER [| CMD]", "the addresses the walker visits (each the address of CMD)", mdb_cmd_walk, 0 },
 	{ "::walkers", "", "the walkers, with what each visits", mdb_cmd_walkers, 0 },
 	{ "::dcmds", "", "the commands, with what each does", mdb_cmd_dcmds, 0 },

@@ -365,6 +365,9 @@ struct mdb_os {
 	int (*status_more)(struct target *t, FILE *out);
 	/* The panic message and CPU (-1: unknown): false when the kernel did not panic. */
 	bool (*panic)(struct target *t, char *msg, size_t len, int *cpu);
+	/* crash's foreach: verb "bt", "ps" or "task" (with args, or NULL) for each task that
+	 * mdb_foreach_match picks with the selectors sel[0..nsel) */
+	int (*foreach)(struct target *t, const char *verb, char *const *sel, size_t nsel, const char *args, FILE *out);
 	/* A symbol for an address the symbol file has none for (code: code symbols only), its
 	 * module's name in *module (may be NULL); NULL when unknown. */
 	const struct symbol *(*symbolize)(struct target *t, uint64_t addr, bool code, const char **module);
@@ -394,6 +397,23 @@ int mdb_cmd_walkers(struct target *t, struct mdb_args *a, FILE *out);
 int mdb_cmd_walk(struct target *t, struct mdb_args *a, FILE *out);
 /* The addresses of walker name (as ::walk NAME), *n of them: 0, or -1 after a message. */
 int mdb_walk(struct target *t, const char *name, uint64_t *v, size_t max, size_t *n, FILE *out);
+/* foreach.c: crash's foreach [SELECTOR...] VERB [ARGS] (the OS module's foreach op), and
+ * whether a task is one the selectors pick: a PID, a task address (hex), a name ("\\NAME"
+ * when it is a verb's), kernel, user, active (on a CPU), a state ("RU"); none: every task. */
+struct mdb_task {
+	uint64_t addr;
+	long pid;
+	const char *comm, *state; /* state may be NULL */
+	int kernel;               /* a kernel thread (-1: the OS does not say) */
+	bool current;             /* running on a CPU */
+};
+bool mdb_foreach_match(char *const *sel, size_t nsel, const struct mdb_task *k);
+int mdb_cmd_foreach(struct target *t, struct mdb_args *a, FILE *out);
+/* cmds.c: the target's memory and symbols for the DWARF printers (dwarf_mem). */
+void mdb_dwarf_mem(struct target *t, struct dwarf_mem *m);
+/* dwarf_expr.c: crash's way of showing one object (foreach task): "struct task_struct {...}",
+ * the value of type at addr as crash's p prints it; -1 after a message. */
+int dwarf_cmd_object(struct target *t, const char *type, uint64_t addr, const struct dwarf_mem *m, FILE *out);
 /* "mdb: " and the message; -1 */
 int mdb_fail(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

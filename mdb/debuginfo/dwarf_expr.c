@@ -643,3 +643,29 @@ int dwarf_cmd_p(struct target *t, const char *text, enum dwarf_p_fmt fmt, bool n
 	free(res);
 	return 0;
 }
+
+int dwarf_cmd_object(struct target *t, const char *type, uint64_t addr, const struct dwarf_mem *m, FILE *out)
+{
+	struct dw *d = dw_get(t, out);
+	struct dw_gdb g = { .d = d, .addr = addr };
+	Dwarf_Die ty;
+	uint64_t sz;
+	uint8_t *buf;
+	if (!d)
+		return -1;
+	if (!(ty = dw_lookup(t, d, type))) {
+		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", type);
+		return -1;
+	}
+	if ((buf = dw_read_typed(d, ty, type, addr, m, &sz, out)) != NULL) {
+		d->mem = m;
+		g.p0 = buf;
+		fprintf(out, "%s ", type);
+		dw_gdb_value(&g, ty, buf, sz, 0, out);
+		fputc('\n', out);
+		d->mem = NULL;
+		free(buf);
+	}
+	dwarf_dealloc_die(ty);
+	return buf ? 0 : -1;
+}
