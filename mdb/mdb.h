@@ -33,6 +33,7 @@ struct target_status {
 	char os_release[65];
 	unsigned nr_vcpus;
 	uint64_t mem_bytes;
+	uint64_t time_ns;    /* the dump's instant (CLOCK_REALTIME); 0: unknown */
 };
 enum target_bp_kind { TBP_EXEC, TBP_WRITE, TBP_ACCESS };
 enum target_stop_kind { TSTOP_STEP, TSTOP_BREAK, TSTOP_WATCH, TSTOP_INTERRUPT, TSTOP_EXITED };
@@ -296,6 +297,8 @@ int mdb_run_cmd(struct target *t, char *cmd, FILE *out);
 /* An address expression (as in ADDR::dcmd): 0, or -1 after a message on out. */
 int mdb_parse_addr(struct target *t, const char *s, uint64_t *v, FILE *out);
 
+/* status.c: a size as crash's sys prints MEMORY: "64 MB", "1.5 GB" (and a newline). */
+void mdb_print_size(uint64_t bytes, FILE *out);
 /* status.c: ::status: the target's state, the kernel's (Linux: also sys), and the CPUs;
  * a JSON object with the panic message and the CPU that panicked when t->json. */
 int target_cmd_status(struct target *t, FILE *out);

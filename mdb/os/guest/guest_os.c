@@ -427,12 +427,19 @@ static int row_msgbuf(struct target *t, struct mdb_args *a, FILE *out)
 	return cmd_msgbuf(t, out);
 }
 
+static int row_sys(struct target *t, struct mdb_args *a, FILE *out)
+{
+	(void)a;
+	return guest_cmd_sys(t, out);
+}
+
 static const struct mdb_dcmd dcmds[] = {
 	{ "ps", "", "crash's ps: the threads (::ps)", row_ps, MDB_NOARGS },
 	{ "::ps", "[-v]", "the threads: address, TID, state, CPU, name (-v: with their stacks)", row_ps, 0 },
 	{ "::threads", "[-v]", "the threads (::ps)", row_ps, 0 },
 	{ "log", "", "crash's log: the kernel's log ring (::msgbuf)", row_msgbuf, MDB_NOARGS },
 	{ "::msgbuf", "", "the kernel's log ring, with timestamps", row_msgbuf, 0 },
+	{ "sys", "", "crash's sys: CPUs, date, uptime, threads, release, version, memory, panic", row_sys, MDB_NOARGS },
 };
 
 static const struct mdb_walker walkers[] = {
