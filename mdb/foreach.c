@@ -85,6 +85,10 @@ int mdb_cmd_foreach(struct target *t, struct mdb_args *a, FILE *out)
 		free(line);
 		return r;
 	}
+	if (t->json) {
+		free(line);
+		return mdb_fail(out, "foreach: no JSON form (ps --json and bt --json have one)");
+	}
 	if (!t->os || !t->os->foreach) {
 		free(line);
 		return mdb_fail(out, "foreach: no OS module knows this kernel's tasks (is the symbol file its kernel?)");

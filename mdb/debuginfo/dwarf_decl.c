@@ -186,42 +186,6 @@ static bool anonymous_aggregate(Dwarf_Die ty)
 	return (tag == DW_TAG_structure_type || tag == DW_TAG_union_type) && dwarf_diename(ty, &name, NULL) != DW_DLV_OK;
 }
 
-/* The largest member offset in ty, anonymous members' members included. */
-static uint64_t max_offset(struct dw *d, Dwarf_Die ty, uint64_t base, int depth)
-{
-	Dwarf_Die m = NULL;
-	uint64_t max = base;
-	if (depth > 8 || dwarf_child(ty, &m, NULL) != DW_DLV_OK)
-		return max;
-	while (m) {
-		Dwarf_Die sib = NULL, mt;
-		Dwarf_Unsigned off = 0;
-		uint64_t boff;
-		unsigned bo, bits;
-		if (dw_tag(m) == DW_TAG_member) {
-			if (dw_bitfield(m, &boff, &bo, &bits))
-				off = boff;
-			else
-				dw_udata(m, DW_AT_data_member_location, &off);
-			if (base + off > max)
-				max = base + off;
-			mt = dw_type_of(d, m);
-			if (anonymous_aggregate(mt)) {
-				uint64_t sub = max_offset(d, mt, base + off, depth + 1);
-				if (sub > max)
-					max = sub;
-			}
-			if (mt)
-				dwarf_dealloc_die(mt);
-		}
-		if (dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
-			sib = NULL;
-		dwarf_dealloc_die(m);
-		m = sib;
-	}
-	return max;
-}
-
 struct whatis {
 	struct dw *d;
 	bool offsets;
@@ -334,8 +298,8 @@ static void definition(struct dw *d, Dwarf_Die ty, const char *tdname, bool offs
 		fprintf(out, "}%s%s;\n", tdname ? " " : "", tdname ? tdname : "");
 		return;
 	}
-	if (offsets)
-		w.width = 2 + snprintf(head, sizeof(head), "[%llu]", (unsigned long long)max_offset(d, ty, 0, 0));
+	if (offsets) /* crash's column: "[offset]" as wide as the size's digits allow */
+		w.width = 2 + snprintf(head, sizeof(head), "[%llu]", (unsigned long long)dw_type_size(d, ty));
 	members(&w, ty, 0, 1);
 	fprintf(out, "}%s%s%s\n", tdname ? " " : "", tdname ? tdname : "", tdname ? ";" : "");
 	fprintf(out, "SIZE: %llu\n", (unsigned long long)dw_type_size(d, ty));

@@ -389,8 +389,6 @@ static int guest_foreach(struct target *t, const char *verb, char *const *sel, s
 	if (thread_head(t, &y, &p, &e) < 0)
 		return mdb_fail(out, "%s", e.msg);
 	mdb_dwarf_mem(t, &m);
-	if (!strcmp(verb, "ps") && !t->json)
-		fputs(PS_HEADER, out);
 	for (; p && n++ < 10000 && !ret; p = th.next) {
 		struct mdb_task k;
 		if (read_thread(t, y, p, &th, &e) < 0)
@@ -400,6 +398,7 @@ static int guest_foreach(struct target *t, const char *verb, char *const *sel, s
 		if (!mdb_foreach_match(sel, nsel, &k))
 			continue;
 		if (!strcmp(verb, "ps")) {
+			fputs(shown ? "" : PS_HEADER, out); /* once, before the first row: none without a row */
 			ps_row(y, &th, out);
 		} else {
 			fputs(shown ? "\n" : "", out);

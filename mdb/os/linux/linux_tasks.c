@@ -314,14 +314,13 @@ int linux_foreach(struct target *t, const char *verb, char *const *sel, size_t n
 	if (args && (strcmp(verb, "bt") || strcmp(args, "-l")))
 		ret = mdb_fail(out, "foreach %s: %s, not '%s'", verb, strcmp(verb, "bt") ? "no flags" : "the one flag is -l", args);
 	mdb_dwarf_mem(t, &m);
-	if (!ret && !strcmp(verb, "ps") && !t->json)
-		fputs(PS_HEADER, out);
 	for (size_t i = 0; !ret && i < n; i++) {
 		const struct linux_task *k = &v[i];
 		struct mdb_task mt = { k->addr, k->pid, k->comm, k->st, k->kernel, k->current };
 		if (!mdb_foreach_match(sel, nsel, &mt))
 			continue;
 		if (!strcmp(verb, "ps")) {
+			fputs(shown ? "" : PS_HEADER, out); /* once, before the first row: none without a row */
 			ps_row(k, out);
 		} else if (!strcmp(verb, "bt")) {
 			fputs(shown ? "\n" : "", out);
