@@ -548,7 +548,9 @@ static int row_crash_p(struct target *t, struct mdb_args *a, FILE *out)
 /* crash's whatis [-o] struct|union|enum NAME, TYPEDEF, SYMBOL */
 static int row_crash_whatis(struct target *t, struct mdb_args *a, FILE *out)
 {
-	return dwarf_cmd_whatis(t, a->arg, out);
+	struct dwarf_mem m;
+	mdb_dwarf_mem(t, &m);
+	return dwarf_cmd_whatis(t, a->arg, &m, out);
 }
 
 /* crash's spellings of the memory commands: rd ADDR [COUNT] (64-bit words), dis ADDR

@@ -161,8 +161,8 @@ enum dwarf_p_fmt { DWARF_P_DEC, DWARF_P_RADIX16, DWARF_P_X, DWARF_P_D /* p/d: ch
 int dwarf_cmd_p(struct target *t, const char *expr, enum dwarf_p_fmt fmt, bool name_prefix, const struct dwarf_mem *m,
 		FILE *out);
 /* crash's whatis [-o] ARG (dwarf_decl.c): a struct, union, enum or typedef's definition (-o:
- * with member offsets), a global's or function's declaration. */
-int dwarf_cmd_whatis(struct target *t, const char *args, FILE *out);
+ * with member offsets), a global's or function's declaration, an expression's type. */
+int dwarf_cmd_whatis(struct target *t, const char *args, const struct dwarf_mem *m, FILE *out);
 int dwarf_cmd_offsetof(struct target *t, const char *type, const char *member, FILE *out);
 void dwarf_close_target(struct target *t);
 /* The libdwarf handle of the symbol file (opened on first use), or NULL. */

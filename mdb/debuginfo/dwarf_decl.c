@@ -388,7 +388,7 @@ static int whatis_global(struct target *t, struct dw *d, const char *name, FILE 
 	return 0;
 }
 
-int dwarf_cmd_whatis(struct target *t, const char *args, FILE *out)
+int dwarf_cmd_whatis(struct target *t, const char *args, const struct dwarf_mem *m, FILE *out)
 {
 	struct dw *d = dw_get(t, out);
 	bool offsets = false;
@@ -417,6 +417,14 @@ int dwarf_cmd_whatis(struct target *t, const char *args, FILE *out)
 	}
 	if (!strchr(spec, ' ') && whatis_global(t, d, spec, out) == 0)
 		return 0;
+	if (strpbrk(spec, ".[]-*&()")) { /* an expression: its type, as crash prints it */
+		char tn[DECL_LEN];
+		struct err e;
+		if (dw_expr_type(t, d, spec, m, tn, sizeof(tn), &e) < 0)
+			return fprintf(out, "mdb: whatis: %s\n", e.msg), -1;
+		fprintf(out, "%s\n", tn);
+		return 0;
+	}
 	fprintf(out, "mdb: whatis: no type or symbol '%s' in the symbol file's DWARF\n", spec);
 	return -1;
 }

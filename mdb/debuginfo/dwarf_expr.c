@@ -669,3 +669,30 @@ int dwarf_cmd_object(struct target *t, const char *type, uint64_t addr, const st
 	dwarf_dealloc_die(ty);
 	return buf ? 0 : -1;
 }
+
+int dw_expr_type(struct target *t, struct dw *d, const char *text, const struct dwarf_mem *m, char *buf, size_t len,
+		 struct err *e)
+{
+	struct px x = { .t = t, .d = d, .m = m, .s = text, .start = text };
+	struct xv v;
+	if (expr(&x, &v) == 0) {
+		skip(&x);
+		if (*x.s)
+			fail(&x, "unexpected '%s'", x.s);
+	}
+	if (!x.failed && v.untyped)
+		fail(&x, "%s", "a symbol without a type in the DWARF");
+	if (x.failed) {
+		xv_free(&v);
+		*e = x.e;
+		return -1;
+	}
+	if (v.ptrs)
+		dw_decl(d, v.ty, v.ptrs, "", buf, len);
+	else if (!v.ty)
+		snprintf(buf, len, "%s", v.is_unsigned ? "unsigned long" : "long");
+	else
+		dw_type_name(d, v.ty, buf, len);
+	xv_free(&v);
+	return 0;
+}

@@ -62,6 +62,10 @@ void dw_decl(struct dw *d, Dwarf_Die ty, unsigned ptrs, const char *name, char *
 /* dw_decl without a name: "struct thread *", "char [16]" (mdb's ::print -t and whatis NAME). */
 void dw_type_name(struct dw *d, Dwarf_Die ty, char *buf, size_t len);
 
+/* dwarf_expr.c: the type of expression text (crash's whatis init_task.pid: "pid_t"); -1 with e. */
+int dw_expr_type(struct target *t, struct dw *d, const char *text, const struct dwarf_mem *m, char *buf, size_t len,
+		 struct err *e);
+
 /* dwarf_value.c: a value as gdb prints it (crash's p): structs and unions pretty-printed
  * ("{\n  a = 1,\n  b = 0x0\n}" at level 0), arrays in braces, char arrays as strings,
  * integers in decimal (hex: /x), pointers with the symbol they point into ("<init_task+168>"),

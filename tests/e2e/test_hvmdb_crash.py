@@ -28,7 +28,8 @@ WHATIS = ["whatis nr_cpu_ids", "whatis jiffies", "whatis linux_banner", "whatis 
           "whatis u64", "whatis atomic_t", "whatis spinlock_t", "whatis -o spinlock_t", "whatis struct list_head",
           "whatis -o struct list_head", "whatis enum pid_type", "whatis struct timer_list", "whatis struct rq_flags",
           "whatis struct pin_cookie", "whatis struct task_struct", "whatis -o struct task_struct",
-          "whatis -o struct sched_entity", "whatis struct page"]
+          "whatis -o struct sched_entity", "whatis struct page", "whatis init_task.pid", "whatis &init_task.comm",
+          "whatis *init_task.cpus_ptr", "whatis init_task.real_parent->comm[0]", "whatis init_task.se"]
 
 
 def crash(cmds, dump=DUMP):

@@ -3,6 +3,7 @@ address one past a function's end (func+size, the first address a user pastes fr
 trace) as `$c` does: one symbol lookup for all; the prompt's history is kept across
 sessions in ~/.hvmdb_history (HVMDB_HISTFILE names another file), as gdb and mdb keep
 theirs."""
+import calendar
 import json
 import os
 import re
@@ -305,3 +306,19 @@ def test_sys_on_our_guest(hung_dump):
     banner = re.search(r"hvkit guest kernel (.*) booting", mdb(hung_dump, "log").stdout).group(1)
     assert f["VERSION"] == banner == j["version"] and f["RELEASE"] == "hvkit-guest" and f["MACHINE"] == "x86_64"
     assert f["DOMAIN"] == "0 (dom0)" and f["PANIC"] == '""' and j["panic_cpu"] == -1
+
+
+def test_sys_on_a_live_guest(daemon):
+    """sys on a live domain of our guest: no DUMPFILE, DATE now, the threads counted."""
+    d = daemon("--vcpus", "2", "--mem", "32M")
+    env = dict(ASAN_ENV, HVKIT_SOCKET=d.sock)
+    r = subprocess.run([HVMDB, "-s", GUEST, "-d", "dom0", "-c", "sys; ::walk thread"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    f = dict(re.findall(r"^ *([A-Z]+): (.*)$", r.stdout, re.M))
+    assert "DUMPFILE" not in f and f["KERNEL"] == GUEST and f["CPUS"] == "2", r.stdout
+    when = calendar.timegm(time.strptime(f["DATE"], "%a %b %d %H:%M:%S UTC %Y"))
+    assert abs(when - time.time()) < 120, f["DATE"]
+    threads = re.findall(r"^[0-9a-f]{16}$", r.stdout, re.M)
+    assert f["TASKS"] == str(len(threads)) and len(threads) >= 4, r.stdout
+    assert re.match(r"\d+(\.\d)? MB$", f["MEMORY"]) and f["VERSION"].startswith("0."), f
