@@ -140,24 +140,27 @@ Dwarf_Die dw_find_type(struct target *t, struct dw *d, enum type_kind kind, cons
 	return off ? die_if_type(d, off, kind, name) : NULL;
 }
 
-uint64_t dw_type_size(struct dw *d, Dwarf_Die t)
+/* depth: through typedefs and arrays, at most 16 (the DWARF is untrusted: a loop ends) */
+static uint64_t type_size(struct dw *d, Dwarf_Die t, int depth)
 {
 	Dwarf_Unsigned sz;
 	Dwarf_Half tag = dw_tag(t);
+	if (depth > 16)
+		return 0;
 	if (dwarf_bytesize(t, &sz, NULL) == DW_DLV_OK)
 		return sz;
 	if (tag == DW_TAG_pointer_type)
 		return 8;
 	if (tag == DW_TAG_typedef || tag == DW_TAG_const_type || tag == DW_TAG_volatile_type) {
 		Dwarf_Die u = dw_type_of(d, t);
-		uint64_t s = u ? dw_type_size(d, u) : 0;
+		uint64_t s = u ? type_size(d, u, depth + 1) : 0;
 		if (u)
 			dwarf_dealloc_die(u);
 		return s;
 	}
 	if (tag == DW_TAG_array_type) {
 		Dwarf_Die el = dw_type_of(d, t), sub = NULL;
-		uint64_t n = 1, es = el ? dw_type_size(d, el) : 0;
+		uint64_t n = 1, es = el ? type_size(d, el, depth + 1) : 0;
 		if (dwarf_child(t, &sub, NULL) == DW_DLV_OK) {
 			Dwarf_Unsigned ub, cnt;
 			if (dw_udata(sub, DW_AT_count, &cnt) == 0)
@@ -171,6 +174,11 @@ uint64_t dw_type_size(struct dw *d, Dwarf_Die t)
 		return n * es;
 	}
 	return 0;
+}
+
+uint64_t dw_type_size(struct dw *d, Dwarf_Die t)
+{
+	return type_size(d, t, 0);
 }
 
 static void indent(FILE *out, int n)
@@ -265,8 +273,12 @@ static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint
 	case DW_TAG_typedef:
 	case DW_TAG_const_type:
 	case DW_TAG_volatile_type: {
-		Dwarf_Die u = dw_type_of(d, ty);
-		if (u) {
+		Dwarf_Die u = dw_strip(d, dw_type_of(d, ty)); /* bounded: a typedef loop ends */
+		Dwarf_Half ut = u ? dw_tag(u) : 0;
+		if (ut == DW_TAG_typedef || ut == DW_TAG_const_type || ut == DW_TAG_volatile_type) {
+			fputs("...\n", out);
+			dwarf_dealloc_die(u);
+		} else if (u) {
 			print_value(t, d, u, p, avail, depth, out);
 			dwarf_dealloc_die(u);
 		} else

@@ -29,16 +29,16 @@ bool dw_gdb_char(struct dw *d, Dwarf_Die ty)
 	Dwarf_Die s;
 	Dwarf_Unsigned enc = 0;
 	bool r;
-	if (!ty)
+	Dwarf_Half tag = ty ? dw_tag(ty) : 0;
+	if (tag != DW_TAG_base_type && tag != DW_TAG_typedef && tag != DW_TAG_const_type && tag != DW_TAG_volatile_type)
 		return false;
-	if (dw_tag(ty) == DW_TAG_base_type) {
-		dw_udata(ty, DW_AT_encoding, &enc);
-		return dw_type_size(d, ty) == 1 && (enc == DW_ATE_signed_char || enc == DW_ATE_unsigned_char);
+	s = tag == DW_TAG_base_type ? NULL : dw_strip(d, dw_type_of(d, ty)); /* bounded: a typedef loop ends */
+	if (s && dw_tag(s) != DW_TAG_base_type) {
+		dwarf_dealloc_die(s);
+		return false;
 	}
-	if (dw_tag(ty) != DW_TAG_typedef && dw_tag(ty) != DW_TAG_const_type && dw_tag(ty) != DW_TAG_volatile_type)
-		return false;
-	s = dw_type_of(d, ty);
-	r = s && dw_gdb_char(d, s);
+	dw_udata(s ? s : ty, DW_AT_encoding, &enc);
+	r = dw_type_size(d, s ? s : ty) == 1 && (enc == DW_ATE_signed_char || enc == DW_ATE_unsigned_char);
 	if (s)
 		dwarf_dealloc_die(s);
 	return r;
@@ -233,8 +233,12 @@ void dw_gdb_value(const struct dw_gdb *g, Dwarf_Die ty, const uint8_t *p, size_t
 	case DW_TAG_typedef:
 	case DW_TAG_const_type:
 	case DW_TAG_volatile_type: {
-		Dwarf_Die u = dw_type_of(g->d, ty);
-		dw_gdb_value(g, u, p, avail, level, out);
+		Dwarf_Die u = dw_strip(g->d, dw_type_of(g->d, ty)); /* bounded: a typedef loop ends */
+		Dwarf_Half ut = u ? dw_tag(u) : 0;
+		if (ut == DW_TAG_typedef || ut == DW_TAG_const_type || ut == DW_TAG_volatile_type)
+			fputs("...", out);
+		else
+			dw_gdb_value(g, u, p, avail, level, out);
 		if (u)
 			dwarf_dealloc_die(u);
 		return;
