@@ -24,7 +24,7 @@ struct px {
 	struct target *t;
 	struct dw *d;
 	const struct dwarf_mem *m;
-	const char *s, *start;
+	const char *s;
 	struct err e;
 	bool failed;
 };
@@ -175,15 +175,10 @@ static int deref(struct px *x, struct xv *v, int64_t index)
 	xv_free(v);
 	v->ty = ty;
 	v->ptrs = ptrs;
-	if (ptrs) { /* (T **)p: the pointer stored there */
-		v->ptrs = 0;
-		v->lval = true;
+	if (ptrs) { /* (T **)p: the pointer stored there, which has no DIE: an rvalue read now */
 		v->addr = base + (uint64_t)index * 8;
-		/* a pointer object with no DIE: keep the levels as an rvalue read now */
 		if (x->m->read(x->m->arg, v->addr, &v->v, 8) < 8)
 			return fail(x, "%s", "cannot read the pointer");
-		v->lval = false;
-		v->ptrs = ptrs;
 		return 0;
 	}
 	v->lval = true;
@@ -598,7 +593,7 @@ static void print_result(struct px *x, struct xv *v, enum dwarf_p_fmt fmt, FILE 
 int dwarf_cmd_p(struct target *t, const char *text, enum dwarf_p_fmt fmt, bool name_prefix, const struct dwarf_mem *m,
 		FILE *out)
 {
-	struct px x = { .t = t, .m = m, .s = text, .start = text };
+	struct px x = { .t = t, .m = m, .s = text };
 	struct xv v;
 	char *res = NULL;
 	size_t n = 0;
@@ -624,8 +619,10 @@ int dwarf_cmd_p(struct target *t, const char *text, enum dwarf_p_fmt fmt, bool n
 		return -1;
 	}
 	o = open_memstream(&res, &n); /* the value first: an error in it prints no "$N = " */
-	if (!o)
-		return mdb_fail(out, "p: out of memory");
+	if (!o) {
+		fprintf(out, "mdb: p: out of memory\n");
+		return -1;
+	}
 	x.d->mem = m;
 	print_result(&x, &v, fmt, o);
 	x.d->mem = NULL;
@@ -673,7 +670,7 @@ int dwarf_cmd_object(struct target *t, const char *type, uint64_t addr, const st
 int dw_expr_type(struct target *t, struct dw *d, const char *text, const struct dwarf_mem *m, char *buf, size_t len,
 		 struct err *e)
 {
-	struct px x = { .t = t, .d = d, .m = m, .s = text, .start = text };
+	struct px x = { .t = t, .d = d, .m = m, .s = text };
 	struct xv v;
 	if (expr(&x, &v) == 0) {
 		skip(&x);
