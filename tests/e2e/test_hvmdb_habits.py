@@ -14,7 +14,7 @@ import pexpect
 
 from conftest import GUEST, ASAN_ENV, HVMDB
 from test_hvmdb import mdb, hung_dump  # noqa: F401 (fixture)
-from test_toolstack import daemon  # noqa: F401 (fixture)
+from test_toolstack import daemon, guest_console  # noqa: F401 (fixture)
 
 
 def symbol(name):
@@ -311,6 +311,7 @@ def test_sys_on_our_guest(hung_dump):
 def test_sys_on_a_live_guest(daemon):
     """sys on a live domain of our guest: no DUMPFILE, DATE now, the threads counted."""
     d = daemon("--vcpus", "2", "--mem", "32M")
+    guest_console(d, "dom0", "uptime", " CPUs, ")  # booted: its shell answers
     env = dict(ASAN_ENV, HVKIT_SOCKET=d.sock)
     r = subprocess.run([HVMDB, "-s", GUEST, "-d", "dom0", "-c", "sys; ::walk thread"], capture_output=True, text=True,
                        env=env, timeout=60)
