@@ -103,6 +103,7 @@ def test_live_wrong_symbol_file_is_refused_with_both_build_ids(daemon, tmp_path)
     memory and compared, as a dump's is; the right file is taken; no -s says so once."""
     running, other_id, other = other_build(tmp_path)
     d = daemon("--vcpus", "1", "--mem", "32M")
+    guest_console(d, "dom0", "uptime", " CPUs, ")  # booted (under load $c could catch kmain still starting)
     env = dict(ASAN_ENV, HVKIT_SOCKET=d.sock)
     r = subprocess.run([HVMDB, "-s", other, "-d", "dom0", "-c", "$c"], capture_output=True, text=True, env=env,
                        timeout=60)
