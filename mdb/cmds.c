@@ -445,10 +445,23 @@ static bool mem_symbolize(void *arg, uint64_t addr, char *buf, size_t len)
 	return target_symbolize(arg, addr, false, buf, len);
 }
 
+/* gdb's <sym+off> of a pointer: the symbol that holds addr (the one lookup; not one past
+ * a function's end) */
+static bool mem_symoff(void *arg, uint64_t addr, char *name, size_t len, uint64_t *off)
+{
+	bool past_end = false;
+	const struct symbol *s = target_symbol(arg, addr, false, false, NULL, &past_end);
+	if (!s || past_end || addr < s->addr || !s->size) /* gdb names no size-0 label */
+		return false;
+	snprintf(name, len, "%s", s->name);
+	*off = addr - s->addr;
+	return true;
+}
+
 /* ADDR::print TYPE [MEMBER...], or ::print TYPE ADDR */
 static int row_print(struct target *t, struct mdb_args *a, FILE *out)
 {
-	struct dwarf_mem m = { mem_read, mem_symbolize, t };
+	struct dwarf_mem m = { .read = mem_read, .symbolize = mem_symbolize, .symoff = mem_symoff, .arg = t };
 	uint64_t addr = a->addr;
 	char *last;
 	if (!a->arg || !*a->arg)
@@ -492,26 +505,52 @@ static int row_run(struct target *t, struct mdb_args *a, FILE *out)
 	return r == 1 ? fail(out, "unknown command: %s (::help lists them)", a->line) : r;
 }
 
-/* ::stacks, ::findstack, foreach bt: the OS module's ::ps -v */
+/* ::stacks, ::findstack: the OS module's ::ps -v */
 static int row_stacks(struct target *t, struct mdb_args *a, FILE *out)
 {
 	char line[] = "::ps -v";
-	if (a->line[0] == 'f' && strcmp(a->arg, "bt"))
-		return fail(out, "foreach: only 'foreach bt' (every task's stack), not '%s'", a->arg);
+	(void)a;
 	return run_one(t, line, out);
 }
 
-/* crash's p NAME and whatis NAME: a global variable's value or type, by its DWARF */
-static int row_crash_var(struct target *t, struct mdb_args *a, FILE *out)
+void mdb_dwarf_mem(struct target *t, struct dwarf_mem *m)
 {
-	struct dwarf_mem m = { mem_read, mem_symbolize, t };
-	bool p = a->line[0] == 'p';
-	const struct symbol *s;
-	if (a->arg[strspn(a->arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")])
-		return fail(out, "%s NAME: a global variable's name (expressions are not read)", p ? "p" : "whatis");
-	if (!(s = symtab_by_name(&t->syms, a->arg)))
-		return mdb_fail(out, "%s: no symbol %s", p ? "p" : "whatis", a->arg);
-	return dwarf_cmd_var(t, a->arg, s->addr, &m, p, out);
+	*m = (struct dwarf_mem){ .read = mem_read, .symbolize = mem_symbolize, .symoff = mem_symoff, .arg = t };
+}
+
+/* crash's p EXPR (p/x, p -x, px: hex; p/d, p -d, pd: decimal), by the DWARF types */
+static int row_crash_p(struct target *t, struct mdb_args *a, FILE *out)
+{
+	struct dwarf_mem m;
+	const char *w = a->line, *arg = a->arg ? a->arg : "";
+	size_t n = strcspn(w, " \t");
+	enum dwarf_p_fmt fmt = DWARF_P_DEC;
+	bool gdb_fmt = false;
+	if (n == 2 && w[1] != '/') { /* px, pd */
+		fmt = w[1] == 'x' ? DWARF_P_RADIX16 : DWARF_P_DEC;
+	} else if (n > 1) { /* p/x, p/d: gdb's own format, no "NAME = " */
+		if (n != 3 || (w[2] != 'x' && w[2] != 'd'))
+			return mdb_fail(out, "p: p/x (hex) or p/d (decimal), not '%.*s'", (int)n, w);
+		fmt = w[2] == 'x' ? DWARF_P_X : DWARF_P_D;
+		gdb_fmt = true;
+	}
+	while (arg[0] == '-' && (arg[1] == 'x' || arg[1] == 'd' || arg[1] == 'u') && (arg[2] == ' ' || arg[2] == '\t')) {
+		if (arg[1] != 'u')
+			fmt = arg[1] == 'x' ? DWARF_P_RADIX16 : DWARF_P_DEC;
+		arg += 2 + strspn(arg + 2, " \t");
+	}
+	if (!*arg || *arg == '-')
+		return mdb_fail(out, "p [-x|-d] EXPR (also p/x, px, pd): an expression%s%s", *arg ? ", not " : "", arg);
+	mdb_dwarf_mem(t, &m);
+	return dwarf_cmd_p(t, arg, fmt, !gdb_fmt, &m, out);
+}
+
+/* crash's whatis [-o] struct|union|enum NAME, TYPEDEF, SYMBOL */
+static int row_crash_whatis(struct target *t, struct mdb_args *a, FILE *out)
+{
+	struct dwarf_mem m;
+	mdb_dwarf_mem(t, &m);
+	return dwarf_cmd_whatis(t, a->arg, &m, out);
 }
 
 /* crash's spellings of the memory commands: rd ADDR [COUNT] (64-bit words), dis ADDR
@@ -584,14 +623,19 @@ const struct mdb_dcmd mdb_engine_dcmds[] = {
 	{ "rd", "ADDR [N]", "crash's rd: N 64-bit words at ADDR (ADDR/NJ)", row_crash_mem, MDB_NEEDARGS },
 	{ "dis", "ADDR [N]", "crash's dis: N instructions at ADDR (ADDR::dis N)", row_crash_mem, MDB_NEEDARGS },
 	{ "sym", "ADDR|NAME", "crash's sym: the symbol at ADDR (ADDR::sym)", row_crash_mem, MDB_NEEDARGS },
-	{ "p", "NAME", "crash's p: a global variable's value, by its DWARF type", row_crash_var, MDB_NEEDARGS },
-	{ "whatis", "NAME", "crash's whatis: a global variable's type", row_crash_var, MDB_NEEDARGS },
+	{ "p", "[-x|-d] EXPR", "crash's p (also p/x px pd): an expression's value, as crash prints it ($N = ...)",
+	  row_crash_p, MDB_NEEDARGS | MDB_SLASH },
+	{ "px", "EXPR", "crash's px: p -x, in hex", row_crash_p, MDB_NEEDARGS },
+	{ "pd", "EXPR", "crash's pd: p -d, in decimal", row_crash_p, MDB_NEEDARGS },
+	{ "whatis", "[-o] TYPE|NAME", "crash's whatis: a struct/union/enum/typedef's definition (-o: offsets), a global's type",
+	  row_crash_whatis, MDB_NEEDARGS },
 	{ "struct", "NAME[.M,M...] [ADDR]", "crash's struct: ADDR::print, ::sizeof or each ::offsetof", row_crash_struct,
 	  MDB_NEEDARGS },
 	{ "union", "NAME[.M,M...] [ADDR]", "crash's union, as struct", row_crash_struct, MDB_NEEDARGS },
 	{ "::stacks", "", "every thread with its stack (::ps -v)", row_stacks, MDB_NOARGS },
 	{ "::findstack", "", "every thread with its stack (::ps -v)", row_stacks, MDB_NOARGS },
-	{ "foreach", "bt", "crash's foreach bt: every task with its stack (::ps -v)", row_stacks, MDB_NEEDARGS },
+	{ "foreach", "[PID|TASK|NAME|kernel|user|active|STATE]... bt|ps|task",
+	  "crash's foreach: each task's stack (bt), ps row (ps) or task struct (task)", mdb_cmd_foreach, MDB_NEEDARGS },
 	{ "::walk", "WALKER [| CMD]", "the addresses the walker visits (each the address of CMD)", mdb_cmd_walk, 0 },
 	{ "::walkers", "", "the walkers, with what each visits", mdb_cmd_walkers, 0 },
 	{ "::dcmds", "", "the commands, with what each does", mdb_cmd_dcmds, 0 },
@@ -632,6 +676,12 @@ static int run_bare(struct target *t, char *cmd, FILE *out)
 	word[n] = 0;
 	while (isspace((unsigned char)*rest))
 		rest++;
+	if (strchr(word, '/') && (d = mdb_dcmd_find(t, (word[strcspn(word, "/")] = 0, word))) && (d->flags & MDB_SLASH)) {
+		a.arg = *rest ? rest : NULL; /* crash's p/x: the row reads the format from the line */
+		return *rest ? d->fn(t, &a, out) : 1;
+	}
+	memcpy(word, cmd, n);
+	word[n] = 0;
 	if (!(d = mdb_dcmd_find(t, word)) || ((d->flags & MDB_NOARGS) && *rest) || ((d->flags & MDB_NEEDARGS) && !*rest))
 		return 1;
 	a.arg = *rest ? rest : NULL;

@@ -206,7 +206,7 @@ int mdb_cmd_help(struct target *t, struct mdb_args *a, FILE *out)
 	      "CMD; CMD  runs both;  ::walk NAME | ADDR-taking command  runs it at each address\n"
 	      "CMD --json (or hvmdb --json): ::status ::cpus $r ::nm ::walk ::ps ::msgbuf/log,\n"
 	      "  bt sys mod, as one JSON document each (docs/hvmdb.md)\n"
-	      "TAB completes commands, symbols, type names (::print ::sizeof ::offsetof struct ...)\n"
+	      "TAB completes commands, symbols, type names (::print ::sizeof ::offsetof whatis struct ...)\n"
 	      "  and ::offsetof TYPE's members\n"
 	      "live (hvmdb -d, the q prompt): ADDR/[vwWZ] VALUE (writes 1 2 4 8 bytes)  VALUE>REG\n"
 	      "::help CMD: one command; ::walkers: the walkers\n",

@@ -33,6 +33,7 @@ struct target_status {
 	char os_release[65];
 	unsigned nr_vcpus;
 	uint64_t mem_bytes;
+	uint64_t time_ns;    /* the dump's instant (CLOCK_REALTIME); 0: unknown */
 };
 enum target_bp_kind { TBP_EXEC, TBP_WRITE, TBP_ACCESS };
 enum target_stop_kind { TSTOP_STEP, TSTOP_BREAK, TSTOP_WATCH, TSTOP_INTERRUPT, TSTOP_EXITED };
@@ -94,6 +95,7 @@ struct target {
 	unsigned cpu; /* the current CPU (::switch) */
 	bool json;    /* listing commands print JSON (hvmdb --json) */
 	bool writable; /* ::set -w (or -w): memory and register writes allowed */
+	unsigned values; /* crash's p: the last value's number ($N) */
 	struct target_bp bps[TARGET_MAX_BPS];
 	/* The active OS module (mdb_os_attach) and its state; NULL when none claimed the kernel. */
 	const struct mdb_os *os;
@@ -145,13 +147,22 @@ static inline uint64_t target_link_addr(const struct target *t, uint64_t addr)
 struct dwarf_mem {
 	size_t (*read)(void *arg, uint64_t va, void *buf, size_t len);
 	bool (*symbolize)(void *arg, uint64_t addr, char *buf, size_t len);
+	/* gdb's "<name+off>" of a pointer: the symbol that holds addr (may be NULL) */
+	bool (*symoff)(void *arg, uint64_t addr, char *name, size_t len, uint64_t *off);
 	void *arg;
 };
 int dwarf_cmd_print(struct target *t, const char *type, uint64_t addr, const struct dwarf_mem *m, FILE *out);
 int dwarf_cmd_sizeof(struct target *t, const char *type, FILE *out);
-/* crash's p NAME (value: its value by its DWARF type, read at addr) and whatis NAME (its
- * type's C spelling), for a global variable; -1 after a message when the DWARF has none. */
-int dwarf_cmd_var(struct target *t, const char *name, uint64_t addr, const struct dwarf_mem *m, bool value, FILE *out);
+/* crash's p EXPR (dwarf_expr.c): the expression's value as crash prints it, "$N = ..."
+ * (t->values counts them), "NAME = $N = ..." for a bare global when name_prefix. fmt: decimal
+ * (p, p -d, pd, p/d), crash's hex radix (p -x, px: integers in hex, strings and symbols kept)
+ * or gdb's /x format (p/x: every scalar in hex, pointers bare). -1 after one error line. */
+enum dwarf_p_fmt { DWARF_P_DEC, DWARF_P_RADIX16, DWARF_P_X, DWARF_P_D /* p/d: chars as numbers too */ };
+int dwarf_cmd_p(struct target *t, const char *expr, enum dwarf_p_fmt fmt, bool name_prefix, const struct dwarf_mem *m,
+		FILE *out);
+/* crash's whatis [-o] ARG (dwarf_decl.c): a struct, union, enum or typedef's definition (-o:
+ * with member offsets), a global's or function's declaration, an expression's type. */
+int dwarf_cmd_whatis(struct target *t, const char *args, const struct dwarf_mem *m, FILE *out);
 int dwarf_cmd_offsetof(struct target *t, const char *type, const char *member, FILE *out);
 void dwarf_close_target(struct target *t);
 /* The libdwarf handle of the symbol file (opened on first use), or NULL. */
@@ -286,6 +297,8 @@ int mdb_run_cmd(struct target *t, char *cmd, FILE *out);
 /* An address expression (as in ADDR::dcmd): 0, or -1 after a message on out. */
 int mdb_parse_addr(struct target *t, const char *s, uint64_t *v, FILE *out);
 
+/* status.c: a size as crash's sys prints MEMORY: "64 MB", "1.5 GB" (and a newline). */
+void mdb_print_size(uint64_t bytes, FILE *out);
 /* status.c: ::status: the target's state, the kernel's (Linux: also sys), and the CPUs;
  * a JSON object with the panic message and the CPU that panicked when t->json. */
 int target_cmd_status(struct target *t, FILE *out);
@@ -321,6 +334,7 @@ enum {
 	MDB_LINE = 1 << 3,     /* fn parses a->line itself (no address is parsed first) */
 	MDB_FALLBACK = 1 << 4, /* an engine row the OS module's row of that name replaces */
 	MDB_STACK = 1 << 5,    /* the OS module's stack op: ::help adds its stack_usage */
+	MDB_SLASH = 1 << 6,    /* a bare word that may carry gdb's /FMT ("p/x EXPR": fn reads a->line) */
 };
 struct mdb_dcmd {
 	const char *name, *usage, *desc; /* usage: the arguments ("[-v]", "ADDR"), may be "" */
@@ -354,6 +368,9 @@ struct mdb_os {
 	int (*status_more)(struct target *t, FILE *out);
 	/* The panic message and CPU (-1: unknown): false when the kernel did not panic. */
 	bool (*panic)(struct target *t, char *msg, size_t len, int *cpu);
+	/* crash's foreach: verb "bt", "ps" or "task" (with args, or NULL) for each task that
+	 * mdb_foreach_match picks with the selectors sel[0..nsel) */
+	int (*foreach)(struct target *t, const char *verb, char *const *sel, size_t nsel, const char *args, FILE *out);
 	/* A symbol for an address the symbol file has none for (code: code symbols only), its
 	 * module's name in *module (may be NULL); NULL when unknown. */
 	const struct symbol *(*symbolize)(struct target *t, uint64_t addr, bool code, const char **module);
@@ -383,6 +400,23 @@ int mdb_cmd_walkers(struct target *t, struct mdb_args *a, FILE *out);
 int mdb_cmd_walk(struct target *t, struct mdb_args *a, FILE *out);
 /* The addresses of walker name (as ::walk NAME), *n of them: 0, or -1 after a message. */
 int mdb_walk(struct target *t, const char *name, uint64_t *v, size_t max, size_t *n, FILE *out);
+/* foreach.c: crash's foreach [SELECTOR...] VERB [ARGS] (the OS module's foreach op), and
+ * whether a task is one the selectors pick: a PID, a task address (hex), a name ("\\NAME"
+ * when it is a verb's), kernel, user, active (on a CPU), a state ("RU"); none: every task. */
+struct mdb_task {
+	uint64_t addr;
+	long pid;
+	const char *comm, *state; /* state may be NULL */
+	int kernel;               /* a kernel thread (-1: the OS does not say) */
+	bool current;             /* running on a CPU */
+};
+bool mdb_foreach_match(char *const *sel, size_t nsel, const struct mdb_task *k);
+int mdb_cmd_foreach(struct target *t, struct mdb_args *a, FILE *out);
+/* cmds.c: the target's memory and symbols for the DWARF printers (dwarf_mem). */
+void mdb_dwarf_mem(struct target *t, struct dwarf_mem *m);
+/* dwarf_expr.c: crash's way of showing one object (foreach task): "struct task_struct {...}",
+ * the value of type at addr as crash's p prints it; -1 after a message. */
+int dwarf_cmd_object(struct target *t, const char *type, uint64_t addr, const struct dwarf_mem *m, FILE *out);
 /* "mdb: " and the message; -1 */
 int mdb_fail(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -1,10 +1,26 @@
 /* status: ::status: what the target is (the dump's domain and state, or the live domain),
  * the kernel (its OS module's status op), the CPUs; with --json one object that also says why
  * it stopped: the panic message and the CPU that panicked (the OS module's panic op). */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mdb/mdb.h"
+
+void mdb_print_size(uint64_t b, FILE *out)
+{
+	const char *unit[] = { "KB", "MB", "GB", "TB" };
+	double v = (double)b / 1024;
+	int u = 0;
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	if (v == (double)(uint64_t)v)
+		fprintf(out, "%" PRIu64 " %s\n", (uint64_t)v, unit[u]);
+	else
+		fprintf(out, "%.1f %s\n", v, unit[u]);
+}
 
 static void status_json(struct target *t, FILE *out)
 {

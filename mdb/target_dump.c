@@ -73,6 +73,7 @@ static int d_status_info(struct target *t, struct target_status *s)
 		snprintf(s->reason, sizeof(s->reason), "%.*s", (int)strnlen(d->reason, sizeof(d->reason)), d->reason);
 		s->nr_vcpus = d->nr_vcpus;
 		s->mem_bytes = d->mem_bytes;
+		s->time_ns = d->time_ns;
 	}
 	if (rel)
 		snprintf(s->os_release, sizeof(s->os_release), "%.*s", (int)strcspn(rel + 10, "\n"), rel + 10);

@@ -57,9 +57,10 @@ static void complete_context(int start)
 		ctype = C_WALKER;
 		return;
 	}
-	if (n > 1 && strstr(words[0], "::print") && !strcmp(words[1], "-t"))
-		memmove(&words[1], &words[2], (size_t)(--n - 1) * sizeof(words[0])); /* ::print -t TYPE */
-	while (first < n && !strstr(words[first], "::print") && !strstr(words[first], "::sizeof") &&
+	if (n > 1 && ((strstr(words[0], "::print") && !strcmp(words[1], "-t")) ||
+		      (!strcmp(words[0], "whatis") && !strcmp(words[1], "-o"))))
+		memmove(&words[1], &words[2], (size_t)(--n - 1) * sizeof(words[0])); /* ::print -t TYPE, whatis -o TYPE */
+	while (first < n && !strstr(words[first], "::print") && !strstr(words[first], "::sizeof") && strcmp(words[first], "whatis") &&
 	       !strstr(words[first], "::offsetof") && strcmp(words[first], "struct") && strcmp(words[first], "union") &&
 	       strcmp(words[first], "enum"))
 		first++;

@@ -1,20 +1,12 @@
 /* dwarf: DWARF types from the symbol file (libdwarf), opened lazily on the first command
  * that needs them: type lookup by name, sizes, member offsets, and printing a value of
  * any type (structs, unions, arrays, pointers, enums, bitfields) from target memory. */
-#include <libdwarf/dwarf.h>
-#include <libdwarf/libdwarf.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mdb/mdb.h"
+#include "dwarf_priv.h"
 
-struct dw {
-	struct dwarf_obj *obj;
-	Dwarf_Debug dbg;
-	const struct dwarf_mem *mem; /* during dwarf_cmd_print: the target's memory and symbols */
-};
-
-static struct dw *dw_get(struct target *t, FILE *out)
+struct dw *dw_get(struct target *t, FILE *out)
 {
 	struct dw *d = t->dwarf;
 	void *dbg;
@@ -51,30 +43,32 @@ void dwarf_close_target(struct target *t)
 	if (!d)
 		return;
 	dwarf_obj_close(d->obj);
+	for (size_t i = 0; i < DW_GLOBALS; i++)
+		free(d->globals[i].name);
 	free(d);
 	t->dwarf = NULL;
 }
 
-static Dwarf_Half tag_of(Dwarf_Die die)
+Dwarf_Half dw_tag(Dwarf_Die die)
 {
 	Dwarf_Half tag = 0;
 	dwarf_tag(die, &tag, NULL);
 	return tag;
 }
 
-static bool name_is(Dwarf_Die die, const char *name)
+bool dw_name_is(Dwarf_Die die, const char *name)
 {
 	char *n = NULL;
 	return dwarf_diename(die, &n, NULL) == DW_DLV_OK && !strcmp(n, name);
 }
 
-static bool has_attr(Dwarf_Die die, Dwarf_Half at)
+bool dw_has_attr(Dwarf_Die die, Dwarf_Half at)
 {
 	Dwarf_Bool b = 0;
 	return dwarf_hasattr(die, at, &b, NULL) == DW_DLV_OK && b;
 }
 
-static int udata(Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *v)
+int dw_udata(Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *v)
 {
 	Dwarf_Attribute a;
 	int r;
@@ -92,7 +86,7 @@ static int udata(Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *v)
 	return r;
 }
 
-static Dwarf_Die type_of(struct dw *d, Dwarf_Die die)
+Dwarf_Die dw_type_of(struct dw *d, Dwarf_Die die)
 {
 	Dwarf_Off off;
 	Dwarf_Die t = NULL;
@@ -112,9 +106,9 @@ static Dwarf_Die die_if_type(struct dw *d, uint64_t off, enum type_kind kind, co
 	Dwarf_Half tag;
 	if (dwarf_offdie_b(d->dbg, off, 1, &die, NULL) != DW_DLV_OK)
 		return NULL;
-	tag = tag_of(die);
-	if ((kind ? tag == tags[kind] : tag == DW_TAG_typedef || tag == DW_TAG_base_type) && name_is(die, name) &&
-	    !has_attr(die, DW_AT_declaration))
+	tag = dw_tag(die);
+	if ((kind ? tag == tags[kind] : tag == DW_TAG_typedef || tag == DW_TAG_base_type) && dw_name_is(die, name) &&
+	    !dw_has_attr(die, DW_AT_declaration))
 		return die;
 	dwarf_dealloc_die(die);
 	return NULL;
@@ -140,35 +134,38 @@ static uint64_t find_off(struct target *t, struct dw *d, enum type_kind kind, co
 
 /* Finds a complete type DIE by name: kind TYPE_STRUCT, _UNION, _ENUM or TYPE_OTHER
  * (typedefs and base types). The caller deallocates it. */
-static Dwarf_Die find_type(struct target *t, struct dw *d, enum type_kind kind, const char *name)
+Dwarf_Die dw_find_type(struct target *t, struct dw *d, enum type_kind kind, const char *name)
 {
 	uint64_t off = find_off(t, d, kind, name);
 	return off ? die_if_type(d, off, kind, name) : NULL;
 }
 
-static uint64_t type_size(struct dw *d, Dwarf_Die t)
+/* depth: through typedefs and arrays, at most 16 (the DWARF is untrusted: a loop ends) */
+static uint64_t type_size(struct dw *d, Dwarf_Die t, int depth)
 {
 	Dwarf_Unsigned sz;
-	Dwarf_Half tag = tag_of(t);
+	Dwarf_Half tag = dw_tag(t);
+	if (depth > 16)
+		return 0;
 	if (dwarf_bytesize(t, &sz, NULL) == DW_DLV_OK)
 		return sz;
 	if (tag == DW_TAG_pointer_type)
 		return 8;
 	if (tag == DW_TAG_typedef || tag == DW_TAG_const_type || tag == DW_TAG_volatile_type) {
-		Dwarf_Die u = type_of(d, t);
-		uint64_t s = u ? type_size(d, u) : 0;
+		Dwarf_Die u = dw_type_of(d, t);
+		uint64_t s = u ? type_size(d, u, depth + 1) : 0;
 		if (u)
 			dwarf_dealloc_die(u);
 		return s;
 	}
 	if (tag == DW_TAG_array_type) {
-		Dwarf_Die el = type_of(d, t), sub = NULL;
-		uint64_t n = 1, es = el ? type_size(d, el) : 0;
+		Dwarf_Die el = dw_type_of(d, t), sub = NULL;
+		uint64_t n = 1, es = el ? type_size(d, el, depth + 1) : 0;
 		if (dwarf_child(t, &sub, NULL) == DW_DLV_OK) {
 			Dwarf_Unsigned ub, cnt;
-			if (udata(sub, DW_AT_count, &cnt) == 0)
+			if (dw_udata(sub, DW_AT_count, &cnt) == 0)
 				n = cnt;
-			else if (udata(sub, DW_AT_upper_bound, &ub) == 0)
+			else if (dw_udata(sub, DW_AT_upper_bound, &ub) == 0)
 				n = ub + 1;
 			dwarf_dealloc_die(sub);
 		}
@@ -177,6 +174,11 @@ static uint64_t type_size(struct dw *d, Dwarf_Die t)
 		return n * es;
 	}
 	return 0;
+}
+
+uint64_t dw_type_size(struct dw *d, Dwarf_Die t)
+{
+	return type_size(d, t, 0);
 }
 
 static void indent(FILE *out, int n)
@@ -191,16 +193,16 @@ static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint
 static void print_member_value(struct target *t, struct dw *d, Dwarf_Die m, const uint8_t *p, size_t avail, int depth,
 			       FILE *out)
 {
-	Dwarf_Unsigned off = 0, bits = 0, bitoff = 0;
-	Dwarf_Die mt = type_of(d, m);
-	udata(m, DW_AT_data_member_location, &off);
-	if (udata(m, DW_AT_bit_size, &bits) == 0 && bits) {
-		uint64_t word = 0, sz = mt ? type_size(d, mt) : 4;
-		if (udata(m, DW_AT_data_bit_offset, &bitoff) == 0)
-			off = bitoff / 8, bitoff %= 8;
-		if (off + sz <= avail && sz <= 8)
-			memcpy(&word, p + off, sz);
-		fprintf(out, "0x%llx\n", (unsigned long long)((word >> bitoff) & ((1ull << bits) - 1)));
+	Dwarf_Unsigned off = 0;
+	uint64_t boff;
+	unsigned bitoff, bits;
+	Dwarf_Die mt = dw_type_of(d, m);
+	dw_udata(m, DW_AT_data_member_location, &off);
+	if (dw_bitfield(m, &boff, &bitoff, &bits)) {
+		uint64_t word = 0, sz = mt ? dw_type_size(d, mt) : 4;
+		if (boff + sz <= avail && sz <= 8)
+			memcpy(&word, p + boff, sz);
+		fprintf(out, "0x%llx\n", (unsigned long long)((word >> bitoff) & (bits < 64 ? (1ull << bits) - 1 : ~0ull)));
 	} else if (mt && off <= avail) {
 		print_value(t, d, mt, p + off, avail - off, depth, out);
 	} else {
@@ -208,6 +210,30 @@ static void print_member_value(struct target *t, struct dw *d, Dwarf_Die m, cons
 	}
 	if (mt)
 		dwarf_dealloc_die(mt);
+}
+
+/* "name = ", or with ::print -t mdb's "type name = " (no space after a pointer's '*';
+ * a bitfield's width after its name: "unsigned int flag :1"). */
+static void print_member_head(struct dw *d, Dwarf_Die m, const char *name, FILE *out)
+{
+	char tn[256];
+	uint64_t off;
+	unsigned bitoff, bits;
+	Dwarf_Die mt;
+	size_t n;
+	if (!d->show_types) {
+		fprintf(out, "%s = ", name);
+		return;
+	}
+	mt = dw_type_of(d, m);
+	dw_type_name(d, mt, tn, sizeof(tn));
+	if (mt)
+		dwarf_dealloc_die(mt);
+	n = strlen(tn);
+	fprintf(out, "%s%s%s", tn, n && tn[n - 1] == '*' ? "" : " ", name);
+	if (dw_bitfield(m, &off, &bitoff, &bits))
+		fprintf(out, " :%u", bits);
+	fputs(" = ", out);
 }
 
 static void print_struct(struct target *t, struct dw *d, Dwarf_Die ty, const uint8_t *p, size_t avail, int depth, FILE *out)
@@ -218,10 +244,10 @@ static void print_struct(struct target *t, struct dw *d, Dwarf_Die ty, const uin
 		while (m) {
 			Dwarf_Die sib = NULL;
 			char *name = NULL;
-			if (tag_of(m) == DW_TAG_member) {
+			if (dw_tag(m) == DW_TAG_member) {
 				dwarf_diename(m, &name, NULL);
 				indent(out, depth + 1);
-				fprintf(out, "%s = ", name ? name : "<anon>");
+				print_member_head(d, m, name ? name : "<anon>", out);
 				print_member_value(t, d, m, p, avail, depth + 1, out);
 			}
 			if (dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
@@ -236,8 +262,8 @@ static void print_struct(struct target *t, struct dw *d, Dwarf_Die ty, const uin
 
 static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint8_t *p, size_t avail, int depth, FILE *out)
 {
-	Dwarf_Half tag = tag_of(ty);
-	uint64_t sz = type_size(d, ty), v = 0;
+	Dwarf_Half tag = dw_tag(ty);
+	uint64_t sz = dw_type_size(d, ty), v = 0;
 	char sym[128];
 	if (depth > 8) {
 		fputs("...\n", out);
@@ -247,8 +273,12 @@ static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint
 	case DW_TAG_typedef:
 	case DW_TAG_const_type:
 	case DW_TAG_volatile_type: {
-		Dwarf_Die u = type_of(d, ty);
-		if (u) {
+		Dwarf_Die u = dw_strip(d, dw_type_of(d, ty)); /* bounded: a typedef loop ends */
+		Dwarf_Half ut = u ? dw_tag(u) : 0;
+		if (ut == DW_TAG_typedef || ut == DW_TAG_const_type || ut == DW_TAG_volatile_type) {
+			fputs("...\n", out);
+			dwarf_dealloc_die(u);
+		} else if (u) {
 			print_value(t, d, u, p, avail, depth, out);
 			dwarf_dealloc_die(u);
 		} else
@@ -260,10 +290,10 @@ static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint
 		print_struct(t, d, ty, p, avail, depth, out);
 		return;
 	case DW_TAG_array_type: {
-		Dwarf_Die el = type_of(d, ty);
-		uint64_t es = el ? type_size(d, el) : 0, n = es ? sz / es : 0;
+		Dwarf_Die el = dw_type_of(d, ty);
+		uint64_t es = el ? dw_type_size(d, el) : 0, n = es ? sz / es : 0;
 		char *en = NULL;
-		if (el && es == 1 && tag_of(el) == DW_TAG_base_type && dwarf_diename(el, &en, NULL) == DW_DLV_OK && strstr(en, "char")) {
+		if (el && es == 1 && dw_tag(el) == DW_TAG_base_type && dwarf_diename(el, &en, NULL) == DW_DLV_OK && strstr(en, "char")) {
 			fprintf(out, "\"%.*s\"\n", (int)strnlen((const char *)p, sz < avail ? sz : avail), (const char *)p);
 		} else if (el) {
 			fputs("[\n", out);
@@ -304,7 +334,7 @@ static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint
 				Dwarf_Die sib = NULL;
 				Dwarf_Unsigned ev;
 				char *en = NULL;
-				if (!found && udata(e, DW_AT_const_value, &ev) == 0 && ev == v && dwarf_diename(e, &en, NULL) == DW_DLV_OK)
+				if (!found && dw_udata(e, DW_AT_const_value, &ev) == 0 && ev == v && dwarf_diename(e, &en, NULL) == DW_DLV_OK)
 					found = en;
 				if (dwarf_siblingof_b(d->dbg, e, 1, &sib, NULL) != DW_DLV_OK)
 					sib = NULL;
@@ -318,7 +348,7 @@ static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint
 			fprintf(out, "%llu\n", (unsigned long long)v);
 	} else {
 		Dwarf_Unsigned enc = 0;
-		udata(ty, DW_AT_encoding, &enc);
+		dw_udata(ty, DW_AT_encoding, &enc);
 		if (enc == DW_ATE_boolean)
 			fprintf(out, "%s\n", v ? "true" : "false");
 		else if (enc == DW_ATE_signed || enc == DW_ATE_signed_char) {
@@ -330,22 +360,22 @@ static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint
 }
 
 /* "struct thread", "thread" (struct, union or typedef), "uint64_t" */
-static Dwarf_Die lookup(struct target *t, struct dw *d, const char *spec)
+Dwarf_Die dw_lookup(struct target *t, struct dw *d, const char *spec)
 {
 	char kind[16] = "", name[128];
 	Dwarf_Die ty;
 	dwarf_names_wanted(t); /* a type command: the cache is worth its writing */
 	if (sscanf(spec, "%15s %127s", kind, name) == 2 &&
 	    (!strcmp(kind, "struct") || !strcmp(kind, "union") || !strcmp(kind, "enum")))
-		return find_type(t, d, !strcmp(kind, "struct") ? TYPE_STRUCT : !strcmp(kind, "union") ? TYPE_UNION : TYPE_ENUM,
+		return dw_find_type(t, d, !strcmp(kind, "struct") ? TYPE_STRUCT : !strcmp(kind, "union") ? TYPE_UNION : TYPE_ENUM,
 				 name);
 	if (sscanf(spec, "%127s", name) != 1)
 		return NULL;
-	ty = find_type(t, d, TYPE_OTHER, name);
+	ty = dw_find_type(t, d, TYPE_OTHER, name);
 	if (!ty)
-		ty = find_type(t, d, TYPE_STRUCT, name);
+		ty = dw_find_type(t, d, TYPE_STRUCT, name);
 	if (!ty)
-		ty = find_type(t, d, TYPE_UNION, name);
+		ty = dw_find_type(t, d, TYPE_UNION, name);
 	return ty;
 }
 
@@ -355,13 +385,13 @@ int dwarf_cmd_sizeof(struct target *t, const char *spec, FILE *out)
 	Dwarf_Die ty;
 	if (!d)
 		return -1;
-	ty = lookup(t, d, spec);
+	ty = dw_lookup(t, d, spec);
 	if (!ty) {
 		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", spec);
 		return -1;
 	}
-	fprintf(out, "sizeof (%s) = 0x%llx (%llu)\n", spec, (unsigned long long)type_size(d, ty),
-		(unsigned long long)type_size(d, ty));
+	fprintf(out, "sizeof (%s) = 0x%llx (%llu)\n", spec, (unsigned long long)dw_type_size(d, ty),
+		(unsigned long long)dw_type_size(d, ty));
 	dwarf_dealloc_die(ty);
 	return 0;
 }
@@ -374,7 +404,7 @@ static Dwarf_Die direct_member(struct dw *d, Dwarf_Die ty, const char *name)
 		return NULL;
 	for (int i = 0; m && i < 100000; i++) {
 		Dwarf_Die sib = NULL;
-		if (tag_of(m) == DW_TAG_member && name_is(m, name))
+		if (dw_tag(m) == DW_TAG_member && dw_name_is(m, name))
 			return m;
 		if (dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
 			sib = NULL;
@@ -394,13 +424,13 @@ int dwarf_cmd_offsetof(struct target *t, const char *spec, const char *member, F
 	int ret = -1;
 	if (!d)
 		return -1;
-	ty = lookup(t, d, spec);
+	ty = dw_lookup(t, d, spec);
 	if (!ty) {
 		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", spec);
 		return -1;
 	}
 	if ((m = direct_member(d, ty, member)) != NULL) {
-		if (udata(m, DW_AT_data_member_location, &off) == 0) {
+		if (dw_udata(m, DW_AT_data_member_location, &off) == 0) {
 			fprintf(out, "offsetof (%s, %s) = 0x%llx\n", spec, member, (unsigned long long)off);
 			ret = 0;
 		}
@@ -411,8 +441,6 @@ int dwarf_cmd_offsetof(struct target *t, const char *spec, const char *member, F
 	dwarf_dealloc_die(ty);
 	return ret;
 }
-
-static Dwarf_Die member_type(struct dw *d, Dwarf_Die ty, const char *name, uint64_t *off, int depth);
 
 /* mdb's `::print TYPE [member...]`: the words of TYPE ("struct thread", "spinlock_t") into
  * type; returns where the members start ("" when none). */
@@ -429,48 +457,43 @@ static const char *split_members(const char *spec, char *type, size_t len)
 	return p + strspn(p, " \t");
 }
 
-/* One member path ("ctx.rsp", "a->b" is not followed: members only) of the value at buf:
- * "path = value". */
+/* One member path ("ctx.rsp"; "a->b" is not followed: members only) of the value at buf:
+ * "path = value" (mdb's "type path = value" with -t). */
 static int print_member(struct target *t, struct dw *d, Dwarf_Die ty, const char *path, const uint8_t *buf, uint64_t sz,
 			FILE *out)
 {
 	char name[128];
 	const char *p = path;
 	uint64_t off = 0;
-	Dwarf_Die cur = ty, next = NULL;
+	Dwarf_Die cur = ty;
 	int ret = -1;
 	while (*p) {
 		size_t n = strcspn(p, ".");
-		Dwarf_Half tag = tag_of(cur);
+		Dwarf_Half tag = dw_tag(cur);
+		Dwarf_Unsigned own = 0;
+		Dwarf_Die m;
 		if (!n || n >= sizeof(name) || (tag != DW_TAG_structure_type && tag != DW_TAG_union_type))
 			break;
 		snprintf(name, sizeof(name), "%.*s", (int)n, p);
-		if (!p[n] && off < sz) { /* the last one: a direct member prints as in the whole struct (bitfields too) */
-			Dwarf_Die m = direct_member(d, cur, name);
-			if (m) {
-				fprintf(out, "%s = ", path);
-				print_member_value(t, d, m, buf + off, sz - off, 0, out);
-				dwarf_dealloc_die(m);
-				ret = 0;
-				break;
-			}
-		}
-		next = member_type(d, cur, name, &off, 0);
-		if (cur != ty)
-			dwarf_dealloc_die(cur);
-		cur = next;
-		if (!cur)
+		if (!(m = dw_member(d, cur, name, &off, 0)))
 			break;
 		p += n + (p[n] == '.');
-		if (!*p) {
-			uint64_t msz = type_size(d, cur);
-			if (off < sz && msz <= sz - off) {
-				fprintf(out, "%s = ", path);
-				print_value(t, d, cur, buf + off, sz - off, 0, out);
+		if (!*p) { /* the member itself: printed as in the whole struct (bitfields too) */
+			dw_udata(m, DW_AT_data_member_location, &own);
+			if (off - own < sz) {
+				print_member_head(d, m, path, out);
+				print_member_value(t, d, m, buf + (off - own), sz - (off - own), 0, out);
 				ret = 0;
 			}
+			dwarf_dealloc_die(m);
 			break;
 		}
+		if (cur != ty)
+			dwarf_dealloc_die(cur);
+		cur = dw_strip(d, dw_type_of(d, m));
+		dwarf_dealloc_die(m);
+		if (!cur)
+			break;
 	}
 	if (cur && cur != ty)
 		dwarf_dealloc_die(cur);
@@ -481,11 +504,11 @@ static int print_member(struct target *t, struct dw *d, Dwarf_Die ty, const char
 
 /* A value of type ty read from addr (NULL, said on out, when the type has no usable size
  * or the bytes cannot be read); *sz is its size. what names the value in the message. */
-static uint8_t *read_typed(struct dw *d, Dwarf_Die ty, const char *what, uint64_t addr, const struct dwarf_mem *m,
+uint8_t *dw_read_typed(struct dw *d, Dwarf_Die ty, const char *what, uint64_t addr, const struct dwarf_mem *m,
 			   uint64_t *sz, FILE *out)
 {
 	uint8_t *buf;
-	*sz = type_size(d, ty);
+	*sz = dw_type_size(d, ty);
 	if (!*sz || *sz > (16u << 20)) {
 		fprintf(out, "mdb: %s has no usable size\n", what);
 		return NULL;
@@ -507,20 +530,36 @@ int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, const str
 	uint8_t *buf;
 	char type[160], member[160];
 	const char *members;
+	bool types = false;
 	int ret = 0;
 	if (!d)
 		return -1;
+	spec += strspn(spec, " \t");
+	while (spec[0] == '-') { /* mdb's options: -t (each member with its type) */
+		size_t n = strcspn(spec, " \t");
+		if (n != 2 || spec[1] != 't') {
+			fprintf(out, "mdb: ::print: unknown option '%.*s' (-t: each member with its type)\n", (int)n, spec);
+			return -1;
+		}
+		types = true;
+		spec += n + strspn(spec + n, " \t");
+	}
 	members = split_members(spec, type, sizeof(type));
-	ty = lookup(t, d, type);
+	if (!type[0]) {
+		fprintf(out, "mdb: ::print needs a type\n");
+		return -1;
+	}
+	ty = dw_lookup(t, d, type);
 	if (!ty) {
 		fprintf(out, "mdb: no type '%s' in the symbol file's DWARF\n", type);
 		return -1;
 	}
-	if (!(buf = read_typed(d, ty, type, addr, m, &sz, out))) {
+	if (!(buf = dw_read_typed(d, ty, type, addr, m, &sz, out))) {
 		dwarf_dealloc_die(ty);
 		return -1;
 	}
 	d->mem = m;
+	d->show_types = types;
 	if (!*members) {
 		fprintf(out, "%s at 0x%llx = ", type, (unsigned long long)addr);
 		print_value(t, d, ty, buf, sz, 0, out);
@@ -534,6 +573,7 @@ int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, const str
 		members += strspn(members, " \t");
 	}
 	d->mem = NULL;
+	d->show_types = false;
 	free(buf);
 	dwarf_dealloc_die(ty);
 	return ret;
@@ -542,23 +582,21 @@ int dwarf_cmd_print(struct target *t, const char *spec, uint64_t addr, const str
 /* ---- member offsets for guest-awareness modules (dwarf_fields) */
 
 /* Through typedefs and qualifiers to the type itself; consumes t. */
-static Dwarf_Die strip_type(struct dw *d, Dwarf_Die t)
+Dwarf_Die dw_strip(struct dw *d, Dwarf_Die t)
 {
 	for (int i = 0; t && i < 16; i++) {
-		Dwarf_Half tag = tag_of(t);
+		Dwarf_Half tag = dw_tag(t);
 		Dwarf_Die u;
 		if (tag != DW_TAG_typedef && tag != DW_TAG_const_type && tag != DW_TAG_volatile_type)
 			return t;
-		u = type_of(d, t);
+		u = dw_type_of(d, t);
 		dwarf_dealloc_die(t);
 		t = u;
 	}
 	return t;
 }
 
-/* The type of member name of struct or union ty (also inside anonymous struct and union
- * members), its offset added to *off; NULL when there is none. The caller frees it. */
-static Dwarf_Die member_type(struct dw *d, Dwarf_Die ty, const char *name, uint64_t *off, int depth)
+Dwarf_Die dw_member(struct dw *d, Dwarf_Die ty, const char *name, uint64_t *off, int depth)
 {
 	Dwarf_Die m = NULL, found = NULL;
 	if (depth > 8 || dwarf_child(ty, &m, NULL) != DW_DLV_OK)
@@ -567,17 +605,17 @@ static Dwarf_Die member_type(struct dw *d, Dwarf_Die ty, const char *name, uint6
 		Dwarf_Die sib = NULL;
 		Dwarf_Unsigned moff = 0;
 		char *n = NULL;
-		if (tag_of(m) == DW_TAG_member) {
+		if (dw_tag(m) == DW_TAG_member) {
 			bool named = dwarf_diename(m, &n, NULL) == DW_DLV_OK;
-			udata(m, DW_AT_data_member_location, &moff);
+			dw_udata(m, DW_AT_data_member_location, &moff);
 			if (named && !strcmp(n, name)) {
-				found = strip_type(d, type_of(d, m));
 				*off += moff;
+				return m;
 			} else if (!named) { /* an anonymous struct or union: its members are ours */
-				Dwarf_Die mt = strip_type(d, type_of(d, m));
+				Dwarf_Die mt = dw_strip(d, dw_type_of(d, m));
 				uint64_t sub = moff;
-				if (mt && (tag_of(mt) == DW_TAG_structure_type || tag_of(mt) == DW_TAG_union_type) &&
-				    (found = member_type(d, mt, name, &sub, depth + 1)) != NULL)
+				if (mt && (dw_tag(mt) == DW_TAG_structure_type || dw_tag(mt) == DW_TAG_union_type) &&
+				    (found = dw_member(d, mt, name, &sub, depth + 1)) != NULL)
 					*off += sub;
 				if (mt)
 					dwarf_dealloc_die(mt);
@@ -593,6 +631,31 @@ static Dwarf_Die member_type(struct dw *d, Dwarf_Die ty, const char *name, uint6
 	return found;
 }
 
+/* The type of member name (dw_member), through typedefs; NULL when there is none. */
+static Dwarf_Die dw_member_type(struct dw *d, Dwarf_Die ty, const char *name, uint64_t *off, int depth)
+{
+	Dwarf_Die m = dw_member(d, ty, name, off, depth), mt;
+	if (!m)
+		return NULL;
+	mt = dw_strip(d, dw_type_of(d, m));
+	dwarf_dealloc_die(m);
+	return mt;
+}
+
+bool dw_bitfield(Dwarf_Die m, uint64_t *off, unsigned *bitoff, unsigned *bits)
+{
+	Dwarf_Unsigned o = 0, b = 0, bo = 0;
+	if (dw_udata(m, DW_AT_bit_size, &b) != 0 || !b || b > 64)
+		return false;
+	dw_udata(m, DW_AT_data_member_location, &o);
+	if (dw_udata(m, DW_AT_data_bit_offset, &bo) == 0)
+		o = bo / 8, bo %= 8;
+	*off = o;
+	*bitoff = (unsigned)bo;
+	*bits = (unsigned)b;
+	return true;
+}
+
 /* Resolves the fields of struct type st that ask for it. */
 static void resolve_fields(struct dw *d, Dwarf_Die st, const char *name, struct dwarf_field *f, size_t n)
 {
@@ -605,12 +668,12 @@ static void resolve_fields(struct dw *d, Dwarf_Die st, const char *name, struct 
 		f[i].found = true;
 		if (!f[i].member) {
 			f[i].off = 0;
-			f[i].size = type_size(d, st);
+			f[i].size = dw_type_size(d, st);
 			continue;
 		}
 		snprintf(path, sizeof(path), "%s", f[i].member);
 		for (char *c = strtok_r(path, ".", &save); c; c = strtok_r(NULL, ".", &save)) {
-			Dwarf_Die next = member_type(d, cur ? cur : st, c, &off, 0);
+			Dwarf_Die next = dw_member_type(d, cur ? cur : st, c, &off, 0);
 			if (cur)
 				dwarf_dealloc_die(cur);
 			cur = next;
@@ -619,7 +682,7 @@ static void resolve_fields(struct dw *d, Dwarf_Die st, const char *name, struct 
 		}
 		if (cur) {
 			f[i].off = (int64_t)off;
-			f[i].size = type_size(d, cur);
+			f[i].size = dw_type_size(d, cur);
 			dwarf_dealloc_die(cur);
 		}
 	}
@@ -661,7 +724,7 @@ int dwarf_enum_value(struct target *t, const char *type, const char *name, int64
 	while (e) {
 		Dwarf_Die sib = NULL;
 		Dwarf_Unsigned ev;
-		if (!found && tag_of(e) == DW_TAG_enumerator && name_is(e, name) && udata(e, DW_AT_const_value, &ev) == 0) {
+		if (!found && dw_tag(e) == DW_TAG_enumerator && dw_name_is(e, name) && dw_udata(e, DW_AT_const_value, &ev) == 0) {
 			*v = (int64_t)ev;
 			found = 1;
 		}
@@ -676,7 +739,7 @@ int dwarf_enum_value(struct target *t, const char *type, const char *name, int64
 
 /* Each top-level DIE of every unit (whose name contains cu_hint, when given) of a private
  * handle, until visit returns true. */
-static void each_top_die(Dwarf_Debug dbg, const char *cu_hint, bool (*visit)(void *arg, Dwarf_Die die), void *arg)
+static void dw_each_top_die(Dwarf_Debug dbg, const char *cu_hint, bool (*visit)(void *arg, Dwarf_Die die), void *arg)
 {
 	Dwarf_Unsigned next = 0;
 	bool done = false;
@@ -715,10 +778,10 @@ struct fields_scan {
 static bool fields_visit(void *arg, Dwarf_Die child)
 {
 	struct fields_scan *fs = arg;
-	Dwarf_Half tag = tag_of(child);
+	Dwarf_Half tag = dw_tag(child);
 	char *name = NULL;
 	if ((tag == DW_TAG_structure_type || tag == DW_TAG_union_type) && dwarf_diename(child, &name, NULL) == DW_DLV_OK &&
-	    !has_attr(child, DW_AT_declaration)) {
+	    !dw_has_attr(child, DW_AT_declaration)) {
 		resolve_fields(fs->d, child, name, fs->f, fs->n);
 		fs->pending = 0;
 		for (size_t i = 0; i < fs->n; i++)
@@ -745,135 +808,100 @@ int dwarf_fields(struct target *t, const char *cu_hint, struct dwarf_field *f, s
 	/* a private handle: the units are read from the first, and only until all are found */
 	if (pending) {
 		struct fields_scan fs = { &d, f, n, pending };
-		each_top_die(d.dbg, cu_hint, fields_visit, &fs);
+		dw_each_top_die(d.dbg, cu_hint, fields_visit, &fs);
 	}
 	dwarf_obj_close(d.obj);
 	return 0;
 }
 
-/* ---- variables: crash's p NAME and whatis NAME */
-
-/* A type's C spelling: "unsigned long", "struct thread *", "const char [16]". */
-static void type_name(struct dw *d, Dwarf_Die ty, char *buf, size_t len, int depth)
-{
-	Dwarf_Half tag = ty ? tag_of(ty) : 0;
-	char *name = NULL, inner[200];
-	Dwarf_Die u;
-	if (!ty) {
-		snprintf(buf, len, "void");
-		return;
-	}
-	if (depth > 8) {
-		snprintf(buf, len, "...");
-		return;
-	}
-	dwarf_diename(ty, &name, NULL);
-	switch (tag) {
-	case DW_TAG_structure_type:
-	case DW_TAG_union_type:
-	case DW_TAG_enumeration_type:
-		snprintf(buf, len, "%s %s", tag == DW_TAG_structure_type ? "struct" : tag == DW_TAG_union_type ? "union" : "enum",
-			 name ? name : "{...}");
-		return;
-	case DW_TAG_pointer_type:
-	case DW_TAG_const_type:
-	case DW_TAG_volatile_type:
-	case DW_TAG_array_type: {
-		Dwarf_Die c = NULL;
-		Dwarf_Unsigned hi = 0;
-		bool bound = false;
-		u = type_of(d, ty);
-		type_name(d, u, inner, sizeof(inner), depth + 1);
-		if (u)
-			dwarf_dealloc_die(u);
-		if (tag == DW_TAG_pointer_type)
-			snprintf(buf, len, "%s *", inner);
-		else if (tag == DW_TAG_const_type)
-			snprintf(buf, len, "const %s", inner);
-		else if (tag == DW_TAG_volatile_type)
-			snprintf(buf, len, "volatile %s", inner);
-		else {
-			if (dwarf_child(ty, &c, NULL) == DW_DLV_OK) {
-				bound = udata(c, DW_AT_upper_bound, &hi) == 0;
-				dwarf_dealloc_die(c);
-			}
-			if (bound)
-				snprintf(buf, len, "%s [%llu]", inner, (unsigned long long)hi + 1);
-			else
-				snprintf(buf, len, "%s []", inner);
-		}
-		return;
-	}
-	case DW_TAG_subroutine_type:
-		snprintf(buf, len, "(function)");
-		return;
-	default:
-		snprintf(buf, len, "%s", name ? name : "?");
-	}
-}
+/* ---- globals: crash's p NAME and whatis NAME */
 
 struct var_scan {
+	struct dw d;      /* the private handle's */
 	const char *name;
-	uint64_t off;
+	uint64_t off;     /* the DIE taken */
+	bool func, done;
 };
+
+/* A declaration's type may lack what the definition has (extern char banner[]: no bound):
+ * such a DIE is kept only until a definition comes. */
+static bool incomplete(struct dw *d, Dwarf_Die die)
+{
+	Dwarf_Die ty = dw_strip(d, dw_type_of(d, die)), sub = NULL;
+	bool r = false;
+	if (ty && dw_tag(ty) == DW_TAG_array_type && dwarf_child(ty, &sub, NULL) == DW_DLV_OK) {
+		r = !dw_has_attr(sub, DW_AT_count) && !dw_has_attr(sub, DW_AT_upper_bound);
+		dwarf_dealloc_die(sub);
+	}
+	if (ty)
+		dwarf_dealloc_die(ty);
+	return r;
+}
+
+/* A definition whose DW_AT_specification is a declaration named name (it has no name of its own). */
+static bool defines(struct dw *d, Dwarf_Die die, const char *name)
+{
+	Dwarf_Attribute a;
+	Dwarf_Off spec;
+	Dwarf_Die decl = NULL;
+	bool r = false;
+	if (dwarf_attr(die, DW_AT_specification, &a, NULL) != DW_DLV_OK)
+		return false;
+	if (dwarf_global_formref(a, &spec, NULL) == DW_DLV_OK && dwarf_offdie_b(d->dbg, spec, 1, &decl, NULL) == DW_DLV_OK) {
+		r = dw_name_is(decl, name);
+		dwarf_dealloc_die(decl);
+	}
+	dwarf_dealloc_attribute(a);
+	return r;
+}
 
 static bool var_visit(void *arg, Dwarf_Die child)
 {
 	struct var_scan *vs = arg;
+	Dwarf_Half tag = dw_tag(child);
 	Dwarf_Off off;
-	if (tag_of(child) == DW_TAG_variable && name_is(child, vs->name) &&
-	    dwarf_dietype_offset(child, &off, NULL) == DW_DLV_OK)
+	if (vs->off && tag == DW_TAG_variable && dw_has_attr(child, DW_AT_type) && defines(&vs->d, child, vs->name) &&
+	    dwarf_dieoffset(child, &off, NULL) == DW_DLV_OK) { /* the definition of the incomplete declaration */
 		vs->off = off;
-	return vs->off != 0;
+		return vs->done = true;
+	}
+	if ((tag == DW_TAG_variable || tag == DW_TAG_subprogram) && dw_name_is(child, vs->name) &&
+	    (tag == DW_TAG_subprogram || dw_has_attr(child, DW_AT_type)) && dwarf_dieoffset(child, &off, NULL) == DW_DLV_OK) {
+		bool weak = tag == DW_TAG_variable && dw_has_attr(child, DW_AT_declaration) && incomplete(&vs->d, child);
+		if (!vs->off || !weak)
+			vs->off = off;
+		vs->func = tag == DW_TAG_subprogram;
+		vs->done = !weak;
+	}
+	return vs->done;
 }
 
-/* The type of the global variable name: its DIE offset from a scan of the units' top level
- * on a private handle (a definition, or the declaration a definition's DW_AT_specification
- * names); 0 when none. */
-static uint64_t var_type_off(struct target *t, const char *name)
+int dw_global(struct target *t, const char *name, uint64_t *off, bool *func)
 {
+	struct dw *d = t->dwarf;
 	struct dwarf_obj *o;
 	void *dbg;
-	uint64_t found = 0;
+	struct var_scan vs = { .name = name };
+	for (size_t i = 0; d && i < DW_GLOBALS; i++) /* asked for before */
+		if (d->globals[i].name && !strcmp(d->globals[i].name, name)) {
+			*off = d->globals[i].off;
+			*func = d->globals[i].func;
+			return *off ? 1 : 0;
+		}
 	if (!t->symfile || !(o = dwarf_obj_open(t->symfile, &dbg)))
 		return 0;
-	{
-		struct var_scan vs = { name, 0 };
-		each_top_die(dbg, NULL, var_visit, &vs);
-		found = vs.off;
-	}
+	vs.d.obj = o;
+	vs.d.dbg = dbg;
+	dw_each_top_die(dbg, NULL, var_visit, &vs);
 	dwarf_obj_close(o);
-	return found;
-}
-
-int dwarf_cmd_var(struct target *t, const char *name, uint64_t addr, const struct dwarf_mem *m, bool value, FILE *out)
-{
-	struct dw *d = dw_get(t, out);
-	uint64_t off, sz;
-	Dwarf_Die ty = NULL;
-	char tn[256];
-	uint8_t *buf;
-	if (!d)
-		return -1;
-	if (!(off = var_type_off(t, name)) || dwarf_offdie_b(d->dbg, off, 1, &ty, NULL) != DW_DLV_OK) {
-		fprintf(out, "mdb: no variable '%s' in the symbol file's DWARF\n", name);
-		return -1;
+	if (d) {
+		size_t i = d->next_global++ % DW_GLOBALS;
+		free(d->globals[i].name);
+		d->globals[i].name = xstrdup(name);
+		d->globals[i].off = vs.off;
+		d->globals[i].func = vs.func;
 	}
-	if (!value) {
-		type_name(d, ty, tn, sizeof(tn), 0);
-		fprintf(out, "%s %s;\n", tn, name);
-		dwarf_dealloc_die(ty);
-		return 0;
-	}
-	if (!(buf = read_typed(d, ty, name, addr, m, &sz, out))) {
-		dwarf_dealloc_die(ty);
-		return -1;
-	}
-	d->mem = m;
-	fprintf(out, "%s = ", name);
-	print_value(t, d, ty, buf, sz, 0, out);
-	d->mem = NULL;
-	free(buf);
-	dwarf_dealloc_die(ty);
-	return 0;
+	*off = vs.off;
+	*func = vs.func;
+	return vs.off ? 1 : 0;
 }

@@ -246,6 +246,7 @@ def test_panic_and_oops_dumps(daemon):
         assert re.search(r"^    active = true$", r.stdout, re.M)
         assert "panic_finish+" in r.stdout and "panic.c:" in r.stdout
         assert "Kernel panic - not syncing: %s" % msg in r.stdout  # the log ring
+        assert re.search(r'^       PANIC: "%s"$' % re.escape(msg), mdb(core, "sys").stdout, re.M)  # crash's sys
         st = json.loads(mdb(core, "::status --json").stdout)
         assert st["panic"] == {"message": msg, "cpu": 0} and st["state"] == "crashed" and st["reason"] == msg
         assert st["domain"]["name"] == n and st["domain"]["vcpus"] == 2 and st["cpus"] == 2
@@ -429,9 +430,9 @@ def test_dcmds_walkers_and_help_from_the_tables(hung_dump):
         assert s in r.stdout, (s, r.stdout)
     assert re.search(r"^OS module linux, for Linux kernels \(hvmdb -s vmlinux\):.* sys .*mod", r.stdout, re.M), r.stdout
     assert re.search(r"^stacks of OS module linux \(\$c ::stack bt\): \[-a\] \[-l\] \[PID \| TASK\]", r.stdout, re.M)
-    r = mdb(hung_dump, "::help frob; sys")
+    r = mdb(hung_dump, "::help frob; mod")
     assert r.returncode == 1
-    assert "::help: no dcmd frob" in r.stdout and "mdb: sys: for Linux kernels (hvmdb -s vmlinux)" in r.stdout
+    assert "::help: no dcmd frob" in r.stdout and "mdb: mod: for Linux kernels (hvmdb -s vmlinux)" in r.stdout
 
 
 def test_crash_spellings_rd_dis_sym(hung_dump):

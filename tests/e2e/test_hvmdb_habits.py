@@ -3,16 +3,18 @@ address one past a function's end (func+size, the first address a user pastes fr
 trace) as `$c` does: one symbol lookup for all; the prompt's history is kept across
 sessions in ~/.hvmdb_history (HVMDB_HISTFILE names another file), as gdb and mdb keep
 theirs."""
+import calendar
 import json
 import os
 import re
 import subprocess
+import time
 
 import pexpect
 
 from conftest import GUEST, ASAN_ENV, HVMDB
 from test_hvmdb import mdb, hung_dump  # noqa: F401 (fixture)
-from test_toolstack import daemon  # noqa: F401 (fixture)
+from test_toolstack import daemon, guest_console  # noqa: F401 (fixture)
 
 
 def symbol(name):
@@ -101,6 +103,7 @@ def test_live_wrong_symbol_file_is_refused_with_both_build_ids(daemon, tmp_path)
     memory and compared, as a dump's is; the right file is taken; no -s says so once."""
     running, other_id, other = other_build(tmp_path)
     d = daemon("--vcpus", "1", "--mem", "32M")
+    guest_console(d, "dom0", "uptime", " CPUs, ")  # booted (under load $c could catch kmain still starting)
     env = dict(ASAN_ENV, HVKIT_SOCKET=d.sock)
     r = subprocess.run([HVMDB, "-s", other, "-d", "dom0", "-c", "$c"], capture_output=True, text=True, env=env,
                        timeout=60)
@@ -128,8 +131,7 @@ def test_mdb_and_crash_spellings(hung_dump):
     assert r.returncode != 0 and "FMT is X, D, U, O or c" in r.stdout, r.stdout
     stacks = mdb(hung_dump, "::stacks").stdout
     assert re.search(r"\bshell\n(.*\n)*?hang_forever\(\)", stacks) and "cmd_hang+" in stacks, stacks
-    assert mdb(hung_dump, "foreach bt").stdout == stacks == mdb(hung_dump, "::findstack").stdout
-    assert "only 'foreach bt'" in mdb(hung_dump, "foreach ps").stdout
+    assert stacks == mdb(hung_dump, "::findstack").stdout
     for quit in ("$q", "::quit", "q", "exit", "quit"):
         r = mdb(hung_dump, "ncpus/X; %s; ::cpus" % quit)
         assert r.returncode == 0 and r.stdout == "%#x: 00000002\n" % ncpus, (quit, r.stdout, r.stderr)
@@ -190,13 +192,135 @@ def test_guest_bt_all_cpus_and_threads(hung_dump):
 
 
 def test_crash_p_and_whatis(hung_dump):
-    """crash's `p NAME` prints a global variable's value by its DWARF type, `whatis NAME` its
-    type; an expression or an unknown name is one error line."""
-    r = mdb(hung_dump, "p ncpus; whatis ncpus; whatis thread_list; p thread_list")
-    assert r.returncode == 0, r.stdout + r.stderr
+    """crash's `p EXPR` prints an expression's value as crash does ($N, decimal, pointers
+    with their type and symbol), `whatis` a variable's, function's or type's declaration;
+    each value checked against what other commands read."""
     first = mdb(hung_dump, "::walk thread").stdout.split()[0]
-    assert r.stdout.splitlines() == ["ncpus = 2", "int ncpus;", "struct thread * thread_list;",
-                                     "thread_list = 0x%s" % first.lstrip("0")], r.stdout
-    r = mdb(hung_dump, "p nosuch; p ncpus+1")
+    ps = {int(l.split()[1]): l.split() for l in mdb(hung_dump, "ps").stdout.splitlines()[1:]}
+    cpus, _ = symbol("cpus")
+    r = mdb(hung_dump, "p ncpus; whatis ncpus; whatis thread_list; p thread_list; p thread_list->tid; "
+                       "p thread_list->name; p &cpus[1]; p cpus[1].current->name; p sizeof(struct thread); "
+                       "p/x ncpus + 14; px ncpus; p -d ncpus; p cpus[0].online; p thread_list->entry; p *&ncpus; "
+                       "whatis kmain; p (struct thread *)0x%s; p ((struct thread *)0x%s)->tid" % (first, first))
+    assert r.returncode == 0, r.stdout + r.stderr
+    tid = [t for t, row in ps.items() if row[0] == first][0]  # the first thread's
+    on1 = [row[-1] for row in ps.values() if row[2] == "RUN" and row[3] == "1"][0]  # running on CPU 1
+    want = ["ncpus = $1 = 2", "int ncpus;", "struct thread *thread_list;",
+            "thread_list = $2 = (struct thread *) 0x%s" % first.lstrip("0"),
+            "$3 = %d" % tid,
+            '$4 = "%s%s"' % (ps[tid][-1], "\\000" * (15 - len(ps[tid][-1]))),
+            "$5 = (struct cpu *) %#x <cpus+88>" % (cpus + 88),
+            '$6 = "%s%s"' % (on1, "\\000" * (15 - len(on1))),
+            "$7 = %d" % int(re.search(r"\((\d+)\)", mdb(hung_dump, "::sizeof struct thread").stdout).group(1)),
+            "$8 = 0x10", "ncpus = $9 = 0x2", "ncpus = $10 = 2", "$11 = true"]
+    lines = r.stdout.splitlines()
+    assert lines[:len(want)] == want, r.stdout
+    m = re.match(r"^\$12 = \(void \(\*\)\(void \*\)\) (0x[0-9a-f]+) <(\w+)>$", lines[len(want)])
+    assert m and int(m.group(1), 16) == symbol(m.group(2))[0], lines[len(want)]  # the entry function
+    assert lines[len(want) + 1:] == ["$13 = 2", "void kmain(uint32_t);", "$14 = (struct thread *) 0x%s" % first.lstrip("0"),
+                                     "$15 = %d" % tid], r.stdout
+    r = mdb(hung_dump, "p nosuch; p ncpus +; p thread_list->nosuch; p ncpus.x; p *ncpus; whatis nosuch")
     assert r.returncode != 0 and r.stdout.splitlines() == [
-        "mdb: p: no symbol nosuch", "mdb: p NAME: a global variable's name (expressions are not read)"], r.stdout
+        "mdb: p: no symbol nosuch", "mdb: p: an expression expected",
+        "mdb: p: struct thread has no member named nosuch",
+        "mdb: p: there is no member named x: not a struct or union", "mdb: p: not a pointer or an array",
+        "mdb: whatis: no type or symbol 'nosuch' in the symbol file's DWARF"], r.stdout
+
+
+def test_whatis_types_and_print_t(hung_dump):
+    """whatis of a struct as crash shows it (-o: each member's offset, as ::offsetof says),
+    a typedef, an enum; mdb's ::print -t: each member with its type, and with a member path."""
+    r = mdb(hung_dump, "whatis -o struct thread")
+    assert r.returncode == 0, r.stdout
+    lines = r.stdout.splitlines()
+    assert lines[0] == "struct thread {" and lines[-2] == "}", lines
+    size = int(re.search(r"\((\d+)\)", mdb(hung_dump, "::sizeof struct thread").stdout).group(1))
+    assert lines[-1] == "SIZE: %d" % size
+    members = [re.match(r"^ +\[(\d+)\] (.+);$", l) for l in lines[1:-2]]
+    assert all(members) and len(members) > 8, lines
+    decl = {}
+    for m in members:  # each offset as ::offsetof reads it
+        name = (re.search(r"\(\*(\w+)\)", m.group(2)) or re.search(r"(\w+)(\[\d+\])?$", m.group(2))).group(1)
+        decl[name] = m.group(2)
+        off = mdb(hung_dump, "::offsetof struct thread %s" % name).stdout
+        assert off.strip().endswith("= %#x" % int(m.group(1))), (m.group(0), off)
+    assert decl["tid"] == "int tid" and decl["next"] == "struct thread *next" and decl["name"] == "char name[16]", decl
+    assert decl["entry"] == "void (*entry)(void *)", decl  # a function pointer as C writes it
+    plain = mdb(hung_dump, "whatis struct thread").stdout.splitlines()
+    assert plain[1] == "    int tid;" and plain[-1] == "SIZE: %d" % size
+    r = mdb(hung_dump, "whatis uint64_t; whatis enum thread_state; whatis spinlock_t")
+    out = r.stdout
+    assert out.startswith("typedef unsigned long uint64_t;\nSIZE: 8\nenum thread_state {\n  THREAD_RUNNING = 0\n"), out
+    assert "typedef struct {\n    volatile uint32_t locked;\n" in out and "} spinlock_t;\nSIZE: " in out
+    # ::print -t
+    cur = mdb(hung_dump, "p cpus[0].current").stdout.split(") ")[1].split()[0]
+    r = mdb(hung_dump, "cpus::print -t struct cpu; cpus::print -t struct cpu current id online")
+    assert r.returncode == 0, r.stdout
+    out = r.stdout.splitlines()
+    assert out[0] == "struct cpu at %#x = {" % symbol("cpus")[0] and "    int id = 0" in out, out
+    assert "    struct thread *current = %s" % cur in out and "    _Bool online = true" in out, out
+    assert any(l.startswith("    uint64_t ticks = 0x") for l in out), out
+    assert out[-3:] == ["struct thread *current = %s" % cur, "int id = 0", "_Bool online = true"], out
+    assert "unknown option '-z'" in mdb(hung_dump, "cpus::print -z struct cpu").stdout
+
+
+def test_foreach_verbs_on_our_guest(hung_dump):
+    """crash's foreach on our guest: ps rows, bt stacks (as bt TID), task (the struct thread,
+    as crash's p prints it), for every thread or those the selectors pick."""
+    ps = mdb(hung_dump, "ps").stdout
+    assert mdb(hung_dump, "foreach ps").stdout == ps
+    rows = {int(l.split()[1]): l for l in ps.splitlines()[1:]}
+    shell = [t for t, l in rows.items() if l.endswith(" shell")][0]
+    r = mdb(hung_dump, "foreach %d kshutdown ps" % shell)
+    kshutdown = [t for t, l in rows.items() if l.endswith(" kshutdown")][0]
+    assert r.stdout.splitlines()[1:] == [rows[t] for t in sorted(rows, key=list(rows).index) if t in (shell, kshutdown)]
+    running = mdb(hung_dump, "foreach RUN ps").stdout.splitlines()[1:]
+    assert running and all(" RUN " in l for l in running) and len(running) == ps.count(" RUN ")
+    assert mdb(hung_dump, "foreach active ps").stdout.splitlines()[1:] == running
+    assert mdb(hung_dump, "foreach %d bt" % kshutdown).stdout == mdb(hung_dump, "bt %d" % kshutdown).stdout
+    r = mdb(hung_dump, "foreach shell task")
+    assert r.returncode == 0 and r.stdout.splitlines()[1] == "struct thread {", r.stdout
+    assert "  tid = %d,\n  name = \"shell" % shell in r.stdout
+    r = mdb(hung_dump, "foreach files; foreach \\ps ps; foreach nobody ps; foreach bt -l")  # \\ps: the name ps
+    assert r.returncode == 1 and r.stdout.splitlines() == [
+        "mdb: foreach: crash's 'files' is not here: the verbs are bt, ps and task",
+        "mdb: foreach: no thread is one of those asked for (ps lists them)",
+        "mdb: foreach: no thread is one of those asked for (ps lists them)",
+        "mdb: foreach bt: no flags on our guest, not '-l'"], r.stdout
+
+
+def test_sys_on_our_guest(hung_dump):
+    """sys on our guest, in crash's layout, each value read another way."""
+    r = mdb(hung_dump, "sys; sys --json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    text, js = r.stdout.split("{", 1)
+    f = dict(re.findall(r"^ *([A-Z]+): (.*)$", text, re.M))
+    j = json.loads("{" + js)
+    assert f["KERNEL"] == GUEST and f["DUMPFILE"] == hung_dump and f["CPUS"] == "2", f
+    assert f["TASKS"] == str(len(mdb(hung_dump, "::walk thread").stdout.split())) == str(j["tasks"])
+    jiffies = int(mdb(hung_dump, "jiffies/J").stdout.split()[-1], 16)
+    assert f["UPTIME"] == "%02d:%02d:%02d" % (jiffies // 100 // 3600, jiffies // 100 // 60 % 60, jiffies // 100 % 60)
+    ram = int(mdb(hung_dump, "total_ram/J").stdout.split()[-1], 16)
+    assert j["memory_bytes"] == ram and f["MEMORY"] in ("%d MB" % (ram >> 20), "%.1f MB" % (ram / 1048576))
+    assert abs(j["date"] - os.stat(hung_dump).st_mtime) < 120  # the dump's instant
+    assert f["DATE"] == time.strftime("%a %b %e %H:%M:%S UTC %Y", time.gmtime(j["date"]))
+    banner = re.search(r"hvkit guest kernel (.*) booting", mdb(hung_dump, "log").stdout).group(1)
+    assert f["VERSION"] == banner == j["version"] and f["RELEASE"] == "hvkit-guest" and f["MACHINE"] == "x86_64"
+    assert f["DOMAIN"] == "0 (dom0)" and f["PANIC"] == '""' and j["panic_cpu"] == -1
+
+
+def test_sys_on_a_live_guest(daemon):
+    """sys on a live domain of our guest: no DUMPFILE, DATE now, the threads counted."""
+    d = daemon("--vcpus", "2", "--mem", "32M")
+    guest_console(d, "dom0", "uptime", " CPUs, ")  # booted: its shell answers
+    env = dict(ASAN_ENV, HVKIT_SOCKET=d.sock)
+    r = subprocess.run([HVMDB, "-s", GUEST, "-d", "dom0", "-c", "sys; ::walk thread"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    f = dict(re.findall(r"^ *([A-Z]+): (.*)$", r.stdout, re.M))
+    assert "DUMPFILE" not in f and f["KERNEL"] == GUEST and f["CPUS"] == "2", r.stdout
+    when = calendar.timegm(time.strptime(f["DATE"], "%a %b %d %H:%M:%S UTC %Y"))
+    assert abs(when - time.time()) < 120, f["DATE"]
+    threads = re.findall(r"^[0-9a-f]{16}$", r.stdout, re.M)
+    assert f["TASKS"] == str(len(threads)) and len(threads) >= 4, r.stdout
+    assert re.match(r"\d+(\.\d)? MB$", f["MEMORY"]) and f["VERSION"].startswith("0."), f

@@ -207,6 +207,20 @@ static const char *state_name(const struct guest_layout *y, unsigned s)
 	return "?";
 }
 
+static void ps_row(const struct guest_layout *y, const struct guest_thread *th, FILE *out)
+{
+	fprintf(out, "%016llx %5d %-5s %3d %s\n", (unsigned long long)th->addr, th->tid, state_name(y, th->state), th->cpu,
+		th->name);
+}
+
+#define PS_HEADER "          THREAD   TID STATE CPU NAME\n" /* "%16s %5s %-5s %3s %s" */
+
+static void thread_header(const struct guest_layout *y, const struct guest_thread *th, FILE *out)
+{
+	fprintf(out, "TID: %-5d THREAD: %016llx  CPU: %-3d STATE: %-5s NAME: %s\n", th->tid, (unsigned long long)th->addr,
+		th->cpu, state_name(y, th->state), th->name);
+}
+
 static int cmd_ps(struct target *t, bool verbose, FILE *out)
 {
 	const struct guest_layout *y;
@@ -219,7 +233,7 @@ static int cmd_ps(struct target *t, bool verbose, FILE *out)
 	if (t->json)
 		fputs("[", out);
 	else
-		fprintf(out, "%16s %5s %-5s %3s %s\n", "THREAD", "TID", "STATE", "CPU", "NAME");
+		fputs(PS_HEADER, out);
 	while (p && n++ < 10000) {
 		if (read_thread(t, y, p, &th, &e) < 0)
 			return mdb_fail(out, "%s", e.msg);
@@ -231,7 +245,7 @@ static int cmd_ps(struct target *t, bool verbose, FILE *out)
 			p = th.next;
 			continue;
 		}
-		fprintf(out, "%016llx %5d %-5s %3d %s\n", (unsigned long long)p, th.tid, state_name(y, th.state), th.cpu, th.name);
+		ps_row(y, &th, out);
 		if (verbose)
 			thread_stack(t, y, &th, out);
 		p = th.next;
@@ -327,8 +341,7 @@ static int tid_stacks(struct target *t, const char *args, FILE *out)
 		if (!p || th.tid != tid) {
 			ret = mdb_fail(out, "bt: no thread with TID %ld (ps lists them)", tid);
 		} else {
-			fprintf(out, "TID: %-5d THREAD: %016llx  CPU: %-3d STATE: %-5s NAME: %s\n", th.tid,
-				(unsigned long long)p, th.cpu, state_name(y, th.state), th.name);
+			thread_header(y, &th, out);
 			thread_stack(t, y, &th, out);
 		}
 		a = end + strspn(end, " ");
@@ -362,6 +375,46 @@ static int guest_stack(struct target *t, const char *args, FILE *out)
 	return 0;
 }
 
+/* crash's foreach VERB: each picked thread's ps row, stack (bt) or struct thread (task) */
+static int guest_foreach(struct target *t, const char *verb, char *const *sel, size_t nsel, const char *args, FILE *out)
+{
+	const struct guest_layout *y;
+	struct guest_thread th;
+	struct dwarf_mem m;
+	struct err e;
+	uint64_t p;
+	int n = 0, shown = 0, ret = 0;
+	if (args)
+		return mdb_fail(out, "foreach %s: no flags on our guest, not '%s'", verb, args);
+	if (thread_head(t, &y, &p, &e) < 0)
+		return mdb_fail(out, "%s", e.msg);
+	mdb_dwarf_mem(t, &m);
+	for (; p && n++ < 10000 && !ret; p = th.next) {
+		struct mdb_task k;
+		if (read_thread(t, y, p, &th, &e) < 0)
+			return mdb_fail(out, "%s", e.msg);
+		k = (struct mdb_task){ p, th.tid, th.name, state_name(y, th.state), 1,
+				       y->state_value[0] >= 0 && th.state == (uint64_t)y->state_value[0] };
+		if (!mdb_foreach_match(sel, nsel, &k))
+			continue;
+		if (!strcmp(verb, "ps")) {
+			fputs(shown ? "" : PS_HEADER, out); /* once, before the first row: none without a row */
+			ps_row(y, &th, out);
+		} else {
+			fputs(shown ? "\n" : "", out);
+			thread_header(y, &th, out);
+			if (!strcmp(verb, "bt"))
+				thread_stack(t, y, &th, out);
+			else if (dwarf_cmd_object(t, "struct thread", p, &m, out) < 0)
+				ret = -1;
+		}
+		shown++;
+	}
+	if (!ret && !shown)
+		ret = mdb_fail(out, "foreach: no thread is %s (ps lists them)", nsel ? "one of those asked for" : "there");
+	return ret;
+}
+
 static int row_ps(struct target *t, struct mdb_args *a, FILE *out)
 {
 	return cmd_ps(t, a->arg && !strcmp(a->arg, "-v"), out);
@@ -373,12 +426,19 @@ static int row_msgbuf(struct target *t, struct mdb_args *a, FILE *out)
 	return cmd_msgbuf(t, out);
 }
 
+static int row_sys(struct target *t, struct mdb_args *a, FILE *out)
+{
+	(void)a;
+	return guest_cmd_sys(t, out);
+}
+
 static const struct mdb_dcmd dcmds[] = {
 	{ "ps", "", "crash's ps: the threads (::ps)", row_ps, MDB_NOARGS },
 	{ "::ps", "[-v]", "the threads: address, TID, state, CPU, name (-v: with their stacks)", row_ps, 0 },
 	{ "::threads", "[-v]", "the threads (::ps)", row_ps, 0 },
 	{ "log", "", "crash's log: the kernel's log ring (::msgbuf)", row_msgbuf, MDB_NOARGS },
 	{ "::msgbuf", "", "the kernel's log ring, with timestamps", row_msgbuf, 0 },
+	{ "sys", "", "crash's sys: CPUs, date, uptime, threads, release, version, memory, panic", row_sys, MDB_NOARGS },
 };
 
 static const struct mdb_walker walkers[] = {
@@ -413,4 +473,5 @@ const struct mdb_os mdb_os_guest = {
 	.stack = guest_stack,
 	.stack_usage = "[-a] [TID...]: the current CPU's stack, every CPU's (-a), or those threads' (saved by their switch); DWARF CFI where the symbol file has it, else trap frames and frame pointers",
 	.panic = guest_panic,
+	.foreach = guest_foreach,
 };

@@ -10,4 +10,7 @@
  * frameless leaf's caller from [rsp] when the top frame has no CFI. */
 void guest_stack_print(struct target *t, unsigned cpu, const struct cfi_regs *r, bool leaf_check, FILE *out);
 
+/* guest_sys.c: crash's sys (with t->json: one JSON object). */
+int guest_cmd_sys(struct target *t, FILE *out);
+
 #endif

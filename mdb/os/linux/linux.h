@@ -38,6 +38,8 @@ void linux_status(struct target *t, FILE *out);
  * linux_bt.c: bt, $c: stacks unwound with the kernel's ORC tables; args: NULL or "" (the
  * current CPU's task), "-a" (every CPU's), a PID or a task address, "-l" (file:line). */
 int linux_cmd_ps(struct target *t, const char *args, FILE *out);
+/* crash's foreach VERB for the tasks the selectors pick (the OS op): ps rows, bt (-l), task. */
+int linux_foreach(struct target *t, const char *verb, char *const *sel, size_t nsel, const char *args, FILE *out);
 int linux_cmd_bt(struct target *t, const char *args, FILE *out);
 int linux_cmd_log(struct target *t, FILE *out);
 /* linux_sys.c: sys (crash's fields). linux_mod.c: mod (the loaded modules, crash's columns). */

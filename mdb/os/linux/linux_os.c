@@ -61,4 +61,5 @@ const struct mdb_os mdb_os_linux = {
 	.status_more = linux_cmd_sys,
 	.panic = linux_panic,
 	.symbolize = os_symbolize,
+	.foreach = linux_foreach,
 };

@@ -99,21 +99,6 @@ static uint64_t memory_bytes(struct target *t)
 	return pages * 4096;
 }
 
-static void print_size(uint64_t b, FILE *out)
-{
-	const char *unit[] = { "KB", "MB", "GB", "TB" };
-	double v = (double)b / 1024;
-	int u = 0;
-	while (v >= 1024 && u < 3) {
-		v /= 1024;
-		u++;
-	}
-	if (v == (double)(uint64_t)v)
-		fprintf(out, "%" PRIu64 " %s\n", (uint64_t)v, unit[u]);
-	else
-		fprintf(out, "%.1f %s\n", v, unit[u]);
-}
-
 /* What sys shows. */
 struct sys_info {
 	char rel[UTS_LEN], ver[UTS_LEN], mach[UTS_LEN], node[UTS_LEN], panic[256];
@@ -287,7 +272,7 @@ int linux_cmd_sys(struct target *t, FILE *out)
 	if (s.khz)
 		fprintf(out, "  (%u Mhz)", s.khz / 1000);
 	fprintf(out, "\n      MEMORY: ");
-	print_size(s.memory, out);
+	mdb_print_size(s.memory, out);
 	fprintf(out, "       PANIC: \"%s\"\n", s.panic);
 	return 0;
 }

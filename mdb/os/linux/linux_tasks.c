@@ -291,6 +291,58 @@ bool linux_task_saved_sp(struct target *t, uint64_t task, uint64_t *sp)
 	return !y->why[0] && y->thread_sp >= 0 && linux_read(t, task + (uint64_t)y->thread_sp, sp, 8);
 }
 
+static void ps_row(const struct linux_task *k, FILE *out)
+{
+	fprintf(out, "%c%8d%8d%4d  %016" PRIx64 "  %s  %s%s%s\n", k->current ? '>' : ' ', k->pid, k->ppid, k->cpu, k->addr,
+		k->st, k->kernel ? "[" : "", k->comm, k->kernel ? "]" : "");
+}
+
+#define PS_HEADER "      PID    PPID  CPU       TASK        ST  COMM\n"
+
+int linux_foreach(struct target *t, const char *verb, char *const *sel, size_t nsel, const char *args, FILE *out)
+{
+	char note[200];
+	size_t n, shown = 0;
+	struct linux_task *v = linux_tasks(t, &n, note, sizeof(note), out);
+	struct dwarf_mem m;
+	struct dwarf_field ti = { .type = "task_struct", .member = "thread_info" };
+	int ret = 0;
+	if (!v)
+		return -1;
+	if (!strcmp(verb, "task") && (linux_fields(t, NULL, &ti, 1) < 0 || ti.size == 0))
+		ti.off = -1;
+	if (args && (strcmp(verb, "bt") || strcmp(args, "-l")))
+		ret = mdb_fail(out, "foreach %s: %s, not '%s'", verb, strcmp(verb, "bt") ? "no flags" : "the one flag is -l", args);
+	mdb_dwarf_mem(t, &m);
+	for (size_t i = 0; !ret && i < n; i++) {
+		const struct linux_task *k = &v[i];
+		struct mdb_task mt = { k->addr, k->pid, k->comm, k->st, k->kernel, k->current };
+		if (!mdb_foreach_match(sel, nsel, &mt))
+			continue;
+		if (!strcmp(verb, "ps")) {
+			fputs(shown ? "" : PS_HEADER, out); /* once, before the first row: none without a row */
+			ps_row(k, out);
+		} else if (!strcmp(verb, "bt")) {
+			fputs(shown ? "\n" : "", out);
+			linux_bt_task(t, k, args != NULL, out);
+		} else { /* task: crash's header, then the task_struct */
+			fprintf(out, "%sPID: %-8d TASK: %016" PRIx64 "  CPU: %-4d COMMAND: \"%s\"\n", shown ? "\n" : "", k->pid,
+				k->addr, k->cpu, k->comm);
+			if (dwarf_cmd_object(t, "struct task_struct", k->addr, &m, out) < 0)
+				ret = -1;
+			else if (ti.off >= 0 && dwarf_cmd_object(t, "struct thread_info", k->addr + (uint64_t)ti.off, &m, out) < 0)
+				ret = -1; /* crash's task shows it too (here inside the task: THREAD_INFO_IN_TASK) */
+		}
+		shown++;
+	}
+	if (!ret && !shown)
+		ret = mdb_fail(out, "foreach: no task is %s (ps lists them)", nsel ? "one of those asked for" : "there");
+	if (note[0])
+		fprintf(out, "note: %s\n", note);
+	free(v);
+	return ret;
+}
+
 int linux_cmd_ps(struct target *t, const char *args, FILE *out)
 {
 	char note[200];
@@ -302,11 +354,10 @@ int linux_cmd_ps(struct target *t, const char *args, FILE *out)
 		print_json(v, n, out);
 	} else {
 		bool stacks = args && strstr(args, "-v");
-		fprintf(out, "      PID    PPID  CPU       TASK        ST  COMM\n");
+		fputs(PS_HEADER, out);
 		for (size_t i = 0; i < n; i++) {
 			const struct linux_task *k = &v[i];
-			fprintf(out, "%c%8d%8d%4d  %016" PRIx64 "  %s  %s%s%s\n", k->current ? '>' : ' ', k->pid, k->ppid, k->cpu,
-				k->addr, k->st, k->kernel ? "[" : "", k->comm, k->kernel ? "]" : "");
+			ps_row(k, out);
 			if (stacks) /* ::ps -v: each task's stack under it */
 				linux_bt_task(t, k, false, out);
 		}
