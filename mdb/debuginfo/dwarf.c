@@ -56,6 +56,15 @@ Dwarf_Half dw_tag(Dwarf_Die die)
 	return tag;
 }
 
+Dwarf_Die dw_next(struct dw *d, Dwarf_Die die)
+{
+	Dwarf_Die sib = NULL;
+	if (dwarf_siblingof_b(d->dbg, die, 1, &sib, NULL) != DW_DLV_OK)
+		sib = NULL;
+	dwarf_dealloc_die(die);
+	return sib;
+}
+
 bool dw_name_is(Dwarf_Die die, const char *name)
 {
 	char *n = NULL;
@@ -242,7 +251,6 @@ static void print_struct(struct target *t, struct dw *d, Dwarf_Die ty, const uin
 	fputs("{\n", out);
 	if (dwarf_child(ty, &m, NULL) == DW_DLV_OK) {
 		while (m) {
-			Dwarf_Die sib = NULL;
 			char *name = NULL;
 			if (dw_tag(m) == DW_TAG_member) {
 				dwarf_diename(m, &name, NULL);
@@ -250,10 +258,7 @@ static void print_struct(struct target *t, struct dw *d, Dwarf_Die ty, const uin
 				print_member_head(d, m, name ? name : "<anon>", out);
 				print_member_value(t, d, m, p, avail, depth + 1, out);
 			}
-			if (dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
-				sib = NULL;
-			dwarf_dealloc_die(m);
-			m = sib;
+			m = dw_next(d, m);
 		}
 	}
 	indent(out, depth);
@@ -331,15 +336,11 @@ static void print_value(struct target *t, struct dw *d, Dwarf_Die ty, const uint
 		const char *found = NULL;
 		if (dwarf_child(ty, &e, NULL) == DW_DLV_OK) {
 			while (e) {
-				Dwarf_Die sib = NULL;
 				Dwarf_Unsigned ev;
 				char *en = NULL;
 				if (!found && dw_udata(e, DW_AT_const_value, &ev) == 0 && ev == v && dwarf_diename(e, &en, NULL) == DW_DLV_OK)
 					found = en;
-				if (dwarf_siblingof_b(d->dbg, e, 1, &sib, NULL) != DW_DLV_OK)
-					sib = NULL;
-				dwarf_dealloc_die(e);
-				e = sib;
+				e = dw_next(d, e);
 			}
 		}
 		if (found)
@@ -403,13 +404,9 @@ static Dwarf_Die direct_member(struct dw *d, Dwarf_Die ty, const char *name)
 	if (dwarf_child(ty, &m, NULL) != DW_DLV_OK)
 		return NULL;
 	for (int i = 0; m && i < 100000; i++) {
-		Dwarf_Die sib = NULL;
 		if (dw_tag(m) == DW_TAG_member && dw_name_is(m, name))
 			return m;
-		if (dwarf_siblingof_b(d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
-			sib = NULL;
-		dwarf_dealloc_die(m);
-		m = sib;
+		m = dw_next(d, m);
 	}
 	if (m)
 		dwarf_dealloc_die(m);
@@ -722,16 +719,12 @@ int dwarf_enum_value(struct target *t, const char *type, const char *name, int64
 	if (dwarf_child(en, &e, NULL) != DW_DLV_OK)
 		e = NULL;
 	while (e) {
-		Dwarf_Die sib = NULL;
 		Dwarf_Unsigned ev;
 		if (!found && dw_tag(e) == DW_TAG_enumerator && dw_name_is(e, name) && dw_udata(e, DW_AT_const_value, &ev) == 0) {
 			*v = (int64_t)ev;
 			found = 1;
 		}
-		if (dwarf_siblingof_b(d->dbg, e, 1, &sib, NULL) != DW_DLV_OK)
-			sib = NULL;
-		dwarf_dealloc_die(e);
-		e = sib;
+		e = dw_next(d, e);
 	}
 	dwarf_dealloc_die(en);
 	return found;

@@ -22,7 +22,6 @@ static void params(struct dw *d, Dwarf_Die fn, char *buf, size_t len, int depth)
 	if (dwarf_child(fn, &c, NULL) != DW_DLV_OK)
 		c = NULL;
 	for (int i = 0; c && i < 64; i++) {
-		Dwarf_Die sib = NULL;
 		Dwarf_Half tag = dw_tag(c);
 		char p[DECL_LEN];
 		if (tag == DW_TAG_formal_parameter || tag == DW_TAG_unspecified_parameters) {
@@ -38,10 +37,7 @@ static void params(struct dw *d, Dwarf_Die fn, char *buf, size_t len, int depth)
 			if (n >= len)
 				n = len - 1;
 		}
-		if (dwarf_siblingof_b(d->dbg, c, 1, &sib, NULL) != DW_DLV_OK)
-			sib = NULL;
-		dwarf_dealloc_die(c);
-		c = sib;
+		c = dw_next(d, c);
 	}
 	if (c)
 		dwarf_dealloc_die(c);
@@ -129,7 +125,6 @@ static void decl(struct dw *d, Dwarf_Die ty, const char *inner, char *buf, size_
 		if (dwarf_child(ty, &c, NULL) != DW_DLV_OK)
 			c = NULL;
 		for (int i = 0; c && i < 8; i++) { /* each dimension */
-			Dwarf_Die sib = NULL;
 			Dwarf_Unsigned hi, cnt;
 			if (dw_tag(c) == DW_TAG_subrange_type && n < sizeof(in2)) {
 				if (dw_udata(c, DW_AT_count, &cnt) == 0)
@@ -139,10 +134,7 @@ static void decl(struct dw *d, Dwarf_Die ty, const char *inner, char *buf, size_
 				else
 					n += (size_t)snprintf(in2 + n, sizeof(in2) - n, "[]");
 			}
-			if (dwarf_siblingof_b(d->dbg, c, 1, &sib, NULL) != DW_DLV_OK)
-				sib = NULL;
-			dwarf_dealloc_die(c);
-			c = sib;
+			c = dw_next(d, c);
 		}
 		if (c)
 			dwarf_dealloc_die(c);
@@ -213,7 +205,7 @@ static void members(const struct whatis *w, Dwarf_Die ty, uint64_t base, int lev
 	if (level > 8 || dwarf_child(ty, &m, NULL) != DW_DLV_OK)
 		m = NULL;
 	while (m) {
-		Dwarf_Die sib = NULL, mt;
+		Dwarf_Die mt;
 		Dwarf_Unsigned off = 0;
 		uint64_t boff;
 		unsigned bo, bits;
@@ -246,10 +238,7 @@ static void members(const struct whatis *w, Dwarf_Die ty, uint64_t base, int lev
 			if (mt)
 				dwarf_dealloc_die(mt);
 		}
-		if (dwarf_siblingof_b(w->d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
-			sib = NULL;
-		dwarf_dealloc_die(m);
-		m = sib;
+		m = dw_next(w->d, m);
 	}
 	if (!n) {
 		line_start(w, level, false, 0);
@@ -263,7 +252,6 @@ static void enumerators(struct dw *d, Dwarf_Die ty, FILE *out)
 	if (dwarf_child(ty, &e, NULL) != DW_DLV_OK)
 		e = NULL;
 	while (e) {
-		Dwarf_Die sib = NULL;
 		Dwarf_Unsigned v = 0;
 		Dwarf_Signed sv = 0;
 		Dwarf_Attribute a;
@@ -276,10 +264,7 @@ static void enumerators(struct dw *d, Dwarf_Die ty, FILE *out)
 				fprintf(out, "  %s = %llu\n", name, (unsigned long long)v);
 			dwarf_dealloc_attribute(a);
 		}
-		if (dwarf_siblingof_b(d->dbg, e, 1, &sib, NULL) != DW_DLV_OK)
-			sib = NULL;
-		dwarf_dealloc_die(e);
-		e = sib;
+		e = dw_next(d, e);
 	}
 }
 

@@ -28,6 +28,8 @@ struct dw {
 /* The target's handle, opened on first use; NULL after a message on out (may be NULL). */
 struct dw *dw_get(struct target *t, FILE *out);
 Dwarf_Half dw_tag(Dwarf_Die die);
+/* The DIE after die among its siblings, or NULL; die is deallocated (a walk's step). */
+Dwarf_Die dw_next(struct dw *d, Dwarf_Die die);
 bool dw_name_is(Dwarf_Die die, const char *name);
 bool dw_has_attr(Dwarf_Die die, Dwarf_Half at);
 int dw_udata(Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *v);

@@ -62,16 +62,12 @@ static void scalar(const struct dw_gdb *g, Dwarf_Die ty, uint64_t v, uint64_t sz
 		const char *found = NULL;
 		if (!g->hex && dwarf_child(ty, &e, NULL) == DW_DLV_OK) {
 			while (e) {
-				Dwarf_Die sib = NULL;
 				Dwarf_Unsigned ev;
 				char *en = NULL;
 				if (!found && dw_udata(e, DW_AT_const_value, &ev) == 0 &&
 				    (sz < 8 ? ev & ((1ull << (8 * sz)) - 1) : ev) == v && dwarf_diename(e, &en, NULL) == DW_DLV_OK)
 					found = en;
-				if (dwarf_siblingof_b(g->d->dbg, e, 1, &sib, NULL) != DW_DLV_OK)
-					sib = NULL;
-				dwarf_dealloc_die(e);
-				e = sib;
+				e = dw_next(g->d, e);
 			}
 		}
 		if (found)
@@ -148,7 +144,7 @@ static void gdb_struct(const struct dw_gdb *g, Dwarf_Die ty, const uint8_t *p, s
 	if (dwarf_child(ty, &m, NULL) != DW_DLV_OK)
 		m = NULL;
 	while (m) {
-		Dwarf_Die sib = NULL, mt;
+		Dwarf_Die mt;
 		Dwarf_Unsigned off = 0;
 		uint64_t boff;
 		unsigned bitoff, bits;
@@ -170,10 +166,7 @@ static void gdb_struct(const struct dw_gdb *g, Dwarf_Die ty, const uint8_t *p, s
 			if (mt)
 				dwarf_dealloc_die(mt);
 		}
-		if (dwarf_siblingof_b(g->d->dbg, m, 1, &sib, NULL) != DW_DLV_OK)
-			sib = NULL;
-		dwarf_dealloc_die(m);
-		m = sib;
+		m = dw_next(g->d, m);
 	}
 	if (!n) {
 		fputs("{<No data fields>}", out);
