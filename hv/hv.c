@@ -203,6 +203,17 @@ int hv_domain_start(struct hv *hv, const struct domain_config *cfg, struct err *
 	return id;
 }
 
+/* The domains in the table (running, paused, crashed and kept, ...). */
+static unsigned domain_count(struct hv *hv)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&hv->lock);
+	for (int i = 0; i < HV_MAX_DOMAINS; i++)
+		n += hv->domains[i] != NULL;
+	pthread_mutex_unlock(&hv->lock);
+	return n;
+}
+
 void hv_domain_remove(struct hv *hv, struct domain *d, const char *why)
 {
 	char line[200], name[64];
@@ -228,11 +239,7 @@ void hv_domain_remove(struct hv *hv, struct domain *d, const char *why)
 	/* dom0's end does not end hv while a domain or the daemon's socket is left to serve
 	 * (docs/control.md): say so, once, in the log */
 	if (d->id == 0 && !atomic_load(&hv->exiting)) {
-		unsigned others = 0;
-		pthread_mutex_lock(&hv->lock);
-		for (unsigned i = 0; i < HV_MAX_DOMAINS; i++)
-			others += hv->domains[i] && hv->domains[i] != d;
-		pthread_mutex_unlock(&hv->lock);
+		unsigned others = domain_count(hv) - 1; /* d is still in the table */
 		/* without --daemon and without domUs hv just exits: nothing to say */
 		if (hv->opt.daemon)
 			hv_log(hv, "dom0 is gone: hv (--daemon) goes on serving the domUs and the control socket "
@@ -361,14 +368,6 @@ static void handle_event(struct hv *hv, struct domain *d)
 	hv_domain_remove(hv, d, NULL);
 }
 
-static bool any_domain(struct hv *hv)
-{
-	for (int i = 0; i < HV_MAX_DOMAINS; i++)
-		if (hv->domains[i])
-			return true;
-	return false;
-}
-
 int hv_run(struct hv *hv)
 {
 	sigset_t set;
@@ -391,7 +390,7 @@ int hv_run(struct hv *hv)
 	if (getenv("HV_NICE_TEST"))
 		setpriority(PRIO_PROCESS, (id_t)gettid(), atoi(getenv("HV_NICE_TEST")));
 
-	while ((hv->opt.daemon || any_domain(hv)) && !hv->quit) {
+	while ((hv->opt.daemon || domain_count(hv)) && !hv->quit) {
 		struct pollfd p[3 + 1 + CONTROL_MAX_CLIENTS + RELOC_MAX_FDS] = {
 			{ .fd = hv->event_fd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
